@@ -1,0 +1,1 @@
+"""spinsyn.hw_export"""
