@@ -55,6 +55,12 @@ def provenance(seed: int | None = None, **extra: Any) -> dict[str, Any]:
     return rec
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -85,6 +91,7 @@ def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give files the usual mode
         os.replace(tmp_path, path)
         _fsync_dir(path.parent)
     except BaseException:

@@ -1,0 +1,97 @@
+"""The ``spinsyn`` command line.
+
+Each stage registers its own commands (``<stage>/cli.py: register(subparsers)``); the core adds
+``doctor``, ``data`` and ``pipeline``. Errors that come from bad input (``ValueError``, including
+:class:`spinsyn.fileio.SpinsynFileError`) are printed as one line ``spinsyn: error: ...`` with exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from . import __version__
+
+#: Stage modules whose ``register(subparsers)`` adds commands, in pipeline order.
+STAGE_CLIS = ("spinsyn.devices.cli", "spinsyn.fitting.cli", "spinsyn.snn.cli", "spinsyn.hw_export.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``spinsyn`` parser with every stage's commands."""
+    parser = argparse.ArgumentParser(
+        prog="spinsyn",
+        description=(
+            "Spintronic synapse co-simulation: SPICE device sweeps -> learning-rule fits -> "
+            "hardware-aware SNN training -> chip programming files."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"spinsyn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for modname in STAGE_CLIS:
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name == modname:  # stage has no CLI yet
+                continue
+            raise
+        mod.register(sub)
+    from . import doctor, pipeline
+
+    doctor.register(sub)
+    _register_data(sub)
+    pipeline.register(sub)
+    return parser
+
+
+def _register_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="datasets: locate or download MNIST")
+    dsub = p.add_subparsers(dest="dataset", metavar="DATASET", required=True)
+    m = dsub.add_parser("mnist", help="show where MNIST is read from, or download it into the cache")
+    m.add_argument("--download", action="store_true", help="download the full set (sha256-verified)")
+    m.add_argument("--dest", default=None, help="download folder (default: the user cache)")
+    m.add_argument("--data-dir", default=None, help="folder to check instead of the lookup order")
+    m.set_defaults(func=_cmd_data_mnist)
+
+
+def _cmd_data_mnist(args: argparse.Namespace) -> int:
+    from . import mnist
+
+    if args.download:
+        dest = mnist.download_mnist(args.dest)
+        print(f"MNIST downloaded and verified in {dest}")
+        return 0
+    for split in ("train", "test"):
+        src = mnist.resolve_mnist_dir(args.data_dir, split)
+        images, _ = mnist.load_mnist(split, args.data_dir)
+        print(f"{split}: {len(images)} images from {src.folder} ({src.origin})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spinsyn`` console script. Returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("spinsyn: interrupted", file=sys.stderr)
+        return 130
+    except ValueError as exc:  # bad input; SpinsynFileError is a ValueError
+        print(f"spinsyn: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # known operational failures get one line, the rest a traceback
+        from .ngspice import NgspiceMissingError, NgspiceSimulationError
+
+        if isinstance(exc, (NgspiceMissingError, NgspiceSimulationError, FileNotFoundError)):
+            print(f"spinsyn: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
