@@ -1,0 +1,478 @@
+"""The ``spinsyn-chip`` directory: writer, reader and validator.
+
+Layout of CHIP_DIR (see docs/hw_export.md for every field)::
+
+    chip.h5                      programming file (format "spinsyn-chip", format_version 1)
+    report.json                  programming report ("spinsyn-chip-report")
+    csv/tile_<i>_targets.csv     per-tile target table (used cells only)
+    csv/tile_<i>_schedule.csv    per-tile pulse schedule
+    aihwkit_targets_uS.csv       whole-layer target conductance matrix in uS (aihwkit Fusion-style)
+    manifest.json                sha256 and size of every file above + its own content hash
+
+The directory is written into a temporary sibling folder and renamed at the end, so CHIP_DIR is either
+complete or absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spinsyn.fileio import SpinsynFileError, check_format, to_json
+
+CHIP_FORMAT = "spinsyn-chip"
+CHIP_VERSION = 1
+MANIFEST_FORMAT = "spinsyn-chip-manifest"
+REPORT_FORMAT = "spinsyn-chip-report"
+H5_NAME = "chip.h5"
+MANIFEST_NAME = "manifest.json"
+REPORT_NAME = "report.json"
+AIHWKIT_NAME = "aihwkit_targets_uS.csv"
+
+SCHEDULE_DTYPE = np.dtype([
+    ("row", "<u2"), ("col", "<u2"), ("step", "<u2"), ("v_V", "<f4"), ("width_ns", "<f4"),
+    ("polarity", "i1"), ("verify_lo_S", "<f8"), ("verify_hi_S", "<f8"),
+])
+
+TARGET_CSV_HEADER = ["row", "col", "layer_row", "layer_col", "sign", "level", "state", "g_target_uS",
+                     "verify_lo_uS", "verify_hi_uS"]
+SCHEDULE_CSV_HEADER = ["row", "col", "step", "v_V", "width_ns", "polarity", "verify_lo_uS", "verify_hi_uS"]
+
+#: Per-tile datasets: name -> (kind, shape key) with shape key "RC", "R", "C" or "P" (schedule rows).
+TILE_DATASETS = {
+    "g_target_S": ("f", "RC"), "state": ("fi", "RC"), "level": ("i", "RC"), "mask": ("u", "RC"),
+    "verify_lo_S": ("f", "RC"), "verify_hi_S": ("f", "RC"), "row_index": ("i", "R"),
+    "col_index": ("i", "C"), "col_sign": ("i", "C"), "g_sim_S": ("f", "RC"), "n_pulses": ("u", "RC"),
+    "failed": ("u", "RC"), "disturb_risk": ("f", "RC"), "schedule": ("V", "P"),
+}
+META_DATASETS = ("g_levels_S", "level_state", "tile_map", "calibration_v_V", "calibration_r_set",
+                 "calibration_r_reset")
+
+
+@dataclass
+class TileData:
+    """Everything stored for one tile (R x C cells; P schedule rows)."""
+
+    g_target_S: np.ndarray
+    state: np.ndarray
+    level: np.ndarray
+    mask: np.ndarray
+    verify_lo_S: np.ndarray
+    verify_hi_S: np.ndarray
+    row_index: np.ndarray
+    col_index: np.ndarray
+    col_sign: np.ndarray
+    g_sim_S: np.ndarray
+    n_pulses: np.ndarray
+    failed: np.ndarray
+    disturb_risk: np.ndarray
+    schedule: np.ndarray
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
+              seed: int | None, schedule_compression: int) -> None:
+    import h5py
+
+    from spinsyn.fileio import h5_dataset, h5_write_meta
+
+    with h5py.File(path, "w") as f:
+        h5_write_meta(f, fmt=CHIP_FORMAT, version=CHIP_VERSION, seed=seed)
+        g = f.create_group("meta")
+        for k, v in meta.items():
+            g.attrs[k] = to_json(v)
+        for k, arr in meta_arrays.items():
+            h5_dataset(g, k, arr)
+        tg = f.create_group("tiles")
+        for i, td in enumerate(tiles):
+            grp = tg.create_group(str(i))
+            for k, v in td.attrs.items():
+                grp.attrs[k] = to_json(v)
+            for name in TILE_DATASETS:
+                arr = getattr(td, name)
+                if name == "schedule":
+                    kw: dict[str, Any] = {"compression": "gzip", "compression_opts": schedule_compression,
+                                          "shuffle": True}
+                    if arr.size:
+                        kw["chunks"] = (min(arr.size, 1 << 16),)
+                    else:
+                        kw = {}
+                    ds = h5_dataset(grp, name, arr, units="see columns", **kw)
+                    ds.attrs["column_units"] = to_json(
+                        {"row": "1", "col": "1", "step": "1", "v_V": "V", "width_ns": "ns", "polarity": "1",
+                         "verify_lo_S": "S", "verify_hi_S": "S"})
+                else:
+                    kw = {"compression": "gzip", "compression_opts": 4, "shuffle": True} if arr.ndim == 2 else {}
+                    unit = "1" if name == "state" else None
+                    h5_dataset(grp, name, arr, units=unit, **kw)
+
+
+def _tile_csvs(td: TileData, discrete: bool) -> tuple[bytes, bytes]:
+    from .csvfast import format_csv
+
+    rr, cc = np.nonzero(td.mask)
+    uS = 1e6
+    targets = format_csv(
+        TARGET_CSV_HEADER,
+        [rr, cc, td.row_index[rr], td.col_index[cc], td.col_sign[cc], td.level[rr, cc], td.state[rr, cc],
+         td.g_target_S[rr, cc] * uS, td.verify_lo_S[rr, cc] * uS, td.verify_hi_S[rr, cc] * uS],
+        [0, 0, 0, 0, 0, 0, 0 if discrete else 6, 6, 6, 6],
+    )
+    s = td.schedule
+    sched = format_csv(
+        SCHEDULE_CSV_HEADER,
+        [s["row"], s["col"], s["step"], s["v_V"], s["width_ns"], s["polarity"], s["verify_lo_S"] * uS,
+         s["verify_hi_S"] * uS],
+        [0, 0, 0, 4, 3, 0, 6, 6],
+    )
+    return targets, sched
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+def manifest_doc(root: Path, files: list[str], seed: int | None) -> dict[str, Any]:
+    """Manifest payload: sha256/bytes of each file plus ``content_sha256`` of the manifest itself."""
+    from spinsyn.fileio import provenance
+
+    from .csvfast import format_csv  # noqa: F401  (keep import cost out of verify)
+
+    entries = []
+    for rel in sorted(files):
+        p = root / rel
+        entries.append({"path": rel, "bytes": p.stat().st_size, "sha256": _sha256(p)})
+    doc = {"format": MANIFEST_FORMAT, "format_version": 1, "chip_format": CHIP_FORMAT,
+           "chip_format_version": CHIP_VERSION, "provenance": provenance(seed), "files": entries}
+    doc["content_sha256"] = _content_hash(doc)
+    return doc
+
+
+def _content_hash(doc: dict[str, Any]) -> str:
+    body = {k: v for k, v in doc.items() if k != "content_sha256"}
+    return hashlib.sha256(to_json(body).encode("utf-8")).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    from spinsyn.fileio import sha256_file
+
+    return sha256_file(path)
+
+
+def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray],
+                   tiles: list[TileData], report: dict[str, Any], aihwkit_uS: np.ndarray | None,
+                   discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False,
+                   schedule_compression: int = 1, jobs: int = 2) -> Path:
+    """Write the whole chip directory atomically (temporary sibling folder, then rename).
+
+    ``aihwkit_uS`` (I, M) is the layer's target conductance matrix in uS. Returns ``out_dir``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from spinsyn.fileio import provenance
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite:
+        raise ValueError(f"--out: {out_dir} already exists; choose a new folder or pass --overwrite")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        files = [H5_NAME, REPORT_NAME]
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            h5_job = pool.submit(_h5_write, tmp / H5_NAME, meta, meta_arrays, tiles, seed, schedule_compression)
+            if csv:
+                (tmp / "csv").mkdir()
+                for i, td in enumerate(tiles):
+                    t_bytes, s_bytes = _tile_csvs(td, discrete)
+                    for kind, data in (("targets", t_bytes), ("schedule", s_bytes)):
+                        rel = f"csv/tile_{i}_{kind}.csv"
+                        _write_bytes(tmp / rel, data)
+                        files.append(rel)
+            if aihwkit_uS is not None:
+                from .csvfast import format_csv
+
+                m = np.asarray(aihwkit_uS)
+                body = format_csv([f"c{j}" for j in range(m.shape[1])], list(m.T), [6] * m.shape[1])
+                _write_bytes(tmp / AIHWKIT_NAME, body.split(b"\n", 1)[1])  # plain matrix, no header
+                files.append(AIHWKIT_NAME)
+            rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(seed), **report}
+            _write_bytes(tmp / REPORT_NAME, (to_json(rep) + "\n").encode("utf-8"))
+            h5_job.result()
+        man = manifest_doc(tmp, files, seed)
+        _write_bytes(tmp / MANIFEST_NAME, (to_json(man) + "\n").encode("utf-8"))
+        for p in tmp.rglob("*"):
+            if p.is_file():
+                with open(p, "rb") as fh:
+                    os.fsync(fh.fileno())
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Chip:
+    """A loaded chip directory: /meta attributes and arrays, and per-tile data."""
+
+    path: Path
+    meta: dict[str, Any]
+    meta_arrays: dict[str, np.ndarray]
+    tiles: list[TileData]
+
+
+def load_chip(chip_dir: Path, *, check: bool = True) -> Chip:
+    """Read CHIP_DIR (after :func:`verify_chip` unless ``check`` is False)."""
+    import h5py
+
+    chip_dir = Path(chip_dir)
+    if check:
+        verify_chip(chip_dir)
+    path = chip_dir / H5_NAME
+    with h5py.File(path, "r") as f:
+        meta = {k: json.loads(v) for k, v in f["meta"].attrs.items()}
+        arrays = {k: f["meta"][k][()] for k in META_DATASETS}
+        tiles = []
+        for i in range(int(meta["tiles"]["n_tiles"])):
+            g = f["tiles"][str(i)]
+            kw = {name: g[name][()] for name in TILE_DATASETS}
+            tiles.append(TileData(**kw, attrs={k: json.loads(v) for k, v in g.attrs.items()}))
+    return Chip(chip_dir, meta, arrays, tiles)
+
+
+# ----------------------------------------------------------------------------- verification
+
+
+def _fail(path: Path, msg: str) -> SpinsynFileError:
+    return SpinsynFileError(f"{path}: {msg}")
+
+
+def verify_chip(chip_dir: Path) -> dict[str, Any]:
+    """Check a chip directory: manifest integrity, checksums and sizes, HDF5 schema, shapes and ranges,
+    report and CSV structure. Raises :class:`SpinsynFileError` naming the file and the problem; returns a
+    summary dict on success.
+    """
+    chip_dir = Path(chip_dir)
+    if not chip_dir.is_dir():
+        raise SpinsynFileError(f"{chip_dir}: not a directory (expected a chip directory from 'spinsyn export')")
+    man_path = chip_dir / MANIFEST_NAME
+    man = _read_json_strict(man_path)
+    check_format(man_path, man.get("format"), man.get("format_version"), MANIFEST_FORMAT, (1,))
+    raw = man_path.read_bytes()
+    if man.get("content_sha256") != _content_hash(man) or raw != (to_json(man) + "\n").encode("utf-8"):
+        raise _fail(man_path, "manifest content does not match its content_sha256 (edited or corrupted)")
+    files = man.get("files")
+    if not isinstance(files, list) or not files:
+        raise _fail(man_path, "'files' must be a non-empty list")
+    listed = set()
+    for e in files:
+        rel = e.get("path") if isinstance(e, dict) else None
+        if not isinstance(rel, str) or rel.startswith("/") or ".." in Path(rel).parts:
+            raise _fail(man_path, f"invalid file entry {e!r}")
+        p = chip_dir / rel
+        listed.add(rel)
+        if not p.is_file():
+            raise _fail(p, "listed in manifest.json but missing")
+        size = p.stat().st_size
+        if size != e.get("bytes"):
+            raise _fail(p, f"size is {size} bytes, manifest.json says {e.get('bytes')} (truncated or modified)")
+        if _sha256(p) != e.get("sha256"):
+            raise _fail(p, "sha256 does not match manifest.json (file modified or corrupted)")
+    for req in (H5_NAME, REPORT_NAME):
+        if req not in listed:
+            raise _fail(man_path, f"does not list required file {req}")
+    summary = _verify_h5(chip_dir / H5_NAME)
+    rep_path = chip_dir / REPORT_NAME
+    rep = _read_json_strict(rep_path)
+    check_format(rep_path, rep.get("format"), rep.get("format_version"), REPORT_FORMAT, (1,))
+    n_tiles = summary["n_tiles"]
+    for i in range(n_tiles):
+        for kind, header in (("targets", TARGET_CSV_HEADER), ("schedule", SCHEDULE_CSV_HEADER)):
+            rel = f"csv/tile_{i}_{kind}.csv"
+            if rel in listed:
+                _verify_csv(chip_dir / rel, header, summary["rows_per_csv"][rel])
+    if AIHWKIT_NAME in listed:
+        _verify_matrix_csv(chip_dir / AIHWKIT_NAME, summary["device_shape"])
+    extra = sorted(str(p.relative_to(chip_dir)) for p in chip_dir.rglob("*")
+                   if p.is_file() and str(p.relative_to(chip_dir)) not in listed | {MANIFEST_NAME})
+    summary["unlisted_files"] = extra
+    summary["files_checked"] = len(listed) + 1
+    return summary
+
+
+def _read_json_strict(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SpinsynFileError(f"{path}: file not found")
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SpinsynFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise SpinsynFileError(f"{path}: expected a JSON object at the top level")
+    return doc
+
+
+def _verify_h5(path: Path) -> dict[str, Any]:
+    import h5py
+
+    from spinsyn.fileio import h5_read_meta
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise _fail(path, f"not a readable HDF5 file ({exc})") from None
+    with f:
+        try:
+            h5_read_meta(path, f, fmt=CHIP_FORMAT, versions=(CHIP_VERSION,))
+            return _verify_h5_body(path, f)
+        except SpinsynFileError:
+            raise
+        except (KeyError, OSError, ValueError, TypeError) as exc:
+            raise _fail(path, f"unreadable or malformed content ({type(exc).__name__}: {exc})") from None
+
+
+def _need(path: Path, cond: bool, msg: str) -> None:
+    if not cond:
+        raise _fail(path, msg)
+
+
+def _verify_h5_body(path: Path, f: Any) -> dict[str, Any]:
+    _need(path, "meta" in f and "tiles" in f, "missing /meta or /tiles group")
+    m = f["meta"]
+    meta = {}
+    for key in ("device_model", "synapse", "mapping", "scale", "write_verify", "layer", "tiles", "source"):
+        _need(path, key in m.attrs, f"/meta lacks attribute {key!r}")
+        try:
+            meta[key] = json.loads(m.attrs[key])
+        except (TypeError, json.JSONDecodeError):
+            raise _fail(path, f"/meta attribute {key!r} is not valid JSON") from None
+    for key in META_DATASETS:
+        _need(path, key in m, f"/meta lacks dataset {key!r}")
+    scale, layer, tl, wv = meta["scale"], meta["layer"], meta["tiles"], meta["write_verify"]
+    g_levels = m["g_levels_S"][()]
+    L = g_levels.size
+    _need(path, L >= 2 and bool(np.all(np.diff(g_levels) > 0)), "/meta/g_levels_S must be strictly increasing")
+    g_min, g_max = float(scale["g_min_S"]), float(scale["g_max_S"])
+    _need(path, np.isclose(g_levels[0], g_min) and np.isclose(g_levels[-1], g_max),
+          "/meta/g_levels_S does not match scale g_min_S/g_max_S")
+    R, C, T = int(tl["tile_rows"]), int(tl["tile_cols"]), int(tl["n_tiles"])
+    I, M = int(layer["device_rows"]), int(layer["device_cols"])
+    gr, gc = -(-I // R), -(-M // C)
+    _need(path, T == gr * gc, f"n_tiles {T} inconsistent with device matrix {I}x{M} on {R}x{C} tiles")
+    tmap = m["tile_map"][()]
+    _need(path, tmap.shape == (T,), f"/meta/tile_map has shape {tmap.shape}, expected ({T},)")
+    _need(path, len(f["tiles"]) == T, f"/tiles has {len(f['tiles'])} groups, expected {T}")
+    tol = float(wv["tolerance_levels"]) * (g_max - g_min) / (L - 1)
+    v_max = float(wv["v_max_V"])
+    slack = 1e-9 * g_max
+    rows_per_csv: dict[str, int] = {}
+    n_cells = n_rows_sched = 0
+    for i in range(T):
+        key = str(i)
+        _need(path, key in f["tiles"], f"/tiles/{key} missing")
+        g = f["tiles"][key]
+        where = f"/tiles/{i}"
+        for name, (kind, shp) in TILE_DATASETS.items():
+            _need(path, name in g, f"{where}/{name} missing")
+            ds = g[name]
+            want = {"RC": (R, C), "R": (R,), "C": (C,)}.get(shp)
+            if want is not None:
+                _need(path, ds.shape == want, f"{where}/{name} has shape {ds.shape}, expected {want}")
+            _need(path, ds.dtype.kind in kind or (kind == "V" and ds.dtype == SCHEDULE_DTYPE),
+                  f"{where}/{name} has dtype {ds.dtype}")
+        mask = g["mask"][()].astype(bool)
+        r0, c0 = int(tmap["layer_row0"][i]), int(tmap["layer_col0"][i])
+        ru, cu = min(R, I - r0), min(C, M - c0)
+        want_mask = np.zeros((R, C), bool)
+        want_mask[:ru, :cu] = True
+        _need(path, bool(np.array_equal(mask, want_mask)), f"{where}/mask does not match the tile map")
+        gt = g["g_target_S"][()]
+        lo, hi = g["verify_lo_S"][()], g["verify_hi_S"][()]
+        level = g["level"][()]
+        _need(path, bool(np.all(np.isfinite(gt))) and bool(np.all((gt >= g_min - slack) & (gt <= g_max + slack))),
+              f"{where}/g_target_S outside [{g_min:.6g}, {g_max:.6g}] S")
+        _need(path, bool(np.all((level >= 0) & (level < L))), f"{where}/level outside 0..{L - 1}")
+        _need(path, bool(np.allclose(gt[mask], g_levels[level[mask]], rtol=1e-9, atol=0)),
+              f"{where}/g_target_S does not equal the conductance of its level")
+        _need(path, bool(np.all(lo[mask] <= gt[mask])) and bool(np.all(hi[mask] >= gt[mask]))
+              and bool(np.allclose(hi[mask] - lo[mask], 2 * tol, rtol=1e-6)),
+              f"{where}/verify band inconsistent with g_target_S and tolerance")
+        ridx, cidx = g["row_index"][()], g["col_index"][()]
+        _need(path, bool(np.array_equal(ridx >= 0, mask.any(axis=1))) and bool(np.all(ridx < I)),
+              f"{where}/row_index inconsistent with mask")
+        _need(path, bool(np.array_equal(cidx >= 0, mask.any(axis=0))), f"{where}/col_index inconsistent with mask")
+        s = g["schedule"][()]
+        if s.size:
+            _need(path, bool(np.all((s["row"] < R) & (s["col"] < C))), f"{where}/schedule row/col outside the tile")
+            _need(path, bool(np.all(mask[s["row"], s["col"]])), f"{where}/schedule addresses a padding cell")
+            _need(path, bool(np.all(np.isfinite(s["v_V"]) & (s["v_V"] > 0) & (s["v_V"] <= v_max * (1 + 1e-6)))),
+                  f"{where}/schedule v_V outside (0, {v_max}] V")
+            _need(path, bool(np.all(s["width_ns"] > 0)), f"{where}/schedule width_ns must be > 0")
+            _need(path, bool(np.all(np.abs(s["polarity"]) == 1)), f"{where}/schedule polarity must be +1 or -1")
+            _need(path, bool(np.all(s["verify_lo_S"] == lo[s["row"], s["col"]]))
+                  and bool(np.all(s["verify_hi_S"] == hi[s["row"], s["col"]])),
+                  f"{where}/schedule verify band differs from verify_lo_S/verify_hi_S")
+            key_order = (s["row"].astype(np.int64) * C + s["col"]) * 65536 + s["step"]
+            _need(path, bool(np.all(np.diff(key_order) > 0)), f"{where}/schedule not in (row, col, step) order")
+            cell = s["row"].astype(np.int64) * C + s["col"]
+            counts = np.bincount(cell, minlength=R * C).reshape(R, C)
+            _need(path, bool(np.array_equal(counts, g["n_pulses"][()])), f"{where}/n_pulses does not match schedule")
+        else:
+            _need(path, not g["n_pulses"][()].any(), f"{where}/n_pulses does not match the empty schedule")
+        rows_per_csv[f"csv/tile_{i}_targets.csv"] = int(mask.sum())
+        rows_per_csv[f"csv/tile_{i}_schedule.csv"] = int(s.size)
+        n_cells += int(mask.sum())
+        n_rows_sched += int(s.size)
+    return {"n_tiles": T, "tile_shape": (R, C), "device_shape": (I, M), "n_devices": n_cells,
+            "n_schedule_rows": n_rows_sched, "rows_per_csv": rows_per_csv, "synapse": meta["synapse"],
+            "mapping": meta["mapping"]}
+
+
+def _verify_csv(path: Path, header: list[str], n_rows: int) -> None:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise _fail(path, "not ASCII text") from None
+    lines = text.split("\n")
+    _need(path, lines[0] == ",".join(header), f"header is {lines[0][:80]!r}, expected {','.join(header)!r}")
+    _need(path, text.endswith("\n"), "truncated (no final newline)")
+    _need(path, len(lines) - 2 == n_rows, f"has {len(lines) - 2} data rows, expected {n_rows}")
+    if n_rows:
+        with contextlib.suppress(ValueError):
+            arr = np.loadtxt(lines[1:-1], delimiter=",", ndmin=2)
+            _need(path, arr.shape == (n_rows, len(header)), f"expected {len(header)} columns per row")
+            return
+        raise _fail(path, "contains a non-numeric field")
+
+
+def _verify_matrix_csv(path: Path, shape: tuple[int, int]) -> None:
+    try:
+        arr = np.loadtxt(path, delimiter=",", ndmin=2)
+    except ValueError as exc:
+        raise _fail(path, f"malformed matrix CSV ({exc})") from None
+    _need(path, arr.shape == tuple(shape), f"matrix shape {arr.shape}, expected {tuple(shape)}")

@@ -1,0 +1,278 @@
+"""Weights -> chip directory: mapping, tiling, simulated write-verify schedules, report, files."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import chipfile
+from .chipfile import SCHEDULE_DTYPE, TileData
+from .mapping import MappingKind, ScaleFactors, SynapseSpec, make_scale, weight_range, weights_to_levels
+from .program import (
+    Calibration,
+    LevelTable,
+    WriteVerifyConfig,
+    calibrate,
+    device_backend,
+    disturb_probability,
+    half_select_exposure,
+    level_table,
+    model_record,
+    pulse_energy_J,
+    resolve_model,
+    write_verify,
+)
+from .tiling import TileLayout, make_layout, to_tiles
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What to export and how. ``tile_rows`` x ``tile_cols`` crossbars; ``w_range`` (lo, hi) maps onto the
+    conductance range (None: from the data; differential: symmetric)."""
+
+    synapse: SynapseSpec
+    mapping: MappingKind = "unipolar"
+    tile_rows: int = 128
+    tile_cols: int = 128
+    device: str | None = None
+    device_params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    w_range: tuple[float, float] | None = None
+    write_verify: WriteVerifyConfig = WriteVerifyConfig()
+    seed: int = 0
+    csv: bool = True
+
+
+@dataclass
+class ExportResult:
+    """Summary of one export: output folder, report dict and timings (s)."""
+
+    out_dir: Path
+    report: dict[str, Any]
+    timings_s: dict[str, float]
+
+
+def _stats(x: np.ndarray) -> dict[str, float]:
+    if x.size == 0:
+        return {"mean": 0.0, "max": 0.0}
+    return {"mean": float(x.mean()), "max": float(x.max())}
+
+
+def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None) -> dict[str, Any]:
+    """Map, tile and simulate write-verify for weight matrix ``w`` (I, O). Returns everything the writer
+    needs (tiles, meta, report) without touching the disk."""
+    backend = backend or device_backend()
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim != 2 or min(w.shape) < 1 or not np.all(np.isfinite(w)):
+        raise ValueError(f"weights: expected a finite 2-D matrix (inputs x outputs), got shape {w.shape}")
+    wv = cfg.write_verify
+    t0 = time.perf_counter()
+    model = resolve_model(backend, cfg.synapse, cfg.device, cfg.device_params)
+    levels = level_table(backend, model, cfg.synapse, wv.v_read_V)
+    lo, hi = weight_range(w, cfg.mapping, cfg.w_range)
+    scale = make_scale(levels.g_S, cfg.mapping, lo, hi)
+    lv = weights_to_levels(w, scale)
+    layout = make_layout(lv.shape, (cfg.tile_rows, cfg.tile_cols))
+    R, C, T = layout.tile_rows, layout.tile_cols, layout.n_tiles
+    lv_t = to_tiles(lv, layout, fill=0)
+    mask_t = to_tiles(np.ones(lv.shape, np.uint8), layout, fill=0).astype(bool)
+    t_map = time.perf_counter()
+
+    rng = np.random.default_rng(cfg.seed)
+    cal = calibrate(backend, model, levels, wv, rng)
+    used = np.flatnonzero(mask_t.ravel())  # programming order: tile-major, row-major inside a tile
+    lv_u = lv_t.ravel()[used]
+    tol_S = wv.tolerance_levels * scale.level_step_S
+    g_t = levels.g_S[lv_u]
+    lo_S, hi_S = g_t - tol_S, g_t + tol_S
+    tgt_state = levels.state[lv_u]
+    state0 = np.full(used.size, levels.state[0], dtype=levels.state.dtype)
+    res = write_verify(backend, model, levels, cal, wv, state0, tgt_state, lo_S, hi_S, rng)
+    t_prog = time.perf_counter()
+
+    # schedule rows in programming order: device-major (used cells ascend), step inside
+    n_p = res.n_pulses
+    first = np.cumsum(n_p) - n_p
+    pos = first[res.dev] + res.step
+    P = int(n_p.sum())
+    sched = np.empty(P, dtype=SCHEDULE_DTYPE)
+    cell_local = used % (R * C)
+    sched["row"][pos] = (cell_local // C)[res.dev]
+    sched["col"][pos] = (cell_local % C)[res.dev]
+    sched["step"][pos] = res.step
+    sched["v_V"][pos] = res.v_V
+    sched["width_ns"] = wv.width_ns
+    sched["polarity"][pos] = res.polarity
+    sched["verify_lo_S"][pos] = lo_S[res.dev]
+    sched["verify_hi_S"][pos] = hi_S[res.dev]
+    g_before = np.empty(P)
+    g_before[pos] = res.g_before_S
+    tile_of_used = used // (R * C)
+    dev_bounds = np.searchsorted(tile_of_used, np.arange(T + 1))
+    row_bounds = np.concatenate([[0], np.cumsum(n_p)])[dev_bounds]
+
+    g_full = np.full(T * R * C, levels.g_S[0])
+    g_full[used] = res.g_S
+    state_full = np.full(T * R * C, levels.state[0], dtype=levels.state.dtype)
+    state_full[used] = res.state
+    npul_full = np.zeros(T * R * C, np.uint16)
+    npul_full[used] = n_p
+    fail_full = np.zeros(T * R * C, np.uint8)
+    fail_full[used] = res.failed
+    tgt_full = levels.g_S[lv_t.ravel()]
+    lo_full, hi_full = tgt_full - tol_S, tgt_full + tol_S
+    err_levels = (res.g_S - g_t) / scale.level_step_S
+
+    # per-tile reports: pulses, time, energy, disturb
+    div = wv.half_select_divisor
+    sign_pattern = np.ones(layout.n_cols, np.int8) if cfg.mapping == "unipolar" else np.tile(
+        np.array([1, -1], np.int8), layout.n_cols // 2)
+    tiles: list[TileData] = []
+    tile_reports = []
+    disturb_full = np.zeros(T * R * C)
+    for t in range(T):
+        a, b = row_bounds[t], row_bounds[t + 1]
+        s_t = sched[a:b]
+        sl = slice(t * R * C, (t + 1) * R * C)
+        mask = mask_t[t]
+        cell = s_t["row"].astype(np.int64) * C + s_t["col"]
+        e_P, e_AP = half_select_exposure(cal, wv, (R, C), cell, s_t["v_V"].astype(np.float64),
+                                         s_t["polarity"], levels.discrete)
+        tgt_state_tile = levels.state[lv_t[t]]
+        if levels.discrete:
+            risk = disturb_probability(e_P, e_AP, tgt_state_tile.astype(np.float64), levels.n_max)
+        else:  # expected net wall drift in levels
+            risk = np.abs(e_P - e_AP) / levels.n_max * (len(levels.g_S) - 1)
+        risk = np.where(mask, risk, 0.0)
+        disturb_full[sl] = risk.ravel()
+        gt_tile = tgt_full[sl].reshape(R, C)
+        gv = s_t["v_V"].astype(np.float64)
+        e_write = float(pulse_energy_J(gv, g_before[a:b], wv.width_ns).sum())
+        g_used = np.where(mask, gt_tile, 0.0)
+        if wv.half_select == "V/2":
+            rc_sum = g_used.sum(axis=1)[s_t["row"]] + g_used.sum(axis=0)[s_t["col"]] - 2 * gt_tile[s_t["row"], s_t["col"]]
+        else:
+            rc_sum = g_used.sum() - gt_tile[s_t["row"], s_t["col"]]
+        e_hs = float(pulse_energy_J(gv / div, rc_sum, wv.width_ns).sum())
+        n_reads = int(mask.sum()) + (b - a)
+        e_read = float((wv.v_read_V**2 * g_used.sum() * wv.t_read_ns * 1e-9)) + float(
+            pulse_energy_J(np.full(b - a, wv.v_read_V), g_before[a:b], wv.t_read_ns).sum())
+        time_ns = (b - a) * (wv.width_ns + wv.t_settle_ns) + n_reads * wv.t_read_ns
+        du = slice(dev_bounds[t], dev_bounds[t + 1])
+        rep = {
+            "tile": t, "devices": int(mask.sum()), "pulses": int(b - a),
+            "pulses_per_device": _stats(n_p[du].astype(float)),
+            "failed": int(res.failed[du].sum()), "time_ns": float(time_ns),
+            "energy_write_J": e_write, "energy_half_select_J": e_hs, "energy_read_J": e_read,
+            "energy_total_J": e_write + e_hs + e_read,
+            "abs_error_levels": _stats(np.abs(err_levels[du])),
+            "disturb_risk": {"mean": float(risk[mask].mean()), "max": float(risk.max()),
+                             "cells_over_1e-3": int((risk > 1e-3).sum())},
+        }
+        tile_reports.append(rep)
+        r0, c0 = layout.origin(t)
+        col_sign = np.zeros(C, np.int8)
+        cidx = layout.col_index(t)
+        col_sign[cidx >= 0] = sign_pattern[cidx[cidx >= 0]]
+        out_idx = np.where(cidx >= 0, cidx // (1 if cfg.mapping == "unipolar" else 2), -1).astype(np.int32)
+        tiles.append(TileData(
+            g_target_S=gt_tile, state=state_of_levels(levels, lv_t[t]), level=lv_t[t].astype(np.int32),
+            mask=mask.astype(np.uint8), verify_lo_S=lo_full[sl].reshape(R, C), verify_hi_S=hi_full[sl].reshape(R, C),
+            row_index=layout.row_index(t), col_index=out_idx, col_sign=col_sign,
+            g_sim_S=g_full[sl].reshape(R, C), n_pulses=npul_full[sl].reshape(R, C),
+            failed=fail_full[sl].reshape(R, C), disturb_risk=risk, schedule=s_t,
+            attrs={"layer_row0": r0, "layer_col0": c0, "rows_used": layout.used(t)[0],
+                   "cols_used": layout.used(t)[1], "report": rep},
+        ))
+    t_rep = time.perf_counter()
+    hist_edges = np.array([-np.inf, -1.5, -0.5, 0.5, 1.5, np.inf])
+    summary = {
+        "devices": int(used.size), "synapses": int(w.size), "tiles": T, "pulses": P,
+        "pulses_per_device": _stats(n_p.astype(float)), "failed": int(res.failed.sum()),
+        "failed_fraction": float(res.failed.mean()) if used.size else 0.0,
+        "abs_error_levels": _stats(np.abs(err_levels)),
+        "error_levels_histogram": {"edges": ["-inf", -1.5, -0.5, 0.5, 1.5, "inf"],
+                                   "counts": np.histogram(err_levels, hist_edges)[0].tolist()},
+        "inside_band": int(((res.g_S >= lo_S) & (res.g_S <= hi_S)).sum()),
+        "time_parallel_tiles_s": max(r["time_ns"] for r in tile_reports) * 1e-9,
+        "time_serial_tiles_s": sum(r["time_ns"] for r in tile_reports) * 1e-9,
+        "energy_total_J": sum(r["energy_total_J"] for r in tile_reports),
+        "disturb_risk": {"mean": float(disturb_full.sum() / max(used.size, 1)), "max": float(disturb_full.max()),
+                         "expected_disturbed_cells": float(disturb_full.sum()) if levels.discrete else None,
+                         "cells_over_1e-3": int((disturb_full > 1e-3).sum()),
+                         "unit": "probability" if levels.discrete else "expected drift (levels)",
+                         "scheme": wv.half_select},
+    }
+    meta = {
+        "device_model": model_record(model), "synapse": str(cfg.synapse),
+        "mapping": {"kind": cfg.mapping, "column_layout": "unipolar: device column j = output j" if cfg.mapping ==
+                    "unipolar" else "differential: device columns 2j (G+) and 2j+1 (G-) = output j",
+                    "weight_formula": _formula(scale)},
+        "scale": scale.to_json(),
+        "write_verify": dataclasses.asdict(wv),
+        "calibration": {"set_sign": cal.set_sign, "width_ns": cal.width_ns,
+                        "note": "polarity +1 in schedules raises G; the physical voltage sign is set_sign"},
+        "layer": {"n_inputs": int(w.shape[0]), "n_outputs": int(w.shape[1]), "device_rows": layout.n_rows,
+                  "device_cols": layout.n_cols},
+        "tiles": {"tile_rows": R, "tile_cols": C, "n_tiles": T, "grid": list(layout.grid),
+                  "programming_order": "tiles in parallel; cells row-major inside a tile; steps in order"},
+        "reset": {"state": float(levels.state[0]), "g_S": float(levels.g_S[0]),
+                  "note": "global reset to the lowest-conductance state before programming"},
+        "summary": summary,
+        "seed": cfg.seed,
+    }
+    meta_arrays = {
+        "g_levels_S": levels.g_S, "level_state": levels.state.astype(np.float64),
+        "tile_map": layout.index_map(), "calibration_v_V": cal.v_V, "calibration_r_set": cal.r_set,
+        "calibration_r_reset": cal.r_reset,
+    }
+    timings = {"map_tile": t_map - t0, "program": t_prog - t_map, "report": t_rep - t_prog}
+    return {"tiles": tiles, "meta": meta, "meta_arrays": meta_arrays, "summary": summary,
+            "tile_reports": tile_reports, "layout": layout, "scale": scale, "levels": levels, "cal": cal,
+            "lv": lv, "tgt_full": tgt_full, "timings": timings, "model": model}
+
+
+def state_of_levels(levels: LevelTable, lv: np.ndarray) -> np.ndarray:
+    """Target device state per level index (int16 MTJ counts, or float64 wall positions)."""
+    s = levels.state[lv]
+    return s.astype(np.int16) if levels.discrete else s.astype(np.float64)
+
+
+def _formula(scale: ScaleFactors) -> str:
+    if scale.mapping == "unipolar":
+        return "w = w_lo + (G - g_min_S) / (g_max_S - g_min_S) * (w_hi - w_lo)"
+    return "w = (G[:, 2j] - G[:, 2j+1]) / (g_max_S - g_min_S) * w_hi"
+
+
+def export_chip(w: np.ndarray, cfg: ExportConfig, out_dir: Path, *, source: dict[str, Any] | None = None,
+                backend: Any = None, overwrite: bool = False) -> ExportResult:
+    """Export weight matrix ``w`` (I, O) to a ``spinsyn-chip`` directory ``out_dir`` (written atomically).
+
+    ``source`` describes where the weights came from (path, sha256, kind) and is stored in /meta.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite:
+        raise ValueError(f"--out: {out_dir} already exists; choose a new folder or pass --overwrite")
+    t0 = time.perf_counter()
+    prog = program_layer(w, cfg, backend)
+    prog["meta"]["source"] = source or {"kind": "array"}
+    tg = to_tiles_matrix(prog)
+    t1 = time.perf_counter()
+    report = {"summary": prog["summary"], "tiles": prog["tile_reports"], "synapse": str(cfg.synapse),
+              "mapping": cfg.mapping, "source": prog["meta"]["source"]}
+    chipfile.write_chip_dir(out_dir, meta=prog["meta"], meta_arrays=prog["meta_arrays"], tiles=prog["tiles"],
+                            report=report, aihwkit_uS=tg * 1e6, discrete=prog["levels"].discrete,
+                            seed=cfg.seed, csv=cfg.csv, overwrite=overwrite)
+    timings = dict(prog["timings"])
+    timings["write_files"] = time.perf_counter() - t1
+    timings["total"] = time.perf_counter() - t0
+    return ExportResult(out_dir, report, timings)
+
+
+def to_tiles_matrix(prog: dict[str, Any]) -> np.ndarray:
+    """Whole-layer target conductance matrix (device_rows, device_cols) in S."""
+    return np.asarray(prog["levels"].g_S)[prog["lv"]]

@@ -1,0 +1,429 @@
+"""Write-verify programming, simulated on the device model.
+
+Every device starts from a global reset (all MTJs AP / wall at 0, the lowest conductance) and is driven
+to its target by write-verify: read, compare with the tolerance band ``[g_lo, g_hi]``, and if outside
+apply one rectangular pulse (amplitude V, width ns, polarity +1 = towards higher conductance) chosen from
+a *calibration* of the device model, raised by ``v_step_V`` (ISPP) after every pulse that changed nothing,
+up to ``max_pulses``. Pulses act through ``spinsyn.devices.apply_pulse`` (stochastic, with the model's
+variability), vectorised over all devices still being programmed in each verify iteration; the loop runs
+over verify iterations only.
+
+Half-select disturb is estimated from the device model's switching probability
+(``spinsyn.devices.switch_probability``) at V/2 or V/3 for every pulse a half-selected cell sees after it
+was verified (cells are programmed in row-major order inside a tile; tiles in parallel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Literal
+
+import numpy as np
+
+from .mapping import SynapseSpec
+
+HalfSelect = Literal["V/2", "V/3"]
+
+
+@dataclass(frozen=True)
+class WriteVerifyConfig:
+    """Write-verify and crossbar timing knobs (units in the names).
+
+    ``tolerance_levels``: half-width of the verify band in units of the mean level spacing (compound
+    devices have discrete levels, so any value < 1 means "exactly the target level").
+    """
+
+    width_ns: float = 10.0
+    v_min_V: float = 0.05
+    v_max_V: float = 1.5
+    v_step_V: float = 0.02
+    v_resolution_V: float = 0.001
+    max_pulses: int = 32
+    tolerance_levels: float = 0.4
+    aim: float = 1.0
+    half_select: HalfSelect = "V/2"
+    v_read_V: float = 0.1
+    t_read_ns: float = 20.0
+    t_settle_ns: float = 10.0
+    n_calibration: int = 2048
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("width_ns", self.width_ns > 0), ("v_min_V", self.v_min_V >= 0),
+            ("v_max_V", self.v_max_V > self.v_min_V), ("v_step_V", self.v_step_V >= 0),
+            ("v_resolution_V", self.v_resolution_V > 0), ("max_pulses", 1 <= self.max_pulses <= 65535),
+            ("tolerance_levels", 0 < self.tolerance_levels <= 10), ("aim", 0 < self.aim <= 2),
+            ("half_select", self.half_select in ("V/2", "V/3")), ("v_read_V", self.v_read_V > 0),
+            ("t_read_ns", self.t_read_ns >= 0), ("t_settle_ns", self.t_settle_ns >= 0),
+            ("n_calibration", self.n_calibration >= 16),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"write-verify config: invalid {name}={getattr(self, name)!r}")
+
+    @property
+    def half_select_divisor(self) -> float:
+        return 2.0 if self.half_select == "V/2" else 3.0
+
+
+def device_backend() -> Any:
+    """The device-model API used for programming (``spinsyn.devices``)."""
+    from spinsyn import devices
+
+    missing = [n for n in ("get_model", "conductance_S", "apply_pulse", "switch_probability", "STTMTJ")
+               if not hasattr(devices, n)]
+    if missing:
+        raise ValueError(f"spinsyn.devices lacks {missing}; the devices stage is not installed or too old")
+    return devices
+
+
+# ----------------------------------------------------------------------------- device model helpers
+
+_DEFAULT_DEVICE = {"compound": "compound", "dw": "dw-mtj", "quantized": "dw-mtj"}
+_N_FIELDS = ("n_mtj", "n_mtjs", "n", "n_devices", "count")
+
+
+def resolve_model(backend: Any, spec: SynapseSpec, device: str | None = None,
+                  overrides: dict[str, Any] | None = None) -> Any:
+    """Device model for ``spec``: ``backend.get_model(device or default, **overrides)``.
+
+    For ``compound:N`` the model's MTJ count field is set to N.
+    """
+    name = device or _DEFAULT_DEVICE[spec.kind]
+    overrides = dict(overrides or {})
+    if spec.kind == "compound":
+        try:
+            model = backend.get_model(name, **overrides)
+        except TypeError as exc:
+            raise ValueError(f"--device-param: {exc}") from None
+        fields = {f.name for f in dataclasses.fields(model)} if dataclasses.is_dataclass(model) else set()
+        for fname in _N_FIELDS:
+            if fname in fields:
+                return dataclasses.replace(model, **{fname: spec.n})
+        raise ValueError(f"device {name!r} is not a compound synapse (no MTJ-count field); "
+                         f"use --device compound with --synapse {spec}")
+    try:
+        return backend.get_model(name, **overrides)
+    except TypeError as exc:
+        raise ValueError(f"--device-param: {exc}") from None
+
+
+def component_mtj(backend: Any, model: Any) -> Any | None:
+    """The STT-MTJ inside ``model`` (the model itself, or a dataclass field holding one), else None."""
+    if isinstance(model, backend.STTMTJ):
+        return model
+    if dataclasses.is_dataclass(model):
+        for f in dataclasses.fields(model):
+            v = getattr(model, f.name)
+            if isinstance(v, backend.STTMTJ):
+                return v
+    return None
+
+
+def model_record(model: Any) -> dict[str, Any]:
+    """JSON-able record of a device model: class name and dataclass fields."""
+    fields = dataclasses.asdict(model) if dataclasses.is_dataclass(model) else {}
+    return {"class": type(model).__name__, "name": getattr(model, "name", type(model).__name__),
+            "fields": fields}
+
+
+@dataclass(frozen=True)
+class LevelTable:
+    """Level index -> target device state and nominal conductance.
+
+    ``state`` (L,): compound MTJ counts (int) or wall positions in [0, 1]; ``g_S`` (L,) ascending;
+    ``n_max``: state of the highest level (N for compound, 1.0 analog); ``reset_state`` lowest-G state.
+    """
+
+    state: np.ndarray
+    g_S: np.ndarray
+    discrete: bool
+    n_max: float
+
+
+def level_table(backend: Any, model: Any, spec: SynapseSpec, v_read_V: float = 0.1) -> LevelTable:
+    """Target states and nominal conductances of the ``spec.n_levels`` levels on ``model``."""
+    L = spec.n_levels
+    if spec.kind == "compound":
+        state = np.arange(L, dtype=np.int64)
+        g = np.asarray(backend.conductance_S(model, state, v_read_V=v_read_V), dtype=np.float64)
+        n_max = float(spec.n)
+    elif spec.kind == "dw":
+        state = np.linspace(0.0, 1.0, L)
+        g = np.asarray(backend.conductance_S(model, state, v_read_V=v_read_V), dtype=np.float64)
+        n_max = 1.0
+    else:  # quantized: levels equally spaced in conductance, states by inverting G(x)
+        xs = np.linspace(0.0, 1.0, 4097)
+        gx = np.asarray(backend.conductance_S(model, xs, v_read_V=v_read_V), dtype=np.float64)
+        if not np.all(np.diff(gx) > 0):
+            raise ValueError(f"quantized:{L}: the device conductance must increase with its state")
+        g = np.linspace(gx[0], gx[-1], L)
+        state = np.interp(g, gx, xs)
+        n_max = 1.0
+    if not np.all(np.diff(g) > 0):
+        raise ValueError(f"{spec}: level conductances of the device model are not strictly increasing: {g}")
+    return LevelTable(state=state, g_S=g, discrete=spec.discrete, n_max=n_max)
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Mean response of the device model to one pulse, measured with ``apply_pulse``.
+
+    ``v_V`` (K,) pulse magnitudes; ``r_set``/``r_reset`` (K,) mean fraction of the range moved per
+    pulse (compound: fraction of the available MTJs switched; analog: wall displacement), starting from
+    the bottom / top state. ``set_sign``: sign of the voltage that raises the conductance.
+    ``p_hs_P``/``p_hs_AP`` (J,) per-MTJ switching probability at the half-select voltages
+    ``v_hs_V`` = k * v_resolution_V (None for devices without an STT-MTJ).
+    """
+
+    v_V: np.ndarray
+    r_set: np.ndarray
+    r_reset: np.ndarray
+    set_sign: int
+    width_ns: float
+    v_hs_V: np.ndarray
+    p_hs_P: np.ndarray | None
+    p_hs_AP: np.ndarray | None
+
+    def v_for(self, frac: np.ndarray, up: np.ndarray) -> np.ndarray:
+        """Pulse magnitude (V) whose mean response equals ``frac`` (set where ``up``, else reset)."""
+        rs = np.maximum.accumulate(self.r_set) + np.arange(self.v_V.size) * 1e-12
+        rr = np.maximum.accumulate(self.r_reset) + np.arange(self.v_V.size) * 1e-12
+        return np.where(up, np.interp(frac, rs, self.v_V), np.interp(frac, rr, self.v_V))
+
+    def drift(self, v_V: np.ndarray, up: bool) -> np.ndarray:
+        """Mean response per pulse at magnitudes ``v_V`` (interpolated)."""
+        return np.interp(v_V, self.v_V, self.r_set if up else self.r_reset)
+
+
+def pulse(backend: Any, model: Any, state: np.ndarray, v_signed_V: np.ndarray, width_ns: float,
+          rng: np.random.Generator) -> np.ndarray:
+    """One pulse per device through ``backend.apply_pulse`` (per-device amplitudes)."""
+    if state.size == 0:
+        return state.copy()
+    return np.asarray(backend.apply_pulse(model, state, v_signed_V, width_ns, rng))
+
+
+def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConfig,
+              rng: np.random.Generator) -> Calibration:
+    """Measure the mean pulse response of ``model`` on ``cfg.n_calibration`` devices per amplitude."""
+    v = np.round(np.linspace(cfg.v_min_V, cfg.v_max_V, 49) / cfg.v_resolution_V) * cfg.v_resolution_V
+    n = cfg.n_calibration
+    bottom, top = levels.state[0], levels.state[-1]
+    dtype = np.int64 if levels.discrete else np.float64
+    span = float(top - bottom)
+
+    def response(sign: float, start: Any) -> np.ndarray:
+        vv = np.repeat(v, n) * sign
+        s0 = np.full(vv.size, start, dtype=dtype)
+        s1 = pulse(backend, model, s0, vv, cfg.width_ns, rng).astype(np.float64)
+        return ((s1 - float(start)) / span).reshape(v.size, n).mean(axis=1)
+
+    up_pos = response(+1.0, bottom)
+    up_neg = response(-1.0, bottom)
+    set_sign = 1 if up_pos.max() >= up_neg.max() else -1
+    r_set = np.clip(up_pos if set_sign > 0 else up_neg, 0.0, 1.0)
+    r_reset = np.clip(-response(-float(set_sign), top), 0.0, 1.0)
+    for name, r in (("set", r_set), ("reset", r_reset)):
+        if r.max() < 0.5:
+            raise ValueError(
+                f"device model cannot be programmed: the strongest {name} pulse ({cfg.v_max_V} V, "
+                f"{cfg.width_ns} ns) moves only {r.max():.2f} of the range on average; raise --v-max or --width"
+            )
+    mtj = component_mtj(backend, model)
+    v_hs = np.arange(0, int(round(cfg.v_max_V / cfg.v_resolution_V)) + 2) * cfg.v_resolution_V
+    p_P = p_AP = None
+    if mtj is not None:
+        p_P = np.clip(np.asarray(backend.switch_probability(mtj, v_hs, cfg.width_ns, True), float), 0, 1)
+        p_AP = np.clip(np.asarray(backend.switch_probability(mtj, v_hs, cfg.width_ns, False), float), 0, 1)
+    return Calibration(v, r_set, r_reset, set_sign, cfg.width_ns, v_hs, p_P, p_AP)
+
+
+# ----------------------------------------------------------------------------- write-verify engine
+
+
+@dataclass
+class ProgramResult:
+    """Outcome of write-verify on a batch of D devices.
+
+    ``state`` (D,) final device states; ``g_S`` (D,) final read conductance; ``n_pulses`` (D,);
+    ``failed`` (D,) bool: outside the band after ``max_pulses``. Pulse log (P,) in iteration-major order:
+    ``dev`` device index, ``step`` (0-based per device), ``v_V`` magnitude, ``polarity`` (+1 raises G),
+    ``g_before_S`` read conductance before the pulse.
+    """
+
+    state: np.ndarray
+    g_S: np.ndarray
+    n_pulses: np.ndarray
+    failed: np.ndarray
+    dev: np.ndarray
+    step: np.ndarray
+    v_V: np.ndarray
+    polarity: np.ndarray
+    g_before_S: np.ndarray
+
+
+def write_verify(backend: Any, model: Any, levels: LevelTable, cal: Calibration, cfg: WriteVerifyConfig,
+                 state0: np.ndarray, target_state: np.ndarray, g_lo_S: np.ndarray, g_hi_S: np.ndarray,
+                 rng: np.random.Generator, n_pulses0: np.ndarray | None = None) -> ProgramResult:
+    """Closed-loop write-verify of D devices from ``state0`` towards ``target_state`` (all (D,)).
+
+    Each iteration reads every unfinished device, stops those inside ``[g_lo_S, g_hi_S]``, and pulses
+    the rest once (one vectorised ``apply_pulse`` call). ``n_pulses0`` counts pulses already spent (so
+    the cap ``cfg.max_pulses`` is per device in total).
+    """
+    D = state0.size
+    state = state0.copy()
+    n_p = np.zeros(D, np.int64) if n_pulses0 is None else n_pulses0.astype(np.int64).copy()
+    nochange = np.zeros(D, np.int32)
+    last_pol = np.zeros(D, np.int8)
+    active = np.arange(D)
+    logs: list[tuple[np.ndarray, ...]] = []
+    g_all = np.empty(D, np.float64)
+    failed = np.zeros(D, bool)
+    span = levels.n_max
+    while active.size:
+        s = state[active]
+        g = np.asarray(backend.conductance_S(model, s, v_read_V=cfg.v_read_V), np.float64)
+        g_all[active] = g
+        out = (g < g_lo_S[active]) | (g > g_hi_S[active])
+        capped = out & (n_p[active] >= cfg.max_pulses)
+        failed[active[capped]] = True
+        keep = out & ~capped
+        active, s, g = active[keep], s[keep], g[keep]
+        if not active.size:
+            break
+        up = g < g_lo_S[active]
+        tgt = target_state[active]
+        if levels.discrete:
+            need = np.abs(tgt - s).astype(np.float64)
+            avail = np.where(up, span - s, s).astype(np.float64)
+            frac = cfg.aim * need / np.maximum(avail, 1.0)
+        else:
+            frac = cfg.aim * np.abs(tgt - s)
+        pol = np.where(up, 1, -1).astype(np.int8)
+        flipped = pol != last_pol[active]
+        boost = np.where(flipped, 0, nochange[active]) * cfg.v_step_V
+        v = np.clip(cal.v_for(frac, up) + boost, cfg.v_min_V, cfg.v_max_V)
+        v = np.round(v / cfg.v_resolution_V) * cfg.v_resolution_V
+        new = pulse(backend, model, s, v * pol * cal.set_sign, cfg.width_ns, rng)
+        changed = new != s
+        nochange[active] = np.where(changed, 0, np.where(flipped, 1, nochange[active] + 1))
+        last_pol[active] = pol
+        logs.append((active, n_p[active].copy(), v, pol, g))
+        state[active] = new
+        n_p[active] += 1
+    if logs:
+        dev, step, v, pol, gb = (np.concatenate(x) for x in zip(*logs))
+    else:
+        dev = step = np.zeros(0, np.int64)
+        v = gb = np.zeros(0)
+        pol = np.zeros(0, np.int8)
+    return ProgramResult(state, g_all, n_p, failed, dev, step, v, pol, gb)
+
+
+def replay(backend: Any, model: Any, cfg: WriteVerifyConfig, cal: Calibration, state0: np.ndarray,
+           g_lo_S: np.ndarray, g_hi_S: np.ndarray, start: np.ndarray, count: np.ndarray,
+           v_V: np.ndarray, polarity: np.ndarray, width_ns: np.ndarray,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Execute stored pulse schedules with verify on D devices.
+
+    Device ``d`` owns schedule rows ``start[d] .. start[d] + count[d]`` (in step order). Before each
+    step it is read and stops once inside its band (as a chip controller would). Returns (state, pulses
+    applied) per device.
+    """
+    state = state0.copy()
+    used = np.zeros(state.size, np.int64)
+    active = np.flatnonzero(count > 0)
+    t = 0
+    while active.size:
+        s = state[active]
+        g = np.asarray(backend.conductance_S(model, s, v_read_V=cfg.v_read_V), np.float64)
+        out = (g < g_lo_S[active]) | (g > g_hi_S[active])
+        active = active[out & (count[active] > t)]
+        if not active.size:
+            break
+        row = start[active] + t
+        widths = width_ns[row]
+        for w in np.unique(widths):  # schedules normally use one width
+            sel = widths == w
+            idx = active[sel]
+            state[idx] = pulse(backend, model, state[idx],
+                               v_V[row[sel]] * polarity[row[sel]] * cal.set_sign, float(w), rng)
+        used[active] += 1
+        t += 1
+    return state, used
+
+
+# ----------------------------------------------------------------------------- disturb, energy, time
+
+
+def _suffix_row(m: np.ndarray) -> np.ndarray:
+    """Exclusive suffix sum along the last axis (cells later in the same row)."""
+    c = np.cumsum(m[..., ::-1], axis=-1)[..., ::-1]
+    return c - m
+
+
+def _suffix_col(m: np.ndarray) -> np.ndarray:
+    c = np.cumsum(m[..., ::-1, :], axis=-2)[..., ::-1, :]
+    return c - m
+
+
+def _suffix_flat(m: np.ndarray) -> np.ndarray:
+    sh = m.shape
+    f = m.reshape(sh[:-2] + (-1,))
+    c = np.cumsum(f[..., ::-1], axis=-1)[..., ::-1] - f
+    return c.reshape(sh)
+
+
+def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: tuple[int, int],
+                         cell: np.ndarray, v_V: np.ndarray, polarity: np.ndarray,
+                         discrete: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Disturb exposure of every cell of one tile from pulses applied *after* it was programmed.
+
+    ``cell`` (P,) flat cell index (row * C + col) of each pulse, ``v_V`` (P,) magnitude, ``polarity`` (P,).
+    Returns (towards higher G, towards lower G), each (R, C): for MTJ devices the summed per-MTJ hazard
+    ``-log(1 - p_switch(V/k))``; for analog devices the summed mean displacement (state units).
+    """
+    R, C = tile_shape
+    k = cfg.half_select_divisor
+    vh = np.abs(v_V) / k
+    if discrete and cal.p_hs_P is not None:
+        idx = np.clip(np.round(vh / cfg.v_resolution_V).astype(np.int64), 0, cal.v_hs_V.size - 1)
+        hz_P = -np.log1p(-np.minimum(cal.p_hs_P, 1 - 1e-15))[idx]
+        hz_AP = -np.log1p(-np.minimum(cal.p_hs_AP, 1 - 1e-15))[idx]
+    else:
+        hz_P = cal.drift(vh, True)
+        hz_AP = cal.drift(vh, False)
+    up = polarity > 0
+    mats = {}
+    for name, w in (("set_P", np.where(up, hz_P, 0.0)), ("set_AP", np.where(up, hz_AP, 0.0)),
+                    ("reset_AP", np.where(up, 0.0, hz_AP)), ("reset_P", np.where(up, 0.0, hz_P))):
+        mats[name] = np.bincount(cell, weights=w, minlength=R * C).reshape(R, C)
+    line = {n: _suffix_row(m) + _suffix_col(m) for n, m in mats.items()}
+    e_P = line["set_P"].copy()
+    e_AP = line["reset_AP"].copy()
+    if cfg.half_select == "V/3":  # cells on neither line see -V/3: the opposite polarity
+        e_P += _suffix_flat(mats["reset_P"]) - line["reset_P"]
+        e_AP += _suffix_flat(mats["set_AP"]) - line["set_AP"]
+    return e_P, e_AP
+
+
+def disturb_probability(e_P: np.ndarray, e_AP: np.ndarray, state: np.ndarray, n_max: float) -> np.ndarray:
+    """Probability that a compound cell with ``state`` P-MTJs (of ``n_max``) loses its level."""
+    return -np.expm1(-((n_max - state) * e_P + state * e_AP))
+
+
+def pulse_energy_J(v_V: np.ndarray, g_S: np.ndarray, width_ns: float) -> np.ndarray:
+    """Energy of a rectangular pulse into conductance ``g_S``: V^2 G t (J)."""
+    return v_V**2 * g_S * width_ns * 1e-9
+
+
+def as_namespace(**kw: Any) -> SimpleNamespace:
+    """Small helper for building a backend stand-in (tests)."""
+    return SimpleNamespace(**kw)
