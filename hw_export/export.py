@@ -62,9 +62,11 @@ def _stats(x: np.ndarray) -> dict[str, float]:
     return {"mean": float(x.mean()), "max": float(x.max())}
 
 
-def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None) -> dict[str, Any]:
+def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
+                  levels_in: np.ndarray | None = None) -> dict[str, Any]:
     """Map, tile and simulate write-verify for weight matrix ``w`` (I, O). Returns everything the writer
-    needs (tiles, meta, report) without touching the disk."""
+    needs (tiles, meta, report) without touching the disk. ``levels_in`` (I, O) int: device levels to use
+    instead of quantising ``w`` (a hardware-aware run's trained states; unipolar only)."""
     backend = backend or device_backend()
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 2 or min(w.shape) < 1 or not np.all(np.isfinite(w)):
@@ -75,7 +77,13 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None) -> dict
     levels = level_table(backend, model, cfg.synapse, wv.v_read_V)
     lo, hi = weight_range(w, cfg.mapping, cfg.w_range)
     scale = make_scale(levels.g_S, cfg.mapping, lo, hi)
-    lv = weights_to_levels(w, scale)
+    if levels_in is not None:
+        lv = np.asarray(levels_in, dtype=np.int64)
+        if cfg.mapping != "unipolar" or lv.shape != w.shape or lv.min() < 0 or lv.max() >= len(levels.g_S):
+            raise ValueError(f"levels: expected unipolar levels of shape {w.shape} in 0..{len(levels.g_S) - 1}")
+        lv = lv.astype(np.int32)
+    else:
+        lv = weights_to_levels(w, scale)
     layout = make_layout(lv.shape, (cfg.tile_rows, cfg.tile_cols))
     R, C, T = layout.tile_rows, layout.tile_cols, layout.n_tiles
     lv_t = to_tiles(lv, layout, fill=0)
@@ -213,8 +221,9 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None) -> dict
                     "unipolar" else "differential: device columns 2j (G+) and 2j+1 (G-) = output j",
                     "weight_formula": _formula(scale)},
         "scale": scale.to_json(),
+        "levels_from": "trained device states" if levels_in is not None else "quantised weights",
         "write_verify": dataclasses.asdict(wv),
-        "calibration": {"set_sign": cal.set_sign, "width_ns": cal.width_ns,
+        "calibration": {"set_sign": cal.set_sign, "width_ns": cal.width_ns, "v_step_V": cal.v_step_V,
                         "note": "polarity +1 in schedules raises G; the physical voltage sign is set_sign"},
         "layer": {"n_inputs": int(w.shape[0]), "n_outputs": int(w.shape[1]), "device_rows": layout.n_rows,
                   "device_cols": layout.n_cols},
@@ -249,20 +258,22 @@ def _formula(scale: ScaleFactors) -> str:
 
 
 def export_chip(w: np.ndarray, cfg: ExportConfig, out_dir: Path, *, source: dict[str, Any] | None = None,
-                backend: Any = None, overwrite: bool = False) -> ExportResult:
+                backend: Any = None, overwrite: bool = False, levels: np.ndarray | None = None) -> ExportResult:
     """Export weight matrix ``w`` (I, O) to a ``spinsyn-chip`` directory ``out_dir`` (written atomically).
 
-    ``source`` describes where the weights came from (path, sha256, kind) and is stored in /meta.
+    ``source`` describes where the weights came from (path, sha256, kind) and is stored in /meta;
+    ``levels`` (I, O) optionally gives the device levels directly (see :func:`program_layer`).
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise ValueError(f"--out: {out_dir} already exists; choose a new folder or pass --overwrite")
     t0 = time.perf_counter()
-    prog = program_layer(w, cfg, backend)
+    prog = program_layer(w, cfg, backend, levels)
     prog["meta"]["source"] = source or {"kind": "array"}
     tg = to_tiles_matrix(prog)
     t1 = time.perf_counter()
     report = {"summary": prog["summary"], "tiles": prog["tile_reports"], "synapse": str(cfg.synapse),
+              "levels_from": prog["meta"]["levels_from"],
               "mapping": cfg.mapping, "source": prog["meta"]["source"]}
     chipfile.write_chip_dir(out_dir, meta=prog["meta"], meta_arrays=prog["meta_arrays"], tiles=prog["tiles"],
                             report=report, aihwkit_uS=tg * 1e6, discrete=prog["levels"].discrete,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
@@ -32,13 +31,14 @@ class WriteVerifyConfig:
     """Write-verify and crossbar timing knobs (units in the names).
 
     ``tolerance_levels``: half-width of the verify band in units of the mean level spacing (compound
-    devices have discrete levels, so any value < 1 means "exactly the target level").
+    devices have discrete levels, so any value < 1 means "exactly the target level"). ``v_step_V``: ISPP
+    increment after a pulse that changed nothing; None = 1/8 of the calibrated 10 %..90 % transition width.
     """
 
     width_ns: float = 10.0
     v_min_V: float = 0.05
     v_max_V: float = 1.5
-    v_step_V: float = 0.02
+    v_step_V: float | None = None
     v_resolution_V: float = 0.001
     max_pulses: int = 32
     tolerance_levels: float = 0.4
@@ -52,7 +52,7 @@ class WriteVerifyConfig:
     def __post_init__(self) -> None:
         checks = [
             ("width_ns", self.width_ns > 0), ("v_min_V", self.v_min_V >= 0),
-            ("v_max_V", self.v_max_V > self.v_min_V), ("v_step_V", self.v_step_V >= 0),
+            ("v_max_V", self.v_max_V > self.v_min_V), ("v_step_V", self.v_step_V is None or self.v_step_V >= 0),
             ("v_resolution_V", self.v_resolution_V > 0), ("max_pulses", 1 <= self.max_pulses <= 65535),
             ("tolerance_levels", 0 < self.tolerance_levels <= 10), ("aim", 0 < self.aim <= 2),
             ("half_select", self.half_select in ("V/2", "V/3")), ("v_read_V", self.v_read_V > 0),
@@ -186,6 +186,7 @@ class Calibration:
     r_reset: np.ndarray
     set_sign: int
     width_ns: float
+    v_step_V: float
     v_hs_V: np.ndarray
     p_hs_P: np.ndarray | None
     p_hs_AP: np.ndarray | None
@@ -212,13 +213,14 @@ def pulse(backend: Any, model: Any, state: np.ndarray, v_signed_V: np.ndarray, w
 def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConfig,
               rng: np.random.Generator) -> Calibration:
     """Measure the mean pulse response of ``model`` on ``cfg.n_calibration`` devices per amplitude."""
-    v = np.round(np.linspace(cfg.v_min_V, cfg.v_max_V, 49) / cfg.v_resolution_V) * cfg.v_resolution_V
+    q = cfg.v_resolution_V
+    v = np.unique(np.round(np.linspace(cfg.v_min_V, cfg.v_max_V, 49) / q) * q)
     n = cfg.n_calibration
     bottom, top = levels.state[0], levels.state[-1]
     dtype = np.int64 if levels.discrete else np.float64
     span = float(top - bottom)
 
-    def response(sign: float, start: Any) -> np.ndarray:
+    def response(sign: float, start: Any, v: np.ndarray = v) -> np.ndarray:
         vv = np.repeat(v, n) * sign
         s0 = np.full(vv.size, start, dtype=dtype)
         s1 = pulse(backend, model, s0, vv, cfg.width_ns, rng).astype(np.float64)
@@ -229,6 +231,21 @@ def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConf
     set_sign = 1 if up_pos.max() >= up_neg.max() else -1
     r_set = np.clip(up_pos if set_sign > 0 else up_neg, 0.0, 1.0)
     r_reset = np.clip(-response(-float(set_sign), top), 0.0, 1.0)
+    # refine where the response rises (steep for thermally activated switching)
+    edges = []
+    for r in (r_set, r_reset):
+        a = np.searchsorted(np.maximum.accumulate(r), 1e-3)
+        b = np.searchsorted(np.maximum.accumulate(r), 0.999)
+        edges.append((v[max(a - 1, 0)], v[min(b, v.size - 1)]))
+    fine = np.unique(np.concatenate([np.round(np.linspace(lo, hi, 65) / q) * q for lo, hi in edges]))
+    fine = np.setdiff1d(fine, v)
+    if fine.size:
+        f_set = np.clip(response(float(set_sign), bottom, fine), 0.0, 1.0)
+        f_reset = np.clip(-response(-float(set_sign), top, fine), 0.0, 1.0)
+        order = np.argsort(np.concatenate([v, fine]))
+        v = np.concatenate([v, fine])[order]
+        r_set = np.concatenate([r_set, f_set])[order]
+        r_reset = np.concatenate([r_reset, f_reset])[order]
     for name, r in (("set", r_set), ("reset", r_reset)):
         if r.max() < 0.5:
             raise ValueError(
@@ -241,7 +258,12 @@ def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConf
     if mtj is not None:
         p_P = np.clip(np.asarray(backend.switch_probability(mtj, v_hs, cfg.width_ns, True), float), 0, 1)
         p_AP = np.clip(np.asarray(backend.switch_probability(mtj, v_hs, cfg.width_ns, False), float), 0, 1)
-    return Calibration(v, r_set, r_reset, set_sign, cfg.width_ns, v_hs, p_P, p_AP)
+    step = cfg.v_step_V
+    if step is None:
+        widths = [np.interp(0.9, np.maximum.accumulate(r) + np.arange(v.size) * 1e-12, v)
+                  - np.interp(0.1, np.maximum.accumulate(r) + np.arange(v.size) * 1e-12, v) for r in (r_set, r_reset)]
+        step = max(q, round(min(widths) / 8 / q) * q)
+    return Calibration(v, r_set, r_reset, set_sign, cfg.width_ns, float(step), v_hs, p_P, p_AP)
 
 
 # ----------------------------------------------------------------------------- write-verify engine
@@ -308,7 +330,7 @@ def write_verify(backend: Any, model: Any, levels: LevelTable, cal: Calibration,
             frac = cfg.aim * np.abs(tgt - s)
         pol = np.where(up, 1, -1).astype(np.int8)
         flipped = pol != last_pol[active]
-        boost = np.where(flipped, 0, nochange[active]) * cfg.v_step_V
+        boost = np.where(flipped, 0, nochange[active]) * cal.v_step_V
         v = np.clip(cal.v_for(frac, up) + boost, cfg.v_min_V, cfg.v_max_V)
         v = np.round(v / cfg.v_resolution_V) * cfg.v_resolution_V
         new = pulse(backend, model, s, v * pol * cal.set_sign, cfg.width_ns, rng)
@@ -424,6 +446,3 @@ def pulse_energy_J(v_V: np.ndarray, g_S: np.ndarray, width_ns: float) -> np.ndar
     return v_V**2 * g_S * width_ns * 1e-9
 
 
-def as_namespace(**kw: Any) -> SimpleNamespace:
-    """Small helper for building a backend stand-in (tests)."""
-    return SimpleNamespace(**kw)
