@@ -1,0 +1,151 @@
+"""``spinsyn train`` and ``spinsyn eval`` (registered by the core dispatcher)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train`` and ``eval`` to the ``spinsyn`` command line."""
+    p = subparsers.add_parser("train", help="train the Diehl & Cook network with hardware-aware synapses",
+                              description="Unsupervised STDP training on MNIST (Diehl & Cook 2015 as in BindsNET), "
+                                          "then label assignment and test. Writes RUN_DIR/checkpoint.pt, "
+                                          "metrics.json and plots.")
+    p.add_argument("--out", metavar="RUN_DIR", help="run directory to write (required unless --resume)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    p.add_argument("--rule", metavar="RULE_JSON", default=None,
+                   help="fitted bi-sigmoid rule (spinsyn-rule JSON); default: the published parameters")
+    p.add_argument("--learning-rule", default="trace", choices=["trace", "postpre"],
+                   help="trace = bi-sigmoid trace rule (default), postpre = BindsNET PostPre STDP")
+    p.add_argument("--nu", type=float, default=None, metavar="NU_POST",
+                   help="post-spike learning rate (default: 0.01 for both rules)")
+    p.add_argument("--nu-pre", type=float, default=None, help="postpre: pre-spike depression rate (default 1e-4)")
+    p.add_argument("--rule-spread", type=float, default=0.0, help="trace rule: relative trial-to-trial spread of f")
+    p.add_argument("--rule-offset", type=float, default=None,
+                   help="trace rule: depression offset (default 0, or 0.1 with --no-norm)")
+    p.add_argument("--synapse", default="ideal", help="ideal | quantized:L | compound:N | dw:L (default ideal)")
+    p.add_argument("--deterministic-rounding", action="store_true", help="quantized/dw: round to nearest level")
+    p.add_argument("--compound-gain", type=float, default=None, help="compound: ν→probability scale (default 1)")
+    p.add_argument("--g-spread", type=float, default=None, help="compound: lognormal σ of G_P/G_AP (default 0.05)")
+    p.add_argument("--read-noise", type=float, default=None, help="compound: relative read noise σ (default 0.02)")
+    p.add_argument("--neurons", type=int, default=100, help="excitatory neurons (default 100)")
+    p.add_argument("--n-train", type=int, default=60000, help="training images (default 60000)")
+    p.add_argument("--n-test", type=int, default=10000, help="test images (default 10000)")
+    p.add_argument("--n-assign", type=int, default=10000, help="training images for label assignment (default 10000)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch", type=int, default=1, help="images simulated in parallel (default 1)")
+    p.add_argument("--merge", default="winner", choices=["winner", "sum"],
+                   help="how a batch's weight changes combine (default winner: per neuron, its strongest image)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (default auto)")
+    p.add_argument("--engine", default="auto", choices=["auto", "numba", "torch"],
+                   help="auto = numba on CPU, torch on CUDA")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default=None, help="MNIST folder (default: lookup order of spinsyn.mnist)")
+    p.add_argument("--no-norm", action="store_true", help="no per-neuron weight normalisation (what a chip can do)")
+    p.add_argument("--no-shuffle", action="store_true", help="present training images in file order")
+    p.add_argument("--checkpoint-every", type=int, default=5000, help="images between checkpoints")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    e = subparsers.add_parser("eval", help="test a trained run on MNIST")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("--n-test", type=int, default=10000)
+    e.add_argument("--data-dir", default=None)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", action="store_true", help="print the result as JSON")
+    e.set_defaults(func=cmd_eval)
+
+
+def config_from_args(args: argparse.Namespace):
+    """Build and validate a TrainConfig from parsed CLI options (raises ValueError on bad input)."""
+    from .network import TrainConfig, validate_config
+    from .params import NetworkParams
+
+    rule: dict = {"name": args.learning_rule}
+    if args.learning_rule == "trace":
+        rule["nu_post"] = 0.01 if args.nu is None else args.nu
+        rule["spread"] = args.rule_spread
+        rule["offset"] = (0.1 if args.no_norm else 0.0) if args.rule_offset is None else args.rule_offset
+        if args.rule:
+            if not Path(args.rule).is_file():
+                raise ValueError(f"--rule: file not found: {args.rule}")
+            rule["rule_path"] = str(Path(args.rule).resolve())
+    else:
+        if args.rule:
+            raise ValueError("--rule applies to --learning-rule trace only")
+        rule["nu_post"] = 0.01 if args.nu is None else args.nu
+        rule["nu_pre"] = 1e-4 if args.nu_pre is None else args.nu_pre
+    syn_opts: dict = {}
+    name = args.synapse.partition(":")[0]
+    if name in ("quantized", "dw") and args.deterministic_rounding:
+        syn_opts["stochastic"] = False
+    for opt, key in (("compound_gain", "gain"), ("g_spread", "g_spread"), ("read_noise", "read_noise")):
+        val = getattr(args, opt)
+        if val is not None:
+            if name != "compound":
+                raise ValueError(f"--{opt.replace('_', '-')} applies to compound synapses only")
+            syn_opts[key] = val
+    net = NetworkParams(n_neurons=args.neurons, norm=None if args.no_norm else 78.4).to_dict()
+    cfg = TrainConfig(synapse=args.synapse, rule=rule, network=net, n_train=args.n_train, n_test=args.n_test,
+                      n_assign=args.n_assign, epochs=args.epochs, batch=args.batch, merge=args.merge, seed=args.seed,
+                      engine=args.engine, device=args.device, shuffle=not args.no_shuffle,
+                      checkpoint_every=args.checkpoint_every, synapse_options=syn_opts,
+                      data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None)
+    validate_config(cfg)
+    return cfg
+
+
+def _check_data(data_dir: str | None, n_train: int, n_test: int) -> None:
+    from spinsyn.mnist import resolve_mnist_dir
+
+    for split, n in (("train", n_train), ("test", n_test)):
+        if n > 0:
+            resolve_mnist_dir(data_dir, split)  # raises naming the folder when MNIST is not there
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .network import _read_checkpoint, TrainConfig, resolve_device, resolve_engine, train
+
+    if args.resume:
+        ck = _read_checkpoint(Path(args.resume))
+        cfg = TrainConfig.from_json(ck["config_json"])
+        run_dir = Path(args.resume)
+        resume = True
+    else:
+        if not args.out:
+            raise ValueError("--out RUN_DIR is required (or --resume RUN_DIR)")
+        cfg = config_from_args(args)
+        run_dir = Path(args.out)
+        if (run_dir / "checkpoint.pt").exists():
+            raise ValueError(f"--out: {run_dir} already holds a run; use --resume {run_dir} or another folder")
+        resume = False
+    resolve_engine(cfg.engine, resolve_device(cfg.device))
+    _check_data(cfg.data_dir, cfg.n_train, cfg.n_test)
+    m = train(cfg, run_dir, resume=resume, progress=not getattr(args, "quiet", False))
+    print(f"test accuracy: all activity {100 * m['accuracy_all_activity']:.2f} %, proportion weighting "
+          f"{100 * m['accuracy_proportion']:.2f} % ({m['n_test']} images); train {m['train_samples_per_s']:.0f} "
+          f"samples/s, test {m['test_samples_per_s']:.0f} samples/s on {m['device']} ({m['engine']}); "
+          f"run in {run_dir}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from spinsyn.mnist import load_mnist
+
+    from .network import evaluate, load_run
+
+    if args.n_test < 1:
+        raise ValueError(f"--n-test: expected a positive integer, got {args.n_test}")
+    net = load_run(args.run_dir)
+    _check_data(args.data_dir, 0, args.n_test)
+    X, y = load_mnist("test", args.data_dir, n=args.n_test)
+    res = evaluate(net, X, y, device=args.device)
+    if args.json:
+        print(json.dumps({k: v for k, v in res.items()}, indent=2))
+    else:
+        print(f"{args.run_dir}: all activity {100 * res['accuracy_all_activity']:.2f} %, proportion weighting "
+              f"{100 * res['accuracy_proportion']:.2f} % on {res['n_test']} test images "
+              f"({res['test_samples_per_s']:.0f} samples/s, {res['device']})")
+    return 0

@@ -1,0 +1,186 @@
+"""Engines: the numba CPU kernels and the batched torch path behind one interface.
+
+Both hold the network state (``w`` (784, N) in [0, 1], ``state`` int32 levels/MTJ counts, per-synapse
+``gp``/``gap`` conductances in S, ``theta`` (N,) mV) and offer ``train_batch`` / ``eval_counts`` on spike
+probabilities per step ``p_steps`` (B, 784). Random streams: numba seeds each image's stream with its own
+seed (input spikes, rule spread) and the synapse update with ``update_seed``; torch seeds one generator per
+batch with ``update_seed``. Both engines give identical results on identical input spike trains
+(:func:`train_on_trains`); with their own Poisson draws they differ sample by sample, not in distribution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .params import P_THETA_DECAY, NetworkParams
+from .rules import CompiledRule
+from .synapses import Synapse
+
+
+@dataclass
+class NetState:
+    """Learned state of the network (numpy, float64 unless stated)."""
+
+    w: np.ndarray  # (784, N) in [0, 1]
+    state: np.ndarray  # (784, N) int32 levels / P-MTJ counts; (1, 1) for ideal
+    gp_S: np.ndarray  # (784, N) G_P per synapse (compound), else G_max
+    gap_S: np.ndarray  # (784, N) G_AP per synapse (compound), else G_min
+    theta: np.ndarray  # (N,) mV
+
+
+def _syn_args(syn: Synapse) -> tuple[int, int, bool, float, float, float]:
+    gmin, gmax = syn.g_bounds_S()
+    n_lev = getattr(syn, "n_mtj", None) or getattr(syn, "n_levels", 0)
+    return syn.kind, int(n_lev), bool(getattr(syn, "stochastic", True)), float(getattr(syn, "gain", 1.0)), gmin, gmax
+
+
+class NumbaEngine:
+    """CPU engine: images of a batch in parallel threads, event-driven per image."""
+
+    name = "numba"
+
+    def __init__(self, ns: NetState, params: NetworkParams, rule: CompiledRule, syn: Synapse, norm: float,
+                 merge_winner: bool = True):
+        self.ns, self.params, self.rule, self.syn = ns, params, rule, syn
+        self.P, self.T, self.norm, self.merge_winner = params.packed(), params.steps, float(norm), merge_winner
+        self._ws: dict[int, tuple] = {}
+        self.device = "cpu"
+        self._syn = _syn_args(syn)
+
+    def _workspace(self, B: int) -> tuple:
+        if B not in self._ws:
+            N = self.ns.w.shape[1]
+            self._ws[B] = (np.zeros((B, N, 784)), np.zeros((B, N), np.int64), np.zeros((B, N), np.int64),
+                           np.zeros(B, np.int64), np.zeros((B, N)))
+        return self._ws[B]
+
+    def train_batch(self, p_steps: np.ndarray, seeds: np.ndarray, update_seed: int) -> np.ndarray:
+        from . import kernels as K
+
+        B = p_steps.shape[0]
+        dWT, counts, spiked, nsp, tha = self._workspace(B)
+        r, ns = self.rule, self.ns
+        K.run_batch(p_steps, seeds, self.T, ns.w, ns.theta, self.P, True, r.kind, r.f_tab, r.nu_pre, r.nu_post,
+                    r.trace_decay, r.spread, r.offset, dWT, counts, spiked, nsp, tha)
+        self._merge(counts, dWT, spiked, nsp, tha, update_seed)
+        return counts.copy()
+
+    def _merge(self, counts, dWT, spiked, nsp, tha, update_seed):
+        from . import kernels as K
+
+        ns = self.ns
+        th0d = ns.theta * self.P[P_THETA_DECAY] ** self.T
+        kind, n_lev, stoch, gain, gmin, gmax = self._syn
+        K.apply_update(ns.w, ns.state, ns.gp_S, ns.gap_S, ns.theta, th0d, tha, counts, dWT, spiked, nsp,
+                       self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(update_seed))
+
+    def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+        from . import kernels as K
+
+        counts = np.zeros((p_steps.shape[0], self.ns.w.shape[1]), np.int64)
+        K.eval_batch(p_steps, seeds, self.T, self.ns.w if w is None else w, self.ns.theta, self.P, counts)
+        return counts
+
+    def train_trains(self, X: np.ndarray, update_seed: int) -> np.ndarray:
+        """Train on given input spikes ``X`` (B, T, 784) bool as one batch. Returns counts (B, N)."""
+        from . import kernels as K
+
+        B = X.shape[0]
+        dWT, counts, spiked, nsp, tha = self._workspace(B)
+        r, ns = self.rule, self.ns
+        for b in range(B):
+            t_idx, i_idx = np.nonzero(X[b])
+            ptr = np.zeros(self.T + 1, np.int32)
+            np.add.at(ptr, t_idx + 1, 1)
+            ptr = np.cumsum(ptr).astype(np.int32)
+            th = ns.theta.copy()
+            nsp[b] = K.simulate_image(i_idx.astype(np.int32), ptr, self.T, ns.w, th, self.P, True, r.kind, r.f_tab,
+                                      r.nu_pre, r.nu_post, r.trace_decay, r.spread, r.offset, dWT[b], counts[b],
+                                      spiked[b])
+            tha[b] = th
+        self._merge(counts, dWT, spiked, nsp, tha, update_seed)
+        return counts.copy()
+
+    def sync(self) -> NetState:
+        return self.ns
+
+
+class TorchEngine:
+    """Batched torch engine on ``device`` (``"cuda"``, ``"cpu"``), float32 on CUDA, float64 on CPU."""
+
+    name = "torch"
+
+    def __init__(self, ns: NetState, params: NetworkParams, rule: CompiledRule, syn: Synapse, norm: float,
+                 merge_winner: bool = True, device: str = "cpu", dtype=None):
+        import torch
+
+        self.torch = torch
+        self.params, self.rule, self.syn, self.norm, self.merge_winner = params, rule, syn, float(norm), merge_winner
+        self.P = [float(x) for x in params.packed()]
+        self.T = params.steps
+        self.device = str(torch.device(device))
+        self.dtype = dtype or (torch.float64 if self.device == "cpu" else torch.float32)
+        tt = lambda a, dt=None: torch.as_tensor(np.ascontiguousarray(a), device=self.device, dtype=dt or self.dtype)
+        self.w, self.gp, self.gap = tt(ns.w), tt(ns.gp_S, torch.float64), tt(ns.gap_S, torch.float64)
+        self.theta = tt(ns.theta)
+        self.state = torch.as_tensor(ns.state, device=self.device)
+        self.gen = torch.Generator(device=self.device)
+        self._ns = ns
+        self._syn = _syn_args(syn)
+
+    def _update(self, X, update_seed: int):
+        from . import torch_engine as TE
+
+        torch = self.torch
+        S, th_after = TE.simulate(X, self.w, self.theta, self.P, True)
+        dW = TE.weight_change(X, S, self.rule, self.gen)
+        counts = S.sum(1)
+        th0d = self.theta * self.P[P_THETA_DECAY] ** self.T
+        kind, n_lev, stoch, gain, gmin, gmax = self._syn
+        w64 = self.w.to(torch.float64)
+        theta64 = self.theta.to(torch.float64)
+        TE.apply_update(w64, self.state, self.gp, self.gap, theta64, th0d.to(torch.float64),
+                        th_after.to(torch.float64), counts, dW.to(torch.float64), self.merge_winner, kind, n_lev,
+                        stoch, gain, gmin, gmax, self.norm, self.gen)
+        self.w.copy_(w64)
+        self.theta.copy_(theta64)
+        return counts.round().to(torch.int64).cpu().numpy()
+
+    def train_batch(self, p_steps: np.ndarray, seeds: np.ndarray, update_seed: int) -> np.ndarray:
+        from . import torch_engine as TE
+
+        self.gen.manual_seed(int(update_seed))
+        p = self.torch.as_tensor(p_steps, device=self.device, dtype=self.dtype)
+        return self._update(TE.poisson_dense(p, self.T, self.gen), update_seed)
+
+    def train_trains(self, X: np.ndarray, update_seed: int) -> np.ndarray:
+        self.gen.manual_seed(int(update_seed))
+        return self._update(self.torch.as_tensor(X, device=self.device, dtype=self.dtype), update_seed)
+
+    def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+        from . import torch_engine as TE
+
+        torch = self.torch
+        self.gen.manual_seed(int(seeds[0]) if len(seeds) else 0)
+        p = torch.as_tensor(p_steps, device=self.device, dtype=self.dtype)
+        ww = self.w if w is None else torch.as_tensor(w, device=self.device, dtype=self.dtype)
+        S, _ = TE.simulate(TE.poisson_dense(p, self.T, self.gen), ww, self.theta, self.P, False)
+        return S.sum(1).round().to(torch.int64).cpu().numpy()
+
+    def sync(self) -> NetState:
+        ns = self._ns
+        ns.w[...] = self.w.detach().to(self.torch.float64).cpu().numpy()
+        ns.theta[...] = self.theta.detach().to(self.torch.float64).cpu().numpy()
+        if ns.state.size > 1:
+            ns.state[...] = self.state.cpu().numpy()
+        return ns
+
+
+def make_engine(kind: str, ns: NetState, params: NetworkParams, rule: CompiledRule, syn: Synapse, norm: float,
+                merge_winner: bool, device: str):
+    """``kind`` = "numba" (CPU only) or "torch"."""
+    if kind == "numba":
+        return NumbaEngine(ns, params, rule, syn, norm, merge_winner)
+    return TorchEngine(ns, params, rule, syn, norm, merge_winner, device=device)

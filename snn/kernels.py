@@ -1,0 +1,297 @@
+"""Numba CPU engine: event-driven simulation of one image end to end, a batch of images in parallel
+(frozen weights, private θ), and the merge + synapse update at the end of each batch.
+
+Semantics (shared with :mod:`spinsyn.snn.torch_engine`, identical spikes and weights given the same input
+spike trains): synchronous update as BindsNET's ``Network.run`` — inputs to every layer at step t come from
+spikes at step t−1 (input → exc, exc → inh one-to-one, inh → exc all-but-self). At most one excitatory neuron
+emits a spike per step: the one with the largest overshoot ``v − (thresh + θ)`` (lowest index on a tie;
+BindsNET picks at random); every neuron over threshold is reset and (learning) gets ``θ += θ+``. Weight
+changes accumulate over the image and are realised by the synapse model at its end (BindsNET applies them
+every step and normalises at the end of the image); θ is updated immediately.
+
+Input spikes of an image are a CSR list: ``idx`` (int32, input indices) and ``ptr`` (int32, (T+1,)), spikes of
+step t in ``idx[ptr[t]:ptr[t+1]]``. Weights ``w`` are (784, N) float64 in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .params import (
+    P_E_DECAY, P_E_REFRAC, P_E_RESET, P_E_REST, P_E_THRESH, P_I_DECAY, P_I_REFRAC, P_I_RESET, P_I_REST,
+    P_I_THRESH, P_THETA_DECAY, P_THETA_PLUS, P_W_EI, P_W_IE,
+)
+
+N_IN = 784
+
+
+@njit(cache=True)
+def poisson_trains(p_step: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bernoulli(p_i) spikes per step for each input, drawn with geometric skips (numba RNG).
+
+    ``p_step`` (784,) float64 spike probability per step. Returns CSR ``(idx, ptr)``.
+    """
+    n = p_step.shape[0]
+    times = np.empty(n * T, np.int32)
+    who = np.empty(n * T, np.int32)
+    m = 0
+    for i in range(n):
+        p = p_step[i]
+        if p <= 0.0:
+            continue
+        if p >= 1.0:
+            for t in range(T):
+                times[m] = t
+                who[m] = i
+                m += 1
+            continue
+        lq = math.log1p(-p)
+        t = int(math.floor(math.log(1.0 - np.random.random()) / lq))
+        while t < T:
+            times[m] = t
+            who[m] = i
+            m += 1
+            t += 1 + int(math.floor(math.log(1.0 - np.random.random()) / lq))
+    ptr = np.zeros(T + 1, np.int32)
+    for k in range(m):
+        ptr[times[k] + 1] += 1
+    for t in range(T):
+        ptr[t + 1] += ptr[t]
+    fill = ptr[:T].copy()
+    idx = np.empty(m, np.int32)
+    for k in range(m):
+        t = times[k]
+        idx[fill[t]] = who[k]
+        fill[t] += 1
+    return idx, ptr
+
+
+@njit(cache=True)
+def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu_post, trace_decay, spread,
+                   offset, dWT, counts, spiked):
+    """Simulate one image (T steps). Updates ``theta`` (N,) in place (learning only); adds the weight change
+    to ``dWT`` (N, 784) rows of neurons that spiked; ``counts`` (N,) spike counts; ``spiked`` lists neurons
+    in order of first spike. Returns the number of neurons that spiked."""
+    N = w.shape[1]
+    e_rest, e_reset, e_thr = P[P_E_REST], P[P_E_RESET], P[P_E_THRESH]
+    e_ref, e_dec, th_plus, th_dec = int(P[P_E_REFRAC]), P[P_E_DECAY], P[P_THETA_PLUS], P[P_THETA_DECAY]
+    i_rest, i_reset, i_thr = P[P_I_REST], P[P_I_RESET], P[P_I_THRESH]
+    i_ref, i_dec, w_ei, w_ie = int(P[P_I_REFRAC]), P[P_I_DECAY], P[P_W_EI], P[P_W_IE]
+    v = np.full(N, e_rest)
+    ref = np.zeros(N, np.int64)
+    vi = np.full(N, i_rest)
+    refi = np.zeros(N, np.int64)
+    s_inh = np.zeros(N, np.bool_)
+    n_inh = 0
+    I = np.zeros(N)
+    last_pre = np.full(N_IN, -1, np.int64)
+    last_post = np.full(N, -1, np.int64)
+    tpow = np.empty(T + 1)
+    for k in range(T + 1):
+        tpow[k] = trace_decay ** k
+    W = f_tab.shape[0]
+    e_prev = -1
+    n_sp = 0
+    for j in range(N):
+        counts[j] = 0
+    for t in range(T):
+        # --- inputs from step t-1
+        for j in range(N):
+            I[j] = 0.0
+        if t > 0:
+            for k in range(ptr[t - 1], ptr[t]):
+                row = idx[k]
+                for j in range(N):
+                    I[j] += w[row, j]
+        if n_inh > 0:
+            for j in range(N):
+                I[j] -= w_ie * (n_inh - (1 if s_inh[j] else 0))
+        # --- excitatory layer
+        best = -1
+        best_over = -1.0
+        for j in range(N):
+            v[j] = e_dec * (v[j] - e_rest) + e_rest
+            if learn:
+                theta[j] *= th_dec
+            if ref[j] <= 0:
+                v[j] += I[j]
+            ref[j] -= 1
+            thr = e_thr + theta[j]
+            if v[j] >= thr:
+                over = v[j] - thr
+                if over > best_over:
+                    best_over = over
+                    best = j
+                ref[j] = e_ref
+                v[j] = e_reset
+                if learn:
+                    theta[j] += th_plus
+        # --- inhibitory layer (input: exc spike of step t-1)
+        n_inh = 0
+        for j in range(N):
+            vi[j] = i_dec * (vi[j] - i_rest) + i_rest
+            if refi[j] <= 0 and j == e_prev:
+                vi[j] += w_ei
+            refi[j] -= 1
+            s = vi[j] >= i_thr
+            s_inh[j] = s
+            if s:
+                refi[j] = i_ref
+                vi[j] = i_reset
+                n_inh += 1
+        # --- spikes of step t, traces, learning
+        if best >= 0:
+            if counts[best] == 0:
+                spiked[n_sp] = best
+                n_sp += 1
+            counts[best] += 1
+            last_post[best] = t
+        for k in range(ptr[t], ptr[t + 1]):
+            i = idx[k]
+            if learn and rule_kind == 1 and nu_pre != 0.0:
+                for jj in range(n_sp):
+                    j = spiked[jj]
+                    dWT[j, i] -= nu_pre * tpow[t - last_post[j]]
+            last_pre[i] = t
+        if learn and best >= 0:
+            if rule_kind == 0:
+                for i in range(N_IN):
+                    val = 0.0
+                    if last_pre[i] >= 0:
+                        d = t - last_pre[i]
+                        if d < W:
+                            val = f_tab[d]
+                            if spread > 0.0 and val != 0.0:
+                                val *= 1.0 + spread * np.random.standard_normal()
+                    dWT[best, i] += nu_post * (val - offset)
+            else:
+                for i in range(N_IN):
+                    if last_pre[i] >= 0:
+                        dWT[best, i] += nu_post * tpow[t - last_pre[i]]
+        e_prev = best
+    return n_sp
+
+
+@njit(cache=True, parallel=True)
+def run_batch(p_steps, seeds, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu_post, trace_decay, spread,
+              offset, dWT_all, counts, spiked_all, n_spiked, theta_after):
+    """Simulate B images in parallel against the same ``w``; image b starts from ``theta`` and leaves its
+    final θ in ``theta_after[b]``. ``p_steps`` (B, 784) spike probability per step; ``seeds`` (B,) uint32
+    seed of each image's random stream (input spikes, rule spread)."""
+    B = p_steps.shape[0]
+    for b in prange(B):
+        np.random.seed(seeds[b])
+        idx, ptr = poisson_trains(p_steps[b], T)
+        th = theta.copy()
+        n_spiked[b] = simulate_image(idx, ptr, T, w, th, P, learn, rule_kind, f_tab, nu_pre, nu_post,
+                                     trace_decay, spread, offset, dWT_all[b], counts[b], spiked_all[b])
+        theta_after[b, :] = th
+
+
+@njit(cache=True)
+def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, dWT_all, spiked_all, n_spiked,
+                 merge_winner, syn_kind, n_lev, stochastic, gain, gmin, gmax, norm, seed):
+    """Merge the per-image weight changes of a batch and realise them with the synapse model (in place).
+
+    θ: ``theta = θ0·decay^T + Σ_b (θ_b − θ0·decay^T)``. Weights: per neuron j, the change of the image in
+    which j spiked most (``merge_winner``; first such image on a tie) or the sum over images. Target
+    ``t = clip(w + Δ, 0, 1)``, scaled to sum ``norm`` (if > 0) and clipped; then ideal (kind 0), levels
+    (kind 1, ``n_lev`` levels) or compound (kind 2, ``n_lev`` MTJs, ``gp``/``gap`` per synapse)."""
+    B, N = counts.shape
+    np.random.seed(seed)
+    for j in range(N):
+        acc = theta0_decayed[j]
+        for b in range(B):
+            acc += theta_after[b, j] - theta0_decayed[j]
+        theta[j] = acc
+    best_b = np.full(N, -1, np.int64)
+    best_c = np.zeros(N, np.int64)
+    for b in range(B):
+        for jj in range(n_spiked[b]):
+            j = spiked_all[b, jj]
+            if counts[b, j] > best_c[j]:
+                best_c[j] = counts[b, j]
+                best_b[j] = b
+    delta = np.zeros(N_IN)
+    tgt = np.zeros(N_IN)
+    for j in range(N):
+        if best_b[j] < 0:
+            continue
+        if merge_winner:
+            for i in range(N_IN):
+                delta[i] = dWT_all[best_b[j], j, i]
+        else:
+            for i in range(N_IN):
+                delta[i] = 0.0
+            for b in range(B):
+                if counts[b, j] > 0:
+                    for i in range(N_IN):
+                        delta[i] += dWT_all[b, j, i]
+        ssum = 0.0
+        for i in range(N_IN):
+            x = w[i, j] + delta[i]
+            x = 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
+            tgt[i] = x
+            ssum += x
+        if norm > 0.0 and ssum > 0.0:
+            sc = norm / ssum
+            for i in range(N_IN):
+                x = tgt[i] * sc
+                tgt[i] = 1.0 if x > 1.0 else x
+        if syn_kind == 0:
+            for i in range(N_IN):
+                w[i, j] = tgt[i]
+        elif syn_kind == 1:
+            L1 = n_lev - 1
+            for i in range(N_IN):
+                x = tgt[i] * L1
+                lo = math.floor(x)
+                if stochastic:
+                    lev = lo + (1 if np.random.random() < x - lo else 0)
+                else:
+                    lev = int(math.floor(x + 0.5))
+                lev = 0 if lev < 0 else (L1 if lev > L1 else lev)
+                state[i, j] = lev
+                w[i, j] = lev / L1
+        else:
+            n = n_lev
+            span = gmax - gmin
+            for i in range(N_IN):
+                k = state[i, j]
+                d = gain * (tgt[i] * n - k)
+                if d > 0.0 and k < n:
+                    p = d / (n - k)
+                    for _ in range(n - k):
+                        if np.random.random() < p:
+                            k += 1
+                elif d < 0.0 and k > 0:
+                    p = -d / k
+                    for _ in range(k):
+                        if np.random.random() < p:
+                            k -= 1
+                state[i, j] = k
+                x = (k * gp[i, j] + (n - k) * gap[i, j] - gmin) / span
+                w[i, j] = 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
+    for b in range(B):
+        for jj in range(n_spiked[b]):
+            j = spiked_all[b, jj]
+            for i in range(N_IN):
+                dWT_all[b, j, i] = 0.0
+
+
+@njit(cache=True, parallel=True)
+def eval_batch(p_steps, seeds, T, w, theta, P, counts):
+    """Inference (no learning, θ fixed) of B images in parallel; ``counts`` (B, N) spike counts."""
+    B = p_steps.shape[0]
+    N = w.shape[1]
+    dummy_f = np.zeros(1)
+    for b in prange(B):
+        np.random.seed(seeds[b])
+        idx, ptr = poisson_trains(p_steps[b], T)
+        th = theta.copy()
+        dWT = np.zeros((1, 1))
+        sp = np.zeros(N, np.int32)
+        simulate_image(idx, ptr, T, w, th, P, False, 0, dummy_f, 0.0, 0.0, 1.0, 0.0, 0.0, dWT, counts[b], sp)

@@ -1,0 +1,58 @@
+"""Figures of a run: receptive fields (28×28 grid), running accuracy, confusion matrix (PNG, atomic)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from spinsyn.fileio import atomic_path
+
+
+def write_plots(run_dir: str | Path, w: np.ndarray, history: list, confusion: np.ndarray,
+                assignments: np.ndarray | None = None) -> list[Path]:
+    """Write ``receptive_fields.png``, ``accuracy.png``, ``confusion.png`` into ``run_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    out = []
+    N = w.shape[1]
+    side = math.ceil(math.sqrt(N))
+    grid = np.zeros((side * 28, side * 28))
+    for j in range(N):
+        r, c = divmod(j, side)
+        grid[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = w[:, j].reshape(28, 28)
+    fig, ax = plt.subplots(figsize=(8, 8))
+    im = ax.imshow(grid, cmap="hot_r", vmin=0, vmax=max(float(w.max()), 1e-9))
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title(f"input weights of {N} neurons (w in [0, 1])")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    out.append(_save(fig, run_dir / "receptive_fields.png"))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if history:
+        ax.plot([h["samples"] for h in history], [100 * h["running_accuracy"] for h in history])
+    ax.set_xlabel("training images"), ax.set_ylabel("running accuracy (%)")
+    ax.set_title("accuracy during training (last 250 images)")
+    ax.grid(alpha=0.3)
+    out.append(_save(fig, run_dir / "accuracy.png"))
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.imshow(confusion, cmap="Blues")
+    for (i, j), v in np.ndenumerate(confusion):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=6)
+    ax.set_xlabel("predicted"), ax.set_ylabel("true"), ax.set_title("confusion (test, all activity)")
+    ax.set_xticks(range(10)), ax.set_yticks(range(10))
+    out.append(_save(fig, run_dir / "confusion.png"))
+    return out
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return path

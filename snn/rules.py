@@ -1,0 +1,172 @@
+"""Learning rules (registry: one class each). Each compiles to a small table the kernels use.
+
+Both rules accumulate the change of the input weights over one image (``ΔW``, shape (784, N)); the synapse
+model then realises it (clamp/normalise, round to levels, or switch MTJs) at the end of the image.
+
+* ``trace`` — the bi-sigmoid trace rule: every input keeps the time since its last spike ``Δt`` (ms); at each
+  post spike of neuron j, ``ΔW_ij += ν_post · (f(Δt_i)/f_max − offset)``, with ``f`` the fitted rule
+  (``spinsyn.fitting.load_rule`` / ``published_rule``), zero beyond its window (60 ms) and for inputs that
+  have not spiked yet. ``spread`` multiplies each f value by ``1 + spread·N(0,1)`` (trial-to-trial spread).
+* ``postpre`` — BindsNET's pair-based ``PostPre`` with non-additive traces (τ 20 ms, reset to 1 on a spike):
+  at a post spike ``ΔW_:j += ν_post·x_pre``; at a pre spike ``ΔW_i: −= ν_pre·x_post``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from spinsyn.fileio import SpinsynFileError
+
+#: Published bi-sigmoid parameters (also ``spinsyn.fitting.published_rule()``).
+PUBLISHED = {"A": 7.95e5, "k0": 0.474723045, "t0": 20.77893753, "k1": 0.757072031, "t1": 48.93860322}
+RULE_WINDOW_MS = 60.0
+
+KIND_TRACE, KIND_POSTPRE = 0, 1
+
+
+class _FallbackRule:
+    """Local stand-in for ``spinsyn.fitting.Rule`` until that lands: ``f(Δt) = A·σ(k0(t0−Δt))·σ(k1(t1−Δt))``."""
+
+    window_ms = (0.0, RULE_WINDOW_MS)
+
+    def __init__(self, params: dict[str, float]):
+        self.params = dict(params)
+
+    def __call__(self, dt_ms):
+        p = self.params
+        dt = np.asarray(dt_ms, dtype=np.float64)
+        return p["A"] / ((1.0 + np.exp(p["k0"] * (dt - p["t0"]))) * (1.0 + np.exp(p["k1"] * (dt - p["t1"]))))
+
+
+def published_rule() -> Callable:
+    """The published bi-sigmoid rule, from ``spinsyn.fitting`` when available, else the local fallback."""
+    try:
+        from spinsyn.fitting import published_rule as _pub  # type: ignore[attr-defined]
+
+        return _pub()
+    except ImportError:
+        return _FallbackRule(PUBLISHED)
+
+
+def load_rule_file(path: str) -> Callable:
+    """Load a ``spinsyn-rule`` JSON via ``spinsyn.fitting.load_rule`` (validates the schema)."""
+    try:
+        from spinsyn.fitting import load_rule  # type: ignore[attr-defined]
+    except ImportError:
+        load_rule = None
+    if load_rule is not None:
+        return load_rule(path)
+    from spinsyn.fileio import read_json
+
+    doc = read_json(path, fmt="spinsyn-rule", versions=(1,))
+    if doc.get("model") != "bisigmoid":
+        raise SpinsynFileError(f"{path}: rule model {doc.get('model')!r} is not supported; expected 'bisigmoid'")
+    try:
+        params = {k: float(doc["params"][k]["value"]) for k in ("A", "k0", "t0", "k1", "t1")}
+    except (KeyError, TypeError, ValueError):
+        raise SpinsynFileError(f"{path}: 'params' must hold A, k0, t0, k1, t1 with a 'value' each") from None
+    return _FallbackRule(params)
+
+
+def _window_hi(rule: Any) -> float:
+    w = getattr(rule, "window_ms", None)
+    try:
+        return float(w[1]) if w is not None else RULE_WINDOW_MS
+    except (TypeError, IndexError):
+        return float(w)
+
+
+@dataclass
+class CompiledRule:
+    """What the kernels need: ``kind``, f table indexed by Δt in steps, learning rates, trace decay."""
+
+    kind: int
+    f_tab: np.ndarray  # (W+1,) float64, f(k·dt)/f_max; unused by postpre
+    nu_pre: float
+    nu_post: float
+    trace_decay: float  # exp(-dt/τ_trace)
+    spread: float
+    offset: float
+
+
+class LearningRule:
+    """Base: a rule turns into a :class:`CompiledRule`; subclasses register under ``name``."""
+
+    name: ClassVar[str] = ""
+
+    def compile(self, dt_ms: float) -> CompiledRule:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        d["name"] = self.name
+        return d
+
+
+RULES: dict[str, type[LearningRule]] = {}
+
+
+def register_rule(cls: type[LearningRule]) -> type[LearningRule]:
+    RULES[cls.name] = cls
+    return cls
+
+
+@register_rule
+@dataclass
+class BiSigmoidTrace(LearningRule):
+    """Bi-sigmoid trace rule. ``nu_post`` = weight change per pairing at the rule's peak (f normalised to 1).
+
+    ``rule_path``: a ``spinsyn-rule`` JSON (default: the published parameters). ``offset``: subtracted from
+    the normalised f at every post spike for all inputs (a depression term; 0 with normalisation).
+    """
+
+    name: ClassVar[str] = "trace"
+    nu_post: float = 0.01
+    spread: float = 0.0
+    offset: float = 0.0
+    rule_path: str | None = None
+
+    def function(self) -> Callable:
+        return load_rule_file(self.rule_path) if self.rule_path else published_rule()
+
+    def compile(self, dt_ms: float) -> CompiledRule:
+        f = self.function()
+        hi = _window_hi(f)
+        k = np.arange(int(math.floor(hi / dt_ms)) + 1, dtype=np.float64) * dt_ms
+        vals = np.asarray(f(k), dtype=np.float64)
+        peak = float(np.max(np.abs(vals))) if vals.size else 0.0
+        if not np.all(np.isfinite(vals)) or peak <= 0.0:
+            raise ValueError(f"learning rule gives no finite non-zero value on 0..{hi} ms; cannot normalise it")
+        return CompiledRule(KIND_TRACE, vals / peak, 0.0, float(self.nu_post), 1.0, float(self.spread),
+                            float(self.offset))
+
+
+@register_rule
+@dataclass
+class PostPre(LearningRule):
+    """BindsNET ``PostPre``: ``nu_pre`` (depression at pre spikes), ``nu_post`` (potentiation at post)."""
+
+    name: ClassVar[str] = "postpre"
+    nu_pre: float = 1e-4
+    nu_post: float = 1e-2
+    tau_trace_ms: float = 20.0
+
+    def compile(self, dt_ms: float) -> CompiledRule:
+        return CompiledRule(KIND_POSTPRE, np.zeros(1), float(self.nu_pre), float(self.nu_post),
+                            math.exp(-dt_ms / self.tau_trace_ms), 0.0, 0.0)
+
+
+def make_rule(name: str, **kw: Any) -> LearningRule:
+    """Build a registered rule by name, e.g. ``make_rule("trace", nu_post=0.01)``."""
+    if name not in RULES:
+        raise ValueError(f"--learning-rule: unknown rule {name!r}; expected one of {sorted(RULES)}")
+    return RULES[name](**kw)
+
+
+def rule_from_dict(d: dict) -> LearningRule:
+    d = dict(d)
+    return make_rule(d.pop("name"), **d)
