@@ -117,9 +117,10 @@ def _export(args: argparse.Namespace) -> int:
                                  ("max_pulses", args.max_pulses)) if v is not None}
     wv = dataclasses.replace(WriteVerifyConfig(), tolerance_levels=args.tolerance, half_select=args.half_select,
                              **wv_over)
+    params = _parse_params(args.device_param)
     src = load_weights(args.source, key=args.key)
     cfg = ExportConfig(synapse=spec, mapping=args.mapping, tile_rows=tile[0], tile_cols=tile[1],
-                       device=args.device, device_params=_parse_params(args.device_param),
+                       device=args.device, device_params=params,
                        w_range=w_range if w_range is not None else src.w_range, write_verify=wv,
                        seed=0 if args.seed is None else args.seed, csv=not args.no_csv)
     levels = src.levels_for(str(spec), args.mapping)
