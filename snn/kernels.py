@@ -198,7 +198,7 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
 
     θ: ``theta = θ0·decay^T + Σ_b (θ_b − θ0·decay^T)``. Weights: per neuron j, the change of the image in
     which j spiked most (``merge_winner``; first such image on a tie) or the sum over images. Target
-    ``t = clip(w + Δ, 0, 1)``, scaled to sum ``norm`` (if > 0) and clipped; then ideal (kind 0), levels
+    ``t = clip(w + Δ, 0, 1)`` (compound: ``k/N + Δ``, the nominal level), scaled to sum ``norm`` (if > 0) and clipped; then ideal (kind 0), levels
     (kind 1, ``n_lev`` levels) or compound (kind 2, ``n_lev`` MTJs, ``gp``/``gap`` per synapse)."""
     B, N = counts.shape
     np.random.seed(seed)
@@ -232,7 +232,9 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
                         delta[i] += dWT_all[b, j, i]
         ssum = 0.0
         for i in range(N_IN):
-            x = w[i, j] + delta[i]
+            # hardware synapses: the update acts on the nominal level (pulse count), not the read conductance
+            base = w[i, j] if syn_kind != 2 else state[i, j] / n_lev
+            x = base + delta[i]
             x = 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
             tgt[i] = x
             ssum += x

@@ -143,7 +143,8 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
         delta = dW.permute(2, 0, 1)[torch.arange(N, device=w.device), best_b].T  # (784, N)
     else:
         delta = dW.sum(0)
-    tgt = (w + delta).clamp(0.0, 1.0)
+    base = w if syn_kind != 2 else state.to(w.dtype) / n_lev  # compound: nominal level, not read conductance
+    tgt = (base + delta).clamp(0.0, 1.0)
     if norm > 0:
         ssum = tgt.sum(0, keepdim=True)
         tgt = torch.where(ssum > 0, (tgt * (norm / ssum.clamp_min(1e-300))).clamp(max=1.0), tgt)

@@ -1,0 +1,80 @@
+"""The numba CPU engine and the batched torch engine give identical spikes and weights on the same input
+spike trains (float64; weights to 1e-12, θ and spike counts exactly)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spinsyn.snn.engine import NetState, NumbaEngine, TorchEngine
+from spinsyn.snn.params import NetworkParams
+from spinsyn.snn.rules import BiSigmoidTrace, PostPre
+from spinsyn.snn.synapses import parse_synapse
+
+
+def _images(n):
+    rng = np.random.default_rng(3)
+    # blob-like synthetic digits: bright strokes on a dark background
+    img = np.zeros((n, 28, 28))
+    for k in range(n):
+        r, c = rng.integers(6, 18, 2)
+        img[k, r:r + 10, c:c + 3] = 255
+        img[k, r + rng.integers(0, 8), c:c + 8] = 255
+    return img.reshape(n, 784)
+
+
+@pytest.mark.parametrize("rule", [BiSigmoidTrace(nu_post=0.05), PostPre()], ids=["trace", "postpre"])
+@pytest.mark.parametrize("spec,batch", [("ideal", 1), ("ideal", 3), ("quantized:9", 2)])
+def test_numba_and_torch_agree(rule, spec, batch):
+    N, n_img = 16, 6
+    par = NetworkParams(n_neurons=N)
+    T = par.steps
+    rng = np.random.default_rng(1)
+    p = _images(n_img) / 255 * 128e-3
+    trains = rng.random((n_img, T, 784)) < p[:, None, :]
+    syn = parse_synapse(spec, stochastic=False) if spec != "ideal" else parse_synapse(spec)
+    w0 = 0.3 * np.random.default_rng(0).random((784, N))
+    w0 *= 78.4 / w0.sum(0)
+    st, gp, gap = syn.init_state(w0, np.random.default_rng(0))
+    if spec != "ideal":
+        w0 = st / (syn.levels - 1)
+    c = rule.compile(1.0)
+
+    def fresh():
+        return NetState(w0.copy(), st.copy(), gp.copy(), gap.copy(), np.zeros(N))
+
+    a = NumbaEngine(fresh(), par, c, syn, 78.4)
+    b = TorchEngine(fresh(), par, c, syn, 78.4, device="cpu", dtype=torch.float64)
+    total = 0
+    for k in range(0, n_img, batch):
+        ca = a.train_trains(trains[k:k + batch], 11)
+        cb = b.train_trains(trains[k:k + batch], 11)
+        np.testing.assert_array_equal(ca, cb)
+        total += ca.sum()
+    nb = b.sync()
+    assert total > 0, "no post spikes: the comparison would be empty"
+    np.testing.assert_allclose(a.ns.w, nb.w, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a.ns.theta, nb.theta, rtol=0, atol=1e-12)
+    if spec != "ideal":
+        np.testing.assert_array_equal(a.ns.state, nb.state)
+    assert not np.allclose(a.ns.w, w0), "weights did not change"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu_float64():
+    N, par = 16, NetworkParams(n_neurons=16)
+    rng = np.random.default_rng(2)
+    p = _images(4) / 255 * 128e-3
+    trains = rng.random((4, par.steps, 784)) < p[:, None, :]
+    syn = parse_synapse("ideal")
+    w0 = 0.3 * np.random.default_rng(0).random((784, N))
+    c = BiSigmoidTrace().compile(1.0)
+    one = np.ones((1, 1))
+    a = NumbaEngine(NetState(w0.copy(), np.zeros((1, 1), np.int32), one, one, np.zeros(N)), par, c, syn, 78.4)
+    b = TorchEngine(NetState(w0.copy(), np.zeros((1, 1), np.int32), one, one, np.zeros(N)), par, c, syn, 78.4,
+                    device="cuda", dtype=torch.float64)
+    for k in range(0, 4, 2):
+        np.testing.assert_array_equal(a.train_trains(trains[k:k + 2], 5), b.train_trains(trains[k:k + 2], 5))
+    np.testing.assert_allclose(a.ns.w, b.sync().w, atol=1e-12)

@@ -1,0 +1,103 @@
+"""Hardware synapses: level sets, switching statistics, parsing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinsyn.snn import kernels as K
+from spinsyn.snn.synapses import Compound, Quantized, parse_synapse
+
+
+def _apply(w, state, gp, gap, delta, kind, n_lev, norm=0.0, seed=1, gain=1.0, stochastic=True):
+    N = w.shape[1]
+    dWT = delta.T.copy()[None]  # (1, N, 784)
+    counts = np.ones((1, N), np.int64)
+    sp = np.arange(N, dtype=np.int64)[None]
+    nsp = np.array([N], np.int64)
+    th = np.zeros(N)
+    gmin, gmax = (n_lev * gap.mean(), n_lev * gp.mean()) if kind == 2 else (0.0, 1.0)
+    K.apply_update(w, state, gp, gap, th, th.copy(), th[None].copy(), counts, dWT, sp, nsp, True, kind, n_lev,
+                   stochastic, gain, gmin, gmax, norm, np.uint32(seed))
+
+
+@pytest.mark.parametrize("L", [2, 3, 9])
+@pytest.mark.parametrize("norm", [0.0, 78.4])
+def test_quantized_stays_on_levels(L, norm):
+    rng = np.random.default_rng(0)
+    state = rng.integers(0, L, (784, 8)).astype(np.int32)
+    w = state / (L - 1)
+    one = np.ones((1, 1))
+    for it in range(20):
+        _apply(w, state, one, one, rng.normal(0, 0.3, (784, 8)), 1, L, norm, seed=it)
+        assert state.min() >= 0 and state.max() <= L - 1
+        np.testing.assert_array_equal(w, state / (L - 1))
+
+
+@pytest.mark.parametrize("n", [1, 4, 8])
+def test_compound_counts_and_conductances_stay_in_their_set(n):
+    rng = np.random.default_rng(1)
+    syn = Compound(n_mtj=n)
+    state, gp, gap = syn.init_state(0.3 * rng.random((784, 6)), rng)
+    w = np.zeros((784, 6))
+    for it in range(20):
+        _apply(w, state, gp, gap, rng.normal(0, 0.5, (784, 6)), 2, n, seed=it)
+        assert state.min() >= 0 and state.max() <= n
+        g = syn.g_S(w, state, gp, gap)
+        np.testing.assert_allclose(g, state * gp + (n - state) * gap)
+        assert (w >= 0).all() and (w <= 1).all()
+
+
+def test_compound_switching_frequency_matches_probability():
+    n, k0, delta = 8, 2, 0.1  # d = Δ·n = 0.8 MTJs expected; p = 0.8/(n-k0) per AP MTJ
+    p = delta * n / (n - k0)
+    shape = (784, 64)
+    state = np.full(shape, k0, np.int32)
+    gp, gap = np.full(shape, 1.6e-4), np.full(shape, 0.95e-4)
+    w = np.zeros(shape)
+    _apply(w, state, gp, gap, np.full(shape, delta), 2, n)
+    switched = (state - k0).astype(float)
+    trials = shape[0] * shape[1] * (n - k0)
+    freq = switched.sum() / trials
+    sigma = np.sqrt(p * (1 - p) / trials)
+    assert abs(freq - p) < 4 * sigma, (freq, p)
+    # per synapse: binomial(n-k0, p) -> variance check
+    assert switched.var() == pytest.approx((n - k0) * p * (1 - p), rel=0.1)
+    # depression: P->AP with p = |d|/k
+    state[:] = 6
+    _apply(w, state, gp, gap, np.full(shape, -0.15), 2, n, seed=7)
+    p_dn = 0.15 * n / 6
+    freq = (6 - state).sum() / (shape[0] * shape[1] * 6)
+    assert abs(freq - p_dn) < 4 * np.sqrt(p_dn * (1 - p_dn) / (shape[0] * shape[1] * 6))
+
+
+def test_torch_compound_switching_frequency_matches_probability():
+    import torch
+
+    from spinsyn.snn import torch_engine as TE
+
+    n, k0, delta = 8, 3, 0.05
+    shape = (784, 32)
+    w = torch.zeros(shape, dtype=torch.float64)
+    state = torch.full(shape, k0, dtype=torch.int32)
+    gp, gap = torch.full(shape, 1.6e-4, dtype=torch.float64), torch.full(shape, 0.95e-4, dtype=torch.float64)
+    th = torch.zeros(32, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    TE.apply_update(w, state, gp, gap, th, th.clone(), th[None].clone(), torch.ones((1, 32)),
+                    torch.full((1, 784, 32), delta, dtype=torch.float64), True, 2, n, True, 1.0, 8 * 0.95e-4,
+                    8 * 1.6e-4, 0.0, g)
+    p = delta * n / (n - k0)
+    trials = shape[0] * shape[1] * (n - k0)
+    freq = float((state - k0).sum()) / trials
+    assert abs(freq - p) < 4 * np.sqrt(p * (1 - p) / trials)
+
+
+def test_parse_specs_and_errors():
+    assert parse_synapse("quantized:9").levels == 9
+    assert parse_synapse("compound:8").n_mtj == 8
+    assert parse_synapse("dw:16").levels == 16
+    assert isinstance(parse_synapse("quantized:5"), Quantized)
+    for bad, msg in [("quantized:1", "levels must be >= 2"), ("memristor:4", "unknown synapse"),
+                     ("quantized:x", "integer"), ("compound:0", "at least 1"), ("ideal:3", "no argument")]:
+        with pytest.raises(ValueError, match=msg):
+            parse_synapse(bad)
