@@ -45,7 +45,7 @@ SCHEDULE_DTYPE = np.dtype([
 
 TARGET_CSV_HEADER = ["row", "col", "layer_row", "layer_col", "sign", "level", "state", "g_target_uS",
                      "verify_lo_uS", "verify_hi_uS"]
-SCHEDULE_CSV_HEADER = ["row", "col", "step", "v_V", "width_ns", "polarity", "verify_lo_uS", "verify_hi_uS"]
+SCHEDULE_CSV_HEADER = ["row", "col", "step", "v_V", "width_ns", "polarity"]
 
 #: Per-tile datasets: name -> (kind, shape key) with shape key "RC", "R", "C" or "P" (schedule rows).
 TILE_DATASETS = {
@@ -82,8 +82,28 @@ class TileData:
 # ----------------------------------------------------------------------------- writing
 
 
+SCHEDULE_CHUNK = 1 << 16
+
+
+def _compressed_chunks(arr: np.ndarray, level: int, pool: Any) -> list[Any]:
+    """Futures of zlib-compressed fixed-size chunks of ``arr`` (last chunk zero-padded), as HDF5's
+    deflate filter stores them; zlib releases the GIL, so chunks compress in parallel."""
+    import zlib
+
+    c = min(arr.size, SCHEDULE_CHUNK)
+    futs = []
+    for a in range(0, arr.size, c):
+        part = arr[a:a + c]
+        if part.size < c:
+            pad = np.zeros(c, dtype=arr.dtype)
+            pad[: part.size] = part
+            part = pad
+        futs.append(pool.submit(zlib.compress, part.tobytes(), level))
+    return futs
+
+
 def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
-              seed: int | None, schedule_compression: int) -> None:
+              seed: int | None, schedule_compression: int, pool: Any) -> None:
     import h5py
 
     from spinsyn.fileio import h5_dataset, h5_write_meta
@@ -103,13 +123,15 @@ def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarra
             for name in TILE_DATASETS:
                 arr = getattr(td, name)
                 if name == "schedule":
-                    kw: dict[str, Any] = {"compression": "gzip", "compression_opts": schedule_compression,
-                                          "shuffle": True}
                     if arr.size:
-                        kw["chunks"] = (min(arr.size, 1 << 16),)
+                        ds = grp.create_dataset(name, shape=arr.shape, dtype=arr.dtype, compression="gzip",
+                                                compression_opts=schedule_compression,
+                                                chunks=(min(arr.size, SCHEDULE_CHUNK),))
+                        for k, fut in enumerate(_compressed_chunks(arr, schedule_compression, pool)):
+                            ds.id.write_direct_chunk((k * SCHEDULE_CHUNK,), fut.result())
                     else:
-                        kw = {}
-                    ds = h5_dataset(grp, name, arr, units="see columns", **kw)
+                        ds = grp.create_dataset(name, data=arr)
+                    ds.attrs["units"] = "see columns"
                     ds.attrs["column_units"] = to_json(
                         {"row": "1", "col": "1", "step": "1", "v_V": "V", "width_ns": "ns", "polarity": "1",
                          "verify_lo_S": "S", "verify_hi_S": "S"})
@@ -131,12 +153,8 @@ def _tile_csvs(td: TileData, discrete: bool) -> tuple[bytes, bytes]:
         [0, 0, 0, 0, 0, 0, 0 if discrete else 6, 6, 6, 6],
     )
     s = td.schedule
-    sched = format_csv(
-        SCHEDULE_CSV_HEADER,
-        [s["row"], s["col"], s["step"], s["v_V"], s["width_ns"], s["polarity"], s["verify_lo_S"] * uS,
-         s["verify_hi_S"] * uS],
-        [0, 0, 0, 4, 3, 0, 6, 6],
-    )
+    sched = format_csv(SCHEDULE_CSV_HEADER, [s["row"], s["col"], s["step"], s["v_V"], s["width_ns"], s["polarity"]],
+                       [0, 0, 0, 4, 3, 0])
     return targets, sched
 
 
@@ -145,16 +163,29 @@ def _write_bytes(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def manifest_doc(root: Path, files: list[str], seed: int | None) -> dict[str, Any]:
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def manifest_doc(root: Path, files: list[str], seed: int | None,
+                 digests: dict[str, str] | None = None) -> dict[str, Any]:
     """Manifest payload: sha256/bytes of each file plus ``content_sha256`` of the manifest itself."""
     from spinsyn.fileio import provenance
-
-    from .csvfast import format_csv  # noqa: F401  (keep import cost out of verify)
 
     entries = []
     for rel in sorted(files):
         p = root / rel
-        entries.append({"path": rel, "bytes": p.stat().st_size, "sha256": _sha256(p)})
+        digest = digests[rel] if digests and rel in digests else _sha256(p)
+        entries.append({"path": rel, "bytes": p.stat().st_size, "sha256": digest})
     doc = {"format": MANIFEST_FORMAT, "format_version": 1, "chip_format": CHIP_FORMAT,
            "chip_format_version": CHIP_VERSION, "provenance": provenance(seed), "files": entries}
     doc["content_sha256"] = _content_hash(doc)
@@ -192,15 +223,21 @@ def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str
     try:
         files = [H5_NAME, REPORT_NAME]
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            h5_job = pool.submit(_h5_write, tmp / H5_NAME, meta, meta_arrays, tiles, seed, schedule_compression)
+            jobs_: list[Any] = []
             if csv:
                 (tmp / "csv").mkdir()
-                for i, td in enumerate(tiles):
+
+                def one(i: int, td: TileData) -> None:
                     t_bytes, s_bytes = _tile_csvs(td, discrete)
-                    for kind, data in (("targets", t_bytes), ("schedule", s_bytes)):
-                        rel = f"csv/tile_{i}_{kind}.csv"
-                        _write_bytes(tmp / rel, data)
-                        files.append(rel)
+                    _write_bytes(tmp / f"csv/tile_{i}_targets.csv", t_bytes)
+                    _write_bytes(tmp / f"csv/tile_{i}_schedule.csv", s_bytes)
+
+                for i, td in enumerate(tiles):
+                    jobs_.append(pool.submit(one, i, td))
+                    files += [f"csv/tile_{i}_targets.csv", f"csv/tile_{i}_schedule.csv"]
+            _h5_write(tmp / H5_NAME, meta, meta_arrays, tiles, seed, schedule_compression, pool)
+            for j in jobs_:
+                j.result()
             if aihwkit_uS is not None:
                 from .csvfast import format_csv
 
@@ -210,13 +247,15 @@ def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str
                 files.append(AIHWKIT_NAME)
             rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(seed), **report}
             _write_bytes(tmp / REPORT_NAME, (to_json(rep) + "\n").encode("utf-8"))
-            h5_job.result()
-        man = manifest_doc(tmp, files, seed)
+            paths = [tmp / f for f in files]
+            digests = dict(zip(files, pool.map(_sha256, paths)))
+            list(pool.map(_fsync_file, paths))
+        man = manifest_doc(tmp, files, seed, digests)
         _write_bytes(tmp / MANIFEST_NAME, (to_json(man) + "\n").encode("utf-8"))
-        for p in tmp.rglob("*"):
-            if p.is_file():
-                with open(p, "rb") as fh:
-                    os.fsync(fh.fileno())
+        _fsync_file(tmp / MANIFEST_NAME)
+        if csv:
+            _fsync_dir(tmp / "csv")
+        _fsync_dir(tmp)
         os.chmod(tmp, 0o755)
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")

@@ -2,6 +2,7 @@
 
 ``np.savetxt`` formats one row at a time in Python (~5 us/row); chip tables have millions of rows.
 Values are passed as int64 already scaled by 10**decimals, and written with the decimal point inserted.
+The formatter releases the GIL, so several tables can be formatted in threads.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _format(vals: np.ndarray, decimals: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n, k = vals.shape
     buf = np.empty(n * k * 24 + n + 16, dtype=np.uint8)

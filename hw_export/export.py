@@ -105,28 +105,30 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
     # schedule rows in programming order: device-major (used cells ascend), step inside
     n_p = res.n_pulses
     first = np.cumsum(n_p) - n_p
-    pos = first[res.dev] + res.step
     P = int(n_p.sum())
+    perm = np.empty(P, np.int64)
+    perm[first[res.dev] + res.step] = np.arange(P)
+    dev_sorted = res.dev[perm]
+    cell_g = used[dev_sorted]  # global cell index (t * R + row) * C + col, ascending
+    cell_local = cell_g % (R * C)
     sched = np.empty(P, dtype=SCHEDULE_DTYPE)
-    cell_local = used % (R * C)
-    sched["row"][pos] = (cell_local // C)[res.dev]
-    sched["col"][pos] = (cell_local % C)[res.dev]
-    sched["step"][pos] = res.step
-    sched["v_V"][pos] = res.v_V
+    sched["row"] = cell_local // C
+    sched["col"] = cell_local % C
+    sched["step"] = res.step[perm]
+    v_sorted = res.v_V[perm]
+    sched["v_V"] = v_sorted
     sched["width_ns"] = wv.width_ns
-    sched["polarity"][pos] = res.polarity
-    sched["verify_lo_S"][pos] = lo_S[res.dev]
-    sched["verify_hi_S"][pos] = hi_S[res.dev]
-    g_before = np.empty(P)
-    g_before[pos] = res.g_before_S
+    sched["polarity"] = res.polarity[perm]
+    sched["verify_lo_S"] = lo_S[dev_sorted]
+    sched["verify_hi_S"] = hi_S[dev_sorted]
+    g_before = res.g_before_S[perm]
+    tile_of_row = cell_g // (R * C)
     tile_of_used = used // (R * C)
     dev_bounds = np.searchsorted(tile_of_used, np.arange(T + 1))
-    row_bounds = np.concatenate([[0], np.cumsum(n_p)])[dev_bounds]
+    row_bounds = np.searchsorted(tile_of_row, np.arange(T + 1))
 
     g_full = np.full(T * R * C, levels.g_S[0])
     g_full[used] = res.g_S
-    state_full = np.full(T * R * C, levels.state[0], dtype=levels.state.dtype)
-    state_full[used] = res.state
     npul_full = np.zeros(T * R * C, np.uint16)
     npul_full[used] = n_p
     fail_full = np.zeros(T * R * C, np.uint8)
@@ -135,51 +137,52 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
     lo_full, hi_full = tgt_full - tol_S, tgt_full + tol_S
     err_levels = (res.g_S - g_t) / scale.level_step_S
 
-    # per-tile reports: pulses, time, energy, disturb
+    # half-select disturb, energy and time, all tiles at once
+    pol_sorted = sched["polarity"]
+    e_P, e_AP = half_select_exposure(cal, wv, (T, R, C), cell_g, v_sorted.astype(np.float64), pol_sorted,
+                                     levels.discrete)
+    tgt_state_full = levels.state[lv_t]
+    if levels.discrete:
+        risk = disturb_probability(e_P, e_AP, tgt_state_full.astype(np.float64), levels.n_max)
+    else:  # expected net wall drift in levels
+        risk = np.abs(e_P - e_AP) / levels.n_max * (len(levels.g_S) - 1)
+    risk = np.where(mask_t, risk, 0.0)
+    g_used = np.where(mask_t, tgt_full.reshape(T, R, C), 0.0)
     div = wv.half_select_divisor
+    vv = v_sorted.astype(np.float64)
+    e_write = np.bincount(tile_of_row, pulse_energy_J(vv, g_before, wv.width_ns), minlength=T)
+    g_self = g_used.ravel()[cell_g]
+    if wv.half_select == "V/2":
+        rc = (g_used.sum(axis=2).ravel()[tile_of_row * R + sched["row"]]
+              + g_used.sum(axis=1).ravel()[tile_of_row * C + sched["col"]] - 2 * g_self)
+    else:
+        rc = g_used.sum(axis=(1, 2))[tile_of_row] - g_self
+    e_hs = np.bincount(tile_of_row, pulse_energy_J(vv / div, rc, wv.width_ns), minlength=T)
+    e_read = (wv.v_read_V**2 * wv.t_read_ns * 1e-9) * (
+        g_used.sum(axis=(1, 2)) + np.bincount(tile_of_row, g_before, minlength=T))
+    pulses_t = np.diff(row_bounds)
+    devices_t = mask_t.sum(axis=(1, 2))
+    time_t = pulses_t * (wv.width_ns + wv.t_settle_ns) + (devices_t + pulses_t) * wv.t_read_ns
+    abs_err = np.abs(err_levels)
     sign_pattern = np.ones(layout.n_cols, np.int8) if cfg.mapping == "unipolar" else np.tile(
         np.array([1, -1], np.int8), layout.n_cols // 2)
     tiles: list[TileData] = []
     tile_reports = []
-    disturb_full = np.zeros(T * R * C)
     for t in range(T):
         a, b = row_bounds[t], row_bounds[t + 1]
-        s_t = sched[a:b]
+        du = slice(dev_bounds[t], dev_bounds[t + 1])
         sl = slice(t * R * C, (t + 1) * R * C)
         mask = mask_t[t]
-        cell = s_t["row"].astype(np.int64) * C + s_t["col"]
-        e_P, e_AP = half_select_exposure(cal, wv, (R, C), cell, s_t["v_V"].astype(np.float64),
-                                         s_t["polarity"], levels.discrete)
-        tgt_state_tile = levels.state[lv_t[t]]
-        if levels.discrete:
-            risk = disturb_probability(e_P, e_AP, tgt_state_tile.astype(np.float64), levels.n_max)
-        else:  # expected net wall drift in levels
-            risk = np.abs(e_P - e_AP) / levels.n_max * (len(levels.g_S) - 1)
-        risk = np.where(mask, risk, 0.0)
-        disturb_full[sl] = risk.ravel()
-        gt_tile = tgt_full[sl].reshape(R, C)
-        gv = s_t["v_V"].astype(np.float64)
-        e_write = float(pulse_energy_J(gv, g_before[a:b], wv.width_ns).sum())
-        g_used = np.where(mask, gt_tile, 0.0)
-        if wv.half_select == "V/2":
-            rc_sum = g_used.sum(axis=1)[s_t["row"]] + g_used.sum(axis=0)[s_t["col"]] - 2 * gt_tile[s_t["row"], s_t["col"]]
-        else:
-            rc_sum = g_used.sum() - gt_tile[s_t["row"], s_t["col"]]
-        e_hs = float(pulse_energy_J(gv / div, rc_sum, wv.width_ns).sum())
-        n_reads = int(mask.sum()) + (b - a)
-        e_read = float((wv.v_read_V**2 * g_used.sum() * wv.t_read_ns * 1e-9)) + float(
-            pulse_energy_J(np.full(b - a, wv.v_read_V), g_before[a:b], wv.t_read_ns).sum())
-        time_ns = (b - a) * (wv.width_ns + wv.t_settle_ns) + n_reads * wv.t_read_ns
-        du = slice(dev_bounds[t], dev_bounds[t + 1])
+        rt = risk[t]
         rep = {
-            "tile": t, "devices": int(mask.sum()), "pulses": int(b - a),
+            "tile": t, "devices": int(devices_t[t]), "pulses": int(pulses_t[t]),
             "pulses_per_device": _stats(n_p[du].astype(float)),
-            "failed": int(res.failed[du].sum()), "time_ns": float(time_ns),
-            "energy_write_J": e_write, "energy_half_select_J": e_hs, "energy_read_J": e_read,
-            "energy_total_J": e_write + e_hs + e_read,
-            "abs_error_levels": _stats(np.abs(err_levels[du])),
-            "disturb_risk": {"mean": float(risk[mask].mean()), "max": float(risk.max()),
-                             "cells_over_1e-3": int((risk > 1e-3).sum())},
+            "failed": int(res.failed[du].sum()), "time_ns": float(time_t[t]),
+            "energy_write_J": float(e_write[t]), "energy_half_select_J": float(e_hs[t]),
+            "energy_read_J": float(e_read[t]), "energy_total_J": float(e_write[t] + e_hs[t] + e_read[t]),
+            "abs_error_levels": _stats(abs_err[du]),
+            "disturb_risk": {"mean": float(rt[mask].mean()), "max": float(rt.max()),
+                             "cells_over_1e-3": int((rt > 1e-3).sum())},
         }
         tile_reports.append(rep)
         r0, c0 = layout.origin(t)
@@ -188,14 +191,15 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
         col_sign[cidx >= 0] = sign_pattern[cidx[cidx >= 0]]
         out_idx = np.where(cidx >= 0, cidx // (1 if cfg.mapping == "unipolar" else 2), -1).astype(np.int32)
         tiles.append(TileData(
-            g_target_S=gt_tile, state=state_of_levels(levels, lv_t[t]), level=lv_t[t].astype(np.int32),
-            mask=mask.astype(np.uint8), verify_lo_S=lo_full[sl].reshape(R, C), verify_hi_S=hi_full[sl].reshape(R, C),
-            row_index=layout.row_index(t), col_index=out_idx, col_sign=col_sign,
-            g_sim_S=g_full[sl].reshape(R, C), n_pulses=npul_full[sl].reshape(R, C),
-            failed=fail_full[sl].reshape(R, C), disturb_risk=risk, schedule=s_t,
+            g_target_S=tgt_full[sl].reshape(R, C), state=state_of_levels(levels, lv_t[t]),
+            level=lv_t[t].astype(np.int32), mask=mask.astype(np.uint8), verify_lo_S=lo_full[sl].reshape(R, C),
+            verify_hi_S=hi_full[sl].reshape(R, C), row_index=layout.row_index(t), col_index=out_idx,
+            col_sign=col_sign, g_sim_S=g_full[sl].reshape(R, C), n_pulses=npul_full[sl].reshape(R, C),
+            failed=fail_full[sl].reshape(R, C), disturb_risk=rt, schedule=sched[a:b],
             attrs={"layer_row0": r0, "layer_col0": c0, "rows_used": layout.used(t)[0],
                    "cols_used": layout.used(t)[1], "report": rep},
         ))
+    disturb_full = risk.ravel()
     t_rep = time.perf_counter()
     hist_edges = np.array([-np.inf, -1.5, -0.5, 0.5, 1.5, np.inf])
     summary = {

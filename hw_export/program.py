@@ -403,16 +403,19 @@ def _suffix_flat(m: np.ndarray) -> np.ndarray:
     return c.reshape(sh)
 
 
-def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: tuple[int, int],
+def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: tuple[int, ...],
                          cell: np.ndarray, v_V: np.ndarray, polarity: np.ndarray,
                          discrete: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Disturb exposure of every cell of one tile from pulses applied *after* it was programmed.
+    """Disturb exposure of every cell from pulses applied *after* it was programmed (tiles in parallel,
+    cells row-major inside a tile).
 
-    ``cell`` (P,) flat cell index (row * C + col) of each pulse, ``v_V`` (P,) magnitude, ``polarity`` (P,).
-    Returns (towards higher G, towards lower G), each (R, C): for MTJ devices the summed per-MTJ hazard
-    ``-log(1 - p_switch(V/k))``; for analog devices the summed mean displacement (state units).
+    ``tile_shape`` (R, C) for one tile or (T, R, C) for T tiles; ``cell`` (P,) flat cell index
+    ((t * R + row) * C + col) of each pulse, ``v_V`` (P,) magnitude, ``polarity`` (P,).
+    Returns (towards higher G, towards lower G), each of ``tile_shape``: for MTJ devices the summed per-MTJ
+    hazard ``-log(1 - p_switch(V/k))``; for analog devices the summed mean displacement (state units).
     """
-    R, C = tile_shape
+    shape = tuple(tile_shape)
+    n_cells = int(np.prod(shape))
     k = cfg.half_select_divisor
     vh = np.abs(v_V) / k
     if discrete and cal.p_hs_P is not None:
@@ -426,7 +429,7 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
     mats = {}
     for name, w in (("set_P", np.where(up, hz_P, 0.0)), ("set_AP", np.where(up, hz_AP, 0.0)),
                     ("reset_AP", np.where(up, 0.0, hz_AP)), ("reset_P", np.where(up, 0.0, hz_P))):
-        mats[name] = np.bincount(cell, weights=w, minlength=R * C).reshape(R, C)
+        mats[name] = np.bincount(cell, weights=w, minlength=n_cells).reshape(shape)
     line = {n: _suffix_row(m) + _suffix_col(m) for n, m in mats.items()}
     e_P = line["set_P"].copy()
     e_AP = line["reset_AP"].copy()
