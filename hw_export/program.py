@@ -426,16 +426,20 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
         hz_P = cal.drift(vh, True)
         hz_AP = cal.drift(vh, False)
     up = polarity > 0
-    mats = {}
-    for name, w in (("set_P", np.where(up, hz_P, 0.0)), ("set_AP", np.where(up, hz_AP, 0.0)),
-                    ("reset_AP", np.where(up, 0.0, hz_AP)), ("reset_P", np.where(up, 0.0, hz_P))):
-        mats[name] = np.bincount(cell, weights=w, minlength=n_cells).reshape(shape)
-    line = {n: _suffix_row(m) + _suffix_col(m) for n, m in mats.items()}
-    e_P = line["set_P"].copy()
-    e_AP = line["reset_AP"].copy()
+
+    def per_cell(sel: np.ndarray, hz: np.ndarray) -> np.ndarray:
+        return np.bincount(cell[sel], weights=hz[sel], minlength=n_cells).reshape(shape)
+
+    def line(m: np.ndarray) -> np.ndarray:
+        return _suffix_row(m) + _suffix_col(m)
+
+    e_P = line(per_cell(up, hz_P))
+    e_AP = line(per_cell(~up, hz_AP))
     if cfg.half_select == "V/3":  # cells on neither line see -V/3: the opposite polarity
-        e_P += _suffix_flat(mats["reset_P"]) - line["reset_P"]
-        e_AP += _suffix_flat(mats["set_AP"]) - line["set_AP"]
+        m = per_cell(~up, hz_P)
+        e_P += _suffix_flat(m) - line(m)
+        m = per_cell(up, hz_AP)
+        e_AP += _suffix_flat(m) - line(m)
     return e_P, e_AP
 
 
