@@ -204,10 +204,26 @@ class Calibration:
 
 def pulse(backend: Any, model: Any, state: np.ndarray, v_signed_V: np.ndarray, width_ns: float,
           rng: np.random.Generator) -> np.ndarray:
-    """One pulse per device through ``backend.apply_pulse`` (per-device amplitudes)."""
+    """One pulse per device through ``backend.apply_pulse`` (per-device amplitudes).
+
+    Amplitudes are passed as an array; a device model that only takes a scalar amplitude is called once
+    per distinct amplitude (schedules use a DAC grid, so there are few).
+    """
     if state.size == 0:
         return state.copy()
-    return np.asarray(backend.apply_pulse(model, state, v_signed_V, width_ns, rng))
+    v = np.asarray(v_signed_V, dtype=np.float64)
+    try:
+        out = np.asarray(backend.apply_pulse(model, state, v, width_ns, rng))
+        if out.shape == state.shape:
+            return out
+    except (TypeError, ValueError):
+        pass
+    out = state.copy()
+    uniq, inv = np.unique(v, return_inverse=True)
+    for k, vk in enumerate(uniq):
+        sel = inv == k
+        out[sel] = backend.apply_pulse(model, state[sel], float(vk), width_ns, rng)
+    return out
 
 
 def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConfig,

@@ -154,3 +154,12 @@ def test_failed_export_leaves_nothing(tmp_path, backend):
     with pytest.raises(ValueError):
         export_chip(np.full((4, 4), np.nan), cfg, tmp_path / "x", backend=backend)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_simulated_programming_in_file_is_inside_band_or_failed(chip):
+    c = load_chip(chip[0])
+    for t in c.tiles:
+        m = t.mask == 1
+        inside = (t.g_sim_S >= t.verify_lo_S) & (t.g_sim_S <= t.verify_hi_S)
+        assert np.all((inside ^ (t.failed == 1))[m])
+        assert np.all(t.n_pulses[t.failed == 1] == c.meta["write_verify"]["max_pulses"])
