@@ -347,6 +347,11 @@ def verify_chip(chip_dir: Path) -> dict[str, Any]:
     rep_path = chip_dir / REPORT_NAME
     rep = _read_json_strict(rep_path)
     check_format(rep_path, rep.get("format"), rep.get("format_version"), REPORT_FORMAT, (1,))
+    tiles_rep = rep.get("tiles")
+    if not isinstance(rep.get("summary"), dict) or not isinstance(tiles_rep, list) or len(tiles_rep) != summary["n_tiles"]:
+        raise _fail(rep_path, f"expected a 'summary' object and {summary['n_tiles']} 'tiles' entries")
+    if rep["summary"].get("devices") != summary["n_devices"] or rep["summary"].get("pulses") != summary["n_schedule_rows"]:
+        raise _fail(rep_path, "summary devices/pulses do not match chip.h5")
     n_tiles = summary["n_tiles"]
     for i in range(n_tiles):
         for kind, header in (("targets", TARGET_CSV_HEADER), ("schedule", SCHEDULE_CSV_HEADER)):
@@ -459,6 +464,15 @@ def _verify_h5_body(path: Path, f: Any) -> dict[str, Any]:
         _need(path, bool(np.all(lo[mask] <= gt[mask])) and bool(np.all(hi[mask] >= gt[mask]))
               and bool(np.allclose(hi[mask] - lo[mask], 2 * tol, rtol=1e-6)),
               f"{where}/verify band inconsistent with g_target_S and tolerance")
+        gs = g["g_sim_S"][()]
+        _need(path, bool(np.all(np.isfinite(gs) & (gs > 0))), f"{where}/g_sim_S must be finite and > 0")
+        _need(path, bool(np.all(g["failed"][()] <= 1)) and bool(np.all(g["mask"][()] <= 1)),
+              f"{where}/failed and mask must be 0 or 1")
+        dr = g["disturb_risk"][()]
+        _need(path, bool(np.all(np.isfinite(dr) & (dr >= 0))), f"{where}/disturb_risk must be finite and >= 0")
+        _need(path, not bool(np.any(g["n_pulses"][()][~mask])), f"{where}/n_pulses non-zero on padding")
+        _need(path, int(g["n_pulses"][()].max(initial=0)) <= int(wv["max_pulses"]),
+              f"{where}/n_pulses exceeds max_pulses {wv['max_pulses']}")
         ridx, cidx = g["row_index"][()], g["col_index"][()]
         _need(path, bool(np.array_equal(ridx >= 0, mask.any(axis=1))) and bool(np.all(ridx < I)),
               f"{where}/row_index inconsistent with mask")
