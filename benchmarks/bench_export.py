@@ -38,7 +38,6 @@ def main() -> int:
     args = ap.parse_args()
 
     import numpy as np
-
     from spinsyn.hw_export import ExportConfig, export_chip, parse_synapse, parse_tile, verify_chip
 
     backend = None

@@ -24,7 +24,14 @@ def main() -> int:
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
 
-    from spinsyn.hw_export import ExportConfig, export_chip, load_weights, parse_synapse, simulate_chip, verify_chip
+    from spinsyn.hw_export import (
+        ExportConfig,
+        export_chip,
+        load_weights,
+        parse_synapse,
+        simulate_chip,
+        verify_chip,
+    )
 
     src = load_weights(args.run_dir)
     cfg = ExportConfig(parse_synapse(args.synapse), mapping=args.mapping)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from spinsyn.fileio import SpinsynFileError, check_format, to_json
 
 CHIP_FORMAT = "spinsyn-chip"
@@ -104,7 +103,6 @@ def _compressed_chunks(arr: np.ndarray, level: int, pool: Any) -> list[Any]:
 def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
               seed: int | None, schedule_compression: int, pool: Any) -> None:
     import h5py
-
     from spinsyn.fileio import h5_dataset, h5_write_meta
 
     with h5py.File(path, "w") as f:
@@ -381,7 +379,6 @@ def _read_json_strict(path: Path) -> dict[str, Any]:
 
 def _verify_h5(path: Path) -> dict[str, Any]:
     import h5py
-
     from spinsyn.fileio import h5_read_meta
 
     try:

@@ -14,7 +14,6 @@ from . import chipfile
 from .chipfile import SCHEDULE_DTYPE, TileData
 from .mapping import MappingKind, ScaleFactors, SynapseSpec, make_scale, weight_range, weights_to_levels
 from .program import (
-    Calibration,
     LevelTable,
     WriteVerifyConfig,
     calibrate,
@@ -27,7 +26,7 @@ from .program import (
     resolve_model,
     write_verify,
 )
-from .tiling import TileLayout, make_layout, to_tiles
+from .tiling import make_layout, to_tiles
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class ExportConfig:
     device: str | None = None
     device_params: dict[str, Any] = dataclasses.field(default_factory=dict)
     w_range: tuple[float, float] | None = None
-    write_verify: WriteVerifyConfig = WriteVerifyConfig()
+    write_verify: WriteVerifyConfig = dataclasses.field(default_factory=WriteVerifyConfig)
     seed: int = 0
     csv: bool = True
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from spinsyn.fileio import SpinsynFileError, sha256_file
 
 CHECKPOINT_NAME = "checkpoint.pt"

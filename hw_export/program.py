@@ -269,7 +269,7 @@ def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConf
                 f"{cfg.width_ns} ns) moves only {r.max():.2f} of the range on average; raise --v-max or --width"
             )
     mtj = component_mtj(backend, model)
-    v_hs = np.arange(0, int(round(cfg.v_max_V / cfg.v_resolution_V)) + 2) * cfg.v_resolution_V
+    v_hs = np.arange(0, round(cfg.v_max_V / cfg.v_resolution_V) + 2) * cfg.v_resolution_V
     p_P = p_AP = None
     if mtj is not None:
         p_P = np.clip(np.asarray(backend.switch_probability(mtj, v_hs, cfg.width_ns, True), float), 0, 1)

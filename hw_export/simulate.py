@@ -19,8 +19,15 @@ import numpy as np
 
 from .chipfile import Chip, load_chip
 from .mapping import ScaleFactors, conductance_to_weights
-from .program import LevelTable, WriteVerifyConfig, calibrate, device_backend, half_select_exposure, replay
-from .program import write_verify
+from .program import (
+    LevelTable,
+    WriteVerifyConfig,
+    calibrate,
+    device_backend,
+    half_select_exposure,
+    replay,
+    write_verify,
+)
 from .tiling import TileLayout, from_tiles
 
 
@@ -180,7 +187,7 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
     key = "accuracy_all_activity" if "accuracy_all_activity" in acc["trained"] else next(iter(acc["trained"]), None)
     result["accuracy"] = acc
     result["accuracy_key"] = key
-    result["n_test"] = int(len(labels))
+    result["n_test"] = len(labels)
     if key:
         result["drop_points"] = 100.0 * (acc["trained"][key] - acc["programmed"][key])
         result["drop_points_quantisation"] = 100.0 * (acc["trained"][key] - acc["targets"][key])

@@ -92,7 +92,7 @@ def make_layout(shape: tuple[int, int], tile: tuple[int, int]) -> TileLayout:
     return TileLayout(int(shape[0]), int(shape[1]), int(tile[0]), int(tile[1]))
 
 
-def to_tiles(mat: np.ndarray, layout: TileLayout, fill: float | int = 0) -> np.ndarray:
+def to_tiles(mat: np.ndarray, layout: TileLayout, fill: float = 0) -> np.ndarray:
     """Split (n_rows, n_cols) into (n_tiles, tile_rows, tile_cols), padding with ``fill``."""
     gr, gc = layout.grid
     R, C = layout.tile_rows, layout.tile_cols

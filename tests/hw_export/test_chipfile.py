@@ -4,10 +4,8 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-
 from spinsyn.fileio import SpinsynFileError
-from spinsyn.hw_export import ExportConfig, export_chip, load_chip, parse_synapse, verify_chip
-from spinsyn.hw_export import chipfile
+from spinsyn.hw_export import ExportConfig, chipfile, export_chip, load_chip, parse_synapse, verify_chip
 from spinsyn.hw_export.mapping import conductance_to_weights
 
 
@@ -27,7 +25,7 @@ def _files(d):
 
 
 def test_layout_and_verify(chip):
-    out, w, res = chip
+    out, _w, _res = chip
     files = _files(out)
     assert {"chip.h5", "manifest.json", "report.json", "aihwkit_targets_uS.csv"} <= set(files)
     # 70 x 90 devices on 32 x 40 tiles -> 3 x 3 tiles, one targets and one schedule CSV each
@@ -38,7 +36,7 @@ def test_layout_and_verify(chip):
 
 
 def test_chip_content_maps_back(chip):
-    out, w, res = chip
+    out, w, _res = chip
     c = load_chip(out)
     from spinsyn.hw_export.tiling import TileLayout, from_tiles
 

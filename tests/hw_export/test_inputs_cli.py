@@ -4,7 +4,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-
 from spinsyn.cli import main
 from spinsyn.fileio import SpinsynFileError
 from spinsyn.hw_export import load_weights

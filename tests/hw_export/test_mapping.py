@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from spinsyn.hw_export.mapping import (
     conductance_to_weights,
     levels_to_conductance,

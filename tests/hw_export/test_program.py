@@ -2,7 +2,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from spinsyn.hw_export.mapping import parse_synapse
 from spinsyn.hw_export.program import (
     WriteVerifyConfig,
@@ -48,7 +47,7 @@ def test_schedules_end_inside_band_or_are_reported_failed(backend, syn, max_puls
 
 
 def test_level_zero_needs_no_pulse(backend):
-    spec, model, lv, cfg, cal, rng = _setup(backend, "compound:8")
+    _spec, model, lv, cfg, cal, rng = _setup(backend, "compound:8")
     res = write_verify(backend, model, lv, cal, cfg, np.zeros(50, np.int64), np.zeros(50, np.int64),
                        np.full(50, lv.g_S[0] - 1e-6), np.full(50, lv.g_S[0] + 1e-6), rng)
     assert res.n_pulses.sum() == 0 and not res.failed.any()
@@ -63,7 +62,7 @@ def test_polarity_is_detected_from_the_model(backend):
         def apply_pulse(model, state, v_V, width_ns, rng, params=None):
             return backend.apply_pulse(model, state, -np.asarray(v_V), width_ns, rng)
 
-    spec, model, lv, cfg, cal, rng = _setup(Flipped(), "compound:4")
+    _spec, model, lv, cfg, cal, rng = _setup(Flipped(), "compound:4")
     assert cal.set_sign == -1
     q = np.full(200, 4)
     tol = 0.4 * (lv.g_S[1] - lv.g_S[0])
@@ -81,7 +80,7 @@ def test_unprogrammable_device_is_reported(backend):
 
 
 def test_half_select_exposure_by_hand(backend):
-    spec, model, lv, cfg, cal, rng = _setup(backend, "compound:4")
+    _spec, _model, _lv, cfg, cal, _rng = _setup(backend, "compound:4")
     cal = dataclasses.replace(cal, p_hs_P=np.full(cal.v_hs_V.size, 0.1), p_hs_AP=np.full(cal.v_hs_V.size, 0.2))
     h_P, h_AP = -np.log(0.9), -np.log(0.8)
     # 2x2 tile, row-major programming: one SET pulse on (1, 1), one RESET pulse on (0, 1)

@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-import spinsyn.devices as devices
+from spinsyn import devices
 
 pytestmark = pytest.mark.skipif(
     not all(hasattr(devices, n) for n in ("get_model", "conductance_S", "apply_pulse", "switch_probability",
@@ -14,8 +13,14 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.mark.parametrize("syn", ["compound:8", "dw:16", "quantized:8"])
 def test_real_model_export_verify_simulate(tmp_path, syn):
-    from spinsyn.hw_export import ExportConfig, WriteVerifyConfig, export_chip, parse_synapse, simulate_chip
-    from spinsyn.hw_export import verify_chip
+    from spinsyn.hw_export import (
+        ExportConfig,
+        WriteVerifyConfig,
+        export_chip,
+        parse_synapse,
+        simulate_chip,
+        verify_chip,
+    )
 
     w = np.random.default_rng(0).random((130, 40))
     cfg = ExportConfig(parse_synapse(syn), tile_rows=64, tile_cols=64,

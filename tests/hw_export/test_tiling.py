@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from spinsyn.hw_export.tiling import from_tiles, make_layout, parse_tile, to_tiles
 
 
