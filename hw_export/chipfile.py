@@ -6,7 +6,8 @@ Layout of CHIP_DIR (see docs/hw_export.md for every field)::
     report.json                  programming report ("spinsyn-chip-report")
     csv/tile_<i>_targets.csv     per-tile target table (used cells only)
     csv/tile_<i>_schedule.csv    per-tile pulse schedule
-    aihwkit_targets_uS.csv       whole-layer target conductance matrix in uS (aihwkit Fusion-style)
+    layer_targets_uS.csv         whole-layer target conductance matrix in uS (device rows x device columns)
+    aihwkit_fusion.csv           unipolar only: targets in uS in the layout of aihwkit's fusion_export CSV
     manifest.json                sha256 and size of every file above + its own content hash
 
 The directory is written into a temporary sibling folder and renamed at the end, so CHIP_DIR is either
@@ -34,7 +35,9 @@ REPORT_FORMAT = "spinsyn-chip-report"
 H5_NAME = "chip.h5"
 MANIFEST_NAME = "manifest.json"
 REPORT_NAME = "report.json"
-AIHWKIT_NAME = "aihwkit_targets_uS.csv"
+MATRIX_NAME = "layer_targets_uS.csv"
+FUSION_NAME = "aihwkit_fusion.csv"
+FUSION_LAYER = "input_to_excitatory"
 
 SCHEDULE_DTYPE = np.dtype([
     ("row", "<u2"), ("col", "<u2"), ("step", "<u2"), ("v_V", "<f4"), ("width_ns", "<f4"),
@@ -155,6 +158,22 @@ def _tile_csvs(td: TileData, discrete: bool) -> tuple[bytes, bytes]:
     return targets, sched
 
 
+def _fusion_header(n_in: int, n_out: int) -> bytes:
+    """The five header lines (id, class, num_weights, height, width) and the layer-name line of aihwkit's
+    ``fusion_export`` CSV for one analog linear layer of ``n_out`` x ``n_in`` weights."""
+    return f"1\nAnalogLinear\n{n_in * n_out}\n{n_out}\n{n_in}\n{FUSION_LAYER}\n".encode("ascii")
+
+
+def _fusion_csv(targets_uS: np.ndarray) -> bytes:
+    """aihwkit Fusion-layout CSV: header lines, then one line with the layer's conductances (uS) flattened
+    in aihwkit's weight order (out_size, in_size), i.e. the transpose of our (inputs, outputs) matrix."""
+    from .csvfast import format_csv
+
+    flat = np.ascontiguousarray(targets_uS.T).reshape(1, -1)
+    body = format_csv([f"c{j}" for j in range(flat.shape[1])], list(flat.T), [6] * flat.shape[1])
+    return _fusion_header(targets_uS.shape[0], targets_uS.shape[1]) + body.split(b"\n", 1)[1]
+
+
 def _write_bytes(path: Path, data: bytes) -> None:
     with open(path, "wb") as fh:
         fh.write(data)
@@ -201,12 +220,13 @@ def _sha256(path: Path) -> str:
 
 
 def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray],
-                   tiles: list[TileData], report: dict[str, Any], aihwkit_uS: np.ndarray | None,
+                   tiles: list[TileData], report: dict[str, Any], targets_uS: np.ndarray | None,
                    discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False,
-                   schedule_compression: int = 1, jobs: int = 2) -> Path:
+                   schedule_compression: int = 1, jobs: int = 2, fusion: bool = False) -> Path:
     """Write the whole chip directory atomically (temporary sibling folder, then rename).
 
-    ``aihwkit_uS`` (I, M) is the layer's target conductance matrix in uS. Returns ``out_dir``.
+    ``targets_uS`` (I, M) is the layer's target conductance matrix in uS (also written in aihwkit's Fusion
+    CSV layout when ``fusion`` is True, i.e. one device per weight). Returns ``out_dir``.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -235,13 +255,16 @@ def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str
             _h5_write(tmp / H5_NAME, meta, meta_arrays, tiles, seed, schedule_compression, pool)
             for j in jobs_:
                 j.result()
-            if aihwkit_uS is not None:
+            if targets_uS is not None:
                 from .csvfast import format_csv
 
-                m = np.asarray(aihwkit_uS)
+                m = np.asarray(targets_uS)
                 body = format_csv([f"c{j}" for j in range(m.shape[1])], list(m.T), [6] * m.shape[1])
-                _write_bytes(tmp / AIHWKIT_NAME, body.split(b"\n", 1)[1])  # plain matrix, no header
-                files.append(AIHWKIT_NAME)
+                _write_bytes(tmp / MATRIX_NAME, body.split(b"\n", 1)[1])  # plain matrix, no header
+                files.append(MATRIX_NAME)
+                if fusion:
+                    _write_bytes(tmp / FUSION_NAME, _fusion_csv(m))
+                    files.append(FUSION_NAME)
             rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(seed), **report}
             _write_bytes(tmp / REPORT_NAME, (to_json(rep) + "\n").encode("utf-8"))
             paths = [tmp / f for f in files]
@@ -356,8 +379,10 @@ def verify_chip(chip_dir: Path) -> dict[str, Any]:
             rel = f"csv/tile_{i}_{kind}.csv"
             if rel in listed:
                 _verify_csv(chip_dir / rel, header, summary["rows_per_csv"][rel])
-    if AIHWKIT_NAME in listed:
-        _verify_matrix_csv(chip_dir / AIHWKIT_NAME, summary["device_shape"])
+    if MATRIX_NAME in listed:
+        _verify_matrix_csv(chip_dir / MATRIX_NAME, summary["device_shape"])
+    if FUSION_NAME in listed:
+        _verify_fusion_csv(chip_dir / FUSION_NAME, summary["device_shape"])
     extra = sorted(str(p.relative_to(chip_dir)) for p in chip_dir.rglob("*")
                    if p.is_file() and str(p.relative_to(chip_dir)) not in listed | {MANIFEST_NAME})
     summary["unlisted_files"] = extra
@@ -519,3 +544,14 @@ def _verify_matrix_csv(path: Path, shape: tuple[int, int]) -> None:
     _need(path, raw.endswith(b"\n") and raw.count(b"\n") == rows, f"expected {rows} lines (truncated?)")
     _need(path, raw.count(b",") == rows * (cols - 1), f"expected {cols} values on every line")
     _need(path, not raw.translate(None, b"0123456789.-,\n"), "contains a non-numeric field")
+
+
+def _verify_fusion_csv(path: Path, shape: tuple[int, int]) -> None:
+    raw = path.read_bytes()
+    n_in, n_out = shape
+    head = _fusion_header(n_in, n_out)
+    _need(path, raw.startswith(head), "header lines do not match aihwkit's Fusion layout for this layer")
+    body = raw[len(head):]
+    _need(path, body.endswith(b"\n") and body.count(b"\n") == 1, "expected one line of conductances (truncated?)")
+    _need(path, body.count(b",") == n_in * n_out - 1, f"expected {n_in * n_out} conductance values")
+    _need(path, not body.translate(None, b"0123456789.-,\n"), "contains a non-numeric field")

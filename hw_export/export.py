@@ -279,7 +279,8 @@ def export_chip(w: np.ndarray, cfg: ExportConfig, out_dir: Path, *, source: dict
               "levels_from": prog["meta"]["levels_from"],
               "mapping": cfg.mapping, "source": prog["meta"]["source"]}
     chipfile.write_chip_dir(out_dir, meta=prog["meta"], meta_arrays=prog["meta_arrays"], tiles=prog["tiles"],
-                            report=report, aihwkit_uS=tg * 1e6, discrete=prog["levels"].discrete,
+                            report=report, targets_uS=tg * 1e6, discrete=prog["levels"].discrete,
+                            fusion=cfg.mapping == "unipolar",
                             seed=cfg.seed, csv=cfg.csv, overwrite=overwrite)
     timings = dict(prog["timings"])
     timings["write_files"] = time.perf_counter() - t1

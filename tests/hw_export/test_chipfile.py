@@ -27,7 +27,8 @@ def _files(d):
 def test_layout_and_verify(chip):
     out, _w, _res = chip
     files = _files(out)
-    assert {"chip.h5", "manifest.json", "report.json", "aihwkit_targets_uS.csv"} <= set(files)
+    assert {"chip.h5", "manifest.json", "report.json", "layer_targets_uS.csv"} <= set(files)
+    assert "aihwkit_fusion.csv" not in files  # differential pairs do not fit Fusion's one device per weight
     # 70 x 90 devices on 32 x 40 tiles -> 3 x 3 tiles, one targets and one schedule CSV each
     assert sum(f.startswith("csv/") for f in files) == 18
     s = verify_chip(out)
@@ -49,7 +50,7 @@ def test_chip_content_maps_back(chip):
     back = conductance_to_weights(g, ScaleFactors(**sc))
     step = np.abs(w).max() / 4
     assert np.max(np.abs(back - w)) <= 0.5 * step + 1e-9
-    aih = np.loadtxt(out / "aihwkit_targets_uS.csv", delimiter=",")
+    aih = np.loadtxt(out / "layer_targets_uS.csv", delimiter=",")
     np.testing.assert_allclose(aih, g * 1e6, atol=1e-6)
     t0 = c.tiles[0]
     sched = t0.schedule
@@ -78,7 +79,7 @@ def _flip(path, frac=0.5):
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("rel", ["chip.h5", "manifest.json", "report.json", "aihwkit_targets_uS.csv",
+@pytest.mark.parametrize("rel", ["chip.h5", "manifest.json", "report.json", "layer_targets_uS.csv",
                                  "csv/tile_0_targets.csv", "csv/tile_8_schedule.csv"])
 @pytest.mark.parametrize("frac", [0.0, 0.37, 0.999])
 def test_one_flipped_byte_fails_verify(chip, tmp_path, rel, frac):
@@ -161,3 +162,20 @@ def test_simulated_programming_in_file_is_inside_band_or_failed(chip):
         inside = (t.g_sim_S >= t.verify_lo_S) & (t.g_sim_S <= t.verify_hi_S)
         assert np.all((inside ^ (t.failed == 1))[m])
         assert np.all(t.n_pulses[t.failed == 1] == c.meta["write_verify"]["max_pulses"])
+
+
+def test_fusion_csv_for_unipolar(tmp_path, backend):
+    w = np.random.default_rng(2).random((30, 7))
+    out = tmp_path / "u"
+    export_chip(w, ExportConfig(parse_synapse("compound:8")), out, backend=backend)
+    lines = (out / "aihwkit_fusion.csv").read_text().splitlines()
+    assert lines[:6] == ["1", "AnalogLinear", "210", "7", "30", "input_to_excitatory"]
+    vals = np.array(lines[6].split(","), float).reshape(7, 30)  # aihwkit order: (out_size, in_size)
+    c = load_chip(out)
+    g = np.asarray(c.meta_arrays["g_levels_S"])
+    assert np.all(np.isin(np.round(vals, 6), np.round(g * 1e6, 6)))
+    np.testing.assert_allclose(vals.T, np.loadtxt(out / "layer_targets_uS.csv", delimiter=","))
+    verify_chip(out)
+    _flip(out / "aihwkit_fusion.csv", 0.5)
+    with pytest.raises(SpinsynFileError, match="aihwkit_fusion.csv"):
+        verify_chip(out)
