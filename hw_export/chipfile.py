@@ -169,9 +169,9 @@ def _fusion_csv(targets_uS: np.ndarray) -> bytes:
     in aihwkit's weight order (out_size, in_size), i.e. the transpose of our (inputs, outputs) matrix."""
     from .csvfast import format_csv
 
-    flat = np.ascontiguousarray(targets_uS.T).reshape(1, -1)
-    body = format_csv([f"c{j}" for j in range(flat.shape[1])], list(flat.T), [6] * flat.shape[1])
-    return _fusion_header(targets_uS.shape[0], targets_uS.shape[1]) + body.split(b"\n", 1)[1]
+    flat = np.ascontiguousarray(targets_uS.T).ravel()
+    body = format_csv(["g_uS"], [flat], [6]).split(b"\n", 1)[1]  # one value per line
+    return _fusion_header(targets_uS.shape[0], targets_uS.shape[1]) + body[:-1].replace(b"\n", b",") + b"\n"
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
