@@ -121,6 +121,7 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
     sched["verify_lo_S"] = lo_S[dev_sorted]
     sched["verify_hi_S"] = hi_S[dev_sorted]
     g_before = res.g_before_S[perm]
+    t_sched = time.perf_counter()
     tile_of_row = cell_g // (R * C)
     tile_of_used = used // (R * C)
     dev_bounds = np.searchsorted(tile_of_used, np.arange(T + 1))
@@ -136,6 +137,7 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
     lo_full, hi_full = tgt_full - tol_S, tgt_full + tol_S
     err_levels = (res.g_S - g_t) / scale.level_step_S
 
+    t_maps = time.perf_counter()
     # half-select disturb, energy and time, all tiles at once
     pol_sorted = sched["polarity"]
     e_P, e_AP = half_select_exposure(cal, wv, (T, R, C), cell_g, v_sorted.astype(np.float64), pol_sorted,
@@ -163,6 +165,7 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
     devices_t = mask_t.sum(axis=(1, 2))
     time_t = pulses_t * (wv.width_ns + wv.t_settle_ns) + (devices_t + pulses_t) * wv.t_read_ns
     abs_err = np.abs(err_levels)
+    t_dist = time.perf_counter()
     sign_pattern = np.ones(layout.n_cols, np.int8) if cfg.mapping == "unipolar" else np.tile(
         np.array([1, -1], np.int8), layout.n_cols // 2)
     tiles: list[TileData] = []
@@ -242,7 +245,8 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
         "tile_map": layout.index_map(), "calibration_v_V": cal.v_V, "calibration_r_set": cal.r_set,
         "calibration_r_reset": cal.r_reset,
     }
-    timings = {"map_tile": t_map - t0, "program": t_prog - t_map, "report": t_rep - t_prog}
+    timings = {"map_tile": t_map - t0, "program": t_prog - t_map, "schedule": t_sched - t_prog,
+               "maps": t_maps - t_sched, "disturb_energy": t_dist - t_maps, "tiles": t_rep - t_dist}
     return {"tiles": tiles, "meta": meta, "meta_arrays": meta_arrays, "summary": summary,
             "tile_reports": tile_reports, "layout": layout, "scale": scale, "levels": levels, "cal": cal,
             "lv": lv, "tgt_full": tgt_full, "timings": timings, "model": model}
