@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: lookup order of spinsyn.mnist)")
     p.add_argument("--no-norm", action="store_true", help="no per-neuron weight normalisation (what a chip can do)")
     p.add_argument("--no-shuffle", action="store_true", help="present training images in file order")
+    p.add_argument("--min-spikes", type=int, default=0,
+                   help="inference: re-show an image at +32 Hz while it evokes fewer spikes (Diehl & Cook; 0 = off, "
+                        "as BindsNET)")
     p.add_argument("--checkpoint-every", type=int, default=5000, help="images between checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
@@ -91,7 +94,7 @@ def config_from_args(args: argparse.Namespace):
     cfg = TrainConfig(synapse=args.synapse, rule=rule, network=net, n_train=args.n_train, n_test=args.n_test,
                       n_assign=args.n_assign, epochs=args.epochs, batch=args.batch, merge=args.merge, seed=args.seed,
                       engine=args.engine, device=args.device, shuffle=not args.no_shuffle,
-                      checkpoint_every=args.checkpoint_every, synapse_options=syn_opts,
+                      checkpoint_every=args.checkpoint_every, synapse_options=syn_opts, min_spikes=args.min_spikes,
                       data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None)
     validate_config(cfg)
     return cfg

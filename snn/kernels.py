@@ -175,6 +175,23 @@ def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu
     return n_sp
 
 
+@njit(cache=True)
+def _binomial(m: int, p: float) -> int:
+    """Number of m independent MTJs that switch with probability p (inverse CDF, one uniform draw)."""
+    if p >= 1.0:
+        return m
+    u = np.random.random()
+    q = 1.0 - p
+    pk = q ** m
+    cdf = pk
+    k = 0
+    while u > cdf and k < m:
+        k += 1
+        pk *= (m - k + 1) / k * p / q
+        cdf += pk
+    return k
+
+
 @njit(cache=True, parallel=True)
 def run_batch(p_steps, seeds, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu_post, trace_decay, spread,
               offset, dWT_all, counts, spiked_all, n_spiked, theta_after):
@@ -265,15 +282,9 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
                 k = state[i, j]
                 d = gain * (tgt[i] * n - k)
                 if d > 0.0 and k < n:
-                    p = d / (n - k)
-                    for _ in range(n - k):
-                        if np.random.random() < p:
-                            k += 1
+                    k += _binomial(n - k, d / (n - k))
                 elif d < 0.0 and k > 0:
-                    p = -d / k
-                    for _ in range(k):
-                        if np.random.random() < p:
-                            k -= 1
+                    k -= _binomial(k, -d / k)
                 state[i, j] = k
                 x = (k * gp[i, j] + (n - k) * gap[i, j] - gmin) / span
                 w[i, j] = 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
