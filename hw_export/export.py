@@ -85,6 +85,9 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
         lv = weights_to_levels(w, scale)
     layout = make_layout(lv.shape, (cfg.tile_rows, cfg.tile_cols))
     R, C, T = layout.tile_rows, layout.tile_cols, layout.n_tiles
+    if T > 65536:
+        raise ValueError(f"--tile: {R}x{C} tiles cut the {lv.shape[0]}x{lv.shape[1]} device matrix into {T} "
+                         "tiles (at most 65536); use larger tiles")
     lv_t = to_tiles(lv, layout, fill=0)
     mask_t = to_tiles(np.ones(lv.shape, np.uint8), layout, fill=0).astype(bool)
     t_map = time.perf_counter()
