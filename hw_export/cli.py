@@ -35,8 +35,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--tile", default="128x128", help="crossbar size ROWSxCOLS (default 128x128)")
     g.add_argument("--mapping", choices=("unipolar", "differential"), default="unipolar",
                    help="one device per weight, or a G+/G- pair (default unipolar)")
-    g.add_argument("--tolerance", type=float, default=0.4,
-                   help="verify band half-width in level steps (default 0.4)")
+    g.add_argument("--tolerance", default="0.4",
+                   help="verify band half-width: in level steps (e.g. 0.4, the default) or absolute with a "
+                        "unit suffix S/mS/uS (e.g. 2uS)")
     g.add_argument("--device", default=None, help="device preset for spinsyn.devices.get_model "
                    "(default: compound for compound:N, dw-mtj otherwise)")
     g.add_argument("--device-param", action="append", default=[], metavar="KEY=VALUE",
@@ -92,6 +93,29 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def parse_tolerance(text: str) -> dict[str, float]:
+    """``"0.4"`` -> tolerance_levels; ``"2uS"``, ``"0.5mS"``, ``"1e-6S"`` -> tolerance_S."""
+    t = str(text).strip()
+    for suffix, f in (("uS", 1e-6), ("mS", 1e-3), ("S", 1.0)):
+        if t.endswith(suffix):
+            try:
+                v = float(t[: -len(suffix)]) * f
+            except ValueError:
+                break
+            if v > 0:
+                return {"tolerance_S": v}
+            break
+    else:
+        try:
+            v = float(t)
+        except ValueError:
+            v = -1.0
+        if 0 < v <= 10:
+            return {"tolerance_levels": v}
+    raise ValueError(f"--tolerance: got {text!r}, expected level steps in (0, 10] (e.g. 0.4) or a conductance "
+                     "with unit (e.g. 2uS)")
+
+
 def _export(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
@@ -115,8 +139,8 @@ def _export(args: argparse.Namespace) -> int:
         w_range = (lo, hi)
     wv_over = {k: v for k, v in (("width_ns", args.width_ns), ("v_max_V", args.v_max), ("v_step_V", args.v_step),
                                  ("max_pulses", args.max_pulses)) if v is not None}
-    wv = dataclasses.replace(WriteVerifyConfig(), tolerance_levels=args.tolerance, half_select=args.half_select,
-                             **wv_over)
+    wv_over.update(parse_tolerance(args.tolerance))
+    wv = dataclasses.replace(WriteVerifyConfig(), half_select=args.half_select, **wv_over)
     params = _parse_params(args.device_param)
     src = load_weights(args.source, key=args.key)
     cfg = ExportConfig(synapse=spec, mapping=args.mapping, tile_rows=tile[0], tile_cols=tile[1],

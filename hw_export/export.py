@@ -89,6 +89,8 @@ def program_layer(w: np.ndarray, cfg: ExportConfig, backend: Any = None,
         raise ValueError(f"--tile: {R}x{C} tiles cut the {lv.shape[0]}x{lv.shape[1]} device matrix into {T} "
                          "tiles (at most 65536); use larger tiles")
     lv_t = to_tiles(lv, layout, fill=0)
+    if wv.tolerance_S is not None:
+        wv = dataclasses.replace(wv, tolerance_levels=wv.tolerance_S / scale.level_step_S, tolerance_S=None)
     mask_t = to_tiles(np.ones(lv.shape, np.uint8), layout, fill=0).astype(bool)
     t_map = time.perf_counter()
 

@@ -33,6 +33,8 @@ class WriteVerifyConfig:
     ``tolerance_levels``: half-width of the verify band in units of the mean level spacing (compound
     devices have discrete levels, so any value < 1 means "exactly the target level"). ``v_step_V``: ISPP
     increment after a pulse that changed nothing; None = 1/8 of the calibrated 10 %..90 % transition width.
+    ``tolerance_S``: absolute band half-width in siemens; when set it replaces ``tolerance_levels`` (the
+    export stores the equivalent ``tolerance_levels``).
     """
 
     width_ns: float = 10.0
@@ -42,6 +44,7 @@ class WriteVerifyConfig:
     v_resolution_V: float = 0.001
     max_pulses: int = 32
     tolerance_levels: float = 0.4
+    tolerance_S: float | None = None
     aim: float = 1.0
     half_select: HalfSelect = "V/2"
     v_read_V: float = 0.1
@@ -55,6 +58,7 @@ class WriteVerifyConfig:
             ("v_max_V", self.v_max_V > self.v_min_V), ("v_step_V", self.v_step_V is None or self.v_step_V >= 0),
             ("v_resolution_V", self.v_resolution_V > 0), ("max_pulses", 1 <= self.max_pulses <= 65535),
             ("tolerance_levels", 0 < self.tolerance_levels <= 10), ("aim", 0 < self.aim <= 2),
+            ("tolerance_S", self.tolerance_S is None or self.tolerance_S > 0),
             ("half_select", self.half_select in ("V/2", "V/3")), ("v_read_V", self.v_read_V > 0),
             ("t_read_ns", self.t_read_ns >= 0), ("t_settle_ns", self.t_settle_ns >= 0),
             ("n_calibration", self.n_calibration >= 16),

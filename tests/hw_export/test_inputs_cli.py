@@ -90,6 +90,8 @@ def test_cli_export_verify_simulate_on_weights(tmp_path, standin_backend, capsys
     (["export", "W", "--synapse", "compound:8", "--tile", "12", "--out", "x"], "--tile"),
     (["export", "W", "--synapse", "compound:8", "--out", "x", "--device-param", "oops"], "KEY=VALUE"),
     (["export", "verify", "/nonexistent/chip"], "not a directory"),
+    (["export", "W", "--synapse", "compound:8", "--out", "x", "--tolerance", "big"], "--tolerance"),
+    (["export", "W", "--synapse", "compound:8", "--out", "x", "--tolerance=-2uS"], "--tolerance"),
 ])
 def test_cli_errors_exit_2(argv, msg, capsys, standin_backend):
     assert main(argv) == 2
@@ -142,3 +144,16 @@ def test_run_dir_round_trip(small_run, tmp_path, standin_backend, capsys):
     moved = tmp_path / "moved"
     shutil.copytree(small_run, moved)
     assert main(["export", "simulate", str(out), "--n-test", "50", "--run", str(moved)]) == 0
+
+
+def test_absolute_tolerance(tmp_path, standin_backend):
+    from spinsyn.hw_export import load_chip
+    from spinsyn.hw_export.cli import parse_tolerance
+
+    assert parse_tolerance("2uS") == {"tolerance_S": 2e-6} and parse_tolerance("0.25") == {"tolerance_levels": 0.25}
+    np.save(tmp_path / "w.npy", np.random.default_rng(1).random((20, 10)))
+    out = tmp_path / "chip"
+    assert main(["export", str(tmp_path / "w.npy"), "--synapse", "dw:8", "--tolerance", "1uS", "--out", str(out)]) == 0
+    c = load_chip(out)
+    t = c.tiles[0]
+    np.testing.assert_allclose((t.verify_hi_S - t.verify_lo_S)[t.mask == 1], 2e-6)
