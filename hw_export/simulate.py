@@ -92,8 +92,9 @@ def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: An
     count = np.bincount(dev, minlength=used.size)
     start = np.cumsum(count) - count
     state0 = np.full(used.size, levels.state[0], dtype=levels.state.dtype)
+    v_dac = np.round(sched["v_V"].astype(np.float64) / wv.v_resolution_V) * wv.v_resolution_V  # f4 -> DAC grid
     state, n_used = replay(backend, model, wv, cal, state0, lo, hi, start, count,
-                           sched["v_V"].astype(np.float64), sched["polarity"].astype(np.float64),
+                           v_dac, sched["polarity"].astype(np.float64),
                            sched["width_ns"].astype(np.float64), rng)
     res = write_verify(backend, model, levels, cal, wv, state, levels.state[level], lo, hi, rng, n_pulses0=n_used)
     state = res.state
