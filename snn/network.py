@@ -180,7 +180,7 @@ def _save_checkpoint(run_dir: Path, cfg: TrainConfig, syn: Synapse, ns: NetState
         "position": torch.tensor(pos, dtype=torch.int64),  # (epoch, images done in it)
         "rng_json": json.dumps({"scheme": "splitmix64(seed, epoch, position)", "seed": cfg.seed}),
         "history_json": json.dumps(history),
-        "recent_counts": torch.from_numpy(recent_counts.copy()),
+        "recent_counts": torch.from_numpy(recent_counts.astype(np.int32)),
         "recent_labels": torch.from_numpy(recent_labels.astype(np.int64)),
     }
     if syn.kind:
@@ -453,6 +453,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         "config": json.loads(cfg.to_json()),
         "synapse": {**syn.to_dict(), "g_min_S": gmin, "g_max_S": gmax},
         "history": history,
+        "rule_function": rule.describe(params.dt_ms) if hasattr(rule, "describe") else None,
         "mean_spikes_per_test_image": float(ct.sum(1).mean()) if len(ct) else 0.0,
     }
     write_json(run_dir / "metrics.json", metrics, fmt=METRICS_FORMAT, version=METRICS_VERSION, seed=cfg.seed)

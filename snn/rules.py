@@ -4,7 +4,8 @@ Both rules accumulate the change of the input weights over one image (``ΔW``, s
 model then realises it (clamp/normalise, round to levels, or switch MTJs) at the end of the image.
 
 * ``trace`` — the bi-sigmoid trace rule: every input keeps the time since its last spike ``Δt`` (ms); at each
-  post spike of neuron j, ``ΔW_ij += ν_post · (f(Δt_i)/f_max − offset)``, with ``f`` the fitted rule
+  post spike of neuron j, ``ΔW_ij += ν_post · (f(Δt_i)/max|f| − offset)``, with ``f`` the fitted rule
+  (published: ``1 − σ(k0(Δt−t0)) − σ(k1(Δt−t1))``, +1 below ~21 ms, −1 from ~49 to 60 ms)
   (``spinsyn.fitting.load_rule`` / ``published_rule``), zero beyond its window (60 ms) and for inputs that
   have not spiked yet. ``spread`` multiplies each f value by ``1 + spread·N(0,1)`` (trial-to-trial spread).
 * ``postpre`` — BindsNET's pair-based ``PostPre`` with non-additive traces (τ 20 ms, reset to 1 on a spike):
@@ -29,7 +30,8 @@ KIND_TRACE, KIND_POSTPRE = 0, 1
 
 
 class _FallbackRule:
-    """Local stand-in for ``spinsyn.fitting.Rule`` until that lands: ``f(Δt) = A·σ(k0(t0−Δt))·σ(k1(t1−Δt))``."""
+    """Local stand-in for ``spinsyn.fitting.Rule`` (same form): ``f(Δt) = 1 − σ(k0(Δt−t0)) − σ(k1(Δt−t1))``:
+    potentiation for Δt ≲ t0, ~0 between, depression for t1 ≲ Δt ≤ 60 ms."""
 
     window_ms = (0.0, RULE_WINDOW_MS)
 
@@ -39,7 +41,8 @@ class _FallbackRule:
     def __call__(self, dt_ms):
         p = self.params
         dt = np.asarray(dt_ms, dtype=np.float64)
-        return p["A"] / ((1.0 + np.exp(p["k0"] * (dt - p["t0"]))) * (1.0 + np.exp(p["k1"] * (dt - p["t1"]))))
+        sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+        return 1.0 - sig(p["k0"] * (dt - p["t0"])) - sig(p["k1"] * (dt - p["t1"]))
 
 
 def published_rule() -> Callable:
@@ -132,6 +135,13 @@ class BiSigmoidTrace(LearningRule):
 
     def function(self) -> Callable:
         return load_rule_file(self.rule_path) if self.rule_path else published_rule()
+
+    def describe(self, dt_ms: float = 1.0) -> dict:
+        """Where f came from and its normalised values per step (for metrics.json)."""
+        f = self.function()
+        src = self.rule_path or ("spinsyn.fitting.published_rule" if not isinstance(f, _FallbackRule)
+                                 else "spinsyn.snn.rules fallback (published parameters)")
+        return {"source": src, "f_normalised_per_step": self.compile(dt_ms).f_tab.round(6).tolist()}
 
     def compile(self, dt_ms: float) -> CompiledRule:
         f = self.function()

@@ -23,9 +23,10 @@ def csr(spikes: dict[int, list[int]], T: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def f_hand(dt: float) -> float:
-    """Published bi-sigmoid, written out by hand: A·σ(k0(t0−Δt))·σ(k1(t1−Δt))."""
+    """Published bi-sigmoid, written out by hand: (A − A·σ(k0(Δt−t0)) − A·σ(k1(Δt−t1)))/A."""
     p = PUBLISHED
-    return p["A"] / ((1 + math.exp(p["k0"] * (dt - p["t0"]))) * (1 + math.exp(p["k1"] * (dt - p["t1"]))))
+    sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    return 1 - sig(p["k0"] * (dt - p["t0"])) - sig(p["k1"] * (dt - p["t1"]))
 
 
 def _run(rule, spikes, T=120):
@@ -50,11 +51,12 @@ def test_trace_rule_matches_hand_computed_values():
     spikes = {0: [80], 1: [72], 2: [81], 4: [90], 5: [40, 75], 6: [15], 7: [21], 8: [20]}
     dw, n_post = _run(BiSigmoidTrace(nu_post=nu), spikes)
     assert n_post == 1
-    peak = max(f_hand(k) for k in range(61))
+    peak = max(abs(f_hand(k)) for k in range(61))
     expect = np.zeros(784)
     for i, dt in {0: 1, 1: 9, 2: 0, 5: 6, 7: 60}.items():
         expect[i] = nu * f_hand(dt) / peak
-    np.testing.assert_allclose(dw, expect, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(dw, expect, rtol=1e-7, atol=1e-15)
+    assert dw[1] > 0 and dw[7] < 0  # potentiation at 9 ms, depression at the window edge (60 ms)
     assert dw[6] == 0.0 and dw[8] == 0.0 and dw[3] == 0.0 and dw[4] == 0.0
 
 
