@@ -17,7 +17,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="runs/example_compound8")
     args = ap.parse_args()
-    cfg = TrainConfig(synapse="compound:8", rule={"name": "trace", "nu_post": 0.005},
+    cfg = TrainConfig(synapse="compound:8", rule={"name": "trace", "nu_post": 0.001},
                       network=NetworkParams(n_neurons=100).to_dict(), n_train=2000, n_test=1000, n_assign=2000,
                       data_dir=args.data_dir)
     m = train(cfg, args.out)
