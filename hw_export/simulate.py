@@ -167,10 +167,7 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
         result["note"] = "weights did not come from an snn run: no network to evaluate (pass --run RUN_DIR)"
         return result
     from spinsyn.mnist import load_mnist
-    try:
-        from spinsyn.snn import evaluate, load_run
-    except ImportError:  # snn's public names not re-exported from its __init__ yet
-        from spinsyn.snn.network import evaluate, load_run  # type: ignore[no-redef]
+    from spinsyn.snn import evaluate, load_run
 
     net = load_run(rd)
     images, labels = load_mnist("test", data_dir, n=n_test)
