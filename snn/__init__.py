@@ -11,7 +11,22 @@ from .rules import RULES, BiSigmoidTrace, PostPre, make_rule
 from .synapses import SYNAPSES, Compound, DomainWall, Ideal, Quantized, parse_synapse
 
 __all__ = [
-    "TrainConfig", "TrainedNetwork", "evaluate", "load_run", "train", "ExcParams", "InhParams", "NetworkParams",
-    "RULES", "BiSigmoidTrace", "PostPre", "make_rule", "SYNAPSES", "Compound", "DomainWall", "Ideal", "Quantized",
+    "RULES",
+    "SYNAPSES",
+    "BiSigmoidTrace",
+    "Compound",
+    "DomainWall",
+    "ExcParams",
+    "Ideal",
+    "InhParams",
+    "NetworkParams",
+    "PostPre",
+    "Quantized",
+    "TrainConfig",
+    "TrainedNetwork",
+    "evaluate",
+    "load_run",
+    "make_rule",
     "parse_synapse",
+    "train",
 ]

@@ -109,7 +109,7 @@ def _check_data(data_dir: str | None, n_train: int, n_test: int) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .network import _read_checkpoint, TrainConfig, resolve_device, resolve_engine, train
+    from .network import TrainConfig, _read_checkpoint, resolve_device, resolve_engine, train
 
     if args.resume:
         ck = _read_checkpoint(Path(args.resume))

@@ -21,8 +21,20 @@ import numpy as np
 from numba import njit, prange
 
 from .params import (
-    P_E_DECAY, P_E_REFRAC, P_E_RESET, P_E_REST, P_E_THRESH, P_I_DECAY, P_I_REFRAC, P_I_RESET, P_I_REST,
-    P_I_THRESH, P_THETA_DECAY, P_THETA_PLUS, P_W_EI, P_W_IE,
+    P_E_DECAY,
+    P_E_REFRAC,
+    P_E_RESET,
+    P_E_REST,
+    P_E_THRESH,
+    P_I_DECAY,
+    P_I_REFRAC,
+    P_I_RESET,
+    P_I_REST,
+    P_I_THRESH,
+    P_THETA_DECAY,
+    P_THETA_PLUS,
+    P_W_EI,
+    P_W_IE,
 )
 
 N_IN = 784
@@ -252,14 +264,14 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
             # hardware synapses: the update acts on the nominal level (pulse count), not the read conductance
             base = w[i, j] if syn_kind != 2 else state[i, j] / n_lev
             x = base + delta[i]
-            x = 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
+            x = 0.0 if x < 0.0 else (min(x, 1.0))
             tgt[i] = x
             ssum += x
         if norm > 0.0 and ssum > 0.0:
             sc = norm / ssum
             for i in range(N_IN):
                 x = tgt[i] * sc
-                tgt[i] = 1.0 if x > 1.0 else x
+                tgt[i] = min(x, 1.0)
         if syn_kind == 0:
             for i in range(N_IN):
                 w[i, j] = tgt[i]
@@ -272,7 +284,7 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
                     lev = lo + (1 if np.random.random() < x - lo else 0)
                 else:
                     lev = int(math.floor(x + 0.5))
-                lev = 0 if lev < 0 else (L1 if lev > L1 else lev)
+                lev = 0 if lev < 0 else (min(lev, L1))
                 state[i, j] = lev
                 w[i, j] = lev / L1
         else:
@@ -287,7 +299,7 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
                     k -= _binomial(k, -d / k)
                 state[i, j] = k
                 x = (k * gp[i, j] + (n - k) * gap[i, j] - gmin) / span
-                w[i, j] = 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
+                w[i, j] = 0.0 if x < 0.0 else (min(x, 1.0))
     for b in range(B):
         for jj in range(n_spiked[b]):
             j = spiked_all[b, jj]

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
 from spinsyn.fileio import SpinsynFileError, atomic_path, write_json
 
 from . import labels as L
 from .engine import NetState, make_engine
 from .params import NetworkParams
-from .rules import LearningRule, make_rule, rule_from_dict
-from .synapses import Synapse, parse_synapse, synapse_from_dict
+from .rules import LearningRule, rule_from_dict
+from .synapses import Synapse, parse_synapse
 
 CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "spinsyn-checkpoint", 1
 METRICS_FORMAT, METRICS_VERSION = "spinsyn-metrics", 1
@@ -60,7 +59,7 @@ class TrainConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, s: str) -> "TrainConfig":
+    def from_json(cls, s: str) -> TrainConfig:
         d = json.loads(s)
         return cls(**{k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(cls)}})
 
@@ -310,7 +309,7 @@ def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device
                      min_spikes=net.config.min_spikes)
     dt = time.perf_counter() - t0
     res = _readout(counts, np.asarray(labels, np.int64), net.assignments, net.proportions)
-    res.update({"n_test": int(len(images)), "test_samples_per_s": len(images) / max(dt, 1e-9), "device": eng.device})
+    res.update({"n_test": len(images), "test_samples_per_s": len(images) / max(dt, 1e-9), "device": eng.device})
     return res
 
 
@@ -425,8 +424,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     t0 = time.perf_counter()
     ca = _counts(eng, Xtr[:n_assign], params, cfg.seed + 2, None, min_spikes=cfg.min_spikes)
     asg, props = L.assign_labels(ca, ytr64[:n_assign])
-    net = TrainedNetwork(cfg, params, syn, rule, ns.w, np.zeros(0), ns.state if syn.kind else None, ns.theta, asg,
-                         props, ns.gp_S if syn.kind == 2 else None, ns.gap_S if syn.kind == 2 else None)
     noise = _read_noise_fn(syn, ns, cfg.seed)
     t1 = time.perf_counter()
     ct = _counts(eng, Xte, params, cfg.seed + 1, None, read_noise=noise, min_spikes=cfg.min_spikes)
@@ -442,7 +439,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         "confusion": res["confusion"],
         "n_train": int(cfg.n_train),
         "epochs": int(cfg.epochs),
-        "n_test": int(len(Xte)),
+        "n_test": len(Xte),
         "n_assign": int(n_assign),
         "train_samples_per_s": n_train_total / max(t_train, 1e-9) if n_done_call else 0.0,
         "test_samples_per_s": len(Xte) / max(t_test, 1e-9) if len(Xte) else 0.0,

@@ -67,7 +67,7 @@ class NetworkParams:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NetworkParams":
+    def from_dict(cls, d: dict) -> NetworkParams:
         d = dict(d)
         d["exc"] = ExcParams(**d.get("exc", {}))
         d["inh"] = InhParams(**d.get("inh", {}))

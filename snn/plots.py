@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-
 from spinsyn.fileio import atomic_path
 
 

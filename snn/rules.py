@@ -15,11 +15,11 @@ model then realises it (clamp/normalise, round to levels, or switch MTJs) at the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
-
 from spinsyn.fileio import SpinsynFileError
 
 #: Published bi-sigmoid parameters (also ``spinsyn.fitting.published_rule()``).
@@ -41,7 +41,7 @@ class _FallbackRule:
     def __call__(self, dt_ms):
         p = self.params
         dt = np.asarray(dt_ms, dtype=np.float64)
-        sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+        sig = lambda z: 1.0 / (1.0 + np.exp(-z))
         return 1.0 - sig(p["k0"] * (dt - p["t0"])) - sig(p["k1"] * (dt - p["t1"]))
 
 

@@ -15,8 +15,20 @@ from typing import NamedTuple
 import torch
 
 from .params import (
-    P_E_DECAY, P_E_REFRAC, P_E_RESET, P_E_REST, P_E_THRESH, P_I_DECAY, P_I_REFRAC, P_I_RESET, P_I_REST,
-    P_I_THRESH, P_THETA_DECAY, P_THETA_PLUS, P_W_EI, P_W_IE,
+    P_E_DECAY,
+    P_E_REFRAC,
+    P_E_RESET,
+    P_E_REST,
+    P_E_THRESH,
+    P_I_DECAY,
+    P_I_REFRAC,
+    P_I_RESET,
+    P_I_REST,
+    P_I_THRESH,
+    P_THETA_DECAY,
+    P_THETA_PLUS,
+    P_W_EI,
+    P_W_IE,
 )
 
 
@@ -104,7 +116,7 @@ def _last_times(X: torch.Tensor) -> torch.Tensor:
 
 def weight_change(X: torch.Tensor, S: torch.Tensor, rule, gen: torch.Generator | None = None) -> torch.Tensor:
     """ΔW per image (B, 784, N) from input spikes X (B, T, 784) and exc spikes S (B, T, N)."""
-    B, T, _ = X.shape
+    T = X.shape[1]
     dt = S.dtype
     tt = torch.arange(T, device=X.device).view(1, T, 1)
     lp = _last_times(X)

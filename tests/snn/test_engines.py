@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from spinsyn.snn.engine import NetState, NumbaEngine, TorchEngine
 from spinsyn.snn.params import NetworkParams
 from spinsyn.snn.rules import BiSigmoidTrace, PostPre

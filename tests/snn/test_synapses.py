@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from spinsyn.snn import kernels as K
 from spinsyn.snn.synapses import Compound, Quantized, parse_synapse
 
@@ -73,7 +72,6 @@ def test_compound_switching_frequency_matches_probability():
 
 def test_torch_compound_switching_frequency_matches_probability():
     import torch
-
     from spinsyn.snn import torch_engine as TE
 
     n, k0, delta = 8, 3, 0.05

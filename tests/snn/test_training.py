@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from spinsyn.snn.network import TrainConfig, evaluate, load_run, train
 from spinsyn.snn.params import NetworkParams
 
