@@ -71,9 +71,9 @@ def say(msg: str) -> None:
     print(f"[bench] {msg}", flush=True)
 
 
-def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], check: bool = False, **kw) -> subprocess.CompletedProcess:
     say("$ " + " ".join(str(c) for c in cmd))
-    return subprocess.run(cmd, **kw)
+    return subprocess.run(cmd, check=check, **kw)
 
 
 # --------------------------------------------------------------------------------------------- venv
@@ -185,10 +185,11 @@ def run_ours(args, data_dir: Path) -> dict | None:
         say("spinsyn executable not found (looked for .venv/bin/spinsyn and PATH): "
             "install the project (`pip install -e .` in .venv) - skipping our side")
         return None
-    probe = subprocess.run([exe, "train", "--help"], capture_output=True, text=True)
+    probe = subprocess.run([exe, "train", "--help"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
-        say(f"`{exe} train` is not available yet (exit {probe.returncode}): "
-            f"{(probe.stderr or probe.stdout).strip().splitlines()[-1:] or ''} - skipping our side")
+        last = ((probe.stderr or probe.stdout).strip().splitlines() or [""])[-1]
+        say(f"`{exe} train` is not available yet (exit {probe.returncode}: {last}) - skipping our side; "
+            "the BindsNET figures above still stand")
         return None
     out = Path(tempfile.mkdtemp(prefix="spinsyn-bench-"))
     run_dir = out / "run"

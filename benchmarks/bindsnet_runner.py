@@ -32,14 +32,14 @@ try:
     _TV_LIB = torch.library.Library("torchvision", "DEF")
     _TV_LIB.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     _TV_LIB.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-except Exception as exc:  # already defined (e.g. a torchvision that works) -> harmless
+except RuntimeError as exc:  # already defined (e.g. a torchvision that works) -> harmless
     print(f"note: torchvision op shim not applied ({exc})", file=sys.stderr)
 
-import bindsnet  # noqa: E402
-from bindsnet.encoding import poisson  # noqa: E402
-from bindsnet.evaluation import all_activity, assign_labels, proportion_weighting  # noqa: E402
-from bindsnet.models import DiehlAndCook2015  # noqa: E402
-from bindsnet.network.monitors import Monitor  # noqa: E402
+import bindsnet
+from bindsnet.encoding import poisson
+from bindsnet.evaluation import all_activity, assign_labels, proportion_weighting
+from bindsnet.models import DiehlAndCook2015
+from bindsnet.network.monitors import Monitor
 
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
