@@ -323,6 +323,7 @@ class ParamInfo:
     ci95: tuple[float, float] | None = None
     identifiable: bool = True
     note: str = ""
+    ci95_bootstrap: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"value": self.value, "unit": self.unit, "stderr": self.stderr,
@@ -330,6 +331,8 @@ class ParamInfo:
                              "identifiable": self.identifiable}
         if self.note:
             d["note"] = self.note
+        if self.ci95_bootstrap is not None:
+            d["ci95_bootstrap"] = list(self.ci95_bootstrap)
         return d
 
 

@@ -1,0 +1,214 @@
+"""Fit inputs: a device sweep HDF5 (``spinsyn-sweep`` v1) or a CSV with a unit-bearing header.
+
+Both become a :class:`FitData`: per-Δt mean, spread and trial count, plus the raw trials for the plot.
+Everything is validated here, once, with messages naming the file; inner code trusts a FitData.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spinsyn.fileio import SpinsynFileError, h5_read_meta, sha256_file
+
+#: CSV time columns and their factor to ms.
+DT_COLUMNS = {"dt_ms": 1.0, "dt_us": 1e-3, "dt_s": 1e3}
+#: CSV value columns: name -> (factor to the stored unit, stored unit, normalised).
+Y_COLUMNS = {
+    "dw": (1.0, "1", True),
+    "delta_g_S": (1.0, "S", False), "delta_g_mS": (1e-3, "S", False),
+    "delta_g_uS": (1e-6, "S", False), "delta_g_nS": (1e-9, "S", False),
+}
+OPTIONAL_COLUMNS = ("sigma", "trial")
+
+
+@dataclass(frozen=True)
+class FitData:
+    """Data to fit. Shapes: P distinct Δt values; the raw arrays hold every trial/row (R,).
+
+    ``y_std`` is the spread of the trials at each Δt (NaN where one trial), ``sigma`` the user-given
+    uncertainty of each mean (or None), both in ``y_unit``.
+    """
+
+    dt_ms: np.ndarray  # (P,) sorted
+    y_mean: np.ndarray  # (P,)
+    y_std: np.ndarray  # (P,) trial standard deviation (ddof=1), NaN where n_trials == 1
+    n_trials: np.ndarray  # (P,) int
+    sigma: np.ndarray | None  # (P,) given uncertainty of the mean, or None
+    y_unit: str  # "1" (normalised / fraction of range) or "S"
+    normalised: bool  # data already divided by the rule amplitude (A cancels)
+    raw_dt_ms: np.ndarray  # (R,)
+    raw_y: np.ndarray  # (R,)
+    source_path: str
+    source_sha256: str
+    kind: str  # "csv" | "sweep"
+    y_label: str = "Δw"
+
+    @property
+    def n(self) -> int:
+        return int(self.dt_ms.size)
+
+    def weights_sigma(self) -> np.ndarray | None:
+        """Uncertainty of each mean used as least-squares weight (None = unweighted).
+
+        The given ``sigma`` if present; else trial std/√n where every Δt has ≥ 2 trials, with zero spreads
+        floored at 10 % of the median positive one (all-equal trials are not infinitely precise).
+        """
+        if self.sigma is not None:
+            return self.sigma
+        if np.all(self.n_trials >= 2):
+            sem = self.y_std / np.sqrt(self.n_trials)
+            pos = sem[sem > 0]
+            if pos.size == 0:
+                return None
+            return np.maximum(sem, 0.1 * float(np.median(pos)))
+        return None
+
+
+def _aggregate(path: Path, dt: np.ndarray, y: np.ndarray, sigma: np.ndarray | None):
+    order = np.argsort(dt, kind="stable")
+    dt, y = dt[order], y[order]
+    ux, inv, counts = np.unique(dt, return_inverse=True, return_counts=True)
+    mean = np.bincount(inv, weights=y) / counts
+    ss = np.bincount(inv, weights=(y - mean[inv]) ** 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.where(counts > 1, np.sqrt(ss / np.maximum(counts - 1, 1)), np.nan)
+    sig = None
+    if sigma is not None:
+        sigma = sigma[order]
+        # several rows per Δt with a sigma each: uncertainty of their mean
+        sig = np.sqrt(np.bincount(inv, weights=sigma**2)) / counts
+    return ux, mean, std, counts.astype(int), sig, dt, y
+
+
+def check_curve(path: str | Path, dt: np.ndarray, y: np.ndarray) -> None:
+    """Reject curves no model can be fitted to (NaN/inf, constant, too few points)."""
+    if not (np.all(np.isfinite(dt)) and np.all(np.isfinite(y))):
+        bad = int(np.sum(~np.isfinite(dt)) + np.sum(~np.isfinite(y)))
+        raise SpinsynFileError(f"{path}: {bad} value(s) are NaN or infinite; remove or fix them")
+    if np.unique(dt).size < 3:
+        raise SpinsynFileError(f"{path}: only {np.unique(dt).size} distinct Δt value(s); need at least 3")
+    scale = max(float(np.max(np.abs(y))), 1e-300)
+    if float(np.ptp(y)) <= 1e-12 * scale or float(np.ptp(y)) == 0.0:
+        raise SpinsynFileError(f"{path}: the curve is constant (all values {float(y[0]):.6g}); nothing to fit")
+
+
+def read_csv(path: str | Path) -> FitData:
+    """Read a CSV whose header names ``dt_ms`` (or dt_us/dt_s) and ``dw`` or ``delta_g_S`` (or _mS/_uS/_nS),
+    optionally ``sigma`` (same unit as the value column) and ``trial`` (int). Rows sharing a Δt are trials."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpinsynFileError(f"{path}: file not found")
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.reader(line for line in fh if not line.lstrip().startswith("#")) if r]
+    except UnicodeDecodeError:
+        raise SpinsynFileError(f"{path}: not a UTF-8 text CSV file") from None
+    if not rows:
+        raise SpinsynFileError(f"{path}: empty CSV; expected a header such as 'dt_ms,dw'")
+    header = [h.strip() for h in rows[0]]
+    allowed = set(DT_COLUMNS) | set(Y_COLUMNS) | set(OPTIONAL_COLUMNS)
+    unknown = [h for h in header if h not in allowed]
+    if unknown:
+        hint = ""
+        if any(h in ("dt", "delta_t", "time") for h in unknown):
+            hint = " (a time column must carry its unit: dt_ms, dt_us or dt_s)"
+        elif any(h.startswith("delta_g") or h in ("dg", "g", "w") for h in unknown):
+            hint = " (a conductance change must carry its unit: delta_g_S, _mS, _uS or _nS; 'dw' if normalised)"
+        raise SpinsynFileError(f"{path}: unknown column(s) {unknown}{hint}; expected {sorted(allowed)}")
+    if len(set(header)) != len(header):
+        raise SpinsynFileError(f"{path}: duplicate column names in header {header}")
+    dts = [h for h in header if h in DT_COLUMNS]
+    ys = [h for h in header if h in Y_COLUMNS]
+    if len(dts) != 1:
+        raise SpinsynFileError(f"{path}: need exactly one time column of {sorted(DT_COLUMNS)}, got {dts}")
+    if len(ys) != 1:
+        raise SpinsynFileError(f"{path}: need exactly one value column of {sorted(Y_COLUMNS)}, got {ys}")
+    body = rows[1:]
+    if not body:
+        raise SpinsynFileError(f"{path}: header only, no data rows")
+    cols: dict[str, np.ndarray] = {}
+    for j, name in enumerate(header):
+        vals = []
+        for i, r in enumerate(body, start=2):
+            if len(r) != len(header):
+                raise SpinsynFileError(f"{path}: line {i} has {len(r)} fields, header has {len(header)}")
+            try:
+                vals.append(float(r[j]))
+            except ValueError:
+                raise SpinsynFileError(f"{path}: line {i}, column {name!r}: {r[j]!r} is not a number") from None
+        cols[name] = np.asarray(vals, dtype=np.float64)
+    dt = cols[dts[0]] * DT_COLUMNS[dts[0]]
+    fac, unit, normalised = Y_COLUMNS[ys[0]]
+    y = cols[ys[0]] * fac
+    sigma = None
+    if "sigma" in cols:
+        sigma = cols["sigma"] * fac
+        if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
+            raise SpinsynFileError(f"{path}: column 'sigma' must be finite and > 0 (same unit as {ys[0]!r})")
+    if "trial" in cols:
+        t = cols["trial"]
+        if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
+            raise SpinsynFileError(f"{path}: column 'trial' must hold integers")
+    check_curve(path, dt, y)
+    ux, mean, std, counts, sig, rdt, ry = _aggregate(path, dt, y, sigma)
+    return FitData(ux, mean, std, counts, sig, unit, normalised, rdt, ry, str(path), sha256_file(path), "csv",
+                   "Δw" if normalised else "ΔG (S)")
+
+
+def read_sweep_file(path: str | Path) -> FitData:
+    """Read a ``spinsyn-sweep`` v1 HDF5: ΔG = g_after_S − g_before_S over every trial, divided by
+    (g_max_S − g_min_S) so y is the fraction of the device's conductance range (unit "1", amplitude free)."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpinsynFileError(f"{path}: file not found")
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:
+        raise SpinsynFileError(f"{path}: not a readable HDF5 file ({exc})") from None
+    with fh:
+        meta = h5_read_meta(path, fh, fmt="spinsyn-sweep", versions=(1,))
+        for name in ("dt_ms", "g_before_S", "g_after_S"):
+            if name not in fh:
+                raise SpinsynFileError(f"{path}: dataset {name!r} missing from the sweep file")
+        dt = np.asarray(fh["dt_ms"][...], dtype=np.float64)
+        gb = np.asarray(fh["g_before_S"][...], dtype=np.float64)
+        ga = np.asarray(fh["g_after_S"][...], dtype=np.float64)
+        for name, want in (("dt_ms", "ms"), ("g_before_S", "S"), ("g_after_S", "S")):
+            u = fh[name].attrs.get("units")
+            u = u.decode() if isinstance(u, bytes) else u
+            if u is not None and u != want:
+                raise SpinsynFileError(f"{path}: dataset {name!r} has units {u!r}, expected {want!r}")
+    if dt.ndim != 1 or gb.shape != ga.shape or gb.ndim != 2 or gb.shape[0] != dt.size:
+        raise SpinsynFileError(f"{path}: expected dt_ms (P,) and g_before_S/g_after_S (P,T); got "
+                               f"{dt.shape}, {gb.shape}, {ga.shape}")
+    try:
+        g_min, g_max = float(meta["g_min_S"]), float(meta["g_max_S"])
+    except (KeyError, TypeError, ValueError):
+        raise SpinsynFileError(f"{path}: root attributes g_min_S and g_max_S (numbers, S) are required") from None
+    if not (np.isfinite(g_min) and np.isfinite(g_max) and g_max > g_min):
+        raise SpinsynFileError(f"{path}: need g_max_S > g_min_S, got g_min_S={g_min}, g_max_S={g_max}")
+    dw = (ga - gb) / (g_max - g_min)  # (P, T)
+    rdt = np.repeat(dt, dw.shape[1])
+    ry = dw.reshape(-1)
+    check_curve(path, rdt, ry)
+    ux, mean, std, counts, sig, rdt, ry = _aggregate(path, rdt, ry, None)
+    return FitData(ux, mean, std, counts, None, "1", False, rdt, ry, str(path), sha256_file(path), "sweep",
+                   "ΔG / (g_max − g_min)")
+
+
+def read_input(path: str | Path) -> FitData:
+    """Dispatch on the file's content: HDF5 signature -> sweep, otherwise CSV."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpinsynFileError(f"{path}: file not found")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head == b"\x89HDF\r\n\x1a\n":
+        return read_sweep_file(path)
+    return read_csv(path)
