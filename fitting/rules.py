@@ -447,8 +447,14 @@ def load_rule(path: str | Path) -> Rule:
             if not (isinstance(ci, list) and len(ci) == 2):
                 raise SpinsynFileError(f"{path}: params.{name}.ci95 must be [lo, hi], got {ci!r}")
             ci = (_num(path, f"params.{name}.ci95", ci[0]), _num(path, f"params.{name}.ci95", ci[1]))
+        bci = rec.get("ci95_bootstrap")
+        if bci is not None:
+            if not (isinstance(bci, list) and len(bci) == 2):
+                raise SpinsynFileError(f"{path}: params.{name}.ci95_bootstrap must be [lo, hi], got {bci!r}")
+            bci = (_num(path, f"params.{name}.ci95_bootstrap", bci[0]),
+                   _num(path, f"params.{name}.ci95_bootstrap", bci[1]))
         params[name] = ParamInfo(value, str(rec.get("unit", "")), stderr, ci,
-                                 bool(rec.get("identifiable", True)), str(rec.get("note", "")))
+                                 bool(rec.get("identifiable", True)), str(rec.get("note", "")), bci)
     unknown = set(raw) - set(fam.params)
     if unknown:
         raise SpinsynFileError(f"{path}: unknown parameters {sorted(unknown)} for model {model!r}")
