@@ -1,0 +1,187 @@
+"""Reference engine: vectorised numpy integration of the same equations as the ngspice netlists.
+
+Stochastic switching is a hazard integral: H(t) = int rate(V(t), state) dt, never reset; the k-th switch
+happens when H reaches Theta_k = sum_{i<=k} -ln(u_i) (a fresh threshold after each switch, i.e.
+cycle-to-cycle), so state = s0 XOR parity(#{k: Theta_k <= H}). Steps are exact event-located (the rate is
+held at its step-midpoint voltage, the crossing time is solved linearly), vectorised over all devices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import (
+    CompoundSynapse,
+    DomainWallMTJ,
+    MTJParams,
+    PulseTestbench,
+    STTMTJ,
+    derive,
+    hazard_rate_per_s,
+)
+
+K_THRESHOLDS = 4  # switches one device may make during one waveform
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Random draws for a (P, T) grid of instances with N MTJs each (shared by both engines).
+
+    s0 (P,T,N) initial MTJ states (1=P); theta (P,T,N,K) cumulative hazard thresholds; z (P,T,N,4)
+    standard normals for t_ox, t_fl, TMR0, area spreads; x0 (P,T) DW start; depin (P,T) DW I_dep scale.
+    """
+
+    s0: np.ndarray
+    theta: np.ndarray
+    z: np.ndarray
+    x0: np.ndarray
+    depin: np.ndarray
+
+
+def n_mtj_of(model) -> int:
+    return model.n_mtj if isinstance(model, CompoundSynapse) else 1
+
+
+def draw(model, n_dt: int, trials: int, seed: int) -> Draws:
+    """All random numbers for a sweep from ``np.random.default_rng(seed)`` in a fixed order."""
+    rng = np.random.default_rng(seed)
+    n = n_mtj_of(model) if not isinstance(model, DomainWallMTJ) else 1
+    shape = (n_dt, trials, n)
+    s0 = (rng.random(shape) < 0.5).astype(np.int8)
+    theta = np.cumsum(-np.log1p(-rng.random(shape + (K_THRESHOLDS,))), axis=-1)
+    z = rng.standard_normal(shape + (4,))
+    x0 = rng.random((n_dt, trials))
+    if isinstance(model, DomainWallMTJ) and model.n_notches > 0:
+        x0 = np.round(x0 * model.n_notches) / model.n_notches
+    depin = 1 + model.sigma_depin_pct / 100 * rng.standard_normal((n_dt, trials)) if isinstance(
+        model, DomainWallMTJ) else np.ones((n_dt, trials))
+    return Draws(s0, theta, z, x0, np.maximum(depin, 0.05))
+
+
+def device_params(mtj: STTMTJ, z: np.ndarray) -> MTJParams:
+    """Per-device derived parameters from standard normals z (..., 4)."""
+    return derive(
+        mtj,
+        t_ox_nm=mtj.t_ox_nm * (1 + mtj.sigma_t_ox_pct / 100 * z[..., 0]),
+        t_fl_nm=mtj.t_fl_nm * (1 + mtj.sigma_t_fl_pct / 100 * z[..., 1]),
+        tmr0=mtj.tmr0 * (1 + mtj.sigma_tmr0_pct / 100 * z[..., 2]),
+        area_scale=np.maximum(1 + mtj.sigma_area_pct / 100 * z[..., 3], 0.05),
+    )
+
+
+def time_grid_ms(tb: PulseTestbench, dt_ms: np.ndarray, n_ramp: int = 400, n_pulse: int = 40
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Step edges t (P, S+1) in ms for each Δt and the post voltage (P, S) during each step.
+
+    Segments: [0, dt] ramp, post potentiation, post depression, then the rest of the ramp (+10 %).
+    """
+    dt = np.asarray(dt_ms, dtype=float)[:, None]
+    t_end = max(tb.pre_ramp_ms * 1.02, float(np.max(dt)) + tb.post_us * 1e-3 * 1.5)
+    u_r = np.linspace(0, 1, n_ramp + 1)[None, :]
+    u_p = np.linspace(0, 1, n_pulse + 1)[None, 1:]
+    t1 = dt + tb.post_pot_us * 1e-3
+    t2 = t1 + tb.post_dep_us * 1e-3
+    edges = np.concatenate([dt * u_r, dt + (t1 - dt) * u_p, t1 + (t2 - t1) * u_p,
+                            t2 + (t_end - t2) * u_r[:, 1:]], axis=1)
+    n = edges.shape[1] - 1
+    vpost = np.zeros((dt.shape[0], n))
+    vpost[:, n_ramp:n_ramp + n_pulse] = tb.post_pot_V
+    vpost[:, n_ramp + n_pulse:n_ramp + 2 * n_pulse] = tb.post_dep_V
+    return edges, vpost
+
+
+def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.ndarray,
+                  v_mid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Event-located hazard integration. s0 (...,), theta (..., K), edges_s/v_mid broadcastable to
+    (..., S+1)/(..., S) along the last axis. Returns (state, H, n_switches) at the end."""
+    shape = s0.shape
+    h = np.zeros(shape)
+    nsw = np.zeros(shape, dtype=np.int64)
+    k_max = theta.shape[-1]
+    widths = np.diff(edges_s, axis=-1)
+    for j in range(widths.shape[-1]):
+        rem = np.broadcast_to(widths[..., j], shape).copy()
+        v = np.broadcast_to(v_mid[..., j], shape)
+        for _ in range(k_max + 1):
+            state = (s0 + nsw) % 2
+            rate = hazard_rate_per_s(p, state, v)
+            nxt = np.take_along_axis(theta, np.minimum(nsw, k_max - 1)[..., None], -1)[..., 0]
+            can = (nsw < k_max) & (rate > 0)
+            t_hit = np.where(can, (nxt - h) / np.where(rate > 0, rate, 1.0), np.inf)
+            hit = t_hit < rem
+            h = np.where(hit, nxt, h + rate * rem)
+            rem = np.where(hit, rem - t_hit, 0.0)
+            nsw = nsw + hit
+            if not hit.any():
+                break
+    return (s0 + nsw) % 2, h, nsw
+
+
+def dw_velocity_per_s(model: DomainWallMTJ, v_V, depin_scale) -> np.ndarray:
+    """dx/dt (1/s) of the wall position for V_mtj across the device."""
+    i = np.asarray(v_V, dtype=float) / model.r_hm_ohm
+    i_dep = model.i_depin_A * np.asarray(depin_scale)
+    speed = model.v_coeff_m_per_s * np.maximum(np.abs(i) / i_dep - 1.0, 0.0) / (model.length_nm * 1e-9)
+    return np.sign(i) * speed
+
+
+def snap_notches(model: DomainWallMTJ, x0: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Pin the wall at the last notch it passed (toward its start)."""
+    if model.n_notches == 0:
+        return x
+    n = model.n_notches
+    up = np.floor(x * n + 1e-9) / n
+    dn = np.ceil(x * n - 1e-9) / n
+    return np.where(x >= x0, up, dn)
+
+
+def integrate_dw(model: DomainWallMTJ, x0: np.ndarray, depin: np.ndarray, edges_s: np.ndarray,
+                 v_mid: np.ndarray) -> np.ndarray:
+    """Wall position after the waveform, clamped to [0, 1], then pinned at notches."""
+    x = x0.astype(float).copy()
+    widths = np.diff(edges_s, axis=-1)
+    for j in range(widths.shape[-1]):
+        x = np.clip(x + dw_velocity_per_s(model, v_mid[..., j], depin) * widths[..., j], 0.0, 1.0)
+    return snap_notches(model, x0, x)
+
+
+def run_reference(model, tb: PulseTestbench, dt_ms: np.ndarray, d: Draws) -> dict[str, np.ndarray]:
+    """Final states for every (Δt, trial): ``s1`` (P,T,N) MTJ states or ``x1`` (P,T) wall positions."""
+    edges_ms, vpost = time_grid_ms(tb, dt_ms)
+    tmid = 0.5 * (edges_ms[:, 1:] + edges_ms[:, :-1])
+    v_mid = tb.v_pre_V(tmid) - vpost  # (P, S)
+    edges_s = edges_ms * 1e-3
+    if isinstance(model, DomainWallMTJ):
+        return {"x1": integrate_dw(model, d.x0, d.depin, edges_s[:, None, :], v_mid[:, None, :])}
+    mtj = model.mtj if isinstance(model, CompoundSynapse) else model
+    p = device_params(mtj, d.z)
+    s1, h, nsw = integrate_mtj(p, d.s0, d.theta, edges_s[:, None, None, :], v_mid[:, None, None, :])
+    return {"s1": s1.astype(np.int8), "h": h, "nsw": nsw}
+
+
+def apply_pulse(model, state, v_V, width_ns, rng: np.random.Generator, params=None) -> np.ndarray:
+    """One rectangular pulse of v_V (V_mtj) for width_ns on each device of a batch; returns new states.
+
+    STT-MTJ: state 1/0, switches with p = 1 - exp(-rate * width); compound: binomial over the MTJs in the
+    state the pulse can switch; dw-mtj: wall moves by the deterministic velocity with a drawn I_dep.
+    """
+    state = np.asarray(state)
+    v = np.broadcast_to(np.asarray(v_V, dtype=float), state.shape)
+    w = np.broadcast_to(np.asarray(width_ns, dtype=float), state.shape) * 1e-9
+    if isinstance(model, DomainWallMTJ):
+        depin = np.maximum(1 + model.sigma_depin_pct / 100 * rng.standard_normal(state.shape), 0.05)
+        x0 = state.astype(float)
+        x = np.clip(x0 + dw_velocity_per_s(model, v, depin) * w, 0.0, 1.0)
+        return snap_notches(model, x0, x)
+    mtj = model.mtj if isinstance(model, CompoundSynapse) else model
+    p = derive(mtj) if params is None else params
+    p_up = -np.expm1(-hazard_rate_per_s(p, 0.0, v) * w)
+    p_dn = -np.expm1(-hazard_rate_per_s(p, 1.0, v) * w)
+    if isinstance(model, CompoundSynapse):
+        k = state.astype(np.int64)
+        return k + rng.binomial(model.n_mtj - k, p_up) - rng.binomial(k, p_dn)
+    s = state.astype(np.int64)
+    u = rng.random(state.shape)
+    return np.where(s == 1, np.where(u < p_dn, 0, 1), np.where(u < p_up, 1, 0))

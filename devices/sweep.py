@@ -1,0 +1,191 @@
+"""Δt x trials sweeps with either engine, and the sweep HDF5 file ("spinsyn-sweep" v1)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .models import (
+    CompoundSynapse,
+    DomainWallMTJ,
+    PulseTestbench,
+    STTMTJ,
+    conductance_S,
+    g_bounds_S,
+    model_name,
+)
+from .reference import draw, n_mtj_of, run_reference
+
+FORMAT, VERSION = "spinsyn-sweep", 1
+
+
+@dataclass
+class SweepResult:
+    """Sweep datasets (P Δt points x T trials) and attributes (see docs/devices.md)."""
+
+    dt_ms: np.ndarray
+    g_before_S: np.ndarray
+    g_after_S: np.ndarray
+    switched_up: np.ndarray
+    switched_down: np.ndarray
+    model: dict[str, Any]
+    testbench: dict[str, Any]
+    engine: str
+    seed: int
+    g_min_S: float
+    g_max_S: float
+    n_mtj: int
+    ngspice_version: int | None = None
+    state_before: np.ndarray | None = None
+    state_after: np.ndarray | None = None
+    waveforms: list[dict[str, np.ndarray]] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None
+
+    @property
+    def dg_norm(self) -> np.ndarray:
+        """(g_after - g_before) / (g_max - g_min), shape (P, T)."""
+        return (self.g_after_S - self.g_before_S) / (self.g_max_S - self.g_min_S)
+
+
+def model_record(model) -> dict[str, Any]:
+    return {"name": model_name(model), "class": type(model).__name__, "fields": dataclasses.asdict(model)}
+
+
+def model_from_record(rec: dict[str, Any]):
+    f = dict(rec["fields"])
+    cls = {"STTMTJ": STTMTJ, "CompoundSynapse": CompoundSynapse, "DomainWallMTJ": DomainWallMTJ}[rec["class"]]
+    if cls is CompoundSynapse:
+        f["mtj"] = STTMTJ(**f["mtj"])
+    return cls(**f)
+
+
+def _states(model, d, out) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(model, DomainWallMTJ):
+        x0, x1 = d.x0, out["x1"]
+        return x0, x1, (x1 > x0).astype(np.int64), (x1 < x0).astype(np.int64)
+    s0, s1 = d.s0.astype(np.int64), out["s1"].astype(np.int64)
+    up = ((s0 == 0) & (s1 == 1)).sum(-1)
+    down = ((s0 == 1) & (s1 == 0)).sum(-1)
+    return s0.sum(-1), s1.sum(-1), up, down
+
+
+def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "reference", seed: int = 0,
+          jobs: int = 1, save_waveforms: int = 0, progress: bool = False,
+          netlist_dir: str | Path | None = None) -> SweepResult:
+    """Run the pulse testbench at every Δt (ms) for ``trials`` Monte-Carlo draws.
+
+    Both engines consume the same draws (``reference.draw(model, P, T, seed)``), so with one seed the
+    spice and reference results are comparable instance by instance.
+    """
+    dt = np.asarray(dt_ms, dtype=float).ravel()
+    if dt.size == 0 or not np.all(np.isfinite(dt)) or np.any(dt < 0):
+        raise ValueError(f"dt_ms: expected finite non-negative delays, got {dt_ms!r}")
+    if not (isinstance(trials, (int, np.integer)) and trials >= 1):
+        raise ValueError(f"trials={trials!r}; expected an integer >= 1")
+    if engine not in ("reference", "spice"):
+        raise ValueError(f"engine={engine!r}; expected 'reference' or 'spice'")
+    d = draw(model, dt.size, int(trials), seed)
+    version = None
+    waves: list[dict[str, np.ndarray]] = []
+    if engine == "reference":
+        out = run_reference(model, testbench, dt, d)
+    else:
+        from . import spice
+
+        out, waves, version = spice.run_spice(model, testbench, dt, d, jobs=jobs, save_waveforms=save_waveforms,
+                                              progress=progress, netlist_dir=netlist_dir)
+    st0, st1, up, down = _states(model, d, out)
+    v_read = testbench.v_read_V
+    g_min, g_max = g_bounds_S(model, v_read)
+    return SweepResult(
+        dt_ms=dt, g_before_S=conductance_S(model, st0, v_read), g_after_S=conductance_S(model, st1, v_read),
+        switched_up=up, switched_down=down, model=model_record(model),
+        testbench=dataclasses.asdict(testbench), engine=engine, seed=int(seed), g_min_S=g_min, g_max_S=g_max,
+        n_mtj=n_mtj_of(model) if not isinstance(model, DomainWallMTJ) else 0, ngspice_version=version,
+        state_before=np.asarray(st0, dtype=float), state_after=np.asarray(st1, dtype=float), waveforms=waves)
+
+
+def write_sweep(path: str | Path, r: SweepResult) -> Path:
+    """Write ``r`` atomically as "spinsyn-sweep" v1 HDF5."""
+    import h5py
+
+    from spinsyn.fileio import atomic_path, h5_dataset, h5_write_meta
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            h5_write_meta(f, fmt=FORMAT, version=VERSION, seed=r.seed, model=r.model, testbench=r.testbench)
+            for k in ("engine",):
+                f.attrs[k] = r.engine
+            f.attrs["ngspice_version"] = -1 if r.ngspice_version is None else int(r.ngspice_version)
+            f.attrs["seed"] = int(r.seed)
+            f.attrs["g_min_S"] = float(r.g_min_S)
+            f.attrs["g_max_S"] = float(r.g_max_S)
+            f.attrs["n_mtj"] = int(r.n_mtj)
+            h5_dataset(f, "dt_ms", r.dt_ms)
+            h5_dataset(f, "g_before_S", r.g_before_S)
+            h5_dataset(f, "g_after_S", r.g_after_S)
+            h5_dataset(f, "switched_up", np.asarray(r.switched_up, dtype=np.int64))
+            h5_dataset(f, "switched_down", np.asarray(r.switched_down, dtype=np.int64))
+            if r.state_before is not None:
+                h5_dataset(f, "state_before", r.state_before)
+                h5_dataset(f, "state_after", r.state_after)
+            if r.waveforms:
+                g = f.create_group("waveforms")
+                for i, w in enumerate(r.waveforms):
+                    gi = g.create_group(str(i))
+                    for k, v in w.items():
+                        if k in ("dt_index", "trial"):
+                            gi.attrs[k] = int(v)
+                        else:
+                            h5_dataset(gi, k, np.asarray(v))
+    return Path(path)
+
+
+def read_sweep(path: str | Path) -> SweepResult:
+    """Read and validate a "spinsyn-sweep" v1 file."""
+    import h5py
+
+    from spinsyn.fileio import SpinsynFileError, h5_read_meta
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpinsynFileError(f"{path}: file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise SpinsynFileError(f"{path}: not an HDF5 file ({exc})") from None
+    with f:
+        meta = h5_read_meta(path, f, fmt=FORMAT, versions=(VERSION,))
+        need = ("dt_ms", "g_before_S", "g_after_S", "switched_up", "switched_down")
+        missing = [k for k in need if k not in f]
+        if missing:
+            raise SpinsynFileError(f"{path}: missing dataset(s) {missing}")
+        arr = {k: f[k][()] for k in need}
+        p = arr["dt_ms"].shape[0]
+        for k in need[1:]:
+            if arr[k].ndim != 2 or arr[k].shape[0] != p:
+                raise SpinsynFileError(f"{path}: dataset {k} has shape {arr[k].shape}, expected ({p}, T)")
+        for k in ("model", "testbench", "engine", "g_min_S", "g_max_S"):
+            if k not in meta:
+                raise SpinsynFileError(f"{path}: missing attribute {k!r}")
+        waves = []
+        if "waveforms" in f:
+            for key in sorted(f["waveforms"], key=int):
+                gi = f["waveforms"][key]
+                w = {k: gi[k][()] for k in gi}
+                w.update({k: int(v) for k, v in gi.attrs.items() if k in ("dt_index", "trial")})
+                waves.append(w)
+        nv = int(meta.get("ngspice_version", -1))
+        return SweepResult(
+            dt_ms=arr["dt_ms"], g_before_S=arr["g_before_S"], g_after_S=arr["g_after_S"],
+            switched_up=arr["switched_up"], switched_down=arr["switched_down"], model=meta["model"],
+            testbench=meta["testbench"], engine=str(meta["engine"]), seed=int(meta.get("seed", 0)),
+            g_min_S=float(meta["g_min_S"]), g_max_S=float(meta["g_max_S"]), n_mtj=int(meta.get("n_mtj", 0)),
+            ngspice_version=None if nv < 0 else nv,
+            state_before=f["state_before"][()] if "state_before" in f else None,
+            state_after=f["state_after"][()] if "state_after" in f else None, waveforms=waves,
+            provenance=meta.get("provenance"))
