@@ -27,9 +27,9 @@ from .rules import Rule, load_rule, published_rule
 class CalibrateConfig:
     """Search settings: Δt grid (ms), trials per Δt, optimiser budget, bounds factor."""
 
-    dt_max_ms: float = 60.0
+    dt_max_ms: float = 58.0
     dt_step_ms: float = 2.0
-    trials: int = 32
+    trials: int = 16
     maxiter: int = 8
     popsize: int = 6
     bound_factor: float = 0.5
