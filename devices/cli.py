@@ -1,0 +1,182 @@
+"""``spinsyn device sweep|plot|info``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def parse_range(text: str) -> list[float]:
+    """``START:STOP:STEP`` (STOP exclusive, like ``range``) or a comma list, in ms."""
+    import numpy as np
+
+    try:
+        if ":" in text:
+            a, b, c = (float(x) for x in text.split(":"))
+            if c <= 0 or b <= a:
+                raise ValueError
+            vals = np.arange(a, b - 1e-9 * c, c)
+        else:
+            vals = np.array([float(x) for x in text.split(",")])
+    except ValueError:
+        raise ValueError(f"--dt-ms: got {text!r}; expected START:STOP:STEP with STOP > START, STEP > 0 "
+                         "(STOP exclusive), or a comma list") from None
+    if vals.size == 0 or np.any(vals < 0) or vals.size > 100000:
+        raise ValueError(f"--dt-ms: got {text!r}; expected 1..100000 non-negative delays")
+    return [float(v) for v in vals]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``device`` command."""
+    p = subparsers.add_parser("device", help="spintronic synapse pulse simulations (ngspice / reference)")
+    sub = p.add_subparsers(dest="device_cmd", metavar="SUBCOMMAND", required=True)
+    s = sub.add_parser("sweep", help="Δt x trials pulse sweep -> spinsyn-sweep HDF5")
+    s.add_argument("--model", required=True, choices=("stt-mtj", "compound", "dw-mtj"))
+    s.add_argument("--preset", default=None, help="named preset (default: the model name); see 'device info'")
+    s.add_argument("--testbench", default=None, help="pulse testbench preset: published (default), physical")
+    s.add_argument("--n-mtj", type=int, default=None, help="MTJs in the compound synapse (default 8)")
+    s.add_argument("--dt-ms", required=True, help="START:STOP:STEP (STOP exclusive) or comma list, ms")
+    s.add_argument("--trials", type=int, required=True, help="Monte-Carlo trials per Δt")
+    s.add_argument("--engine", default="spice", choices=("spice", "reference"))
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count)")
+    s.add_argument("--save-waveforms", type=int, default=0, metavar="K", help="store K instances' waveforms")
+    s.add_argument("--sigma-pct", type=float, default=None,
+                   help="device-to-device spread (%%) on t_ox, t_fl, TMR0 and area (default 0)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sweep)
+    pl = sub.add_parser("plot", help="plot a sweep file")
+    pl.add_argument("file")
+    pl.add_argument("--out", required=True)
+    pl.set_defaults(func=cmd_plot)
+    i = sub.add_parser("info", help="derived numbers of a model preset")
+    i.add_argument("model")
+    i.set_defaults(func=cmd_info)
+
+
+def _build_model(args):
+    from . import CompoundSynapse, STTMTJ, get_model
+
+    name = args.preset or args.model
+    model = get_model(name)
+    if args.n_mtj is not None:
+        if not isinstance(model, CompoundSynapse):
+            raise ValueError(f"--n-mtj applies to the compound model, not {name!r}")
+        if not 1 <= args.n_mtj <= 256:
+            raise ValueError(f"--n-mtj: got {args.n_mtj}; expected 1..256")
+        model = get_model(name, n_mtj=args.n_mtj)
+    if args.sigma_pct is not None:
+        if not 0 <= args.sigma_pct < 30:
+            raise ValueError(f"--sigma-pct: got {args.sigma_pct}; expected 0 <= sigma < 30")
+        if isinstance(model, DomainWallMTJ_type()):
+            model = get_model(name, sigma_depin_pct=args.sigma_pct)
+        else:
+            kw = {k: args.sigma_pct for k in ("sigma_t_ox_pct", "sigma_t_fl_pct", "sigma_tmr0_pct",
+                                               "sigma_area_pct")}
+            model = get_model(name, **kw, **({"n_mtj": model.n_mtj} if isinstance(model, CompoundSynapse)
+                                             else {}))
+    expected = {"stt-mtj": STTMTJ, "compound": CompoundSynapse, "dw-mtj": DomainWallMTJ_type()}[args.model]
+    if not isinstance(model, expected):
+        raise ValueError(f"--preset {name!r} is not a {args.model} model")
+    return model
+
+
+def DomainWallMTJ_type():
+    from . import DomainWallMTJ
+
+    return DomainWallMTJ
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from . import get_testbench, sweep, write_sweep
+    from .spice import SpiceConvergenceError
+
+    if args.trials < 1 or args.trials > 10**6:
+        raise ValueError(f"--trials: got {args.trials}; expected 1..1000000")
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        raise ValueError(f"--jobs: got {jobs}; expected >= 1")
+    if args.save_waveforms < 0:
+        raise ValueError(f"--save-waveforms: got {args.save_waveforms}; expected >= 0")
+    dt = parse_range(args.dt_ms)
+    model = _build_model(args)
+    tb = get_testbench(args.testbench or "published")
+    out = Path(args.out)
+    try:
+        res = sweep(model, tb, dt, args.trials, engine=args.engine, seed=args.seed, jobs=jobs,
+                    save_waveforms=args.save_waveforms, progress=True, netlist_dir=out.parent)
+    except SpiceConvergenceError as exc:
+        print(f"spinsyn: error: {exc}")
+        return 1
+    write_sweep(out, res)
+    dg = res.dg_norm.mean(1)
+    print(f"wrote {out}: {len(dt)} delays x {args.trials} trials ({args.engine}); mean normalised dG "
+          f"from {dg.min():+.3f} to {dg.max():+.3f}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from spinsyn.fileio import atomic_path
+
+    from . import read_sweep
+
+    r = read_sweep(args.file)
+    dg = r.dg_norm
+    fig, ax = plt.subplots(1, 3 if r.waveforms else 2, figsize=(14 if r.waveforms else 10, 4))
+    ax[0].errorbar(r.dt_ms, dg.mean(1), yerr=dg.std(1), fmt="o-", ms=3, capsize=2)
+    ax[0].axhline(0, color="k", lw=0.5)
+    ax[0].set(xlabel="Δt (ms)", ylabel="normalised ΔG (mean ± std)", title=f"{r.model['name']} ({r.engine})")
+    n = max(r.n_mtj, 1)
+    ax[1].plot(r.dt_ms, r.switched_up.sum(1) / (n * dg.shape[1]), "g-", label="AP→P")
+    ax[1].plot(r.dt_ms, r.switched_down.sum(1) / (n * dg.shape[1]), "r-", label="P→AP")
+    ax[1].set(xlabel="Δt (ms)", ylabel="switching fraction", title="switching probability")
+    ax[1].legend()
+    if r.waveforms:
+        w = r.waveforms[0]
+        t = np.asarray(w["time_s"]) * 1e3
+        ax[2].plot(t, w["v_mtj_V"], label="V_mtj (V)")
+        ax2 = ax[2].twinx()
+        ax2.plot(t, np.asarray(w["g_S"]) * 1e6, "k", lw=0.8)
+        ax2.set_ylabel("G (µS)")
+        ax[2].set(xlabel="t (ms)", title=f"instance dt#{w.get('dt_index', 0)} trial {w.get('trial', 0)}")
+    fig.tight_layout()
+    with atomic_path(args.out) as tmp:
+        fig.savefig(tmp, dpi=120, format=str(args.out).rsplit(".", 1)[-1] if "." in str(args.out) else "png")
+    plt.close(fig)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import PRESETS, CompoundSynapse, DomainWallMTJ, conductance_S, derive, get_model
+    from .models import r_ap_ohm
+
+    m = get_model(args.model)
+    print(f"{args.model}: {PRESETS[args.model][1]}")
+    print(m)
+    if isinstance(m, DomainWallMTJ):
+        print(f"R_P = {m.r_p_ohm:.1f} ohm, R_AP = {m.r_ap_ohm:.1f} ohm, R_HM = {m.r_hm_ohm:.1f} ohm, "
+              f"I_dep = {m.i_depin_A * 1e6:.1f} uA (V_dep = {m.i_depin_A * m.r_hm_ohm:.3f} V), levels = "
+              f"{'analog' if m.n_notches == 0 else m.n_notches + 1}")
+        return 0
+    mtj = m.mtj if isinstance(m, CompoundSynapse) else m
+    p = derive(mtj)
+    print(f"R_P = {float(p.r_p_ohm):.1f} ohm; R_AP(0) = {float(r_ap_ohm(p, 0.0)):.1f} ohm; "
+          f"R_AP(0.1 V) = {float(r_ap_ohm(p, 0.1)):.1f} ohm; R_AP(0.25 V) = {float(r_ap_ohm(p, 0.25)):.1f} ohm")
+    print(f"Ic0 = {float(p.ic0_A) * 1e6:.2f} uA; Delta = {float(p.delta):.2f}; tau0 = {p.tau0_s * 1e9:.2f} ns; "
+          f"gates: to P V>{mtj.gate_to_p_V}, to AP V<{mtj.gate_to_ap_V}")
+    if isinstance(m, CompoundSynapse):
+        g = conductance_S(m, np.arange(m.n_mtj + 1))
+        print(f"levels ({m.n_mtj + 1}) at 0.1 V, uS: " + " ".join(f"{x * 1e6:.2f}" for x in g))
+    return 0
