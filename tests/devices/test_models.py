@@ -1,0 +1,114 @@
+"""Model equations against hand-computed values (defaults of issue 3)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from spinsyn import devices as D
+from spinsyn.devices.models import derive, hazard_rate_per_s, mtj_current_A, r_ap_ohm
+
+
+def test_resistances_by_hand():
+    p = derive(D.STTMTJ())
+    area_um2 = math.pi * 0.016 ** 2
+    assert float(p.r_p_ohm) == pytest.approx(5.0 / area_um2, rel=1e-9)
+    assert float(p.r_p_ohm) == pytest.approx(6.22e3, rel=2e-3)
+    assert float(r_ap_ohm(p, 0.0)) == pytest.approx(10.57e3, rel=2e-3)
+    # TMR(V) = TMR0/(1+V^2/Vh^2): at V = Vh the TMR halves
+    assert float(r_ap_ohm(p, 0.5)) == pytest.approx(float(p.r_p_ohm) * 1.35, rel=1e-12)
+
+
+def test_delta_ic0_by_hand():
+    p = derive(D.STTMTJ())
+    vol = math.pi * (16e-9) ** 2 * 1.3e-9
+    hk = 1433 * 1e3 / (4 * math.pi)
+    mu0ms = 4e-7 * math.pi * 1.2566e6
+    delta = mu0ms * hk * vol / (2 * 1.380649e-23 * 300)
+    assert float(p.delta) == pytest.approx(delta, rel=1e-9)
+    assert 22.0 < float(p.delta) < 23.5
+    ic0 = 0.027 * 1.76e11 * 1.602176634e-19 * mu0ms * hk * vol * (1 + 0.52 ** 2) / (9.2740100783e-24 * 0.52)
+    assert float(p.ic0_A) == pytest.approx(ic0, rel=1e-9)
+    assert 36e-6 < float(p.ic0_A) < 40e-6
+
+
+def test_neel_brown_tau_by_hand():
+    m = D.STTMTJ()  # ungated
+    p = derive(m)
+    v = 0.15
+    i = v / float(r_ap_ohm(p, v))
+    tau = 0.87e-9 * math.exp(float(p.delta) * (1 - i / float(p.ic0_A)))
+    assert 1 / float(hazard_rate_per_s(p, 0.0, v)) == pytest.approx(tau, rel=1e-9)
+    # no current: tau = tau0 exp(Delta) in both directions
+    assert 1 / float(hazard_rate_per_s(p, 1.0, 0.0)) == pytest.approx(0.87e-9 * math.exp(float(p.delta)))
+
+
+def test_precessional_regime_adds_sun_rate():
+    p = derive(D.STTMTJ())
+    v = 0.6  # I > Ic0 in P -> AP direction with negative V
+    i = v / float(p.r_p_ohm)
+    assert i > float(p.ic0_A)
+    rate = float(hazard_rate_per_s(p, 1.0, -v))
+    sun = float(p.k_prec_per_A_s) * (i - float(p.ic0_A))
+    therm = math.exp(-max(float(p.delta) * (1 - i / float(p.ic0_A)), -80)) / 0.87e-9
+    assert rate == pytest.approx(sun + therm, rel=1e-9)
+
+
+def test_published_gates_block_the_ramp():
+    p = derive(D.get_model("stt-mtj"))
+    v = np.linspace(-0.09, 0.15, 101)
+    assert np.all(hazard_rate_per_s(p, 0.0, v) == 0)
+    assert np.all(hazard_rate_per_s(p, 1.0, v) == 0)
+    assert hazard_rate_per_s(p, 0.0, 0.2) > 0 and hazard_rate_per_s(p, 1.0, -0.2) > 0
+
+
+def test_current_and_conductance_levels():
+    m = D.get_model("compound")
+    g = D.conductance_S(m, np.arange(9), 0.1)
+    assert len(np.unique(np.round(g, 12))) == 9
+    assert np.all(np.diff(g) > 0)
+    p = derive(m.mtj)
+    assert float(mtj_current_A(p, 1, 0.1)) == pytest.approx(0.1 / float(p.r_p_ohm))
+    gmin, gmax = D.g_bounds_S(m)
+    assert gmin == pytest.approx(g[0]) and gmax == pytest.approx(g[-1])
+
+
+def test_switch_probability_monotone_and_directional():
+    m = D.STTMTJ()
+    v = np.array([0.1, 0.2, 0.3])
+    pp = D.switch_probability(m, v, 1000.0, to_parallel=True)
+    assert np.all(np.diff(pp) > 0) and np.all((pp >= 0) & (pp <= 1))
+    assert D.switch_probability(m, -0.3, 1000.0, to_parallel=True) < 1e-6
+
+
+def test_dw_motion_threshold_and_notches():
+    m = D.get_model("dw-mtj-notched", sigma_depin_pct=0.0)
+    rng = np.random.default_rng(0)
+    x = np.full(5, 0.5)
+    assert np.all(D.apply_pulse(m, x, 0.15, 100.0, rng) == 0.5)  # below depinning
+    x1 = D.apply_pulse(m, x, 0.2, 10.0, rng)
+    assert np.all(x1 > 0.5)
+    assert np.allclose(x1 * 8, np.round(x1 * 8))
+    assert np.all(D.apply_pulse(m, x, -0.2, 10.0, rng) < 0.5)
+
+
+def test_apply_pulse_compound_statistics():
+    m = D.get_model("compound")
+    rng = np.random.default_rng(1)
+    k = np.zeros(20000, dtype=int)
+    k1 = D.apply_pulse(m, k, 0.25, 2000.0, rng)
+    p = float(D.switch_probability(m.mtj, 0.25, 2000.0, True))
+    assert k1.mean() / 8 == pytest.approx(p, abs=0.01)
+
+
+@pytest.mark.parametrize("bad", [{"radius_nm": -1.0}, {"polarisation": 1.5}, {"sigma_tmr0_pct": 50.0}])
+def test_nonphysical_parameters_rejected(bad):
+    with pytest.raises(ValueError, match=list(bad)[0]):
+        D.get_model("stt-mtj", **bad)
+
+
+def test_unknown_preset_and_parameter():
+    with pytest.raises(ValueError, match="unknown device model"):
+        D.get_model("nope")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        D.get_model("dw-mtj", radius_nm=3.0)
