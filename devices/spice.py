@@ -26,6 +26,7 @@ from .reference import Draws, device_params, n_mtj_of
 
 STEP_W = 1e-4
 POST_STEPS = 200  # breakpoints inside the potentiation phase (a quarter of that in the depression phase)  # width of the smooth threshold steps, in hazard units
+TRAN_POINTS = 100  # tstep = span/TRAN_POINTS also caps the step along the smooth ramp
 TRAN_OPTS = ".options reltol=1e-4 abstol=1e-12 vntol=1e-7 method=gear maxord=2 itl4=50"
 
 
@@ -86,8 +87,8 @@ def netlist(model, tb: PulseTestbench, dt_ms: float, d: Draws, ip: int, it: int)
             f"Rhm pre post {_f(model.r_hm_ohm)}",
             f"Bmtj pre post I={vexpr}*({_f(gap)}+v(x)*{_f(gp - gap)})",
             "Cx x 0 1", "Rx x 0 1e15",
-            f"Bx 0 x I=(V>0 ? (v(x)<1 ? {speed} : 0) : (v(x)>0 ? -{speed} : 0))".replace("V", vexpr)
-            .replace("v(x)", "v(x)"),
+            # continuous clamp: the velocity fades out over the last 1e-3 of the range at either end
+            f"Bx 0 x I=(V>0 ? {speed}*max(min((1-v(x))/1e-3,1),0) : -{speed}*max(min(v(x)/1e-3,1),0))",
             f".ic v(x)={_f(d.x0[ip, it])}",
         ]
     else:
@@ -109,7 +110,7 @@ def netlist(model, tb: PulseTestbench, dt_ms: float, d: Draws, ip: int, it: int)
                 f".ic v(h{i})=0",
             ]
     lines = [ln if not ln.startswith("B") else _subst_v(ln) for ln in lines]
-    lines += [TRAN_OPTS, f".tran {_f(t_end / 2000)} {_f(t_end)} uic", ".end"]
+    lines += [TRAN_OPTS, f".tran {_f(t_end / TRAN_POINTS)} {_f(t_end)} uic", ".end"]
     return "\n".join(lines) + "\n"
 
 
@@ -118,7 +119,7 @@ def _subst_v(line: str) -> str:
     import re
 
     head, _, expr = line.partition("=")
-    expr = re.sub(r"(?<![A-Za-z0-9_(])V(?![A-Za-z0-9_(])", "(v(pre)-v(post))", expr)
+    expr = re.sub(r"(?<![A-Za-z0-9_])V(?![A-Za-z0-9_(])", "(v(pre)-v(post))", expr)
     return head + "=" + expr
 
 
