@@ -78,6 +78,15 @@ def fit_family(data: FitData, model: str, loss: str = "linear", bootstrap: int =
     starts = fam.guesses(x, y)
     best = _solve(fam, x, y, s, free, fixed_vals, lo, hi, starts, loss)
     theta = best.x
+    J = best.jac
+    if model == "bisigmoid" and {"t0", "t1", "k0", "k1"} <= set(free):
+        i0, i1 = free.index("t0"), free.index("t1")
+        if theta[i0] > theta[i1]:  # the two sigmoids are interchangeable: label the earlier one t0
+            perm = list(range(k))
+            for a, b in (("t0", "t1"), ("k0", "k1")):
+                ia, ib = free.index(a), free.index(b)
+                perm[ia], perm[ib] = ib, ia
+            theta, J = theta[perm], J[:, perm]
     p = dict(fixed_vals)
     p.update(zip(free, theta))
     fit = fam.f(x, p)
@@ -85,7 +94,6 @@ def fit_family(data: FitData, model: str, loss: str = "linear", bootstrap: int =
     wrss = float(np.sum((res / s) ** 2))
     rss = float(np.sum(res**2))
     dof = n - k
-    J = best.jac
     u, sv, vt = np.linalg.svd(J, full_matrices=False)
     tol = sv[0] * 1e-8 if sv.size else 0.0
     inv_sv2 = np.zeros_like(sv)
