@@ -54,8 +54,8 @@ class FitData:
     def weights_sigma(self) -> np.ndarray | None:
         """Uncertainty of each mean used as least-squares weight (None = unweighted).
 
-        The given ``sigma`` if present; else trial std/√n where every Δt has ≥ 2 trials, with zero spreads
-        floored at 10 % of the median positive one (all-equal trials are not infinitely precise).
+        The given ``sigma`` if present; else trial std/√n where every Δt has ≥ 2 trials, with every
+        value floored at the median positive one (all-equal trials are not infinitely precise).
         """
         if self.sigma is not None:
             return self.sigma
@@ -64,7 +64,7 @@ class FitData:
             pos = sem[sem > 0]
             if pos.size == 0:
                 return None
-            return np.maximum(sem, 0.1 * float(np.median(pos)))
+            return np.maximum(sem, float(np.median(pos)))
         return None
 
 
