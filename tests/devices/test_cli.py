@@ -1,0 +1,52 @@
+"""device CLI through its own argparse parser (reference engine: fast)."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+from spinsyn import devices as D
+from spinsyn.devices import cli
+
+
+def run(argv):
+    p = argparse.ArgumentParser()
+    cli.register(p.add_subparsers(dest="command"))
+    a = p.parse_args(["device", *argv])
+    return a.func(a)
+
+
+def test_sweep_plot_info(tmp_path, capsys):
+    out = tmp_path / "s.h5"
+    assert run(["sweep", "--model", "compound", "--n-mtj", "4", "--dt-ms", "0:60:10", "--trials", "20",
+                "--engine", "reference", "--out", str(out)]) == 0
+    r = D.read_sweep(out)
+    assert r.n_mtj == 4 and r.g_after_S.shape == (6, 20) and r.engine == "reference"
+    assert r.dg_norm.mean(1)[0] > 0 > r.dg_norm.mean(1)[-1]
+    assert run(["plot", str(out), "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    assert run(["info", "stt-mtj"]) == 0
+    assert "R_P = 6217.0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--dt-ms", "5:1:1"], "--dt-ms"),
+    (["--dt-ms", "0:10:1", "--n-mtj", "0"], "--n-mtj"),
+    (["--dt-ms", "0:10:1", "--jobs", "0"], "--jobs"),
+])
+def test_bad_options(tmp_path, argv, msg):
+    with pytest.raises(ValueError, match=msg):
+        run(["sweep", "--model", "compound", "--trials", "2", "--engine", "reference",
+             "--out", str(tmp_path / "x.h5"), *argv])
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_read_sweep_rejects_other_files(tmp_path):
+    from spinsyn.fileio import SpinsynFileError
+
+    bad = tmp_path / "x.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(SpinsynFileError, match="x.h5"):
+        D.read_sweep(bad)
+    with pytest.raises(ValueError, match="dt_ms"):
+        D.sweep(D.get_model("stt-mtj"), D.PulseTestbench(), np.array([-1.0]), 2)
