@@ -29,7 +29,6 @@ def naive(model, tb, dt, d) -> float:
     import logging
 
     from PySpice.Spice.Netlist import Circuit
-
     from spinsyn.devices import spice
     from spinsyn.ngspice import ensure_library
 

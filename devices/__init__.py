@@ -6,11 +6,11 @@ sweep, write_sweep, read_sweep, SweepResult, conductance_S, apply_pulse, switch_
 
 from .models import (
     PRESETS,
+    STTMTJ,
     TESTBENCHES,
     CompoundSynapse,
     DomainWallMTJ,
     PulseTestbench,
-    STTMTJ,
     conductance_S,
     derive,
     g_bounds_S,
@@ -22,7 +22,21 @@ from .reference import apply_pulse
 from .sweep import SweepResult, read_sweep, sweep, write_sweep
 
 __all__ = [
-    "PRESETS", "TESTBENCHES", "STTMTJ", "CompoundSynapse", "DomainWallMTJ", "PulseTestbench", "SweepResult",
-    "apply_pulse", "conductance_S", "derive", "g_bounds_S", "get_model", "get_testbench", "read_sweep",
-    "switch_probability", "sweep", "write_sweep",
+    "PRESETS",
+    "STTMTJ",
+    "TESTBENCHES",
+    "CompoundSynapse",
+    "DomainWallMTJ",
+    "PulseTestbench",
+    "SweepResult",
+    "apply_pulse",
+    "conductance_S",
+    "derive",
+    "g_bounds_S",
+    "get_model",
+    "get_testbench",
+    "read_sweep",
+    "sweep",
+    "switch_probability",
+    "write_sweep",
 ]

@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
 
 
 def _build_model(args):
-    from . import CompoundSynapse, STTMTJ, get_model
+    from . import STTMTJ, CompoundSynapse, get_model
 
     name = args.preset or args.model
     model = get_model(name)
@@ -124,7 +124,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-
     from spinsyn.fileio import atomic_path
 
     from . import read_sweep

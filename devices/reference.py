@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .models import (
+    STTMTJ,
     CompoundSynapse,
     DomainWallMTJ,
     MTJParams,
     PulseTestbench,
-    STTMTJ,
     derive,
     hazard_rate_per_s,
 )

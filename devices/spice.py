@@ -158,8 +158,7 @@ def _run_one(model, tb, dt_ms, d, ip, it, want_wave) -> tuple[int, int, np.ndarr
             from .models import conductance_S
 
             s = sum(res[f"s{i}"] for i in range(n_mtj_of(model)))
-            g = conductance_S(model, s, tbm.v_read_V) if isinstance(model, CompoundSynapse) else \
-                conductance_S(model, s, tbm.v_read_V)
+            g = conductance_S(model, s, tbm.v_read_V)
         wave = {"time_s": t, "v_pre_V": vpre, "v_post_V": vpost, "v_mtj_V": vpre - vpost, "g_S": g,
                 "dt_index": ip, "trial": it}
     return ip, it, final, wave

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from .models import (
+    STTMTJ,
     CompoundSynapse,
     DomainWallMTJ,
     PulseTestbench,
-    STTMTJ,
     conductance_S,
     g_bounds_S,
     model_name,
@@ -112,43 +112,40 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
 def write_sweep(path: str | Path, r: SweepResult) -> Path:
     """Write ``r`` atomically as "spinsyn-sweep" v1 HDF5."""
     import h5py
-
     from spinsyn.fileio import atomic_path, h5_dataset, h5_write_meta
 
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            h5_write_meta(f, fmt=FORMAT, version=VERSION, seed=r.seed, model=r.model, testbench=r.testbench)
-            for k in ("engine",):
-                f.attrs[k] = r.engine
-            f.attrs["ngspice_version"] = -1 if r.ngspice_version is None else int(r.ngspice_version)
-            f.attrs["seed"] = int(r.seed)
-            f.attrs["g_min_S"] = float(r.g_min_S)
-            f.attrs["g_max_S"] = float(r.g_max_S)
-            f.attrs["n_mtj"] = int(r.n_mtj)
-            h5_dataset(f, "dt_ms", r.dt_ms)
-            h5_dataset(f, "g_before_S", r.g_before_S)
-            h5_dataset(f, "g_after_S", r.g_after_S)
-            h5_dataset(f, "switched_up", np.asarray(r.switched_up, dtype=np.int64))
-            h5_dataset(f, "switched_down", np.asarray(r.switched_down, dtype=np.int64))
-            if r.state_before is not None:
-                h5_dataset(f, "state_before", r.state_before)
-                h5_dataset(f, "state_after", r.state_after)
-            if r.waveforms:
-                g = f.create_group("waveforms")
-                for i, w in enumerate(r.waveforms):
-                    gi = g.create_group(str(i))
-                    for k, v in w.items():
-                        if k in ("dt_index", "trial"):
-                            gi.attrs[k] = int(v)
-                        else:
-                            h5_dataset(gi, k, np.asarray(v))
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        h5_write_meta(f, fmt=FORMAT, version=VERSION, seed=r.seed, model=r.model, testbench=r.testbench)
+        for k in ("engine",):
+            f.attrs[k] = r.engine
+        f.attrs["ngspice_version"] = -1 if r.ngspice_version is None else int(r.ngspice_version)
+        f.attrs["seed"] = int(r.seed)
+        f.attrs["g_min_S"] = float(r.g_min_S)
+        f.attrs["g_max_S"] = float(r.g_max_S)
+        f.attrs["n_mtj"] = int(r.n_mtj)
+        h5_dataset(f, "dt_ms", r.dt_ms)
+        h5_dataset(f, "g_before_S", r.g_before_S)
+        h5_dataset(f, "g_after_S", r.g_after_S)
+        h5_dataset(f, "switched_up", np.asarray(r.switched_up, dtype=np.int64))
+        h5_dataset(f, "switched_down", np.asarray(r.switched_down, dtype=np.int64))
+        if r.state_before is not None:
+            h5_dataset(f, "state_before", r.state_before)
+            h5_dataset(f, "state_after", r.state_after)
+        if r.waveforms:
+            g = f.create_group("waveforms")
+            for i, w in enumerate(r.waveforms):
+                gi = g.create_group(str(i))
+                for k, v in w.items():
+                    if k in ("dt_index", "trial"):
+                        gi.attrs[k] = int(v)
+                    else:
+                        h5_dataset(gi, k, np.asarray(v))
     return Path(path)
 
 
 def read_sweep(path: str | Path) -> SweepResult:
     """Read and validate a "spinsyn-sweep" v1 file."""
     import h5py
-
     from spinsyn.fileio import SpinsynFileError, h5_read_meta
 
     path = Path(path)

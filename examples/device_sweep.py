@@ -1,7 +1,6 @@
 """Compound-synapse ΔG(Δt) with the reference engine, one SPICE confirmation point, and the sweep file."""
 
 import numpy as np
-
 from spinsyn import devices as D
 
 model, tb = D.get_model("compound"), D.PulseTestbench()

@@ -4,7 +4,6 @@ import argparse
 
 import numpy as np
 import pytest
-
 from spinsyn import devices as D
 from spinsyn.devices import cli
 

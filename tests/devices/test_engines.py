@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from spinsyn import devices as D
 from spinsyn.devices import reference, spice
 from spinsyn.devices.models import derive, mtj_current_A, r_ap_ohm

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from spinsyn import devices as D
 from spinsyn.devices.models import derive, hazard_rate_per_s, mtj_current_A, r_ap_ohm
 
@@ -103,7 +102,7 @@ def test_apply_pulse_compound_statistics():
 
 @pytest.mark.parametrize("bad", [{"radius_nm": -1.0}, {"polarisation": 1.5}, {"sigma_tmr0_pct": 50.0}])
 def test_nonphysical_parameters_rejected(bad):
-    with pytest.raises(ValueError, match=list(bad)[0]):
+    with pytest.raises(ValueError, match=next(iter(bad))):
         D.get_model("stt-mtj", **bad)
 
 
