@@ -10,7 +10,7 @@ fit        ``spinsyn fit``             ``rule.json`` (+ ``fit.png``)
 train      ``spinsyn train``           ``run/`` (checkpoint, metrics, plots)
 export     ``spinsyn export``          ``chip/`` (HDF5, CSV, manifest)
 verify     ``spinsyn export verify``   (checks ``chip/``)
-simulate   ``spinsyn export simulate`` ``chip/simulate.json``
+simulate   ``spinsyn export simulate`` ``simulate.json``   
 =========  ==========================  ==============================
 
 A step whose output already exists is skipped, so an interrupted pipeline resumes where it stopped
@@ -67,8 +67,8 @@ def steps(cfg: PipelineConfig) -> list[tuple[str, list[str], Path]]:
         ("export", ["export", str(out / "run"), "--synapse", cfg.synapse, "--tile", cfg.tile,
                     "--out", str(out / "chip")], out / "chip"),
         ("verify", ["export", "verify", str(out / "chip")], None),
-        ("simulate", ["export", "simulate", str(out / "chip"), "--n-test", str(cfg.n_test), *data],
-         out / "chip" / "simulate.json"),
+        ("simulate", ["export", "simulate", str(out / "chip"), "--n-test", str(cfg.n_test), *data,
+                      "--json", str(out / "simulate.json")], out / "simulate.json"),
     ]
 
 
