@@ -4,7 +4,7 @@ Same grid and model for all three (default: one gated STT-MTJ, the published tes
 plain PySpice ``Circuit`` per instance (same behavioural sources) and runs ``simulator().transient`` each
 time (re-parsed every run). Memory: RSS growth of the spinsyn worker over ``--mem-runs`` transients.
 
-    .venv/bin/python benchmarks/bench_device_sweep.py [--n-dt 10] [--trials 4] [--jobs 2] [--mem-runs 1000]
+    .venv/bin/python benchmarks/bench_device_sweep.py [--model stt-mtj|compound|dw-mtj] [--n-dt 30] [--trials 10] [--jobs 2] [--mem-runs 1000]
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def naive(model, tb, dt, d) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="stt-mtj")
-    ap.add_argument("--n-dt", type=int, default=10)
-    ap.add_argument("--trials", type=int, default=4)
+    ap.add_argument("--n-dt", type=int, default=30)
+    ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--mem-runs", type=int, default=1000)
     a = ap.parse_args()
@@ -79,6 +79,9 @@ def main() -> None:
     t0 = time.perf_counter()
     spice.run_spice(model, tb, dt, d, jobs=a.jobs)
     rb = n / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    reference.run_reference(model, tb, dt[:2], reference.draw(model, 2, 2, 1))  # numba compile or cache load
+    t_jit = time.perf_counter() - t0
     dref = reference.draw(model, dt.size, 2000, 0)
     t0 = time.perf_counter()
     reference.run_reference(model, tb, dt, dref)
@@ -86,7 +89,8 @@ def main() -> None:
     print(f"grid: {a.model}, {dt.size} delays x {a.trials} trials = {n} instances")
     print(f"(a) naive PySpice loop      : {ra:10.1f} instances/s")
     print(f"(b) spinsyn SPICE ({a.jobs} jobs)  : {rb:10.1f} instances/s   (b)/(a) = {rb / ra:6.1f}x")
-    print(f"(c) reference engine        : {rc:10.1f} instances/s   (c)/(a) = {rc / ra:8.0f}x")
+    print(f"(c) reference engine        : {rc:10.1f} instances/s   (c)/(a) = {rc / ra:8.0f}x   "
+          f"(2000 trials per delay; one-off numba compile/cache load {t_jit:.2f} s not counted)")
     # memory over many runs in one process (the worker path)
     from spinsyn.ngspice import session
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit, prange
 
 from .models import (
+    EXP_CLIP,
     STTMTJ,
     CompoundSynapse,
     DomainWallMTJ,
@@ -92,7 +94,7 @@ def time_grid_ms(tb: PulseTestbench, dt_ms: np.ndarray, n_ramp: int = 400, n_pul
     return edges, vpost
 
 
-def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.ndarray,
+def integrate_mtj_numpy(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.ndarray,
                   v_mid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Event-located hazard integration. s0 (...,), theta (..., K), edges_s/v_mid broadcastable to
     (..., S+1)/(..., S) along the last axis. Returns (state, H, n_switches) at the end."""
@@ -116,6 +118,85 @@ def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.n
             nsw = nsw + hit
             if not hit.any():
                 break
+    return (s0 + nsw) % 2, h, nsw
+
+
+@njit(cache=True, fastmath=False, nogil=True)
+def _rate(s: int, v: float, r_p: float, tmr0: float, vh2: float, ic0: float, delta: float, tau0: float,
+          k_prec: float, gate_p: float, gate_ap: float) -> float:
+    """Scalar ``models.hazard_rate_per_s`` (gates: NaN = no gate)."""
+    if s == 0 and gate_p == gate_p and not v > gate_p:
+        return 0.0
+    if s == 1 and gate_ap == gate_ap and not v < gate_ap:
+        return 0.0
+    if s == 1:
+        i_aid = -v / r_p
+    else:
+        i_aid = v / (r_p * (1.0 + tmr0 / (1.0 + v * v / vh2)))
+    x = delta * (1.0 - i_aid / ic0)
+    x = min(max(x, -EXP_CLIP), EXP_CLIP)
+    return np.exp(-x) / tau0 + k_prec * max(i_aid - ic0, 0.0)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh2, tau0, gate_p, gate_ap, s0, theta, row, widths, v_mid,
+                      h_out, nsw_out):
+    """Flat devices d (D,): per-device params, s0 (D,), theta (D, K), row (D,) index into widths/v_mid (P, S)."""
+    n_dev, k_max = theta.shape
+    n_steps = widths.shape[1]
+    for d in prange(n_dev):
+        r = row[d]
+        h = 0.0
+        nsw = 0
+        for j in range(n_steps):
+            rem = widths[r, j]
+            v = v_mid[r, j]
+            for _ in range(k_max + 1):
+                rate = _rate((s0[d] + nsw) % 2, v, r_p[d], tmr0[d], vh2, ic0[d], delta[d], tau0, k_prec[d],
+                             gate_p, gate_ap)
+                if rate > 0.0 and nsw < k_max:
+                    t_hit = (theta[d, nsw] - h) / rate
+                    if t_hit < rem:
+                        h = theta[d, nsw]
+                        rem -= t_hit
+                        nsw += 1
+                        continue
+                h += rate * rem
+                break
+        h_out[d] = h
+        nsw_out[d] = nsw
+
+
+def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.ndarray, v_mid: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compiled (numba, parallel over devices) form of :func:`integrate_mtj_numpy`, same arithmetic.
+
+    s0 (P, T, N), theta (P, T, N, K); edges_s (P, S+1) and v_mid (P, S) per Δt row. Returns
+    (state, H, n_switches), each (P, T, N).
+    """
+    shape = s0.shape
+    n_rows = edges_s.shape[0]
+    if shape[0] != n_rows:
+        raise ValueError(f"s0 has {shape[0]} delay rows, the time grid {n_rows}")
+    flat = int(np.prod(shape))
+    full = np.broadcast_to
+
+    def per_dev(a):
+        return np.ascontiguousarray(full(np.asarray(a, dtype=float), shape).reshape(flat))
+
+    row = np.repeat(np.arange(n_rows, dtype=np.int64), flat // n_rows)
+    h = np.empty(flat)
+    nsw = np.empty(flat, dtype=np.int64)
+    nan = float("nan")
+    _integrate_kernel(per_dev(p.r_p_ohm), per_dev(p.tmr0), per_dev(p.ic0_A), per_dev(p.delta),
+                      per_dev(p.k_prec_per_A_s), float(p.vh_V) ** 2, float(p.tau0_s),
+                      nan if p.gate_to_p_V is None else float(p.gate_to_p_V),
+                      nan if p.gate_to_ap_V is None else float(p.gate_to_ap_V),
+                      np.ascontiguousarray(s0.reshape(flat), dtype=np.int64),
+                      np.ascontiguousarray(theta.reshape(flat, theta.shape[-1]), dtype=float), row,
+                      np.ascontiguousarray(np.diff(edges_s, axis=-1)), np.ascontiguousarray(v_mid, dtype=float),
+                      h, nsw)
+    h, nsw = h.reshape(shape), nsw.reshape(shape)
     return (s0 + nsw) % 2, h, nsw
 
 
@@ -157,7 +238,7 @@ def run_reference(model, tb: PulseTestbench, dt_ms: np.ndarray, d: Draws) -> dic
         return {"x1": integrate_dw(model, d.x0, d.depin, edges_s[:, None, :], v_mid[:, None, :])}
     mtj = model.mtj if isinstance(model, CompoundSynapse) else model
     p = device_params(mtj, d.z)
-    s1, h, nsw = integrate_mtj(p, d.s0, d.theta, edges_s[:, None, None, :], v_mid[:, None, None, :])
+    s1, h, nsw = integrate_mtj(p, d.s0, d.theta, edges_s, v_mid)
     return {"s1": s1.astype(np.int8), "h": h, "nsw": nsw}
 
 
