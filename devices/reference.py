@@ -125,9 +125,9 @@ def integrate_mtj_numpy(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s
 def _rate(s: int, v: float, r_p: float, tmr0: float, vh2: float, ic0: float, delta: float, tau0: float,
           k_prec: float, gate_p: float, gate_ap: float) -> float:
     """Scalar ``models.hazard_rate_per_s`` (gates: NaN = no gate)."""
-    if s == 0 and gate_p == gate_p and not v > gate_p:
+    if s == 0 and not np.isnan(gate_p) and not v > gate_p:
         return 0.0
-    if s == 1 and gate_ap == gate_ap and not v < gate_ap:
+    if s == 1 and not np.isnan(gate_ap) and not v < gate_ap:
         return 0.0
     if s == 1:
         i_aid = -v / r_p
