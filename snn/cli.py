@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="trace = bi-sigmoid trace rule (default), postpre = BindsNET PostPre STDP")
     p.add_argument("--nu", type=float, default=None, metavar="NU_POST",
                    help="post-spike learning rate (trace default: 0.001, compound 0.005, tuned on MNIST; postpre 0.01)")
+    p.add_argument("--nu-final", type=float, default=1.0, metavar="FRAC",
+                   help="learning rates decay linearly to FRAC of their start over the run (default 1: constant)")
     p.add_argument("--nu-pre", type=float, default=None, help="postpre: pre-spike depression rate (default 1e-4)")
     p.add_argument("--rule-spread", type=float, default=0.0, help="trace rule: relative trial-to-trial spread of f")
     p.add_argument("--rule-offset", type=float, default=None,
@@ -100,6 +102,7 @@ def config_from_args(args: argparse.Namespace):
                       n_assign=args.n_assign, epochs=args.epochs, batch=args.batch, merge=args.merge, seed=args.seed,
                       engine=args.engine, device=args.device, shuffle=not args.no_shuffle,
                       checkpoint_every=args.checkpoint_every, synapse_options=syn_opts, min_spikes=args.min_spikes,
+                      nu_final_frac=args.nu_final,
                       data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None)
     validate_config(cfg)
     return cfg

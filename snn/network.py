@@ -24,7 +24,7 @@ from spinsyn.fileio import SpinsynFileError, atomic_path, write_json
 from . import labels as L
 from .engine import NetState, make_engine
 from .params import NetworkParams
-from .rules import LearningRule, rule_from_dict
+from .rules import CompiledRule, LearningRule, rule_from_dict
 from .synapses import Synapse, parse_synapse
 
 CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "spinsyn-checkpoint", 1
@@ -54,6 +54,7 @@ class TrainConfig:
     min_spikes: int = 0  # inference: re-show an image with +32 Hz while it evokes fewer spikes (D&C); 0 = off
     synapse_options: dict = field(default_factory=dict)
     data_dir: str | None = None
+    nu_final_frac: float = 1.0  # learning rates decay linearly to this fraction of their start over the run
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -149,6 +150,8 @@ def validate_config(cfg: TrainConfig) -> tuple[NetworkParams, Synapse, LearningR
             raise ValueError(f"--{name.replace('_', '-')}: expected a positive integer, got {v!r}")
     if cfg.min_spikes < 0:
         raise ValueError(f"--min-spikes: expected an integer >= 0, got {cfg.min_spikes!r}")
+    if not (0.0 <= cfg.nu_final_frac <= 1.0):
+        raise ValueError(f"--nu-final: expected a fraction in [0, 1], got {cfg.nu_final_frac!r}")
     if cfg.n_assign < 1:
         raise ValueError(f"--n-assign: expected a positive integer, got {cfg.n_assign!r}")
     if cfg.merge not in ("winner", "sum"):
@@ -314,6 +317,13 @@ def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device
 
 
 # ---------------------------------------------------------------------------------------------- training
+def scheduled_rule(rule: CompiledRule, final_frac: float, progress: float) -> CompiledRule:
+    """The rule with ν_pre and ν_post scaled by ``1 + (final_frac − 1)·progress`` (linear annealing;
+    ``progress`` = fraction of the run's training images already shown, so resume gives the same schedule)."""
+    s = 1.0 + (final_frac - 1.0) * min(max(progress, 0.0), 1.0)
+    return dataclasses.replace(rule, nu_pre=rule.nu_pre * s, nu_post=rule.nu_post * s)
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
           stop_after: int | None = None) -> dict:
     """Train (or resume) a run into ``run_dir``; returns the metrics dict (also written to metrics.json).
@@ -377,6 +387,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         for k in range(start, cfg.n_train, cfg.batch):
             sel = order[k:k + cfg.batch]
             seeds = image_seeds(cfg.seed, epoch, np.arange(k, k + len(sel)))
+            if cfg.nu_final_frac != 1.0:
+                eng.rule = scheduled_rule(compiled, cfg.nu_final_frac, (epoch * cfg.n_train + k) / total)
             t0 = time.perf_counter()
             counts = eng.train_batch(p_all[sel], seeds, int(seeds[0]) ^ 0x5BD1E995)
             t_train += time.perf_counter() - t0

@@ -18,8 +18,9 @@ def _cfg(**kw):
     return TrainConfig(**base)
 
 
-def test_resume_equals_uninterrupted(tmp_path):
-    cfg = _cfg()
+@pytest.mark.parametrize("extra", [{}, {"nu_final_frac": 0.2}])
+def test_resume_equals_uninterrupted(tmp_path, extra):
+    cfg = _cfg(**extra)
     full = train(cfg, tmp_path / "full", progress=False)
     part = train(cfg, tmp_path / "part", progress=False, stop_after=150)  # stops inside epoch 2
     assert part == {"stopped": True}
@@ -58,7 +59,19 @@ def test_run_files_and_eval(tmp_path):
         evaluate(net, X, y, w=np.zeros((10, 12)))
 
 
+def test_nu_schedule_is_linear_in_progress():
+    from spinsyn.snn.network import scheduled_rule
+    from spinsyn.snn.rules import make_rule
+
+    r = make_rule("trace", nu_post=0.01).compile(1.0)
+    assert scheduled_rule(r, 0.1, 0.0).nu_post == pytest.approx(0.01)
+    assert scheduled_rule(r, 0.1, 0.5).nu_post == pytest.approx(0.0055)
+    assert scheduled_rule(r, 0.1, 1.0).nu_post == pytest.approx(0.001)
+    assert scheduled_rule(r, 0.1, 1.0).f_tab is r.f_tab
+
+
 @pytest.mark.parametrize("argv,msg", [
+    (["--nu-final", "1.5"], "--nu-final"),
     (["--synapse", "quantized:1"], "levels must be >= 2"),
     (["--synapse", "flash:3"], "unknown synapse"),
     (["--neurons", "0"], "--neurons"),
