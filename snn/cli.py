@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="post-spike learning rate (trace default: 0.001, compound 0.005, tuned on MNIST; postpre 0.01)")
     p.add_argument("--nu-final", type=float, default=1.0, metavar="FRAC",
                    help="learning rates decay linearly to FRAC of their start over the run (default 1: constant)")
+    p.add_argument("--soft-bound", action="store_true",
+                   help="trace rule: weight-dependent updates, ΔW>0 scaled by (1−w), ΔW<0 by w (for compound:N this "
+                        "is pulse physics: each MTJ in the other state switches with probability |ΔW|)")
     p.add_argument("--nu-pre", type=float, default=None, help="postpre: pre-spike depression rate (default 1e-4)")
     p.add_argument("--rule-spread", type=float, default=0.0, help="trace rule: relative trial-to-trial spread of f")
     p.add_argument("--rule-offset", type=float, default=None,
@@ -78,6 +81,7 @@ def config_from_args(args: argparse.Namespace):
         rule["nu_post"] = DEFAULT_NU.get(args.synapse.partition(":")[0], 0.001) if args.nu is None else args.nu
         rule["spread"] = args.rule_spread
         rule["offset"] = (0.5 if args.no_norm else 0.0) if args.rule_offset is None else args.rule_offset
+        rule["soft_bound"] = bool(args.soft_bound)
         if args.rule:
             if not Path(args.rule).is_file():
                 raise ValueError(f"--rule: file not found: {args.rule}")
@@ -85,6 +89,8 @@ def config_from_args(args: argparse.Namespace):
     else:
         if args.rule:
             raise ValueError("--rule applies to --learning-rule trace only")
+        if args.soft_bound:
+            raise ValueError("--soft-bound applies to --learning-rule trace only")
         rule["nu_post"] = 0.01 if args.nu is None else args.nu
         rule["nu_pre"] = 1e-4 if args.nu_pre is None else args.nu_pre
     syn_opts: dict = {}

@@ -74,7 +74,8 @@ class NumbaEngine:
         th0d = ns.theta * self.P[P_THETA_DECAY] ** self.T
         kind, n_lev, stoch, gain, gmin, gmax = self._syn
         K.apply_update(ns.w, ns.state, ns.gp_S, ns.gap_S, ns.theta, th0d, tha, counts, dWT, spiked, nsp,
-                       self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(update_seed))
+                       self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(update_seed),
+                       bool(self.rule.soft_bound))
 
     def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
         from . import kernels as K
@@ -143,7 +144,7 @@ class TorchEngine:
         theta64 = self.theta.to(torch.float64)
         TE.apply_update(w64, self.state, self.gp, self.gap, theta64, th0d.to(torch.float64),
                         th_after.to(torch.float64), counts, dW.to(torch.float64), self.merge_winner, kind, n_lev,
-                        stoch, gain, gmin, gmax, self.norm, self.gen)
+                        stoch, gain, gmin, gmax, self.norm, self.gen, bool(self.rule.soft_bound))
         self.w.copy_(w64)
         self.theta.copy_(theta64)
         return counts.round().to(torch.int64).cpu().numpy()

@@ -222,12 +222,13 @@ def run_batch(p_steps, seeds, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, n
 
 @njit(cache=True)
 def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, dWT_all, spiked_all, n_spiked,
-                 merge_winner, syn_kind, n_lev, stochastic, gain, gmin, gmax, norm, seed):
+                 merge_winner, syn_kind, n_lev, stochastic, gain, gmin, gmax, norm, seed, soft_bound):
     """Merge the per-image weight changes of a batch and realise them with the synapse model (in place).
 
     θ: ``theta = θ0·decay^T + Σ_b (θ_b − θ0·decay^T)``. Weights: per neuron j, the change of the image in
     which j spiked most (``merge_winner``; first such image on a tie) or the sum over images. Target
-    ``t = clip(w + Δ, 0, 1)`` (compound: ``k/N + Δ``, the nominal level), scaled to sum ``norm`` (if > 0) and clipped; then ideal (kind 0), levels
+    ``t = clip(w + Δ, 0, 1)`` (compound: ``k/N + Δ``, the nominal level; with ``soft_bound`` Δ>0 is scaled by
+    1 − base and Δ<0 by base), scaled to sum ``norm`` (if > 0) and clipped; then ideal (kind 0), levels
     (kind 1, ``n_lev`` levels) or compound (kind 2, ``n_lev`` MTJs, ``gp``/``gap`` per synapse)."""
     B, N = counts.shape
     np.random.seed(seed)
@@ -263,7 +264,10 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
         for i in range(N_IN):
             # hardware synapses: the update acts on the nominal level (pulse count), not the read conductance
             base = w[i, j] if syn_kind != 2 else state[i, j] / n_lev
-            x = base + delta[i]
+            dl = delta[i]
+            if soft_bound:  # weight dependence: potentiation ∝ (1 − w), depression ∝ w (compound: pulse physics)
+                dl = dl * (1.0 - base) if dl > 0.0 else dl * base
+            x = base + dl
             x = 0.0 if x < 0.0 else (min(x, 1.0))
             tgt[i] = x
             ssum += x

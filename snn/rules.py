@@ -94,6 +94,7 @@ class CompiledRule:
     trace_decay: float  # exp(-dt/τ_trace)
     spread: float
     offset: float
+    soft_bound: bool = False  # weight-dependent update: ΔW>0 scaled by (1 − w), ΔW<0 by w
 
 
 class LearningRule:
@@ -132,6 +133,7 @@ class BiSigmoidTrace(LearningRule):
     spread: float = 0.0
     offset: float = 0.0
     rule_path: str | None = None
+    soft_bound: bool = False
 
     def function(self) -> Callable:
         return load_rule_file(self.rule_path) if self.rule_path else published_rule()
@@ -152,7 +154,7 @@ class BiSigmoidTrace(LearningRule):
         if not np.all(np.isfinite(vals)) or peak <= 0.0:
             raise ValueError(f"learning rule gives no finite non-zero value on 0..{hi} ms; cannot normalise it")
         return CompiledRule(KIND_TRACE, vals / peak, 0.0, float(self.nu_post), 1.0, float(self.spread),
-                            float(self.offset))
+                            float(self.offset), bool(self.soft_bound))
 
 
 @register_rule

@@ -141,7 +141,7 @@ def weight_change(X: torch.Tensor, S: torch.Tensor, rule, gen: torch.Generator |
 
 
 def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, dW, merge_winner, syn_kind, n_lev,
-                 stochastic, gain, gmin, gmax, norm, gen):
+                 stochastic, gain, gmin, gmax, norm, gen, soft_bound=False):
     """Torch twin of :func:`spinsyn.snn.kernels.apply_update` (in place on ``w``, ``state``, ``theta``).
 
     ``counts`` (B, N), ``dW`` (B, 784, N)."""
@@ -156,6 +156,8 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
     else:
         delta = dW.sum(0)
     base = w if syn_kind != 2 else state.to(w.dtype) / n_lev  # compound: nominal level, not read conductance
+    if soft_bound:
+        delta = torch.where(delta > 0, delta * (1.0 - base), delta * base)
     tgt = (base + delta).clamp(0.0, 1.0)
     if norm > 0:
         ssum = tgt.sum(0, keepdim=True)

@@ -8,7 +8,7 @@ from spinsyn.snn import kernels as K
 from spinsyn.snn.synapses import Compound, Quantized, parse_synapse
 
 
-def _apply(w, state, gp, gap, delta, kind, n_lev, norm=0.0, seed=1, gain=1.0, stochastic=True):
+def _apply(w, state, gp, gap, delta, kind, n_lev, norm=0.0, seed=1, gain=1.0, stochastic=True, soft=False):
     N = w.shape[1]
     dWT = delta.T.copy()[None]  # (1, N, 784)
     counts = np.ones((1, N), np.int64)
@@ -17,7 +17,7 @@ def _apply(w, state, gp, gap, delta, kind, n_lev, norm=0.0, seed=1, gain=1.0, st
     th = np.zeros(N)
     gmin, gmax = (n_lev * gap.mean(), n_lev * gp.mean()) if kind == 2 else (0.0, 1.0)
     K.apply_update(w, state, gp, gap, th, th.copy(), th[None].copy(), counts, dWT, sp, nsp, True, kind, n_lev,
-                   stochastic, gain, gmin, gmax, norm, np.uint32(seed))
+                   stochastic, gain, gmin, gmax, norm, np.uint32(seed), soft)
 
 
 @pytest.mark.parametrize("L", [2, 3, 9])
@@ -68,6 +68,29 @@ def test_compound_switching_frequency_matches_probability():
     p_dn = 0.15 * n / 6
     freq = (6 - state).sum() / (shape[0] * shape[1] * 6)
     assert abs(freq - p_dn) < 4 * np.sqrt(p_dn * (1 - p_dn) / (shape[0] * shape[1] * 6))
+
+
+@pytest.mark.parametrize("k0,delta", [(2, 0.1), (6, -0.15), (0, 0.05), (8, -0.05)])
+def test_soft_bound_compound_is_pulse_physics(k0, delta):
+    """With weight dependence each AP MTJ switches to P with probability Δ (each P MTJ to AP with −Δ), the
+    statistics of a pulse applied to every MTJ of the synapse: E[Δk] = (N−k)Δ⁺ − kΔ⁻."""
+    n, shape = 8, (784, 64)
+    state = np.full(shape, k0, np.int32)
+    gp, gap, w = np.full(shape, 1.6e-4), np.full(shape, 0.95e-4), np.zeros(shape)
+    _apply(w, state, gp, gap, np.full(shape, delta), 2, n, soft=True, seed=3)
+    cand = (n - k0) if delta > 0 else k0
+    trials = shape[0] * shape[1] * cand
+    freq = abs(int(state.sum()) - k0 * state.size) / trials
+    p = abs(delta)
+    assert abs(freq - p) < 4 * np.sqrt(p * (1 - p) / trials), (freq, p)
+
+
+def test_soft_bound_ideal_scales_by_distance_to_bound():
+    w = np.array([[0.2, 0.9]])
+    w = np.repeat(w, 784, 0)
+    one = np.ones((1, 1))
+    _apply(w, np.zeros((1, 1), np.int32), one, one, np.repeat(np.array([[0.1, -0.1]]), 784, 0), 0, 0, soft=True)
+    np.testing.assert_allclose(w[0], [0.2 + 0.1 * 0.8, 0.9 - 0.1 * 0.9])
 
 
 def test_torch_compound_switching_frequency_matches_probability():
