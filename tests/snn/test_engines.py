@@ -23,7 +23,8 @@ def _images(n):
     return img.reshape(n, 784)
 
 
-@pytest.mark.parametrize("rule", [BiSigmoidTrace(nu_post=0.05), PostPre()], ids=["trace", "postpre"])
+@pytest.mark.parametrize("rule", [BiSigmoidTrace(nu_post=0.05), BiSigmoidTrace(nu_post=0.05, offset=0.15, soft_bound=True),
+                                  PostPre()], ids=["trace", "trace-soft-offset", "postpre"])
 @pytest.mark.parametrize("spec,batch", [("ideal", 1), ("ideal", 3), ("quantized:9", 2)])
 def test_numba_and_torch_agree(rule, spec, batch):
     N, n_img = 16, 6
