@@ -62,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-spikes", type=int, default=0,
                    help="inference: re-show an image at +32 Hz while it evokes fewer spikes (Diehl & Cook; 0 = off, "
                         "as BindsNET)")
+    p.add_argument("--train-min-spikes", type=int, default=0, metavar="K",
+                   help="training: discard and re-show an image at +32 Hz (up to 5 times) while it evokes fewer than "
+                        "K spikes, as Diehl & Cook did (numba engine; default 0 = off, as BindsNET)")
     p.add_argument("--checkpoint-every", type=int, default=5000, help="images between checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
@@ -112,6 +115,7 @@ def config_from_args(args: argparse.Namespace):
                       n_assign=args.n_assign, epochs=args.epochs, batch=args.batch, merge=args.merge, seed=args.seed,
                       engine=args.engine, device=args.device, shuffle=not args.no_shuffle,
                       checkpoint_every=args.checkpoint_every, synapse_options=syn_opts, min_spikes=args.min_spikes,
+                      train_min_spikes=args.train_min_spikes,
                       nu_final_frac=(DEFAULT_NU_FINAL.get(name, 1.0) if args.nu_final is None else args.nu_final),
                       data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None)
     validate_config(cfg)

@@ -48,6 +48,9 @@ class NumbaEngine:
         self._ws: dict[int, tuple] = {}
         self.device = "cpu"
         self._syn = _syn_args(syn)
+        #: Diehl & Cook's training rule: an image evoking fewer spikes is shown again (its first presentation
+        #: discarded) with the input rate raised by 32 Hz per retry, up to 5 times; 0 = off (BindsNET)
+        self.train_min_spikes = 0
 
     def _workspace(self, B: int) -> tuple:
         if B not in self._ws:
@@ -64,8 +67,31 @@ class NumbaEngine:
         r, ns = self.rule, self.ns
         K.run_batch(p_steps, seeds, self.T, ns.w, ns.theta, self.P, True, r.kind, r.f_tab, r.nu_pre, r.nu_post,
                     r.trace_decay, r.spread, r.offset, dWT, counts, spiked, nsp, tha)
+        if self.train_min_spikes > 0:
+            self._represent_weak(p_steps, seeds, dWT, counts, spiked, nsp, tha)
         self._merge(counts, dWT, spiked, nsp, tha, update_seed)
         return counts.copy()
+
+    def _represent_weak(self, p_steps, seeds, dWT, counts, spiked, nsp, tha) -> None:
+        """Replace, in the batch workspace, the result of every image with fewer than ``train_min_spikes``
+        spikes by a new presentation at +32 Hz per retry (same frozen weights and θ; up to 5 retries)."""
+        from . import kernels as K
+
+        r_, ns = self.rule, self.ns
+        base = self.params.intensity_Hz
+        for retry in range(1, 6):
+            low = np.nonzero(counts.sum(1) < self.train_min_spikes)[0]
+            if len(low) == 0:
+                return
+            n, N = len(low), counts.shape[1]
+            sub = (np.zeros((n, N, 784)), np.zeros((n, N), np.int64), np.zeros((n, N), np.int64),
+                   np.zeros(n, np.int64), np.zeros((n, N)))
+            p = np.minimum(p_steps[low] * ((base + 32.0 * retry) / base), 1.0)
+            with np.errstate(over="ignore"):
+                sd = (seeds[low].astype(np.uint64) + np.uint64(0x9E3779B9 * retry)) & np.uint64(0xFFFFFFFF)
+            K.run_batch(p, sd.astype(np.uint32), self.T, ns.w, ns.theta, self.P, True, r_.kind, r_.f_tab, r_.nu_pre,
+                        r_.nu_post, r_.trace_decay, r_.spread, r_.offset, *sub)
+            dWT[low], counts[low], spiked[low], nsp[low], tha[low] = sub
 
     def _merge(self, counts, dWT, spiked, nsp, tha, update_seed):
         from . import kernels as K

@@ -55,6 +55,7 @@ class TrainConfig:
     synapse_options: dict = field(default_factory=dict)
     data_dir: str | None = None
     nu_final_frac: float = 1.0  # learning rates decay linearly to this fraction of their start over the run
+    train_min_spikes: int = 0  # training: re-show an image at +32 Hz while it evokes fewer spikes (D&C); 0 = off
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -148,6 +149,10 @@ def validate_config(cfg: TrainConfig) -> tuple[NetworkParams, Synapse, LearningR
         v = getattr(cfg, name)
         if not isinstance(v, int) or v < (0 if name == "n_test" else 1):
             raise ValueError(f"--{name.replace('_', '-')}: expected a positive integer, got {v!r}")
+    if cfg.train_min_spikes < 0:
+        raise ValueError(f"--train-min-spikes: expected an integer >= 0, got {cfg.train_min_spikes!r}")
+    if cfg.train_min_spikes and resolve_engine(cfg.engine, resolve_device(cfg.device)) != "numba":
+        raise ValueError("--train-min-spikes: implemented in the numba CPU engine only (use --engine numba)")
     if cfg.min_spikes < 0:
         raise ValueError(f"--min-spikes: expected an integer >= 0, got {cfg.min_spikes!r}")
     if not (0.0 <= cfg.nu_final_frac <= 1.0):
@@ -364,6 +369,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         if syn.kind == 0:
             ns.state, ns.gp_S, ns.gap_S = np.zeros((1, 1), np.int32), np.ones((1, 1)), np.ones((1, 1))
     eng = make_engine(engine_kind, ns, params, compiled, syn, norm, cfg.merge == "winner", device)
+    if cfg.train_min_spikes:
+        eng.train_min_spikes = int(cfg.train_min_spikes)
     p_all = spike_prob(Xtr, params)
     ytr64 = ytr.astype(np.int64)
     total = cfg.epochs * cfg.n_train

@@ -78,3 +78,39 @@ def test_cuda_matches_cpu_float64():
     for k in range(0, 4, 2):
         np.testing.assert_array_equal(a.train_trains(trains[k:k + 2], 5), b.train_trains(trains[k:k + 2], 5))
     np.testing.assert_allclose(a.ns.w, b.sync().w, atol=1e-12)
+
+
+def test_training_representation_discards_weak_presentations():
+    """--train-min-spikes: an image below K spikes is shown again at +32 Hz per retry and only the last
+    presentation counts. With K unreachable every image is retried 5 times, so the result must equal one
+    plain presentation at the +160 Hz rate with the 5th retry's seed; with K = 0 nothing changes."""
+    N = 12
+    par = NetworkParams(n_neurons=N)
+    syn = parse_synapse("ideal")
+    c = BiSigmoidTrace(nu_post=0.05).compile(1.0)
+    w0 = 0.3 * np.random.default_rng(0).random((784, N))
+    w0 *= 78.4 / w0.sum(0)
+    p = _images(3) / 255 * par.intensity_Hz * 1e-3
+    seeds = np.array([7, 8, 9], np.uint32)
+
+    def fresh():
+        return NumbaEngine(NetState(w0.copy(), np.zeros((1, 1), np.int32), np.ones((1, 1)), np.ones((1, 1)),
+                                    np.zeros(N)), par, c, syn, 78.4)
+
+    plain = fresh()
+    ca = plain.train_batch(p, seeds, 5)
+    retried = fresh()
+    retried.train_min_spikes = 10**9
+    cb = retried.train_batch(p, seeds, 5)
+    ref = fresh()
+    s5 = ((seeds.astype(np.uint64) + np.uint64(0x9E3779B9 * 5)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    cr = ref.train_batch(np.minimum(p * (par.intensity_Hz + 160) / par.intensity_Hz, 1), s5, 5)
+    np.testing.assert_array_equal(cb, cr)
+    np.testing.assert_array_equal(retried.ns.w, ref.ns.w)
+    np.testing.assert_array_equal(retried.ns.theta, ref.ns.theta)
+    assert cb.sum() > ca.sum()  # the raised rate evokes more spikes
+    assert not np.array_equal(retried.ns.w, plain.ns.w)
+    zero = fresh()
+    zero.train_min_spikes = 0
+    np.testing.assert_array_equal(zero.train_batch(p, seeds, 5), ca)
+    np.testing.assert_array_equal(zero.ns.w, plain.ns.w)

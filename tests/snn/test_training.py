@@ -72,6 +72,8 @@ def test_nu_schedule_is_linear_in_progress():
 
 @pytest.mark.parametrize("argv,msg", [
     (["--nu-final", "1.5"], "--nu-final"),
+    (["--train-min-spikes", "5", "--engine", "torch"], "numba CPU engine only"),
+    (["--train-min-spikes", "-1"], "--train-min-spikes"),
     (["--synapse", "quantized:1"], "levels must be >= 2"),
     (["--synapse", "flash:3"], "unknown synapse"),
     (["--neurons", "0"], "--neurons"),
