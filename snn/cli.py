@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="RUN_DIR", help="run directory to write (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--rule", metavar="RULE_JSON", default=None,
-                   help="fitted bi-sigmoid rule (spinsyn-rule JSON); default: the published parameters")
+                   help="fitted bi-sigmoid rule (spinsyn-rule JSON), or a device sweep HDF5 (spinsyn device sweep) "
+                        "whose measured p_up(Δt) − p_down(Δt) is used directly; default: the published parameters")
     p.add_argument("--learning-rule", default="trace", choices=["trace", "postpre"],
                    help="trace = bi-sigmoid trace rule (default), postpre = BindsNET PostPre STDP")
     p.add_argument("--nu", type=float, default=None, metavar="NU_POST",
@@ -92,7 +93,13 @@ def config_from_args(args: argparse.Namespace):
         if args.rule:
             if not Path(args.rule).is_file():
                 raise ValueError(f"--rule: file not found: {args.rule}")
-            rule["rule_path"] = str(Path(args.rule).resolve())
+            from .sweep_table import is_hdf5
+
+            if is_hdf5(args.rule):  # a device sweep: f = p_up - p_down measured by spinsyn device sweep
+                rule["name"] = "sweep"
+                rule["sweep_path"] = str(Path(args.rule).resolve())
+            else:
+                rule["rule_path"] = str(Path(args.rule).resolve())
     else:
         if args.rule:
             raise ValueError("--rule applies to --learning-rule trace only")

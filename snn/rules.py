@@ -8,6 +8,8 @@ model then realises it (clamp/normalise, round to levels, or switch MTJs) at the
   (published: ``1 − σ(k0(Δt−t0)) − σ(k1(Δt−t1))``, +1 below ~21 ms, −1 from ~49 to 60 ms)
   (``spinsyn.fitting.load_rule`` / ``published_rule``), zero beyond its window (60 ms) and for inputs that
   have not spiked yet. ``spread`` multiplies each f value by ``1 + spread·N(0,1)`` (trial-to-trial spread).
+* ``sweep`` — the same trace rule with ``f = p_up − p_down`` read directly from a device sweep HDF5
+  (measured switching probabilities, no fitted function in between; ``spinsyn.snn.sweep_table``).
 * ``postpre`` — BindsNET's pair-based ``PostPre`` with non-additive traces (τ 20 ms, reset to 1 on a spike):
   at a post spike ``ΔW_:j += ν_post·x_pre``; at a pre spike ``ΔW_i: −= ν_pre·x_post``.
 """
@@ -170,6 +172,44 @@ class PostPre(LearningRule):
     def compile(self, dt_ms: float) -> CompiledRule:
         return CompiledRule(KIND_POSTPRE, np.zeros(1), float(self.nu_pre), float(self.nu_post),
                             math.exp(-dt_ms / self.tau_trace_ms), 0.0, 0.0)
+
+
+@register_rule
+@dataclass
+class SweepTrace(LearningRule):
+    """Trace rule whose f is the device's own net switching probability, read directly from a device sweep:
+    ``f(Δt) = p_up(Δt) − p_down(Δt)`` (``spinsyn.snn.sweep_table``), normalised to max |f| = 1; no fit in
+    between. With ``compound:N`` the update then switches MTJs with probabilities proportional to the measured
+    p_switch(Δt) (scaled by ν; with ``soft_bound`` each MTJ in the other state switches with p = |ΔW|)."""
+
+    name: ClassVar[str] = "sweep"
+    sweep_path: str = ""
+    nu_post: float = 0.001
+    spread: float = 0.0
+    offset: float = 0.0
+    soft_bound: bool = False
+
+    def tables(self, dt_ms: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from .sweep_table import switching_probabilities
+
+        if not self.sweep_path:
+            raise ValueError("--rule: the 'sweep' rule needs a device sweep HDF5 file")
+        return switching_probabilities(self.sweep_path, dt_ms)
+
+    def describe(self, dt_ms: float = 1.0) -> dict:
+        grid, up, dn = self.tables(dt_ms)
+        return {"source": self.sweep_path, "kind": "device sweep p_up - p_down", "dt_ms": grid.tolist(),
+                "p_up": up.round(6).tolist(), "p_down": dn.round(6).tolist(),
+                "f_normalised_per_step": self.compile(dt_ms).f_tab.round(6).tolist()}
+
+    def compile(self, dt_ms: float) -> CompiledRule:
+        _, up, dn = self.tables(dt_ms)
+        f = up - dn
+        peak = float(np.max(np.abs(f)))
+        if peak <= 0.0:
+            raise ValueError(f"--rule {self.sweep_path}: no MTJ switched at any Δt in this sweep; nothing to learn from")
+        return CompiledRule(KIND_TRACE, f / peak, 0.0, float(self.nu_post), 1.0, float(self.spread),
+                            float(self.offset), bool(self.soft_bound))
 
 
 def make_rule(name: str, **kw: Any) -> LearningRule:

@@ -1,0 +1,78 @@
+"""Learning-rule shape read directly from a device sweep (p_switch(Δt)), through the file the devices stage
+writes: a real reference-engine sweep of the published compound synapse."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from spinsyn import devices as D
+from spinsyn.devices.models import get_testbench
+from spinsyn.snn.rules import SweepTrace, rule_from_dict
+from spinsyn.snn.sweep_table import switching_probabilities
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sw") / "sweep.h5"
+    r = D.sweep(D.get_model("compound"), get_testbench("published"), np.arange(0, 60, 2.0), 60, seed=4)
+    D.write_sweep(path, r)
+    return path
+
+
+def test_probabilities_from_raw_datasets(sweep_file):
+    r = D.read_sweep(sweep_file)
+    grid, up, dn = switching_probabilities(sweep_file, 1.0)
+    assert grid[0] == 0 and grid[-1] == 58 and np.allclose(np.diff(grid), 1.0)
+    for i in (0, 5, 14, 29):  # at the sweep's own delays the table is the pooled ratio
+        k = r.state_before[i]
+        assert up[int(r.dt_ms[i])] == pytest.approx(r.switched_up[i].sum() / (r.n_mtj - k).sum())
+        assert dn[int(r.dt_ms[i])] == pytest.approx(r.switched_down[i].sum() / k.sum())
+    # interpolation between two delays
+    assert up[1] == pytest.approx(0.5 * (up[0] + up[2]))
+    # the published device: potentiation for short delays, depression near the end of the window
+    assert up[:8].mean() > 0.5 and dn[:8].mean() < 0.05
+    assert dn[56:].mean() > 0.5 and up[56:].mean() < 0.05
+    assert up[30:40].max() < 0.05 and dn[30:40].max() < 0.05
+
+
+def test_rule_compiles_and_round_trips(sweep_file):
+    rule = SweepTrace(sweep_path=str(sweep_file), nu_post=0.002)
+    c = rule.compile(1.0)
+    assert np.max(np.abs(c.f_tab)) == pytest.approx(1.0)
+    assert c.f_tab[0] > 0.5 and c.f_tab[-1] < -0.5 and c.nu_post == 0.002
+    again = rule_from_dict(json.loads(json.dumps(rule.to_dict())))
+    np.testing.assert_array_equal(again.compile(1.0).f_tab, c.f_tab)
+    d = rule.describe(1.0)
+    assert d["source"] == str(sweep_file) and len(d["p_up"]) == len(c.f_tab)
+
+
+def test_cli_trains_from_a_sweep(tmp_path, sweep_file):
+    from spinsyn.cli import main
+
+    out = tmp_path / "run"
+    rc = main(["train", "--rule", str(sweep_file), "--synapse", "compound:8", "--neurons", "10", "--n-train", "30",
+               "--n-test", "20", "--n-assign", "20", "--engine", "numba", "--device", "cpu", "--quiet",
+               "--out", str(out)])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["config"]["rule"]["name"] == "sweep"
+    assert m["rule_function"]["source"] == str(sweep_file.resolve())
+
+
+def test_bad_sweep_inputs(tmp_path, capsys):
+    from spinsyn.cli import main
+
+    dw = tmp_path / "dw.h5"
+    D.write_sweep(dw, D.sweep(D.get_model("dw-mtj"), get_testbench("published"), np.array([0.0, 10.0]), 3))
+    with pytest.raises(ValueError, match="no MTJ counts"):
+        switching_probabilities(dw)
+    one = tmp_path / "one.h5"
+    D.write_sweep(one, D.sweep(D.get_model("compound"), get_testbench("published"), np.array([4.0]), 3))
+    with pytest.raises(ValueError, match="at least 2 delays"):
+        switching_probabilities(one)
+    rc = main(["train", "--rule", str(dw), "--synapse", "compound:8", "--n-train", "10", "--n-test", "10",
+               "--out", str(tmp_path / "r")])
+    assert rc == 2 and "no MTJ counts" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
