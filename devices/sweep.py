@@ -161,14 +161,29 @@ def read_sweep(path: str | Path) -> SweepResult:
         missing = [k for k in need if k not in f]
         if missing:
             raise SpinsynFileError(f"{path}: missing dataset(s) {missing}")
+        for name, want in (("dt_ms", "ms"), ("g_before_S", "S"), ("g_after_S", "S")):
+            u = f[name].attrs.get("units")
+            u = u.decode() if isinstance(u, bytes) else u
+            if u is not None and u != want:
+                raise SpinsynFileError(f"{path}: dataset {name!r} has units {u!r}, expected {want!r}")
         arr = {k: f[k][()] for k in need}
+        if arr["dt_ms"].ndim != 1:
+            raise SpinsynFileError(f"{path}: dataset dt_ms has shape {arr['dt_ms'].shape}, expected (P,)")
         p = arr["dt_ms"].shape[0]
+        t_shape = arr["g_before_S"].shape
         for k in need[1:]:
-            if arr[k].ndim != 2 or arr[k].shape[0] != p:
-                raise SpinsynFileError(f"{path}: dataset {k} has shape {arr[k].shape}, expected ({p}, T)")
+            if arr[k].ndim != 2 or arr[k].shape[0] != p or arr[k].shape != t_shape:
+                raise SpinsynFileError(f"{path}: dataset {k} has shape {arr[k].shape}, expected ({p}, T) like "
+                                       f"g_before_S {t_shape}")
         for k in ("model", "testbench", "engine", "g_min_S", "g_max_S"):
             if k not in meta:
                 raise SpinsynFileError(f"{path}: missing attribute {k!r}")
+        try:
+            g_min, g_max = float(meta["g_min_S"]), float(meta["g_max_S"])
+        except (TypeError, ValueError):
+            raise SpinsynFileError(f"{path}: attributes g_min_S and g_max_S must be numbers (S)") from None
+        if not (np.isfinite(g_min) and np.isfinite(g_max) and g_max > g_min):
+            raise SpinsynFileError(f"{path}: need g_max_S > g_min_S, got g_min_S={g_min}, g_max_S={g_max}")
         waves = []
         if "waveforms" in f:
             for key in sorted(f["waveforms"], key=int):

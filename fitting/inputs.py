@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spinsyn.fileio import SpinsynFileError, h5_read_meta, sha256_file
+from spinsyn.fileio import SpinsynFileError, sha256_file
 
 #: CSV time columns and their factor to ms.
 DT_COLUMNS = {"dt_ms": 1.0, "dt_us": 1e-3, "dt_s": 1e3}
@@ -160,44 +160,21 @@ def read_csv(path: str | Path) -> FitData:
 
 
 def read_sweep_file(path: str | Path) -> FitData:
-    """Read a ``spinsyn-sweep`` v1 HDF5: ΔG = g_after_S − g_before_S over every trial, divided by
-    (g_max_S − g_min_S) so y is the fraction of the device's conductance range (unit "1", amplitude free)."""
-    import h5py
+    """Read a ``spinsyn-sweep`` v1 HDF5 (validated by ``spinsyn.devices.read_sweep``): ΔG = g_after_S −
+    g_before_S over every trial, divided by (g_max_S − g_min_S) so y is the fraction of the device's
+    conductance range (unit "1", amplitude free)."""
+    from spinsyn.devices import read_sweep
 
     path = Path(path)
-    if not path.is_file():
-        raise SpinsynFileError(f"{path}: file not found")
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as exc:
-        raise SpinsynFileError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with fh:
-        meta = h5_read_meta(path, fh, fmt="spinsyn-sweep", versions=(1,))
-        for name in ("dt_ms", "g_before_S", "g_after_S"):
-            if name not in fh:
-                raise SpinsynFileError(f"{path}: dataset {name!r} missing from the sweep file")
-        dt = np.asarray(fh["dt_ms"][...], dtype=np.float64)
-        gb = np.asarray(fh["g_before_S"][...], dtype=np.float64)
-        ga = np.asarray(fh["g_after_S"][...], dtype=np.float64)
-        for name, want in (("dt_ms", "ms"), ("g_before_S", "S"), ("g_after_S", "S")):
-            u = fh[name].attrs.get("units")
-            u = u.decode() if isinstance(u, bytes) else u
-            if u is not None and u != want:
-                raise SpinsynFileError(f"{path}: dataset {name!r} has units {u!r}, expected {want!r}")
-    if dt.ndim != 1 or gb.shape != ga.shape or gb.ndim != 2 or gb.shape[0] != dt.size:
-        raise SpinsynFileError(f"{path}: expected dt_ms (P,) and g_before_S/g_after_S (P,T); got "
-                               f"{dt.shape}, {gb.shape}, {ga.shape}")
-    try:
-        g_min, g_max = float(meta["g_min_S"]), float(meta["g_max_S"])
-    except (KeyError, TypeError, ValueError):
-        raise SpinsynFileError(f"{path}: root attributes g_min_S and g_max_S (numbers, S) are required") from None
-    if not (np.isfinite(g_min) and np.isfinite(g_max) and g_max > g_min):
-        raise SpinsynFileError(f"{path}: need g_max_S > g_min_S, got g_min_S={g_min}, g_max_S={g_max}")
+    r = read_sweep(path)
+    dt = np.asarray(r.dt_ms, dtype=np.float64)
+    gb, ga = np.asarray(r.g_before_S, dtype=np.float64), np.asarray(r.g_after_S, dtype=np.float64)
+    g_min, g_max = float(r.g_min_S), float(r.g_max_S)
     dw = (ga - gb) / (g_max - g_min)  # (P, T)
     rdt = np.repeat(dt, dw.shape[1])
     ry = dw.reshape(-1)
     check_curve(path, rdt, ry)
-    ux, mean, std, counts, sig, rdt, ry = _aggregate(path, rdt, ry, None)
+    ux, mean, std, counts, _, rdt, ry = _aggregate(path, rdt, ry, None)
     return FitData(ux, mean, std, counts, None, "1", False, rdt, ry, str(path), sha256_file(path), "sweep",
                    "ΔG / (g_max − g_min)")
 

@@ -49,3 +49,26 @@ def test_read_sweep_rejects_other_files(tmp_path):
         D.read_sweep(bad)
     with pytest.raises(ValueError, match="dt_ms"):
         D.sweep(D.get_model("stt-mtj"), D.PulseTestbench(), np.array([-1.0]), 2)
+
+
+@pytest.mark.parametrize("edit,msg", [
+    (lambda f: f["dt_ms"].attrs.__setitem__("units", "us"), "units 'us', expected 'ms'"),
+    (lambda f: f["g_after_S"].attrs.__setitem__("units", "uS"), "units 'uS', expected 'S'"),
+    (lambda f: f.attrs.__setitem__("g_max_S", "0.0"), "need g_max_S > g_min_S"),
+    (lambda f: (f.__delitem__("g_after_S"), f.create_dataset("g_after_S", data=np.zeros((3, 5)))),
+     "expected (3, T) like g_before_S"),
+    (lambda f: f.__delitem__("switched_up"), "missing dataset"),
+])
+def test_read_sweep_validates_units_shapes_and_bounds(tmp_path, edit, msg):
+    """The one sweep reader (also used by fitting) names the file and what it expected."""
+    import h5py
+    from spinsyn.fileio import SpinsynFileError
+
+    path = tmp_path / "s.h5"
+    D.write_sweep(path, D.sweep(D.get_model("compound"), D.PulseTestbench(), np.array([0.0, 20.0, 55.0]), 4))
+    D.read_sweep(path)
+    with h5py.File(path, "r+") as f:
+        edit(f)
+    with pytest.raises(SpinsynFileError, match="s.h5") as ei:
+        D.read_sweep(path)
+    assert msg in str(ei.value)

@@ -6,8 +6,8 @@ import json
 import h5py
 import numpy as np
 import pytest
-
-from spinsyn.fileio import SpinsynFileError, atomic_path, h5_dataset, h5_write_meta
+from spinsyn.devices import SweepResult, read_sweep, write_sweep
+from spinsyn.fileio import SpinsynFileError
 from spinsyn.fitting import load_rule, published_rule
 from spinsyn.fitting.cli import register
 
@@ -50,14 +50,11 @@ def _sweep(path, seed=0, trials=16):
     up = rng.binomial(n_mtj - k_before, np.broadcast_to(p_up, k_before.shape))
     down = rng.binomial(k_before, np.broadcast_to(p_down, k_before.shape))
     k_after = k_before + up - down
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
-        h5_write_meta(fh, fmt="spinsyn-sweep", version=1, seed=seed, model={"name": "stand-in"},
-                      testbench={}, engine="reference", ngspice_version=None, g_min_S=n_mtj * g_ap,
-                      g_max_S=n_mtj * g_p, n_mtj=n_mtj)
-        h5_dataset(fh, "dt_ms", dt)
-        h5_dataset(fh, "g_before_S", n_mtj * g_ap + k_before * (g_p - g_ap))
-        h5_dataset(fh, "g_after_S", n_mtj * g_ap + k_after * (g_p - g_ap))
-        fh["switched_up"], fh["switched_down"] = up, down
+    write_sweep(path, SweepResult(
+        dt_ms=dt, g_before_S=n_mtj * g_ap + k_before * (g_p - g_ap), g_after_S=n_mtj * g_ap + k_after * (g_p - g_ap),
+        switched_up=up, switched_down=down, model={"name": "stand-in"}, testbench={}, engine="reference",
+        seed=seed, g_min_S=n_mtj * g_ap, g_max_S=n_mtj * g_p, n_mtj=n_mtj,
+        state_before=k_before.astype(float), state_after=k_after.astype(float)))
     return path
 
 
@@ -70,6 +67,74 @@ def test_fit_sweep_file_end_to_end(tmp_path, capsys):
     # mean ΔG/(gmax-gmin) = f·E[free or occupied]/N: both midpoints stay where the switching probability is 1/2
     assert abs(rule.values["t0"] - 20.78) < 1.5 and abs(rule.values["t1"] - 48.94) < 1.5
     assert rule.params["t0"].ci95_bootstrap is not None
+
+
+def _set(name, value):
+    def edit(fh):
+        fh.attrs[name] = value
+    return edit
+
+
+def _units(name, unit):
+    def edit(fh):
+        fh[name].attrs["units"] = unit
+    return edit
+
+
+def _replace(name, data):
+    def edit(fh):
+        del fh[name]
+        fh[name] = data
+    return edit
+
+
+def _drop(name):
+    def edit(fh):
+        del fh[name]
+    return edit
+
+
+def _drop_attr(name):
+    def edit(fh):
+        del fh.attrs[name]
+    return edit
+
+
+@pytest.mark.parametrize("edit,match", [
+    (_units("dt_ms", "s"), "dataset 'dt_ms' has units 's', expected 'ms'"),
+    (_units("g_after_S", "mS"), "dataset 'g_after_S' has units 'mS', expected 'S'"),
+    (_drop("g_after_S"), r"missing dataset\(s\) \['g_after_S'\]"),
+    (_drop("switched_up"), r"missing dataset\(s\) \['switched_up'\]"),
+    (_set("g_max_S", 8e-4), r"need g_max_S > g_min_S, got g_min_S=0.0008, g_max_S=0.0008"),
+    (_set("g_min_S", float("nan")), "need g_max_S > g_min_S"),
+    (_set("g_max_S", "lots"), "attributes g_min_S and g_max_S must be numbers"),
+    (_replace("dt_ms", np.zeros((31, 2))), r"dataset dt_ms has shape \(31, 2\), expected \(P,\)"),
+    (_replace("g_after_S", np.zeros((31, 3))), r"dataset g_after_S has shape \(31, 3\), expected \(31, T\)"),
+    (_drop_attr("engine"), "missing attribute 'engine'"),
+])
+def test_bad_sweep_file_clear_error_no_output(tmp_path, edit, match):
+    """One reader: devices.read_sweep rejects the file, and fit reports the same message naming it."""
+    src = _sweep(tmp_path / "bad.h5", trials=4)
+    with h5py.File(src, "r+") as fh:
+        edit(fh)
+    with pytest.raises(SpinsynFileError, match=match) as ei:
+        read_sweep(src)
+    assert "bad.h5" in str(ei.value)
+    with pytest.raises(ValueError, match=match) as ei:
+        _run([str(src), "--model", "bisigmoid", "--out", str(tmp_path / "r.json")])
+    assert "bad.h5" in str(ei.value)
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_sweep_file_equals_devices_read_sweep(tmp_path):
+    from spinsyn.fitting.inputs import read_sweep_file
+
+    src = _sweep(tmp_path / "s.h5", trials=5)
+    r, d = read_sweep(src), read_sweep_file(src)
+    np.testing.assert_array_equal(d.dt_ms, r.dt_ms)
+    np.testing.assert_allclose(d.y_mean, r.dg_norm.mean(axis=1))
+    np.testing.assert_array_equal(d.n_trials, [5] * r.dt_ms.size)
+    assert d.kind == "sweep" and d.y_unit == "1" and len(d.source_sha256) == 64
 
 
 def test_fit_devices_reference_sweep_end_to_end(tmp_path):
