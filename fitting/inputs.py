@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from spinsyn.fileio import SpinsynFileError, sha256_file
 
 #: CSV time columns and their factor to ms.
