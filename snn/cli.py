@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-
 #: Default ν_post of the trace rule per synapse family, tuned on MNIST (100 neurons, 1 epoch, batch 1):
 #: ideal/quantized best at 0.001 (of 0.0005-0.02); compound:8 best at 0.005 (of 0.001-0.005).
 DEFAULT_NU = {"ideal": 0.001, "quantized": 0.001, "dw": 0.001, "compound": 0.005}
@@ -23,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "metrics.json and plots.")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory to write (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
-    p.add_argument("--rule", metavar="RULE_JSON", default=None,
+    p.add_argument("--rule", metavar="RULE_JSON|SWEEP_H5", default=None,
                    help="fitted bi-sigmoid rule (spinsyn-rule JSON), or a device sweep HDF5 (spinsyn device sweep) "
                         "whose measured p_up(Δt) − p_down(Δt) is used directly; default: the published parameters")
     p.add_argument("--learning-rule", default="trace", choices=["trace", "postpre"],

@@ -150,7 +150,7 @@ class BiSigmoidTrace(LearningRule):
     def compile(self, dt_ms: float) -> CompiledRule:
         f = self.function()
         hi = _window_hi(f)
-        k = np.arange(int(math.floor(hi / dt_ms)) + 1, dtype=np.float64) * dt_ms
+        k = np.arange(math.floor(hi / dt_ms) + 1, dtype=np.float64) * dt_ms
         vals = np.asarray(f(k), dtype=np.float64)
         peak = float(np.max(np.abs(vals))) if vals.size else 0.0
         if not np.all(np.isfinite(vals)) or peak <= 0.0:

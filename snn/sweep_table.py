@@ -42,11 +42,16 @@ def switching_probabilities(path: str | Path, dt_ms: float = 1.0) -> tuple[np.nd
         raise SpinsynFileError(f"{path}: sweep of a {r.model.get('name', '?')!r} device has no MTJ counts (n_mtj=0); "
                                "p_switch needs an stt-mtj or compound sweep")
     if r.state_before is None:
-        raise SpinsynFileError(f"{path}: the sweep has no 'state_before' dataset (MTJs in P before the pulses); "
-                               "write it with `spinsyn device sweep` of this version")
+        raise SpinsynFileError(
+            f"{path}: the sweep has no per-MTJ states ('state_before' dataset, MTJs in P before the pulses), so the "
+            "switching probabilities cannot be normalised (g_before_S alone is not reliable); write the sweep with "
+            "`spinsyn device sweep` / spinsyn.devices.sweep + write_sweep, which always store state_before "
+            "(write_sweep omits it only for a SweepResult built with state_before=None)")
     dt = np.asarray(r.dt_ms, dtype=np.float64)
     if dt.size < 2:
         raise SpinsynFileError(f"{path}: need at least 2 delays in dt_ms to interpolate p_switch, got {dt.size}")
+    if not np.all(np.isfinite(dt)) or np.any(dt < 0):
+        raise SpinsynFileError(f"{path}: dt_ms must hold finite delays >= 0 ms, got {dt.tolist()}")
     k_p = np.asarray(r.state_before, dtype=np.float64)
     up, down = np.asarray(r.switched_up, np.float64), np.asarray(r.switched_down, np.float64)
     if k_p.shape != up.shape:
@@ -58,5 +63,5 @@ def switching_probabilities(path: str | Path, dt_ms: float = 1.0) -> tuple[np.nd
     dt, p_up, p_dn = dt[order], p_up[order], p_dn[order]
     if np.any(np.diff(dt) <= 0):
         raise SpinsynFileError(f"{path}: dt_ms holds repeated delays; expected distinct values")
-    grid = np.arange(int(math.floor(dt[-1] / dt_ms)) + 1, dtype=np.float64) * dt_ms
+    grid = np.arange(math.floor(dt[-1] / dt_ms) + 1, dtype=np.float64) * dt_ms
     return grid, np.interp(grid, dt, p_up), np.interp(grid, dt, p_dn)

@@ -76,3 +76,65 @@ def test_bad_sweep_inputs(tmp_path, capsys):
                "--out", str(tmp_path / "r")])
     assert rc == 2 and "no MTJ counts" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_sweep_file_checks(tmp_path, sweep_file, capsys):
+    import dataclasses
+
+    import h5py
+    from spinsyn.cli import main
+    from spinsyn.fileio import SpinsynFileError
+
+    # a JSON that is not a sweep: not HDF5, so --rule reads it as a rule JSON and rejects it before any work
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text(json.dumps({"format": "something-else", "format_version": 1}))
+    with pytest.raises(SpinsynFileError, match="not an HDF5 file"):
+        switching_probabilities(bogus)
+    rc = main(["train", "--rule", str(bogus), "--n-train", "10", "--n-test", "10", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "spinsyn: error:" in err and str(bogus) in err
+    assert not (tmp_path / "r").exists()
+    # no per-MTJ states: refused, naming the file and how to write it
+    r = D.read_sweep(sweep_file)
+    nostate = tmp_path / "nostate.h5"
+    D.write_sweep(nostate, dataclasses.replace(r, state_before=None, state_after=None))
+    with pytest.raises(SpinsynFileError, match="state_before") as exc:
+        switching_probabilities(nostate)
+    assert str(nostate) in str(exc.value)
+    # delays stored in descending order give the same table; a negative delay is refused
+    rev = tmp_path / "rev.h5"
+    D.write_sweep(rev, dataclasses.replace(r, **{k: getattr(r, k)[::-1] for k in (
+        "dt_ms", "g_before_S", "g_after_S", "switched_up", "switched_down", "state_before", "state_after")}))
+    for a, b in zip(switching_probabilities(rev), switching_probabilities(sweep_file)):
+        np.testing.assert_allclose(a, b)
+    neg = tmp_path / "neg.h5"
+    D.write_sweep(neg, r)
+    with h5py.File(neg, "r+") as f:
+        f["dt_ms"][0] = -2.0
+    with pytest.raises(SpinsynFileError, match=">= 0"):
+        switching_probabilities(neg)
+    # a sweep where nothing switched cannot be normalised
+    flat = tmp_path / "flat.h5"
+    D.write_sweep(flat, dataclasses.replace(r, switched_up=0 * r.switched_up, switched_down=0 * r.switched_down))
+    with pytest.raises(ValueError, match="no MTJ switched"):
+        SweepTrace(sweep_path=str(flat)).compile(1.0)
+
+
+def test_resume_with_a_sweep_rule(tmp_path, sweep_file):
+    """The rule is stored in the checkpoint's config (to_dict/rule_from_dict): resume continues the same run."""
+    import torch
+    from spinsyn.cli import main
+    from spinsyn.snn.network import TrainConfig, train
+    from spinsyn.snn.params import NetworkParams
+
+    cfg = TrainConfig(synapse="compound:8", rule={"name": "sweep", "sweep_path": str(sweep_file), "nu_post": 0.005},
+                      network=NetworkParams(n_neurons=10).to_dict(), n_train=30, n_test=20, n_assign=20, seed=3,
+                      checkpoint_every=10, engine="numba", device="cpu")
+    full = train(cfg, tmp_path / "full", progress=False)
+    assert train(cfg, tmp_path / "part", progress=False, stop_after=20) == {"stopped": True}
+    assert main(["train", "--resume", str(tmp_path / "part"), "--quiet"]) == 0
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
+    assert torch.equal(a["state"], b["state"]) and torch.equal(a["w"], b["w"])
+    m = json.loads((tmp_path / "part" / "metrics.json").read_text())
+    assert m["rule_function"]["source"] == str(sweep_file) and m["accuracy_all_activity"] == full["accuracy_all_activity"]
