@@ -12,6 +12,10 @@ DEFAULT_NU = {"ideal": 0.001, "quantized": 0.001, "dw": 0.001, "compound": 0.005
 #: ν annealing (fraction of ν reached at the end of the run). 100 neurons, 1 epoch: compound:8 78.29 % with a
 #: constant ν (seed 0), 79.35 % (seed 0) and 78.37 % (seed 1) annealed to 0.1 (docs/snn.md)
 DEFAULT_NU_FINAL = {"compound": 0.1}
+#: input statistics: BindsNET's eth_mnist (the default network) and the Diehl & Cook 2015 paper (pixel/4 Hz,
+#: 350 ms presentations); 100 neurons, 1 epoch, ideal: 80.65 % and DC_RESULT (docs/snn.md)
+INPUT_PRESETS = {"bindsnet": {"intensity_Hz": 128.0, "time_ms": 250.0},
+                 "diehl-cook": {"intensity_Hz": 63.75, "time_ms": 350.0}}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--g-spread", type=float, default=None, help="compound: lognormal σ of G_P/G_AP (default 0.05)")
     p.add_argument("--read-noise", type=float, default=None, help="compound: relative read noise σ (default 0.02)")
     p.add_argument("--neurons", type=int, default=100, help="excitatory neurons (default 100)")
+    p.add_argument("--input", default="bindsnet", choices=sorted(INPUT_PRESETS),
+                   help="input statistics: bindsnet = 128 Hz max rate for 250 ms (BindsNET eth_mnist, default); "
+                        "diehl-cook = 63.75 Hz (pixel/4) for 350 ms, as in Diehl & Cook 2015")
+    p.add_argument("--intensity", type=float, default=None, metavar="HZ", help="rate of a white pixel (overrides --input)")
+    p.add_argument("--time-ms", type=float, default=None, help="presentation per image in ms (overrides --input)")
+    p.add_argument("--w-inh", type=float, default=None, metavar="MV",
+                   help="inhibitory -> excitatory weight in mV (default 120, as BindsNET)")
     p.add_argument("--n-train", type=int, default=60000, help="training images (default 60000)")
     p.add_argument("--n-test", type=int, default=10000, help="test images (default 10000)")
     p.add_argument("--n-assign", type=int, default=10000, help="training images for label assignment (default 10000)")
@@ -116,7 +127,14 @@ def config_from_args(args: argparse.Namespace):
             if name != "compound":
                 raise ValueError(f"--{opt.replace('_', '-')} applies to compound synapses only")
             syn_opts[key] = val
-    net = NetworkParams(n_neurons=args.neurons, norm=None if args.no_norm else 78.4).to_dict()
+    inp = dict(INPUT_PRESETS[args.input])
+    if args.intensity is not None:
+        inp["intensity_Hz"] = args.intensity
+    if args.time_ms is not None:
+        inp["time_ms"] = args.time_ms
+    if args.w_inh is not None:
+        inp["w_inh_exc_mV"] = args.w_inh
+    net = NetworkParams(n_neurons=args.neurons, norm=None if args.no_norm else 78.4, **inp).to_dict()
     cfg = TrainConfig(synapse=args.synapse, rule=rule, network=net, n_train=args.n_train, n_test=args.n_test,
                       n_assign=args.n_assign, epochs=args.epochs, batch=args.batch, merge=args.merge, seed=args.seed,
                       engine=args.engine, device=args.device, shuffle=not args.no_shuffle,

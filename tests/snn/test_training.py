@@ -59,6 +59,19 @@ def test_run_files_and_eval(tmp_path):
         evaluate(net, X, y, w=np.zeros((10, 12)))
 
 
+def test_input_presets_reach_the_config():
+    import argparse
+
+    from spinsyn.snn import cli
+
+    p = argparse.ArgumentParser()
+    cli.register(p.add_subparsers())
+    cfg = cli.config_from_args(p.parse_args(["train", "--input", "diehl-cook", "--w-inh", "60", "--out", "x"]))
+    assert (cfg.network["intensity_Hz"], cfg.network["time_ms"], cfg.network["w_inh_exc_mV"]) == (63.75, 350.0, 60.0)
+    cfg = cli.config_from_args(p.parse_args(["train", "--out", "x"]))
+    assert (cfg.network["intensity_Hz"], cfg.network["time_ms"]) == (128.0, 250.0)
+
+
 def test_nu_schedule_is_linear_in_progress():
     from spinsyn.snn.network import scheduled_rule
     from spinsyn.snn.rules import make_rule
@@ -72,6 +85,9 @@ def test_nu_schedule_is_linear_in_progress():
 
 @pytest.mark.parametrize("argv,msg", [
     (["--nu-final", "1.5"], "--nu-final"),
+    (["--intensity", "0"], "--intensity"),
+    (["--input", "diehl-cook", "--time-ms", "0.5"], "--time-ms"),
+    (["--w-inh", "-3"], "--w-inh"),
     (["--train-min-spikes", "5", "--engine", "torch"], "numba CPU engine only"),
     (["--train-min-spikes", "-1"], "--train-min-spikes"),
     (["--synapse", "quantized:1"], "levels must be >= 2"),
