@@ -104,9 +104,9 @@ def config_from_args(args: argparse.Namespace):
         if args.rule:
             if not Path(args.rule).is_file():
                 raise ValueError(f"--rule: file not found: {args.rule}")
-            from .sweep_table import is_hdf5
+            import h5py
 
-            if is_hdf5(args.rule):  # a device sweep: f = p_up - p_down measured by spinsyn device sweep
+            if h5py.is_hdf5(args.rule):  # a device sweep: f = p_up - p_down measured by spinsyn device sweep
                 rule["name"] = "sweep"
                 rule["sweep_path"] = str(Path(args.rule).resolve())
             else:

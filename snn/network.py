@@ -162,10 +162,12 @@ def validate_config(cfg: TrainConfig) -> tuple[NetworkParams, Synapse, LearningR
     if cfg.merge not in ("winner", "sum"):
         raise ValueError(f"--merge: expected 'winner' or 'sum', got {cfg.merge!r}")
     params = NetworkParams.from_dict(cfg.network)
-    for opt, v, lo in (("--intensity", params.intensity_Hz, 0.0), ("--time-ms", params.time_ms, params.dt_ms),
-                       ("--w-inh", params.w_inh_exc_mV, 0.0)):
-        if not (np.isfinite(v) and v >= lo) or (opt == "--intensity" and v <= 0):
-            raise ValueError(f"{opt}: expected a finite value {'>' if opt == '--intensity' else '>='} {lo:g}, got {v!r}")
+    if not (np.isfinite(params.intensity_Hz) and params.intensity_Hz > 0):
+        raise ValueError(f"--intensity: expected a finite rate > 0 Hz, got {params.intensity_Hz!r}")
+    if not (np.isfinite(params.time_ms) and params.time_ms >= params.dt_ms):
+        raise ValueError(f"--time-ms: expected a finite time >= {params.dt_ms:g} ms, got {params.time_ms!r}")
+    if not (np.isfinite(params.w_inh_exc_mV) and params.w_inh_exc_mV >= 0):
+        raise ValueError(f"--w-inh: expected a finite weight >= 0 mV, got {params.w_inh_exc_mV!r}")
     if params.n_neurons < 1:
         raise ValueError(f"--neurons: expected a positive integer, got {params.n_neurons}")
     syn = parse_synapse(cfg.synapse, **cfg.synapse_options)

@@ -116,6 +116,17 @@ class LearningRule:
 RULES: dict[str, type[LearningRule]] = {}
 
 
+def _trace_rule(values: Any, rule: Any, empty_msg: str) -> CompiledRule:
+    """A trace-kind CompiledRule from f values per step, normalised to max |f| = 1, with ``rule``'s ν_post,
+    spread, offset and soft bound; ``empty_msg`` when f is not finite or all zero."""
+    vals = np.asarray(values, dtype=np.float64)
+    peak = float(np.max(np.abs(vals))) if vals.size else 0.0
+    if not np.all(np.isfinite(vals)) or peak <= 0.0:
+        raise ValueError(empty_msg)
+    return CompiledRule(KIND_TRACE, vals / peak, 0.0, float(rule.nu_post), 1.0, float(rule.spread),
+                        float(rule.offset), bool(rule.soft_bound))
+
+
 def register_rule(cls: type[LearningRule]) -> type[LearningRule]:
     RULES[cls.name] = cls
     return cls
@@ -151,12 +162,8 @@ class BiSigmoidTrace(LearningRule):
         f = self.function()
         hi = _window_hi(f)
         k = np.arange(math.floor(hi / dt_ms) + 1, dtype=np.float64) * dt_ms
-        vals = np.asarray(f(k), dtype=np.float64)
-        peak = float(np.max(np.abs(vals))) if vals.size else 0.0
-        if not np.all(np.isfinite(vals)) or peak <= 0.0:
-            raise ValueError(f"learning rule gives no finite non-zero value on 0..{hi} ms; cannot normalise it")
-        return CompiledRule(KIND_TRACE, vals / peak, 0.0, float(self.nu_post), 1.0, float(self.spread),
-                            float(self.offset), bool(self.soft_bound))
+        return _trace_rule(f(k), self, f"learning rule gives no finite non-zero value on 0..{hi} ms; "
+                                        "cannot normalise it")
 
 
 @register_rule
@@ -200,16 +207,15 @@ class SweepTrace(LearningRule):
         grid, up, dn = self.tables(dt_ms)
         return {"source": self.sweep_path, "kind": "device sweep p_up - p_down", "dt_ms": grid.tolist(),
                 "p_up": up.round(6).tolist(), "p_down": dn.round(6).tolist(),
-                "f_normalised_per_step": self.compile(dt_ms).f_tab.round(6).tolist()}
+                "f_normalised_per_step": self._compiled(up, dn).f_tab.round(6).tolist()}
 
     def compile(self, dt_ms: float) -> CompiledRule:
         _, up, dn = self.tables(dt_ms)
-        f = up - dn
-        peak = float(np.max(np.abs(f)))
-        if peak <= 0.0:
-            raise ValueError(f"--rule {self.sweep_path}: no MTJ switched at any Δt in this sweep; nothing to learn from")
-        return CompiledRule(KIND_TRACE, f / peak, 0.0, float(self.nu_post), 1.0, float(self.spread),
-                            float(self.offset), bool(self.soft_bound))
+        return self._compiled(up, dn)
+
+    def _compiled(self, up: np.ndarray, dn: np.ndarray) -> CompiledRule:
+        return _trace_rule(up - dn, self, f"--rule {self.sweep_path}: no MTJ switched at any Δt in this sweep; "
+                                          "nothing to learn from")
 
 
 def make_rule(name: str, **kw: Any) -> LearningRule:

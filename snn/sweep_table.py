@@ -19,14 +19,6 @@ from pathlib import Path
 import numpy as np
 from spinsyn.fileio import SpinsynFileError
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def is_hdf5(path: str | Path) -> bool:
-    """True when the file starts with the HDF5 signature."""
-    with open(path, "rb") as fh:
-        return fh.read(8) == HDF5_SIGNATURE
-
 
 def switching_probabilities(path: str | Path, dt_ms: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(grid_ms (W+1,), p_up (W+1,), p_down (W+1,)) from a sweep file; raises SpinsynFileError/ValueError."""
