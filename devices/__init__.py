@@ -18,10 +18,34 @@ from .models import (
     get_testbench,
     switch_probability,
 )
+from .records import DEVICE_CLASSES, model_from_record, model_record
 from .reference import apply_pulse
 from .sweep import SweepResult, read_sweep, sweep, write_sweep
+from .synapse import (
+    DEFAULT_PRESET,
+    KIND_COMPOUND,
+    KIND_DW,
+    KIND_IDEAL,
+    KIND_QUANTIZED,
+    SYNAPSE_KINDS,
+    SynapseDevice,
+    SynapseSpec,
+    synapse_device,
+)
 
 __all__ = [
+    "DEFAULT_PRESET",
+    "DEVICE_CLASSES",
+    "KIND_COMPOUND",
+    "KIND_DW",
+    "KIND_IDEAL",
+    "KIND_QUANTIZED",
+    "SYNAPSE_KINDS",
+    "SynapseDevice",
+    "SynapseSpec",
+    "model_from_record",
+    "model_record",
+    "synapse_device",
     "PRESETS",
     "STTMTJ",
     "TESTBENCHES",

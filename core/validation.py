@@ -1,0 +1,78 @@
+"""Boundary checks, in the spirit of scikit-learn's ``check_scalar``: one call per value, a message that names
+the option, what was given and what is expected. The CLI and the Python API call the same checks; code behind
+the boundary trusts its inputs.
+
+Every check raises :class:`ValueError` (printed by the CLI as ``spinsyn: error: <name>: <problem>``, exit 2).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+Closed = Literal["both", "left", "right", "neither"]
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(x.__name__ for x in t)
+    return t.__name__
+
+
+def check_scalar(x: Any, name: str, target_type: type | tuple[type, ...], *, min_val: float | None = None,
+                 max_val: float | None = None, include_boundaries: Closed = "both") -> Any:
+    """Return ``x`` when it is a finite scalar of ``target_type`` inside the range, else raise ValueError.
+
+    ``name`` is what the user typed (``--nu``, ``n_train``); ``bool`` is never accepted as a number, ints are
+    accepted where floats are expected, NaN and ±inf never.
+    """
+    want_float = target_type is float or (isinstance(target_type, tuple) and float in target_type)
+    ok_type = isinstance(x, target_type) or (want_float and isinstance(x, numbers.Real))
+    if isinstance(x, bool) or not ok_type:
+        raise ValueError(f"{name}: expected {_type_name(target_type)}, got {x!r}")
+    if isinstance(x, numbers.Real) and not math.isfinite(float(x)):
+        raise ValueError(f"{name}: expected a finite number, got {x!r}")
+    lo_ok = min_val is None or (x >= min_val if include_boundaries in ("both", "left") else x > min_val)
+    hi_ok = max_val is None or (x <= max_val if include_boundaries in ("both", "right") else x < max_val)
+    if not (lo_ok and hi_ok):
+        raise ValueError(f"{name}: got {x!r}, expected {_range_text(min_val, max_val, include_boundaries)}")
+    return x
+
+
+def _range_text(lo: float | None, hi: float | None, closed: Closed) -> str:
+    left = "[" if closed in ("both", "left") else "("
+    right = "]" if closed in ("both", "right") else ")"
+    if lo is not None and hi is not None:
+        return f"a value in {left}{lo:g}, {hi:g}{right}"
+    if lo is not None:
+        return f"a value {'>=' if left == '[' else '>'} {lo:g}"
+    return f"a value {'<=' if right == ']' else '<'} {hi:g}"
+
+
+def check_choice(x: Any, name: str, choices: Iterable[Any]) -> Any:
+    """Return ``x`` when it is one of ``choices``, else raise ValueError listing them."""
+    options = list(choices)
+    if x not in options:
+        raise ValueError(f"{name}: got {x!r}, expected one of {', '.join(map(str, options))}")
+    return x
+
+
+def check_file(path: str | Path, name: str) -> Path:
+    """An existing regular file, else ValueError naming the option and the path."""
+    p = Path(path)
+    if not p.is_file():
+        problem = "is a directory, expected a file" if p.is_dir() else "file not found"
+        raise ValueError(f"{name}: {p}: {problem}")
+    return p
+
+
+def check_dir(path: str | Path, name: str) -> Path:
+    """An existing directory, else ValueError naming the option and the path."""
+    p = Path(path)
+    if not p.is_dir():
+        problem = "is a file, expected a directory" if p.exists() else "directory not found"
+        raise ValueError(f"{name}: {p}: {problem}")
+    return p

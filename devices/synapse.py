@@ -1,0 +1,172 @@
+"""The synapse vocabulary of the whole pipeline: one spec grammar, and one map from a spec to the device that
+realises it (level states, level conductances, bounds).
+
+Specs (``SynapseSpec.parse`` ⇄ ``str``):
+
+* ``ideal`` -- a continuous weight stored on an analog device (default the domain-wall MTJ): any conductance
+  between its bounds.
+* ``quantized:L`` -- an analog device programmed to L levels equally spaced in *conductance*.
+* ``dw:L`` -- a domain-wall MTJ with L wall positions x = q/(L-1) (conductance linear in x for the default
+  device, so the same levels as ``quantized:L`` there).
+* ``compound:N`` -- N binary STT-MTJs in parallel; state = number k of MTJs in P; N+1 levels
+  ``G_k = k·G_P + (N−k)·G_AP(V_read)``.
+
+snn trains on :func:`synapse_device` and hw_export programs the same object (rebuilt from the record stored
+in the checkpoint), so the chip's level conductances are those the network trained with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .models import conductance_S, get_model, model_name
+from .records import model_from_record, model_record
+
+KIND_IDEAL, KIND_QUANTIZED, KIND_COMPOUND, KIND_DW = "ideal", "quantized", "compound", "dw"
+SYNAPSE_KINDS = (KIND_IDEAL, KIND_QUANTIZED, KIND_COMPOUND, KIND_DW)
+#: n when the spec gives none (``compound`` = ``compound:8``).
+DEFAULT_N = {KIND_QUANTIZED: 9, KIND_COMPOUND: 8, KIND_DW: 16}
+#: device preset (``spinsyn.devices.PRESETS``) of each kind unless one is named.
+DEFAULT_PRESET = {KIND_IDEAL: "dw-mtj", KIND_QUANTIZED: "dw-mtj", KIND_COMPOUND: "compound", KIND_DW: "dw-mtj"}
+#: device family each kind needs (``models.model_name`` of the preset's model).
+DEVICE_FAMILY = {KIND_IDEAL: "dw-mtj", KIND_QUANTIZED: "dw-mtj", KIND_COMPOUND: "compound", KIND_DW: "dw-mtj"}
+N_RANGE = {KIND_QUANTIZED: (2, 65536), KIND_COMPOUND: (1, 256), KIND_DW: (2, 65536)}
+SPEC_HELP = "ideal, quantized:L, dw:L (L levels >= 2) or compound:N (N MTJs, 1..256), e.g. compound:8"
+
+
+@dataclass(frozen=True)
+class SynapseSpec:
+    """How one weight is stored. ``kind`` one of :data:`SYNAPSE_KINDS`; ``n`` MTJs (compound), levels
+    (quantized, dw) or 0 (ideal)."""
+
+    kind: str
+    n: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in SYNAPSE_KINDS:
+            raise ValueError(f"--synapse: unknown kind {self.kind!r}; expected {SPEC_HELP}")
+        if self.kind == KIND_IDEAL:
+            if self.n != 0:
+                raise ValueError(f"--synapse: 'ideal' takes no number, got ideal:{self.n}")
+            return
+        lo, hi = N_RANGE[self.kind]
+        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or not lo <= self.n <= hi:
+            what = "MTJs per synapse" if self.kind == KIND_COMPOUND else "levels"
+            raise ValueError(f"--synapse: {self.kind}:{self.n} needs {lo}..{hi} {what}")
+
+    @classmethod
+    def parse(cls, text: str | SynapseSpec) -> SynapseSpec:
+        """``"compound:8"`` → ``SynapseSpec("compound", 8)``; a bare kind takes :data:`DEFAULT_N`."""
+        if isinstance(text, SynapseSpec):
+            return text
+        kind, sep, arg = str(text).strip().partition(":")
+        if kind not in SYNAPSE_KINDS:
+            raise ValueError(f"--synapse: got {text!r}, expected {SPEC_HELP}")
+        if kind == KIND_IDEAL:
+            if sep:
+                raise ValueError(f"--synapse: 'ideal' takes no number, got {text!r}")
+            return cls(kind)
+        if not sep:
+            return cls(kind, DEFAULT_N[kind])
+        try:
+            n = int(arg)
+        except ValueError:
+            raise ValueError(f"--synapse: {text!r}: the number after ':' must be an integer") from None
+        return cls(kind, n)
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == KIND_IDEAL else f"{self.kind}:{self.n}"
+
+    @property
+    def n_levels(self) -> int:
+        """Programmable levels: N+1 for compound, L for quantized/dw, 0 (continuous) for ideal."""
+        if self.kind == KIND_IDEAL:
+            return 0
+        return self.n + 1 if self.kind == KIND_COMPOUND else self.n
+
+    @property
+    def discrete(self) -> bool:
+        """True when the device state is an integer count (compound), False for analog positions."""
+        return self.kind == KIND_COMPOUND
+
+
+@dataclass(frozen=True)
+class SynapseDevice:
+    """A :class:`SynapseSpec` realised on a device model read at ``v_read_V``.
+
+    ``level_states()`` (L,) device states of the levels (MTJ counts or wall positions), ascending in G;
+    ``level_conductances_S()`` (L,) their read conductances; ``g_bounds_S()`` (lowest, highest) in S.
+    """
+
+    spec: SynapseSpec
+    model: Any
+    preset: str
+    v_read_V: float = 0.1
+
+    def conductance_S(self, state: np.ndarray) -> np.ndarray:
+        """Read conductance (S) of device states (any shape)."""
+        return np.asarray(conductance_S(self.model, state, self.v_read_V), dtype=np.float64)
+
+    def g_bounds_S(self) -> tuple[float, float]:
+        """(g_min, g_max): the lowest- and highest-conductance states of the device."""
+        top = self.model.n_mtj if self.spec.kind == KIND_COMPOUND else 1.0
+        g = self.conductance_S(np.array([0.0, top]))
+        return float(g[0]), float(g[1])
+
+    def level_states(self) -> np.ndarray:
+        """Device state of each level: 0..N (int64) for compound, wall positions in [0, 1] otherwise."""
+        kind, L = self.spec.kind, self.spec.n_levels
+        if kind == KIND_IDEAL:
+            raise ValueError("ideal synapses are continuous: they have no levels")
+        if kind == KIND_COMPOUND:
+            return np.arange(L, dtype=np.int64)
+        if kind == KIND_DW:
+            return np.linspace(0.0, 1.0, L)
+        xs = np.linspace(0.0, 1.0, 4097)  # quantized: equal conductance steps, states by inverting G(x)
+        gx = self.conductance_S(xs)
+        if not np.all(np.diff(gx) > 0):
+            raise ValueError(f"{self.spec}: the device conductance must increase with its state")
+        return np.interp(np.linspace(gx[0], gx[-1], L), gx, xs)
+
+    def level_conductances_S(self) -> np.ndarray:
+        """Read conductance (S) of each level, strictly increasing."""
+        g = self.conductance_S(self.level_states())
+        if not np.all(np.diff(g) > 0):
+            raise ValueError(f"{self.spec}: level conductances of the device are not strictly increasing: {g}")
+        return g
+
+    def record(self) -> dict[str, Any]:
+        """JSON-able record (stored in checkpoints and chip files); :meth:`from_record` reverses it."""
+        return {"spec": str(self.spec), "preset": self.preset, "v_read_V": float(self.v_read_V),
+                "model": model_record(self.model)}
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> SynapseDevice:
+        try:
+            spec, preset, v_read, model = rec["spec"], rec["preset"], rec["v_read_V"], rec["model"]
+        except (KeyError, TypeError):
+            raise ValueError(f"synapse device record: expected spec, preset, v_read_V and model, "
+                             f"got {str(rec)[:200]}") from None
+        return cls(SynapseSpec.parse(spec), model_from_record(model), str(preset), float(v_read))
+
+
+def synapse_device(spec: str | SynapseSpec, preset: str | None = None, v_read_V: float = 0.1,
+                   **overrides: Any) -> SynapseDevice:
+    """The device realising ``spec``: preset ``preset`` (default :data:`DEFAULT_PRESET`) with dataclass field
+    ``overrides``; for ``compound:N`` the preset's MTJ count is set to N. Raises ValueError naming the option."""
+    s = SynapseSpec.parse(spec)
+    name = preset or DEFAULT_PRESET[s.kind]
+    if s.kind == KIND_COMPOUND:
+        overrides = {**overrides, "n_mtj": s.n}
+    try:
+        model = get_model(name, **overrides)
+    except TypeError as exc:
+        raise ValueError(f"--device-param: {exc}") from None
+    family = model_name(model)
+    if family != DEVICE_FAMILY[s.kind]:
+        raise ValueError(f"--device: preset {name!r} is a {family} device; {s} needs a "
+                         f"{DEVICE_FAMILY[s.kind]} preset")
+    return SynapseDevice(s, model, name, float(v_read_V))
