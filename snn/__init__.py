@@ -1,19 +1,27 @@
 """spinsyn.snn: hardware-aware Diehl & Cook (2015) spiking network, trained with the bi-sigmoid trace rule
 or PostPre STDP on ideal, quantized, compound-MTJ or domain-wall synapses (numba CPU and torch engines).
 
-Public API: :func:`train`, :func:`load_run`, :func:`evaluate`, :class:`TrainConfig`, :class:`TrainedNetwork`,
-:class:`NetworkParams`, rule and synapse registries (:data:`RULES`, :data:`SYNAPSES`, :func:`parse_synapse`).
+Public API: :func:`make_config`, :func:`train`, :class:`Trainer`, :func:`load_run`, :func:`evaluate`,
+:func:`read_checkpoint`, :class:`TrainConfig`, :class:`TrainedNetwork`, :class:`NetworkParams`, rule and synapse
+registries (:data:`RULES`, :data:`SYNAPSES`, :func:`make_rule`, :func:`make_synapse`). Synapse specs and devices:
+``spinsyn.devices.SynapseSpec`` / ``synapse_device``.
 """
 
-from .network import TrainConfig, TrainedNetwork, evaluate, load_run, train
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, read_checkpoint
+from .config import TrainConfig, make_config, validate_config
+from .network import TrainedNetwork, evaluate, load_run
 from .params import ExcParams, InhParams, NetworkParams
-from .rules import RULES, BiSigmoidTrace, PostPre, make_rule
-from .synapses import SYNAPSES, Compound, DomainWall, Ideal, Quantized, parse_synapse
+from .rules import RULES, BiSigmoidTrace, CompiledRule, PostPre, SweepTrace, make_rule
+from .synapses import SYNAPSES, Compound, DomainWall, Ideal, Quantized, make_synapse, synapse_from_record
+from .trainer import Trainer, train
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
     "RULES",
     "SYNAPSES",
     "BiSigmoidTrace",
+    "CompiledRule",
     "Compound",
     "DomainWall",
     "ExcParams",
@@ -22,11 +30,17 @@ __all__ = [
     "NetworkParams",
     "PostPre",
     "Quantized",
+    "SweepTrace",
     "TrainConfig",
     "TrainedNetwork",
+    "Trainer",
     "evaluate",
     "load_run",
+    "make_config",
     "make_rule",
-    "parse_synapse",
+    "make_synapse",
+    "read_checkpoint",
+    "synapse_from_record",
     "train",
+    "validate_config",
 ]

@@ -6,17 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-#: Default ν_post of the trace rule per synapse family, tuned on MNIST (100 neurons, 1 epoch, batch 1):
-#: ideal/quantized best at 0.001 (of 0.0005-0.02); compound:8 best at 0.005 (of 0.001-0.005).
-DEFAULT_NU = {"ideal": 0.001, "quantized": 0.001, "dw": 0.001, "compound": 0.005}
-#: ν annealing (fraction of ν reached at the end of the run). 100 neurons, 1 epoch: compound:8 78.29 % with a
-#: constant ν (seed 0), 79.35 % (seed 0) and 78.37 % (seed 1) annealed to 0.1 (docs/snn.md)
-DEFAULT_NU_FINAL = {"compound": 0.1}
-#: input statistics: BindsNET's eth_mnist (the default network, as the issue specifies) and the Diehl & Cook
-#: 2015 paper (pixel/4 Hz, 350 ms presentations). 100 neurons, 1 epoch, ideal, seeds 0/1/2: 80.65/80.15/81.08 %
-#: and 85.85/85.24/86.95 % (docs/snn.md)
-INPUT_PRESETS = {"bindsnet": {"intensity_Hz": 128.0, "time_ms": 250.0},
-                 "diehl-cook": {"intensity_Hz": 63.75, "time_ms": 350.0}}
+from .config import INPUT_PRESETS
+
+#: ``make_config`` keyword ← argparse destination (options whose names differ); the rest keep their names
+_ARG_NAMES = {"input_preset": "input"}
+_MAKE_CONFIG_KEYS = ("synapse", "neurons", "n_train", "n_test", "n_assign", "epochs", "batch", "merge", "seed",
+                     "device", "engine", "data_dir", "rule", "learning_rule", "nu", "nu_final", "nu_pre",
+                     "rule_spread", "rule_offset", "soft_bound", "deterministic_rounding", "compound_gain",
+                     "g_spread", "read_noise", "input_preset", "intensity", "time_ms", "w_inh", "min_spikes",
+                     "train_min_spikes", "checkpoint_every")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--input", default="bindsnet", choices=sorted(INPUT_PRESETS),
                    help="input statistics: bindsnet = 128 Hz max rate for 250 ms (BindsNET eth_mnist, default); "
                         "diehl-cook = 63.75 Hz (pixel/4) for 350 ms, as in Diehl & Cook 2015")
-    p.add_argument("--intensity", type=float, default=None, metavar="HZ", help="rate of a white pixel (overrides --input)")
+    p.add_argument("--intensity", type=float, default=None, metavar="HZ",
+                   help="rate of a white pixel (overrides --input)")
     p.add_argument("--time-ms", type=float, default=None, help="presentation per image in ms (overrides --input)")
     p.add_argument("--w-inh", type=float, default=None, metavar="MV",
                    help="inhibitory -> excitatory weight in mV (default 120, as BindsNET)")
@@ -91,60 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    """Build and validate a TrainConfig from parsed CLI options (raises ValueError on bad input)."""
-    from .network import TrainConfig, validate_config
-    from .params import NetworkParams
+    """Build and validate a TrainConfig from parsed CLI options (:func:`spinsyn.snn.make_config`)."""
+    from .config import make_config
 
-    rule: dict = {"name": args.learning_rule}
-    if args.learning_rule == "trace":
-        rule["nu_post"] = DEFAULT_NU.get(args.synapse.partition(":")[0], 0.001) if args.nu is None else args.nu
-        rule["spread"] = args.rule_spread
-        rule["offset"] = (0.5 if args.no_norm else 0.0) if args.rule_offset is None else args.rule_offset
-        rule["soft_bound"] = bool(args.soft_bound)
-        if args.rule:
-            if not Path(args.rule).is_file():
-                raise ValueError(f"--rule: file not found: {args.rule}")
-            import h5py
-
-            if h5py.is_hdf5(args.rule):  # a device sweep: f = p_up - p_down measured by spinsyn device sweep
-                rule["name"] = "sweep"
-                rule["sweep_path"] = str(Path(args.rule).resolve())
-            else:
-                rule["rule_path"] = str(Path(args.rule).resolve())
-    else:
-        if args.rule:
-            raise ValueError("--rule applies to --learning-rule trace only")
-        if args.soft_bound:
-            raise ValueError("--soft-bound applies to --learning-rule trace only")
-        rule["nu_post"] = 0.01 if args.nu is None else args.nu
-        rule["nu_pre"] = 1e-4 if args.nu_pre is None else args.nu_pre
-    syn_opts: dict = {}
-    name = args.synapse.partition(":")[0]
-    if name in ("quantized", "dw") and args.deterministic_rounding:
-        syn_opts["stochastic"] = False
-    for opt, key in (("compound_gain", "gain"), ("g_spread", "g_spread"), ("read_noise", "read_noise")):
-        val = getattr(args, opt)
-        if val is not None:
-            if name != "compound":
-                raise ValueError(f"--{opt.replace('_', '-')} applies to compound synapses only")
-            syn_opts[key] = val
-    inp = dict(INPUT_PRESETS[args.input])
-    if args.intensity is not None:
-        inp["intensity_Hz"] = args.intensity
-    if args.time_ms is not None:
-        inp["time_ms"] = args.time_ms
-    if args.w_inh is not None:
-        inp["w_inh_exc_mV"] = args.w_inh
-    net = NetworkParams(n_neurons=args.neurons, norm=None if args.no_norm else 78.4, **inp).to_dict()
-    cfg = TrainConfig(synapse=args.synapse, rule=rule, network=net, n_train=args.n_train, n_test=args.n_test,
-                      n_assign=args.n_assign, epochs=args.epochs, batch=args.batch, merge=args.merge, seed=args.seed,
-                      engine=args.engine, device=args.device, shuffle=not args.no_shuffle,
-                      checkpoint_every=args.checkpoint_every, synapse_options=syn_opts, min_spikes=args.min_spikes,
-                      train_min_spikes=args.train_min_spikes,
-                      nu_final_frac=(DEFAULT_NU_FINAL.get(name, 1.0) if args.nu_final is None else args.nu_final),
-                      data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None)
-    validate_config(cfg)
-    return cfg
+    opts = {k: getattr(args, _ARG_NAMES.get(k, k)) for k in _MAKE_CONFIG_KEYS}
+    return make_config(**opts, norm=not args.no_norm, shuffle=not args.no_shuffle)
 
 
 def _check_data(data_dir: str | None, n_train: int, n_test: int) -> None:
@@ -156,10 +106,12 @@ def _check_data(data_dir: str | None, n_train: int, n_test: int) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .network import TrainConfig, _read_checkpoint, resolve_device, resolve_engine, train
+    from .checkpoint import read_checkpoint
+    from .config import TrainConfig, resolve_device, resolve_engine
+    from .trainer import train
 
     if args.resume:
-        ck = _read_checkpoint(Path(args.resume))
+        ck = read_checkpoint(Path(args.resume))
         cfg = TrainConfig.from_json(ck["config_json"])
         run_dir = Path(args.resume)
         resume = True

@@ -31,9 +31,8 @@ class NetState:
 
 
 def _syn_args(syn: Synapse) -> tuple[int, int, bool, float, float, float]:
-    gmin, gmax = syn.g_bounds_S()
-    n_lev = getattr(syn, "n_mtj", None) or getattr(syn, "n_levels", 0)
-    return syn.kind, int(n_lev), bool(getattr(syn, "stochastic", True)), float(getattr(syn, "gain", 1.0)), gmin, gmax
+    """(kind, n_lev, stochastic, gain, g_min, g_max) as the kernels' ``apply_update`` takes them."""
+    return syn.kernel_args()
 
 
 class NumbaEngine:
@@ -149,7 +148,10 @@ class TorchEngine:
         self.T = params.steps
         self.device = str(torch.device(device))
         self.dtype = dtype or (torch.float64 if self.device == "cpu" else torch.float32)
-        tt = lambda a, dt=None: torch.as_tensor(np.ascontiguousarray(a), device=self.device, dtype=dt or self.dtype)
+
+        def tt(a, dt=None):
+            return torch.as_tensor(np.ascontiguousarray(a), device=self.device, dtype=dt or self.dtype)
+
         self.w, self.gp, self.gap = tt(ns.w), tt(ns.gp_S, torch.float64), tt(ns.gap_S, torch.float64)
         self.theta = tt(ns.theta)
         self.state = torch.as_tensor(ns.state, device=self.device)

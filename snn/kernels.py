@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .kinds import RULE_POSTPRE, RULE_TRACE, SYN_COMPOUND, SYN_CONTINUOUS, SYN_LEVELS
 from .params import (
     P_E_DECAY,
     P_E_REFRAC,
@@ -98,7 +99,7 @@ def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu
     refi = np.zeros(N, np.int64)
     s_inh = np.zeros(N, np.bool_)
     n_inh = 0
-    I = np.zeros(N)
+    I_in = np.zeros(N)
     last_pre = np.full(N_IN, -1, np.int64)
     last_post = np.full(N, -1, np.int64)
     tpow = np.empty(T + 1)
@@ -112,15 +113,15 @@ def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu
     for t in range(T):
         # --- inputs from step t-1
         for j in range(N):
-            I[j] = 0.0
+            I_in[j] = 0.0
         if t > 0:
             for k in range(ptr[t - 1], ptr[t]):
                 row = idx[k]
                 for j in range(N):
-                    I[j] += w[row, j]
+                    I_in[j] += w[row, j]
         if n_inh > 0:
             for j in range(N):
-                I[j] -= w_ie * (n_inh - (1 if s_inh[j] else 0))
+                I_in[j] -= w_ie * (n_inh - (1 if s_inh[j] else 0))
         # --- excitatory layer
         best = -1
         best_over = -1.0
@@ -129,7 +130,7 @@ def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu
             if learn:
                 theta[j] *= th_dec
             if ref[j] <= 0:
-                v[j] += I[j]
+                v[j] += I_in[j]
             ref[j] -= 1
             thr = e_thr + theta[j]
             if v[j] >= thr:
@@ -163,13 +164,13 @@ def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu
             last_post[best] = t
         for k in range(ptr[t], ptr[t + 1]):
             i = idx[k]
-            if learn and rule_kind == 1 and nu_pre != 0.0:
+            if learn and rule_kind == RULE_POSTPRE and nu_pre != 0.0:
                 for jj in range(n_sp):
                     j = spiked[jj]
                     dWT[j, i] -= nu_pre * tpow[t - last_post[j]]
             last_pre[i] = t
         if learn and best >= 0:
-            if rule_kind == 0:
+            if rule_kind == RULE_TRACE:
                 for i in range(N_IN):
                     val = 0.0
                     if last_pre[i] >= 0:
@@ -228,8 +229,9 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
     θ: ``theta = θ0·decay^T + Σ_b (θ_b − θ0·decay^T)``. Weights: per neuron j, the change of the image in
     which j spiked most (``merge_winner``; first such image on a tie) or the sum over images. Target
     ``t = clip(w + Δ, 0, 1)`` (compound: ``k/N + Δ``, the nominal level; with ``soft_bound`` Δ>0 is scaled by
-    1 − base and Δ<0 by base), scaled to sum ``norm`` (if > 0) and clipped; then ideal (kind 0), levels
-    (kind 1, ``n_lev`` levels) or compound (kind 2, ``n_lev`` MTJs, ``gp``/``gap`` per synapse)."""
+    1 − base and Δ<0 by base), scaled to sum ``norm`` (if > 0) and clipped; then ideal (``SYN_CONTINUOUS``),
+    levels (``SYN_LEVELS``, ``n_lev`` levels) or compound (``SYN_COMPOUND``, ``n_lev`` MTJs, ``gp``/``gap`` per
+    synapse)."""
     B, N = counts.shape
     np.random.seed(seed)
     for j in range(N):
@@ -263,7 +265,7 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
         ssum = 0.0
         for i in range(N_IN):
             # hardware synapses: the update acts on the nominal level (pulse count), not the read conductance
-            base = w[i, j] if syn_kind != 2 else state[i, j] / n_lev
+            base = w[i, j] if syn_kind != SYN_COMPOUND else state[i, j] / n_lev
             dl = delta[i]
             if soft_bound:  # weight dependence: potentiation ∝ (1 − w), depression ∝ w (compound: pulse physics)
                 dl = dl * (1.0 - base) if dl > 0.0 else dl * base
@@ -276,10 +278,10 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
             for i in range(N_IN):
                 x = tgt[i] * sc
                 tgt[i] = min(x, 1.0)
-        if syn_kind == 0:
+        if syn_kind == SYN_CONTINUOUS:
             for i in range(N_IN):
                 w[i, j] = tgt[i]
-        elif syn_kind == 1:
+        elif syn_kind == SYN_LEVELS:
             L1 = n_lev - 1
             for i in range(N_IN):
                 x = tgt[i] * L1
@@ -323,4 +325,4 @@ def eval_batch(p_steps, seeds, T, w, theta, P, counts):
         th = theta.copy()
         dWT = np.zeros((1, 1))
         sp = np.zeros(N, np.int32)
-        simulate_image(idx, ptr, T, w, th, P, False, 0, dummy_f, 0.0, 0.0, 1.0, 0.0, 0.0, dWT, counts[b], sp)
+        simulate_image(idx, ptr, T, w, th, P, False, RULE_TRACE, dummy_f, 0.0, 0.0, 1.0, 0.0, 0.0, dWT, counts[b], sp)

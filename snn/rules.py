@@ -16,78 +16,33 @@ model then realises it (clamp/normalise, round to levels, or switch MTJs) at the
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from spinsyn.fileio import SpinsynFileError
+from spinsyn.fitting import PUBLISHED_PARAMS, Rule, load_rule, published_rule
 
-#: Published bi-sigmoid parameters (also ``spinsyn.fitting.published_rule()``).
-PUBLISHED = {"A": 7.95e5, "k0": 0.474723045, "t0": 20.77893753, "k1": 0.757072031, "t1": 48.93860322}
-RULE_WINDOW_MS = 60.0
+from .kinds import RULE_POSTPRE, RULE_TRACE
 
-KIND_TRACE, KIND_POSTPRE = 0, 1
+#: Published bi-sigmoid parameters (``spinsyn.fitting.PUBLISHED_PARAMS``).
+PUBLISHED = dict(PUBLISHED_PARAMS)
 
-
-class _FallbackRule:
-    """Local stand-in for ``spinsyn.fitting.Rule`` (same form): ``f(Δt) = 1 − σ(k0(Δt−t0)) − σ(k1(Δt−t1))``:
-    potentiation for Δt ≲ t0, ~0 between, depression for t1 ≲ Δt ≤ 60 ms."""
-
-    window_ms = (0.0, RULE_WINDOW_MS)
-
-    def __init__(self, params: dict[str, float]):
-        self.params = dict(params)
-
-    def __call__(self, dt_ms):
-        p = self.params
-        dt = np.asarray(dt_ms, dtype=np.float64)
-        sig = lambda z: 1.0 / (1.0 + np.exp(-z))
-        return 1.0 - sig(p["k0"] * (dt - p["t0"])) - sig(p["k1"] * (dt - p["t1"]))
+#: fields of :class:`CompiledRule` stored in ``rule_json`` (the f table goes in its own tensor)
+_RECORD_FIELDS = ("kind", "nu_pre", "nu_post", "trace_decay", "spread", "offset", "soft_bound")
 
 
-def published_rule() -> Callable:
-    """The published bi-sigmoid rule, from ``spinsyn.fitting`` when available, else the local fallback."""
-    try:
-        from spinsyn.fitting import published_rule as _pub  # type: ignore[attr-defined]
-
-        return _pub()
-    except ImportError:
-        return _FallbackRule(PUBLISHED)
-
-
-def load_rule_file(path: str) -> Callable:
-    """Load a ``spinsyn-rule`` JSON via ``spinsyn.fitting.load_rule`` (validates the schema)."""
-    try:
-        from spinsyn.fitting import load_rule  # type: ignore[attr-defined]
-    except ImportError:
-        load_rule = None
-    if load_rule is not None:
-        return load_rule(path)
-    from spinsyn.fileio import read_json
-
-    doc = read_json(path, fmt="spinsyn-rule", versions=(1,))
-    if doc.get("model") != "bisigmoid":
-        raise SpinsynFileError(f"{path}: rule model {doc.get('model')!r} is not supported; expected 'bisigmoid'")
-    try:
-        params = {k: float(doc["params"][k]["value"]) for k in ("A", "k0", "t0", "k1", "t1")}
-    except (KeyError, TypeError, ValueError):
-        raise SpinsynFileError(f"{path}: 'params' must hold A, k0, t0, k1, t1 with a 'value' each") from None
-    return _FallbackRule(params)
-
-
-def _window_hi(rule: Any) -> float:
-    w = getattr(rule, "window_ms", None)
-    try:
-        return float(w[1]) if w is not None else RULE_WINDOW_MS
-    except (TypeError, IndexError):
-        return float(w)
+def file_source(path: str | Path) -> dict[str, Any]:
+    """``{"path", "sha256"}`` of a rule or sweep file (provenance stored with the compiled rule)."""
+    return {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
 
 
 @dataclass
 class CompiledRule:
-    """What the kernels need: ``kind``, f table indexed by Δt in steps, learning rates, trace decay."""
+    """What the kernels need: ``kind``, f table indexed by Δt in steps, learning rates, trace decay. ``info``:
+    where f came from (rule parameters, source file path and sha256) for metrics and checkpoints."""
 
     kind: int
     f_tab: np.ndarray  # (W+1,) float64, f(k·dt)/f_max; unused by postpre
@@ -97,6 +52,23 @@ class CompiledRule:
     spread: float
     offset: float
     soft_bound: bool = False  # weight-dependent update: ΔW>0 scaled by (1 − w), ΔW<0 by w
+    info: dict = field(default_factory=dict)
+
+    def describe(self) -> dict | None:
+        """Where f came from and its normalised values per step (metrics ``rule_function``); None for postpre."""
+        if self.kind != RULE_TRACE:
+            return None
+        return {**self.info, "f_normalised_per_step": np.round(self.f_tab, 6).tolist()}
+
+    def record(self) -> dict[str, Any]:
+        """JSON-able record of everything but ``f_tab`` (checkpoint ``rule_json``); :meth:`from_record`."""
+        return {**{k: getattr(self, k) for k in _RECORD_FIELDS}, "info": self.info}
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any], f_tab: np.ndarray) -> CompiledRule:
+        return cls(int(rec["kind"]), np.ascontiguousarray(f_tab, dtype=np.float64), float(rec["nu_pre"]),
+                   float(rec["nu_post"]), float(rec["trace_decay"]), float(rec["spread"]), float(rec["offset"]),
+                   bool(rec["soft_bound"]), dict(rec.get("info") or {}))
 
 
 class LearningRule:
@@ -116,15 +88,15 @@ class LearningRule:
 RULES: dict[str, type[LearningRule]] = {}
 
 
-def _trace_rule(values: Any, rule: Any, empty_msg: str) -> CompiledRule:
+def _trace_rule(values: Any, rule: LearningRule, empty_msg: str, info: dict) -> CompiledRule:
     """A trace-kind CompiledRule from f values per step, normalised to max |f| = 1, with ``rule``'s ν_post,
-    spread, offset and soft bound; ``empty_msg`` when f is not finite or all zero."""
+    spread, offset and soft bound; ``empty_msg`` when f is not finite or all zero; ``info``: the f source."""
     vals = np.asarray(values, dtype=np.float64)
     peak = float(np.max(np.abs(vals))) if vals.size else 0.0
     if not np.all(np.isfinite(vals)) or peak <= 0.0:
         raise ValueError(empty_msg)
-    return CompiledRule(KIND_TRACE, vals / peak, 0.0, float(rule.nu_post), 1.0, float(rule.spread),
-                        float(rule.offset), bool(rule.soft_bound))
+    return CompiledRule(RULE_TRACE, vals / peak, 0.0, float(rule.nu_post), 1.0, float(rule.spread),
+                        float(rule.offset), bool(rule.soft_bound), {**info, "rule": rule.to_dict()})
 
 
 def register_rule(cls: type[LearningRule]) -> type[LearningRule]:
@@ -148,22 +120,18 @@ class BiSigmoidTrace(LearningRule):
     rule_path: str | None = None
     soft_bound: bool = False
 
-    def function(self) -> Callable:
-        return load_rule_file(self.rule_path) if self.rule_path else published_rule()
-
-    def describe(self, dt_ms: float = 1.0) -> dict:
-        """Where f came from and its normalised values per step (for metrics.json)."""
-        f = self.function()
-        src = self.rule_path or ("spinsyn.fitting.published_rule" if not isinstance(f, _FallbackRule)
-                                 else "spinsyn.snn.rules fallback (published parameters)")
-        return {"source": src, "f_normalised_per_step": self.compile(dt_ms).f_tab.round(6).tolist()}
+    def function(self) -> Rule:
+        return load_rule(self.rule_path) if self.rule_path else published_rule()
 
     def compile(self, dt_ms: float) -> CompiledRule:
         f = self.function()
-        hi = _window_hi(f)
+        hi = float(f.window_ms[1])
         k = np.arange(math.floor(hi / dt_ms) + 1, dtype=np.float64) * dt_ms
+        src = file_source(self.rule_path) if self.rule_path else {"path": None, "sha256": None}
+        info = {"source": self.rule_path or "spinsyn.fitting.published_rule", "source_file": src,
+                "model": f.model, "function_params": f.values, "window_ms": [float(w) for w in f.window_ms]}
         return _trace_rule(f(k), self, f"learning rule gives no finite non-zero value on 0..{hi} ms; "
-                                        "cannot normalise it")
+                                        "cannot normalise it", info)
 
 
 @register_rule
@@ -177,8 +145,8 @@ class PostPre(LearningRule):
     tau_trace_ms: float = 20.0
 
     def compile(self, dt_ms: float) -> CompiledRule:
-        return CompiledRule(KIND_POSTPRE, np.zeros(1), float(self.nu_pre), float(self.nu_post),
-                            math.exp(-dt_ms / self.tau_trace_ms), 0.0, 0.0)
+        return CompiledRule(RULE_POSTPRE, np.zeros(1), float(self.nu_pre), float(self.nu_post),
+                            math.exp(-dt_ms / self.tau_trace_ms), 0.0, 0.0, False, {"rule": self.to_dict()})
 
 
 @register_rule
@@ -203,19 +171,13 @@ class SweepTrace(LearningRule):
             raise ValueError("--rule: the 'sweep' rule needs a device sweep HDF5 file")
         return switching_probabilities(self.sweep_path, dt_ms)
 
-    def describe(self, dt_ms: float = 1.0) -> dict:
-        grid, up, dn = self.tables(dt_ms)
-        return {"source": self.sweep_path, "kind": "device sweep p_up - p_down", "dt_ms": grid.tolist(),
-                "p_up": up.round(6).tolist(), "p_down": dn.round(6).tolist(),
-                "f_normalised_per_step": self._compiled(up, dn).f_tab.round(6).tolist()}
-
     def compile(self, dt_ms: float) -> CompiledRule:
-        _, up, dn = self.tables(dt_ms)
-        return self._compiled(up, dn)
-
-    def _compiled(self, up: np.ndarray, dn: np.ndarray) -> CompiledRule:
+        grid, up, dn = self.tables(dt_ms)
+        info = {"source": self.sweep_path, "source_file": file_source(self.sweep_path),
+                "kind": "device sweep p_up - p_down", "dt_ms": grid.tolist(), "p_up": up.round(6).tolist(),
+                "p_down": dn.round(6).tolist()}
         return _trace_rule(up - dn, self, f"--rule {self.sweep_path}: no MTJ switched at any Δt in this sweep; "
-                                          "nothing to learn from")
+                                          "nothing to learn from", info)
 
 
 def make_rule(name: str, **kw: Any) -> LearningRule:

@@ -17,15 +17,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+from spinsyn.devices import read_sweep
 from spinsyn.fileio import SpinsynFileError
 
 
 def switching_probabilities(path: str | Path, dt_ms: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(grid_ms (W+1,), p_up (W+1,), p_down (W+1,)) from a sweep file; raises SpinsynFileError/ValueError."""
-    try:
-        from spinsyn.devices import read_sweep
-    except ImportError as exc:  # pragma: no cover - the devices stage ships with the package
-        raise SpinsynFileError(f"{path}: reading a device sweep needs spinsyn.devices ({exc})") from None
     if not (dt_ms > 0 and math.isfinite(dt_ms)):
         raise ValueError(f"dt_ms: expected a positive step, got {dt_ms!r}")
     r = read_sweep(path)

@@ -1,71 +1,90 @@
-"""Hardware-aware synapse models (registry; parse ``ideal``, ``quantized:L``, ``compound:N``, ``dw:L``).
+"""Hardware-aware synapse strategies (registry keyed by ``spinsyn.devices`` synapse kinds).
 
-Every model stores a conductance ``g_S`` per synapse (784, N) and the network uses
+The spec grammar (``ideal``, ``quantized:L``, ``compound:N``, ``dw:L``) and the device behind it belong to
+``spinsyn.devices`` (:class:`~spinsyn.devices.SynapseSpec`, :func:`~spinsyn.devices.synapse_device`); a strategy
+here is built from a spec and its :class:`~spinsyn.devices.SynapseDevice` and takes conductance bounds and level
+conductances from it, so the chip (hw_export rebuilds the device from the checkpoint's record) programs the
+conductances the network trained with.
+
+Every strategy stores a conductance ``g_S`` per synapse (784, N) and the network uses
 ``w = (G − G_min)/(G_max − G_min)`` clipped to [0, 1]. At the end of each image the learning rule gives a
 continuous target ``t = clip(w + ΔW, 0, 1)`` (then scaled per neuron to sum 78.4 when normalisation is on;
-a chip cannot do this step: it needs a column sum and a division per neuron). The model realises the target:
+a chip cannot do this step: it needs a column sum and a division per neuron). The strategy realises the target:
 
-* ``ideal``: ``w = t`` (float64).
-* ``quantized:L``: L equally spaced levels; stochastic rounding (``E[level] = t``) or nearest (``stochastic=False``).
-* ``compound:N``: N binary MTJs per synapse, ``G = k·G_P + (N−k)·G_AP`` (k = MTJs in P). With
-  ``d = gain·(t·N − k)``, each AP MTJ switches to P with probability ``min(1, d/(N−k))`` if d > 0, each P MTJ
-  to AP with ``min(1, −d/k)`` if d < 0 (so ``E[Δk] = d`` for gain 1). G_P/G_AP have a device-to-device
-  lognormal spread per synapse; ``read_noise`` (relative σ of G) is applied at inference only.
-* ``dw:L``: domain-wall MTJ, wall position on L levels, G linear in position; realised like quantized.
-
-Default conductances: R_P = 6.22 kΩ, R_AP = 10.57 kΩ (``spinsyn.devices.STTMTJ`` when it exists).
+* ``ideal``: ``w = t`` (float64) on the analog device's range (default ``dw-mtj``, 125–250 µS).
+* ``quantized:L``: L levels equally spaced in conductance; stochastic rounding (``E[level] = t``) or nearest
+  (``stochastic=False``). ``G = device.level_conductances_S()[level]``.
+* ``dw:L``: domain-wall MTJ, wall position on L levels; realised like quantized, ``G`` from the device's levels.
+* ``compound:N``: N binary MTJs per synapse, ``G = k·G_P + (N−k)·G_AP`` (k = MTJs in P), G_P = g_max/N and
+  G_AP = g_min/N of the device. With ``d = gain·(t·N − k)``, each AP MTJ switches to P with probability
+  ``min(1, d/(N−k))`` if d > 0, each P MTJ to AP with ``min(1, −d/k)`` if d < 0 (so ``E[Δk] = d`` for gain 1).
+  G_P/G_AP have a device-to-device lognormal spread per synapse (``g_spread``); ``read_noise`` (relative σ of
+  G) is applied at inference only.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+from spinsyn.devices import (
+    KIND_COMPOUND,
+    KIND_DW,
+    KIND_IDEAL,
+    KIND_QUANTIZED,
+    SynapseDevice,
+    SynapseSpec,
+    synapse_device,
+)
 
-R_P_OHM = 6.22e3  # fallback STT-MTJ parallel resistance (devices stage default)
-R_AP_OHM = 10.57e3  # fallback STT-MTJ antiparallel resistance at 0 V
-KIND_IDEAL, KIND_QUANT, KIND_COMPOUND = 0, 1, 2
-
-
-def mtj_conductances_S() -> tuple[float, float]:
-    """(G_P, G_AP) in siemens from ``spinsyn.devices`` when available, else 1/6.22 kΩ and 1/10.57 kΩ."""
-    try:
-        from spinsyn.devices import STTMTJ, conductance_S  # type: ignore[attr-defined]
-
-        m = STTMTJ()
-        g = conductance_S(m, np.array([1, 0]), v_read_V=0.1)
-        gp, gap = float(g[0]), float(g[1])
-        if gp > gap > 0:
-            return gp, gap
-    except Exception:  # noqa: BLE001 - devices stage not there yet or other API: use the defaults
-        pass
-    return 1.0 / R_P_OHM, 1.0 / R_AP_OHM
+from .kinds import SYN_COMPOUND, SYN_CONTINUOUS, SYN_LEVELS
 
 
 @dataclass
 class Synapse:
-    """Base class. ``levels`` = number of states (0 = continuous)."""
+    """Base strategy: a spec realised on ``device``. Subclasses register under a ``spinsyn.devices`` kind."""
 
+    spec: SynapseSpec
+    device: SynapseDevice
     name: ClassVar[str] = ""
-    kind: ClassVar[int] = KIND_IDEAL
+    kind: ClassVar[int] = SYN_CONTINUOUS
+
+    def __post_init__(self) -> None:
+        if self.spec.kind != self.name:
+            raise ValueError(f"--synapse: {type(self).__name__} realises {self.name!r} specs, got {self.spec}")
+        if self.device.spec != self.spec:
+            raise ValueError(f"--synapse: device built for {self.device.spec}, not {self.spec}")
 
     @property
     def levels(self) -> int:
-        return 0
+        """Number of states (0 = continuous)."""
+        return self.spec.n_levels
 
     @property
-    def spec(self) -> str:
-        return self.name
+    def n_states(self) -> int:
+        """``n_lev`` argument of the kernels: levels (quantized, dw), MTJs (compound), 0 (ideal)."""
+        return self.spec.n
+
+    def options(self) -> dict[str, Any]:
+        """The strategy's own options (``TrainConfig.synapse_options``)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.init and f.name not in ("spec", "device")}
 
     def g_bounds_S(self) -> tuple[float, float]:
-        gp, gap = mtj_conductances_S()
-        return gap, gp
+        return self.device.g_bounds_S()
+
+    def kernel_args(self) -> tuple[int, int, bool, float, float, float]:
+        """(kind, n_lev, stochastic, gain, g_min, g_max): the synapse arguments of the update kernels."""
+        opts = self.options()
+        gmin, gmax = self.g_bounds_S()
+        return self.kind, self.n_states, bool(opts.get("stochastic", True)), float(opts.get("gain", 1.0)), gmin, gmax
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["spec"] = self.spec
-        return d
+        gmin, gmax = self.g_bounds_S()
+        return {"spec": str(self.spec), **self.options(), "device_preset": self.device.preset,
+                "g_min_S": gmin, "g_max_S": gmax}
 
     def init_state(self, w0: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(state int32 (784,N), g_P_S (784,N), g_AP_S (784,N)) realising the initial weights ``w0``."""
@@ -80,27 +99,27 @@ class Synapse:
 
 @dataclass
 class Ideal(Synapse):
-    """Float weights in [0, 1]."""
+    """Float weights in [0, 1] on the analog device's conductance range."""
 
-    name: ClassVar[str] = "ideal"
+    name: ClassVar[str] = KIND_IDEAL
 
 
 @dataclass
 class Quantized(Synapse):
-    """``L`` levels in [0, 1] (``stochastic`` rounding by default)."""
+    """L levels equally spaced in conductance (``stochastic`` rounding by default)."""
 
-    name: ClassVar[str] = "quantized"
-    kind: ClassVar[int] = KIND_QUANT
-    n_levels: int = 9
+    name: ClassVar[str] = KIND_QUANTIZED
+    kind: ClassVar[int] = SYN_LEVELS
     stochastic: bool = True
+    level_g_S: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.level_g_S = self.device.level_conductances_S()
 
     @property
-    def levels(self) -> int:
-        return self.n_levels
-
-    @property
-    def spec(self) -> str:
-        return f"{self.name}:{self.n_levels}"
+    def n_levels(self) -> int:
+        return self.spec.n
 
     def init_state(self, w0, rng):
         L = self.n_levels - 1
@@ -110,45 +129,40 @@ class Quantized(Synapse):
         return s, np.full(w0.shape, gmax), np.full(w0.shape, gmin)
 
     def g_S(self, w, state, gp, gap):
-        gmin, gmax = self.g_bounds_S()
-        return gmin + state / (self.n_levels - 1) * (gmax - gmin)
+        return self.level_g_S[state]
 
 
 @dataclass
 class DomainWall(Quantized):
-    """Domain-wall MTJ with ``L`` wall positions, conductance linear in position."""
+    """Domain-wall MTJ with L wall positions; conductances of the device's levels."""
 
-    name: ClassVar[str] = "dw"
-    n_levels: int = 16
+    name: ClassVar[str] = KIND_DW
 
 
 @dataclass
 class Compound(Synapse):
-    """``n_mtj`` binary STT-MTJs in parallel. ``g_spread``: lognormal σ of G_P and G_AP per synapse."""
+    """N binary STT-MTJs in parallel. ``g_spread``: lognormal σ of G_P and G_AP per synapse; ``gain``: ν→switching
+    probability scale; ``read_noise``: relative σ of G at inference."""
 
-    name: ClassVar[str] = "compound"
-    kind: ClassVar[int] = KIND_COMPOUND
-    n_mtj: int = 8
+    name: ClassVar[str] = KIND_COMPOUND
+    kind: ClassVar[int] = SYN_COMPOUND
     gain: float = 1.0
     g_spread: float = 0.05
     read_noise: float = 0.02
 
     @property
-    def levels(self) -> int:
-        return self.n_mtj + 1
+    def n_mtj(self) -> int:
+        return self.spec.n
 
-    @property
-    def spec(self) -> str:
-        return f"{self.name}:{self.n_mtj}"
-
-    def g_bounds_S(self) -> tuple[float, float]:
-        gp, gap = mtj_conductances_S()
-        return self.n_mtj * gap, self.n_mtj * gp
+    def mtj_conductances_S(self) -> tuple[float, float]:
+        """Nominal (G_P, G_AP) of one MTJ: g_max/N and g_min/N of the device."""
+        gmin, gmax = self.g_bounds_S()
+        return gmax / self.n_mtj, gmin / self.n_mtj
 
     def init_state(self, w0, rng):
         n = self.n_mtj
         k = np.clip(np.floor(w0 * n + rng.random(w0.shape)), 0, n).astype(np.int32)
-        gp0, gap0 = mtj_conductances_S()
+        gp0, gap0 = self.mtj_conductances_S()
         gp = gp0 * np.exp(self.g_spread * rng.standard_normal(w0.shape))
         gap = gap0 * np.exp(self.g_spread * rng.standard_normal(w0.shape))
         return k, gp, gap
@@ -160,33 +174,26 @@ class Compound(Synapse):
 SYNAPSES: dict[str, type[Synapse]] = {c.name: c for c in (Ideal, Quantized, DomainWall, Compound)}
 
 
-def parse_synapse(spec: str, **overrides: Any) -> Synapse:
-    """``"ideal"``, ``"quantized:L"``, ``"compound:N"``, ``"dw:L"`` → a synapse model. Raises ValueError."""
-    name, _, arg = str(spec).partition(":")
-    if name not in SYNAPSES:
-        raise ValueError(f"--synapse: unknown synapse spec {spec!r}; expected ideal, quantized:L, compound:N or dw:L")
-    cls = SYNAPSES[name]
-    if name == "ideal":
-        if arg:
-            raise ValueError(f"--synapse: 'ideal' takes no argument, got {spec!r}")
-        return cls(**overrides)
-    if not arg:
-        return cls(**overrides)
-    try:
-        n = int(arg)
-    except ValueError:
-        raise ValueError(f"--synapse: {spec!r}: the number after ':' must be an integer") from None
-    if name == "compound":
-        if n < 1:
-            raise ValueError(f"--synapse: {spec!r}: a compound synapse needs at least 1 MTJ, got {n}")
-        return cls(n_mtj=n, **overrides)
-    if n < 2:
-        raise ValueError(f"--synapse: {spec!r}: levels must be >= 2, got {n}")
-    return cls(n_levels=n, **overrides)
+def synapse_option_names(kind: str) -> tuple[str, ...]:
+    """Options a strategy of ``kind`` takes (``stochastic``; ``gain``, ``g_spread``, ``read_noise``)."""
+    return tuple(f.name for f in dataclasses.fields(SYNAPSES[kind]) if f.init and f.name not in ("spec", "device"))
 
 
-def synapse_from_dict(d: dict) -> Synapse:
-    d = dict(d)
-    spec = d.pop("spec")
-    name = spec.partition(":")[0]
-    return SYNAPSES[name](**d)
+def _build(spec: SynapseSpec, device: SynapseDevice, options: dict[str, Any]) -> Synapse:
+    allowed = synapse_option_names(spec.kind)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"synapse_options: {unknown} do not apply to {spec} synapses (options: {list(allowed)})")
+    return SYNAPSES[spec.kind](spec, device, **options)
+
+
+def make_synapse(spec: str | SynapseSpec, preset: str | None = None, **options: Any) -> Synapse:
+    """The strategy for ``spec`` on ``synapse_device(spec, preset)``; ``options`` as in :attr:`Synapse.options`."""
+    s = SynapseSpec.parse(spec)
+    return _build(s, synapse_device(s, preset), options)
+
+
+def synapse_from_record(record: dict[str, Any], **options: Any) -> Synapse:
+    """The strategy on the device of ``record`` (``SynapseDevice.record()``, as stored in a checkpoint)."""
+    dev = SynapseDevice.from_record(record)
+    return _build(dev.spec, dev, options)

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import torch
 
+from .kinds import RULE_TRACE, SYN_COMPOUND, SYN_CONTINUOUS, SYN_LEVELS
 from .params import (
     P_E_DECAY,
     P_E_REFRAC,
@@ -43,14 +44,15 @@ class InhState(NamedTuple):
     ref: torch.Tensor
 
 
-def exc_step(I: torch.Tensor, s: ExcState, P: list[float], learn: bool) -> tuple[torch.Tensor, ExcState]:
+def exc_step(I_in: torch.Tensor, s: ExcState, P: list[float], learn: bool
+             ) -> tuple[torch.Tensor, ExcState]:
     """One step of the adaptive-threshold LIF layer with one spike per image per step (largest overshoot).
 
-    ``I`` (B, N) mV input. Returns one-hot spikes (B, N) float and the new state."""
+    ``I_in`` (B, N) mV input. Returns one-hot spikes (B, N) float and the new state."""
     rest = P[P_E_REST]
     v = P[P_E_DECAY] * (s.v - rest) + rest
     theta = s.theta * P[P_THETA_DECAY] if learn else s.theta
-    v = v + (s.ref <= 0).to(v.dtype) * I
+    v = v + (s.ref <= 0).to(v.dtype) * I_in
     ref = s.ref - 1
     over = v - (P[P_E_THRESH] + theta)
     cross = over >= 0
@@ -64,11 +66,11 @@ def exc_step(I: torch.Tensor, s: ExcState, P: list[float], learn: bool) -> tuple
     return spk, ExcState(v, ref, theta)
 
 
-def inh_step(I: torch.Tensor, s: InhState, P: list[float]) -> tuple[torch.Tensor, InhState]:
-    """One step of the inhibitory LIF layer. ``I`` (B, N) mV. Returns spikes (B, N) float and new state."""
+def inh_step(I_in: torch.Tensor, s: InhState, P: list[float]) -> tuple[torch.Tensor, InhState]:
+    """One step of the inhibitory LIF layer. ``I_in`` (B, N) mV. Returns spikes (B, N) float and new state."""
     rest = P[P_I_REST]
     v = P[P_I_DECAY] * (s.v - rest) + rest
-    v = v + (s.ref <= 0).to(v.dtype) * I
+    v = v + (s.ref <= 0).to(v.dtype) * I_in
     ref = s.ref - 1
     spk = v >= P[P_I_THRESH]
     ref = torch.where(spk, torch.full_like(ref, P[P_I_REFRAC]), ref)
@@ -99,8 +101,8 @@ def simulate(X: torch.Tensor, w: torch.Tensor, theta: torch.Tensor, P: list[floa
     e_prev = torch.zeros((B, N), dtype=dt, device=dev)
     S = torch.empty((B, T, N), dtype=dt, device=dev)
     for t in range(T):
-        I = Iin[:, t] - P[P_W_IE] * (s_inh.sum(1, keepdim=True) - s_inh)
-        spk, es = exc_step(I, es, P, learn)
+        I_in = Iin[:, t] - P[P_W_IE] * (s_inh.sum(1, keepdim=True) - s_inh)
+        spk, es = exc_step(I_in, es, P, learn)
         s_inh, ins = inh_step(P[P_W_EI] * e_prev, ins, P)
         S[:, t] = spk
         e_prev = spk
@@ -121,7 +123,7 @@ def weight_change(X: torch.Tensor, S: torch.Tensor, rule, gen: torch.Generator |
     tt = torch.arange(T, device=X.device).view(1, T, 1)
     lp = _last_times(X)
     d = tt - lp
-    if rule.kind == 0:
+    if rule.kind == RULE_TRACE:
         f_tab = torch.as_tensor(rule.f_tab, dtype=dt, device=X.device)
         W = f_tab.shape[0]
         F = torch.where((lp >= 0) & (d < W), f_tab[d.clamp(0, W - 1)], torch.zeros((), dtype=dt, device=X.device))
@@ -155,7 +157,8 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
         delta = dW.permute(2, 0, 1)[torch.arange(N, device=w.device), best_b].T  # (784, N)
     else:
         delta = dW.sum(0)
-    base = w if syn_kind != 2 else state.to(w.dtype) / n_lev  # compound: nominal level, not read conductance
+    # compound: the update acts on the nominal level (pulse count), not the read conductance
+    base = w if syn_kind != SYN_COMPOUND else state.to(w.dtype) / n_lev
     if soft_bound:
         delta = torch.where(delta > 0, delta * (1.0 - base), delta * base)
     tgt = (base + delta).clamp(0.0, 1.0)
@@ -164,9 +167,9 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
         tgt = torch.where(ssum > 0, (tgt * (norm / ssum.clamp_min(1e-300))).clamp(max=1.0), tgt)
     c = cols.nonzero().squeeze(1)
     tg = tgt[:, c]
-    if syn_kind == 0:
+    if syn_kind == SYN_CONTINUOUS:
         w[:, c] = tg
-    elif syn_kind == 1:
+    elif syn_kind == SYN_LEVELS:
         L1 = n_lev - 1
         x = tg * L1
         lo = x.floor()

@@ -9,7 +9,7 @@ import torch
 from spinsyn.snn.engine import NetState, NumbaEngine, TorchEngine
 from spinsyn.snn.params import NetworkParams
 from spinsyn.snn.rules import BiSigmoidTrace, PostPre
-from spinsyn.snn.synapses import parse_synapse
+from spinsyn.snn.synapses import make_synapse
 
 
 def _images(n):
@@ -23,8 +23,9 @@ def _images(n):
     return img.reshape(n, 784)
 
 
-@pytest.mark.parametrize("rule", [BiSigmoidTrace(nu_post=0.05), BiSigmoidTrace(nu_post=0.05, offset=0.15, soft_bound=True),
-                                  PostPre()], ids=["trace", "trace-soft-offset", "postpre"])
+@pytest.mark.parametrize("rule", [BiSigmoidTrace(nu_post=0.05),
+                                  BiSigmoidTrace(nu_post=0.05, offset=0.15, soft_bound=True), PostPre()],
+                         ids=["trace", "trace-soft-offset", "postpre"])
 @pytest.mark.parametrize("spec,batch", [("ideal", 1), ("ideal", 3), ("quantized:9", 2)])
 def test_numba_and_torch_agree(rule, spec, batch):
     N, n_img = 16, 6
@@ -33,7 +34,7 @@ def test_numba_and_torch_agree(rule, spec, batch):
     rng = np.random.default_rng(1)
     p = _images(n_img) / 255 * 128e-3
     trains = rng.random((n_img, T, 784)) < p[:, None, :]
-    syn = parse_synapse(spec, stochastic=False) if spec != "ideal" else parse_synapse(spec)
+    syn = make_synapse(spec, stochastic=False) if spec != "ideal" else make_synapse(spec)
     w0 = 0.3 * np.random.default_rng(0).random((784, N))
     w0 *= 78.4 / w0.sum(0)
     st, gp, gap = syn.init_state(w0, np.random.default_rng(0))
@@ -68,7 +69,7 @@ def test_cuda_matches_cpu_float64():
     rng = np.random.default_rng(2)
     p = _images(4) / 255 * 128e-3
     trains = rng.random((4, par.steps, 784)) < p[:, None, :]
-    syn = parse_synapse("ideal")
+    syn = make_synapse("ideal")
     w0 = 0.3 * np.random.default_rng(0).random((784, N))
     c = BiSigmoidTrace().compile(1.0)
     one = np.ones((1, 1))
@@ -86,7 +87,7 @@ def test_training_representation_discards_weak_presentations():
     plain presentation at the +160 Hz rate with the 5th retry's seed; with K = 0 nothing changes."""
     N = 12
     par = NetworkParams(n_neurons=N)
-    syn = parse_synapse("ideal")
+    syn = make_synapse("ideal")
     c = BiSigmoidTrace(nu_post=0.05).compile(1.0)
     w0 = 0.3 * np.random.default_rng(0).random((784, N))
     w0 *= 78.4 / w0.sum(0)

@@ -23,7 +23,10 @@ def csr(spikes: dict[int, list[int]], T: int) -> tuple[np.ndarray, np.ndarray]:
 def f_hand(dt: float) -> float:
     """Published bi-sigmoid, written out by hand: (A − A·σ(k0(Δt−t0)) − A·σ(k1(Δt−t1)))/A."""
     p = PUBLISHED
-    sig = lambda z: 1 / (1 + math.exp(-z))
+
+    def sig(z):
+        return 1 / (1 + math.exp(-z))
+
     return 1 - sig(p["k0"] * (dt - p["t0"])) - sig(p["k1"] * (dt - p["t1"]))
 
 

@@ -44,8 +44,9 @@ def test_rule_compiles_and_round_trips(sweep_file):
     assert c.f_tab[0] > 0.5 and c.f_tab[-1] < -0.5 and c.nu_post == 0.002
     again = rule_from_dict(json.loads(json.dumps(rule.to_dict())))
     np.testing.assert_array_equal(again.compile(1.0).f_tab, c.f_tab)
-    d = rule.describe(1.0)
+    d = c.describe()
     assert d["source"] == str(sweep_file) and len(d["p_up"]) == len(c.f_tab)
+    assert d["source_file"]["path"] == str(sweep_file) and len(d["source_file"]["sha256"]) == 64
 
 
 def test_cli_trains_from_a_sweep(tmp_path, sweep_file):
@@ -124,17 +125,22 @@ def test_resume_with_a_sweep_rule(tmp_path, sweep_file):
     """The rule is stored in the checkpoint's config (to_dict/rule_from_dict): resume continues the same run."""
     import torch
     from spinsyn.cli import main
-    from spinsyn.snn.network import TrainConfig, train
+    from spinsyn.snn import TrainConfig, train
     from spinsyn.snn.params import NetworkParams
 
     cfg = TrainConfig(synapse="compound:8", rule={"name": "sweep", "sweep_path": str(sweep_file), "nu_post": 0.005},
                       network=NetworkParams(n_neurons=10).to_dict(), n_train=30, n_test=20, n_assign=20, seed=3,
                       checkpoint_every=10, engine="numba", device="cpu")
     full = train(cfg, tmp_path / "full", progress=False)
+    moved = tmp_path / "moved.h5"
+    moved.write_bytes(sweep_file.read_bytes())
+    cfg = TrainConfig.from_json(cfg.to_json().replace(str(sweep_file), str(moved)))
     assert train(cfg, tmp_path / "part", progress=False, stop_after=20) == {"stopped": True}
+    moved.unlink()  # resume and eval use the compiled rule stored in the checkpoint
     assert main(["train", "--resume", str(tmp_path / "part"), "--quiet"]) == 0
     a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
     assert torch.equal(a["state"], b["state"]) and torch.equal(a["w"], b["w"])
+    assert main(["eval", str(tmp_path / "part"), "--n-test", "20", "--device", "cpu"]) == 0
     m = json.loads((tmp_path / "part" / "metrics.json").read_text())
-    assert m["rule_function"]["source"] == str(sweep_file) and m["accuracy_all_activity"] == full["accuracy_all_activity"]
+    assert m["rule_function"]["source"] == str(moved) and m["accuracy_all_activity"] == full["accuracy_all_activity"]

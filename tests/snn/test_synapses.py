@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from spinsyn.devices import SynapseSpec, synapse_device
 from spinsyn.snn import kernels as K
-from spinsyn.snn.synapses import Compound, Quantized, parse_synapse
+from spinsyn.snn.kinds import SYN_COMPOUND, SYN_CONTINUOUS, SYN_LEVELS
+from spinsyn.snn.synapses import DomainWall, Quantized, make_synapse
 
 
 def _apply(w, state, gp, gap, delta, kind, n_lev, norm=0.0, seed=1, gain=1.0, stochastic=True, soft=False):
@@ -15,7 +17,7 @@ def _apply(w, state, gp, gap, delta, kind, n_lev, norm=0.0, seed=1, gain=1.0, st
     sp = np.arange(N, dtype=np.int64)[None]
     nsp = np.array([N], np.int64)
     th = np.zeros(N)
-    gmin, gmax = (n_lev * gap.mean(), n_lev * gp.mean()) if kind == 2 else (0.0, 1.0)
+    gmin, gmax = (n_lev * gap.mean(), n_lev * gp.mean()) if kind == SYN_COMPOUND else (0.0, 1.0)
     K.apply_update(w, state, gp, gap, th, th.copy(), th[None].copy(), counts, dWT, sp, nsp, True, kind, n_lev,
                    stochastic, gain, gmin, gmax, norm, np.uint32(seed), soft)
 
@@ -28,7 +30,7 @@ def test_quantized_stays_on_levels(L, norm):
     w = state / (L - 1)
     one = np.ones((1, 1))
     for it in range(20):
-        _apply(w, state, one, one, rng.normal(0, 0.3, (784, 8)), 1, L, norm, seed=it)
+        _apply(w, state, one, one, rng.normal(0, 0.3, (784, 8)), SYN_LEVELS, L, norm, seed=it)
         assert state.min() >= 0 and state.max() <= L - 1
         np.testing.assert_array_equal(w, state / (L - 1))
 
@@ -36,11 +38,11 @@ def test_quantized_stays_on_levels(L, norm):
 @pytest.mark.parametrize("n", [1, 4, 8])
 def test_compound_counts_and_conductances_stay_in_their_set(n):
     rng = np.random.default_rng(1)
-    syn = Compound(n_mtj=n)
+    syn = make_synapse(f"compound:{n}")
     state, gp, gap = syn.init_state(0.3 * rng.random((784, 6)), rng)
     w = np.zeros((784, 6))
     for it in range(20):
-        _apply(w, state, gp, gap, rng.normal(0, 0.5, (784, 6)), 2, n, seed=it)
+        _apply(w, state, gp, gap, rng.normal(0, 0.5, (784, 6)), SYN_COMPOUND, n, seed=it)
         assert state.min() >= 0 and state.max() <= n
         g = syn.g_S(w, state, gp, gap)
         np.testing.assert_allclose(g, state * gp + (n - state) * gap)
@@ -54,7 +56,7 @@ def test_compound_switching_frequency_matches_probability():
     state = np.full(shape, k0, np.int32)
     gp, gap = np.full(shape, 1.6e-4), np.full(shape, 0.95e-4)
     w = np.zeros(shape)
-    _apply(w, state, gp, gap, np.full(shape, delta), 2, n)
+    _apply(w, state, gp, gap, np.full(shape, delta), SYN_COMPOUND, n)
     switched = (state - k0).astype(float)
     trials = shape[0] * shape[1] * (n - k0)
     freq = switched.sum() / trials
@@ -64,7 +66,7 @@ def test_compound_switching_frequency_matches_probability():
     assert switched.var() == pytest.approx((n - k0) * p * (1 - p), rel=0.1)
     # depression: P->AP with p = |d|/k
     state[:] = 6
-    _apply(w, state, gp, gap, np.full(shape, -0.15), 2, n, seed=7)
+    _apply(w, state, gp, gap, np.full(shape, -0.15), SYN_COMPOUND, n, seed=7)
     p_dn = 0.15 * n / 6
     freq = (6 - state).sum() / (shape[0] * shape[1] * 6)
     assert abs(freq - p_dn) < 4 * np.sqrt(p_dn * (1 - p_dn) / (shape[0] * shape[1] * 6))
@@ -77,7 +79,7 @@ def test_soft_bound_compound_is_pulse_physics(k0, delta):
     n, shape = 8, (784, 64)
     state = np.full(shape, k0, np.int32)
     gp, gap, w = np.full(shape, 1.6e-4), np.full(shape, 0.95e-4), np.zeros(shape)
-    _apply(w, state, gp, gap, np.full(shape, delta), 2, n, soft=True, seed=3)
+    _apply(w, state, gp, gap, np.full(shape, delta), SYN_COMPOUND, n, soft=True, seed=3)
     cand = (n - k0) if delta > 0 else k0
     trials = shape[0] * shape[1] * cand
     freq = abs(int(state.sum()) - k0 * state.size) / trials
@@ -89,7 +91,8 @@ def test_soft_bound_ideal_scales_by_distance_to_bound():
     w = np.array([[0.2, 0.9]])
     w = np.repeat(w, 784, 0)
     one = np.ones((1, 1))
-    _apply(w, np.zeros((1, 1), np.int32), one, one, np.repeat(np.array([[0.1, -0.1]]), 784, 0), 0, 0, soft=True)
+    delta = np.repeat(np.array([[0.1, -0.1]]), 784, 0)
+    _apply(w, np.zeros((1, 1), np.int32), one, one, delta, SYN_CONTINUOUS, 0, soft=True)
     np.testing.assert_allclose(w[0], [0.2 + 0.1 * 0.8, 0.9 - 0.1 * 0.9])
 
 
@@ -105,7 +108,7 @@ def test_torch_compound_switching_frequency_matches_probability():
     th = torch.zeros(32, dtype=torch.float64)
     g = torch.Generator().manual_seed(0)
     TE.apply_update(w, state, gp, gap, th, th.clone(), th[None].clone(), torch.ones((1, 32)),
-                    torch.full((1, 784, 32), delta, dtype=torch.float64), True, 2, n, True, 1.0, 8 * 0.95e-4,
+                    torch.full((1, 784, 32), delta, dtype=torch.float64), True, SYN_COMPOUND, n, True, 1.0, 8 * 0.95e-4,
                     8 * 1.6e-4, 0.0, g)
     p = delta * n / (n - k0)
     trials = shape[0] * shape[1] * (n - k0)
@@ -113,12 +116,43 @@ def test_torch_compound_switching_frequency_matches_probability():
     assert abs(freq - p) < 4 * np.sqrt(p * (1 - p) / trials)
 
 
-def test_parse_specs_and_errors():
-    assert parse_synapse("quantized:9").levels == 9
-    assert parse_synapse("compound:8").n_mtj == 8
-    assert parse_synapse("dw:16").levels == 16
-    assert isinstance(parse_synapse("quantized:5"), Quantized)
-    for bad, msg in [("quantized:1", "levels must be >= 2"), ("memristor:4", "unknown synapse"),
-                     ("quantized:x", "integer"), ("compound:0", "at least 1"), ("ideal:3", "no argument")]:
-        with pytest.raises(ValueError, match=msg):
-            parse_synapse(bad)
+def test_strategies_are_built_from_the_devices_vocabulary():
+    assert make_synapse("quantized:9").levels == 9
+    assert make_synapse("compound:8").n_mtj == 8
+    assert make_synapse("dw:16").levels == 16
+    assert isinstance(make_synapse("quantized:5"), Quantized) and isinstance(make_synapse("dw:5"), DomainWall)
+    assert make_synapse("quantized").spec == SynapseSpec.parse("quantized")  # the devices' default n
+    for bad in ("quantized:1", "memristor:4", "quantized:x", "compound:0", "ideal:3"):
+        with pytest.raises(ValueError, match="--synapse"):
+            make_synapse(bad)
+    with pytest.raises(ValueError, match="stochastic"):
+        make_synapse("compound:8", stochastic=False)
+    with pytest.raises(ValueError, match="--device"):
+        make_synapse("dw:16", preset="compound")  # a compound device cannot hold a dw spec
+
+
+@pytest.mark.parametrize("spec", ["ideal", "quantized:9", "dw:16"])
+def test_analog_synapses_use_the_dw_mtj_bounds(spec):
+    syn = make_synapse(spec)
+    dev = synapse_device(spec)
+    assert syn.device.preset == "dw-mtj"
+    assert syn.g_bounds_S() == dev.g_bounds_S() == pytest.approx((125e-6, 250e-6))
+
+
+@pytest.mark.parametrize("spec", ["quantized:9", "dw:16"])
+def test_level_conductances_are_the_devices(spec):
+    syn = make_synapse(spec)
+    rng = np.random.default_rng(0)
+    state, _, _ = syn.init_state(rng.random((784, 5)), rng)
+    g = syn.g_S(None, state, None, None)
+    np.testing.assert_array_equal(g, synapse_device(spec).level_conductances_S()[state])
+    assert g.min() >= 125e-6 * (1 - 1e-12) and g.max() <= 250e-6 * (1 + 1e-12)
+
+
+def test_compound_mtj_conductances_come_from_the_device():
+    syn = make_synapse("compound:8", g_spread=0.0)
+    gmin, gmax = synapse_device("compound:8").g_bounds_S()
+    assert syn.mtj_conductances_S() == (gmax / 8, gmin / 8)
+    rng = np.random.default_rng(1)
+    k, gp, gap = syn.init_state(rng.random((784, 3)), rng)
+    np.testing.assert_allclose(syn.g_S(None, k, gp, gap), k * gmax / 8 + (8 - k) * gmin / 8)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from spinsyn.snn.network import TrainConfig, evaluate, load_run, train
+from spinsyn.snn import TrainConfig, evaluate, load_run, train
 from spinsyn.snn.params import NetworkParams
 
 
@@ -73,8 +73,8 @@ def test_input_presets_reach_the_config():
 
 
 def test_nu_schedule_is_linear_in_progress():
-    from spinsyn.snn.network import scheduled_rule
     from spinsyn.snn.rules import make_rule
+    from spinsyn.snn.trainer import scheduled_rule
 
     r = make_rule("trace", nu_post=0.01).compile(1.0)
     assert scheduled_rule(r, 0.1, 0.0).nu_post == pytest.approx(0.01)
@@ -90,9 +90,22 @@ def test_nu_schedule_is_linear_in_progress():
     (["--w-inh", "-3"], "--w-inh"),
     (["--train-min-spikes", "5", "--engine", "torch"], "numba CPU engine only"),
     (["--train-min-spikes", "-1"], "--train-min-spikes"),
-    (["--synapse", "quantized:1"], "levels must be >= 2"),
-    (["--synapse", "flash:3"], "unknown synapse"),
+    (["--synapse", "quantized:1"], "--synapse"),
+    (["--synapse", "flash:3"], "--synapse"),
     (["--neurons", "0"], "--neurons"),
+    (["--nu", "-1"], "--nu"),
+    (["--nu", "nan"], "--nu"),
+    (["--nu-final", "nan"], "--nu-final"),
+    (["--rule-spread", "-0.1"], "--rule-spread"),
+    (["--rule-offset", "inf"], "--rule-offset"),
+    (["--synapse", "compound:8", "--g-spread", "-1"], "--g-spread"),
+    (["--synapse", "compound:8", "--read-noise", "inf"], "--read-noise"),
+    (["--synapse", "compound:8", "--compound-gain", "nan"], "--compound-gain"),
+    (["--g-spread", "0.1"], "compound synapses only"),
+    (["--intensity", "nan"], "--intensity"),
+    (["--time-ms", "inf"], "--time-ms"),
+    (["--w-inh", "nan"], "--w-inh"),
+    (["--learning-rule", "postpre", "--nu-pre", "-1"], "--nu-pre"),
 ])
 def test_cli_bad_input(tmp_path, capsys, argv, msg):
     from spinsyn.cli import main
@@ -116,3 +129,86 @@ def test_cli_rule_of_another_schema_and_missing_data(tmp_path, capsys):
     assert main(["train", "--data-dir", str(empty), "--out", str(tmp_path / "r2")]) == 2
     assert str(empty) in capsys.readouterr().err
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize("spec", ["dw:16", "quantized:9"])
+def test_trained_conductances_are_the_dw_mtj_levels(tmp_path, spec):
+    from spinsyn.devices import synapse_device
+    from spinsyn.snn import read_checkpoint
+
+    train(_cfg(synapse=spec, epochs=1, n_train=20, n_test=10, n_assign=10), tmp_path, progress=False)
+    ck = read_checkpoint(tmp_path)
+    dev = synapse_device(spec)
+    state, g = ck["state"].numpy(), ck["g_S"].numpy()
+    np.testing.assert_array_equal(g, dev.level_conductances_S()[state])
+    assert g.min() >= 125e-6 * (1 - 1e-12) and g.max() <= 250e-6 * (1 + 1e-12)
+    assert json.loads(ck["synapse_device_json"]) == dev.record() and ck["synapse_spec"] == spec
+    net = load_run(tmp_path)
+    assert str(net.spec) == spec and net.synapse_device.record() == dev.record()
+    assert net.state.shape == net.w.shape == (784, 12)
+
+
+def test_checkpoint_is_self_contained(tmp_path, capsys):
+    """The compiled rule and the device are in the checkpoint: eval, load_run and resume work without the rule."""
+    from spinsyn.cli import main
+    from spinsyn.fitting import published_rule, save_rule
+    from spinsyn.snn import make_config, read_checkpoint
+
+    rule = save_rule(tmp_path / "rule.json", published_rule())
+    cfg = make_config(synapse="compound:4", neurons=12, n_train=60, n_test=20, n_assign=20, epochs=1,
+                      device="cpu", seed=2, rule=rule)
+    cfg.checkpoint_every, cfg.batch = 20, 2
+    full = train(cfg, tmp_path / "full", progress=False)
+    assert train(cfg, tmp_path / "part", progress=False, stop_after=30) == {"stopped": True}
+    ck = read_checkpoint(tmp_path / "full" / "checkpoint.pt")
+    assert ck["format_version"] == 2
+    rec = json.loads(ck["rule_json"])
+    assert rec["kind"] == 0 and rec["nu_post"] == 0.005 and rec["info"]["source"] == str(rule.resolve())
+    assert len(rec["info"]["source_file"]["sha256"]) == 64 and rec["info"]["function_params"]["t0"] > 0
+    assert ck["rule_f_tab"].shape == (61,) and float(ck["rule_f_tab"].abs().max()) == 1.0
+    rule.unlink()
+    net = load_run(tmp_path / "full")
+    np.testing.assert_array_equal(net.compiled.f_tab, ck["rule_f_tab"].numpy())
+    assert main(["eval", str(tmp_path / "full"), "--n-test", "20", "--device", "cpu", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy_all_activity"] == full["accuracy_all_activity"]
+    assert main(["train", "--resume", str(tmp_path / "part"), "--quiet"]) == 0
+    b = read_checkpoint(tmp_path / "part")
+    for key in ("w", "state", "theta", "assignments"):
+        assert torch.equal(ck[key], b[key]), key
+
+
+def test_checkpoint_reader_errors(tmp_path):
+    from spinsyn.fileio import SpinsynFileError
+    from spinsyn.snn import read_checkpoint
+
+    with pytest.raises(SpinsynFileError, match="no checkpoint"):
+        read_checkpoint(tmp_path)
+    old = tmp_path / "checkpoint.pt"
+    torch.save({"format": "spinsyn-checkpoint", "format_version": 1, "w": torch.zeros(2)}, old)
+    with pytest.raises(SpinsynFileError, match="format_version 1") as exc:
+        read_checkpoint(old)
+    assert str(old) in str(exc.value)
+
+
+@pytest.mark.parametrize("opts,msg", [
+    ({"nu": -1.0}, "--nu"), ({"nu": float("nan")}, "--nu"), ({"rule_spread": float("inf")}, "--rule-spread"),
+    ({"synapse": "compound:8", "g_spread": -1.0}, "--g-spread"), ({"synapse": "compound:8", "read_noise": float("inf")},
+                                                                  "--read-noise"),
+    ({"neurons": 0}, "--neurons"), ({"n_train": -5}, "--n-train"), ({"intensity": float("nan")}, "--intensity"),
+    ({"time_ms": -1.0}, "--time-ms"), ({"w_inh": float("nan")}, "--w-inh"), ({"epochs": 1.5}, "--epochs"),
+    ({"device_preset": "compound"}, "--device"), ({"rule": "/nonexistent/rule.json"}, "--rule"),
+])
+def test_make_config_rejects_bad_options(opts, msg):
+    from spinsyn.snn import make_config
+
+    with pytest.raises(ValueError, match=msg):
+        make_config(**opts)
+
+
+def test_validate_config_checks_the_python_api_too():
+    from spinsyn.snn import validate_config
+
+    with pytest.raises(ValueError, match="--nu"):
+        validate_config(_cfg(rule={"name": "trace", "nu_post": float("nan")}))
+    with pytest.raises(ValueError, match="--read-noise"):
+        validate_config(_cfg(synapse_options={"read_noise": -0.1}))

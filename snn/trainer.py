@@ -1,0 +1,264 @@
+"""Training: :class:`Trainer` (data, epoch loop, checkpoints, label assignment, metrics) and :func:`train`.
+
+A run: initial weights ``w = 0.3·U(0,1)`` (normalised per neuron when ``norm`` is on), then ``epochs`` passes
+over ``n_train`` images in a seeded random order per epoch, ``batch`` images at a time; a checkpoint every
+``checkpoint_every`` images. Labels are then assigned with learning off on ``n_assign`` training images
+(per-class mean response) and ``n_test`` test images are classified ("all activity" and "proportion
+weighting"). Random streams derive from ``(seed, epoch, position)`` only, so a resumed run ends with the same
+weights as an uninterrupted one. A resumed run takes the compiled rule and the synapse device from its
+checkpoint: the rule or sweep file is not read again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from spinsyn.fileio import write_json
+
+from . import labels as L
+from .checkpoint import CHECKPOINT_NAME, compiled_rule, net_state, read_checkpoint, save_checkpoint
+from .config import TrainConfig, resolve_device, resolve_engine, validate_config
+from .engine import make_engine
+from .kinds import SYN_CONTINUOUS
+from .network import (
+    ASSIGN_WINDOW,
+    HISTORY_EVERY,
+    _counts,
+    _read_noise_fn,
+    _readout,
+    image_seeds,
+    init_state,
+    spike_prob,
+)
+from .rules import CompiledRule
+from .synapses import synapse_from_record
+
+METRICS_FORMAT, METRICS_VERSION = "spinsyn-metrics", 1
+UPDATE_SEED_MIX = 0x5BD1E995  # synapse-update seed of a batch = seed of its first image ^ this
+
+
+def scheduled_rule(rule: CompiledRule, final_frac: float, progress: float) -> CompiledRule:
+    """The rule with ν_pre and ν_post scaled by ``1 + (final_frac − 1)·progress`` (linear annealing;
+    ``progress`` = fraction of the run's training images already shown, so resume gives the same schedule)."""
+    s = 1.0 + (final_frac - 1.0) * min(max(progress, 0.0), 1.0)
+    return dataclasses.replace(rule, nu_pre=rule.nu_pre * s, nu_post=rule.nu_post * s)
+
+
+class Trainer:
+    """One training run into ``run_dir``: :meth:`start` (new or resumed), :meth:`run` (epochs), :meth:`finish`
+    (label assignment, test, metrics and plots)."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True):
+        self.cfg, self.run_dir, self.resume, self.progress = cfg, Path(run_dir), resume, progress
+        self.params, self.syn, self.rule = validate_config(cfg, files=not resume)
+        self.device = resolve_device(cfg.device)
+        self.engine_kind = resolve_engine(cfg.engine, self.device)
+        self.total = cfg.epochs * cfg.n_train
+        N = self.params.n_neurons
+        self.history: list = []
+        self.recent_counts, self.recent_labels = np.zeros((0, N), np.int64), np.zeros(0, np.int64)
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self.asg, self.props = np.zeros(N, np.int64), np.zeros((N, 10))
+        self.epoch0 = self.done0 = 0
+        self.t_train, self.n_done_call = 0.0, 0
+        self.compiled: CompiledRule | None = None
+
+    # ------------------------------------------------------------------------------------------ set-up
+    def load_data(self) -> None:
+        from spinsyn.mnist import load_mnist
+
+        cfg = self.cfg
+        self.Xtr, ytr = load_mnist("train", cfg.data_dir, n=cfg.n_train)
+        if len(self.Xtr) < cfg.n_train:
+            raise ValueError(f"--n-train: {cfg.n_train} requested but the MNIST training set found has {len(self.Xtr)}")
+        self.ytr = ytr.astype(np.int64)
+        if cfg.n_test:
+            self.Xte, yte = load_mnist("test", cfg.data_dir, n=cfg.n_test)
+        else:
+            self.Xte, yte = np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
+        if len(self.Xte) < cfg.n_test:
+            raise ValueError(f"--n-test: {cfg.n_test} requested but the MNIST test set found has {len(self.Xte)}")
+        self.yte = yte.astype(np.int64)
+
+    def start(self) -> None:
+        """Initial state of a new run, or the state, rule and device of the checkpoint being resumed."""
+        norm = float(self.params.norm or 0.0)
+        if self.resume:
+            ck = read_checkpoint(self.run_dir / CHECKPOINT_NAME)
+            self.compiled = compiled_rule(ck)
+            self.syn = synapse_from_record(json.loads(ck["synapse_device_json"]), **self.cfg.synapse_options)
+            self.ns = net_state(ck)
+            self.epoch0, self.done0 = (int(x) for x in ck["position"].tolist())
+            self.history = json.loads(ck["history_json"])
+            self.recent_counts, self.recent_labels = ck["recent_counts"].numpy(), ck["recent_labels"].numpy()
+            if len(self.recent_labels):
+                self.asg, self.props = L.assign_labels(self.recent_counts, self.recent_labels)
+        else:
+            self.compile_rule()
+            self.ns = init_state(self.params, self.syn, self.cfg.seed, norm)
+            if self.syn.kind == SYN_CONTINUOUS:
+                self.ns.state, self.ns.gp_S, self.ns.gap_S = np.zeros((1, 1), np.int32), np.ones((1, 1)), \
+                    np.ones((1, 1))
+        self.eng = make_engine(self.engine_kind, self.ns, self.params, self.compiled, self.syn, norm,
+                               self.cfg.merge == "winner", self.device)
+        if self.cfg.train_min_spikes:
+            self.eng.train_min_spikes = int(self.cfg.train_min_spikes)
+        self.last_ck = self.epoch0 * self.cfg.n_train + self.done0
+
+    def compile_rule(self) -> CompiledRule:
+        """Compile the rule of a new run (reads its rule or sweep file, once)."""
+        if self.compiled is None:
+            self.compiled = self.rule.compile(self.params.dt_ms)
+        return self.compiled
+
+    # ------------------------------------------------------------------------------------------ epochs
+    def _flush(self) -> None:
+        """Move the pending batch responses into the running window of the last ASSIGN_WINDOW images."""
+        if self.pending:
+            c, lab = zip(*self.pending)
+            self.recent_counts = np.concatenate([self.recent_counts, *c])[-ASSIGN_WINDOW:]
+            self.recent_labels = np.concatenate([self.recent_labels, *lab])[-ASSIGN_WINDOW:]
+        else:
+            self.recent_counts = self.recent_counts[-ASSIGN_WINDOW:]
+            self.recent_labels = self.recent_labels[-ASSIGN_WINDOW:]
+        self.pending = []
+
+    def _history_point(self, g: int, bar) -> None:
+        """Running accuracy: predict with the assignment from the previous window, then update it."""
+        m = min(HISTORY_EVERY, len(self.recent_labels))
+        acc = float(np.mean(L.predict_all_activity(self.recent_counts[-m:], self.asg) == self.recent_labels[-m:]))
+        self.history.append({"samples": int(g), "running_accuracy": acc})
+        self.asg, self.props = L.assign_labels(self.recent_counts, self.recent_labels)
+        if bar is not None:
+            bar.set_postfix(acc=f"{acc:.3f}", sps=f"{self.n_done_call / max(self.t_train, 1e-9):.0f}")
+
+    def _batch(self, p_all: np.ndarray, order: np.ndarray, epoch: int, k: int) -> int:
+        """Train on the batch at position ``k`` of ``epoch``; returns its size."""
+        cfg = self.cfg
+        sel = order[k:k + cfg.batch]
+        seeds = image_seeds(cfg.seed, epoch, np.arange(k, k + len(sel)))
+        if cfg.nu_final_frac != 1.0:
+            self.eng.rule = scheduled_rule(self.compiled, cfg.nu_final_frac, (epoch * cfg.n_train + k) / self.total)
+        t0 = time.perf_counter()
+        counts = self.eng.train_batch(p_all[sel], seeds, int(seeds[0]) ^ UPDATE_SEED_MIX)
+        self.t_train += time.perf_counter() - t0
+        self.n_done_call += len(sel)
+        self.pending.append((counts, self.ytr[sel]))
+        return len(sel)
+
+    def run(self, stop_after: int | None = None) -> bool:
+        """The epoch loop; returns True when it stopped after ``stop_after`` images (checkpointed)."""
+        cfg = self.cfg
+        p_all = spike_prob(self.Xtr, self.params)
+        bar = self._bar()
+        for epoch in range(self.epoch0, cfg.epochs):
+            order = (np.random.default_rng([cfg.seed, epoch]).permutation(cfg.n_train) if cfg.shuffle
+                     else np.arange(cfg.n_train))
+            for k in range(self.done0 if epoch == self.epoch0 else 0, cfg.n_train, cfg.batch):
+                n = self._batch(p_all, order, epoch, k)
+                g = epoch * cfg.n_train + k + n
+                crossed = g // HISTORY_EVERY != (g - n) // HISTORY_EVERY
+                stop = stop_after is not None and self.n_done_call >= stop_after
+                if crossed or g - self.last_ck >= cfg.checkpoint_every:
+                    self._flush()
+                if crossed:
+                    self._history_point(g, bar)
+                if bar is not None:
+                    bar.update(n)
+                if g - self.last_ck >= cfg.checkpoint_every or stop:
+                    self._flush()
+                    self.eng.sync()
+                    self.checkpoint((epoch, k + n) if k + n < cfg.n_train else (epoch + 1, 0))
+                    self.last_ck = g
+                if stop:
+                    self._close(bar)
+                    return True
+        self._close(bar)
+        return False
+
+    def _bar(self):
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.total, initial=self.epoch0 * self.cfg.n_train + self.done0, unit="img", desc="train",
+                    dynamic_ncols=True)
+
+    def _close(self, bar) -> None:
+        if bar is not None:
+            bar.close()
+        self._flush()
+        self.ns = self.eng.sync()
+
+    def checkpoint(self, pos: tuple[int, int], extra: dict | None = None) -> None:
+        save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.cfg.to_json(), self.syn, self.compiled, self.ns, pos,
+                        self.history, self.recent_counts, self.recent_labels, self.cfg.seed, extra)
+
+    # ------------------------------------------------------------------------------------------ test
+    def finish(self) -> dict:
+        """Checkpoint the trained state, assign labels (learning off), test, write metrics.json and plots."""
+        cfg, params = self.cfg, self.params
+        self.checkpoint((cfg.epochs, 0))
+        n_assign = min(cfg.n_assign, cfg.n_train)
+        t0 = time.perf_counter()
+        ca = _counts(self.eng, self.Xtr[:n_assign], params, cfg.seed + 2, None, min_spikes=cfg.min_spikes)
+        asg, props = L.assign_labels(ca, self.ytr[:n_assign])
+        noise = _read_noise_fn(self.syn, self.ns, cfg.seed)
+        t1 = time.perf_counter()
+        ct = _counts(self.eng, self.Xte, params, cfg.seed + 1, None, read_noise=noise, min_spikes=cfg.min_spikes)
+        t_test = time.perf_counter() - t1
+        res = _readout(ct, self.yte, asg, props)
+        self.checkpoint((cfg.epochs, 0), {"assignments": asg, "proportions": props})
+        metrics = self.metrics(res, ct, n_assign, t1 - t0, t_test)
+        write_json(self.run_dir / "metrics.json", metrics, fmt=METRICS_FORMAT, version=METRICS_VERSION,
+                   seed=cfg.seed)
+        try:
+            from .plots import write_plots
+
+            write_plots(self.run_dir, self.ns.w, self.history, np.asarray(res["confusion"]), asg)
+        except Exception as exc:  # noqa: BLE001 - plots are a convenience; the run's files are written
+            print(f"spinsyn: warning: plots not written ({exc})")
+        return metrics
+
+    def metrics(self, res: dict, ct: np.ndarray, n_assign: int, t_assign: float, t_test: float) -> dict:
+        cfg = self.cfg
+        n_train_total = self.total - (self.epoch0 * cfg.n_train + self.done0) if self.resume else self.total
+        return {
+            **{k: res[k] for k in ("accuracy_all_activity", "accuracy_proportion", "confusion")},
+            "n_train": int(cfg.n_train),
+            "epochs": int(cfg.epochs),
+            "n_test": len(self.Xte),
+            "n_assign": int(n_assign),
+            "train_samples_per_s": n_train_total / max(self.t_train, 1e-9) if self.n_done_call else 0.0,
+            "test_samples_per_s": len(self.Xte) / max(t_test, 1e-9) if len(self.Xte) else 0.0,
+            "assign_time_s": t_assign,
+            "train_time_s": self.t_train,
+            "device": self.eng.device,
+            "engine": self.engine_kind,
+            "config": json.loads(cfg.to_json()),
+            "synapse": self.syn.to_dict(),
+            "synapse_device": self.syn.device.record(),
+            "history": self.history,
+            "rule_function": self.compiled.describe(),
+            "mean_spikes_per_test_image": float(ct.sum(1).mean()) if len(ct) else 0.0,
+        }
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
+          stop_after: int | None = None) -> dict:
+    """Train (or resume) a run into ``run_dir``; returns the metrics dict (also written to metrics.json).
+
+    ``stop_after``: stop (after checkpointing) once this many training images were processed in this call
+    (used to test resume); returns ``{"stopped": True}`` then."""
+    tr = Trainer(cfg, run_dir, resume=resume, progress=progress)
+    if not resume:
+        tr.compile_rule()  # a bad rule or sweep file fails before the data is read
+    tr.load_data()
+    tr.start()
+    if tr.run(stop_after):
+        return {"stopped": True}
+    return tr.finish()
