@@ -4,7 +4,8 @@ Same grid and model for all three (default: one gated STT-MTJ, the published tes
 plain PySpice ``Circuit`` per instance (same behavioural sources) and runs ``simulator().transient`` each
 time (re-parsed every run). Memory: RSS growth of the spinsyn worker over ``--mem-runs`` transients.
 
-    .venv/bin/python benchmarks/bench_device_sweep.py [--model stt-mtj|compound|dw-mtj] [--n-dt 30] [--trials 10] [--jobs 2] [--mem-runs 1000]
+    .venv/bin/python benchmarks/bench_device_sweep.py [--model stt-mtj|compound|dw-mtj] [--n-dt 30] [--trials 10]
+        [--jobs 2] [--mem-runs 1000]
 """
 
 from __future__ import annotations

@@ -8,14 +8,10 @@ Each stage registers its own commands (``<stage>/cli.py: register(subparsers)``)
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import __version__
-
-#: Stage modules whose ``register(subparsers)`` adds commands, in pipeline order.
-STAGE_CLIS = ("spinsyn.devices.cli", "spinsyn.fitting.cli", "spinsyn.snn.cli", "spinsyn.hw_export.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,16 +25,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spinsyn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for modname in STAGE_CLIS:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name == modname:  # stage has no CLI yet
-                continue
-            raise
-        mod.register(sub)
+    # every stage ships with the core: their commands, in pipeline order
+    from spinsyn.devices import cli as devices_cli
+    from spinsyn.fitting import cli as fitting_cli
+    from spinsyn.hw_export import cli as hw_export_cli
+    from spinsyn.snn import cli as snn_cli
+
     from . import doctor, pipeline
 
+    for stage_cli in (devices_cli, fitting_cli, snn_cli, hw_export_cli):
+        stage_cli.register(sub)
     doctor.register(sub)
     _register_data(sub)
     pipeline.register(sub)
@@ -85,9 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"spinsyn: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # known operational failures get one line, the rest a traceback
+        from spinsyn.devices.spice import SpiceConvergenceError
+
         from .ngspice import NgspiceMissingError, NgspiceSimulationError
 
-        if isinstance(exc, (NgspiceMissingError, NgspiceSimulationError, FileNotFoundError)):
+        if isinstance(exc, (NgspiceMissingError, NgspiceSimulationError, SpiceConvergenceError, FileNotFoundError)):
             print(f"spinsyn: error: {exc}", file=sys.stderr)
             return 2
         raise

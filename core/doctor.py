@@ -6,7 +6,7 @@ import argparse
 import importlib
 import platform
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from . import __version__
 

@@ -110,7 +110,7 @@ def _import_shared():
 
 
 _lock = threading.Lock()
-_session: "NgspiceSession | None" = None
+_session: NgspiceSession | None = None
 
 
 def _make_class():
@@ -252,7 +252,7 @@ def _read_vectors(ng, plot_name: str, wanted: list[str] | None) -> dict[str, np.
         key = vector_key(name)
         if want is not None and key not in want:
             continue
-        info = lib.ngGet_Vec_Info(f"{plot_name}.{name}".encode("utf8"))
+        info = lib.ngGet_Vec_Info(f"{plot_name}.{name}".encode())
         n = info.v_length
         if info.v_compdata == ffi.NULL:
             arr = np.frombuffer(ffi.buffer(info.v_realdata, n * 8), dtype=np.float64).copy()
@@ -287,6 +287,11 @@ def session() -> NgspiceSession:
     if _session is None:
         _session = NgspiceSession()
     return _session
+
+
+def session_started() -> bool:
+    """Whether this process has already loaded ngspice (a forked child would inherit its state)."""
+    return _session is not None
 
 
 def library_version() -> tuple[Path | None, int | None]:

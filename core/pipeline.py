@@ -1,39 +1,52 @@
 """``spinsyn pipeline``: the whole loop, SPICE device sweep -> fit -> train -> export -> verify -> simulate.
 
-Each step is the stage's own CLI command and the steps talk only through files in ``--out``:
+Each step calls its stage's public Python API; the steps talk only through files in ``--out``:
 
-=========  ==========================  ==============================
-step       command                     writes
-=========  ==========================  ==============================
-sweep      ``spinsyn device sweep``    ``sweep.h5`` (+ ``sweep.png``)
-fit        ``spinsyn fit``             ``rule.json`` (+ ``fit.png``)
-train      ``spinsyn train``           ``run/`` (checkpoint, metrics, plots)
-export     ``spinsyn export``          ``chip/`` (HDF5, CSV, manifest)
-verify     ``spinsyn export verify``   (checks ``chip/``)
-simulate   ``spinsyn export simulate`` ``simulate.json``   
-=========  ==========================  ==============================
+==========  ==========================================================  ==============================
+step        calls                                                       writes
+==========  ==========================================================  ==============================
+sweep       ``spinsyn.devices.sweep`` + ``write_sweep``                 ``sweep.h5``
+sweep-plot  ``spinsyn.devices.cli.cmd_plot`` (the ``device plot`` code)  ``sweep.png``
+fit         ``spinsyn.fitting.fit_file``                                ``rule.json`` (+ ``fit.png``)
+train       ``spinsyn.snn.make_config`` + ``spinsyn.snn.train``         ``run/`` (checkpoint, metrics, plots)
+export      ``spinsyn.hw_export.export_run``                            ``chip/`` (HDF5, CSV, manifest)
+verify      ``spinsyn.hw_export.verify_chip``                           (checks ``chip/``)
+simulate    ``spinsyn.hw_export.simulate_chip``                         ``simulate.json``
+==========  ==========================================================  ==============================
 
-A step whose output already exists is skipped, so an interrupted pipeline resumes where it stopped
-(``--force`` redoes everything).
+Every option is checked, and every stage's configuration built, before the first step runs: a bad
+``--synapse`` fails in a second, not after the SPICE sweep. A step whose output already exists is skipped,
+so an interrupted pipeline resumes where it stopped (an interrupted training resumes from its checkpoint);
+``--force`` redoes everything.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from .validation import check_choice, check_scalar
+
+FIT_MODEL = "bisigmoid"
+ENGINES = ("spice", "reference")
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Defaults of the embedded demo: small enough for a laptop, every stage real (ngspice included)."""
+    """Defaults of the embedded demo: small enough for a laptop, every stage real (ngspice included).
+
+    ``dt_ms`` is (start, stop, step) in ms, stop exclusive; ``tile`` is (rows, columns) of one crossbar.
+    """
 
     out_dir: str = "runs/demo"
     model: str = "compound"
     n_mtj: int = 8
-    dt_ms: str = "0:60:2"
+    dt_ms: tuple[float, float, float] = (0.0, 60.0, 2.0)
     trials: int = 20
     engine: str = "spice"
     jobs: int = 2
@@ -44,54 +57,192 @@ class PipelineConfig:
     epochs: int = 1
     device: str = "auto"
     seed: int = 0
+    simulate_seed: int = 1
     data_dir: str | None = None
-    tile: str = "128x128"
+    tile: tuple[int, int] = (128, 128)
+
+    @property
+    def out(self) -> Path:
+        return Path(self.out_dir)
+
+    def delays_ms(self) -> list[float]:
+        """The swept Δt values (ms): ``arange(start, stop, step)``, stop exclusive."""
+        import numpy as np
+
+        a, b, c = self.dt_ms
+        return [float(v) for v in np.arange(a, b - 1e-9 * c, c)]
 
 
-def steps(cfg: PipelineConfig) -> list[tuple[str, list[str], Path]]:
-    """(name, argv for ``spinsyn``, output whose presence marks the step done), in order."""
-    out = Path(cfg.out_dir)
-    data = ["--data-dir", cfg.data_dir] if cfg.data_dir else []
+@dataclass(frozen=True)
+class Step:
+    """One pipeline step: what it calls (printed), the output whose presence marks it done, the action."""
+
+    name: str
+    calls: str
+    marker: Path | None
+    action: Callable[[PipelineConfig, bool], None]
+
+
+# ------------------------------------------------------------------------------------------- validation
+def check(cfg: PipelineConfig) -> None:
+    """Validate every option and build every stage's configuration; ValueError naming the option if bad."""
+    from spinsyn import devices, mnist
+    from spinsyn.fitting.fit import check_fit_options
+
+    check_scalar(cfg.trials, "--trials", int, min_val=1, max_val=10**6)
+    check_scalar(cfg.jobs, "--jobs", int, min_val=1)
+    check_scalar(cfg.seed, "--seed", int, min_val=0)
+    check_scalar(cfg.simulate_seed, "simulate_seed", int, min_val=0)
+    check_scalar(cfg.n_mtj, "n_mtj", int, min_val=1, max_val=256)
+    check_choice(cfg.engine, "--engine", ENGINES)
+    a, b, c = (check_scalar(v, "dt_ms", float) for v in cfg.dt_ms)
+    if not (c > 0 and b > a >= 0):
+        raise ValueError(f"dt_ms: got {cfg.dt_ms}, expected (start, stop, step) with stop > start >= 0, step > 0")
+    for i, n in enumerate(cfg.tile):
+        check_scalar(n, f"tile[{i}]", int, min_val=1)
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise ValueError(f"--out: {cfg.out}: is a file, expected a directory")
+    _sweep_model(cfg, devices)
+    devices.get_testbench("published")
+    check_fit_options(FIT_MODEL, "linear", 0, cfg.seed)
+    train_config(cfg)
+    for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
+        if n > 0:
+            mnist.resolve_mnist_dir(cfg.data_dir, split)  # raises naming the folder when MNIST is not there
+
+
+def _sweep_model(cfg: PipelineConfig, devices: Any) -> Any:
+    model = devices.get_model(cfg.model)
+    if isinstance(model, devices.CompoundSynapse):
+        model = devices.get_model(cfg.model, n_mtj=cfg.n_mtj)
+    return model
+
+
+def train_config(cfg: PipelineConfig) -> Any:
+    """The snn ``TrainConfig`` of the train step (``spinsyn.snn.make_config`` validates every option).
+
+    The rule file is named only once it exists, so the configuration can be checked before the fit runs."""
+    from spinsyn import snn
+
+    rule = cfg.out / "rule.json"
+    return snn.make_config(synapse=cfg.synapse, neurons=cfg.neurons, n_train=cfg.n_train, n_test=cfg.n_test,
+                           epochs=cfg.epochs, device=cfg.device, seed=cfg.seed, data_dir=cfg.data_dir,
+                           rule=rule if rule.is_file() else None)
+
+
+# ------------------------------------------------------------------------------------------------ steps
+def _sweep(cfg: PipelineConfig, force: bool) -> None:
+    from spinsyn import devices
+
+    dt = cfg.delays_ms()
+    res = devices.sweep(_sweep_model(cfg, devices), devices.get_testbench("published"), dt, cfg.trials,
+                        engine=cfg.engine, seed=cfg.seed, jobs=cfg.jobs, progress=True, netlist_dir=cfg.out)
+    devices.write_sweep(cfg.out / "sweep.h5", res)
+    dg = res.dg_norm.mean(1)
+    print(f"wrote {cfg.out / 'sweep.h5'}: {len(dt)} delays x {cfg.trials} trials ({cfg.engine}); mean normalised "
+          f"dG from {dg.min():+.3f} to {dg.max():+.3f}")
+
+
+def _sweep_plot(cfg: PipelineConfig, force: bool) -> None:
+    from spinsyn.devices.cli import cmd_plot
+
+    cmd_plot(argparse.Namespace(file=str(cfg.out / "sweep.h5"), out=str(cfg.out / "sweep.png")))
+
+
+def _fit(cfg: PipelineConfig, force: bool) -> None:
+    from spinsyn.fitting import describe_fit, fit_file
+
+    result, reason = fit_file(cfg.out / "sweep.h5", cfg.out / "rule.json", FIT_MODEL,
+                              plot_path=cfg.out / "fit.png", seed=cfg.seed)
+    print("\n".join([reason, *describe_fit(result.rule), f"wrote {cfg.out / 'rule.json'} and {cfg.out / 'fit.png'}"]))
+
+
+def _train(cfg: PipelineConfig, force: bool) -> None:
+    from spinsyn import snn
+    from spinsyn.snn.checkpoint import CHECKPOINT_NAME
+
+    run_dir = cfg.out / "run"
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    resume = (run_dir / CHECKPOINT_NAME).is_file()  # an interrupted training continues from its checkpoint
+    m = snn.train(train_config(cfg), run_dir, resume=resume, progress=True)
+    print(f"test accuracy: all activity {100 * m['accuracy_all_activity']:.2f} %, proportion weighting "
+          f"{100 * m['accuracy_proportion']:.2f} % ({m['n_test']} images); run in {run_dir}")
+
+
+def _export(cfg: PipelineConfig, force: bool) -> None:
+    from spinsyn import hw_export
+
+    # the step runs only when chip/manifest.json is missing (or --force): a chip/ left without one is unfinished
+    res = hw_export.export_run(cfg.out / "run", cfg.out / "chip", tile=cfg.tile, seed=cfg.seed, overwrite=True)
+    s = res.report["summary"]
+    print(f"exported {s['synapses']} synapses ({s['devices']} devices) onto {s['tiles']} tiles of "
+          f"{cfg.tile[0]}x{cfg.tile[1]} -> {res.out_dir}; failed {s['failed']}, inside band {s['inside_band']}")
+
+
+def _verify(cfg: PipelineConfig, force: bool) -> None:
+    from spinsyn import hw_export
+
+    s = hw_export.verify_chip(cfg.out / "chip")
+    print(f"{cfg.out / 'chip'}: OK ({s['files_checked']} files, {s['n_tiles']} tiles, {s['n_devices']} devices)")
+
+
+def _simulate(cfg: PipelineConfig, force: bool) -> None:
+    from spinsyn import hw_export
+    from spinsyn.fileio import write_json
+
+    r = hw_export.simulate_chip(cfg.out / "chip", seed=cfg.simulate_seed, n_test=cfg.n_test, data_dir=cfg.data_dir)
+    write_json(cfg.out / "simulate.json", r, fmt="spinsyn-chip-simulation", version=1, seed=cfg.simulate_seed)
+    if r.get("accuracy"):
+        key, a = r["accuracy_key"], r["accuracy"]
+        print(f"accuracy ({key}, {r['n_test']} test images): trained {100 * a['trained'][key]:.2f}%, programmed "
+              f"{100 * a['programmed'][key]:.2f}% -> drop {r['drop_points']:.2f} points")
+    print(f"wrote {cfg.out / 'simulate.json'}")
+
+
+def steps(cfg: PipelineConfig) -> list[Step]:
+    """The steps in order, each with what it calls and the output whose presence marks it done."""
+    out = cfg.out
     return [
-        ("sweep", ["device", "sweep", "--model", cfg.model, "--n-mtj", str(cfg.n_mtj), "--dt-ms", cfg.dt_ms,
-                   "--trials", str(cfg.trials), "--engine", cfg.engine, "--seed", str(cfg.seed),
-                   "--jobs", str(cfg.jobs), "--out", str(out / "sweep.h5")], out / "sweep.h5"),
-        ("sweep-plot", ["device", "plot", str(out / "sweep.h5"), "--out", str(out / "sweep.png")],
-         out / "sweep.png"),
-        ("fit", ["fit", str(out / "sweep.h5"), "--model", "bisigmoid", "--out", str(out / "rule.json"),
-                 "--plot", str(out / "fit.png")], out / "rule.json"),
-        ("train", ["train", "--rule", str(out / "rule.json"), "--synapse", cfg.synapse, "--neurons",
-                   str(cfg.neurons), "--n-train", str(cfg.n_train), "--n-test", str(cfg.n_test), "--epochs",
-                   str(cfg.epochs), "--device", cfg.device, "--seed", str(cfg.seed), *data,
-                   "--out", str(out / "run")], out / "run" / "metrics.json"),
-        ("export", ["export", str(out / "run"), "--synapse", cfg.synapse, "--tile", cfg.tile,
-                    "--out", str(out / "chip")], out / "chip"),
-        ("verify", ["export", "verify", str(out / "chip")], None),
-        ("simulate", ["export", "simulate", str(out / "chip"), "--n-test", str(cfg.n_test), *data,
-                      "--json", str(out / "simulate.json")], out / "simulate.json"),
+        Step("sweep", f"spinsyn.devices.sweep({cfg.model}, n_mtj={cfg.n_mtj}, {len(cfg.delays_ms())} delays x "
+             f"{cfg.trials} trials, engine={cfg.engine}, jobs={cfg.jobs}) -> {out / 'sweep.h5'}",
+             out / "sweep.h5", _sweep),
+        Step("sweep-plot", f"spinsyn.devices.cli.cmd_plot({out / 'sweep.h5'}) -> {out / 'sweep.png'}",
+             out / "sweep.png", _sweep_plot),
+        Step("fit", f"spinsyn.fitting.fit_file({out / 'sweep.h5'}, model={FIT_MODEL}) -> {out / 'rule.json'}",
+             out / "rule.json", _fit),
+        Step("train", f"spinsyn.snn.train(synapse={cfg.synapse}, neurons={cfg.neurons}, n_train={cfg.n_train}, "
+             f"n_test={cfg.n_test}, epochs={cfg.epochs}, device={cfg.device}) -> {out / 'run'}",
+             out / "run" / "metrics.json", _train),
+        Step("export", f"spinsyn.hw_export.export_run({out / 'run'}, tile={cfg.tile[0]}x{cfg.tile[1]}) -> "
+             f"{out / 'chip'}", out / "chip" / "manifest.json", _export),
+        Step("verify", f"spinsyn.hw_export.verify_chip({out / 'chip'})", None, _verify),
+        Step("simulate", f"spinsyn.hw_export.simulate_chip({out / 'chip'}, n_test={cfg.n_test}) -> "
+             f"{out / 'simulate.json'}", out / "simulate.json", _simulate),
     ]
 
 
 def run(cfg: PipelineConfig, force: bool = False) -> int:
-    """Run every step in order; return the first non-zero exit code, else 0."""
-    from .cli import main
+    """Check every option, then run every step in order (skipping finished ones unless ``force``). Returns 0.
 
-    Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    for name, argv, marker in steps(cfg):
-        if marker is not None and marker.exists() and not force:
-            print(f"[pipeline] {name}: done already ({marker}), skipping")
+    Bad options raise ValueError before anything runs; a failing step raises its stage's error."""
+    check(cfg)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    for step in steps(cfg):
+        if step.marker is not None and step.marker.exists() and not force:
+            print(f"[pipeline] {step.name}: done already ({step.marker}), skipping")
             continue
-        print(f"[pipeline] {name}: spinsyn {shlex.join(argv)}", flush=True)
+        print(f"[pipeline] {step.name}: {step.calls}", flush=True)
         t0 = time.perf_counter()
-        rc = main(argv)
-        print(f"[pipeline] {name}: exit {rc} after {time.perf_counter() - t0:.1f} s", flush=True)
-        if rc != 0:
-            return rc
-    print(f"[pipeline] all steps done; results in {cfg.out_dir}")
+        step.action(cfg, force)
+        print(f"[pipeline] {step.name}: done after {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"[pipeline] all steps done; results in {cfg.out}")
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- command
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``spinsyn pipeline``."""
     d = PipelineConfig()
     p = sub.add_parser(
         "pipeline",
@@ -101,7 +252,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default=d.out_dir, help=f"output folder (default {d.out_dir})")
     p.add_argument("--trials", type=int, default=d.trials, help="Monte-Carlo trials per delay")
-    p.add_argument("--engine", choices=("spice", "reference"), default=d.engine)
+    p.add_argument("--engine", choices=ENGINES, default=d.engine)
     p.add_argument("--jobs", type=int, default=d.jobs, help="parallel ngspice processes")
     p.add_argument("--synapse", default=d.synapse)
     p.add_argument("--neurons", type=int, default=d.neurons)
@@ -121,8 +272,4 @@ def _cmd(args: argparse.Namespace) -> int:
         neurons=args.neurons, n_train=args.n_train, n_test=args.n_test, epochs=args.epochs,
         device=args.device, seed=args.seed, data_dir=args.data_dir,
     )
-    for name, val in (("--trials", cfg.trials), ("--jobs", cfg.jobs), ("--neurons", cfg.neurons),
-                      ("--n-train", cfg.n_train), ("--n-test", cfg.n_test), ("--epochs", cfg.epochs)):
-        if val < 1:
-            raise ValueError(f"{name} must be >= 1, got {val}")
     return run(cfg, force=args.force)

@@ -4,8 +4,8 @@
         --out runs/compound8
     .venv/bin/python examples/export_roundtrip.py runs/compound8 chips/compound8 --n-test 10000
 
-Equivalent CLI: ``spinsyn export RUN --synapse compound:8 --out CHIP``, ``spinsyn export verify CHIP``,
-``spinsyn export simulate CHIP``.
+Equivalent CLI: ``spinsyn export RUN --out CHIP``, ``spinsyn export verify CHIP``, ``spinsyn export simulate CHIP``.
+The synapse and device come from the run's checkpoint.
 """
 
 from __future__ import annotations
@@ -13,30 +13,19 @@ from __future__ import annotations
 import argparse
 import sys
 
+from spinsyn.hw_export import export_run, simulate_chip, verify_chip
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir")
     ap.add_argument("chip_dir")
-    ap.add_argument("--synapse", default="compound:8")
     ap.add_argument("--mapping", default="unipolar", choices=("unipolar", "differential"))
     ap.add_argument("--n-test", type=int, default=1000)
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
 
-    from spinsyn.hw_export import (
-        ExportConfig,
-        export_chip,
-        load_weights,
-        parse_synapse,
-        simulate_chip,
-        verify_chip,
-    )
-
-    src = load_weights(args.run_dir)
-    cfg = ExportConfig(parse_synapse(args.synapse), mapping=args.mapping)
-    res = export_chip(src.w, cfg, args.chip_dir, source=src.record(), overwrite=True,
-                      levels=src.levels_for(args.synapse, args.mapping))
+    res = export_run(args.run_dir, args.chip_dir, mapping=args.mapping, overwrite=True)
     s = res.report["summary"]
     print(f"export: {s['devices']} devices on {s['tiles']} tiles, {s['pulses']} pulses "
           f"({s['pulses_per_device']['mean']:.2f}/device), {s['failed']} failed, {res.timings_s['total']:.1f} s")

@@ -9,7 +9,6 @@ import sys
 import time
 
 import numpy as np
-
 from spinsyn.fitting import PUBLISHED_PARAMS as P
 from spinsyn.fitting import published_rule
 from spinsyn.fitting.fit import fit_auto

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from spinsyn.mnist import load_mnist
-from spinsyn.snn import NetworkParams, TrainConfig, evaluate, load_run, train
+from spinsyn.snn import evaluate, load_run, make_config, train
 
 
 def main() -> None:
@@ -17,8 +17,8 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="runs/example_compound8")
     args = ap.parse_args()
-    cfg = TrainConfig(synapse="compound:8", rule={"name": "trace", "nu_post": 0.001},
-                      network=NetworkParams(n_neurons=100).to_dict(), n_train=2000, n_test=1000, n_assign=2000,
+    # the options of `spinsyn train`, validated; per-synapse defaults (learning rate, annealing) included
+    cfg = make_config(synapse="compound:8", neurons=100, n_train=2000, n_test=1000, n_assign=2000,
                       data_dir=args.data_dir)
     m = train(cfg, args.out)
     print(f"all activity {m['accuracy_all_activity']:.3f}, proportion {m['accuracy_proportion']:.3f}, "

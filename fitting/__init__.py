@@ -1,9 +1,13 @@
 """spinsyn.fitting: learning-rule fits of device data (sweep HDF5 or CSV) -> ``spinsyn-rule`` JSON.
 
-Public API: :class:`Rule`, :func:`load_rule`, :func:`save_rule`, :func:`published_rule`, the family
-registry :data:`FAMILIES`; fitting and calibration functions are added by ``fit``/``calibrate``.
+Public API: :class:`Rule`, :func:`load_rule` (the one reader of rule JSON), :func:`save_rule`,
+:func:`published_rule`, the family registry :data:`FAMILIES`; :func:`fit_file` (what ``spinsyn fit`` does:
+sweep/CSV file -> rule JSON + figure), :func:`fit`, :func:`read_input` (sweep HDF5 via
+``spinsyn.devices.read_sweep``, or CSV) and :class:`FitData`/:class:`FitResult`.
 """
 
+from .fit import FitResult, describe_fit, fit, fit_file
+from .inputs import FitData, read_input
 from .rules import (
     FAMILIES,
     PUBLISHED_PARAMS,
@@ -18,6 +22,7 @@ from .rules import (
 )
 
 __all__ = [
+    "FitData", "FitResult", "describe_fit", "fit", "fit_file", "read_input",
     "FAMILIES", "PUBLISHED_PARAMS", "Family", "ParamInfo", "Rule", "get_family", "load_rule",
     "published_rule", "register_family", "save_rule",
 ]

@@ -7,8 +7,7 @@ The objective is the RMS difference between the target rule and the device curve
 rescaled by its least-squares amplitude). The winner is confirmed by one small SPICE sweep; the remaining
 mismatch is reported as the midpoints t0/t1 of a bisigmoid fitted to the device curve vs the target.
 
-NOTE: written against the contract names of ``spinsyn.devices`` (PulseTestbench, get_model, sweep); it
-needs that stage and is not exercised by the default tests until it lands.
+Calls the public API of ``spinsyn.devices`` (PulseTestbench, get_model, sweep) directly.
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from spinsyn import devices
+from spinsyn.validation import check_choice
 
 from .rules import Rule, load_rule, published_rule
 
@@ -37,17 +38,6 @@ class CalibrateConfig:
     spice_dt_step_ms: float = 5.0
 
 
-def _devices():
-    try:
-        from spinsyn import devices
-    except ImportError as exc:  # pragma: no cover
-        raise ValueError(f"fit calibrate needs spinsyn.devices ({exc})") from None
-    for name in ("PulseTestbench", "get_model", "sweep"):
-        if not hasattr(devices, name):
-            raise ValueError(f"fit calibrate needs spinsyn.devices.{name}, which this install does not have yet")
-    return devices
-
-
 def search_fields(tb: Any) -> list[str]:
     """Testbench fields the search varies: numeric pre/post pulse voltages and durations."""
     out = []
@@ -60,11 +50,10 @@ def search_fields(tb: Any) -> list[str]:
     return out
 
 
-def _curve(devices, model, tb, dt, trials, engine, seed) -> np.ndarray:
+def _curve(model, tb, dt, trials, engine, seed) -> np.ndarray:
+    """Mean ΔG/(g_max − g_min) per Δt of a ``spinsyn.devices.sweep``."""
     res = devices.sweep(model, tb, dt, trials, engine=engine, seed=seed)
-    g_min = float(getattr(res, "g_min_S", None) or res.attrs["g_min_S"])
-    g_max = float(getattr(res, "g_max_S", None) or res.attrs["g_max_S"])
-    return np.mean(np.asarray(res.g_after_S) - np.asarray(res.g_before_S), axis=1) / (g_max - g_min)
+    return np.mean(np.asarray(res.g_after_S) - np.asarray(res.g_before_S), axis=1) / (res.g_max_S - res.g_min_S)
 
 
 def _mismatch(curve: np.ndarray, target: np.ndarray) -> float:
@@ -74,56 +63,64 @@ def _mismatch(curve: np.ndarray, target: np.ndarray) -> float:
     return float(np.sqrt(np.mean((curve / a - target) ** 2)))
 
 
-def calibrate(target: Rule, model_name: str = "compound", cfg: CalibrateConfig = CalibrateConfig(),
-              seed: int = 0) -> dict[str, Any]:
-    """Run the search and the SPICE confirmation. Returns a JSON-ready report."""
-    from scipy.optimize import differential_evolution
-
+def _midpoints(curve: np.ndarray, x: np.ndarray) -> dict[str, float]:
+    """t0/t1 of a bisigmoid fitted to a device curve sampled at Δt ``x`` (ms)."""
     from .fit import fit_family
     from .inputs import FitData
 
-    devices = _devices()
-    model = devices.get_model(model_name)
-    tb0 = devices.PulseTestbench()
-    names = search_fields(tb0)
-    if not names:
-        raise ValueError("fit calibrate: PulseTestbench has no pre/post voltage or duration fields to search")
+    n = np.ones(x.size, int)
+    d = FitData(x, curve, np.full_like(x, np.nan), n, None, "1", False, x, curve, "device", "", "sweep")
+    r = fit_family(d, "bisigmoid").rule
+    return {k: r.params[k].value for k in ("t0", "t1")}
+
+
+def _search(model: Any, tb0: Any, names: list[str], dt: np.ndarray, tgt: np.ndarray, cfg: CalibrateConfig,
+            seed: int) -> tuple[Any, float]:
+    """Differential evolution over the fields ``names`` of ``tb0``. Returns (scipy result, default mismatch)."""
+    from scipy.optimize import differential_evolution
+
     x0 = np.array([float(getattr(tb0, n)) for n in names])
     lo = np.minimum(x0 * (1 - cfg.bound_factor), x0 * (1 + cfg.bound_factor))
     hi = np.maximum(x0 * (1 - cfg.bound_factor), x0 * (1 + cfg.bound_factor))
-    dt = np.arange(cfg.dt_step_ms, cfg.dt_max_ms + 1e-9, cfg.dt_step_ms)
-    tgt = np.asarray(target(dt))
-
-    def make(theta):
-        return dataclasses.replace(tb0, **{n: float(v) for n, v in zip(names, theta)})
 
     def obj(theta):
         try:
-            return _mismatch(_curve(devices, model, make(theta), dt, cfg.trials, "reference", seed), tgt)
+            return _mismatch(_curve(model, _with(tb0, names, theta), dt, cfg.trials, "reference", seed), tgt)
         except ValueError:
             return 1e3
 
     f0 = obj(x0)
     de = differential_evolution(obj, list(zip(lo, hi)), maxiter=cfg.maxiter, popsize=cfg.popsize, seed=seed,
                                 polish=False, init="sobol", x0=x0, tol=1e-3)
-    best = make(de.x)
+    return de, f0
 
-    def midpoints(curve, x):
-        n = np.ones(x.size, int)
-        d = FitData(x, curve, np.full_like(x, np.nan), n, None, "1", False, x, curve, "device", "", "sweep")
-        r = fit_family(d, "bisigmoid").rule
-        return {k: r.params[k].value for k in ("t0", "t1")}
 
-    ref_curve = _curve(devices, model, best, dt, cfg.trials, "reference", seed)
+def _with(tb0: Any, names: list[str], theta: np.ndarray) -> Any:
+    return dataclasses.replace(tb0, **{n: float(v) for n, v in zip(names, theta)})
+
+
+def calibrate(target: Rule, model_name: str = "compound", cfg: CalibrateConfig = CalibrateConfig(),
+              seed: int = 0) -> dict[str, Any]:
+    """Run the search and the SPICE confirmation. Returns a JSON-ready report."""
+    model = devices.get_model(model_name)
+    tb0 = devices.PulseTestbench()
+    names = search_fields(tb0)
+    if not names:
+        raise ValueError("fit calibrate: PulseTestbench has no pre/post voltage or duration fields to search")
+    dt = np.arange(cfg.dt_step_ms, cfg.dt_max_ms + 1e-9, cfg.dt_step_ms)
+    de, f0 = _search(model, tb0, names, dt, np.asarray(target(dt)), cfg, seed)
+    best = _with(tb0, names, de.x)
+    ref_curve = _curve(model, best, dt, cfg.trials, "reference", seed)
     dts = np.arange(cfg.spice_dt_step_ms, cfg.dt_max_ms + 1e-9, cfg.spice_dt_step_ms)
-    spice_curve = _curve(devices, model, best, dts, cfg.spice_trials, "spice", seed)
+    spice_curve = _curve(model, best, dts, cfg.spice_trials, "spice", seed)
     tv = target.values
-    out = {"model": model_name, "fields": names, "default": dict(zip(names, x0.tolist())),
+    x0 = [float(getattr(tb0, n)) for n in names]
+    out = {"model": model_name, "fields": names, "default": dict(zip(names, x0)),
            "best": dict(zip(names, de.x.tolist())), "rms_mismatch_default": f0, "rms_mismatch_best": float(de.fun),
            "n_evaluations": int(de.nfev), "target_t0_ms": tv["t0"], "target_t1_ms": tv["t1"]}
     for tag, c, x in (("reference", ref_curve, dt), ("spice", spice_curve, dts)):
         try:
-            m = midpoints(c, x)
+            m = _midpoints(c, x)
             out[f"{tag}_t0_ms"], out[f"{tag}_t1_ms"] = m["t0"], m["t1"]
             out[f"{tag}_dt0_ms"], out[f"{tag}_dt1_ms"] = m["t0"] - tv["t0"], m["t1"] - tv["t1"]
         except ValueError as exc:
@@ -132,12 +129,14 @@ def calibrate(target: Rule, model_name: str = "compound", cfg: CalibrateConfig =
 
 
 def run_calibrate_cli(args: argparse.Namespace) -> int:
+    """``spinsyn fit calibrate``: options validated first, then the search; prints and writes the report."""
     from spinsyn.fileio import write_json
 
     target = load_rule(args.target) if args.target else published_rule()
     if target.model != "bisigmoid":
         raise ValueError(f"{args.target}: calibrate needs a bisigmoid target rule, got {target.model!r}")
     model = args.model if args.model != "auto" else "compound"
+    check_choice(model, "--model", sorted(devices.PRESETS))
     rep = calibrate(target, model, seed=args.seed)
     for k, v in rep.items():
         print(f"  {k}: {v}")

@@ -10,6 +10,7 @@ standard error or interval.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from .inputs import FitData
 from .rules import FAMILIES, ParamInfo, Rule, get_family
 
 AUTO_CANDIDATES = ("bisigmoid", "exp-stdp", "sigmoid")
+#: least-squares losses of scipy.optimize.least_squares (robust ones down-weight outliers)
+LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,104 @@ def _solve(fam, x, y, s, free, fixed_vals, lo, hi, starts, loss):
     return best
 
 
+def _swap_bisigmoid(model: str, free: tuple[str, ...], theta: np.ndarray, J: np.ndarray):
+    """The two sigmoids of a bisigmoid are interchangeable: label the earlier one t0 (permutes theta and J)."""
+    if model != "bisigmoid" or not {"t0", "t1", "k0", "k1"} <= set(free):
+        return theta, J
+    if theta[free.index("t0")] <= theta[free.index("t1")]:
+        return theta, J
+    perm = list(range(len(free)))
+    for a, b in (("t0", "t1"), ("k0", "k1")):
+        ia, ib = free.index(a), free.index(b)
+        perm[ia], perm[ib] = ib, ia
+    return theta[perm], J[:, perm]
+
+
+def _covariance(J: np.ndarray, wrss: float, dof: int):
+    """Covariance of the free parameters from the Jacobian (pseudo-inverse, scaled by the reduced χ²).
+
+    Returns (cov, stderr, singular values, right singular vectors, rank tolerance)."""
+    _, sv, vt = np.linalg.svd(J, full_matrices=False)
+    tol = sv[0] * 1e-8 if sv.size else 0.0
+    inv_sv2 = np.zeros_like(sv)
+    inv_sv2[sv > tol] = 1.0 / sv[sv > tol] ** 2
+    cov = (vt.T * inv_sv2) @ vt * (wrss / dof)
+    return cov, np.sqrt(np.clip(np.diag(cov), 0, None)), sv, vt, tol
+
+
+def _transition_reasons(x: np.ndarray, p: dict[str, float], free: tuple[str, ...], reasons: dict[str, str]) -> None:
+    """Flag transitions whose midpoint lies outside the data or whose slope the Δt spacing cannot resolve."""
+    xlo, xhi = float(x.min()), float(x.max())
+    step = float(np.min(np.diff(x))) if x.size > 1 else 1.0
+    for tn, kn in (("t0", "k0"), ("t1", "k1"), ("t0", "k")):
+        if tn not in p or kn not in p or tn not in free:
+            continue
+        if not xlo <= p[tn] <= xhi:
+            why = f"transition midpoint {p[tn]:.3g} ms lies outside the sampled Δt range [{xlo:g}, {xhi:g}] ms"
+            reasons.setdefault(tn, why)
+            reasons.setdefault(kn, why)
+        elif p[kn] * step > 8.0:
+            reasons.setdefault(kn, f"transition sharper than the Δt spacing {step:g} ms: slope only bounded below")
+
+
+def _unidentifiable(x, p, free, theta, se, sv, vt, tol, lo, hi, fixed) -> dict[str, str]:
+    """Parameter name -> why the data do not determine it (fixed, rank deficiency, bounds, huge stderr)."""
+    reasons: dict[str, str] = {name: why for name, (_, why) in fixed.items()}
+    for i in np.nonzero(sv <= tol)[0]:
+        j = int(np.argmax(np.abs(vt[i])))
+        reasons.setdefault(free[j], "Jacobian is rank deficient in this direction")
+    _transition_reasons(x, p, free, reasons)
+    for i, name in enumerate(free):
+        if np.isclose(theta[i], lo[i], rtol=1e-6, atol=0) or np.isclose(theta[i], hi[i], rtol=1e-6, atol=0):
+            reasons.setdefault(name, f"at its bound {theta[i]:.4g}: the data do not constrain it")
+        elif not np.isfinite(se[i]) or se[i] > 10 * max(abs(theta[i]), 1e-300):
+            reasons.setdefault(name, f"standard error {se[i]:.3g} exceeds 10× the value")
+    return reasons
+
+
+def _param_infos(fam, y_unit, free, fixed_vals, theta, se, reasons, tq, boot) -> dict[str, ParamInfo]:
+    """One ParamInfo per family parameter: value, unit, and (when identifiable) stderr and intervals."""
+    params: dict[str, ParamInfo] = {}
+    for name in fam.params:
+        unit = fam.unit(name, y_unit)
+        if name not in free:
+            v = fixed_vals[name]
+            params[name] = ParamInfo(None if v is None else float(v), unit, identifiable=False, note=reasons[name])
+            continue
+        i = free.index(name)
+        v = float(theta[i])
+        if name in reasons:
+            params[name] = ParamInfo(v, unit, identifiable=False, note=reasons[name])
+            continue
+        ci = (v - tq * float(se[i]), v + tq * float(se[i]))
+        bci = None if boot is None else (float(boot[0, i]), float(boot[1, i]))
+        params[name] = ParamInfo(v, unit, float(se[i]), ci, True, ci95_bootstrap=bci)
+    return params
+
+
+def _metrics(x, y, s, res, k, weighted, loss, n_starts, bootstrap) -> dict[str, Any]:
+    """Goodness of fit: R² (weighted), RMSE, χ², AIC, BIC, plus the residuals for the plot."""
+    n = x.size
+    dof = n - k
+    wrss = float(np.sum((res / s) ** 2))
+    rss = float(np.sum(res**2))
+    ss_tot = float(np.sum(((y - np.average(y, weights=1 / s**2)) / s) ** 2))
+    return {
+        "n_points": n, "n_free_params": k, "dof": dof, "weighted": weighted, "loss": loss,
+        "r2": 1.0 - wrss / ss_tot if ss_tot > 0 else float("nan"),
+        "rmse": float(np.sqrt(rss / n)), "rss": rss, "chi2": wrss, "chi2_reduced": wrss / dof,
+        "aic": float(n * np.log(wrss / n) + 2 * k), "bic": float(n * np.log(wrss / n) + k * np.log(n)),
+        "n_starts": n_starts, "bootstrap": int(bootstrap),
+        "residuals": res.tolist(), "dt_ms": x.tolist(),
+    }
+
+
 def fit_family(data: FitData, model: str, loss: str = "linear", bootstrap: int = 0, seed: int = 0) -> FitResult:
     """Fit family ``model`` to ``data``. ValueError if there are fewer points than free parameters."""
     fam = get_family(model)
     x, y = data.dt_ms, data.y_mean
     sig = data.weights_sigma()
-    weighted = sig is not None
-    s = sig if weighted else np.ones_like(y)
+    s = sig if sig is not None else np.ones_like(y)
     fixed = fam.fixed(x, data.normalised)
     fixed_vals = {k: v for k, (v, _) in fixed.items()}
     free = tuple(k for k in fam.params if k not in fixed)
@@ -77,78 +171,18 @@ def fit_family(data: FitData, model: str, loss: str = "linear", bootstrap: int =
     hi = np.array([bnd[p][1] for p in free])
     starts = fam.guesses(x, y)
     best = _solve(fam, x, y, s, free, fixed_vals, lo, hi, starts, loss)
-    theta = best.x
-    J = best.jac
-    if model == "bisigmoid" and {"t0", "t1", "k0", "k1"} <= set(free):
-        i0, i1 = free.index("t0"), free.index("t1")
-        if theta[i0] > theta[i1]:  # the two sigmoids are interchangeable: label the earlier one t0
-            perm = list(range(k))
-            for a, b in (("t0", "t1"), ("k0", "k1")):
-                ia, ib = free.index(a), free.index(b)
-                perm[ia], perm[ib] = ib, ia
-            theta, J = theta[perm], J[:, perm]
+    theta, J = _swap_bisigmoid(model, free, best.x, best.jac)
     p = dict(fixed_vals)
     p.update(zip(free, theta))
-    fit = fam.f(x, p)
-    res = y - fit
-    wrss = float(np.sum((res / s) ** 2))
-    rss = float(np.sum(res**2))
-    dof = n - k
-    u, sv, vt = np.linalg.svd(J, full_matrices=False)
-    tol = sv[0] * 1e-8 if sv.size else 0.0
-    inv_sv2 = np.zeros_like(sv)
-    inv_sv2[sv > tol] = 1.0 / sv[sv > tol] ** 2
-    cov = (vt.T * inv_sv2) @ vt * (wrss / dof)
-    se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    # identifiability
-    reasons: dict[str, str] = {name: why for name, (_, why) in fixed.items()}
-    for i in np.nonzero(sv <= tol)[0]:
-        j = int(np.argmax(np.abs(vt[i])))
-        reasons.setdefault(free[j], "Jacobian is rank deficient in this direction")
-    xlo, xhi = float(x.min()), float(x.max())
-    step = float(np.min(np.diff(x))) if n > 1 else 1.0
-    for tn, kn in (("t0", "k0"), ("t1", "k1"), ("t0", "k")):
-        if tn in p and kn in p and tn in free:
-            if not xlo <= p[tn] <= xhi:
-                why = f"transition midpoint {p[tn]:.3g} ms lies outside the sampled Δt range [{xlo:g}, {xhi:g}] ms"
-                reasons.setdefault(tn, why)
-                reasons.setdefault(kn, why)
-            elif p[kn] * step > 8.0:
-                reasons.setdefault(kn, f"transition sharper than the Δt spacing {step:g} ms: slope only bounded below")
-    for i, name in enumerate(free):
-        if np.isclose(theta[i], lo[i], rtol=1e-6, atol=0) or np.isclose(theta[i], hi[i], rtol=1e-6, atol=0):
-            reasons.setdefault(name, f"at its bound {theta[i]:.4g}: the data do not constrain it")
-        elif not np.isfinite(se[i]) or se[i] > 10 * max(abs(theta[i]), 1e-300):
-            reasons.setdefault(name, f"standard error {se[i]:.3g} exceeds 10× the value")
+    res = y - fam.f(x, p)
+    metrics = _metrics(x, y, s, res, k, sig is not None, loss, len(starts), bootstrap)
+    cov, se, sv, vt, tol = _covariance(J, metrics["chi2"], n - k)
+    reasons = _unidentifiable(x, p, free, theta, se, sv, vt, tol, lo, hi, fixed)
     boot = _bootstrap(data, fam, free, fixed_vals, lo, hi, theta, loss, bootstrap, seed) if bootstrap else None
-    tq = _t975(dof)
-    params: dict[str, ParamInfo] = {}
-    for name in fam.params:
-        unit = fam.unit(name, data.y_unit)
-        if name in fixed:
-            params[name] = ParamInfo(None if fixed_vals[name] is None else float(fixed_vals[name]), unit,
-                                     identifiable=False, note=reasons[name])
-            continue
-        i = free.index(name)
-        v = float(theta[i])
-        if name in reasons:
-            params[name] = ParamInfo(v, unit, identifiable=False, note=reasons[name])
-        else:
-            ci = (v - tq * float(se[i]), v + tq * float(se[i]))
-            bci = None if boot is None else (float(boot[0, i]), float(boot[1, i]))
-            params[name] = ParamInfo(v, unit, float(se[i]), ci, True, ci95_bootstrap=bci)
-    ss_tot = float(np.sum(((y - np.average(y, weights=1 / s**2)) / s) ** 2))
-    metrics: dict[str, Any] = {
-        "n_points": n, "n_free_params": k, "dof": dof, "weighted": weighted, "loss": loss,
-        "r2": 1.0 - wrss / ss_tot if ss_tot > 0 else float("nan"),
-        "rmse": float(np.sqrt(rss / n)), "rss": rss, "chi2": wrss, "chi2_reduced": wrss / dof,
-        "aic": float(n * np.log(wrss / n) + 2 * k), "bic": float(n * np.log(wrss / n) + k * np.log(n)),
-        "n_starts": len(starts), "bootstrap": int(bootstrap),
-        "residuals": res.tolist(), "dt_ms": x.tolist(),
-    }
-    rule = Rule(model, params, normalised=data.normalised, window_ms=(xlo, xhi), y_unit=data.y_unit,
-                metrics=metrics, source={"path": data.source_path, "sha256": data.source_sha256,
-                                         "kind": data.kind})
+    params = _param_infos(fam, data.y_unit, free, fixed_vals, theta, se, reasons, _t975(n - k), boot)
+    rule = Rule(model, params, normalised=data.normalised, window_ms=(float(x.min()), float(x.max())),
+                y_unit=data.y_unit, metrics=metrics,
+                source={"path": data.source_path, "sha256": data.source_sha256, "kind": data.kind})
     return FitResult(rule, res, free, cov)
 
 
@@ -222,3 +256,51 @@ def fit(data: FitData, model: str = "auto", loss: str = "linear", bootstrap: int
     if model not in FAMILIES:
         raise ValueError(f"--model {model!r} is unknown; expected 'auto' or one of {sorted(FAMILIES)}")
     return fit_family(data, model, loss=loss, bootstrap=bootstrap, seed=seed), f"model {model!r} as requested"
+
+
+def fit_file(input_path: str | Path, out_path: str | Path, model: str = "auto", *,
+             plot_path: str | Path | None = None, loss: str = "linear", bootstrap: int = 0,
+             seed: int = 0) -> tuple[FitResult, str]:
+    """What ``spinsyn fit`` does: read a ``spinsyn-sweep`` HDF5 or a CSV, fit ``model`` (a family or ``"auto"``),
+    save the figure to ``plot_path`` (when given) and the rule to ``out_path`` (``spinsyn-rule`` JSON).
+
+    Returns (result, one-line summary of the model choice). Options are checked before the file is read.
+    """
+    from .inputs import read_input
+    from .plot import plot_fit
+    from .rules import save_rule
+
+    check_fit_options(model, loss, bootstrap, seed)
+    data = read_input(input_path)
+    result, reason = fit(data, model, loss=loss, bootstrap=bootstrap, seed=seed)
+    if plot_path is not None:
+        plot_fit(plot_path, data, result)
+    save_rule(out_path, result.rule, seed=seed)
+    return result, reason
+
+
+def check_fit_options(model: str, loss: str, bootstrap: int, seed: int, prefix: str = "") -> None:
+    """Validate fit options (``prefix="--"`` names them as CLI options in the message)."""
+    from spinsyn.validation import check_choice, check_scalar
+
+    check_choice(model, f"{prefix}model", ("auto", *sorted(FAMILIES)))
+    check_choice(loss, f"{prefix}loss", LOSSES)
+    check_scalar(bootstrap, f"{prefix}bootstrap", int, min_val=0)
+    check_scalar(seed, f"{prefix}seed", int, min_val=0)
+
+
+def describe_fit(rule: Rule) -> list[str]:
+    """Human-readable summary of a fitted rule: metrics, then each parameter with its interval or why not."""
+    m = rule.metrics
+    lines = [f"{rule.model} on {m['n_points']} Δt points ({'weighted' if m['weighted'] else 'unweighted'}): "
+             f"R²={m['r2']:.5f} RMSE={m['rmse']:.4g} AIC={m['aic']:.1f} BIC={m['bic']:.1f}"]
+    for name, pi in rule.params.items():
+        if pi.identifiable:
+            boot = pi.ci95_bootstrap
+            lines.append(f"  {name:>13} = {pi.value:.6g} {pi.unit}  ± {pi.stderr:.3g}  "
+                         f"95% [{pi.ci95[0]:.6g}, {pi.ci95[1]:.6g}]"
+                         + (f"  boot [{boot[0]:.6g}, {boot[1]:.6g}]" if boot else ""))
+        else:
+            val = "—" if pi.value is None else f"{pi.value:.6g} {pi.unit}"
+            lines.append(f"  {name:>13} = {val}  NOT IDENTIFIABLE: {pi.note}")
+    return lines

@@ -95,10 +95,8 @@ def check_curve(path: str | Path, dt: np.ndarray, y: np.ndarray) -> None:
         raise SpinsynFileError(f"{path}: the curve is constant (all values {float(y[0]):.6g}); nothing to fit")
 
 
-def read_csv(path: str | Path) -> FitData:
-    """Read a CSV whose header names ``dt_ms`` (or dt_us/dt_s) and ``dw`` or ``delta_g_S`` (or _mS/_uS/_nS),
-    optionally ``sigma`` (same unit as the value column) and ``trial`` (int). Rows sharing a Δt are trials."""
-    path = Path(path)
+def _read_rows(path: Path) -> list[list[str]]:
+    """Non-empty CSV rows, ``#`` comment lines skipped; SpinsynFileError when missing, not UTF-8 or empty."""
     if not path.is_file():
         raise SpinsynFileError(f"{path}: file not found")
     try:
@@ -108,7 +106,11 @@ def read_csv(path: str | Path) -> FitData:
         raise SpinsynFileError(f"{path}: not a UTF-8 text CSV file") from None
     if not rows:
         raise SpinsynFileError(f"{path}: empty CSV; expected a header such as 'dt_ms,dw'")
-    header = [h.strip() for h in rows[0]]
+    return rows
+
+
+def _check_header(path: Path, header: list[str]) -> tuple[str, str]:
+    """Validate the header; return (time column, value column)."""
     allowed = set(DT_COLUMNS) | set(Y_COLUMNS) | set(OPTIONAL_COLUMNS)
     unknown = [h for h in header if h not in allowed]
     if unknown:
@@ -126,28 +128,44 @@ def read_csv(path: str | Path) -> FitData:
         raise SpinsynFileError(f"{path}: need exactly one time column of {sorted(DT_COLUMNS)}, got {dts}")
     if len(ys) != 1:
         raise SpinsynFileError(f"{path}: need exactly one value column of {sorted(Y_COLUMNS)}, got {ys}")
-    body = rows[1:]
+    return dts[0], ys[0]
+
+
+def _columns(path: Path, header: list[str], body: list[list[str]]) -> dict[str, np.ndarray]:
+    """Column name -> float64 values; SpinsynFileError naming the line of a ragged row or a non-number."""
     if not body:
         raise SpinsynFileError(f"{path}: header only, no data rows")
+    for i, r in enumerate(body, start=2):
+        if len(r) != len(header):
+            raise SpinsynFileError(f"{path}: line {i} has {len(r)} fields, header has {len(header)}")
     cols: dict[str, np.ndarray] = {}
     for j, name in enumerate(header):
         vals = []
         for i, r in enumerate(body, start=2):
-            if len(r) != len(header):
-                raise SpinsynFileError(f"{path}: line {i} has {len(r)} fields, header has {len(header)}")
             try:
                 vals.append(float(r[j]))
             except ValueError:
                 raise SpinsynFileError(f"{path}: line {i}, column {name!r}: {r[j]!r} is not a number") from None
         cols[name] = np.asarray(vals, dtype=np.float64)
-    dt = cols[dts[0]] * DT_COLUMNS[dts[0]]
-    fac, unit, normalised = Y_COLUMNS[ys[0]]
-    y = cols[ys[0]] * fac
+    return cols
+
+
+def read_csv(path: str | Path) -> FitData:
+    """Read a CSV whose header names ``dt_ms`` (or dt_us/dt_s) and ``dw`` or ``delta_g_S`` (or _mS/_uS/_nS),
+    optionally ``sigma`` (same unit as the value column) and ``trial`` (int). Rows sharing a Δt are trials."""
+    path = Path(path)
+    rows = _read_rows(path)
+    header = [h.strip() for h in rows[0]]
+    dt_col, y_col = _check_header(path, header)
+    cols = _columns(path, header, rows[1:])
+    dt = cols[dt_col] * DT_COLUMNS[dt_col]
+    fac, unit, normalised = Y_COLUMNS[y_col]
+    y = cols[y_col] * fac
     sigma = None
     if "sigma" in cols:
         sigma = cols["sigma"] * fac
         if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
-            raise SpinsynFileError(f"{path}: column 'sigma' must be finite and > 0 (same unit as {ys[0]!r})")
+            raise SpinsynFileError(f"{path}: column 'sigma' must be finite and > 0 (same unit as {y_col!r})")
     if "trial" in cols:
         t = cols["trial"]
         if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from spinsyn.fileio import save_with
 
 from .fit import FitResult

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-
 from spinsyn.fileio import SpinsynFileError, read_json, write_json
 
 RULE_FORMAT = "spinsyn-rule"
@@ -418,8 +417,35 @@ def _num(path: Path, where: str, v: Any, allow_none: bool = False) -> float | No
     return float(v)
 
 
+def _pair(path: Path, where: str, v: Any) -> tuple[float, float] | None:
+    """An optional ``[lo, hi]`` interval of finite numbers."""
+    if v is None:
+        return None
+    if not (isinstance(v, list) and len(v) == 2):
+        raise SpinsynFileError(f"{path}: {where} must be [lo, hi], got {v!r}")
+    return _num(path, where, v[0]), _num(path, where, v[1])
+
+
+def _param_record(path: Path, fam: type[Family], name: str, rec: Any, normalised: bool) -> ParamInfo:
+    """One validated ``params.<name>`` record."""
+    if not isinstance(rec, dict):
+        raise SpinsynFileError(f"{path}: parameter {name!r} of model {fam.name!r} is missing")
+    optional = (fam.name == "bisigmoid" and name == "A" and normalised) or not rec.get("identifiable", True)
+    value = _num(path, f"params.{name}.value", rec.get("value"), allow_none=optional)
+    if value is None and not optional:
+        raise SpinsynFileError(f"{path}: params.{name}.value is required")
+    stderr = _num(path, f"params.{name}.stderr", rec.get("stderr"), allow_none=True)
+    ci = _pair(path, f"params.{name}.ci95", rec.get("ci95"))
+    bci = _pair(path, f"params.{name}.ci95_bootstrap", rec.get("ci95_bootstrap"))
+    return ParamInfo(value, str(rec.get("unit", "")), stderr, ci, bool(rec.get("identifiable", True)),
+                     str(rec.get("note", "")), bci)
+
+
 def load_rule(path: str | Path) -> Rule:
-    """Read and validate a ``spinsyn-rule`` v1 JSON file. Raises SpinsynFileError naming the file."""
+    """Read and validate a ``spinsyn-rule`` v1 JSON file. Raises SpinsynFileError naming the file.
+
+    This is the one reader of rule JSON in spinsyn: other stages call it (or :func:`spinsyn.fitting.load_rule`).
+    """
     path = Path(path)
     doc = read_json(path, fmt=RULE_FORMAT, versions=(RULE_FORMAT_VERSION,))
     model = doc.get("model")
@@ -432,29 +458,7 @@ def load_rule(path: str | Path) -> Rule:
     normalised = doc.get("normalised", True)
     if not isinstance(normalised, bool):
         raise SpinsynFileError(f"{path}: 'normalised' must be true or false, got {normalised!r}")
-    params: dict[str, ParamInfo] = {}
-    for name in fam.params:
-        rec = raw.get(name)
-        if not isinstance(rec, dict):
-            raise SpinsynFileError(f"{path}: parameter {name!r} of model {model!r} is missing")
-        optional = (fam.name == "bisigmoid" and name == "A" and normalised) or not rec.get("identifiable", True)
-        value = _num(path, f"params.{name}.value", rec.get("value"), allow_none=optional)
-        if value is None and not optional:
-            raise SpinsynFileError(f"{path}: params.{name}.value is required")
-        stderr = _num(path, f"params.{name}.stderr", rec.get("stderr"), allow_none=True)
-        ci = rec.get("ci95")
-        if ci is not None:
-            if not (isinstance(ci, list) and len(ci) == 2):
-                raise SpinsynFileError(f"{path}: params.{name}.ci95 must be [lo, hi], got {ci!r}")
-            ci = (_num(path, f"params.{name}.ci95", ci[0]), _num(path, f"params.{name}.ci95", ci[1]))
-        bci = rec.get("ci95_bootstrap")
-        if bci is not None:
-            if not (isinstance(bci, list) and len(bci) == 2):
-                raise SpinsynFileError(f"{path}: params.{name}.ci95_bootstrap must be [lo, hi], got {bci!r}")
-            bci = (_num(path, f"params.{name}.ci95_bootstrap", bci[0]),
-                   _num(path, f"params.{name}.ci95_bootstrap", bci[1]))
-        params[name] = ParamInfo(value, str(rec.get("unit", "")), stderr, ci,
-                                 bool(rec.get("identifiable", True)), str(rec.get("note", "")), bci)
+    params = {name: _param_record(path, fam, name, raw.get(name), normalised) for name in fam.params}
     unknown = set(raw) - set(fam.params)
     if unknown:
         raise SpinsynFileError(f"{path}: unknown parameters {sorted(unknown)} for model {model!r}")

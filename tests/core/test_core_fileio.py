@@ -8,7 +8,6 @@ import textwrap
 import h5py
 import numpy as np
 import pytest
-
 from spinsyn import fileio
 
 

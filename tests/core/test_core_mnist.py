@@ -8,7 +8,6 @@ from functools import partial
 
 import numpy as np
 import pytest
-
 from spinsyn import mnist
 from spinsyn.fileio import SpinsynFileError
 

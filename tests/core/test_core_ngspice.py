@@ -4,7 +4,6 @@ import resource
 
 import numpy as np
 import pytest
-
 from spinsyn import ngspice
 
 RC = """* RC step response

@@ -3,7 +3,7 @@
 import json
 
 import h5py
-
+import pytest
 from spinsyn.cli import main
 
 
@@ -26,6 +26,25 @@ def test_pipeline_end_to_end_and_resume(tmp_path, capsys):
     assert capsys.readouterr().out.count("skipping") == 6
 
 
-def test_pipeline_rejects_bad_option(capsys):
-    assert main(["pipeline", "--trials", "0"]) == 2
-    assert "--trials must be >= 1" in capsys.readouterr().err
+@pytest.mark.parametrize("argv,match", [
+    (["--trials", "0"], "--trials: got 0, expected a value in [1, 1e+06]"),
+    (["--jobs", "0"], "--jobs: got 0, expected a value >= 1"),
+    (["--synapse", "compound:0"], "--synapse"),
+    (["--neurons", "0"], "--neurons"),
+    (["--device", "tpu"], "--device"),
+])
+def test_pipeline_rejects_bad_option_before_any_step(tmp_path, capsys, argv, match):
+    out = tmp_path / "demo"
+    assert main(["pipeline", "--out", str(out), *argv]) == 2
+    captured = capsys.readouterr()
+    assert match in captured.err and "[pipeline]" not in captured.out
+    assert not out.exists()  # nothing ran, nothing written
+
+
+def test_pipeline_steps_name_the_python_api_they_call():
+    from spinsyn.pipeline import PipelineConfig, steps
+
+    calls = {s.name: s.calls for s in steps(PipelineConfig(out_dir="x"))}
+    assert list(calls) == ["sweep", "sweep-plot", "fit", "train", "export", "verify", "simulate"]
+    assert calls["fit"].startswith("spinsyn.fitting.fit_file(") and calls["train"].startswith("spinsyn.snn.train(")
+    assert calls["export"].startswith("spinsyn.hw_export.export_run(")

@@ -138,9 +138,8 @@ def test_sweep_file_equals_devices_read_sweep(tmp_path):
 
 
 def test_fit_devices_reference_sweep_end_to_end(tmp_path):
-    devices = pytest.importorskip("spinsyn.devices")
-    if not all(hasattr(devices, n) for n in ("sweep", "write_sweep", "PulseTestbench", "get_model")):
-        pytest.skip("spinsyn.devices sweep API not available yet")
+    from spinsyn import devices
+
     res = devices.sweep(devices.get_model("compound"), devices.PulseTestbench(), np.arange(0.0, 61.0, 3.0), 8,
                         engine="reference", seed=0)
     devices.write_sweep(tmp_path / "s.h5", res)
@@ -182,3 +181,23 @@ def test_csv_units_converted_and_trials_aggregated(tmp_path):
         with h5py.File(tmp_path / "x.h5", "w") as fh:
             fh.attrs["format"] = "other"
         read_sweep_file(tmp_path / "x.h5")
+
+
+def test_fit_file_public_api_writes_rule_and_plot(tmp_path):
+    from spinsyn.fitting import fit_file
+
+    src = _sweep(tmp_path / "s.h5", trials=6)
+    result, reason = fit_file(src, tmp_path / "r.json", "bisigmoid", plot_path=tmp_path / "f.png")
+    assert "as requested" in reason and result.rule.model == "bisigmoid"
+    assert load_rule(tmp_path / "r.json").values["t0"] == pytest.approx(result.rule.values["t0"])
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--model", "cubic"], "--model: got 'cubic', expected one of auto, bisigmoid"),
+    (["--bootstrap", "-1"], "--bootstrap: got -1, expected a value >= 0"),
+])
+def test_bad_fit_option_rejected_before_reading(tmp_path, argv, match):
+    with pytest.raises(ValueError, match=match):
+        _run([str(tmp_path / "missing.h5"), "--out", str(tmp_path / "r.json"), *argv])
+    assert list(tmp_path.iterdir()) == []

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from spinsyn.fitting import PUBLISHED_PARAMS as P
 from spinsyn.fitting import published_rule
 from spinsyn.fitting.fit import fit, fit_auto, fit_family

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from spinsyn.fileio import SpinsynFileError
 from spinsyn.fitting import FAMILIES, load_rule, published_rule, save_rule
 
