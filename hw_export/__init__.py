@@ -1,35 +1,57 @@
 """spinsyn.hw_export: crossbar conductance maps and write-verify programming schedules (``spinsyn-chip``).
 
+The synapse vocabulary is ``spinsyn.devices`` (``SynapseSpec``, ``SynapseDevice``, ``synapse_device``): a run is
+exported on the very ``SynapseDevice`` it trained on (from its checkpoint), weight files on
+``synapse_device(spec, preset, **params)``.
+
 Public API::
 
-    parse_synapse("compound:8") -> SynapseSpec
-    ExportConfig(synapse, mapping="unipolar", tile_rows=128, tile_cols=128, ...)
+    export_run(run_dir, out_dir, *, synapse=None, requantize=False, tile=(128, 128), mapping="unipolar",
+               seed=0, overwrite=False, write_verify=None, device=None, device_params=None, w_range=None,
+               csv=True) -> ExportResult
+    ExportConfig(synapse, mapping="unipolar", tile_rows=128, tile_cols=128, device=None, device_params={}, ...)
     WriteVerifyConfig(width_ns=10.0, v_max_V=1.5, tolerance_levels=0.4, half_select="V/2", ...)
-    load_weights(path) -> WeightSource
-    export_chip(w, cfg, out_dir) -> ExportResult
+    load_weights(path, key=None) -> WeightSource
+    export_chip(w, cfg, out_dir, *, source=None, device=None, levels=None, overwrite=False, notes=None)
+        -> ExportResult
     verify_chip(chip_dir) -> dict          (raises SpinsynFileError)
     load_chip(chip_dir) -> Chip
-    simulate_chip(chip_dir, seed=1, n_test=None) -> dict
+    simulate_chip(chip_dir, *, seed=1, n_test=None, data_dir=None, run_dir=None, eval_device="auto",
+                  disturb=True) -> dict
+    map_layer / program_layer / build_schedule / layer_report: the four steps export_chip composes
+
+``parse_synapse`` is ``spinsyn.devices.SynapseSpec.parse`` (kept for callers of the old name).
 """
 
+from spinsyn.devices import SynapseSpec
+
 from .chipfile import Chip, load_chip, verify_chip
-from .export import ExportConfig, ExportResult, export_chip, program_layer
-from .inputs import WeightSource, load_weights
-from .mapping import (
-    ScaleFactors,
-    SynapseSpec,
-    conductance_to_weights,
-    levels_to_conductance,
-    parse_synapse,
-    weights_to_levels,
+from .export import (
+    ExportConfig,
+    ExportResult,
+    LayerMap,
+    Programmed,
+    Report,
+    Schedule,
+    build_schedule,
+    export_chip,
+    layer_report,
+    map_layer,
+    program_layer,
 )
+from .inputs import WeightSource, load_weights
+from .mapping import ScaleFactors, conductance_to_weights, levels_to_conductance, weights_to_levels
 from .program import WriteVerifyConfig
+from .runs import export_run, run_target
 from .simulate import program_chip, simulate_chip
 from .tiling import TileLayout, from_tiles, make_layout, parse_tile, to_tiles
 
+parse_synapse = SynapseSpec.parse
+
 __all__ = [
-    "Chip", "ExportConfig", "ExportResult", "ScaleFactors", "SynapseSpec", "TileLayout", "WeightSource",
-    "WriteVerifyConfig", "conductance_to_weights", "export_chip", "from_tiles", "levels_to_conductance",
-    "load_chip", "load_weights", "make_layout", "parse_synapse", "parse_tile", "program_chip",
-    "program_layer", "simulate_chip", "to_tiles", "verify_chip", "weights_to_levels",
+    "Chip", "ExportConfig", "ExportResult", "LayerMap", "Programmed", "Report", "ScaleFactors", "Schedule",
+    "SynapseSpec", "TileLayout", "WeightSource", "WriteVerifyConfig", "build_schedule", "conductance_to_weights",
+    "export_chip", "export_run", "from_tiles", "layer_report", "levels_to_conductance", "load_chip", "load_weights",
+    "make_layout", "map_layer", "parse_synapse", "parse_tile", "program_chip", "program_layer", "run_target",
+    "simulate_chip", "to_tiles", "verify_chip", "weights_to_levels",
 ]

@@ -2,7 +2,7 @@
 
 Layout of CHIP_DIR (see docs/hw_export.md for every field)::
 
-    chip.h5                      programming file (format "spinsyn-chip", format_version 1)
+    chip.h5                      programming file (format "spinsyn-chip", format_version 2; 1 is still read)
     report.json                  programming report ("spinsyn-chip-report")
     csv/tile_<i>_targets.csv     per-tile target table (used cells only)
     csv/tile_<i>_schedule.csv    per-tile pulse schedule
@@ -10,8 +10,10 @@ Layout of CHIP_DIR (see docs/hw_export.md for every field)::
     aihwkit_fusion.csv           unipolar only: targets in uS in the layout of aihwkit's fusion_export CSV
     manifest.json                sha256 and size of every file above + its own content hash
 
-The directory is written into a temporary sibling folder and renamed at the end, so CHIP_DIR is either
-complete or absent.
+Format 2 adds ``/meta/synapse_device`` (the ``spinsyn.devices.SynapseDevice`` record the chip was exported
+for: spec, preset, read voltage and device model) next to ``device_model`` (that record's model) and ``synapse``
+(``str(spec)``). The directory is written into a temporary sibling folder and renamed at the end, so CHIP_DIR
+is either complete or absent.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import numpy as np
 from spinsyn.fileio import SpinsynFileError, check_format, to_json
 
 CHIP_FORMAT = "spinsyn-chip"
-CHIP_VERSION = 1
+CHIP_VERSION = 2
+#: versions ``verify_chip``/``load_chip`` read (1: no ``synapse_device`` in /meta)
+CHIP_VERSIONS_READ = (1, 2)
 MANIFEST_FORMAT = "spinsyn-chip-manifest"
 REPORT_FORMAT = "spinsyn-chip-report"
 H5_NAME = "chip.h5"
@@ -54,6 +58,11 @@ TILE_DATASETS = {
     "verify_lo_S": ("f", "RC"), "verify_hi_S": ("f", "RC"), "row_index": ("i", "R"),
     "col_index": ("i", "C"), "col_sign": ("i", "C"), "g_sim_S": ("f", "RC"), "n_pulses": ("u", "RC"),
     "failed": ("u", "RC"), "disturb_risk": ("f", "RC"), "schedule": ("V", "P"),
+}
+#: required /meta attributes per chip format version
+META_ATTRS = {
+    1: ("device_model", "synapse", "mapping", "scale", "write_verify", "layer", "tiles", "source"),
+    2: ("synapse_device", "device_model", "synapse", "mapping", "scale", "write_verify", "layer", "tiles", "source"),
 }
 META_DATASETS = ("g_levels_S", "level_state", "tile_map", "calibration_v_V", "calibration_r_set",
                  "calibration_r_reset")
@@ -219,6 +228,80 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
+def _submit_csvs(pool: Any, tmp: Path, tiles: list[TileData], discrete: bool) -> tuple[list[str], list[Any]]:
+    """Start writing the per-tile CSVs in ``pool``; returns (relative paths, futures)."""
+    (tmp / "csv").mkdir()
+
+    def one(i: int, td: TileData) -> None:
+        t_bytes, s_bytes = _tile_csvs(td, discrete)
+        _write_bytes(tmp / f"csv/tile_{i}_targets.csv", t_bytes)
+        _write_bytes(tmp / f"csv/tile_{i}_schedule.csv", s_bytes)
+
+    files, futs = [], []
+    for i, td in enumerate(tiles):
+        futs.append(pool.submit(one, i, td))
+        files += [f"csv/tile_{i}_targets.csv", f"csv/tile_{i}_schedule.csv"]
+    return files, futs
+
+
+def _write_matrices(tmp: Path, targets_uS: np.ndarray, fusion: bool) -> list[str]:
+    """The whole-layer target matrix CSV, and the aihwkit Fusion CSV when ``fusion``."""
+    from .csvfast import format_csv
+
+    m = np.asarray(targets_uS)
+    body = format_csv([f"c{j}" for j in range(m.shape[1])], list(m.T), [6] * m.shape[1])
+    _write_bytes(tmp / MATRIX_NAME, body.split(b"\n", 1)[1])  # plain matrix, no header
+    if not fusion:
+        return [MATRIX_NAME]
+    _write_bytes(tmp / FUSION_NAME, _fusion_csv(m))
+    return [MATRIX_NAME, FUSION_NAME]
+
+
+def _write_payload(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
+                   report: dict[str, Any], targets_uS: np.ndarray | None, discrete: bool, seed: int | None,
+                   csv: bool, schedule_compression: int, jobs: int, fusion: bool) -> None:
+    """Every file of the chip directory into ``tmp``, fsynced, and the manifest last."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from spinsyn.fileio import provenance
+
+    files = [H5_NAME, REPORT_NAME]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futs: list[Any] = []
+        if csv:
+            csv_files, futs = _submit_csvs(pool, tmp, tiles, discrete)
+            files += csv_files
+        _h5_write(tmp / H5_NAME, meta, meta_arrays, tiles, seed, schedule_compression, pool)
+        for j in futs:
+            j.result()
+        if targets_uS is not None:
+            files += _write_matrices(tmp, targets_uS, fusion)
+        rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(seed), **report}
+        _write_bytes(tmp / REPORT_NAME, (to_json(rep) + "\n").encode("utf-8"))
+        paths = [tmp / f for f in files]
+        digests = dict(zip(files, pool.map(_sha256, paths)))
+        list(pool.map(_fsync_file, paths))
+    man = manifest_doc(tmp, files, seed, digests)
+    _write_bytes(tmp / MANIFEST_NAME, (to_json(man) + "\n").encode("utf-8"))
+    _fsync_file(tmp / MANIFEST_NAME)
+    if csv:
+        _fsync_dir(tmp / "csv")
+    _fsync_dir(tmp)
+    os.chmod(tmp, 0o755)
+
+
+def _replace_dir(tmp: Path, out_dir: Path) -> None:
+    """Rename ``tmp`` to ``out_dir``, replacing an existing one (moved aside first, then removed)."""
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)
+        return
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray],
                    tiles: list[TileData], report: dict[str, Any], targets_uS: np.ndarray | None,
                    discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False,
@@ -228,63 +311,16 @@ def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str
     ``targets_uS`` (I, M) is the layer's target conductance matrix in uS (also written in aihwkit's Fusion
     CSV layout when ``fusion`` is True, i.e. one device per weight). Returns ``out_dir``.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from spinsyn.fileio import provenance
-
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise ValueError(f"--out: {out_dir} already exists; choose a new folder or pass --overwrite")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
-        files = [H5_NAME, REPORT_NAME]
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            jobs_: list[Any] = []
-            if csv:
-                (tmp / "csv").mkdir()
-
-                def one(i: int, td: TileData) -> None:
-                    t_bytes, s_bytes = _tile_csvs(td, discrete)
-                    _write_bytes(tmp / f"csv/tile_{i}_targets.csv", t_bytes)
-                    _write_bytes(tmp / f"csv/tile_{i}_schedule.csv", s_bytes)
-
-                for i, td in enumerate(tiles):
-                    jobs_.append(pool.submit(one, i, td))
-                    files += [f"csv/tile_{i}_targets.csv", f"csv/tile_{i}_schedule.csv"]
-            _h5_write(tmp / H5_NAME, meta, meta_arrays, tiles, seed, schedule_compression, pool)
-            for j in jobs_:
-                j.result()
-            if targets_uS is not None:
-                from .csvfast import format_csv
-
-                m = np.asarray(targets_uS)
-                body = format_csv([f"c{j}" for j in range(m.shape[1])], list(m.T), [6] * m.shape[1])
-                _write_bytes(tmp / MATRIX_NAME, body.split(b"\n", 1)[1])  # plain matrix, no header
-                files.append(MATRIX_NAME)
-                if fusion:
-                    _write_bytes(tmp / FUSION_NAME, _fusion_csv(m))
-                    files.append(FUSION_NAME)
-            rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(seed), **report}
-            _write_bytes(tmp / REPORT_NAME, (to_json(rep) + "\n").encode("utf-8"))
-            paths = [tmp / f for f in files]
-            digests = dict(zip(files, pool.map(_sha256, paths)))
-            list(pool.map(_fsync_file, paths))
-        man = manifest_doc(tmp, files, seed, digests)
-        _write_bytes(tmp / MANIFEST_NAME, (to_json(man) + "\n").encode("utf-8"))
-        _fsync_file(tmp / MANIFEST_NAME)
-        if csv:
-            _fsync_dir(tmp / "csv")
-        _fsync_dir(tmp)
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
+        _write_payload(tmp, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report, targets_uS=targets_uS,
+                       discrete=discrete, seed=seed, csv=csv, schedule_compression=schedule_compression, jobs=jobs,
+                       fusion=fusion)
+        _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -330,14 +366,8 @@ def _fail(path: Path, msg: str) -> SpinsynFileError:
     return SpinsynFileError(f"{path}: {msg}")
 
 
-def verify_chip(chip_dir: Path) -> dict[str, Any]:
-    """Check a chip directory: manifest integrity, checksums and sizes, HDF5 schema, shapes and ranges,
-    report and CSV structure. Raises :class:`SpinsynFileError` naming the file and the problem; returns a
-    summary dict on success.
-    """
-    chip_dir = Path(chip_dir)
-    if not chip_dir.is_dir():
-        raise SpinsynFileError(f"{chip_dir}: not a directory (expected a chip directory from 'spinsyn export')")
+def _verify_manifest(chip_dir: Path) -> set[str]:
+    """Manifest format and self-hash; every listed file present with its size and sha256. Returns the paths."""
     man_path = chip_dir / MANIFEST_NAME
     man = _read_json_strict(man_path)
     check_format(man_path, man.get("format"), man.get("format_version"), MANIFEST_FORMAT, (1,))
@@ -352,29 +382,36 @@ def verify_chip(chip_dir: Path) -> dict[str, Any]:
         rel = e.get("path") if isinstance(e, dict) else None
         if not isinstance(rel, str) or rel.startswith("/") or ".." in Path(rel).parts:
             raise _fail(man_path, f"invalid file entry {e!r}")
-        p = chip_dir / rel
         listed.add(rel)
-        if not p.is_file():
-            raise _fail(p, "listed in manifest.json but missing")
-        size = p.stat().st_size
-        if size != e.get("bytes"):
-            raise _fail(p, f"size is {size} bytes, manifest.json says {e.get('bytes')} (truncated or modified)")
-        if _sha256(p) != e.get("sha256"):
-            raise _fail(p, "sha256 does not match manifest.json (file modified or corrupted)")
+        _verify_listed_file(chip_dir / rel, e)
     for req in (H5_NAME, REPORT_NAME):
         if req not in listed:
             raise _fail(man_path, f"does not list required file {req}")
-    summary = _verify_h5(chip_dir / H5_NAME)
-    rep_path = chip_dir / REPORT_NAME
+    return listed
+
+
+def _verify_listed_file(p: Path, entry: dict[str, Any]) -> None:
+    if not p.is_file():
+        raise _fail(p, "listed in manifest.json but missing")
+    size = p.stat().st_size
+    if size != entry.get("bytes"):
+        raise _fail(p, f"size is {size} bytes, manifest.json says {entry.get('bytes')} (truncated or modified)")
+    if _sha256(p) != entry.get("sha256"):
+        raise _fail(p, "sha256 does not match manifest.json (file modified or corrupted)")
+
+
+def _verify_report(rep_path: Path, summary: dict[str, Any]) -> None:
     rep = _read_json_strict(rep_path)
     check_format(rep_path, rep.get("format"), rep.get("format_version"), REPORT_FORMAT, (1,))
-    tiles_rep = rep.get("tiles")
-    if not isinstance(rep.get("summary"), dict) or not isinstance(tiles_rep, list) or len(tiles_rep) != summary["n_tiles"]:
-        raise _fail(rep_path, f"expected a 'summary' object and {summary['n_tiles']} 'tiles' entries")
-    if rep["summary"].get("devices") != summary["n_devices"] or rep["summary"].get("pulses") != summary["n_schedule_rows"]:
-        raise _fail(rep_path, "summary devices/pulses do not match chip.h5")
-    n_tiles = summary["n_tiles"]
-    for i in range(n_tiles):
+    tiles_rep, rs = rep.get("tiles"), rep.get("summary")
+    _need(rep_path, isinstance(rs, dict) and isinstance(tiles_rep, list) and len(tiles_rep) == summary["n_tiles"],
+          f"expected a 'summary' object and {summary['n_tiles']} 'tiles' entries")
+    _need(rep_path, rs.get("devices") == summary["n_devices"] and rs.get("pulses") == summary["n_schedule_rows"],
+          "summary devices/pulses do not match chip.h5")
+
+
+def _verify_csv_views(chip_dir: Path, listed: set[str], summary: dict[str, Any]) -> None:
+    for i in range(summary["n_tiles"]):
         for kind, header in (("targets", TARGET_CSV_HEADER), ("schedule", SCHEDULE_CSV_HEADER)):
             rel = f"csv/tile_{i}_{kind}.csv"
             if rel in listed:
@@ -383,6 +420,20 @@ def verify_chip(chip_dir: Path) -> dict[str, Any]:
         _verify_matrix_csv(chip_dir / MATRIX_NAME, summary["device_shape"])
     if FUSION_NAME in listed:
         _verify_fusion_csv(chip_dir / FUSION_NAME, summary["device_shape"])
+
+
+def verify_chip(chip_dir: Path) -> dict[str, Any]:
+    """Check a chip directory: manifest integrity, checksums and sizes, HDF5 schema, shapes and ranges,
+    report and CSV structure. Raises :class:`SpinsynFileError` naming the file and the problem; returns a
+    summary dict on success.
+    """
+    chip_dir = Path(chip_dir)
+    if not chip_dir.is_dir():
+        raise SpinsynFileError(f"{chip_dir}: not a directory (expected a chip directory from 'spinsyn export')")
+    listed = _verify_manifest(chip_dir)
+    summary = _verify_h5(chip_dir / H5_NAME)
+    _verify_report(chip_dir / REPORT_NAME, summary)
+    _verify_csv_views(chip_dir, listed, summary)
     extra = sorted(str(p.relative_to(chip_dir)) for p in chip_dir.rglob("*")
                    if p.is_file() and str(p.relative_to(chip_dir)) not in listed | {MANIFEST_NAME})
     summary["unlisted_files"] = extra
@@ -412,8 +463,8 @@ def _verify_h5(path: Path) -> dict[str, Any]:
         raise _fail(path, f"not a readable HDF5 file ({exc})") from None
     with f:
         try:
-            h5_read_meta(path, f, fmt=CHIP_FORMAT, versions=(CHIP_VERSION,))
-            return _verify_h5_body(path, f)
+            version = h5_read_meta(path, f, fmt=CHIP_FORMAT, versions=CHIP_VERSIONS_READ)["format_version"]
+            return _verify_h5_body(path, f, int(version))
         except SpinsynFileError:
             raise
         except (KeyError, OSError, ValueError, TypeError) as exc:
@@ -425,11 +476,10 @@ def _need(path: Path, cond: bool, msg: str) -> None:
         raise _fail(path, msg)
 
 
-def _verify_h5_body(path: Path, f: Any) -> dict[str, Any]:
-    _need(path, "meta" in f and "tiles" in f, "missing /meta or /tiles group")
-    m = f["meta"]
+def _read_meta(path: Path, m: Any, version: int) -> dict[str, Any]:
+    """The required /meta attributes (JSON-decoded) of a chip of ``version``; checks the datasets exist."""
     meta = {}
-    for key in ("device_model", "synapse", "mapping", "scale", "write_verify", "layer", "tiles", "source"):
+    for key in META_ATTRS[version]:
         _need(path, key in m.attrs, f"/meta lacks attribute {key!r}")
         try:
             meta[key] = json.loads(m.attrs[key])
@@ -437,6 +487,29 @@ def _verify_h5_body(path: Path, f: Any) -> dict[str, Any]:
             raise _fail(path, f"/meta attribute {key!r} is not valid JSON") from None
     for key in META_DATASETS:
         _need(path, key in m, f"/meta lacks dataset {key!r}")
+    return meta
+
+
+@dataclass
+class _Ctx:
+    """What every tile is checked against."""
+
+    path: Path
+    R: int
+    C: int
+    n_rows: int
+    n_cols: int
+    g_levels: np.ndarray
+    g_min: float
+    g_max: float
+    tol: float
+    v_max: float
+    max_pulses: int
+
+
+def _context(path: Path, f: Any, meta: dict[str, Any]) -> tuple[_Ctx, int]:
+    """Layer-level checks (levels vs scale, tile count, tile map); returns the tile context and n_tiles."""
+    m = f["meta"]
     scale, layer, tl, wv = meta["scale"], meta["layer"], meta["tiles"], meta["write_verify"]
     g_levels = m["g_levels_S"][()]
     L = g_levels.size
@@ -445,85 +518,109 @@ def _verify_h5_body(path: Path, f: Any) -> dict[str, Any]:
     _need(path, np.isclose(g_levels[0], g_min) and np.isclose(g_levels[-1], g_max),
           "/meta/g_levels_S does not match scale g_min_S/g_max_S")
     R, C, T = int(tl["tile_rows"]), int(tl["tile_cols"]), int(tl["n_tiles"])
-    I, M = int(layer["device_rows"]), int(layer["device_cols"])
-    gr, gc = -(-I // R), -(-M // C)
-    _need(path, T == gr * gc, f"n_tiles {T} inconsistent with device matrix {I}x{M} on {R}x{C} tiles")
+    n_rows, n_cols = int(layer["device_rows"]), int(layer["device_cols"])
+    _need(path, T == -(-n_rows // R) * -(-n_cols // C),
+          f"n_tiles {T} inconsistent with device matrix {n_rows}x{n_cols} on {R}x{C} tiles")
     tmap = m["tile_map"][()]
     _need(path, tmap.shape == (T,), f"/meta/tile_map has shape {tmap.shape}, expected ({T},)")
     _need(path, len(f["tiles"]) == T, f"/tiles has {len(f['tiles'])} groups, expected {T}")
     tol = float(wv["tolerance_levels"]) * (g_max - g_min) / (L - 1)
-    v_max = float(wv["v_max_V"])
-    slack = 1e-9 * g_max
+    return _Ctx(path, R, C, n_rows, n_cols, g_levels, g_min, g_max, tol, float(wv["v_max_V"]),
+                int(wv["max_pulses"])), T
+
+
+def _verify_h5_body(path: Path, f: Any, version: int = CHIP_VERSION) -> dict[str, Any]:
+    _need(path, "meta" in f and "tiles" in f, "missing /meta or /tiles group")
+    meta = _read_meta(path, f["meta"], version)
+    ctx, T = _context(path, f, meta)
+    tmap = f["meta"]["tile_map"][()]
     rows_per_csv: dict[str, int] = {}
     n_cells = n_rows_sched = 0
     for i in range(T):
-        key = str(i)
-        _need(path, key in f["tiles"], f"/tiles/{key} missing")
-        g = f["tiles"][key]
-        where = f"/tiles/{i}"
-        for name, (kind, shp) in TILE_DATASETS.items():
-            _need(path, name in g, f"{where}/{name} missing")
-            ds = g[name]
-            want = {"RC": (R, C), "R": (R,), "C": (C,)}.get(shp)
-            if want is not None:
-                _need(path, ds.shape == want, f"{where}/{name} has shape {ds.shape}, expected {want}")
-            _need(path, ds.dtype.kind in kind or (kind == "V" and ds.dtype == SCHEDULE_DTYPE),
-                  f"{where}/{name} has dtype {ds.dtype}")
-        mask = g["mask"][()].astype(bool)
-        r0, c0 = int(tmap["layer_row0"][i]), int(tmap["layer_col0"][i])
-        ru, cu = min(R, I - r0), min(C, M - c0)
-        want_mask = np.zeros((R, C), bool)
-        want_mask[:ru, :cu] = True
-        _need(path, bool(np.array_equal(mask, want_mask)), f"{where}/mask does not match the tile map")
-        gt = g["g_target_S"][()]
-        lo, hi = g["verify_lo_S"][()], g["verify_hi_S"][()]
-        level = g["level"][()]
-        _need(path, bool(np.all(np.isfinite(gt))) and bool(np.all((gt >= g_min - slack) & (gt <= g_max + slack))),
-              f"{where}/g_target_S outside [{g_min:.6g}, {g_max:.6g}] S")
-        _need(path, bool(np.all((level >= 0) & (level < L))), f"{where}/level outside 0..{L - 1}")
-        _need(path, bool(np.allclose(gt[mask], g_levels[level[mask]], rtol=1e-9, atol=0)),
-              f"{where}/g_target_S does not equal the conductance of its level")
-        _need(path, bool(np.all(lo[mask] <= gt[mask])) and bool(np.all(hi[mask] >= gt[mask]))
-              and bool(np.allclose(hi[mask] - lo[mask], 2 * tol, rtol=1e-6)),
-              f"{where}/verify band inconsistent with g_target_S and tolerance")
-        gs = g["g_sim_S"][()]
-        _need(path, bool(np.all(np.isfinite(gs) & (gs > 0))), f"{where}/g_sim_S must be finite and > 0")
-        _need(path, bool(np.all(g["failed"][()] <= 1)) and bool(np.all(g["mask"][()] <= 1)),
-              f"{where}/failed and mask must be 0 or 1")
-        dr = g["disturb_risk"][()]
-        _need(path, bool(np.all(np.isfinite(dr) & (dr >= 0))), f"{where}/disturb_risk must be finite and >= 0")
-        _need(path, not bool(np.any(g["n_pulses"][()][~mask])), f"{where}/n_pulses non-zero on padding")
-        _need(path, int(g["n_pulses"][()].max(initial=0)) <= int(wv["max_pulses"]),
-              f"{where}/n_pulses exceeds max_pulses {wv['max_pulses']}")
-        ridx, cidx = g["row_index"][()], g["col_index"][()]
-        _need(path, bool(np.array_equal(ridx >= 0, mask.any(axis=1))) and bool(np.all(ridx < I)),
-              f"{where}/row_index inconsistent with mask")
-        _need(path, bool(np.array_equal(cidx >= 0, mask.any(axis=0))), f"{where}/col_index inconsistent with mask")
-        s = g["schedule"][()]
-        if s.size:
-            _need(path, bool(np.all((s["row"] < R) & (s["col"] < C))), f"{where}/schedule row/col outside the tile")
-            _need(path, bool(np.all(mask[s["row"], s["col"]])), f"{where}/schedule addresses a padding cell")
-            _need(path, bool(np.all(np.isfinite(s["v_V"]) & (s["v_V"] > 0) & (s["v_V"] <= v_max * (1 + 1e-6)))),
-                  f"{where}/schedule v_V outside (0, {v_max}] V")
-            _need(path, bool(np.all(s["width_ns"] > 0)), f"{where}/schedule width_ns must be > 0")
-            _need(path, bool(np.all(np.abs(s["polarity"]) == 1)), f"{where}/schedule polarity must be +1 or -1")
-            _need(path, bool(np.all(s["verify_lo_S"] == lo[s["row"], s["col"]]))
-                  and bool(np.all(s["verify_hi_S"] == hi[s["row"], s["col"]])),
-                  f"{where}/schedule verify band differs from verify_lo_S/verify_hi_S")
-            key_order = (s["row"].astype(np.int64) * C + s["col"]) * 65536 + s["step"]
-            _need(path, bool(np.all(np.diff(key_order) > 0)), f"{where}/schedule not in (row, col, step) order")
-            cell = s["row"].astype(np.int64) * C + s["col"]
-            counts = np.bincount(cell, minlength=R * C).reshape(R, C)
-            _need(path, bool(np.array_equal(counts, g["n_pulses"][()])), f"{where}/n_pulses does not match schedule")
-        else:
-            _need(path, not g["n_pulses"][()].any(), f"{where}/n_pulses does not match the empty schedule")
-        rows_per_csv[f"csv/tile_{i}_targets.csv"] = int(mask.sum())
-        rows_per_csv[f"csv/tile_{i}_schedule.csv"] = int(s.size)
-        n_cells += int(mask.sum())
-        n_rows_sched += int(s.size)
-    return {"n_tiles": T, "tile_shape": (R, C), "device_shape": (I, M), "n_devices": n_cells,
-            "n_schedule_rows": n_rows_sched, "rows_per_csv": rows_per_csv, "synapse": meta["synapse"],
-            "mapping": meta["mapping"]}
+        _need(path, str(i) in f["tiles"], f"/tiles/{i} missing")
+        origin = (int(tmap["layer_row0"][i]), int(tmap["layer_col0"][i]))
+        cells, rows = _verify_tile(ctx, f["tiles"][str(i)], f"/tiles/{i}", origin)
+        rows_per_csv[f"csv/tile_{i}_targets.csv"] = cells
+        rows_per_csv[f"csv/tile_{i}_schedule.csv"] = rows
+        n_cells += cells
+        n_rows_sched += rows
+    return {"n_tiles": T, "tile_shape": (ctx.R, ctx.C), "device_shape": (ctx.n_rows, ctx.n_cols),
+            "n_devices": n_cells, "n_schedule_rows": n_rows_sched, "rows_per_csv": rows_per_csv,
+            "synapse": meta["synapse"], "mapping": meta["mapping"], "format_version": version}
+
+
+def _verify_tile_schema(ctx: _Ctx, g: Any, where: str) -> None:
+    for name, (kind, shp) in TILE_DATASETS.items():
+        _need(ctx.path, name in g, f"{where}/{name} missing")
+        ds = g[name]
+        want = {"RC": (ctx.R, ctx.C), "R": (ctx.R,), "C": (ctx.C,)}.get(shp)
+        if want is not None:
+            _need(ctx.path, ds.shape == want, f"{where}/{name} has shape {ds.shape}, expected {want}")
+        _need(ctx.path, ds.dtype.kind in kind or (kind == "V" and ds.dtype == SCHEDULE_DTYPE),
+              f"{where}/{name} has dtype {ds.dtype}")
+
+
+def _verify_tile(ctx: _Ctx, g: Any, where: str, origin: tuple[int, int]) -> tuple[int, int]:
+    """Schema, mask, targets, bands, maps and schedule of one tile; returns (used cells, schedule rows)."""
+    path, R, C = ctx.path, ctx.R, ctx.C
+    _verify_tile_schema(ctx, g, where)
+    mask = g["mask"][()].astype(bool)
+    want_mask = np.zeros((R, C), bool)
+    want_mask[:min(R, ctx.n_rows - origin[0]), :min(C, ctx.n_cols - origin[1])] = True
+    _need(path, bool(np.array_equal(mask, want_mask)), f"{where}/mask does not match the tile map")
+    _verify_targets(ctx, g, where, mask)
+    n_pulses = g["n_pulses"][()]
+    _need(path, not bool(np.any(n_pulses[~mask])), f"{where}/n_pulses non-zero on padding")
+    _need(path, int(n_pulses.max(initial=0)) <= ctx.max_pulses, f"{where}/n_pulses exceeds max_pulses {ctx.max_pulses}")
+    ridx, cidx = g["row_index"][()], g["col_index"][()]
+    _need(path, bool(np.array_equal(ridx >= 0, mask.any(axis=1))) and bool(np.all(ridx < ctx.n_rows)),
+          f"{where}/row_index inconsistent with mask")
+    _need(path, bool(np.array_equal(cidx >= 0, mask.any(axis=0))), f"{where}/col_index inconsistent with mask")
+    s = g["schedule"][()]
+    _verify_schedule(ctx, s, where, mask, g["verify_lo_S"][()], g["verify_hi_S"][()], n_pulses)
+    return int(mask.sum()), int(s.size)
+
+
+def _verify_targets(ctx: _Ctx, g: Any, where: str, mask: np.ndarray) -> None:
+    path, L = ctx.path, ctx.g_levels.size
+    gt, lo, hi, level = g["g_target_S"][()], g["verify_lo_S"][()], g["verify_hi_S"][()], g["level"][()]
+    slack = 1e-9 * ctx.g_max
+    _need(path, bool(np.all(np.isfinite(gt))) and bool(np.all((gt >= ctx.g_min - slack) & (gt <= ctx.g_max + slack))),
+          f"{where}/g_target_S outside [{ctx.g_min:.6g}, {ctx.g_max:.6g}] S")
+    _need(path, bool(np.all((level >= 0) & (level < L))), f"{where}/level outside 0..{L - 1}")
+    _need(path, bool(np.allclose(gt[mask], ctx.g_levels[level[mask]], rtol=1e-9, atol=0)),
+          f"{where}/g_target_S does not equal the conductance of its level")
+    _need(path, bool(np.all(lo[mask] <= gt[mask])) and bool(np.all(hi[mask] >= gt[mask]))
+          and bool(np.allclose(hi[mask] - lo[mask], 2 * ctx.tol, rtol=1e-6)),
+          f"{where}/verify band inconsistent with g_target_S and tolerance")
+    gs = g["g_sim_S"][()]
+    _need(path, bool(np.all(np.isfinite(gs) & (gs > 0))), f"{where}/g_sim_S must be finite and > 0")
+    _need(path, bool(np.all(g["failed"][()] <= 1)) and bool(np.all(g["mask"][()] <= 1)),
+          f"{where}/failed and mask must be 0 or 1")
+    dr = g["disturb_risk"][()]
+    _need(path, bool(np.all(np.isfinite(dr) & (dr >= 0))), f"{where}/disturb_risk must be finite and >= 0")
+
+
+def _verify_schedule(ctx: _Ctx, s: np.ndarray, where: str, mask: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     n_pulses: np.ndarray) -> None:
+    path, R, C = ctx.path, ctx.R, ctx.C
+    if not s.size:
+        _need(path, not n_pulses.any(), f"{where}/n_pulses does not match the empty schedule")
+        return
+    _need(path, bool(np.all((s["row"] < R) & (s["col"] < C))), f"{where}/schedule row/col outside the tile")
+    _need(path, bool(np.all(mask[s["row"], s["col"]])), f"{where}/schedule addresses a padding cell")
+    _need(path, bool(np.all(np.isfinite(s["v_V"]) & (s["v_V"] > 0) & (s["v_V"] <= ctx.v_max * (1 + 1e-6)))),
+          f"{where}/schedule v_V outside (0, {ctx.v_max}] V")
+    _need(path, bool(np.all(s["width_ns"] > 0)), f"{where}/schedule width_ns must be > 0")
+    _need(path, bool(np.all(np.abs(s["polarity"]) == 1)), f"{where}/schedule polarity must be +1 or -1")
+    _need(path, bool(np.all(s["verify_lo_S"] == lo[s["row"], s["col"]]))
+          and bool(np.all(s["verify_hi_S"] == hi[s["row"], s["col"]])),
+          f"{where}/schedule verify band differs from verify_lo_S/verify_hi_S")
+    key_order = (s["row"].astype(np.int64) * C + s["col"]) * 65536 + s["step"]
+    _need(path, bool(np.all(np.diff(key_order) > 0)), f"{where}/schedule not in (row, col, step) order")
+    cell = s["row"].astype(np.int64) * C + s["col"]
+    counts = np.bincount(cell, minlength=R * C).reshape(R, C)
+    _need(path, bool(np.array_equal(counts, n_pulses)), f"{where}/n_pulses does not match schedule")
 
 
 def _verify_csv(path: Path, header: list[str], n_rows: int) -> None:

@@ -4,12 +4,18 @@ argparse cannot mix a sub-command with a free positional path, so ``export`` tak
 ``SOURCE`` and an optional second one: when SOURCE is the word ``verify`` or ``simulate`` the second
 positional is the chip directory and that action runs; anything else is a run directory or a weight
 file to export (write ``./verify`` to export a file literally named ``verify``).
+
+An snn run brings its synapse and device (``spinsyn.hw_export.export_run``): ``--synapse`` is optional there, and
+another synapse, ``--device`` or ``--device-param`` need ``--requantize``. Weight files need ``--synapse``.
+Numeric options are checked with ``spinsyn.validation`` (finite, in range; the message names the option).
 """
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from spinsyn.validation import check_scalar
 
 ACTIONS = ("verify", "simulate")
 
@@ -20,7 +26,8 @@ def register(subparsers: Any) -> None:
         "export",
         help="export weights to chip programming files; 'export verify DIR'; 'export simulate DIR'",
         description=(
-            "spinsyn export RUN_DIR_OR_WEIGHTS --synapse compound:8 --out CHIP_DIR   (write chip files)\n"
+            "spinsyn export RUN_DIR --out CHIP_DIR   (the synapse and device come from the run)\n"
+            "spinsyn export WEIGHTS.npy|.pt --synapse compound:8 --out CHIP_DIR   (write chip files)\n"
             "spinsyn export verify CHIP_DIR     (schema, ranges, shapes, checksums)\n"
             "spinsyn export simulate CHIP_DIR   (program on the device model, evaluate accuracy)\n"
             "The first positional is an action word (verify/simulate) or the source to export."
@@ -31,15 +38,19 @@ def register(subparsers: Any) -> None:
                    help="snn run directory, .npy or .pt weight matrix (inputs x outputs), or an action word")
     p.add_argument("chip_dir", nargs="?", metavar="CHIP_DIR", help="chip directory (verify/simulate)")
     g = p.add_argument_group("export")
-    g.add_argument("--synapse", help="compound:N | dw:L | quantized:L (required for export)")
+    g.add_argument("--synapse", help="compound:N | dw:L | quantized:L: required for weight files; a run brings its "
+                   "own (another one needs --requantize; ideal runs default to quantized:32)")
+    g.add_argument("--requantize", action="store_true",
+                   help="runs: quantise the trained weights onto --synapse / --device instead of programming the "
+                        "trained device states")
     g.add_argument("--tile", default="128x128", help="crossbar size ROWSxCOLS (default 128x128)")
     g.add_argument("--mapping", choices=("unipolar", "differential"), default="unipolar",
                    help="one device per weight, or a G+/G- pair (default unipolar)")
     g.add_argument("--tolerance", default="0.4",
                    help="verify band half-width: in level steps (e.g. 0.4, the default) or absolute with a "
                         "unit suffix S/mS/uS (e.g. 2uS)")
-    g.add_argument("--device", default=None, help="device preset for spinsyn.devices.get_model "
-                   "(default: compound for compound:N, dw-mtj otherwise)")
+    g.add_argument("--device", default=None, help="device preset (spinsyn.devices.synapse_device; default: "
+                   "the run's device, else compound for compound:N and dw-mtj otherwise); runs need --requantize")
     g.add_argument("--device-param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a device model field (repeatable)")
     g.add_argument("--w-range", default=None, metavar="LO,HI",
@@ -94,65 +105,102 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def parse_tolerance(text: str) -> dict[str, float]:
-    """``"0.4"`` -> tolerance_levels; ``"2uS"``, ``"0.5mS"``, ``"1e-6S"`` -> tolerance_S."""
+    """``"0.4"`` -> tolerance_levels in (0, 10]; ``"2uS"``, ``"0.5mS"``, ``"1e-6S"`` -> tolerance_S > 0."""
     t = str(text).strip()
-    for suffix, f in (("uS", 1e-6), ("mS", 1e-3), ("S", 1.0)):
-        if t.endswith(suffix):
-            try:
-                v = float(t[: -len(suffix)]) * f
-            except ValueError:
-                break
-            if v > 0:
-                return {"tolerance_S": v}
-            break
-    else:
-        try:
-            v = float(t)
-        except ValueError:
-            v = -1.0
-        if 0 < v <= 10:
-            return {"tolerance_levels": v}
-    raise ValueError(f"--tolerance: got {text!r}, expected level steps in (0, 10] (e.g. 0.4) or a conductance "
-                     "with unit (e.g. 2uS)")
+    unit = next(((suffix, f) for suffix, f in (("uS", 1e-6), ("mS", 1e-3), ("S", 1.0)) if t.endswith(suffix)), None)
+    number = t[: -len(unit[0])] if unit else t
+    try:
+        v = float(number)
+    except ValueError:
+        raise ValueError(f"--tolerance: got {text!r}, expected level steps in (0, 10] (e.g. 0.4) or a conductance "
+                         "with unit (e.g. 2uS)") from None
+    if unit:
+        return {"tolerance_S": check_scalar(v * unit[1], "--tolerance", float, min_val=0.0,
+                                            include_boundaries="neither")}
+    return {"tolerance_levels": check_scalar(v, "--tolerance", float, min_val=0.0, max_val=10.0,
+                                             include_boundaries="right")}
+
+
+def parse_w_range(text: str | None) -> tuple[float, float] | None:
+    """``"LO,HI"`` -> (lo, hi), two finite numbers with lo < hi."""
+    if not text:
+        return None
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--w-range: got {text!r}, expected LO,HI") from None
+    check_scalar(lo, "--w-range", float)
+    check_scalar(hi, "--w-range", float, min_val=lo, include_boundaries="neither")
+    return lo, hi
+
+
+def _write_verify(args: argparse.Namespace) -> Any:
+    """The write-verify config from the options, each checked (finite, in range)."""
+    import dataclasses
+
+    from .program import WriteVerifyConfig
+
+    over: dict[str, Any] = parse_tolerance(args.tolerance)
+    if args.width_ns is not None:
+        over["width_ns"] = check_scalar(args.width_ns, "--width-ns", float, min_val=0.0, max_val=1e6,
+                                        include_boundaries="right")
+    if args.v_max is not None:
+        over["v_max_V"] = check_scalar(args.v_max, "--v-max", float, min_val=WriteVerifyConfig.v_min_V, max_val=100.0,
+                                       include_boundaries="right")
+    if args.v_step is not None:
+        over["v_step_V"] = check_scalar(args.v_step, "--v-step", float, min_val=0.0, max_val=10.0)
+    if args.max_pulses is not None:
+        over["max_pulses"] = check_scalar(args.max_pulses, "--max-pulses", int, min_val=1, max_val=65535)
+    return dataclasses.replace(WriteVerifyConfig(), half_select=args.half_select, **over)
 
 
 def _export(args: argparse.Namespace) -> int:
-    import dataclasses
+    from pathlib import Path
+
+    from spinsyn.devices import SynapseSpec
+
+    from .inputs import load_weights
+    from .tiling import parse_tile
+
+    _fail_if(args.out is None, "export: --out CHIP_DIR is required")
+    spec = SynapseSpec.parse(args.synapse) if args.synapse is not None else None
+    tile = parse_tile(args.tile)
+    opts = {"tile": tile, "mapping": args.mapping, "seed": 0 if args.seed is None else args.seed,
+            "overwrite": args.overwrite, "write_verify": _write_verify(args), "w_range": parse_w_range(args.w_range),
+            "device": args.device, "device_params": _parse_params(args.device_param), "csv": not args.no_csv}
+    src = load_weights(args.source, key=args.key)
+    if src.kind == "run":
+        from .runs import export_run
+
+        res = export_run(src.run_dir, Path(args.out), synapse=spec, requantize=args.requantize, **opts)
+    else:
+        res = _export_file(src, spec, args, opts)
+    _print_export(res, tile, args.mapping)
+    return 0
+
+
+def _export_file(src: Any, spec: Any, args: argparse.Namespace, opts: dict[str, Any]) -> Any:
     from pathlib import Path
 
     from .export import ExportConfig, export_chip
-    from .inputs import load_weights
-    from .mapping import parse_synapse
-    from .program import WriteVerifyConfig
-    from .tiling import parse_tile
 
-    _fail_if(args.synapse is None, "export: --synapse is required (compound:N, dw:L or quantized:L)")
-    _fail_if(args.out is None, "export: --out CHIP_DIR is required")
-    spec = parse_synapse(args.synapse)
-    tile = parse_tile(args.tile)
-    w_range = None
-    if args.w_range:
-        try:
-            lo, hi = (float(x) for x in args.w_range.split(","))
-        except ValueError:
-            raise ValueError(f"--w-range: got {args.w_range!r}, expected LO,HI") from None
-        w_range = (lo, hi)
-    wv_over = {k: v for k, v in (("width_ns", args.width_ns), ("v_max_V", args.v_max), ("v_step_V", args.v_step),
-                                 ("max_pulses", args.max_pulses)) if v is not None}
-    wv_over.update(parse_tolerance(args.tolerance))
-    wv = dataclasses.replace(WriteVerifyConfig(), half_select=args.half_select, **wv_over)
-    params = _parse_params(args.device_param)
-    src = load_weights(args.source, key=args.key)
-    cfg = ExportConfig(synapse=spec, mapping=args.mapping, tile_rows=tile[0], tile_cols=tile[1],
-                       device=args.device, device_params=params,
-                       w_range=w_range if w_range is not None else src.w_range, write_verify=wv,
-                       seed=0 if args.seed is None else args.seed, csv=not args.no_csv)
-    levels = src.levels_for(str(spec), args.mapping)
-    res = export_chip(src.w, cfg, Path(args.out), source=src.record(), overwrite=args.overwrite, levels=levels)
-    s = res.report["summary"]
-    print(f"exported {s['synapses']} synapses ({s['devices']} devices, {spec}, {args.mapping}) onto "
+    _fail_if(spec is None, f"export: --synapse is required for a weight file ({src.path.name}): compound:N, dw:L "
+             "or quantized:L; snn runs bring their own")
+    _fail_if(args.requantize, "--requantize: applies to snn runs only (a weight file is always quantised)")
+    tile = opts["tile"]
+    cfg = ExportConfig(synapse=spec, mapping=opts["mapping"], tile_rows=tile[0], tile_cols=tile[1],
+                       device=opts["device"], device_params=opts["device_params"], w_range=opts["w_range"],
+                       write_verify=opts["write_verify"], seed=opts["seed"], csv=opts["csv"])
+    return export_chip(src.w, cfg, Path(args.out), source=src.record(), overwrite=opts["overwrite"])
+
+
+def _print_export(res: Any, tile: tuple[int, int], mapping: str) -> None:
+    s, rep = res.report["summary"], res.report
+    print(f"exported {s['synapses']} synapses ({s['devices']} devices, {rep['synapse']}, {mapping}) onto "
           f"{s['tiles']} tiles of {tile[0]}x{tile[1]} -> {res.out_dir}")
-    print(f"  levels from {res.report['levels_from']}")
+    print(f"  levels from {rep['levels_from']}")
+    for note in rep.get("notes", []):
+        print(f"  note: {note}")
     print(f"  pulses/device mean {s['pulses_per_device']['mean']:.2f} max {s['pulses_per_device']['max']:.0f}; "
           f"failed {s['failed']} ({100 * s['failed_fraction']:.3f}%); inside band {s['inside_band']}")
     print(f"  programming time {s['time_parallel_tiles_s'] * 1e3:.3f} ms (tiles in parallel), "
@@ -160,7 +208,6 @@ def _export(args: argparse.Namespace) -> int:
           f"max {s['disturb_risk']['max']:.3g} {s['disturb_risk']['unit']}, "
           f"cells over 1e-3: {s['disturb_risk']['cells_over_1e-3']}")
     print(f"  took {res.timings_s['total']:.2f} s")
-    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -183,7 +230,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from .simulate import simulate_chip
 
-    _fail_if(args.n_test is not None and args.n_test < 1, f"--n-test: got {args.n_test}, expected >= 1")
+    if args.n_test is not None:
+        check_scalar(args.n_test, "--n-test", int, min_val=1)
     seed = 1 if args.seed is None else args.seed
     r = simulate_chip(Path(args.chip_dir), seed=seed, n_test=args.n_test, data_dir=args.data_dir,
                       run_dir=args.run, eval_device=args.eval_device, disturb=not args.no_disturb)

@@ -1,7 +1,9 @@
 """Reading the weights to export: an snn run directory, a ``.npy`` matrix or a ``.pt`` tensor.
 
-Tensors are loaded with ``torch.load(weights_only=True)`` and ``.npy`` files with
-``allow_pickle=False``: files holding pickled Python objects are refused.
+Runs are read through ``spinsyn.snn.load_run`` (the one checkpoint reader): they bring their weights, the
+trained device states and the ``SynapseDevice`` they trained on. Tensors are loaded with
+``torch.load(weights_only=True)`` and ``.npy`` files with ``allow_pickle=False``: files holding pickled
+Python objects are refused.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spinsyn.devices import SynapseDevice, SynapseSpec
 from spinsyn.fileio import SpinsynFileError, sha256_file
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -21,7 +24,8 @@ class WeightSource:
     """Weights read from disk: ``w`` (inputs, outputs) float64, where from, and the natural weight range.
 
     ``kind``: ``"run"`` (snn run directory), ``"npy"`` or ``"pt"``. ``w_range``: (0, 1) for snn runs
-    (their weights live in [0, 1]), None otherwise. ``run_dir`` is set for runs.
+    (their weights live in [0, 1]), None otherwise. Runs also carry ``run_dir``, the trained device
+    ``state`` (level index per synapse, None for ideal runs) and the ``device`` they trained on.
     """
 
     w: np.ndarray
@@ -31,19 +35,17 @@ class WeightSource:
     w_range: tuple[float, float] | None
     run_dir: Path | None
     state: np.ndarray | None = None
-    run_synapse: str | None = None
+    device: SynapseDevice | None = None
 
-    def levels_for(self, synapse: str, mapping: str) -> np.ndarray | None:
-        """The run's trained device levels (784, N) when they fit ``synapse`` (same spec) and a unipolar
-        mapping, else None (weights are then quantised from ``w``)."""
-        if self.state is None or mapping != "unipolar" or self.run_synapse != synapse:
-            return None
-        return self.state
+    @property
+    def run_spec(self) -> SynapseSpec | None:
+        """The synapse spec the run trained with (None for weight files)."""
+        return self.device.spec if self.device is not None else None
 
     def record(self) -> dict[str, Any]:
         return {"kind": self.kind, "path": str(self.path.resolve()), "sha256": self.sha256,
                 "run_dir": str(self.run_dir.resolve()) if self.run_dir else None,
-                "shape": list(self.w.shape), "run_synapse": self.run_synapse}
+                "shape": list(self.w.shape), "run_synapse": str(self.run_spec) if self.run_spec else None}
 
 
 def _torch_load(path: Path) -> Any:
@@ -74,17 +76,37 @@ def _as_matrix(path: Path, arr: Any, what: str) -> np.ndarray:
     return a
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load an snn ``checkpoint.pt`` (format ``spinsyn-checkpoint``, version 1) as a dict."""
-    from spinsyn.fileio import check_format
+def _npy_source(path: Path) -> WeightSource:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise SpinsynFileError(f"{path}: refused: the .npy holds pickled Python objects; save a numeric array"
+                                   ) from None
+        raise SpinsynFileError(f"{path}: not a readable .npy file ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise SpinsynFileError(f"{path}: not a readable .npy file ({exc})") from None
+    return WeightSource(_as_matrix(path, arr, "the array"), "npy", path, sha256_file(path), None, None)
 
-    doc = _torch_load(path)
-    if not isinstance(doc, dict):
-        raise SpinsynFileError(f"{path}: expected a spinsyn-checkpoint dict, got {type(doc).__name__}")
-    check_format(path, doc.get("format"), doc.get("format_version"), "spinsyn-checkpoint", (1,))
-    if "w" not in doc:
-        raise SpinsynFileError(f"{path}: checkpoint lacks the input weight tensor 'w'")
-    return doc
+
+def _pt_source(path: Path, key: str | None) -> WeightSource:
+    obj = _torch_load(path)
+    if not isinstance(obj, dict):
+        return WeightSource(_as_matrix(path, obj, "the tensor"), "pt", path, sha256_file(path), None, None)
+    if obj.get("format") == "spinsyn-checkpoint":
+        return _run_source(path.parent)
+    if key is not None:
+        if key not in obj:
+            raise SpinsynFileError(f"{path}: --key {key!r} not found; keys: {sorted(map(str, obj))}")
+        return WeightSource(_as_matrix(path, obj[key], f"tensor {key!r}"), "pt", path, sha256_file(path), None, None)
+    import torch
+
+    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor) and v.ndim == 2}
+    if len(tensors) != 1:
+        raise SpinsynFileError(
+            f"{path}: holds {len(tensors)} 2-D tensors {sorted(map(str, tensors))}; pick one with --key")
+    (k, t), = tensors.items()
+    return WeightSource(_as_matrix(path, t, f"tensor {k!r}"), "pt", path, sha256_file(path), None, None)
 
 
 def load_weights(src: str | Path, key: str | None = None) -> WeightSource:
@@ -94,60 +116,28 @@ def load_weights(src: str | Path, key: str | None = None) -> WeightSource:
     """
     path = Path(src)
     if path.is_dir():
-        ck = path / CHECKPOINT_NAME
-        if not ck.is_file():
+        if not (path / CHECKPOINT_NAME).is_file():
             raise SpinsynFileError(f"{path}: not an snn run directory (no {CHECKPOINT_NAME})")
-        return _run_source(ck, path)
+        return _run_source(path)
     if not path.is_file():
         raise SpinsynFileError(f"{path}: file not found (expected a run directory, .npy or .pt)")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            if "pickle" in str(exc).lower():
-                raise SpinsynFileError(
-                    f"{path}: refused: the .npy holds pickled Python objects; save a numeric array"
-                ) from None
-            raise SpinsynFileError(f"{path}: not a readable .npy file ({exc})") from None
-        except (OSError, EOFError) as exc:
-            raise SpinsynFileError(f"{path}: not a readable .npy file ({exc})") from None
-        return WeightSource(_as_matrix(path, arr, "the array"), "npy", path, sha256_file(path), None, None)
+        return _npy_source(path)
     if suffix in (".pt", ".pth"):
-        obj = _torch_load(path)
-        if isinstance(obj, dict):
-            if obj.get("format") == "spinsyn-checkpoint":
-                return _run_source(path, path.parent)
-            import torch
-
-            tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor) and v.ndim == 2}
-            if key is not None:
-                if key not in obj:
-                    raise SpinsynFileError(f"{path}: --key {key!r} not found; keys: {sorted(map(str, obj))}")
-                return WeightSource(_as_matrix(path, obj[key], f"tensor {key!r}"), "pt", path,
-                                    sha256_file(path), None, None)
-            if len(tensors) != 1:
-                raise SpinsynFileError(
-                    f"{path}: holds {len(tensors)} 2-D tensors {sorted(map(str, tensors))}; pick one with --key"
-                )
-            (k, t), = tensors.items()
-            return WeightSource(_as_matrix(path, t, f"tensor {k!r}"), "pt", path, sha256_file(path), None, None)
-        return WeightSource(_as_matrix(path, obj, "the tensor"), "pt", path, sha256_file(path), None, None)
+        return _pt_source(path, key)
     raise SpinsynFileError(f"{path}: unsupported input {suffix or '(no suffix)'}; expected a run directory, "
                            ".npy or .pt")
 
 
-def _run_source(ck: Path, run_dir: Path) -> WeightSource:
-    import json
+def _run_source(run_dir: Path) -> WeightSource:
+    """A run through ``spinsyn.snn.load_run``: weights, trained states and the device it trained on."""
+    from spinsyn.snn import load_run
 
-    doc = load_checkpoint(ck)
-    w = _as_matrix(ck, doc["w"], "'w'")
-    synapse = None
-    try:
-        synapse = str(json.loads(doc.get("config_json", "{}")).get("synapse"))
-    except (json.JSONDecodeError, AttributeError):
-        pass
+    net = load_run(run_dir)
+    ck = run_dir / CHECKPOINT_NAME
+    w = _as_matrix(ck, net.w, "'w'")
     state = None
-    if "state" in doc and tuple(doc["state"].shape) == w.shape:
-        state = doc["state"].cpu().numpy().astype(np.int64)
-    return WeightSource(w, "run", ck, sha256_file(ck), (0.0, 1.0), run_dir, state, synapse)
+    if net.state is not None and tuple(net.state.shape) == w.shape:
+        state = np.asarray(net.state).astype(np.int64)
+    return WeightSource(w, "run", ck, sha256_file(ck), (0.0, 1.0), run_dir, state, net.synapse_device)

@@ -1,12 +1,7 @@
 """Weights -> device levels -> conductances, and back.
 
-A *synapse spec* names how one weight is stored:
-
-* ``compound:N`` -- N binary STT-MTJs in parallel; the device state is the number k in 0..N of MTJs in
-  P, so there are N+1 levels.
-* ``dw:L`` -- one domain-wall MTJ; L wall positions x = q/(L-1), q in 0..L-1.
-* ``quantized:L`` -- one analog device (default the domain-wall MTJ) programmed to L levels equally
-  spaced in *conductance* between its bounds.
+How one weight is stored is a ``spinsyn.devices.SynapseSpec`` (``compound:N``, ``dw:L``, ``quantized:L``) realised
+on a ``spinsyn.devices.SynapseDevice``; this module only needs the device's level conductances (ascending).
 
 Mapping is *unipolar* (one device per weight, w = w_lo + (G - g_min)/(g_max - g_min) * (w_hi - w_lo)) or
 *differential* (a pair G+ and G- per weight, w = (G+ - G-)/(g_max - g_min) * w_absmax). The
@@ -16,58 +11,12 @@ Mapping is *unipolar* (one device per weight, w = w_lo + (G - g_min)/(g_max - g_
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-SynapseKind = Literal["compound", "dw", "quantized"]
 MappingKind = Literal["unipolar", "differential"]
-
-_SPEC_RE = re.compile(r"^(compound|dw|quantized):(\d+)$")
-
-
-@dataclass(frozen=True)
-class SynapseSpec:
-    """How one weight is stored on hardware.
-
-    ``kind``: ``"compound"`` (count of P MTJs), ``"dw"`` (domain-wall position), ``"quantized"`` (analog
-    device, levels equally spaced in conductance). ``n``: MTJs per synapse for compound, number of levels
-    otherwise.
-    """
-
-    kind: SynapseKind
-    n: int
-
-    @property
-    def n_levels(self) -> int:
-        """Number of programmable levels (compound: N+1)."""
-        return self.n + 1 if self.kind == "compound" else self.n
-
-    @property
-    def discrete(self) -> bool:
-        """True when the device state is an integer count (compound), False for analog positions."""
-        return self.kind == "compound"
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.n}"
-
-
-def parse_synapse(text: str) -> SynapseSpec:
-    """Parse ``compound:N``, ``dw:L`` or ``quantized:L`` (N >= 1, L >= 2). Raises ValueError otherwise."""
-    m = _SPEC_RE.match(str(text).strip())
-    if not m:
-        raise ValueError(
-            f"--synapse: got {text!r}, expected 'compound:N' (N MTJs per synapse), 'dw:L' or 'quantized:L' "
-            "(L levels), e.g. compound:8"
-        )
-    kind, n = m.group(1), int(m.group(2))
-    if kind == "compound" and not 1 <= n <= 1024:
-        raise ValueError(f"--synapse: compound:{n} needs 1 <= N <= 1024 MTJs per synapse")
-    if kind != "compound" and not 2 <= n <= 65536:
-        raise ValueError(f"--synapse: {kind}:{n} needs 2 <= L <= 65536 levels")
-    return SynapseSpec(kind, n)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,20 @@ over verify iterations only.
 Half-select disturb is estimated from the device model's switching probability
 (``spinsyn.devices.switch_probability``) at V/2 or V/3 for every pulse a half-selected cell sees after it
 was verified (cells are programmed in row-major order inside a tile; tiles in parallel).
+
+The device is a ``spinsyn.devices.SynapseDevice``: reads use its ``conductance_S`` (at its ``v_read_V``), the
+levels are its ``level_states()`` / ``level_conductances_S()``, pulses act on its ``model``, and the half-select
+probabilities use the component STT-MTJ of a compound synapse (``model.mtj``; none for domain-wall devices).
+Functions taking ``backend`` accept another module with ``apply_pulse``/``switch_probability`` (tests).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-
-from .mapping import SynapseSpec
+from spinsyn.devices import KIND_COMPOUND, KIND_IDEAL, SynapseDevice
 
 HalfSelect = Literal["V/2", "V/3"]
 
@@ -72,65 +75,23 @@ class WriteVerifyConfig:
         return 2.0 if self.half_select == "V/2" else 3.0
 
 
-def device_backend() -> Any:
-    """The device-model API used for programming (``spinsyn.devices``)."""
+def physics(backend: Any = None) -> Any:
+    """The pulse physics (``apply_pulse``, ``switch_probability``): ``spinsyn.devices`` unless a test passes
+    another module with the same two functions."""
+    if backend is not None:
+        return backend
     from spinsyn import devices
 
-    missing = [n for n in ("get_model", "conductance_S", "apply_pulse", "switch_probability", "STTMTJ")
-               if not hasattr(devices, n)]
-    if missing:
-        raise ValueError(f"spinsyn.devices lacks {missing}; the devices stage is not installed or too old")
     return devices
 
 
-# ----------------------------------------------------------------------------- device model helpers
-
-_DEFAULT_DEVICE = {"compound": "compound", "dw": "dw-mtj", "quantized": "dw-mtj"}
-_N_FIELDS = ("n_mtj", "n_mtjs", "n", "n_devices", "count")
-
-
-def resolve_model(backend: Any, spec: SynapseSpec, device: str | None = None,
-                  overrides: dict[str, Any] | None = None) -> Any:
-    """Device model for ``spec``: ``backend.get_model(device or default, **overrides)``.
-
-    For ``compound:N`` the model's MTJ count field is set to N.
-    """
-    name = device or _DEFAULT_DEVICE[spec.kind]
-    overrides = dict(overrides or {})
-    if spec.kind == "compound":
-        try:
-            model = backend.get_model(name, **overrides)
-        except TypeError as exc:
-            raise ValueError(f"--device-param: {exc}") from None
-        fields = {f.name for f in dataclasses.fields(model)} if dataclasses.is_dataclass(model) else set()
-        for fname in _N_FIELDS:
-            if fname in fields:
-                return dataclasses.replace(model, **{fname: spec.n})
-        raise ValueError(f"device {name!r} is not a compound synapse (no MTJ-count field); "
-                         f"use --device compound with --synapse {spec}")
-    try:
-        return backend.get_model(name, **overrides)
-    except TypeError as exc:
-        raise ValueError(f"--device-param: {exc}") from None
+def component_mtj(dev: SynapseDevice) -> Any | None:
+    """The STT-MTJ whose switching probability gives the half-select disturb: the component MTJ of a
+    compound synapse, None for domain-wall devices."""
+    return dev.model.mtj if dev.spec.kind == KIND_COMPOUND else None
 
 
-def component_mtj(backend: Any, model: Any) -> Any | None:
-    """The STT-MTJ inside ``model`` (the model itself, or a dataclass field holding one), else None."""
-    if isinstance(model, backend.STTMTJ):
-        return model
-    if dataclasses.is_dataclass(model):
-        for f in dataclasses.fields(model):
-            v = getattr(model, f.name)
-            if isinstance(v, backend.STTMTJ):
-                return v
-    return None
-
-
-def model_record(model: Any) -> dict[str, Any]:
-    """JSON-able record of a device model: class name and dataclass fields."""
-    fields = dataclasses.asdict(model) if dataclasses.is_dataclass(model) else {}
-    return {"class": type(model).__name__, "name": getattr(model, "name", type(model).__name__),
-            "fields": fields}
+# ----------------------------------------------------------------------------- levels
 
 
 @dataclass(frozen=True)
@@ -147,28 +108,15 @@ class LevelTable:
     n_max: float
 
 
-def level_table(backend: Any, model: Any, spec: SynapseSpec, v_read_V: float = 0.1) -> LevelTable:
-    """Target states and nominal conductances of the ``spec.n_levels`` levels on ``model``."""
-    L = spec.n_levels
-    if spec.kind == "compound":
-        state = np.arange(L, dtype=np.int64)
-        g = np.asarray(backend.conductance_S(model, state, v_read_V=v_read_V), dtype=np.float64)
-        n_max = float(spec.n)
-    elif spec.kind == "dw":
-        state = np.linspace(0.0, 1.0, L)
-        g = np.asarray(backend.conductance_S(model, state, v_read_V=v_read_V), dtype=np.float64)
-        n_max = 1.0
-    else:  # quantized: levels equally spaced in conductance, states by inverting G(x)
-        xs = np.linspace(0.0, 1.0, 4097)
-        gx = np.asarray(backend.conductance_S(model, xs, v_read_V=v_read_V), dtype=np.float64)
-        if not np.all(np.diff(gx) > 0):
-            raise ValueError(f"quantized:{L}: the device conductance must increase with its state")
-        g = np.linspace(gx[0], gx[-1], L)
-        state = np.interp(g, gx, xs)
-        n_max = 1.0
-    if not np.all(np.diff(g) > 0):
-        raise ValueError(f"{spec}: level conductances of the device model are not strictly increasing: {g}")
-    return LevelTable(state=state, g_S=g, discrete=spec.discrete, n_max=n_max)
+def level_table(dev: SynapseDevice) -> LevelTable:
+    """Target states and conductances of the levels of ``dev`` (``SynapseDevice.level_states`` and
+    ``level_conductances_S``): the levels a network trained on ``dev`` used."""
+    if dev.spec.kind == KIND_IDEAL:
+        raise ValueError("--synapse: ideal synapses have no levels to program; choose quantized:L, dw:L or "
+                         "compound:N")
+    n_max = float(dev.model.n_mtj) if dev.spec.kind == KIND_COMPOUND else 1.0
+    return LevelTable(state=dev.level_states(), g_S=dev.level_conductances_S(), discrete=dev.spec.discrete,
+                      n_max=n_max)
 
 
 # ----------------------------------------------------------------------------- calibration
@@ -206,33 +154,46 @@ class Calibration:
         return np.interp(v_V, self.v_V, self.r_set if up else self.r_reset)
 
 
-def pulse(backend: Any, model: Any, state: np.ndarray, v_signed_V: np.ndarray, width_ns: float,
-          rng: np.random.Generator) -> np.ndarray:
-    """One pulse per device through ``backend.apply_pulse`` (per-device amplitudes).
-
-    Amplitudes are passed as an array; a device model that only takes a scalar amplitude is called once
-    per distinct amplitude (schedules use a DAC grid, so there are few).
-    """
+def pulse(dev: SynapseDevice, state: np.ndarray, v_signed_V: np.ndarray, width_ns: float,
+          rng: np.random.Generator, backend: Any = None) -> np.ndarray:
+    """One pulse per device (per-device amplitudes) through ``apply_pulse`` on ``dev.model``."""
     if state.size == 0:
         return state.copy()
     v = np.asarray(v_signed_V, dtype=np.float64)
-    try:
-        out = np.asarray(backend.apply_pulse(model, state, v, width_ns, rng))
-        if out.shape == state.shape:
-            return out
-    except (TypeError, ValueError):
-        pass
-    out = state.copy()
-    uniq, inv = np.unique(v, return_inverse=True)
-    for k, vk in enumerate(uniq):
-        sel = inv == k
-        out[sel] = backend.apply_pulse(model, state[sel], float(vk), width_ns, rng)
-    return out
+    return np.asarray(physics(backend).apply_pulse(dev.model, state, v, width_ns, rng))
 
 
-def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConfig,
-              rng: np.random.Generator) -> Calibration:
-    """Measure the mean pulse response of ``model`` on ``cfg.n_calibration`` devices per amplitude."""
+def _rising(r: np.ndarray) -> np.ndarray:
+    """A strictly increasing version of a measured response (for interpolation)."""
+    return np.maximum.accumulate(r) + np.arange(r.size) * 1e-12
+
+
+def _refine_grid(v: np.ndarray, curves: tuple[np.ndarray, ...], q: float) -> np.ndarray:
+    """Extra amplitudes (on the DAC grid, not already in ``v``) where the responses rise."""
+    edges = []
+    for r in curves:
+        a = np.searchsorted(np.maximum.accumulate(r), 1e-3)
+        b = np.searchsorted(np.maximum.accumulate(r), 0.999)
+        edges.append((v[max(a - 1, 0)], v[min(b, v.size - 1)]))
+    fine = np.unique(np.concatenate([np.round(np.linspace(lo, hi, 65) / q) * q for lo, hi in edges]))
+    return np.setdiff1d(fine, v)
+
+
+def _half_select_table(dev: SynapseDevice, cfg: WriteVerifyConfig, backend: Any) -> tuple[np.ndarray, ...]:
+    """(v_hs_V, p_P, p_AP): per-MTJ switching probability on the DAC grid (None without an STT-MTJ)."""
+    mtj = component_mtj(dev)
+    v_hs = np.arange(0, round(cfg.v_max_V / cfg.v_resolution_V) + 2) * cfg.v_resolution_V
+    if mtj is None:
+        return v_hs, None, None
+    sp = physics(backend).switch_probability
+    p_P = np.clip(np.asarray(sp(mtj, v_hs, cfg.width_ns, True), float), 0, 1)
+    p_AP = np.clip(np.asarray(sp(mtj, v_hs, cfg.width_ns, False), float), 0, 1)
+    return v_hs, p_P, p_AP
+
+
+def calibrate(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, rng: np.random.Generator,
+              backend: Any = None) -> Calibration:
+    """Measure the mean pulse response of ``dev`` on ``cfg.n_calibration`` devices per amplitude."""
     q = cfg.v_resolution_V
     v = np.unique(np.round(np.linspace(cfg.v_min_V, cfg.v_max_V, 49) / q) * q)
     n = cfg.n_calibration
@@ -243,7 +204,7 @@ def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConf
     def response(sign: float, start: Any, v: np.ndarray = v) -> np.ndarray:
         vv = np.repeat(v, n) * sign
         s0 = np.full(vv.size, start, dtype=dtype)
-        s1 = pulse(backend, model, s0, vv, cfg.width_ns, rng).astype(np.float64)
+        s1 = pulse(dev, s0, vv, cfg.width_ns, rng, backend).astype(np.float64)
         return ((s1 - float(start)) / span).reshape(v.size, n).mean(axis=1)
 
     up_pos = response(+1.0, bottom)
@@ -251,14 +212,7 @@ def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConf
     set_sign = 1 if up_pos.max() >= up_neg.max() else -1
     r_set = np.clip(up_pos if set_sign > 0 else up_neg, 0.0, 1.0)
     r_reset = np.clip(-response(-float(set_sign), top), 0.0, 1.0)
-    # refine where the response rises (steep for thermally activated switching)
-    edges = []
-    for r in (r_set, r_reset):
-        a = np.searchsorted(np.maximum.accumulate(r), 1e-3)
-        b = np.searchsorted(np.maximum.accumulate(r), 0.999)
-        edges.append((v[max(a - 1, 0)], v[min(b, v.size - 1)]))
-    fine = np.unique(np.concatenate([np.round(np.linspace(lo, hi, 65) / q) * q for lo, hi in edges]))
-    fine = np.setdiff1d(fine, v)
+    fine = _refine_grid(v, (r_set, r_reset), q)  # steep for thermally activated switching
     if fine.size:
         f_set = np.clip(response(float(set_sign), bottom, fine), 0.0, 1.0)
         f_reset = np.clip(-response(-float(set_sign), top, fine), 0.0, 1.0)
@@ -272,16 +226,10 @@ def calibrate(backend: Any, model: Any, levels: LevelTable, cfg: WriteVerifyConf
                 f"device model cannot be programmed: the strongest {name} pulse ({cfg.v_max_V} V, "
                 f"{cfg.width_ns} ns) moves only {r.max():.2f} of the range on average; raise --v-max or --width"
             )
-    mtj = component_mtj(backend, model)
-    v_hs = np.arange(0, round(cfg.v_max_V / cfg.v_resolution_V) + 2) * cfg.v_resolution_V
-    p_P = p_AP = None
-    if mtj is not None:
-        p_P = np.clip(np.asarray(backend.switch_probability(mtj, v_hs, cfg.width_ns, True), float), 0, 1)
-        p_AP = np.clip(np.asarray(backend.switch_probability(mtj, v_hs, cfg.width_ns, False), float), 0, 1)
+    v_hs, p_P, p_AP = _half_select_table(dev, cfg, backend)
     step = cfg.v_step_V
     if step is None:
-        widths = [np.interp(0.9, np.maximum.accumulate(r) + np.arange(v.size) * 1e-12, v)
-                  - np.interp(0.1, np.maximum.accumulate(r) + np.arange(v.size) * 1e-12, v) for r in (r_set, r_reset)]
+        widths = [np.interp(0.9, _rising(r), v) - np.interp(0.1, _rising(r), v) for r in (r_set, r_reset)]
         step = max(q, round(min(widths) / 8 / q) * q)
     return Calibration(v, r_set, r_reset, set_sign, cfg.width_ns, float(step), v_hs, p_P, p_AP)
 
@@ -310,9 +258,9 @@ class ProgramResult:
     g_before_S: np.ndarray
 
 
-def write_verify(backend: Any, model: Any, levels: LevelTable, cal: Calibration, cfg: WriteVerifyConfig,
+def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: WriteVerifyConfig,
                  state0: np.ndarray, target_state: np.ndarray, g_lo_S: np.ndarray, g_hi_S: np.ndarray,
-                 rng: np.random.Generator, n_pulses0: np.ndarray | None = None) -> ProgramResult:
+                 rng: np.random.Generator, n_pulses0: np.ndarray | None = None, backend: Any = None) -> ProgramResult:
     """Closed-loop write-verify of D devices from ``state0`` towards ``target_state`` (all (D,)).
 
     Each iteration reads every unfinished device, stops those inside ``[g_lo_S, g_hi_S]``, and pulses
@@ -331,7 +279,7 @@ def write_verify(backend: Any, model: Any, levels: LevelTable, cal: Calibration,
     span = levels.n_max
     while active.size:
         s = state[active]
-        g = np.asarray(backend.conductance_S(model, s, v_read_V=cfg.v_read_V), np.float64)
+        g = dev.conductance_S(s)
         g_all[active] = g
         out = (g < g_lo_S[active]) | (g > g_hi_S[active])
         capped = out & (n_p[active] >= cfg.max_pulses)
@@ -353,7 +301,7 @@ def write_verify(backend: Any, model: Any, levels: LevelTable, cal: Calibration,
         boost = np.where(flipped, 0, nochange[active]) * cal.v_step_V
         v = np.clip(cal.v_for(frac, up) + boost, cfg.v_min_V, cfg.v_max_V)
         v = np.round(v / cfg.v_resolution_V) * cfg.v_resolution_V
-        new = pulse(backend, model, s, v * pol * cal.set_sign, cfg.width_ns, rng)
+        new = pulse(dev, s, v * pol * cal.set_sign, cfg.width_ns, rng, backend)
         changed = new != s
         nochange[active] = np.where(changed, 0, np.where(flipped, 1, nochange[active] + 1))
         last_pol[active] = pol
@@ -369,10 +317,9 @@ def write_verify(backend: Any, model: Any, levels: LevelTable, cal: Calibration,
     return ProgramResult(state, g_all, n_p, failed, dev, step, v, pol, gb)
 
 
-def replay(backend: Any, model: Any, cfg: WriteVerifyConfig, cal: Calibration, state0: np.ndarray,
-           g_lo_S: np.ndarray, g_hi_S: np.ndarray, start: np.ndarray, count: np.ndarray,
-           v_V: np.ndarray, polarity: np.ndarray, width_ns: np.ndarray,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def replay(dev: SynapseDevice, cal: Calibration, state0: np.ndarray, g_lo_S: np.ndarray, g_hi_S: np.ndarray,
+           start: np.ndarray, count: np.ndarray, v_V: np.ndarray, polarity: np.ndarray, width_ns: np.ndarray,
+           rng: np.random.Generator, backend: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Execute stored pulse schedules with verify on D devices.
 
     Device ``d`` owns schedule rows ``start[d] .. start[d] + count[d]`` (in step order). Before each
@@ -385,7 +332,7 @@ def replay(backend: Any, model: Any, cfg: WriteVerifyConfig, cal: Calibration, s
     t = 0
     while active.size:
         s = state[active]
-        g = np.asarray(backend.conductance_S(model, s, v_read_V=cfg.v_read_V), np.float64)
+        g = dev.conductance_S(s)
         out = (g < g_lo_S[active]) | (g > g_hi_S[active])
         active = active[out & (count[active] > t)]
         if not active.size:
@@ -395,8 +342,8 @@ def replay(backend: Any, model: Any, cfg: WriteVerifyConfig, cal: Calibration, s
         for w in np.unique(widths):  # schedules normally use one width
             sel = widths == w
             idx = active[sel]
-            state[idx] = pulse(backend, model, state[idx],
-                               v_V[row[sel]] * polarity[row[sel]] * cal.set_sign, float(w), rng)
+            state[idx] = pulse(dev, state[idx], v_V[row[sel]] * polarity[row[sel]] * cal.set_sign, float(w), rng,
+                               backend)
         used[active] += 1
         t += 1
     return state, used
@@ -448,7 +395,7 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
     up = polarity > 0
 
     def per_cell(sel: np.ndarray, hz: np.ndarray) -> np.ndarray:
-        return np.bincount(cell[sel], weights=hz[sel], minlength=n_cells).reshape(shape)
+        return np.bincount(cell[sel], weights=hz[sel], minlength=n_cells).astype(np.float64, copy=False).reshape(shape)
 
     def line(m: np.ndarray) -> np.ndarray:
         return _suffix_row(m) + _suffix_col(m)

@@ -1,29 +1,32 @@
 """Round trip: execute a chip directory's schedules on the device model, then run the network.
 
-Each device starts from the global reset. Its stored schedule is replayed step by step with verify
-(stop once inside the band), on a *fresh* stochastic draw of the device model (another seed than the
-export, so another instance of its variability). Devices the replay leaves outside the band get closed-
-loop write-verify pulses up to the cap (counted as ``extra_pulses``). Half-select disturb from the pulses
-applied after each cell was programmed is then sampled from the device model's switching probability.
-The programmed conductances are mapped back to weights with the stored scale factors.
+The device is rebuilt from the chip's ``/meta/synapse_device`` record (``SynapseDevice.from_record``: the
+device the chip was exported for, i.e. for run sources the one the network trained on). Each device starts
+from the global reset. Its stored schedule is replayed step by step with verify (stop once inside the band),
+on a *fresh* stochastic draw of the device model (another seed than the export, so another instance of its
+variability). Devices the replay leaves outside the band get closed-loop write-verify pulses up to the cap
+(counted as ``extra_pulses``). Half-select disturb from the pulses applied after each cell was programmed is
+then sampled from the device model's switching probability. The programmed conductances are mapped back to
+weights with the stored scale factors; for run sources the network (``spinsyn.snn.load_run``: the checkpoint
+alone, no rule or sweep file) is evaluated with the trained, target and programmed weights.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spinsyn.devices import SynapseDevice, SynapseSpec, model_from_record
 
 from .chipfile import Chip, load_chip
-from .mapping import ScaleFactors, conductance_to_weights
+from .mapping import ScaleFactors, conductance_to_weights, weight_step
 from .program import (
+    Calibration,
     LevelTable,
     WriteVerifyConfig,
     calibrate,
-    device_backend,
     half_select_exposure,
     replay,
     write_verify,
@@ -31,28 +34,15 @@ from .program import (
 from .tiling import TileLayout, from_tiles
 
 
-def rebuild_model(backend: Any, record: dict[str, Any]) -> Any:
-    """Device model from its stored record (class name + dataclass fields, nested dataclasses allowed)."""
-    cls = getattr(backend, record["class"], None)
-    if cls is None or not dataclasses.is_dataclass(cls):
-        raise ValueError(f"device model class {record['class']!r} is not provided by spinsyn.devices")
-    return _build(cls, record["fields"])
-
-
-def _build(cls: Any, fields: dict[str, Any]) -> Any:
-    hints = typing.get_type_hints(cls)
-    kw = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in fields:
-            continue
-        v = fields[f.name]
-        t = hints.get(f.name)
-        if isinstance(v, dict) and dataclasses.is_dataclass(t):
-            v = _build(t, v)
-        elif isinstance(v, list):
-            v = tuple(v)
-        kw[f.name] = v
-    return cls(**kw)
+def chip_device(chip: Chip) -> SynapseDevice:
+    """The ``SynapseDevice`` a chip was exported for (format 1 chips: rebuilt from ``device_model``)."""
+    rec = chip.meta.get("synapse_device")
+    if rec is not None:
+        return SynapseDevice.from_record(rec)
+    model = model_from_record(chip.meta["device_model"])
+    preset = str(chip.meta["device_model"].get("name", ""))
+    return SynapseDevice(SynapseSpec.parse(chip.meta["synapse"]), model, preset,
+                         float(chip.meta["write_verify"]["v_read_V"]))
 
 
 def _chip_parts(chip: Chip) -> tuple[TileLayout, ScaleFactors, LevelTable, WriteVerifyConfig]:
@@ -60,82 +50,134 @@ def _chip_parts(chip: Chip) -> tuple[TileLayout, ScaleFactors, LevelTable, Write
     layout = TileLayout(layer["device_rows"], layer["device_cols"], tl["tile_rows"], tl["tile_cols"])
     sc = dict(chip.meta["scale"])
     sc["g_levels_S"] = tuple(sc["g_levels_S"])
-    scale = ScaleFactors(**sc)
-    discrete = chip.meta["synapse"].startswith("compound:")
+    discrete = SynapseSpec.parse(chip.meta["synapse"]).discrete
     st = chip.meta_arrays["level_state"]
     levels = LevelTable(state=st.astype(np.int64) if discrete else st, g_S=chip.meta_arrays["g_levels_S"],
                         discrete=discrete, n_max=float(st[-1]))
-    wv = WriteVerifyConfig(**chip.meta["write_verify"])
-    return layout, scale, levels, wv
+    return layout, ScaleFactors(**sc), levels, WriteVerifyConfig(**chip.meta["write_verify"])
 
 
-def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: Any = None) -> dict[str, Any]:
-    """Execute all schedules of ``chip`` on the device model. Returns programmed conductances
-    ``g_S`` (device_rows, device_cols), target ``g_target_S`` and statistics."""
-    backend = backend or device_backend()
-    model = rebuild_model(backend, chip.meta["device_model"])
-    layout, scale, levels, wv = _chip_parts(chip)
-    rng = np.random.default_rng(seed)
-    cal = calibrate(backend, model, levels, wv, rng)
-    if cal.set_sign != int(chip.meta["calibration"]["set_sign"]):
-        raise ValueError(f"{chip.path}: the device model's polarity differs from the one the chip was exported for")
-    T, R, C = layout.n_tiles, layout.tile_rows, layout.tile_cols
+@dataclass
+class _Cells:
+    """Used cells of a chip (D,) in programming order and its schedule rows (P,)."""
+
+    used: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    level: np.ndarray
+    sched: np.ndarray
+    tile_of_row: np.ndarray
+    cell: np.ndarray
+    dev: np.ndarray
+
+
+def _cells(chip: Chip, layout: TileLayout) -> _Cells:
+    R, C = layout.tile_rows, layout.tile_cols
     mask = np.stack([t.mask for t in chip.tiles]).astype(bool)
     used = np.flatnonzero(mask.ravel())
     lo = np.concatenate([t.verify_lo_S.ravel() for t in chip.tiles])[used]
     hi = np.concatenate([t.verify_hi_S.ravel() for t in chip.tiles])[used]
     level = np.concatenate([t.level.ravel() for t in chip.tiles])[used]
     sched = np.concatenate([t.schedule for t in chip.tiles])
-    tile_of_row = np.repeat(np.arange(T), [t.schedule.size for t in chip.tiles])
+    tile_of_row = np.repeat(np.arange(layout.n_tiles), [t.schedule.size for t in chip.tiles])
     cell = tile_of_row * R * C + sched["row"].astype(np.int64) * C + sched["col"]
-    dev = np.searchsorted(used, cell)
-    count = np.bincount(dev, minlength=used.size)
+    return _Cells(used, lo, hi, level, sched, tile_of_row, cell, np.searchsorted(used, cell))
+
+
+def _sample_disturb(dev: SynapseDevice, cal: Calibration, wv: WriteVerifyConfig, levels: LevelTable,
+                    layout: TileLayout, cells: _Cells, state: np.ndarray, n_used: np.ndarray,
+                    rng: np.random.Generator) -> int:
+    """Sample half-select disturb of the applied pulses into ``state`` (in place); returns devices changed."""
+    R, C = layout.tile_rows, layout.tile_cols
+    sched, used = cells.sched, cells.used
+    applied = sched["step"] < n_used[cells.dev]
+    n_disturbed = 0
+    for t in range(layout.n_tiles):
+        rows = np.flatnonzero((cells.tile_of_row == t) & applied)
+        e_P, e_AP = half_select_exposure(cal, wv, (R, C), cells.cell[rows] - t * R * C,
+                                         sched["v_V"][rows].astype(np.float64), sched["polarity"][rows],
+                                         levels.discrete)
+        d_lo, d_hi = np.searchsorted(used, [t * R * C, (t + 1) * R * C])
+        loc = used[d_lo:d_hi] - t * R * C
+        s = state[d_lo:d_hi]
+        if levels.discrete:
+            up = rng.binomial((levels.n_max - s).astype(np.int64), -np.expm1(-e_P.ravel()[loc]))
+            dn = rng.binomial(s.astype(np.int64), -np.expm1(-e_AP.ravel()[loc]))
+            new = s + up - dn
+        else:
+            new = np.clip(s + e_P.ravel()[loc] - e_AP.ravel()[loc], 0.0, levels.n_max)
+        n_disturbed += int(np.sum(new != s))
+        state[d_lo:d_hi] = new
+    return n_disturbed
+
+
+def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: Any = None) -> dict[str, Any]:
+    """Execute all schedules of ``chip`` on its device. Returns programmed conductances ``g_S``
+    (device_rows, device_cols), target ``g_target_S``, the scale factors and statistics."""
+    dev = chip_device(chip)
+    layout, scale, levels, wv = _chip_parts(chip)
+    rng = np.random.default_rng(seed)
+    cal = calibrate(dev, levels, wv, rng, backend)
+    if cal.set_sign != int(chip.meta["calibration"]["set_sign"]):
+        raise ValueError(f"{chip.path}: the device model's polarity differs from the one the chip was exported for")
+    c = _cells(chip, layout)
+    count = np.bincount(c.dev, minlength=c.used.size)
     start = np.cumsum(count) - count
-    state0 = np.full(used.size, levels.state[0], dtype=levels.state.dtype)
-    v_dac = np.round(sched["v_V"].astype(np.float64) / wv.v_resolution_V) * wv.v_resolution_V  # f4 -> DAC grid
-    state, n_used = replay(backend, model, wv, cal, state0, lo, hi, start, count,
-                           v_dac, sched["polarity"].astype(np.float64),
-                           sched["width_ns"].astype(np.float64), rng)
-    res = write_verify(backend, model, levels, cal, wv, state, levels.state[level], lo, hi, rng, n_pulses0=n_used)
+    state0 = np.full(c.used.size, levels.state[0], dtype=levels.state.dtype)
+    v_dac = np.round(c.sched["v_V"].astype(np.float64) / wv.v_resolution_V) * wv.v_resolution_V  # f4 -> DAC grid
+    state, n_used = replay(dev, cal, state0, c.lo, c.hi, start, count, v_dac, c.sched["polarity"].astype(np.float64),
+                           c.sched["width_ns"].astype(np.float64), rng, backend)
+    res = write_verify(dev, levels, cal, wv, state, levels.state[c.level], c.lo, c.hi, rng, n_pulses0=n_used,
+                       backend=backend)
     state = res.state
     extra = res.n_pulses - n_used
-    g_prog = np.asarray(backend.conductance_S(model, state, v_read_V=wv.v_read_V), np.float64)
-    inside_programmed = (g_prog >= lo) & (g_prog <= hi)
+    g_prog = dev.conductance_S(state)
+    inside_programmed = (g_prog >= c.lo) & (g_prog <= c.hi)
     n_disturbed = 0
     if disturb:
-        applied = (sched["step"] < n_used[dev])
-        for t in range(T):
-            rows = np.flatnonzero((tile_of_row == t) & applied)
-            e_P, e_AP = half_select_exposure(cal, wv, (R, C), (cell[rows] - t * R * C),
-                                             sched["v_V"][rows].astype(np.float64), sched["polarity"][rows],
-                                             levels.discrete)
-            d_lo, d_hi = np.searchsorted(used, [t * R * C, (t + 1) * R * C])
-            loc = used[d_lo:d_hi] - t * R * C
-            s = state[d_lo:d_hi]
-            if levels.discrete:
-                up = rng.binomial((levels.n_max - s).astype(np.int64), -np.expm1(-e_P.ravel()[loc]))
-                dn = rng.binomial(s.astype(np.int64), -np.expm1(-e_AP.ravel()[loc]))
-                new = s + up - dn
-            else:
-                new = np.clip(s + e_P.ravel()[loc] - e_AP.ravel()[loc], 0.0, levels.n_max)
-            n_disturbed += int(np.sum(new != s))
-            state[d_lo:d_hi] = new
-        g_prog = np.asarray(backend.conductance_S(model, state, v_read_V=wv.v_read_V), np.float64)
+        n_disturbed = _sample_disturb(dev, cal, wv, levels, layout, c, state, n_used, rng)
+        g_prog = dev.conductance_S(state)
+    T, R, C = layout.n_tiles, layout.tile_rows, layout.tile_cols
     g_full = np.full(T * R * C, levels.g_S[0])
-    g_full[used] = g_prog
-    g_map = from_tiles(g_full.reshape(T, R, C), layout)
-    g_tgt = from_tiles(np.stack([t.g_target_S for t in chip.tiles]), layout)
-    err = (g_prog - levels.g_S[level]) / scale.level_step_S
-    inside = (g_prog >= lo) & (g_prog <= hi)
+    g_full[c.used] = g_prog
+    err = (g_prog - levels.g_S[c.level]) / scale.level_step_S
+    inside = (g_prog >= c.lo) & (g_prog <= c.hi)
     stats = {
-        "devices": int(used.size), "pulses_replayed": int(n_used.sum()), "extra_pulses": int(extra.sum()),
+        "devices": int(c.used.size), "pulses_replayed": int(n_used.sum()), "extra_pulses": int(extra.sum()),
         "devices_needing_extra_pulses": int((extra > 0).sum()), "failed": int(res.failed.sum()),
         "inside_band_after_programming": float(inside_programmed.mean()),
         "inside_band_after_disturb": float(inside.mean()), "disturbed_devices": n_disturbed,
         "abs_error_levels_mean": float(np.abs(err).mean()), "abs_error_levels_max": float(np.abs(err).max()),
         "seed": seed, "half_select": wv.half_select,
     }
-    return {"g_S": g_map, "g_target_S": g_tgt, "scale": scale, "stats": stats}
+    return {"g_S": from_tiles(g_full.reshape(T, R, C), layout),
+            "g_target_S": from_tiles(np.stack([t.g_target_S for t in chip.tiles]), layout),
+            "scale": scale, "stats": stats}
+
+
+def _evaluate_run(rd: Path, w_prog: np.ndarray, w_tgt: np.ndarray, step: float, n_test: int | None,
+                  data_dir: str | None, eval_device: str) -> dict[str, Any]:
+    """Accuracy of the run's network with its trained, the target and the programmed weights."""
+    from spinsyn.mnist import load_mnist
+    from spinsyn.snn import evaluate, load_run
+
+    net = load_run(rd)
+    w_trained = np.asarray(net.w, dtype=np.float64)
+    if w_trained.shape != w_prog.shape:
+        raise ValueError(f"{rd}: trained weights {w_trained.shape} do not match the chip's layer {w_prog.shape}")
+    images, labels = load_mnist("test", data_dir, n=n_test)
+    acc = {}
+    for name, w in (("trained", None), ("targets", w_tgt), ("programmed", w_prog)):
+        w_eval = None if w is None else np.clip(w, 0.0, 1.0).astype(np.float32)  # as the network stores weights
+        r = evaluate(net, images, labels, device=eval_device, w=w_eval)
+        acc[name] = {k: float(v) for k, v in r.items() if k.startswith("accuracy") and np.isscalar(v)}
+    key = "accuracy_all_activity" if "accuracy_all_activity" in acc["trained"] else next(iter(acc["trained"]), None)
+    out: dict[str, Any] = {"abs_error_vs_trained_mean_levels": float(np.abs(w_prog - w_trained).mean() / step),
+                           "accuracy": acc, "accuracy_key": key, "n_test": len(labels)}
+    if key:
+        out["drop_points"] = 100.0 * (acc["trained"][key] - acc["programmed"][key])
+        out["drop_points_quantisation"] = 100.0 * (acc["trained"][key] - acc["targets"][key])
+    return out
 
 
 def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, data_dir: str | None = None,
@@ -152,8 +194,6 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
     scale = out["scale"]
     w_prog = conductance_to_weights(out["g_S"], scale)
     w_tgt = conductance_to_weights(out["g_target_S"], scale)
-    from .mapping import weight_step
-
     step = weight_step(scale)
     result: dict[str, Any] = {
         "chip_dir": str(chip_dir), "programming": out["stats"],
@@ -166,33 +206,7 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
         result["accuracy"] = None
         result["note"] = "weights did not come from an snn run: no network to evaluate (pass --run RUN_DIR)"
         return result
-    from spinsyn.mnist import load_mnist
-    from spinsyn.snn import evaluate, load_run
-
-    net = load_run(rd)
-    images, labels = load_mnist("test", data_dir, n=n_test)
-    from .inputs import load_checkpoint
-
-    w_trained = load_checkpoint(rd / "checkpoint.pt")["w"]
-    w_trained = w_trained.detach().cpu().double().numpy()
-    result["weights"]["abs_error_vs_trained_mean_levels"] = float(np.abs(w_prog - w_trained).mean() / step)
-    if w_trained.shape != w_prog.shape:
-        raise ValueError(f"{rd}: trained weights {w_trained.shape} do not match the chip's layer {w_prog.shape}")
-    acc = {}
-    for name, w in (("trained", None), ("targets", w_tgt), ("programmed", w_prog)):
-        r = evaluate(net, images, labels, device=eval_device, w=None if w is None else _like(w, net))
-        acc[name] = {k: float(v) for k, v in r.items() if k.startswith("accuracy") and np.isscalar(v)}
-    key = "accuracy_all_activity" if "accuracy_all_activity" in acc["trained"] else next(iter(acc["trained"]), None)
-    result["accuracy"] = acc
-    result["accuracy_key"] = key
-    result["n_test"] = len(labels)
-    if key:
-        result["drop_points"] = 100.0 * (acc["trained"][key] - acc["programmed"][key])
-        result["drop_points_quantisation"] = 100.0 * (acc["trained"][key] - acc["targets"][key])
+    ev = _evaluate_run(rd, w_prog, w_tgt, step, n_test, data_dir, eval_device)
+    result["weights"]["abs_error_vs_trained_mean_levels"] = ev.pop("abs_error_vs_trained_mean_levels")
+    result.update(ev)
     return result
-
-
-def _like(w: np.ndarray, net: Any) -> Any:
-    import torch
-
-    return torch.as_tensor(np.clip(w, 0.0, 1.0), dtype=torch.float32)

@@ -19,10 +19,12 @@ _TILE_RE = re.compile(r"^(\d+)[xX](\d+)$")
 
 def parse_tile(text: str) -> tuple[int, int]:
     """Parse ``RxC`` (e.g. ``128x128``) into (rows, cols). Raises ValueError otherwise."""
+    from spinsyn.validation import check_scalar
+
     m = _TILE_RE.match(str(text).strip())
-    if not m or not (1 <= int(m.group(1)) <= 65535 and 1 <= int(m.group(2)) <= 65535):
+    if not m:
         raise ValueError(f"--tile: got {text!r}, expected ROWSxCOLS with 1..65535 each, e.g. 128x128")
-    return int(m.group(1)), int(m.group(2))
+    return tuple(check_scalar(int(g), "--tile", int, min_val=1, max_val=65535) for g in m.groups())  # type: ignore
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,18 @@ import shutil
 import h5py
 import numpy as np
 import pytest
+from spinsyn.devices import SynapseDevice, SynapseSpec
 from spinsyn.fileio import SpinsynFileError
-from spinsyn.hw_export import ExportConfig, chipfile, export_chip, load_chip, parse_synapse, verify_chip
+from spinsyn.hw_export import ExportConfig, chipfile, export_chip, load_chip, verify_chip
 from spinsyn.hw_export.mapping import conductance_to_weights
 
 
 @pytest.fixture(scope="module")
 def chip(tmp_path_factory):
-    import standin
-
     w = np.random.default_rng(0).normal(size=(70, 45))
-    cfg = ExportConfig(parse_synapse("compound:4"), mapping="differential", tile_rows=32, tile_cols=40)
+    cfg = ExportConfig(SynapseSpec.parse("compound:4"), mapping="differential", tile_rows=32, tile_cols=40)
     out = tmp_path_factory.mktemp("chips") / "chip"
-    res = export_chip(w, cfg, out, backend=standin, source={"kind": "npy", "path": "w.npy"})
+    res = export_chip(w, cfg, out, source={"kind": "npy", "path": "w.npy"})
     return out, w, res
 
 
@@ -63,7 +62,7 @@ def test_chip_content_maps_back(chip):
     assert (last.row_index >= 0).sum() == 6 and (last.col_index >= 0).sum() == 10
     assert set(np.unique(last.col_sign[last.col_index >= 0])) == {-1, 1}
     with h5py.File(out / "chip.h5") as f:
-        assert f.attrs["format"] == "spinsyn-chip" and f.attrs["format_version"] == 1
+        assert f.attrs["format"] == "spinsyn-chip" and f.attrs["format_version"] == 2
         ds = f["tiles/0/schedule"]
         assert ds.compression == "gzip" and ds.chunks is not None
         assert f["tiles/0/g_target_S"].attrs["units"] == "S"
@@ -141,17 +140,17 @@ def test_schedule_pulse_to_padding_is_rejected(chip, tmp_path):
         verify_chip(out)
 
 
-def test_out_dir_is_not_overwritten(chip, backend):
+def test_out_dir_is_not_overwritten(chip):
     out, w, _ = chip
-    cfg = ExportConfig(parse_synapse("compound:4"))
+    cfg = ExportConfig(SynapseSpec.parse("compound:4"))
     with pytest.raises(ValueError, match="already exists"):
-        export_chip(w, cfg, out, backend=backend)
+        export_chip(w, cfg, out)
 
 
-def test_failed_export_leaves_nothing(tmp_path, backend):
-    cfg = ExportConfig(parse_synapse("compound:4"))
+def test_failed_export_leaves_nothing(tmp_path):
+    cfg = ExportConfig(SynapseSpec.parse("compound:4"))
     with pytest.raises(ValueError):
-        export_chip(np.full((4, 4), np.nan), cfg, tmp_path / "x", backend=backend)
+        export_chip(np.full((4, 4), np.nan), cfg, tmp_path / "x")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -164,10 +163,10 @@ def test_simulated_programming_in_file_is_inside_band_or_failed(chip):
         assert np.all(t.n_pulses[t.failed == 1] == c.meta["write_verify"]["max_pulses"])
 
 
-def test_fusion_csv_for_unipolar(tmp_path, backend):
+def test_fusion_csv_for_unipolar(tmp_path):
     w = np.random.default_rng(2).random((30, 7))
     out = tmp_path / "u"
-    export_chip(w, ExportConfig(parse_synapse("compound:8")), out, backend=backend)
+    export_chip(w, ExportConfig(SynapseSpec.parse("compound:8")), out)
     lines = (out / "aihwkit_fusion.csv").read_text().splitlines()
     assert lines[:6] == ["1", "AnalogLinear", "210", "7", "30", "input_to_excitatory"]
     vals = np.array(lines[6].split(","), float).reshape(7, 30)  # aihwkit order: (out_size, in_size)
@@ -181,17 +180,38 @@ def test_fusion_csv_for_unipolar(tmp_path, backend):
         verify_chip(out)
 
 
-def test_replay_on_a_deterministic_device_reproduces_the_export(tmp_path, backend):
+def test_replay_on_a_deterministic_device_reproduces_the_export(tmp_path):
     from spinsyn.hw_export import program_chip
 
     w = np.random.default_rng(4).random((50, 33))
-    cfg = ExportConfig(parse_synapse("dw:16"), tile_rows=16, tile_cols=16, device_params={"sigma": 0.0})
-    export_chip(w, cfg, tmp_path / "d", backend=backend)
+    cfg = ExportConfig(SynapseSpec.parse("dw:16"), tile_rows=16, tile_cols=16, device_params={"sigma_depin_pct": 0.0})
+    export_chip(w, cfg, tmp_path / "d")
     c = load_chip(tmp_path / "d")
-    out = program_chip(c, seed=9, disturb=False, backend=backend)
+    out = program_chip(c, seed=9, disturb=False)
     from spinsyn.hw_export.tiling import TileLayout, from_tiles
 
     g_sim = from_tiles(np.stack([t.g_sim_S for t in c.tiles]), TileLayout(50, 33, 16, 16))
     np.testing.assert_allclose(out["g_S"], g_sim, rtol=1e-12)
     assert out["stats"]["extra_pulses"] == 0
     assert out["stats"]["pulses_replayed"] == sum(int(t.schedule.size) for t in c.tiles)
+
+
+def test_meta_records_the_synapse_device(chip):
+    c = load_chip(chip[0])
+    dev = SynapseDevice.from_record(c.meta["synapse_device"])
+    assert dev.spec == SynapseSpec("compound", 4) and c.meta["synapse"] == "compound:4"
+    assert c.meta["device_model"] == c.meta["synapse_device"]["model"]
+    np.testing.assert_allclose(c.meta_arrays["g_levels_S"], dev.level_conductances_S(), rtol=1e-12)
+
+
+def test_format_1_chips_are_still_read(chip, tmp_path):
+    from spinsyn.hw_export import simulate_chip
+
+    out = tmp_path / "c"
+    shutil.copytree(chip[0], out)
+    with h5py.File(out / "chip.h5", "r+") as f:
+        f.attrs["format_version"] = 1
+        del f["meta"].attrs["synapse_device"]
+    _rehash(out)
+    assert verify_chip(out)["format_version"] == 1
+    assert simulate_chip(out, disturb=False)["programming"]["devices"] == 70 * 90

@@ -9,16 +9,6 @@ from spinsyn.fileio import SpinsynFileError
 from spinsyn.hw_export import load_weights
 
 
-@pytest.fixture
-def standin_backend(monkeypatch, backend):
-    import spinsyn.hw_export.export as ex
-    import spinsyn.hw_export.simulate as sim
-
-    monkeypatch.setattr(ex, "device_backend", lambda: backend)
-    monkeypatch.setattr(sim, "device_backend", lambda: backend)
-    return backend
-
-
 def test_npy_and_pt_inputs(tmp_path):
     w = np.random.default_rng(0).random((20, 5))
     np.save(tmp_path / "w.npy", w)
@@ -65,7 +55,7 @@ def test_missing_and_unknown_inputs(tmp_path):
     assert load_weights(tmp_path / "two.pt", key="b").w.sum() == 4
 
 
-def test_cli_export_verify_simulate_on_weights(tmp_path, standin_backend, capsys):
+def test_cli_export_verify_simulate_on_weights(tmp_path, capsys):
     np.save(tmp_path / "w.npy", np.random.default_rng(1).normal(size=(150, 30)))
     out = tmp_path / "chip"
     rc = main(["export", str(tmp_path / "w.npy"), "--synapse", "dw:16", "--tile", "64x64", "--mapping",
@@ -84,7 +74,7 @@ def test_cli_export_verify_simulate_on_weights(tmp_path, standin_backend, capsys
 
 @pytest.mark.parametrize("argv,msg", [
     (["export", "verify"], "missing CHIP_DIR"),
-    (["export", "W", "--out", "x"], "--synapse is required"),
+    (["export", "W", "--out", "x"], "file not found"),
     (["export", "W", "--synapse", "compound:8"], "--out CHIP_DIR is required"),
     (["export", "W", "--synapse", "compound:0", "--out", "x"], "--synapse"),
     (["export", "W", "--synapse", "compound:8", "--tile", "12", "--out", "x"], "--tile"),
@@ -93,12 +83,12 @@ def test_cli_export_verify_simulate_on_weights(tmp_path, standin_backend, capsys
     (["export", "W", "--synapse", "compound:8", "--out", "x", "--tolerance", "big"], "--tolerance"),
     (["export", "W", "--synapse", "compound:8", "--out", "x", "--tolerance=-2uS"], "--tolerance"),
 ])
-def test_cli_errors_exit_2(argv, msg, capsys, standin_backend):
+def test_cli_errors_exit_2(argv, msg, capsys):
     assert main(argv) == 2
     assert msg in capsys.readouterr().err
 
 
-def test_cli_verify_reports_tampering(tmp_path, standin_backend, capsys):
+def test_cli_verify_reports_tampering(tmp_path, capsys):
     np.save(tmp_path / "w.npy", np.random.default_rng(1).random((20, 10)))
     out = tmp_path / "chip"
     assert main(["export", str(tmp_path / "w.npy"), "--synapse", "compound:4", "--out", str(out)]) == 0
@@ -112,41 +102,33 @@ def test_cli_verify_reports_tampering(tmp_path, standin_backend, capsys):
     assert err.startswith("spinsyn: error: ") and "tile_0_schedule.csv" in err and "sha256" in err
 
 
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("run") / "r"
-    rc = main(["train", "--synapse", "compound:8", "--neurons", "20", "--n-train", "200", "--n-test", "100",
-               "--n-assign", "200", "--out", str(run), "--quiet"])
-    assert rc == 0
-    return run
-
-
-def test_run_dir_round_trip(small_run, tmp_path, standin_backend, capsys):
+def test_run_dir_round_trip(tiny_run, tmp_path, capsys):
+    small_run = tiny_run("compound:8")
     src = load_weights(small_run)
-    assert src.kind == "run" and src.run_synapse == "compound:8" and src.state is not None
+    assert src.kind == "run" and str(src.run_spec) == "compound:8" and src.state is not None
     out = tmp_path / "chip"
-    assert main(["export", str(small_run), "--synapse", "compound:8", "--out", str(out)]) == 0
+    assert main(["export", str(small_run), "--out", str(out)]) == 0
     assert "levels from trained device states" in capsys.readouterr().out
     from spinsyn.hw_export import load_chip
 
     c = load_chip(out)
     lv = np.concatenate([t.level[t.mask == 1] for t in c.tiles])
-    assert lv.size == 784 * 20
+    assert lv.size == 784 * 6
     assert c.meta["source"]["run_dir"] and c.meta["levels_from"] == "trained device states"
-    rc = main(["export", "simulate", str(out), "--n-test", "100", "--json", str(tmp_path / "s.json")])
+    rc = main(["export", "simulate", str(out), "--n-test", "20", "--json", str(tmp_path / "s.json")])
     assert rc == 0
     assert "-> drop" in capsys.readouterr().out
     s = json.loads((tmp_path / "s.json").read_text())
     acc = s["accuracy"]
-    assert set(acc) == {"trained", "targets", "programmed"} and s["n_test"] == 100
+    assert set(acc) == {"trained", "targets", "programmed"} and s["n_test"] == 20
     assert 0 <= acc["programmed"]["accuracy_all_activity"] <= 1
     # the run moved: simulate needs --run
     moved = tmp_path / "moved"
     shutil.copytree(small_run, moved)
-    assert main(["export", "simulate", str(out), "--n-test", "50", "--run", str(moved)]) == 0
+    assert main(["export", "simulate", str(out), "--n-test", "10", "--run", str(moved)]) == 0
 
 
-def test_absolute_tolerance(tmp_path, standin_backend):
+def test_absolute_tolerance(tmp_path):
     from spinsyn.hw_export import load_chip
     from spinsyn.hw_export.cli import parse_tolerance
 
@@ -157,3 +139,12 @@ def test_absolute_tolerance(tmp_path, standin_backend):
     c = load_chip(out)
     t = c.tiles[0]
     np.testing.assert_allclose((t.verify_hi_S - t.verify_lo_S)[t.mask == 1], 2e-6)
+
+
+def test_weight_file_needs_a_synapse(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", np.random.default_rng(1).random((20, 10)))
+    assert main(["export", str(tmp_path / "w.npy"), "--out", str(tmp_path / "c")]) == 2
+    assert "--synapse is required for a weight file" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "w.npy"), "--synapse", "dw:8", "--requantize",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "--requantize: applies to snn runs only" in capsys.readouterr().err

@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spinsyn.devices import SynapseSpec
+from spinsyn.hw_export import parse_synapse
 from spinsyn.hw_export.mapping import (
     conductance_to_weights,
     levels_to_conductance,
     make_scale,
-    parse_synapse,
     weight_range,
     weight_step,
     weights_to_levels,
@@ -15,12 +16,13 @@ from spinsyn.hw_export.mapping import (
 
 @pytest.mark.parametrize("text,kind,levels", [("compound:8", "compound", 9), ("dw:16", "dw", 16),
                                               ("quantized:4", "quantized", 4), (" compound:1 ", "compound", 2)])
-def test_parse_synapse(text, kind, levels):
+def test_one_synapse_vocabulary(text, kind, levels):
     spec = parse_synapse(text)
+    assert isinstance(spec, SynapseSpec) and spec == SynapseSpec.parse(text)
     assert spec.kind == kind and spec.n_levels == levels
 
 
-@pytest.mark.parametrize("bad", ["compound", "compound:0", "dw:1", "ideal", "compound:x", "quantized:-3", ""])
+@pytest.mark.parametrize("bad", ["compound:0", "dw:1", "compound:x", "quantized:-3", "", "analog:4"])
 def test_parse_synapse_rejects(bad):
     with pytest.raises(ValueError, match="--synapse"):
         parse_synapse(bad)
