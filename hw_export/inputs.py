@@ -16,8 +16,6 @@ import numpy as np
 from spinsyn.devices import SynapseDevice, SynapseSpec
 from spinsyn.fileio import SpinsynFileError, sha256_file
 
-CHECKPOINT_NAME = "checkpoint.pt"
-
 
 @dataclass(frozen=True)
 class WeightSource:
@@ -93,7 +91,9 @@ def _pt_source(path: Path, key: str | None) -> WeightSource:
     obj = _torch_load(path)
     if not isinstance(obj, dict):
         return WeightSource(_as_matrix(path, obj, "the tensor"), "pt", path, sha256_file(path), None, None)
-    if obj.get("format") == "spinsyn-checkpoint":
+    from spinsyn.snn import CHECKPOINT_FORMAT
+
+    if obj.get("format") == CHECKPOINT_FORMAT:  # a run checkpoint: read again by snn's own reader
         return _run_source(path.parent)
     if key is not None:
         if key not in obj:
@@ -116,8 +116,10 @@ def load_weights(src: str | Path, key: str | None = None) -> WeightSource:
     """
     path = Path(src)
     if path.is_dir():
-        if not (path / CHECKPOINT_NAME).is_file():
-            raise SpinsynFileError(f"{path}: not an snn run directory (no {CHECKPOINT_NAME})")
+        from spinsyn.snn import checkpoint_path
+
+        if not checkpoint_path(path).is_file():
+            raise SpinsynFileError(f"{path}: not an snn run directory (no {checkpoint_path(path).name})")
         return _run_source(path)
     if not path.is_file():
         raise SpinsynFileError(f"{path}: file not found (expected a run directory, .npy or .pt)")
@@ -135,7 +137,9 @@ def _run_source(run_dir: Path) -> WeightSource:
     from spinsyn.snn import load_run
 
     net = load_run(run_dir)
-    ck = run_dir / CHECKPOINT_NAME
+    from spinsyn.snn import checkpoint_path
+
+    ck = checkpoint_path(run_dir)
     w = _as_matrix(ck, net.w, "'w'")
     state = None
     if net.state is not None and tuple(net.state.shape) == w.shape:

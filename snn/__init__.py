@@ -7,7 +7,7 @@ registries (:data:`RULES`, :data:`SYNAPSES`, :func:`make_rule`, :func:`make_syna
 ``spinsyn.devices.SynapseSpec`` / ``synapse_device``.
 """
 
-from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, read_checkpoint
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, checkpoint_path, read_checkpoint
 from .config import TrainConfig, make_config, validate_config
 from .network import TrainedNetwork, evaluate, load_run
 from .params import ExcParams, InhParams, NetworkParams
@@ -39,6 +39,7 @@ __all__ = [
     "make_config",
     "make_rule",
     "make_synapse",
+    "checkpoint_path",
     "read_checkpoint",
     "synapse_from_record",
     "train",

@@ -62,6 +62,11 @@ def save_checkpoint(path: Path, cfg_json: str, syn: Synapse, rule: CompiledRule,
         torch.save(ck, tmp)
 
 
+def checkpoint_path(run_dir: str | Path) -> Path:
+    """Where the checkpoint of run directory ``run_dir`` lives."""
+    return Path(run_dir) / CHECKPOINT_NAME
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a ``spinsyn-checkpoint`` v2 (a file, or a run directory holding ``checkpoint.pt``) safely
     (``torch.load(weights_only=True)``); tensors stay torch tensors. Raises SpinsynFileError naming the file."""
