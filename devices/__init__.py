@@ -1,7 +1,8 @@
 """spinsyn.devices: spintronic synapse models (STT-MTJ, compound, DW-MTJ), ngspice and reference engines.
 
 Public API (docs/CONTRACTS.md): STTMTJ, CompoundSynapse, DomainWallMTJ, PulseTestbench, get_model, PRESETS,
-sweep, write_sweep, read_sweep, SweepResult, conductance_S, apply_pulse, switch_probability.
+sweep, write_sweep, read_sweep, SweepResult, conductance_S, apply_pulse, switch_probability. Every device class
+implements the ``Device`` protocol (devices/models.py); the module-level functions call its methods.
 """
 
 from .models import (
@@ -9,6 +10,7 @@ from .models import (
     STTMTJ,
     TESTBENCHES,
     CompoundSynapse,
+    Device,
     DomainWallMTJ,
     PulseTestbench,
     conductance_S,
@@ -36,6 +38,7 @@ from .synapse import (
 __all__ = [
     "DEFAULT_PRESET",
     "DEVICE_CLASSES",
+    "Device",
     "KIND_COMPOUND",
     "KIND_DW",
     "KIND_IDEAL",

@@ -55,36 +55,27 @@ def register(subparsers: Any) -> None:
 
 
 def _build_model(args):
-    from . import STTMTJ, CompoundSynapse, get_model
+    import dataclasses
+
+    from . import get_model
 
     name = args.preset or args.model
     model = get_model(name)
+    overrides = {}
     if args.n_mtj is not None:
-        if not isinstance(model, CompoundSynapse):
+        if "n_mtj" not in {f.name for f in dataclasses.fields(model)}:
             raise ValueError(f"--n-mtj applies to the compound model, not {name!r}")
         if not 1 <= args.n_mtj <= 256:
             raise ValueError(f"--n-mtj: got {args.n_mtj}; expected 1..256")
-        model = get_model(name, n_mtj=args.n_mtj)
+        overrides["n_mtj"] = args.n_mtj
     if args.sigma_pct is not None:
         if not 0 <= args.sigma_pct < 30:
             raise ValueError(f"--sigma-pct: got {args.sigma_pct}; expected 0 <= sigma < 30")
-        if isinstance(model, DomainWallMTJ_type()):
-            model = get_model(name, sigma_depin_pct=args.sigma_pct)
-        else:
-            kw = {k: args.sigma_pct for k in ("sigma_t_ox_pct", "sigma_t_fl_pct", "sigma_tmr0_pct",
-                                               "sigma_area_pct")}
-            model = get_model(name, **kw, **({"n_mtj": model.n_mtj} if isinstance(model, CompoundSynapse)
-                                             else {}))
-    expected = {"stt-mtj": STTMTJ, "compound": CompoundSynapse, "dw-mtj": DomainWallMTJ_type()}[args.model]
-    if not isinstance(model, expected):
+        overrides.update(model.spread_overrides(args.sigma_pct))
+    model = get_model(name, **overrides)
+    if model.name != args.model:
         raise ValueError(f"--preset {name!r} is not a {args.model} model")
     return model
-
-
-def DomainWallMTJ_type():
-    from . import DomainWallMTJ
-
-    return DomainWallMTJ
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -156,26 +147,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from . import PRESETS, CompoundSynapse, DomainWallMTJ, conductance_S, derive, get_model
-    from .models import r_ap_ohm
+    from . import PRESETS, get_model
 
     m = get_model(args.model)
     print(f"{args.model}: {PRESETS[args.model][1]}")
     print(m)
-    if isinstance(m, DomainWallMTJ):
-        print(f"R_P = {m.r_p_ohm:.1f} ohm, R_AP = {m.r_ap_ohm:.1f} ohm, R_HM = {m.r_hm_ohm:.1f} ohm, "
-              f"I_dep = {m.i_depin_A * 1e6:.1f} uA (V_dep = {m.i_depin_A * m.r_hm_ohm:.3f} V), levels = "
-              f"{'analog' if m.n_notches == 0 else m.n_notches + 1}")
-        return 0
-    mtj = m.mtj if isinstance(m, CompoundSynapse) else m
-    p = derive(mtj)
-    print(f"R_P = {float(p.r_p_ohm):.1f} ohm; R_AP(0) = {float(r_ap_ohm(p, 0.0)):.1f} ohm; "
-          f"R_AP(0.1 V) = {float(r_ap_ohm(p, 0.1)):.1f} ohm; R_AP(0.25 V) = {float(r_ap_ohm(p, 0.25)):.1f} ohm")
-    print(f"Ic0 = {float(p.ic0_A) * 1e6:.2f} uA; Delta = {float(p.delta):.2f}; tau0 = {p.tau0_s * 1e9:.2f} ns; "
-          f"gates: to P V>{mtj.gate_to_p_V}, to AP V<{mtj.gate_to_ap_V}")
-    if isinstance(m, CompoundSynapse):
-        g = conductance_S(m, np.arange(m.n_mtj + 1))
-        print(f"levels ({m.n_mtj + 1}) at 0.1 V, uS: " + " ".join(f"{x * 1e6:.2f}" for x in g))
+    for line in m.info_lines():
+        print(line)
     return 0

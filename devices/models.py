@@ -1,4 +1,6 @@
-"""Device dataclasses, their derived quantities and named presets.
+"""Device classes (each owns its conductance, draws, reference integration, SPICE elements and pulse physics:
+the :class:`Device` protocol), the pulse testbench and named presets. The equations themselves are written
+once in :mod:`devices.physics`.
 
 Sign convention: ``V_mtj = V_pre - V_post``; positive V_mtj drives current pre -> post, which favours
 AP -> P (potentiation), negative V_mtj favours P -> AP (depression).
@@ -19,20 +21,158 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-KB_J_PER_K = 1.380649e-23
-E_C = 1.602176634e-19
-MU0 = 4e-7 * np.pi
-MU_B_J_PER_T = 9.2740100783e-24
-OE_TO_A_PER_M = 1e3 / (4 * np.pi)
-EULER_C = 0.5772156649
+from . import netlist as nl
+from . import reference as ref
+from .physics import (  # noqa: F401  (re-exported: the public home of the model equations)
+    E_C,
+    EULER_C,
+    EXP_CLIP,
+    KB_J_PER_K,
+    MU0,
+    MU_B_J_PER_T,
+    OE_TO_A_PER_M,
+    MTJParams,
+    conductance_formula,
+    derive,
+    dw_conductance_formula,
+    hazard_rate_per_s,
+    mtj_current_A,
+    mtj_current_formula,
+    r_ap_formula,
+    r_ap_ohm,
+    state_rate_formula,
+)
+
+
+class Device:
+    """What every device class implements (the device protocol). Adding a device = one frozen dataclass
+    subclassing this, its tests and a preset in ``PRESETS``; the engines, sweeps, records and the CLI only
+    call these methods.
+
+    * ``name`` (class attribute): short family name (``model_record``, ``--model``).
+    * ``n_mtj``: stochastic MTJs per instance (0 for a device without MTJ draws); the draws carry
+      ``max(n_mtj, 1)`` per instance.
+    * ``state_top``: state of the highest conductance (state 0 is the lowest).
+    * ``conductance_S(state, v_read_V)``: read conductance of states of any shape.
+    * ``draw(n_dt, trials, seed)`` -> ``reference.Draws``: every random number of a sweep, in a fixed order.
+    * ``run_reference(tb, dt_ms, draws)`` -> final-state dict (``s1`` or ``x1``) from the reference engine.
+    * ``netlist_elements(draws, ip, it)`` -> SPICE element lines of instance (Δt index, trial), built with
+      ``devices.netlist`` (V_mtj across nodes ``pre``/``post``).
+    * ``spice_final(res)`` -> final node values of an ngspice result; ``final_states(draws, final)`` turns
+      them (P, T, N) into the same dict as ``run_reference``; ``spice_conductance_S(res, v_read_V)`` -> G(t).
+    * ``sweep_states(draws, out)`` -> (state before, state after, #switched up, #switched down), each (P, T).
+    * ``apply_pulse(state, v_V, width_ns, rng, params=None)`` -> new states after one rectangular pulse.
+    * ``spread_overrides(sigma_pct)`` -> field overrides for a device-to-device spread; ``info_lines()``.
+    """
+
+    name: ClassVar[str] = ""
+
+    @property
+    def state_top(self):
+        return 1
+
+    def g_bounds_S(self, v_read_V: float = 0.1) -> tuple[float, float]:
+        """(g_min, g_max): conductance of state 0 and of ``state_top``."""
+        g = self.conductance_S(np.array([0, self.state_top]), v_read_V)
+        return float(g[0]), float(g[1])
+
+    def _missing(self, what: str):
+        return NotImplementedError(f"device {type(self).__name__} does not implement {what} (see models.Device)")
+
+    def conductance_S(self, state, v_read_V: float = 0.1) -> np.ndarray:
+        raise self._missing("conductance_S")
+
+    def draw(self, n_dt: int, trials: int, seed: int) -> ref.Draws:
+        raise self._missing("draw")
+
+    def run_reference(self, tb: PulseTestbench, dt_ms: np.ndarray, d: ref.Draws) -> dict[str, np.ndarray]:
+        raise self._missing("run_reference (the reference engine)")
+
+    def netlist_elements(self, d: ref.Draws, ip: int, it: int) -> list[str]:
+        raise self._missing("netlist_elements (the ngspice engine)")
+
+    def spice_final(self, res) -> np.ndarray:
+        raise self._missing("spice_final (the ngspice engine)")
+
+    def spice_conductance_S(self, res, v_read_V: float) -> np.ndarray:
+        raise self._missing("spice_conductance_S (ngspice waveforms)")
+
+    def final_states(self, d: ref.Draws, final: np.ndarray) -> dict[str, np.ndarray]:
+        raise self._missing("final_states (the ngspice engine)")
+
+    def sweep_states(self, d: ref.Draws, out: dict[str, np.ndarray]):
+        raise self._missing("sweep_states")
+
+    def apply_pulse(self, state, v_V, width_ns, rng: np.random.Generator, params=None) -> np.ndarray:
+        raise self._missing("apply_pulse")
+
+    def spread_overrides(self, sigma_pct: float) -> dict[str, float]:
+        raise self._missing("spread_overrides (--sigma-pct)")
+
+    def info_lines(self) -> list[str]:
+        return []
+
+
+class _MTJArray(Device):
+    """Devices made of ``n_mtj`` STT-MTJs ``cell`` in parallel; state = number of MTJs in P. The per-MTJ
+    physics (parameters, switching probabilities, SPICE elements) is the cell's (:class:`STTMTJ`)."""
+
+    @property
+    def state_top(self):
+        return self.n_mtj
+
+    def conductance_S(self, state, v_read_V: float = 0.1) -> np.ndarray:
+        p = derive(self.cell)
+        s = np.asarray(state, dtype=float)
+        return conductance_formula(p.r_p_ohm, r_ap_ohm(p, v_read_V), s, self.n_mtj - s)
+
+    def draw(self, n_dt: int, trials: int, seed: int) -> ref.Draws:
+        return ref.draw_base(n_dt, trials, self.n_mtj, seed)[1]
+
+    def run_reference(self, tb: PulseTestbench, dt_ms: np.ndarray, d: ref.Draws) -> dict[str, np.ndarray]:
+        edges_s, v_mid = ref.step_voltages(tb, dt_ms)
+        s1, h, nsw = ref.integrate_mtj(ref.device_params(self.cell, d.z), d.s0, d.theta, edges_s, v_mid)
+        return {"s1": s1.astype(np.int8), "h": h, "nsw": nsw}
+
+    def netlist_elements(self, d: ref.Draws, ip: int, it: int) -> list[str]:
+        p = ref.device_params(self.cell, d.z[ip, it])
+        return [line for i in range(self.n_mtj)
+                for line in self.cell.mtj_elements(i, p, int(d.s0[ip, it, i]), d.theta[ip, it, i])]
+
+    def spice_final(self, res) -> np.ndarray:
+        return np.array([res[f"h{i}"][-1] for i in range(self.n_mtj)])
+
+    def spice_conductance_S(self, res, v_read_V: float) -> np.ndarray:
+        return self.conductance_S(sum(res[f"s{i}"] for i in range(self.n_mtj)), v_read_V)
+
+    def final_states(self, d: ref.Draws, final: np.ndarray) -> dict[str, np.ndarray]:
+        """Hazard H (P, T, N) -> state = s0 XOR parity of the thresholds crossed."""
+        n_cross = (final[..., None] >= d.theta).sum(-1)
+        return {"s1": ((d.s0 + n_cross) % 2).astype(np.int8), "h": final}
+
+    def sweep_states(self, d: ref.Draws, out: dict[str, np.ndarray]):
+        s0, s1 = d.s0.astype(np.int64), out["s1"].astype(np.int64)
+        up = ((s0 == 0) & (s1 == 1)).sum(-1)
+        down = ((s0 == 1) & (s1 == 0)).sum(-1)
+        return s0.sum(-1), s1.sum(-1), up, down
+
+    def spread_overrides(self, sigma_pct: float) -> dict[str, float]:
+        return {k: sigma_pct for k in ("sigma_t_ox_pct", "sigma_t_fl_pct", "sigma_tmr0_pct", "sigma_area_pct")}
+
+    def info_lines(self) -> list[str]:
+        mtj, p = self.cell, derive(self.cell)
+        return [f"R_P = {float(p.r_p_ohm):.1f} ohm; R_AP(0) = {float(r_ap_ohm(p, 0.0)):.1f} ohm; "
+                f"R_AP(0.1 V) = {float(r_ap_ohm(p, 0.1)):.1f} ohm; R_AP(0.25 V) = {float(r_ap_ohm(p, 0.25)):.1f} ohm",
+                f"Ic0 = {float(p.ic0_A) * 1e6:.2f} uA; Delta = {float(p.delta):.2f}; tau0 = {p.tau0_s * 1e9:.2f} ns; "
+                f"gates: to P V>{mtj.gate_to_p_V}, to AP V<{mtj.gate_to_ap_V}"]
 
 
 @dataclass(frozen=True)
-class STTMTJ:
+class STTMTJ(_MTJArray):
     """Perpendicular STT-MTJ, two states (1 = P, 0 = AP). Defaults: Beihang/Zhao model (Zhang et al. 2012)
     as used by the published bi-sigmoid compound synapse; Ms chosen so that Delta = 22.8 at 300 K.
 
@@ -62,6 +202,44 @@ class STTMTJ:
     sigma_tmr0_pct: float = 0.0
     sigma_area_pct: float = 0.0
 
+    name: ClassVar[str] = "stt-mtj"
+    n_mtj: ClassVar[int] = 1
+
+    @property
+    def cell(self) -> STTMTJ:
+        return self
+
+    def switch_probabilities(self, v_V, width_s, params: MTJParams | None = None):
+        """(P(AP->P), P(P->AP)) of a rectangular pulse v_V of width_s seconds (arrays broadcast)."""
+        p = derive(self) if params is None else params
+        p_up = -np.expm1(-hazard_rate_per_s(p, 0.0, v_V) * width_s)
+        p_dn = -np.expm1(-hazard_rate_per_s(p, 1.0, v_V) * width_s)
+        return p_up, p_dn
+
+    def apply_pulse(self, state, v_V, width_ns, rng: np.random.Generator, params=None) -> np.ndarray:
+        state, v, w = ref.pulse_arrays(state, v_V, width_ns)
+        p_up, p_dn = self.switch_probabilities(v, w, params)
+        s = state.astype(np.int64)
+        u = rng.random(state.shape)
+        return np.where(s == 1, np.where(u < p_dn, 0, 1), np.where(u < p_up, 1, 0))
+
+    def mtj_elements(self, i: int, p: MTJParams, s0: int, thresholds: np.ndarray) -> list[str]:
+        """SPICE elements of MTJ ``i`` (parameters ``p[i]``): state node ``s<i>`` counting the thresholds
+        crossed by the hazard node ``h<i>`` = ∫ rate dt, and the MTJ current pre -> post. The rate blends the
+        two directions by the state: s·rate_from_P(V) + (1-s)·rate_from_AP(V)."""
+        v, s = nl.V_MTJ, nl.node_v(f"s{i}")
+        args = (p.r_p_ohm[i], p.tmr0[i], p.vh_V, p.ic0_A[i], p.delta[i], p.tau0_s, p.k_prec_per_A_s[i])
+        from_p = state_rate_formula(1, v, *args)
+        if p.gate_to_ap_V is not None:
+            from_p = nl.where(v < p.gate_to_ap_V, from_p, 0)
+        from_ap = state_rate_formula(0, v, *args)
+        if p.gate_to_p_V is not None:
+            from_ap = nl.where(v > p.gate_to_p_V, from_ap, 0)
+        r_ap = r_ap_formula(p.r_p_ohm[i], p.tmr0[i], p.vh_V, v)
+        return [nl.threshold_state(f"s{i}", f"h{i}", s0, thresholds),
+                *nl.integrator(f"h{i}", s * from_p + (1 - s) * from_ap, 0.0),
+                nl.b_current(f"m{i}", nl.PRE, nl.POST, mtj_current_formula(p.r_p_ohm[i], r_ap, s, v))]
+
     def __post_init__(self) -> None:
         positive = ("radius_nm", "t_fl_nm", "t_ox_nm", "ra_ohm_um2", "vh_V", "alpha", "gamma_rad_per_s_Oe",
                     "hk_Oe", "ms_A_per_m", "tau0_ns", "temperature_K", "barrier_height_eV")
@@ -80,12 +258,30 @@ class STTMTJ:
 
 
 @dataclass(frozen=True)
-class CompoundSynapse:
+class CompoundSynapse(_MTJArray):
     """N STT-MTJs in parallel between pre and post (Vincent et al., IEEE TBioCAS 9, 166 (2015) style
     compound synapse used by the published bi-sigmoid work); N+1 conductance levels. State = count of P."""
 
     n_mtj: int = 8
     mtj: STTMTJ = field(default_factory=STTMTJ)
+
+    name: ClassVar[str] = "compound"
+
+    @property
+    def cell(self) -> STTMTJ:
+        return self.mtj
+
+    def apply_pulse(self, state, v_V, width_ns, rng: np.random.Generator, params=None) -> np.ndarray:
+        """Binomial over the MTJs in the state the pulse can switch."""
+        state, v, w = ref.pulse_arrays(state, v_V, width_ns)
+        p_up, p_dn = self.mtj.switch_probabilities(v, w, params)
+        k = state.astype(np.int64)
+        return k + rng.binomial(self.n_mtj - k, p_up) - rng.binomial(k, p_dn)
+
+    def info_lines(self) -> list[str]:
+        g = self.conductance_S(np.arange(self.n_mtj + 1))
+        return [*super().info_lines(),
+                f"levels ({self.n_mtj + 1}) at 0.1 V, uS: " + " ".join(f"{x * 1e6:.2f}" for x in g)]
 
     def __post_init__(self) -> None:
         if isinstance(self.mtj, dict):
@@ -95,7 +291,7 @@ class CompoundSynapse:
 
 
 @dataclass(frozen=True)
-class DomainWallMTJ:
+class DomainWallMTJ(Device):
     """Three-terminal domain-wall MTJ: read conductance G = G_AP + x (G_P - G_AP), wall position x in [0, 1].
 
     The write current flows through a heavy-metal strip (``r_hm_ohm``, cross-section ``hm_width_nm`` x
@@ -117,6 +313,64 @@ class DomainWallMTJ:
     v_coeff_m_per_s: float = 10.0
     n_notches: int = 0
     sigma_depin_pct: float = 0.0
+
+    name: ClassVar[str] = "dw-mtj"
+    n_mtj: ClassVar[int] = 0
+
+    def conductance_S(self, state, v_read_V: float = 0.1) -> np.ndarray:
+        return dw_conductance_formula(self.r_p_ohm, self.r_ap_ohm, np.clip(np.asarray(state, dtype=float), 0, 1))
+
+    def draw(self, n_dt: int, trials: int, seed: int) -> ref.Draws:
+        """The MTJ draws (unused, kept so every device consumes the stream alike), then notch-snapped start
+        positions and the per-instance depinning-current scale."""
+        rng, d = ref.draw_base(n_dt, trials, 1, seed)
+        x0 = d.x0 if self.n_notches == 0 else np.round(d.x0 * self.n_notches) / self.n_notches
+        depin = 1 + self.sigma_depin_pct / 100 * rng.standard_normal((n_dt, trials))
+        return dataclasses.replace(d, x0=x0, depin=np.maximum(depin, 0.05))
+
+    def run_reference(self, tb: PulseTestbench, dt_ms: np.ndarray, d: ref.Draws) -> dict[str, np.ndarray]:
+        edges_s, v_mid = ref.step_voltages(tb, dt_ms)
+        return {"x1": ref.integrate_dw(self, d.x0, d.depin, edges_s[:, None, :], v_mid[:, None, :])}
+
+    def netlist_elements(self, d: ref.Draws, ip: int, it: int) -> list[str]:
+        """Heavy-metal strip and MTJ pre -> post; node ``x`` integrates the wall velocity, which fades out
+        over the last 1e-3 of the range at either end (continuous clamp)."""
+        v, x = nl.V_MTJ, nl.node_v("x")
+        speed = ref.dw_speed(self, v, d.depin[ip, it])
+        up = speed * np.maximum(np.minimum((1 - x) / 1e-3, 1), 0)
+        down = -speed * np.maximum(np.minimum(x / 1e-3, 1), 0)
+        return [nl.resistor("hm", nl.PRE, nl.POST, self.r_hm_ohm),
+                nl.b_current("mtj", nl.PRE, nl.POST, v * dw_conductance_formula(self.r_p_ohm, self.r_ap_ohm, x)),
+                *nl.integrator("x", nl.where(v > 0, up, down), d.x0[ip, it])]
+
+    def spice_final(self, res) -> np.ndarray:
+        return np.array([res["x"][-1]])
+
+    def spice_conductance_S(self, res, v_read_V: float) -> np.ndarray:
+        return dw_conductance_formula(self.r_p_ohm, self.r_ap_ohm, res["x"])
+
+    def final_states(self, d: ref.Draws, final: np.ndarray) -> dict[str, np.ndarray]:
+        return {"x1": ref.snap_notches(self, d.x0, np.clip(final[..., 0], 0, 1))}
+
+    def sweep_states(self, d: ref.Draws, out: dict[str, np.ndarray]):
+        x0, x1 = d.x0, out["x1"]
+        return x0, x1, (x1 > x0).astype(np.int64), (x1 < x0).astype(np.int64)
+
+    def apply_pulse(self, state, v_V, width_ns, rng: np.random.Generator, params=None) -> np.ndarray:
+        """The wall moves by the deterministic velocity with a drawn I_dep, then snaps to notches."""
+        state, v, w = ref.pulse_arrays(state, v_V, width_ns)
+        depin = np.maximum(1 + self.sigma_depin_pct / 100 * rng.standard_normal(state.shape), 0.05)
+        x0 = state.astype(float)
+        x = np.clip(x0 + ref.dw_velocity_per_s(self, v, depin) * w, 0.0, 1.0)
+        return ref.snap_notches(self, x0, x)
+
+    def spread_overrides(self, sigma_pct: float) -> dict[str, float]:
+        return {"sigma_depin_pct": sigma_pct}
+
+    def info_lines(self) -> list[str]:
+        return [f"R_P = {self.r_p_ohm:.1f} ohm, R_AP = {self.r_ap_ohm:.1f} ohm, R_HM = {self.r_hm_ohm:.1f} ohm, "
+                f"I_dep = {self.i_depin_A * 1e6:.1f} uA (V_dep = {self.i_depin_A * self.r_hm_ohm:.3f} V), levels = "
+                f"{'analog' if self.n_notches == 0 else self.n_notches + 1}"]
 
     def __post_init__(self) -> None:
         for name in ("length_nm", "r_p_ohm", "r_ap_ohm", "r_hm_ohm", "hm_width_nm", "hm_thickness_nm",
@@ -170,82 +424,6 @@ class PulseTestbench:
         return self.post_pot_us + self.post_dep_us
 
 
-# ------------------------------------------------------------------------------------- derived numbers
-
-
-@dataclass(frozen=True)
-class MTJParams:
-    """Per-device derived parameters (arrays of one shape): R_P, TMR0, Vh, Ic0, Delta, tau0, k_prec."""
-
-    r_p_ohm: np.ndarray
-    tmr0: np.ndarray
-    vh_V: float
-    ic0_A: np.ndarray
-    delta: np.ndarray
-    tau0_s: float
-    k_prec_per_A_s: np.ndarray
-    gate_to_p_V: float | None
-    gate_to_ap_V: float | None
-
-
-def _tox_factor(t_ox_nm: np.ndarray, phi_eV: float) -> np.ndarray:
-    t_a = np.asarray(t_ox_nm) * 10.0
-    return t_a * np.exp(1.025 * t_a * np.sqrt(phi_eV))
-
-
-def derive(mtj: STTMTJ, t_ox_nm=None, t_fl_nm=None, tmr0=None, area_scale=None) -> MTJParams:
-    """Derived parameters; optional per-device arrays (same shape) override the nominal geometry."""
-    t_ox = np.asarray(mtj.t_ox_nm if t_ox_nm is None else t_ox_nm, dtype=float)
-    t_fl = np.asarray(mtj.t_fl_nm if t_fl_nm is None else t_fl_nm, dtype=float)
-    tmr = np.asarray(mtj.tmr0 if tmr0 is None else tmr0, dtype=float)
-    a_scale = np.asarray(1.0 if area_scale is None else area_scale, dtype=float)
-    area_m2 = np.pi * (mtj.radius_nm * 1e-9) ** 2 * a_scale
-    r_p = mtj.ra_ohm_um2 / (area_m2 * 1e12) * _tox_factor(t_ox, mtj.barrier_height_eV) / _tox_factor(
-        mtj.t_ox_nm, mtj.barrier_height_eV)
-    vol = area_m2 * t_fl * 1e-9
-    hk = mtj.hk_Oe * OE_TO_A_PER_M
-    mu0ms = MU0 * mtj.ms_A_per_m
-    delta = mu0ms * hk * vol / (2 * KB_J_PER_K * mtj.temperature_K)
-    gamma = mtj.gamma_rad_per_s_Oe * 1e4  # rad/(s T)
-    p = mtj.polarisation
-    ic0 = mtj.alpha * gamma * E_C * mu0ms * hk * vol * (1 + p * p) / (MU_B_J_PER_T * p)
-    m = mtj.ms_A_per_m * vol
-    k_prec = 2.0 / (EULER_C + np.log(np.pi ** 2 * delta / 4)) * MU_B_J_PER_T * p / (E_C * m * (1 + p * p))
-    return MTJParams(r_p, tmr, mtj.vh_V, ic0, delta, mtj.tau0_ns * 1e-9, k_prec, mtj.gate_to_p_V,
-                     mtj.gate_to_ap_V)
-
-
-def r_ap_ohm(p: MTJParams, v_V) -> np.ndarray:
-    """R_AP(V) = R_P (1 + TMR0/(1 + V^2/Vh^2))."""
-    v = np.asarray(v_V, dtype=float)
-    return p.r_p_ohm * (1 + p.tmr0 / (1 + v * v / (p.vh_V * p.vh_V)))
-
-
-def mtj_current_A(p: MTJParams, is_p, v_V) -> np.ndarray:
-    """I = V / R(state, V); ``is_p`` 1 = P, 0 = AP (floats in between blend conductances)."""
-    v = np.asarray(v_V, dtype=float)
-    s = np.asarray(is_p, dtype=float)
-    return v * (s / p.r_p_ohm + (1 - s) / r_ap_ohm(p, v))
-
-
-EXP_CLIP = 80.0
-
-
-def hazard_rate_per_s(p: MTJParams, is_p, v_V) -> np.ndarray:
-    """Switching rate (1/s) away from the current state at V_mtj (thermal + precessional, gated)."""
-    v = np.asarray(v_V, dtype=float)
-    s = np.asarray(is_p, dtype=float)
-    i = mtj_current_A(p, s, v)
-    i_aid = np.where(s > 0.5, -i, i)  # current aiding the switch (P->AP needs negative current)
-    x = np.clip(p.delta * (1 - i_aid / p.ic0_A), -EXP_CLIP, EXP_CLIP)
-    rate = np.exp(-x) / p.tau0_s + p.k_prec_per_A_s * np.maximum(i_aid - p.ic0_A, 0.0)
-    if p.gate_to_p_V is not None:
-        rate = np.where((s < 0.5) & ~(v > p.gate_to_p_V), 0.0, rate)
-    if p.gate_to_ap_V is not None:
-        rate = np.where((s > 0.5) & ~(v < p.gate_to_ap_V), 0.0, rate)
-    return rate
-
-
 def switch_probability(mtj: STTMTJ, v_V, width_ns, to_parallel: bool) -> np.ndarray:
     """P(switch) for a rectangular pulse of v_V (V_mtj) and width_ns: 1 - exp(-width/tau)."""
     p = derive(mtj)
@@ -295,12 +473,14 @@ def get_model(name: str, **overrides: Any):
     fields = {f.name for f in dataclasses.fields(model)}
     own = {k: v for k, v in overrides.items() if k in fields}
     rest = {k: v for k, v in overrides.items() if k not in fields}
-    if rest and isinstance(model, CompoundSynapse):
-        mtj_fields = {f.name for f in dataclasses.fields(STTMTJ)}
-        bad = sorted(set(rest) - mtj_fields)
+    parts = [f.name for f in dataclasses.fields(model) if dataclasses.is_dataclass(getattr(model, f.name))]
+    if rest and parts:  # a device made of a component (compound: its MTJ) takes the component's fields
+        part = parts[0]
+        part_fields = {f.name for f in dataclasses.fields(getattr(model, part))}
+        bad = sorted(set(rest) - part_fields)
         if bad:
             raise ValueError(f"unknown parameter(s) {bad} for device {name!r}")
-        own["mtj"] = dataclasses.replace(own.get("mtj", model.mtj), **rest)
+        own[part] = dataclasses.replace(own.get(part, getattr(model, part)), **rest)
     elif rest:
         raise ValueError(f"unknown parameter(s) {sorted(rest)} for device {name!r}; "
                          f"expected some of {sorted(fields)}")
@@ -315,24 +495,15 @@ def get_testbench(name: str = "published", **overrides: Any) -> PulseTestbench:
 
 def conductance_S(model, state, v_read_V: float = 0.1) -> np.ndarray:
     """Read conductance of device states (STT: 1=P/0=AP; compound: #P in 0..N; dw: x in [0,1])."""
-    s = np.asarray(state, dtype=float)
-    if isinstance(model, STTMTJ):
-        p = derive(model)
-        return s / p.r_p_ohm + (1 - s) / r_ap_ohm(p, v_read_V)
-    if isinstance(model, CompoundSynapse):
-        p = derive(model.mtj)
-        return s / p.r_p_ohm + (model.n_mtj - s) / r_ap_ohm(p, v_read_V)
-    if isinstance(model, DomainWallMTJ):
-        return 1 / model.r_ap_ohm + np.clip(s, 0, 1) * (1 / model.r_p_ohm - 1 / model.r_ap_ohm)
-    raise ValueError(f"unknown device model type {type(model).__name__}")
+    if not isinstance(model, Device):
+        raise ValueError(f"unknown device model type {type(model).__name__}")
+    return model.conductance_S(state, v_read_V)
 
 
 def g_bounds_S(model, v_read_V: float = 0.1) -> tuple[float, float]:
     """(g_min, g_max): all AP / all P."""
-    top = model.n_mtj if isinstance(model, CompoundSynapse) else 1
-    g = conductance_S(model, np.array([0, top]), v_read_V)
-    return float(g[0]), float(g[1])
+    return model.g_bounds_S(v_read_V)
 
 
 def model_name(model) -> str:
-    return {STTMTJ: "stt-mtj", CompoundSynapse: "compound", DomainWallMTJ: "dw-mtj"}[type(model)]
+    return model.name

@@ -8,21 +8,18 @@ held at its step-midpoint voltage, the crossing time is solved linearly), vector
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, prange
 
-from .models import (
-    EXP_CLIP,
-    STTMTJ,
-    CompoundSynapse,
-    DomainWallMTJ,
-    MTJParams,
-    PulseTestbench,
-    derive,
-    hazard_rate_per_s,
-)
+from . import physics
+from .physics import MTJParams, derive, dw_speed_formula, hazard_rate_per_s, state_rate_formula
+
+if TYPE_CHECKING:
+    from .models import DomainWallMTJ, PulseTestbench
 
 K_THRESHOLDS = 4  # switches one device may make during one waveform
 
@@ -42,27 +39,24 @@ class Draws:
     depin: np.ndarray
 
 
-def n_mtj_of(model) -> int:
-    return model.n_mtj if isinstance(model, CompoundSynapse) else 1
-
-
-def draw(model, n_dt: int, trials: int, seed: int) -> Draws:
-    """All random numbers for a sweep from ``np.random.default_rng(seed)`` in a fixed order."""
+def draw_base(n_dt: int, trials: int, n: int, seed: int) -> tuple[np.random.Generator, Draws]:
+    """The draws every device makes first, from ``np.random.default_rng(seed)`` in a fixed order: s0, theta, z
+    for ``max(n, 1)`` MTJs, then x0; depin = 1. Returns the generator (devices draw more from it) too."""
     rng = np.random.default_rng(seed)
-    n = n_mtj_of(model) if not isinstance(model, DomainWallMTJ) else 1
-    shape = (n_dt, trials, n)
+    shape = (n_dt, trials, max(n, 1))
     s0 = (rng.random(shape) < 0.5).astype(np.int8)
     theta = np.cumsum(-np.log1p(-rng.random(shape + (K_THRESHOLDS,))), axis=-1)
     z = rng.standard_normal(shape + (4,))
     x0 = rng.random((n_dt, trials))
-    if isinstance(model, DomainWallMTJ) and model.n_notches > 0:
-        x0 = np.round(x0 * model.n_notches) / model.n_notches
-    depin = 1 + model.sigma_depin_pct / 100 * rng.standard_normal((n_dt, trials)) if isinstance(
-        model, DomainWallMTJ) else np.ones((n_dt, trials))
-    return Draws(s0, theta, z, x0, np.maximum(depin, 0.05))
+    return rng, Draws(s0, theta, z, x0, np.ones((n_dt, trials)))
 
 
-def device_params(mtj: STTMTJ, z: np.ndarray) -> MTJParams:
+def draw(model, n_dt: int, trials: int, seed: int) -> Draws:
+    """All random numbers for a sweep from ``np.random.default_rng(seed)`` in a fixed order (``model.draw``)."""
+    return model.draw(n_dt, trials, seed)
+
+
+def device_params(mtj, z: np.ndarray) -> MTJParams:
     """Per-device derived parameters from standard normals z (..., 4)."""
     return derive(
         mtj,
@@ -94,6 +88,13 @@ def time_grid_ms(tb: PulseTestbench, dt_ms: np.ndarray, n_ramp: int = 400, n_pul
     return edges, vpost
 
 
+def step_voltages(tb: PulseTestbench, dt_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Step edges (P, S+1) in seconds and V_mtj (P, S) at each step's midpoint."""
+    edges_ms, vpost = time_grid_ms(tb, dt_ms)
+    tmid = 0.5 * (edges_ms[:, 1:] + edges_ms[:, :-1])
+    return edges_ms * 1e-3, tb.v_pre_V(tmid) - vpost
+
+
 def integrate_mtj_numpy(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.ndarray,
                   v_mid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Event-located hazard integration. s0 (...,), theta (..., K), edges_s/v_mid broadcastable to
@@ -122,24 +123,18 @@ def integrate_mtj_numpy(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s
 
 
 @njit(cache=True, fastmath=False, nogil=True)
-def _rate(s: int, v: float, r_p: float, tmr0: float, vh2: float, ic0: float, delta: float, tau0: float,
+def _rate(s: int, v: float, r_p: float, tmr0: float, vh: float, ic0: float, delta: float, tau0: float,
           k_prec: float, gate_p: float, gate_ap: float) -> float:
-    """Scalar ``models.hazard_rate_per_s`` (gates: NaN = no gate)."""
+    """Scalar ``physics.hazard_rate_per_s`` for a fixed state (gates: NaN = no gate)."""
     if s == 0 and not np.isnan(gate_p) and not v > gate_p:
         return 0.0
     if s == 1 and not np.isnan(gate_ap) and not v < gate_ap:
         return 0.0
-    if s == 1:
-        i_aid = -v / r_p
-    else:
-        i_aid = v / (r_p * (1.0 + tmr0 / (1.0 + v * v / vh2)))
-    x = delta * (1.0 - i_aid / ic0)
-    x = min(max(x, -EXP_CLIP), EXP_CLIP)
-    return np.exp(-x) / tau0 + k_prec * max(i_aid - ic0, 0.0)
+    return state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh2, tau0, gate_p, gate_ap, s0, theta, row, widths, v_mid,
+def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh, tau0, gate_p, gate_ap, s0, theta, row, widths, v_mid,
                       h_out, nsw_out):
     """Flat devices d (D,): per-device params, s0 (D,), theta (D, K), row (D,) index into widths/v_mid (P, S)."""
     n_dev, k_max = theta.shape
@@ -152,7 +147,7 @@ def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh2, tau0, gate_p, gate_ap,
             rem = widths[r, j]
             v = v_mid[r, j]
             for _ in range(k_max + 1):
-                rate = _rate((s0[d] + nsw) % 2, v, r_p[d], tmr0[d], vh2, ic0[d], delta[d], tau0, k_prec[d],
+                rate = _rate((s0[d] + nsw) % 2, v, r_p[d], tmr0[d], vh, ic0[d], delta[d], tau0, k_prec[d],
                              gate_p, gate_ap)
                 if rate > 0.0 and nsw < k_max:
                     t_hit = (theta[d, nsw] - h) / rate
@@ -165,6 +160,21 @@ def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh2, tau0, gate_p, gate_ap,
                 break
         h_out[d] = h
         nsw_out[d] = nsw
+
+
+def _stamp_physics(*kernels) -> None:
+    """numba keys a kernel's on-disk cache on the kernel's own source file; add ``physics.py`` (where the
+    formulas the kernels inline live) so that editing a formula recompiles instead of loading stale code."""
+    try:
+        st = os.stat(physics.__file__)
+        for k in kernels:
+            cf = k._cache._cache_file
+            cf._source_stamp = (cf._source_stamp, st.st_mtime, st.st_size)
+    except (AttributeError, OSError):  # numba internals moved: the cache is then keyed on this file only
+        pass
+
+
+_stamp_physics(_rate, _integrate_kernel)
 
 
 def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.ndarray, v_mid: np.ndarray
@@ -189,7 +199,7 @@ def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.n
     nsw = np.empty(flat, dtype=np.int64)
     nan = float("nan")
     _integrate_kernel(per_dev(p.r_p_ohm), per_dev(p.tmr0), per_dev(p.ic0_A), per_dev(p.delta),
-                      per_dev(p.k_prec_per_A_s), float(p.vh_V) ** 2, float(p.tau0_s),
+                      per_dev(p.k_prec_per_A_s), float(p.vh_V), float(p.tau0_s),
                       nan if p.gate_to_p_V is None else float(p.gate_to_p_V),
                       nan if p.gate_to_ap_V is None else float(p.gate_to_ap_V),
                       np.ascontiguousarray(s0.reshape(flat), dtype=np.int64),
@@ -200,12 +210,16 @@ def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.n
     return (s0 + nsw) % 2, h, nsw
 
 
+def dw_speed(model: DomainWallMTJ, v, depin_scale):
+    """|dx/dt| (1/s) of the wall for V_mtj ``v`` (array or ``netlist.Expr``) and depinning-current scale."""
+    return dw_speed_formula(v, model.r_hm_ohm, model.i_depin_A * depin_scale, model.v_coeff_m_per_s,
+                            model.length_nm * 1e-9)
+
+
 def dw_velocity_per_s(model: DomainWallMTJ, v_V, depin_scale) -> np.ndarray:
     """dx/dt (1/s) of the wall position for V_mtj across the device."""
-    i = np.asarray(v_V, dtype=float) / model.r_hm_ohm
-    i_dep = model.i_depin_A * np.asarray(depin_scale)
-    speed = model.v_coeff_m_per_s * np.maximum(np.abs(i) / i_dep - 1.0, 0.0) / (model.length_nm * 1e-9)
-    return np.sign(i) * speed
+    v = np.asarray(v_V, dtype=float)
+    return np.sign(v / model.r_hm_ohm) * dw_speed(model, v, np.asarray(depin_scale))
 
 
 def snap_notches(model: DomainWallMTJ, x0: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -230,16 +244,15 @@ def integrate_dw(model: DomainWallMTJ, x0: np.ndarray, depin: np.ndarray, edges_
 
 def run_reference(model, tb: PulseTestbench, dt_ms: np.ndarray, d: Draws) -> dict[str, np.ndarray]:
     """Final states for every (Δt, trial): ``s1`` (P,T,N) MTJ states or ``x1`` (P,T) wall positions."""
-    edges_ms, vpost = time_grid_ms(tb, dt_ms)
-    tmid = 0.5 * (edges_ms[:, 1:] + edges_ms[:, :-1])
-    v_mid = tb.v_pre_V(tmid) - vpost  # (P, S)
-    edges_s = edges_ms * 1e-3
-    if isinstance(model, DomainWallMTJ):
-        return {"x1": integrate_dw(model, d.x0, d.depin, edges_s[:, None, :], v_mid[:, None, :])}
-    mtj = model.mtj if isinstance(model, CompoundSynapse) else model
-    p = device_params(mtj, d.z)
-    s1, h, nsw = integrate_mtj(p, d.s0, d.theta, edges_s, v_mid)
-    return {"s1": s1.astype(np.int8), "h": h, "nsw": nsw}
+    return model.run_reference(tb, dt_ms, d)
+
+
+def pulse_arrays(state, v_V, width_ns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(state, V_mtj, width in s) broadcast to the state's shape."""
+    state = np.asarray(state)
+    v = np.broadcast_to(np.asarray(v_V, dtype=float), state.shape)
+    w = np.broadcast_to(np.asarray(width_ns, dtype=float), state.shape) * 1e-9
+    return state, v, w
 
 
 def apply_pulse(model, state, v_V, width_ns, rng: np.random.Generator, params=None) -> np.ndarray:
@@ -248,21 +261,4 @@ def apply_pulse(model, state, v_V, width_ns, rng: np.random.Generator, params=No
     STT-MTJ: state 1/0, switches with p = 1 - exp(-rate * width); compound: binomial over the MTJs in the
     state the pulse can switch; dw-mtj: wall moves by the deterministic velocity with a drawn I_dep.
     """
-    state = np.asarray(state)
-    v = np.broadcast_to(np.asarray(v_V, dtype=float), state.shape)
-    w = np.broadcast_to(np.asarray(width_ns, dtype=float), state.shape) * 1e-9
-    if isinstance(model, DomainWallMTJ):
-        depin = np.maximum(1 + model.sigma_depin_pct / 100 * rng.standard_normal(state.shape), 0.05)
-        x0 = state.astype(float)
-        x = np.clip(x0 + dw_velocity_per_s(model, v, depin) * w, 0.0, 1.0)
-        return snap_notches(model, x0, x)
-    mtj = model.mtj if isinstance(model, CompoundSynapse) else model
-    p = derive(mtj) if params is None else params
-    p_up = -np.expm1(-hazard_rate_per_s(p, 0.0, v) * w)
-    p_dn = -np.expm1(-hazard_rate_per_s(p, 1.0, v) * w)
-    if isinstance(model, CompoundSynapse):
-        k = state.astype(np.int64)
-        return k + rng.binomial(model.n_mtj - k, p_up) - rng.binomial(k, p_dn)
-    s = state.astype(np.int64)
-    u = rng.random(state.shape)
-    return np.where(s == 1, np.where(u < p_dn, 0, 1), np.where(u < p_up, 1, 0))
+    return model.apply_pulse(state, v_V, width_ns, rng, params)

@@ -9,16 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .models import (
-    STTMTJ,
-    CompoundSynapse,
-    DomainWallMTJ,
-    PulseTestbench,
-    conductance_S,
-    g_bounds_S,
-    model_name,
-)
-from .reference import draw, n_mtj_of, run_reference
+from .models import PulseTestbench, conductance_S, g_bounds_S
+from .records import model_from_record, model_record  # noqa: F401  (model_from_record: re-exported)
+from .reference import draw, run_reference
 
 FORMAT, VERSION = "spinsyn-sweep", 1
 
@@ -51,28 +44,6 @@ class SweepResult:
         return (self.g_after_S - self.g_before_S) / (self.g_max_S - self.g_min_S)
 
 
-def model_record(model) -> dict[str, Any]:
-    return {"name": model_name(model), "class": type(model).__name__, "fields": dataclasses.asdict(model)}
-
-
-def model_from_record(rec: dict[str, Any]):
-    f = dict(rec["fields"])
-    cls = {"STTMTJ": STTMTJ, "CompoundSynapse": CompoundSynapse, "DomainWallMTJ": DomainWallMTJ}[rec["class"]]
-    if cls is CompoundSynapse:
-        f["mtj"] = STTMTJ(**f["mtj"])
-    return cls(**f)
-
-
-def _states(model, d, out) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    if isinstance(model, DomainWallMTJ):
-        x0, x1 = d.x0, out["x1"]
-        return x0, x1, (x1 > x0).astype(np.int64), (x1 < x0).astype(np.int64)
-    s0, s1 = d.s0.astype(np.int64), out["s1"].astype(np.int64)
-    up = ((s0 == 0) & (s1 == 1)).sum(-1)
-    down = ((s0 == 1) & (s1 == 0)).sum(-1)
-    return s0.sum(-1), s1.sum(-1), up, down
-
-
 def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "reference", seed: int = 0,
           jobs: int = 1, save_waveforms: int = 0, progress: bool = False,
           netlist_dir: str | Path | None = None) -> SweepResult:
@@ -98,14 +69,14 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
 
         out, waves, version = spice.run_spice(model, testbench, dt, d, jobs=jobs, save_waveforms=save_waveforms,
                                               progress=progress, netlist_dir=netlist_dir)
-    st0, st1, up, down = _states(model, d, out)
+    st0, st1, up, down = model.sweep_states(d, out)
     v_read = testbench.v_read_V
     g_min, g_max = g_bounds_S(model, v_read)
     return SweepResult(
         dt_ms=dt, g_before_S=conductance_S(model, st0, v_read), g_after_S=conductance_S(model, st1, v_read),
         switched_up=up, switched_down=down, model=model_record(model),
         testbench=dataclasses.asdict(testbench), engine=engine, seed=int(seed), g_min_S=g_min, g_max_S=g_max,
-        n_mtj=n_mtj_of(model) if not isinstance(model, DomainWallMTJ) else 0, ngspice_version=version,
+        n_mtj=int(model.n_mtj), ngspice_version=version,
         state_before=np.asarray(st0, dtype=float), state_after=np.asarray(st1, dtype=float), waveforms=waves)
 
 
@@ -143,6 +114,56 @@ def write_sweep(path: str | Path, r: SweepResult) -> Path:
     return Path(path)
 
 
+def _check_datasets(path: Path, f) -> dict[str, np.ndarray]:
+    """The (P,)/(P, T) datasets, with units and shapes checked."""
+    from spinsyn.fileio import SpinsynFileError
+
+    need = ("dt_ms", "g_before_S", "g_after_S", "switched_up", "switched_down")
+    missing = [k for k in need if k not in f]
+    if missing:
+        raise SpinsynFileError(f"{path}: missing dataset(s) {missing}")
+    for name, want in (("dt_ms", "ms"), ("g_before_S", "S"), ("g_after_S", "S")):
+        u = f[name].attrs.get("units")
+        u = u.decode() if isinstance(u, bytes) else u
+        if u is not None and u != want:
+            raise SpinsynFileError(f"{path}: dataset {name!r} has units {u!r}, expected {want!r}")
+    arr = {k: f[k][()] for k in need}
+    if arr["dt_ms"].ndim != 1:
+        raise SpinsynFileError(f"{path}: dataset dt_ms has shape {arr['dt_ms'].shape}, expected (P,)")
+    p = arr["dt_ms"].shape[0]
+    t_shape = arr["g_before_S"].shape
+    for k in need[1:]:
+        if arr[k].ndim != 2 or arr[k].shape[0] != p or arr[k].shape != t_shape:
+            raise SpinsynFileError(f"{path}: dataset {k} has shape {arr[k].shape}, expected ({p}, T) like "
+                                   f"g_before_S {t_shape}")
+    return arr
+
+
+def _check_attrs(path: Path, meta: dict[str, Any]) -> None:
+    from spinsyn.fileio import SpinsynFileError
+
+    for k in ("model", "testbench", "engine", "g_min_S", "g_max_S"):
+        if k not in meta:
+            raise SpinsynFileError(f"{path}: missing attribute {k!r}")
+    try:
+        g_min, g_max = float(meta["g_min_S"]), float(meta["g_max_S"])
+    except (TypeError, ValueError):
+        raise SpinsynFileError(f"{path}: attributes g_min_S and g_max_S must be numbers (S)") from None
+    if not (np.isfinite(g_min) and np.isfinite(g_max) and g_max > g_min):
+        raise SpinsynFileError(f"{path}: need g_max_S > g_min_S, got g_min_S={g_min}, g_max_S={g_max}")
+
+
+def _read_waveforms(f) -> list[dict[str, Any]]:
+    waves = []
+    if "waveforms" in f:
+        for key in sorted(f["waveforms"], key=int):
+            gi = f["waveforms"][key]
+            w = {k: gi[k][()] for k in gi}
+            w.update({k: int(v) for k, v in gi.attrs.items() if k in ("dt_index", "trial")})
+            waves.append(w)
+    return waves
+
+
 def read_sweep(path: str | Path) -> SweepResult:
     """Read and validate a "spinsyn-sweep" v1 file."""
     import h5py
@@ -157,40 +178,8 @@ def read_sweep(path: str | Path) -> SweepResult:
         raise SpinsynFileError(f"{path}: not an HDF5 file ({exc})") from None
     with f:
         meta = h5_read_meta(path, f, fmt=FORMAT, versions=(VERSION,))
-        need = ("dt_ms", "g_before_S", "g_after_S", "switched_up", "switched_down")
-        missing = [k for k in need if k not in f]
-        if missing:
-            raise SpinsynFileError(f"{path}: missing dataset(s) {missing}")
-        for name, want in (("dt_ms", "ms"), ("g_before_S", "S"), ("g_after_S", "S")):
-            u = f[name].attrs.get("units")
-            u = u.decode() if isinstance(u, bytes) else u
-            if u is not None and u != want:
-                raise SpinsynFileError(f"{path}: dataset {name!r} has units {u!r}, expected {want!r}")
-        arr = {k: f[k][()] for k in need}
-        if arr["dt_ms"].ndim != 1:
-            raise SpinsynFileError(f"{path}: dataset dt_ms has shape {arr['dt_ms'].shape}, expected (P,)")
-        p = arr["dt_ms"].shape[0]
-        t_shape = arr["g_before_S"].shape
-        for k in need[1:]:
-            if arr[k].ndim != 2 or arr[k].shape[0] != p or arr[k].shape != t_shape:
-                raise SpinsynFileError(f"{path}: dataset {k} has shape {arr[k].shape}, expected ({p}, T) like "
-                                       f"g_before_S {t_shape}")
-        for k in ("model", "testbench", "engine", "g_min_S", "g_max_S"):
-            if k not in meta:
-                raise SpinsynFileError(f"{path}: missing attribute {k!r}")
-        try:
-            g_min, g_max = float(meta["g_min_S"]), float(meta["g_max_S"])
-        except (TypeError, ValueError):
-            raise SpinsynFileError(f"{path}: attributes g_min_S and g_max_S must be numbers (S)") from None
-        if not (np.isfinite(g_min) and np.isfinite(g_max) and g_max > g_min):
-            raise SpinsynFileError(f"{path}: need g_max_S > g_min_S, got g_min_S={g_min}, g_max_S={g_max}")
-        waves = []
-        if "waveforms" in f:
-            for key in sorted(f["waveforms"], key=int):
-                gi = f["waveforms"][key]
-                w = {k: gi[k][()] for k in gi}
-                w.update({k: int(v) for k, v in gi.attrs.items() if k in ("dt_index", "trial")})
-                waves.append(w)
+        arr = _check_datasets(path, f)
+        _check_attrs(path, meta)
         nv = int(meta.get("ngspice_version", -1))
         return SweepResult(
             dt_ms=arr["dt_ms"], g_before_S=arr["g_before_S"], g_after_S=arr["g_after_S"],
@@ -199,5 +188,5 @@ def read_sweep(path: str | Path) -> SweepResult:
             g_min_S=float(meta["g_min_S"]), g_max_S=float(meta["g_max_S"]), n_mtj=int(meta.get("n_mtj", 0)),
             ngspice_version=None if nv < 0 else nv,
             state_before=f["state_before"][()] if "state_before" in f else None,
-            state_after=f["state_after"][()] if "state_after" in f else None, waveforms=waves,
+            state_after=f["state_after"][()] if "state_after" in f else None, waveforms=_read_waveforms(f),
             provenance=meta.get("provenance"))

@@ -1,0 +1,155 @@
+"""Device equations, each written ONCE as a plain function of arithmetic operators and ``np.exp`` /
+``np.maximum`` / ``np.minimum`` / ``np.abs``.
+
+The same function serves three backends (``register_jitable``): called on numpy arrays (models,
+apply_pulse, the readable numpy integrator), ``numba.njit``-compiled for the reference kernel
+(``reference._rate``), and called with :class:`devices.netlist.Expr` symbols, which render it as an ngspice
+B-source expression (operator overloading and ``__array_ufunc__``). Change a formula here and every engine
+follows (the numba on-disk cache of the kernels is stamped with this file too: ``reference._stamp_physics``).
+
+Also the derived STT-MTJ parameters (``derive``) and the numpy forms used by the models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba.extending import register_jitable
+
+KB_J_PER_K = 1.380649e-23
+E_C = 1.602176634e-19
+MU0 = 4e-7 * np.pi
+MU_B_J_PER_T = 9.2740100783e-24
+OE_TO_A_PER_M = 1e3 / (4 * np.pi)
+EULER_C = 0.5772156649
+EXP_CLIP = 80.0
+
+# ----------------------------------------------------------------------- formulas (one definition each)
+
+
+@register_jitable
+def r_ap_formula(r_p, tmr0, vh, v):
+    """R_AP(V) = R_P (1 + TMR0/(1 + V²/Vh²))."""
+    return r_p * (1 + tmr0 / (1 + v * v / (vh * vh)))
+
+
+@register_jitable
+def conductance_formula(r_p, r_ap, n_p, n_ap):
+    """Conductance of n_p MTJs in P and n_ap in AP, in parallel (fractions blend)."""
+    return n_p / r_p + n_ap / r_ap
+
+
+@register_jitable
+def mtj_current_formula(r_p, r_ap, s, v):
+    """I = V (s/R_P + (1-s)/R_AP(V)); s = 1 P, 0 AP."""
+    return v * conductance_formula(r_p, r_ap, s, 1 - s)
+
+
+@register_jitable
+def aiding_current_formula(r_p, r_ap, s, v):
+    """Current aiding the switch away from the fixed state s (P->AP needs negative current): -V/R_P or V/R_AP."""
+    if s == 1:
+        return -v / r_p
+    return v / r_ap
+
+
+@register_jitable
+def rate_formula(i_aid, ic0, delta, tau0, k_prec):
+    """Ungated hazard rate (1/s): Néel–Brown thermal + Sun precessional, exponent clipped at ±EXP_CLIP."""
+    x = np.minimum(np.maximum(delta * (1 - i_aid / ic0), -EXP_CLIP), EXP_CLIP)
+    return np.exp(-x) / tau0 + k_prec * np.maximum(i_aid - ic0, 0.0)
+
+
+@register_jitable
+def dw_conductance_formula(r_p, r_ap, x):
+    """Domain-wall MTJ read conductance G = G_AP + x (G_P - G_AP)."""
+    return 1 / r_ap + x * (1 / r_p - 1 / r_ap)
+
+
+@register_jitable
+def dw_speed_formula(v, r_hm, i_dep, v_coeff, length_m):
+    """|dx/dt| (1/s) of the wall: v_coeff max(|V/R_HM|/I_dep - 1, 0) / length."""
+    return v_coeff * np.maximum(np.abs(v / r_hm) / i_dep - 1.0, 0.0) / length_m
+
+
+@register_jitable
+def state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec):
+    """Ungated rate away from the fixed state s (1 = P, 0 = AP) at V_mtj = v (used by numba and ngspice;
+    the numpy form ``hazard_rate_per_s`` blends the state instead)."""
+    i_aid = aiding_current_formula(r_p, r_ap_formula(r_p, tmr0, vh, v), s, v)
+    return rate_formula(i_aid, ic0, delta, tau0, k_prec)
+
+
+# ------------------------------------------------------------------------------------- derived numbers
+
+
+@dataclass(frozen=True)
+class MTJParams:
+    """Per-device derived parameters (arrays of one shape): R_P, TMR0, Vh, Ic0, Delta, tau0, k_prec."""
+
+    r_p_ohm: np.ndarray
+    tmr0: np.ndarray
+    vh_V: float
+    ic0_A: np.ndarray
+    delta: np.ndarray
+    tau0_s: float
+    k_prec_per_A_s: np.ndarray
+    gate_to_p_V: float | None
+    gate_to_ap_V: float | None
+
+
+def _tox_factor(t_ox_nm: np.ndarray, phi_eV: float) -> np.ndarray:
+    t_a = np.asarray(t_ox_nm) * 10.0
+    return t_a * np.exp(1.025 * t_a * np.sqrt(phi_eV))
+
+
+def derive(mtj, t_ox_nm=None, t_fl_nm=None, tmr0=None, area_scale=None) -> MTJParams:
+    """Derived parameters of an ``STTMTJ``; optional per-device arrays (same shape) override the nominal
+    geometry."""
+    t_ox = np.asarray(mtj.t_ox_nm if t_ox_nm is None else t_ox_nm, dtype=float)
+    t_fl = np.asarray(mtj.t_fl_nm if t_fl_nm is None else t_fl_nm, dtype=float)
+    tmr = np.asarray(mtj.tmr0 if tmr0 is None else tmr0, dtype=float)
+    a_scale = np.asarray(1.0 if area_scale is None else area_scale, dtype=float)
+    area_m2 = np.pi * (mtj.radius_nm * 1e-9) ** 2 * a_scale
+    r_p = mtj.ra_ohm_um2 / (area_m2 * 1e12) * _tox_factor(t_ox, mtj.barrier_height_eV) / _tox_factor(
+        mtj.t_ox_nm, mtj.barrier_height_eV)
+    vol = area_m2 * t_fl * 1e-9
+    hk = mtj.hk_Oe * OE_TO_A_PER_M
+    mu0ms = MU0 * mtj.ms_A_per_m
+    delta = mu0ms * hk * vol / (2 * KB_J_PER_K * mtj.temperature_K)
+    gamma = mtj.gamma_rad_per_s_Oe * 1e4  # rad/(s T)
+    p = mtj.polarisation
+    ic0 = mtj.alpha * gamma * E_C * mu0ms * hk * vol * (1 + p * p) / (MU_B_J_PER_T * p)
+    m = mtj.ms_A_per_m * vol
+    k_prec = 2.0 / (EULER_C + np.log(np.pi ** 2 * delta / 4)) * MU_B_J_PER_T * p / (E_C * m * (1 + p * p))
+    return MTJParams(r_p, tmr, mtj.vh_V, ic0, delta, mtj.tau0_ns * 1e-9, k_prec, mtj.gate_to_p_V,
+                     mtj.gate_to_ap_V)
+
+
+# ------------------------------------------------------------------------------- numpy forms (models)
+
+
+def r_ap_ohm(p: MTJParams, v_V) -> np.ndarray:
+    """R_AP(V) = R_P (1 + TMR0/(1 + V^2/Vh^2))."""
+    return r_ap_formula(p.r_p_ohm, p.tmr0, p.vh_V, np.asarray(v_V, dtype=float))
+
+
+def mtj_current_A(p: MTJParams, is_p, v_V) -> np.ndarray:
+    """I = V / R(state, V); ``is_p`` 1 = P, 0 = AP (floats in between blend conductances)."""
+    v = np.asarray(v_V, dtype=float)
+    return mtj_current_formula(p.r_p_ohm, r_ap_ohm(p, v), np.asarray(is_p, dtype=float), v)
+
+
+def hazard_rate_per_s(p: MTJParams, is_p, v_V) -> np.ndarray:
+    """Switching rate (1/s) away from the current state at V_mtj (thermal + precessional, gated)."""
+    v = np.asarray(v_V, dtype=float)
+    s = np.asarray(is_p, dtype=float)
+    i = mtj_current_A(p, s, v)
+    i_aid = np.where(s > 0.5, -i, i)  # current aiding the switch (P->AP needs negative current)
+    rate = rate_formula(i_aid, p.ic0_A, p.delta, p.tau0_s, p.k_prec_per_A_s)
+    if p.gate_to_p_V is not None:
+        rate = np.where((s < 0.5) & ~(v > p.gate_to_p_V), 0.0, rate)
+    if p.gate_to_ap_V is not None:
+        rate = np.where((s > 0.5) & ~(v < p.gate_to_ap_V), 0.0, rate)
+    return rate
