@@ -28,10 +28,12 @@ def parse_range(text: str) -> list[float]:
 
 def register(subparsers: Any) -> None:
     """Add the ``device`` command."""
+    from .models import model_names
+
     p = subparsers.add_parser("device", help="spintronic synapse pulse simulations (ngspice / reference)")
     sub = p.add_subparsers(dest="device_cmd", metavar="SUBCOMMAND", required=True)
     s = sub.add_parser("sweep", help="Δt x trials pulse sweep -> spinsyn-sweep HDF5")
-    s.add_argument("--model", required=True, choices=("stt-mtj", "compound", "dw-mtj"))
+    s.add_argument("--model", required=True, choices=model_names())
     s.add_argument("--preset", default=None, help="named preset (default: the model name); see 'device info'")
     s.add_argument("--testbench", default=None, help="pulse testbench preset: published (default), physical")
     s.add_argument("--n-mtj", type=int, default=None, help="MTJs in the compound synapse (default 8)")

@@ -459,7 +459,21 @@ TESTBENCHES: dict[str, tuple[Any, str]] = {
                  "published pre ramp with +-450 mV post pulses for the ungated physical preset"),
 }
 
-MODEL_NAMES = ("stt-mtj", "compound", "dw-mtj")
+def device_classes() -> dict[str, type[Device]]:
+    """Every concrete device class (a :class:`Device` subclass with a ``name``), by class name."""
+    found: dict[str, type[Device]] = {}
+    todo = list(Device.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.name:
+            found[cls.__name__] = cls
+    return found
+
+
+def model_names() -> tuple[str, ...]:
+    """Family names of the device classes (``spinsyn device sweep --model``), sorted."""
+    return tuple(sorted(c.name for c in device_classes().values()))
 
 
 def get_model(name: str, **overrides: Any):

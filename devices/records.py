@@ -9,10 +9,10 @@ import dataclasses
 import typing
 from typing import Any
 
-from .models import STTMTJ, CompoundSynapse, DomainWallMTJ, model_name
+from .models import device_classes, model_name
 
-#: Device classes a record may name (class name -> class).
-DEVICE_CLASSES: dict[str, type] = {c.__name__: c for c in (STTMTJ, CompoundSynapse, DomainWallMTJ)}
+#: Device classes a record may name (class name -> class): every ``models.Device`` subclass with a name.
+DEVICE_CLASSES: dict[str, type] = device_classes()
 
 
 def model_record(model: Any) -> dict[str, Any]:
