@@ -6,7 +6,7 @@ Each step calls its stage's public Python API; the steps talk only through files
 step        calls                                                       writes
 ==========  ==========================================================  ==============================
 sweep       ``spinsyn.devices.sweep`` + ``write_sweep``                 ``sweep.h5``
-sweep-plot  ``spinsyn.devices.cli.cmd_plot`` (the ``device plot`` code)  ``sweep.png``
+sweep-plot  ``spinsyn.devices.plot_sweep``                              ``sweep.png``
 fit         ``spinsyn.fitting.fit_file``                                ``rule.json`` (+ ``fit.png``)
 train       ``spinsyn.snn.make_config`` + ``spinsyn.snn.train``         ``run/`` (checkpoint, metrics, plots)
 export      ``spinsyn.hw_export.export_run``                            ``chip/`` (HDF5, CSV, manifest)
@@ -144,9 +144,9 @@ def _sweep(cfg: PipelineConfig, force: bool) -> None:
 
 
 def _sweep_plot(cfg: PipelineConfig, force: bool) -> None:
-    from spinsyn.devices.cli import cmd_plot
+    from spinsyn.devices import plot_sweep
 
-    cmd_plot(argparse.Namespace(file=str(cfg.out / "sweep.h5"), out=str(cfg.out / "sweep.png")))
+    plot_sweep(cfg.out / "sweep.h5", cfg.out / "sweep.png")
 
 
 def _fit(cfg: PipelineConfig, force: bool) -> None:
@@ -207,7 +207,7 @@ def steps(cfg: PipelineConfig) -> list[Step]:
         Step("sweep", f"spinsyn.devices.sweep({cfg.model}, n_mtj={cfg.n_mtj}, {len(cfg.delays_ms())} delays x "
              f"{cfg.trials} trials, engine={cfg.engine}, jobs={cfg.jobs}) -> {out / 'sweep.h5'}",
              out / "sweep.h5", _sweep),
-        Step("sweep-plot", f"spinsyn.devices.cli.cmd_plot({out / 'sweep.h5'}) -> {out / 'sweep.png'}",
+        Step("sweep-plot", f"spinsyn.devices.plot_sweep({out / 'sweep.h5'}) -> {out / 'sweep.png'}",
              out / "sweep.png", _sweep_plot),
         Step("fit", f"spinsyn.fitting.fit_file({out / 'sweep.h5'}, model={FIT_MODEL}) -> {out / 'rule.json'}",
              out / "rule.json", _fit),

@@ -20,6 +20,7 @@ from .models import (
     get_testbench,
     switch_probability,
 )
+from .plot import plot_sweep
 from .records import DEVICE_CLASSES, model_from_record, model_record
 from .reference import apply_pulse
 from .sweep import SweepResult, read_sweep, sweep, write_sweep
@@ -48,6 +49,7 @@ __all__ = [
     "SynapseSpec",
     "model_from_record",
     "model_record",
+    "plot_sweep",
     "synapse_device",
     "PRESETS",
     "STTMTJ",

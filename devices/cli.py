@@ -112,38 +112,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    import matplotlib
+    from .plot import plot_sweep
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from spinsyn.fileio import atomic_path
-
-    from . import read_sweep
-
-    r = read_sweep(args.file)
-    dg = r.dg_norm
-    fig, ax = plt.subplots(1, 3 if r.waveforms else 2, figsize=(14 if r.waveforms else 10, 4))
-    ax[0].errorbar(r.dt_ms, dg.mean(1), yerr=dg.std(1), fmt="o-", ms=3, capsize=2)
-    ax[0].axhline(0, color="k", lw=0.5)
-    ax[0].set(xlabel="Δt (ms)", ylabel="normalised ΔG (mean ± std)", title=f"{r.model['name']} ({r.engine})")
-    n = max(r.n_mtj, 1)
-    ax[1].plot(r.dt_ms, r.switched_up.sum(1) / (n * dg.shape[1]), "g-", label="AP→P")
-    ax[1].plot(r.dt_ms, r.switched_down.sum(1) / (n * dg.shape[1]), "r-", label="P→AP")
-    ax[1].set(xlabel="Δt (ms)", ylabel="switching fraction", title="switching probability")
-    ax[1].legend()
-    if r.waveforms:
-        w = r.waveforms[0]
-        t = np.asarray(w["time_s"]) * 1e3
-        ax[2].plot(t, w["v_mtj_V"], label="V_mtj (V)")
-        ax2 = ax[2].twinx()
-        ax2.plot(t, np.asarray(w["g_S"]) * 1e6, "k", lw=0.8)
-        ax2.set_ylabel("G (µS)")
-        ax[2].set(xlabel="t (ms)", title=f"instance dt#{w.get('dt_index', 0)} trial {w.get('trial', 0)}")
-    fig.tight_layout()
-    with atomic_path(args.out) as tmp:
-        fig.savefig(tmp, dpi=120, format=str(args.out).rsplit(".", 1)[-1] if "." in str(args.out) else "png")
-    plt.close(fig)
+    plot_sweep(args.file, args.out)
     print(f"wrote {args.out}")
     return 0
 

@@ -1,0 +1,45 @@
+"""Figure of a sweep file: mean normalised ΔG(Δt), switching probabilities, and one waveform if stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_sweep(sweep_path: str | Path, out_path: str | Path) -> Path:
+    """Write the figure of ``sweep_path`` (a ``spinsyn-sweep`` HDF5) to ``out_path`` (format from its suffix,
+    written atomically). Returns ``out_path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from spinsyn.fileio import atomic_path
+
+    from .sweep import read_sweep
+
+    r = read_sweep(sweep_path)
+    dg = r.dg_norm
+    fig, ax = plt.subplots(1, 3 if r.waveforms else 2, figsize=(14 if r.waveforms else 10, 4))
+    ax[0].errorbar(r.dt_ms, dg.mean(1), yerr=dg.std(1), fmt="o-", ms=3, capsize=2)
+    ax[0].axhline(0, color="k", lw=0.5)
+    ax[0].set(xlabel="Δt (ms)", ylabel="normalised ΔG (mean ± std)", title=f"{r.model['name']} ({r.engine})")
+    n = max(r.n_mtj, 1)
+    ax[1].plot(r.dt_ms, r.switched_up.sum(1) / (n * dg.shape[1]), "g-", label="AP→P")
+    ax[1].plot(r.dt_ms, r.switched_down.sum(1) / (n * dg.shape[1]), "r-", label="P→AP")
+    ax[1].set(xlabel="Δt (ms)", ylabel="switching fraction", title="switching probability")
+    ax[1].legend()
+    if r.waveforms:
+        w = r.waveforms[0]
+        t = np.asarray(w["time_s"]) * 1e3
+        ax[2].plot(t, w["v_mtj_V"], label="V_mtj (V)")
+        ax2 = ax[2].twinx()
+        ax2.plot(t, np.asarray(w["g_S"]) * 1e6, "k", lw=0.8)
+        ax2.set_ylabel("G (µS)")
+        ax[2].set(xlabel="t (ms)", title=f"instance dt#{w.get('dt_index', 0)} trial {w.get('trial', 0)}")
+    fig.tight_layout()
+    out = Path(out_path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=120, format=out.suffix[1:] if out.suffix else "png")
+    plt.close(fig)
+    return out
