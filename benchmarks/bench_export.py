@@ -38,7 +38,8 @@ def main() -> int:
     args = ap.parse_args()
 
     import numpy as np
-    from spinsyn.hw_export import ExportConfig, export_chip, parse_synapse, parse_tile, verify_chip
+    from spinsyn.devices import SynapseSpec
+    from spinsyn.hw_export import ExportConfig, export_chip, parse_tile, verify_chip
 
     backend = None
     if args.backend_module:
@@ -51,7 +52,7 @@ def main() -> int:
     rss0 = _rss_mb()
     w = np.random.default_rng(0).random((args.rows, args.cols))
     tr, tc = parse_tile(args.tile)
-    cfg = ExportConfig(parse_synapse(args.synapse), mapping=args.mapping, tile_rows=tr, tile_cols=tc,
+    cfg = ExportConfig(SynapseSpec.parse(args.synapse), mapping=args.mapping, tile_rows=tr, tile_cols=tc,
                        csv=not args.no_csv)
     tmp = Path(tempfile.mkdtemp(prefix="bench_export_"))
     best = None

@@ -20,10 +20,7 @@ Public API::
                   disturb=True) -> dict
     map_layer / program_layer / build_schedule / layer_report: the four steps export_chip composes
 
-``parse_synapse`` is ``spinsyn.devices.SynapseSpec.parse`` (kept for callers of the old name).
 """
-
-from spinsyn.devices import SynapseSpec
 
 from .chipfile import Chip, load_chip, verify_chip
 from .export import (
@@ -46,12 +43,10 @@ from .runs import export_run, run_target
 from .simulate import program_chip, simulate_chip
 from .tiling import TileLayout, from_tiles, make_layout, parse_tile, to_tiles
 
-parse_synapse = SynapseSpec.parse
-
 __all__ = [
     "Chip", "ExportConfig", "ExportResult", "LayerMap", "Programmed", "Report", "ScaleFactors", "Schedule",
-    "SynapseSpec", "TileLayout", "WeightSource", "WriteVerifyConfig", "build_schedule", "conductance_to_weights",
+    "TileLayout", "WeightSource", "WriteVerifyConfig", "build_schedule", "conductance_to_weights",
     "export_chip", "export_run", "from_tiles", "layer_report", "levels_to_conductance", "load_chip", "load_weights",
-    "make_layout", "map_layer", "parse_synapse", "parse_tile", "program_chip", "program_layer", "run_target",
+    "make_layout", "map_layer", "parse_tile", "program_chip", "program_layer", "run_target",
     "simulate_chip", "to_tiles", "verify_chip", "weights_to_levels",
 ]

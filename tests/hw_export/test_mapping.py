@@ -3,7 +3,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from spinsyn.devices import SynapseSpec
-from spinsyn.hw_export import parse_synapse
 from spinsyn.hw_export.mapping import (
     conductance_to_weights,
     levels_to_conductance,
@@ -17,7 +16,7 @@ from spinsyn.hw_export.mapping import (
 @pytest.mark.parametrize("text,kind,levels", [("compound:8", "compound", 9), ("dw:16", "dw", 16),
                                               ("quantized:4", "quantized", 4), (" compound:1 ", "compound", 2)])
 def test_one_synapse_vocabulary(text, kind, levels):
-    spec = parse_synapse(text)
+    spec = SynapseSpec.parse(text)
     assert isinstance(spec, SynapseSpec) and spec == SynapseSpec.parse(text)
     assert spec.kind == kind and spec.n_levels == levels
 
@@ -25,7 +24,7 @@ def test_one_synapse_vocabulary(text, kind, levels):
 @pytest.mark.parametrize("bad", ["compound:0", "dw:1", "compound:x", "quantized:-3", "", "analog:4"])
 def test_parse_synapse_rejects(bad):
     with pytest.raises(ValueError, match="--synapse"):
-        parse_synapse(bad)
+        SynapseSpec.parse(bad)
 
 
 def _levels(L, nonlinear=False):
