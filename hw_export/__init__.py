@@ -14,10 +14,10 @@ Public API::
     load_weights(path, key=None) -> WeightSource
     export_chip(w, cfg, out_dir, *, source=None, device=None, levels=None, overwrite=False, notes=None)
         -> ExportResult
-    verify_chip(chip_dir) -> dict          (raises SpinsynFileError)
-    load_chip(chip_dir) -> Chip
+    verify_chip(chip_dir, *, allow_extra=False) -> dict   (raises SpinsynFileError; CSVs checked against chip.h5)
+    load_chip(chip_dir, *, check=True, allow_extra=False) -> Chip
     simulate_chip(chip_dir, *, seed=1, n_test=None, data_dir=None, run_dir=None, eval_device="auto",
-                  disturb=True) -> dict
+                  disturb=True, allow_extra=False) -> dict   (round trip: roundtrip.CONDITIONS / LOSS_TERMS)
     map_layer / program_layer / build_schedule / layer_report: the four steps export_chip composes
 
 """

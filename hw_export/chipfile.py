@@ -12,8 +12,8 @@ Layout of CHIP_DIR (see docs/hw_export.md for every field)::
 
 Format 2 adds ``/meta/synapse_device`` (the ``spinsyn.devices.SynapseDevice`` record the chip was exported
 for: spec, preset, read voltage and device model) next to ``device_model`` (that record's model) and ``synapse``
-(``str(spec)``). The directory is written into a temporary sibling folder and renamed at the end, so CHIP_DIR
-is either complete or absent.
+(``str(spec)``). The directory is written into a marked temporary sibling folder and renamed at the end, so
+CHIP_DIR is either complete or absent (``staging``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,21 +148,28 @@ def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarra
                     h5_dataset(grp, name, arr, units=unit, **kw)
 
 
+def target_columns(td: Any) -> tuple[list[np.ndarray], list[int]]:
+    """Columns (used cells, row-major) and decimals of ``csv/tile_<i>_targets.csv`` for a tile (attributes as
+    :class:`TileData`); the state has 0 decimals for discrete devices (integer dtype), else 6."""
+    rr, cc = np.nonzero(td.mask)
+    uS = 1e6
+    cols = [rr, cc, td.row_index[rr], td.col_index[cc], td.col_sign[cc], td.level[rr, cc], td.state[rr, cc],
+            td.g_target_S[rr, cc] * uS, td.verify_lo_S[rr, cc] * uS, td.verify_hi_S[rr, cc] * uS]
+    return cols, [0, 0, 0, 0, 0, 0, 0 if td.state.dtype.kind in "iu" else 6, 6, 6, 6]
+
+
+def schedule_columns(s: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
+    """Columns and decimals of ``csv/tile_<i>_schedule.csv`` for a schedule array."""
+    return [s["row"], s["col"], s["step"], s["v_V"], s["width_ns"], s["polarity"]], [0, 0, 0, 4, 3, 0]
+
+
 def _tile_csvs(td: TileData, discrete: bool) -> tuple[bytes, bytes]:
     from .csvfast import format_csv
 
-    rr, cc = np.nonzero(td.mask)
-    uS = 1e6
-    targets = format_csv(
-        TARGET_CSV_HEADER,
-        [rr, cc, td.row_index[rr], td.col_index[cc], td.col_sign[cc], td.level[rr, cc], td.state[rr, cc],
-         td.g_target_S[rr, cc] * uS, td.verify_lo_S[rr, cc] * uS, td.verify_hi_S[rr, cc] * uS],
-        [0, 0, 0, 0, 0, 0, 0 if discrete else 6, 6, 6, 6],
-    )
-    s = td.schedule
-    sched = format_csv(SCHEDULE_CSV_HEADER, [s["row"], s["col"], s["step"], s["v_V"], s["width_ns"], s["polarity"]],
-                       [0, 0, 0, 4, 3, 0])
-    return targets, sched
+    cols, dec = target_columns(td)
+    if discrete != (dec[6] == 0):
+        dec[6] = 0 if discrete else 6
+    return format_csv(TARGET_CSV_HEADER, cols, dec), format_csv(SCHEDULE_CSV_HEADER, *schedule_columns(td.schedule))
 
 
 def _fusion_header(n_in: int, n_out: int) -> bytes:
@@ -290,41 +295,47 @@ def _write_payload(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np
     os.chmod(tmp, 0o755)
 
 
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Rename ``tmp`` to ``out_dir``, replacing an existing one (moved aside first, then removed)."""
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        return
-    old = out_dir.with_name(f".{out_dir.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray],
                    tiles: list[TileData], report: dict[str, Any], targets_uS: np.ndarray | None,
                    discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False,
-                   schedule_compression: int = 1, jobs: int = 2, fusion: bool = False) -> Path:
-    """Write the whole chip directory atomically (temporary sibling folder, then rename).
+                   schedule_compression: int = 1, jobs: int = 2, fusion: bool = False,
+                   sources: tuple[Path, ...] = ()) -> Path:
+    """Write the whole chip directory atomically (``spinsyn.hw_export.staging``: a marked temporary folder,
+    renamed onto ``out_dir`` when complete; removed on error, SIGINT or SIGTERM).
 
     ``targets_uS`` (I, M) is the layer's target conductance matrix in uS (also written in aihwkit's Fusion
-    CSV layout when ``fusion`` is True, i.e. one device per weight). Returns ``out_dir``.
+    CSV layout when ``fusion`` is True, i.e. one device per weight). ``overwrite`` replaces an existing chip
+    folder (never anything else); ``sources``: paths the export read, which ``out_dir`` must neither be nor
+    hold. Returns ``out_dir``.
     """
+    from .staging import Staging, interrupt_guard
+
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise ValueError(f"--out: {out_dir} already exists; choose a new folder or pass --overwrite")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
-        _write_payload(tmp, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report, targets_uS=targets_uS,
-                       discrete=discrete, seed=seed, csv=csv, schedule_compression=schedule_compression, jobs=jobs,
-                       fusion=fusion)
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with interrupt_guard(), Staging(out_dir, overwrite, sources) as st:
+        _write_payload(st.payload, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
+                       targets_uS=targets_uS, discrete=discrete, seed=seed, csv=csv,
+                       schedule_compression=schedule_compression, jobs=jobs, fusion=fusion)
+        st.commit()
     return out_dir
+
+
+def chip_dir_problem(path: Path) -> str | None:
+    """Why ``path`` is not a folder ``--overwrite`` may replace (None: a spinsyn chip folder holding only the
+    files its manifest lists). The manifest must be a JSON object of format ``spinsyn-chip-manifest``."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return "is not a directory"
+    try:
+        man = _read_json_strict(path / MANIFEST_NAME)
+    except SpinsynFileError:
+        man = {}
+    if man.get("format") != MANIFEST_FORMAT or not isinstance(man.get("files"), list):
+        return f"is not a spinsyn chip folder (no {MANIFEST_NAME} of format {MANIFEST_FORMAT!r})"
+    listed = {e.get("path") for e in man["files"] if isinstance(e, dict)}
+    extra = unlisted_files(path, {p for p in listed if isinstance(p, str)})
+    if extra:
+        return f"holds files its manifest does not list ({', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''})"
+    return None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -340,13 +351,13 @@ class Chip:
     tiles: list[TileData]
 
 
-def load_chip(chip_dir: Path, *, check: bool = True) -> Chip:
+def load_chip(chip_dir: Path, *, check: bool = True, allow_extra: bool = False) -> Chip:
     """Read CHIP_DIR (after :func:`verify_chip` unless ``check`` is False)."""
     import h5py
 
     chip_dir = Path(chip_dir)
     if check:
-        verify_chip(chip_dir)
+        verify_chip(chip_dir, allow_extra=allow_extra)
     path = chip_dir / H5_NAME
     with h5py.File(path, "r") as f:
         meta = {k: json.loads(v) for k, v in f["meta"].attrs.items()}
@@ -422,20 +433,33 @@ def _verify_csv_views(chip_dir: Path, listed: set[str], summary: dict[str, Any])
         _verify_fusion_csv(chip_dir / FUSION_NAME, summary["device_shape"])
 
 
-def verify_chip(chip_dir: Path) -> dict[str, Any]:
-    """Check a chip directory: manifest integrity, checksums and sizes, HDF5 schema, shapes and ranges,
-    report and CSV structure. Raises :class:`SpinsynFileError` naming the file and the problem; returns a
-    summary dict on success.
+def unlisted_files(chip_dir: Path, listed: set[str]) -> list[str]:
+    """Files (and links) under ``chip_dir`` that neither the manifest lists nor are the manifest itself."""
+    return sorted(str(p.relative_to(chip_dir)) for p in chip_dir.rglob("*")
+                  if (p.is_file() or p.is_symlink()) and str(p.relative_to(chip_dir)) not in listed | {MANIFEST_NAME})
+
+
+def verify_chip(chip_dir: Path, *, allow_extra: bool = False) -> dict[str, Any]:
+    """Check a chip directory: manifest integrity, checksums and sizes, no file outside the manifest (unless
+    ``allow_extra``), HDF5 schema, shapes and ranges, report, CSV structure and CSV contents against chip.h5
+    (to the printed precision). Raises :class:`SpinsynFileError` naming the file and the problem; returns a
+    summary dict on success (``unlisted_files``: the extra files accepted with ``allow_extra``).
     """
+    from .csvcheck import verify_csv_contents
+
     chip_dir = Path(chip_dir)
     if not chip_dir.is_dir():
         raise SpinsynFileError(f"{chip_dir}: not a directory (expected a chip directory from 'spinsyn export')")
     listed = _verify_manifest(chip_dir)
+    extra = unlisted_files(chip_dir, listed)
+    if extra and not allow_extra:
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise SpinsynFileError(f"{chip_dir}: files not in manifest.json: {shown} (a chip folder holds only its "
+                               "listed files; remove them, or pass --allow-extra to accept them)")
     summary = _verify_h5(chip_dir / H5_NAME)
     _verify_report(chip_dir / REPORT_NAME, summary)
     _verify_csv_views(chip_dir, listed, summary)
-    extra = sorted(str(p.relative_to(chip_dir)) for p in chip_dir.rglob("*")
-                   if p.is_file() and str(p.relative_to(chip_dir)) not in listed | {MANIFEST_NAME})
+    verify_csv_contents(chip_dir, listed, summary)
     summary["unlisted_files"] = extra
     summary["files_checked"] = len(listed) + 1
     return summary

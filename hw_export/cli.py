@@ -62,8 +62,12 @@ def register(subparsers: Any) -> None:
     g.add_argument("--max-pulses", type=int, default=None, help="write-verify cap per device")
     g.add_argument("--half-select", choices=("V/2", "V/3"), default="V/2", help="half-select scheme")
     g.add_argument("--no-csv", action="store_true", help="skip the per-tile CSV views")
-    g.add_argument("--overwrite", action="store_true", help="replace an existing CHIP_DIR")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace an existing CHIP_DIR if it is a spinsyn chip folder (never anything else)")
     g.add_argument("--out", default=None, help="output chip directory (required for export)")
+    v = p.add_argument_group("verify and simulate")
+    v.add_argument("--allow-extra", action="store_true",
+                   help="accept files in CHIP_DIR that manifest.json does not list (default: they fail)")
     s = p.add_argument_group("simulate")
     s.add_argument("--n-test", type=int, default=None, help="MNIST test images (default: all available)")
     s.add_argument("--data-dir", default=None, help="MNIST folder (default: spinsyn lookup order)")
@@ -155,6 +159,15 @@ def _write_verify(args: argparse.Namespace) -> Any:
 
 
 def _export(args: argparse.Namespace) -> int:
+    """Export under :func:`~spinsyn.hw_export.staging.interrupt_guard`: SIGINT exits 130 and SIGTERM 143 with no
+    chip and no temporary folder, unless the chip was already complete (then the signal is ignored)."""
+    from .staging import interrupt_guard
+
+    with interrupt_guard(ignore_after=True):
+        return _export_guarded(args)
+
+
+def _export_guarded(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from spinsyn.devices import SynapseSpec
@@ -215,11 +228,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     from .chipfile import verify_chip
 
-    s = verify_chip(Path(args.chip_dir))
+    s = verify_chip(Path(args.chip_dir), allow_extra=args.allow_extra)
     print(f"{args.chip_dir}: OK ({s['files_checked']} files, {s['n_tiles']} tiles of {s['tile_shape'][0]}x"
           f"{s['tile_shape'][1]}, {s['n_devices']} devices, {s['n_schedule_rows']} schedule rows, {s['synapse']})")
     if s["unlisted_files"]:
-        print(f"  note: files not in manifest.json (ignored): {', '.join(s['unlisted_files'])}")
+        print(f"  note: files not in manifest.json (accepted with --allow-extra): {', '.join(s['unlisted_files'])}")
     return 0
 
 
@@ -234,7 +247,8 @@ def _simulate(args: argparse.Namespace) -> int:
         check_scalar(args.n_test, "--n-test", int, min_val=1)
     seed = 1 if args.seed is None else args.seed
     r = simulate_chip(Path(args.chip_dir), seed=seed, n_test=args.n_test, data_dir=args.data_dir,
-                      run_dir=args.run, eval_device=args.eval_device, disturb=not args.no_disturb)
+                      run_dir=args.run, eval_device=args.eval_device, disturb=not args.no_disturb,
+                      allow_extra=args.allow_extra)
     p = r["programming"]
     print(f"programmed {p['devices']} devices (seed {seed}): {p['pulses_replayed']} scheduled pulses replayed, "
           f"{p['extra_pulses']} extra on {p['devices_needing_extra_pulses']} devices, {p['failed']} failed")
@@ -242,13 +256,33 @@ def _simulate(args: argparse.Namespace) -> int:
           f"{100 * p['inside_band_after_disturb']:.3f}% after {p['half_select']} disturb "
           f"({p['disturbed_devices']} devices disturbed); |error| mean {p['abs_error_levels_mean']:.4f} levels")
     if r.get("accuracy"):
-        key = r["accuracy_key"]
-        a = r["accuracy"]
-        print(f"  accuracy ({key}, {r['n_test']} MNIST test images): trained {100 * a['trained'][key]:.2f}%, "
-              f"targets {100 * a['targets'][key]:.2f}%, programmed {100 * a['programmed'][key]:.2f}% "
-              f"-> drop {r['drop_points']:.2f} points")
+        _print_round_trip(r)
     else:
         print(f"  {r.get('note')}")
     if args.json:
-        write_json(args.json, r, fmt="spinsyn-chip-simulation", version=1, seed=seed)
+        from .roundtrip import SIMULATION_VERSION
+
+        write_json(args.json, r, fmt="spinsyn-chip-simulation", version=SIMULATION_VERSION, seed=seed)
     return 0
+
+
+TERM_NAMES = {"quantisation": "quantisation", "programming_error": "programming error",
+              "half_select_disturb": "half-select disturb", "read_noise": "read noise"}
+
+
+def _print_round_trip(r: dict[str, Any]) -> None:
+    """The accuracy of every condition and the table of loss terms (points, paired 95 % CI)."""
+    key, a, nm = r["accuracy_key"], r["accuracy"], r["noise_model"]
+    print(f"  accuracy ({key}, {r['n_test']} MNIST test images; read noise sigma {nm['read_noise_sigma']:g} on "
+          f"every condition but trained_no_read_noise; device-to-device: {nm['device_to_device']}):")
+    for c, v in a.items():
+        lo, hi = r["accuracy_ci95"][c]
+        print(f"    {c:<22} {100 * v[key]:6.2f}%  (95% CI {100 * lo:.2f} .. {100 * hi:.2f})")
+    print("  loss terms (percentage points lost, paired 95% CI on the same images):")
+    print(f"    {'term':<20} {'from -> to':<40} {'points':>7}  95% CI")
+    for t in r["loss_terms"]:
+        lo, hi = t["ci95_points"]
+        name = TERM_NAMES.get(t["term"], t["term"])
+        print(f"    {name:<20} {t['from'] + ' -> ' + t['to']:<40} {t['points']:7.2f}  [{lo:.2f}, {hi:.2f}]")
+    lo, hi = r["drop_ci95_points"]
+    print(f"  -> drop {r['drop_points']:.2f} points (trained -> {r['final']}, 95% CI [{lo:.2f}, {hi:.2f}])")

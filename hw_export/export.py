@@ -410,12 +410,21 @@ def export_chip(w: np.ndarray, cfg: ExportConfig, out_dir: Path, *, source: dict
     ``device``: the ``SynapseDevice`` to program (default ``cfg.synapse_device()``; its spec must equal
     ``cfg.synapse``); ``levels`` (I, O): device levels to program instead of quantising ``w`` (a run's
     trained states; unipolar only); ``source`` where the weights came from (stored in /meta); ``notes``
-    lines stored in /meta and the report; ``backend`` another pulse-physics module (tests).
+    lines stored in /meta and the report; ``backend`` another pulse-physics module (tests). ``overwrite``
+    replaces an existing spinsyn chip folder only; ``out_dir`` may not be or hold the source (``staging``).
     """
+    from .staging import check_out_dir, interrupt_guard
+
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise ValueError(f"--out: {out_dir} already exists; choose a new folder or pass --overwrite")
-    dev = _device_for(cfg, device)
+    sources = tuple(Path(p) for p in ((source or {}).get("run_dir"), (source or {}).get("path")) if p)
+    check_out_dir(out_dir, overwrite=overwrite, sources=sources)
+    with interrupt_guard():
+        return _export(w, cfg, out_dir, source, _device_for(cfg, device), levels, overwrite, notes, backend, sources)
+
+
+def _export(w: np.ndarray, cfg: ExportConfig, out_dir: Path, source: dict[str, Any] | None, dev: SynapseDevice,
+            levels: np.ndarray | None, overwrite: bool, notes: list[str] | None, backend: Any,
+            sources: tuple[Path, ...]) -> ExportResult:
     clock = [time.perf_counter()]
     lm = map_layer(w, dev, cfg, levels)
     clock.append(time.perf_counter())
@@ -434,7 +443,8 @@ def export_chip(w: np.ndarray, cfg: ExportConfig, out_dir: Path, *, source: dict
               "mapping": cfg.mapping, "source": meta["source"], "notes": meta["notes"]}
     chipfile.write_chip_dir(out_dir, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
                             targets_uS=lm.levels.g_S[lm.lv] * 1e6, discrete=lm.levels.discrete,
-                            fusion=cfg.mapping == "unipolar", seed=cfg.seed, csv=cfg.csv, overwrite=overwrite)
+                            fusion=cfg.mapping == "unipolar", seed=cfg.seed, csv=cfg.csv, overwrite=overwrite,
+                            sources=sources)
     clock.append(time.perf_counter())
     names = ("map_tile", "program", "schedule", "report", "tiles", "write_files")
     timings = {k: b - a for k, a, b in zip(names, clock[:-1], clock[1:])}

@@ -8,7 +8,7 @@ variability). Devices the replay leaves outside the band get closed-loop write-v
 (counted as ``extra_pulses``). Half-select disturb from the pulses applied after each cell was programmed is
 then sampled from the device model's switching probability. The programmed conductances are mapped back to
 weights with the stored scale factors; for run sources the network (``spinsyn.snn.load_run``: the checkpoint
-alone, no rule or sweep file) is evaluated with the trained, target and programmed weights.
+alone, no rule or sweep file) is evaluated under one noise model (:mod:`spinsyn.hw_export.roundtrip`).
 """
 
 from __future__ import annotations
@@ -111,9 +111,31 @@ def _sample_disturb(dev: SynapseDevice, cal: Calibration, wv: WriteVerifyConfig,
     return n_disturbed
 
 
+def _layer(values: np.ndarray, fill: float, cells: _Cells, layout: TileLayout) -> np.ndarray:
+    """(device_rows, device_cols) layer matrix of per-used-cell ``values`` (padding: ``fill``)."""
+    T, R, C = layout.n_tiles, layout.tile_rows, layout.tile_cols
+    full = np.full(T * R * C, fill, dtype=np.result_type(values.dtype, np.asarray(fill).dtype))
+    full[cells.used] = values
+    return from_tiles(full.reshape(T, R, C), layout)
+
+
+def _program_stats(c: _Cells, levels: LevelTable, scale: ScaleFactors, g_prog: np.ndarray, g_dist: np.ndarray,
+                   n_used: np.ndarray, extra: np.ndarray, failed: np.ndarray) -> dict[str, Any]:
+    err = (g_dist - levels.g_S[c.level]) / scale.level_step_S
+    return {
+        "devices": int(c.used.size), "pulses_replayed": int(n_used.sum()), "extra_pulses": int(extra.sum()),
+        "devices_needing_extra_pulses": int((extra > 0).sum()), "failed": int(failed.sum()),
+        "inside_band_after_programming": float(((g_prog >= c.lo) & (g_prog <= c.hi)).mean()),
+        "inside_band_after_disturb": float(((g_dist >= c.lo) & (g_dist <= c.hi)).mean()),
+        "abs_error_levels_mean": float(np.abs(err).mean()), "abs_error_levels_max": float(np.abs(err).max()),
+    }
+
+
 def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: Any = None) -> dict[str, Any]:
-    """Execute all schedules of ``chip`` on its device. Returns programmed conductances ``g_S``
-    (device_rows, device_cols), target ``g_target_S``, the scale factors and statistics."""
+    """Execute all schedules of ``chip`` on its device. Returns, as (device_rows, device_cols) layer matrices,
+    the conductances ``g_S`` (after disturb, if sampled) and ``g_programmed_S`` (after write-verify, before
+    disturb), the device states ``state`` / ``state_programmed``, the targets ``g_target_S`` and ``level``;
+    the scale factors and statistics."""
     dev = chip_device(chip)
     layout, scale, levels, wv = _chip_parts(chip)
     rng = np.random.default_rng(seed)
@@ -129,67 +151,36 @@ def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: An
                            c.sched["width_ns"].astype(np.float64), rng, backend)
     res = write_verify(dev, levels, cal, wv, state, levels.state[c.level], c.lo, c.hi, rng, n_pulses0=n_used,
                        backend=backend)
-    state = res.state
-    extra = res.n_pulses - n_used
-    g_prog = dev.conductance_S(state)
-    inside_programmed = (g_prog >= c.lo) & (g_prog <= c.hi)
-    n_disturbed = 0
+    state_prog = res.state.copy()
+    g_prog = dev.conductance_S(state_prog)
+    state, n_disturbed = res.state, 0
     if disturb:
         n_disturbed = _sample_disturb(dev, cal, wv, levels, layout, c, state, n_used, rng)
-        g_prog = dev.conductance_S(state)
-    T, R, C = layout.n_tiles, layout.tile_rows, layout.tile_cols
-    g_full = np.full(T * R * C, levels.g_S[0])
-    g_full[c.used] = g_prog
-    err = (g_prog - levels.g_S[c.level]) / scale.level_step_S
-    inside = (g_prog >= c.lo) & (g_prog <= c.hi)
-    stats = {
-        "devices": int(c.used.size), "pulses_replayed": int(n_used.sum()), "extra_pulses": int(extra.sum()),
-        "devices_needing_extra_pulses": int((extra > 0).sum()), "failed": int(res.failed.sum()),
-        "inside_band_after_programming": float(inside_programmed.mean()),
-        "inside_band_after_disturb": float(inside.mean()), "disturbed_devices": n_disturbed,
-        "abs_error_levels_mean": float(np.abs(err).mean()), "abs_error_levels_max": float(np.abs(err).max()),
-        "seed": seed, "half_select": wv.half_select,
-    }
-    return {"g_S": from_tiles(g_full.reshape(T, R, C), layout),
+    g_dist = dev.conductance_S(state) if disturb else g_prog
+    stats = _program_stats(c, levels, scale, g_prog, g_dist, n_used, res.n_pulses - n_used, res.failed)
+    stats.update({"disturbed_devices": n_disturbed, "seed": seed, "half_select": wv.half_select,
+                  "disturb_sampled": bool(disturb)})
+    g0, s0 = float(levels.g_S[0]), levels.state[0]
+    return {"g_S": _layer(g_dist, g0, c, layout), "g_programmed_S": _layer(g_prog, g0, c, layout),
+            "state": _layer(state, s0, c, layout), "state_programmed": _layer(state_prog, s0, c, layout),
             "g_target_S": from_tiles(np.stack([t.g_target_S for t in chip.tiles]), layout),
-            "scale": scale, "stats": stats}
-
-
-def _evaluate_run(rd: Path, w_prog: np.ndarray, w_tgt: np.ndarray, step: float, n_test: int | None,
-                  data_dir: str | None, eval_device: str) -> dict[str, Any]:
-    """Accuracy of the run's network with its trained, the target and the programmed weights."""
-    from spinsyn.mnist import load_mnist
-    from spinsyn.snn import evaluate, load_run
-
-    net = load_run(rd)
-    w_trained = np.asarray(net.w, dtype=np.float64)
-    if w_trained.shape != w_prog.shape:
-        raise ValueError(f"{rd}: trained weights {w_trained.shape} do not match the chip's layer {w_prog.shape}")
-    images, labels = load_mnist("test", data_dir, n=n_test)
-    acc = {}
-    for name, w in (("trained", None), ("targets", w_tgt), ("programmed", w_prog)):
-        w_eval = None if w is None else np.clip(w, 0.0, 1.0).astype(np.float32)  # as the network stores weights
-        r = evaluate(net, images, labels, device=eval_device, w=w_eval)
-        acc[name] = {k: float(v) for k, v in r.items() if k.startswith("accuracy") and np.isscalar(v)}
-    key = "accuracy_all_activity" if "accuracy_all_activity" in acc["trained"] else next(iter(acc["trained"]), None)
-    out: dict[str, Any] = {"abs_error_vs_trained_mean_levels": float(np.abs(w_prog - w_trained).mean() / step),
-                           "accuracy": acc, "accuracy_key": key, "n_test": len(labels)}
-    if key:
-        out["drop_points"] = 100.0 * (acc["trained"][key] - acc["programmed"][key])
-        out["drop_points_quantisation"] = 100.0 * (acc["trained"][key] - acc["targets"][key])
-    return out
+            "level": from_tiles(np.stack([t.level for t in chip.tiles]), layout),
+            "scale": scale, "levels": levels, "stats": stats}
 
 
 def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, data_dir: str | None = None,
                   run_dir: str | Path | None = None, eval_device: str = "auto", disturb: bool = True,
-                  backend: Any = None) -> dict[str, Any]:
-    """Verify CHIP_DIR, program it in simulation and, for snn runs, evaluate accuracy before and after.
+                  backend: Any = None, allow_extra: bool = False) -> dict[str, Any]:
+    """Verify CHIP_DIR, program it in simulation and, for snn runs, evaluate the round trip.
 
-    Returns a dict with ``programming`` statistics, ``weights`` errors and (runs only) ``accuracy``
-    with ``trained`` (checkpoint weights), ``targets`` (quantised targets, ideal programming),
-    ``programmed`` (simulated programming) and ``drop_points`` (trained - programmed, percent points).
+    Returns a dict with ``programming`` statistics, ``weights`` errors and (runs only, see
+    :mod:`spinsyn.hw_export.roundtrip`) ``accuracy`` per condition (``trained``, ``trained_no_read_noise``,
+    ``targets``, ``programmed``, ``disturbed``), ``loss_terms`` (each loss in percentage points with its 95 %
+    CI), ``drop_points`` (trained − final condition) and the ``noise_model`` they share.
     """
-    chip = load_chip(Path(chip_dir))
+    from .roundtrip import evaluate_round_trip
+
+    chip = load_chip(Path(chip_dir), allow_extra=allow_extra)
     out = program_chip(chip, seed=seed, disturb=disturb, backend=backend)
     scale = out["scale"]
     w_prog = conductance_to_weights(out["g_S"], scale)
@@ -206,7 +197,7 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
         result["accuracy"] = None
         result["note"] = "weights did not come from an snn run: no network to evaluate (pass --run RUN_DIR)"
         return result
-    ev = _evaluate_run(rd, w_prog, w_tgt, step, n_test, data_dir, eval_device)
-    result["weights"]["abs_error_vs_trained_mean_levels"] = ev.pop("abs_error_vs_trained_mean_levels")
+    ev = evaluate_round_trip(rd, chip, out, n_test=n_test, data_dir=data_dir, eval_device=eval_device)
+    result["weights"].update(ev.pop("weights"))
     result.update(ev)
     return result

@@ -154,12 +154,13 @@ def _readout(counts: np.ndarray, labels: np.ndarray, assignments: np.ndarray, pr
     }
 
 
-def _read_noise_fn(net_syn: Synapse, ns: NetState, seed: int) -> Callable | None:
-    sigma = float(net_syn.options().get("read_noise", 0.0))
-    if net_syn.kind != SYN_COMPOUND or sigma <= 0:
+def _noisy_weights_fn(net_syn: Synapse, g: np.ndarray, seed: int, sigma: float) -> Callable | None:
+    """``k -> w`` for the chunk starting at image ``k``: ``G·(1 + σ·n)`` with n ~ N(0, 1) drawn from the stream
+    ``[seed, 777, k]`` (the same draws for any ``g`` of the same shape), mapped to ``clip((G − G_min)/(G_max −
+    G_min), 0, 1)``. None when σ ≤ 0."""
+    if sigma <= 0:
         return None
     gmin, gmax = net_syn.g_bounds_S()
-    g = net_syn.g_S(ns.w, ns.state, ns.gp_S, ns.gap_S)
 
     def noisy(k: int) -> np.ndarray:
         rng = np.random.default_rng([seed, 777, k])
@@ -169,33 +170,80 @@ def _read_noise_fn(net_syn: Synapse, ns: NetState, seed: int) -> Callable | None
     return noisy
 
 
+def read_noise_sigma(net_syn: Synapse) -> float:
+    """Relative σ of the read noise of ``net_syn`` at inference (compound ``read_noise``; 0 for the others)."""
+    if net_syn.kind != SYN_COMPOUND:
+        return 0.0
+    return float(net_syn.options().get("read_noise", 0.0))
+
+
+def _read_noise_fn(net_syn: Synapse, ns: NetState, seed: int) -> Callable | None:
+    g = net_syn.g_S(ns.w, ns.state, ns.gp_S, ns.gap_S) if read_noise_sigma(net_syn) > 0 else None
+    return _noisy_weights_fn(net_syn, g, seed, read_noise_sigma(net_syn))
+
+
+def _eval_inputs(net: TrainedNetwork, ns: NetState, w: np.ndarray | None, g_S: np.ndarray | None,
+                 read_noise: bool | None) -> tuple[np.ndarray | None, Callable | None]:
+    """(fixed weights or None, read-noise function or None) for :func:`evaluate`."""
+    for name, a in (("w", w), ("g_S", g_S)):
+        if a is not None and np.shape(a) != net.w.shape:
+            raise ValueError(f"{name}: expected shape {net.w.shape}, got {np.shape(a)}")
+    if w is not None and g_S is not None:
+        raise ValueError("evaluate: pass w or g_S, not both")
+    syn = net.synapse
+    if read_noise is None:  # the behaviour before read_noise existed
+        if w is None and g_S is None:
+            return None, _read_noise_fn(syn, ns, net.config.seed)
+        read_noise = False
+    gmin, gmax = syn.g_bounds_S()
+    if g_S is None:
+        g_S = syn.g_S(ns.w, ns.state, ns.gp_S, ns.gap_S) if w is None else gmin + np.asarray(w, np.float64) * (
+            gmax - gmin)
+    g = np.ascontiguousarray(np.asarray(g_S, np.float64))
+    sigma = read_noise_sigma(syn) if read_noise else 0.0
+    if sigma > 0:
+        return None, _noisy_weights_fn(syn, g, net.config.seed, sigma)
+    if w is not None:
+        return np.ascontiguousarray(np.asarray(w, np.float64)), None
+    return np.ascontiguousarray(np.clip((g - gmin) / (gmax - gmin), 0.0, 1.0)), None
+
+
 def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device: str = "auto",
-             w: np.ndarray | None = None) -> dict:
-    """Classify ``images`` (n, 28, 28) uint8 with ``net``'s label assignment; ``w`` (784, N) in [0, 1]
-    overrides the input weights (e.g. programmed conductances mapped back). Returns
-    ``{"accuracy_all_activity", "accuracy_proportion", "confusion", "n_test", "test_samples_per_s", "device"}``.
-    Compound synapses get a fresh read noise per chunk of 256 images unless ``w`` is given."""
+             w: np.ndarray | None = None, *, g_S: np.ndarray | None = None, read_noise: bool | None = None,
+             per_image: bool = False) -> dict:
+    """Classify ``images`` (n, 28, 28) uint8 with ``net``'s label assignment. Returns
+    ``{"accuracy_all_activity", "accuracy_proportion", "confusion", "n_test", "test_samples_per_s", "device"}``
+    (with ``per_image``: also ``correct_all_activity`` / ``correct_proportion``, (n,) bool per image).
+
+    ``w`` (784, N) in [0, 1] overrides the input weights (e.g. programmed conductances mapped back); ``g_S``
+    (784, N) overrides the input *conductances* (S), used as ``w = clip((G − G_min)/(G_max − G_min), 0, 1)`` on
+    the network's bounds. ``read_noise``: None (default) keeps the original behaviour: compound synapses get a
+    fresh read noise per chunk of images on their trained conductances unless ``w`` or ``g_S`` is given;
+    True applies the synapse's read noise (compound ``read_noise`` σ, none for other kinds) to whichever
+    conductances are evaluated (trained, ``g_S``, or ``G_min + w·(G_max − G_min)``), with the same draws for
+    the same chunk whatever the conductances, so evaluations differ only by their conductances; False: none.
+    The Poisson input spikes are the same in every call (seeded per image position)."""
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise ValueError(f"images: expected shape (n, 28, 28), got {images.shape}")
     if len(labels) != len(images):
         raise ValueError(f"labels: expected {len(images)} labels, got {len(labels)}")
-    if w is not None:
-        w = np.ascontiguousarray(np.asarray(w, np.float64))
-        if w.shape != net.w.shape:
-            raise ValueError(f"w: expected shape {net.w.shape}, got {w.shape}")
     dev = resolve_device(device)
     ns = NetState(np.ascontiguousarray(net.w, dtype=np.float64),
                   net.state if net.state is not None else np.zeros((1, 1), np.int32),
                   net.gp_S if net.gp_S is not None else np.ones((1, 1)),
                   net.gap_S if net.gap_S is not None else np.ones((1, 1)), np.asarray(net.theta, np.float64))
+    w, noise = _eval_inputs(net, ns, w, g_S, read_noise)
     eng = make_engine("numba" if dev == "cpu" else "torch", ns, net.params, net.compiled, net.synapse, 0.0, True,
                       dev)
-    noise = _read_noise_fn(net.synapse, ns, net.config.seed) if w is None else None
     t0 = time.perf_counter()
     counts = _counts(eng, images, net.params, net.config.seed + 1, w, read_noise=noise,
                      min_spikes=net.config.min_spikes)
     dt = time.perf_counter() - t0
-    res = _readout(counts, np.asarray(labels, np.int64), net.assignments, net.proportions)
+    y = np.asarray(labels, np.int64)
+    res = _readout(counts, y, net.assignments, net.proportions)
     res.update({"n_test": len(images), "test_samples_per_s": len(images) / max(dt, 1e-9), "device": eng.device})
+    if per_image:
+        res["correct_all_activity"] = L.predict_all_activity(counts, net.assignments) == y
+        res["correct_proportion"] = L.predict_proportion(counts, net.assignments, net.proportions) == y
     return res

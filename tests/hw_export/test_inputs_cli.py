@@ -120,7 +120,8 @@ def test_run_dir_round_trip(tiny_run, tmp_path, capsys):
     assert "-> drop" in capsys.readouterr().out
     s = json.loads((tmp_path / "s.json").read_text())
     acc = s["accuracy"]
-    assert set(acc) == {"trained", "targets", "programmed"} and s["n_test"] == 20
+    assert set(acc) == {"trained", "trained_no_read_noise", "targets", "programmed", "disturbed"}
+    assert s["n_test"] == 20 and s["format_version"] == 2
     assert 0 <= acc["programmed"]["accuracy_all_activity"] <= 1
     # the run moved: simulate needs --run
     moved = tmp_path / "moved"

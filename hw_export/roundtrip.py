@@ -1,0 +1,188 @@
+"""Round trip of an snn run through a chip: one noise model for every condition, each loss on its own.
+
+Conditions (:data:`CONDITIONS`), all evaluated by ``spinsyn.snn.evaluate`` on the same test images, with the
+same Poisson input spikes, the same label assignment (the run's) and — except ``trained_no_read_noise`` — the
+same read-noise draws (the run's σ, stream ``[run seed, 777, first image of the chunk]``), so that two
+conditions differ only by their conductances:
+
+* ``trained``: the run's trained conductances (``synapse.g_S`` of its states and, for compound synapses, its
+  per-synapse G_P/G_AP — the device-to-device spread the network trained with);
+* ``trained_no_read_noise``: the same without read noise;
+* ``targets``: ideal programming of the chip's level targets;
+* ``programmed``: the device states reached by replaying the schedules on the device model (cycle-to-cycle:
+  the stochastic switching of the replay, seed ``--seed``), before half-select disturb;
+* ``disturbed``: after sampled half-select disturb (absent with ``--no-disturb``).
+
+How chip states become network conductances (:func:`network_conductances`): when the chip programs the run's
+own trained device states on the run's device (``levels_from = "trained device states"``), each chip device
+*is* the run's synapse, so a level / MTJ count is read through the run's own ``synapse.g_S`` (per-synapse
+G_P/G_AP for compound; level conductances for quantized/dw; the continuous wall position of a programmed dw
+device through the device's ``conductance_S``). Then ``targets`` equals ``trained`` bit for bit. Otherwise
+(re-quantised, differential, ideal runs) conductances are mapped to weights with the chip's scale factors
+and onto the run's nominal conductance range, ``G = G_min + clip(w, 0, 1)·(G_max − G_min)``.
+
+Loss terms (:data:`LOSS_TERMS`, a list so that later terms — retention at time t — append a condition and a
+term): quantisation = trained − targets, programming error = targets − programmed, half-select disturb =
+programmed − disturbed, read noise = trained_no_read_noise − trained; positive = accuracy lost. Each is a
+difference of two accuracies on the same n images, with a paired 95 % CI from the per-image correctness:
+with b = images right in the first condition and wrong in the second, c = the reverse,
+``d = (b − c)/n``, ``SE = sqrt(b + c − (b − c)²/n)/n`` (the Wald interval of a paired difference of
+proportions, McNemar's discordant pairs), CI = d ± 1.96·SE. Accuracies get the binomial Wald interval
+``p ± 1.96·sqrt(p(1 − p)/n)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from spinsyn.devices import KIND_COMPOUND, SynapseDevice
+
+from .chipfile import Chip
+from .mapping import conductance_to_weights, weight_step
+
+Z95 = 1.959963984540054
+#: conditions evaluated, in order (name, description)
+CONDITIONS: list[tuple[str, str]] = [
+    ("trained", "the run's trained conductances"),
+    ("trained_no_read_noise", "the run's trained conductances without read noise"),
+    ("targets", "ideal programming of the chip's level targets"),
+    ("programmed", "after write-verify replay on the device model, before half-select disturb"),
+    ("disturbed", "after sampled half-select disturb"),
+]
+#: loss terms: (term, from condition, to condition); loss = accuracy(from) − accuracy(to)
+LOSS_TERMS: list[tuple[str, str, str]] = [
+    ("quantisation", "trained", "targets"),
+    ("programming_error", "targets", "programmed"),
+    ("half_select_disturb", "programmed", "disturbed"),
+    ("read_noise", "trained_no_read_noise", "trained"),
+]
+CI_METHOD = ("paired: d = (b - c)/n, SE = sqrt(b + c - (b - c)^2/n)/n from the discordant images (b right in "
+             "'from' and wrong in 'to', c the reverse), 95 % CI = d +- 1.96 SE; accuracies: binomial Wald "
+             "p +- 1.96 sqrt(p(1 - p)/n)")
+SIMULATION_VERSION = 2
+
+
+def paired_difference(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, Any]:
+    """Accuracy(a) − accuracy(b) in percentage points with its paired 95 % CI (see the module docstring)."""
+    a, b = np.asarray(right_a, bool), np.asarray(right_b, bool)
+    n = a.size
+    n10, n01 = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    d = (n10 - n01) / n if n else 0.0
+    se = float(np.sqrt(max(n10 + n01 - (n10 - n01) ** 2 / n, 0.0)) / n) if n else 0.0
+    return {"points": 100.0 * d, "se_points": 100.0 * se,
+            "ci95_points": [100.0 * (d - Z95 * se), 100.0 * (d + Z95 * se)], "discordant": [n10, n01], "n": n}
+
+
+def accuracy_ci(p: float, n: int) -> list[float]:
+    """Binomial Wald 95 % interval of an accuracy ``p`` on ``n`` images."""
+    se = float(np.sqrt(p * (1.0 - p) / n)) if n else 0.0
+    return [p - Z95 * se, p + Z95 * se]
+
+
+@dataclass
+class RunConductances:
+    """Network-side conductances (784, N) of each condition, and how chip states were mapped."""
+
+    g: dict[str, np.ndarray]
+    mapping: str
+    device_to_device: str
+
+
+def _same_device(net: Any, chip: Chip) -> bool:
+    rec = chip.meta.get("synapse_device")
+    return (chip.meta.get("levels_from") == "trained device states" and net.state is not None and rec is not None
+            and SynapseDevice.from_record(rec) == net.synapse_device)
+
+
+def network_conductances(net: Any, chip: Chip, prog: dict[str, Any]) -> RunConductances:
+    """Conductances the network sees for every condition (see the module docstring). ``prog``:
+    :func:`spinsyn.hw_export.program_chip`'s result."""
+    syn = net.synapse
+    state = net.state if net.state is not None else np.zeros(net.w.shape, np.int64)
+    g = {"trained": syn.g_S(net.w, state, net.gp_S, net.gap_S)}
+    if _same_device(net, chip):
+        g["targets"] = syn.g_S(net.w, prog["level"], net.gp_S, net.gap_S)
+        levels = prog["levels"]
+        for name, key, gkey in (("programmed", "state_programmed", "g_programmed_S"), ("disturbed", "state", "g_S")):
+            if levels.discrete:  # MTJ counts on the run's own synapses (per-synapse G_P/G_AP)
+                g[name] = syn.g_S(net.w, np.rint(prog[key]).astype(np.int64), net.gp_S, net.gap_S)
+            else:  # continuous device state (wall position): the device's conductance
+                g[name] = np.asarray(prog[gkey], np.float64)
+        d2d = "the run's per-synapse G_P/G_AP" if syn.spec.kind == KIND_COMPOUND else "none (levels)"
+        return RunConductances(g, "chip states read through the run's own synapses", d2d)
+    gmin, gmax = syn.g_bounds_S()
+    scale = prog["scale"]
+    for name, gkey in (("targets", "g_target_S"), ("programmed", "g_programmed_S"), ("disturbed", "g_S")):
+        w = np.clip(conductance_to_weights(prog[gkey], scale), 0.0, 1.0)
+        g[name] = gmin + w * (gmax - gmin)
+    return RunConductances(g, "chip conductances -> weights (chip scale) -> the run's nominal conductance range",
+                           "none (the chip's devices are not the run's)")
+
+
+def _weights(net: Any, g: np.ndarray) -> np.ndarray:
+    gmin, gmax = net.synapse.g_bounds_S()
+    return np.clip((g - gmin) / (gmax - gmin), 0.0, 1.0)
+
+
+def _weight_errors(net: Any, rc: RunConductances, step: float, final: str) -> dict[str, float]:
+    w_tr = _weights(net, rc.g["trained"])
+    return {"abs_error_vs_trained_mean_levels": float(np.abs(_weights(net, rc.g[final]) - w_tr).mean() / step),
+            "targets_vs_trained_mean_levels": float(np.abs(_weights(net, rc.g["targets"]) - w_tr).mean() / step)}
+
+
+def loss_terms(correct: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Every term of :data:`LOSS_TERMS` whose two conditions were evaluated, with its paired CI."""
+    out = []
+    for term, a, b in LOSS_TERMS:
+        if a in correct and b in correct:
+            out.append({"term": term, "from": a, "to": b, **paired_difference(correct[a], correct[b])})
+    return out
+
+
+def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_test: int | None = None,
+                        data_dir: str | None = None, eval_device: str = "auto") -> dict[str, Any]:
+    """Evaluate every condition under the one noise model; accuracies, loss terms and the total drop."""
+    from spinsyn.mnist import load_mnist
+    from spinsyn.snn import evaluate, load_run
+
+    net = load_run(run_dir)
+    layer = conductance_to_weights(prog["g_target_S"], prog["scale"]).shape
+    if tuple(net.w.shape) != layer:
+        raise ValueError(f"{run_dir}: trained weights {net.w.shape} do not match the chip's layer {layer}")
+    rc = network_conductances(net, chip, prog)
+    images, labels = load_mnist("test", data_dir, n=n_test)
+    key = "accuracy_all_activity"
+    conds = [c for c, _ in CONDITIONS if c in rc.g or c == "trained_no_read_noise"]
+    if not prog["stats"].get("disturb_sampled", True):
+        conds.remove("disturbed")
+    sigma = float(net.synapse.options().get("read_noise", 0.0)) if net.synapse.spec.kind == KIND_COMPOUND else 0.0
+    acc, correct = {}, {}
+    for c in conds:
+        if c == "trained_no_read_noise" and sigma <= 0:  # no read noise: the same evaluation as trained
+            acc[c], correct[c] = dict(acc["trained"]), correct["trained"]
+            continue
+        g = rc.g["trained" if c == "trained_no_read_noise" else c]
+        r = evaluate(net, images, labels, device=eval_device, g_S=g, read_noise=c != "trained_no_read_noise",
+                     per_image=True)
+        acc[c] = {k: float(v) for k, v in r.items() if k.startswith("accuracy") and np.isscalar(v)}
+        correct[c] = r["correct_all_activity"]
+    n = len(labels)
+    final = conds[-1]
+    drop = paired_difference(correct["trained"], correct[final])
+    terms = loss_terms(correct)
+    return {
+        "accuracy": acc, "accuracy_key": key, "n_test": n,
+        "accuracy_ci95": {c: accuracy_ci(acc[c][key], n) for c in conds},
+        "loss_terms": terms, "final": final, "drop_points": drop["points"], "drop_ci95_points": drop["ci95_points"],
+        "drop_points_quantisation": terms[0]["points"], "ci_method": CI_METHOD,
+        "noise_model": {"read_noise_sigma": sigma, "read_noise_seed": int(net.config.seed),
+                        "read_noise_draws": "N(0,1) per synapse from the stream [seed, 777, first image of the "
+                                            "chunk], the same for every condition but trained_no_read_noise",
+                        "device_to_device": rc.device_to_device, "cycle_to_cycle": (
+                            f"stochastic switching of the replay (seed {prog['stats']['seed']})"),
+                        "conductances": rc.mapping},
+        "weights": _weight_errors(net, rc, weight_step(prog["scale"]), final),
+    }

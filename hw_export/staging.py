@@ -1,0 +1,249 @@
+"""Writing a chip folder safely: a marked temporary folder, signals, and what ``--overwrite`` may remove.
+
+* **Temporary folder.** An export writes into ``<parent>/.spinsyn-export-<pid>-<random>.tmp/chip`` next to
+  ``--out``; the wrapper folder holds a marker file ``.spinsyn-tmp`` (JSON: format, pid, the process's start
+  time, host, creation time). The finished ``chip`` folder is renamed onto ``--out`` (atomic on one file
+  system), an overwritten chip first being moved into the wrapper; then the wrapper is removed. On any
+  error, SIGINT or SIGTERM the wrapper is removed and ``--out`` is left as it was.
+* **Leftovers of kill -9.** Every export first removes, in the same parent, the wrappers whose marker names a
+  process of this host that no longer runs (dead, a zombie, or its pid reused by a process started at another
+  time). Nothing without the marker, or with an unreadable one, is ever removed.
+* **Signals.** :func:`interrupt_guard` installs SIGINT/SIGTERM handlers (main thread only; nested guards are
+  no-ops): the first signal raises ``KeyboardInterrupt`` (SIGINT; the CLI exits 130) or ``SystemExit(143)``
+  (SIGTERM), and is also recorded, so that an interrupt swallowed on its way up (raised inside a ``__del__``
+  or a callback) still stops the export at its commit, which re-raises it. The commit (the renames) is the
+  point of no return: a signal after it is ignored and the export succeeds.
+* **Overwrite.** ``--out`` may name the export's source (the run folder, the weight file) or a folder holding
+  it: refused. An existing ``--out`` is replaced only with ``overwrite`` and only if it is a spinsyn chip
+  folder (:func:`spinsyn.hw_export.chipfile.chip_dir_problem`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+TMP_PREFIX = ".spinsyn-export-"
+TMP_SUFFIX = ".tmp"
+MARKER_NAME = ".spinsyn-tmp"
+MARKER_FORMAT = "spinsyn-export-tmp"
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+# ----------------------------------------------------------------------------- signals
+class _Guard:
+    """State of the active :func:`interrupt_guard`: the first signal, whether it was raised, commit phase."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.raised = False
+        self.committing = False
+
+
+_GUARD: _Guard | None = None
+
+
+def _interruption(signum: int) -> BaseException:
+    return KeyboardInterrupt() if signum == signal.SIGINT else SystemExit(128 + signum)
+
+
+def _handler(signum: int, frame: Any) -> None:
+    g = _GUARD
+    if g is None:  # pragma: no cover - handlers are removed with the guard
+        raise _interruption(signum)
+    if g.signum is None:
+        g.signum = signum
+    if g.raised or g.committing:
+        return
+    g.raised = True
+    raise _interruption(signum)
+
+
+@contextlib.contextmanager
+def interrupt_guard(*, ignore_after: bool = False) -> Iterator[_Guard | None]:
+    """SIGINT -> KeyboardInterrupt, SIGTERM -> SystemExit(143), recorded for :func:`check_interrupted`.
+    ``ignore_after``: leave both signals ignored after a successful exit (the CLI, whose work is done)."""
+    global _GUARD
+    if _GUARD is not None or threading.current_thread() is not threading.main_thread():
+        yield _GUARD
+        return
+    g = _Guard()
+    _GUARD = g
+    prev = {s: signal.signal(s, _handler) for s in _SIGNALS}
+    ok = False
+    try:
+        yield g
+        ok = True
+    finally:
+        _GUARD = None
+        for s, h in prev.items():
+            signal.signal(s, signal.SIG_IGN if ok and ignore_after else h)
+
+
+def check_interrupted() -> None:
+    """Raise the recorded interruption, if any (also when it was raised before and swallowed)."""
+    g = _GUARD
+    if g is not None and g.signum is not None:
+        g.raised = True
+        raise _interruption(g.signum)
+
+
+# ----------------------------------------------------------------------------- stale temporary folders
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state letter, start time in clock ticks) of a process from /proc, None where unavailable."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2:].split()
+    return (fields[0], fields[19]) if len(fields) > 19 else None
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    st = _proc_stat(pid)
+    if st is None:
+        return True
+    return st[0] not in ("Z", "X") and (start is None or st[1] == start)
+
+
+def _marker(wrapper: Path) -> dict[str, Any] | None:
+    m = wrapper / MARKER_NAME
+    if wrapper.is_symlink() or not wrapper.is_dir() or m.is_symlink() or not m.is_file():
+        return None
+    try:
+        doc = json.loads(m.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != MARKER_FORMAT or not isinstance(doc.get("pid"), int):
+        return None
+    return doc
+
+
+def remove_stale(parent: Path) -> list[Path]:
+    """Remove the temporary folders of dead exports of this host in ``parent``; returns those removed."""
+    removed = []
+    try:
+        entries = list(Path(parent).iterdir())
+    except OSError:
+        return removed
+    host = socket.gethostname()
+    for p in entries:
+        if not (p.name.startswith(TMP_PREFIX) and p.name.endswith(TMP_SUFFIX)):
+            continue
+        doc = _marker(p)
+        if doc is None or doc.get("host") != host or _alive(doc["pid"], doc.get("start")):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        if not p.exists():
+            removed.append(p)
+    return removed
+
+
+def _rmtree(p: Path) -> None:
+    """Remove ``p``, retrying while worker threads may still be writing into it (up to ~5 s)."""
+    for _ in range(100):
+        shutil.rmtree(p, ignore_errors=True)
+        if not p.exists():
+            return
+        time.sleep(0.05)
+
+
+# ----------------------------------------------------------------------------- staging
+def is_or_holds(folder: Path, path: Path) -> bool:
+    """``path`` (resolved) is ``folder`` (resolved) or lies inside it."""
+    f, p = Path(folder).resolve(), Path(path).resolve()
+    return p == f or f in p.parents
+
+
+def check_out_dir(out_dir: Path, *, overwrite: bool, sources: tuple[Path, ...] = ()) -> None:
+    """Refuse an ``--out`` that is (or holds) a source, exists without ``overwrite``, or is not a chip."""
+    from .chipfile import chip_dir_problem
+
+    for src in sources:
+        if is_or_holds(out_dir, src):
+            what = "is" if Path(out_dir).resolve() == Path(src).resolve() else "holds"
+            raise ValueError(f"--out: {out_dir} {what} the export's source {src}; choose another folder")
+    if not (out_dir.exists() or out_dir.is_symlink()):
+        return
+    if not overwrite:
+        raise ValueError(f"--out: {out_dir} already exists; choose a new folder or pass --overwrite")
+    problem = chip_dir_problem(out_dir)
+    if problem:
+        raise ValueError(f"--overwrite: {out_dir} {problem}; --overwrite replaces only a spinsyn chip folder "
+                         "(remove it yourself if you mean it)")
+
+
+class Staging:
+    """``with Staging(out_dir, overwrite) as st:`` write into ``st.payload``, then ``st.commit()``."""
+
+    def __init__(self, out_dir: Path, overwrite: bool = False, sources: tuple[Path, ...] = ()) -> None:
+        self.out_dir = Path(out_dir)
+        self.overwrite = overwrite
+        self.sources = sources
+        self.wrapper: Path | None = None
+
+    @property
+    def payload(self) -> Path:
+        assert self.wrapper is not None
+        return self.wrapper / "chip"
+
+    def __enter__(self) -> Staging:
+        check_out_dir(self.out_dir, overwrite=self.overwrite, sources=self.sources)
+        parent = self.out_dir.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(parent)
+        self.wrapper = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=TMP_SUFFIX, dir=parent))
+        st = _proc_stat(os.getpid())
+        doc = {"format": MARKER_FORMAT, "pid": os.getpid(), "start": st[1] if st else None,
+               "host": socket.gethostname(), "created": time.time(), "out": self.out_dir.name}
+        with open(self.wrapper / MARKER_NAME, "w") as fh:
+            fh.write(json.dumps(doc))
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.payload.mkdir()
+        return self
+
+    def commit(self) -> None:
+        """Rename the payload onto ``out_dir`` (an existing chip moved into the wrapper first)."""
+        g = _GUARD
+        if g is not None:
+            g.committing = True  # from here on a signal is recorded, not raised
+        check_interrupted()
+        check_out_dir(self.out_dir, overwrite=self.overwrite, sources=self.sources)
+        old = self.wrapper / "old"
+        moved = False
+        if self.out_dir.exists() or self.out_dir.is_symlink():
+            os.replace(self.out_dir, old)
+            moved = True
+        try:
+            os.replace(self.payload, self.out_dir)
+        except BaseException:
+            if moved:
+                os.replace(old, self.out_dir)
+            raise
+        with contextlib.suppress(OSError):
+            fd = os.open(self.out_dir.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.wrapper is not None:
+            _rmtree(self.wrapper)
