@@ -5,6 +5,7 @@ sweep, write_sweep, read_sweep, SweepResult, conductance_S, apply_pulse, switch_
 implements the ``Device`` protocol (devices/models.py); the module-level functions call its methods.
 """
 
+from .author import SWITCHING, run_author
 from .models import (
     PRESETS,
     STTMTJ,
@@ -53,6 +54,8 @@ __all__ = [
     "synapse_device",
     "PRESETS",
     "STTMTJ",
+    "SWITCHING",
+    "run_author",
     "TESTBENCHES",
     "CompoundSynapse",
     "DomainWallMTJ",

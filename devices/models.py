@@ -12,9 +12,11 @@ STT-MTJ equations (Beihang/Zhao compact model, Zhang et al., IEEE TED 59, 819 (2
 * TMR(V) = TMR0 / (1 + V^2/Vh^2); R_AP(V) = R_P (1 + TMR(V))
 * Vol = area * t_fl; Delta = mu0 Ms Hk Vol / (2 kB T)  (Hk in A/m)
 * Ic0 = alpha gamma e mu0Ms Hk Vol (1 + P^2) / (muB P)
-* thermal: tau = tau0 exp(Delta (1 - I/Ic0)) (I signed, positive = aiding the switch)
-* precessional (I > Ic0): 1/tau = 2/(C + ln(pi^2 Delta/4)) * muB P/(e m (1+P^2)) * (I - Ic0), m = Ms Vol
-* hazard rate = 1/tau_th + 1/tau_prec; switch when the integral of the rate reaches -ln(u).
+* switching time at aiding current I (signed, positive = aiding the switch), i = I/Ic0: thermal wait plus
+  precessional transit, tau = tau0 (exp(Delta max(1 - i, 0)^beta) - 1) + 1/(k_prec (max(I - Ic0, 0) + eps Ic0)),
+  k_prec = 2/(C + ln(pi^2 Delta/4)) * muB P/(e m (1+P^2)), m = Ms Vol (Sun); beta = 1 is the Beihang model,
+  beta = 2 the macrospin (Brown) limit; eps makes the crossover at Ic0 continuous (``switching_time_formula``)
+* hazard rate = 1/tau; switch when the integral of the rate reaches -ln(u); retention = tau at I = 0.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .physics import (  # noqa: F401  (re-exported: the public home of the model
     E_C,
     EULER_C,
     EXP_CLIP,
+    IC0_MODELS,
     KB_J_PER_K,
     MU0,
     MU_B_J_PER_T,
@@ -45,6 +48,7 @@ from .physics import (  # noqa: F401  (re-exported: the public home of the model
     r_ap_formula,
     r_ap_ohm,
     state_rate_formula,
+    switching_time_formula,
 )
 
 
@@ -117,6 +121,13 @@ class Device:
         return []
 
 
+def format_duration(seconds: float) -> str:
+    """Seconds, with a larger unit when long: '6.45 s', '7.1e+08 s (22.4 years)'."""
+    units = (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60))
+    big = next(((n, u) for n, u in units if seconds >= 2 * u), None)
+    return f"{seconds:.3g} s" + (f" ({seconds / big[1]:.3g} {big[0]})" if big else "")
+
+
 class _MTJArray(Device):
     """Devices made of ``n_mtj`` STT-MTJs ``cell`` in parallel; state = number of MTJs in P. The per-MTJ
     physics (parameters, switching probabilities, SPICE elements) is the cell's (:class:`STTMTJ`)."""
@@ -163,12 +174,31 @@ class _MTJArray(Device):
     def spread_overrides(self, sigma_pct: float) -> dict[str, float]:
         return {k: sigma_pct for k in ("sigma_t_ox_pct", "sigma_t_fl_pct", "sigma_tmr0_pct", "sigma_area_pct")}
 
+    @property
+    def retention_s(self) -> float:
+        """Zero-bias switching time of one MTJ (s): thermal relaxation tau0 (e^Delta - 1) + transit at I = 0
+        (``switching_time_formula`` at I = 0; the published gates are a drive model and do not change it)."""
+        p = derive(self.cell)
+        return float(switching_time_formula(0.0, p.ic0_A, p.delta, p.tau0_s, p.k_prec_per_A_s, p.barrier_exponent,
+                                            p.transit_eps))
+
+    def switching_time_s(self, i_rel) -> np.ndarray:
+        """Mean switching time (s) of one MTJ at a constant aiding current i_rel x Ic0 (ungated); t50 = ln2 x this."""
+        p = derive(self.cell)
+        return switching_time_formula(np.asarray(i_rel, dtype=float) * p.ic0_A, p.ic0_A, p.delta, p.tau0_s,
+                                      p.k_prec_per_A_s, p.barrier_exponent, p.transit_eps)
+
     def info_lines(self) -> list[str]:
         mtj, p = self.cell, derive(self.cell)
+        t50 = np.log(2) * self.switching_time_s([0.5, 1.0, 2.0]) * 1e9
         return [f"R_P = {float(p.r_p_ohm):.1f} ohm; R_AP(0) = {float(r_ap_ohm(p, 0.0)):.1f} ohm; "
                 f"R_AP(0.1 V) = {float(r_ap_ohm(p, 0.1)):.1f} ohm; R_AP(0.25 V) = {float(r_ap_ohm(p, 0.25)):.1f} ohm",
                 f"Ic0 = {float(p.ic0_A) * 1e6:.2f} uA; Delta = {float(p.delta):.2f}; tau0 = {p.tau0_s * 1e9:.2f} ns; "
-                f"gates: to P V>{mtj.gate_to_p_V}, to AP V<{mtj.gate_to_ap_V}"]
+                f"gates: to P V>{mtj.gate_to_p_V}, to AP V<{mtj.gate_to_ap_V}",
+                f"switching: barrier exponent {mtj.barrier_exponent:g}, transit eps {mtj.transit_eps:g}, "
+                f"k_prec*Ic0 = {float(p.k_prec_per_A_s * p.ic0_A) * 1e-9:.3f}/ns; t50 at 0.5/1/2 Ic0 = "
+                + " / ".join(f"{t:.3g}" for t in t50) + " ns",
+                f"retention (zero-bias relaxation, tau at I = 0) = {format_duration(self.retention_s)}"]
 
 
 @dataclass(frozen=True)
@@ -179,6 +209,15 @@ class STTMTJ(_MTJArray):
     ``gate_to_p_V`` / ``gate_to_ap_V``: voltage gates of the published author's modified Beihang model
     (switch toward P only when V_mtj > gate_to_p_V, toward AP only when V_mtj < gate_to_ap_V); ``None`` =
     purely physical (no gate). ``sigma_*_pct``: device-to-device Gaussian spreads in percent.
+    ``ic0_model``: spin-polarisation factor of Ic0 (``physics.ic0_polarisation_factor``): ``"slonczewski"``
+    (1+P²)/P with P = ``polarisation`` (37.76 uA), ``"julliere"`` the same with P from TMR0 by Julliere, as the
+    Beihang Verilog-A computes it (38.22 uA; 38.21 uA with that file's rounded constants).
+
+    Switching time (``physics.switching_time_formula``): ``tau0_ns`` attempt time and ``barrier_exponent``
+    (beta) of the thermal wait tau0 (exp(Delta (1 - I/Ic0)^beta) - 1) below Ic0 (1 = Beihang, 2 = macrospin),
+    plus the precessional transit 1/(k_prec (max(I - Ic0, 0) + ``transit_eps`` Ic0)). Defaults: the published
+    beta = 1 and tau0 = 0.87 ns, eps = 0.32 (transit at Ic0 as in stochastic LLG, see docs/devices.md).
+    ``retention_s``: the zero-bias switching time (thermal relaxation).
     """
 
     radius_nm: float = 16.0
@@ -190,9 +229,12 @@ class STTMTJ(_MTJArray):
     alpha: float = 0.027
     gamma_rad_per_s_Oe: float = 1.76e7
     polarisation: float = 0.52
+    ic0_model: str = "slonczewski"
     hk_Oe: float = 1433.0
     ms_A_per_m: float = 1.2566e6
     tau0_ns: float = 0.87
+    barrier_exponent: float = 1.0
+    transit_eps: float = 0.32
     temperature_K: float = 300.0
     barrier_height_eV: float = 0.4
     gate_to_p_V: float | None = None
@@ -224,11 +266,14 @@ class STTMTJ(_MTJArray):
         return np.where(s == 1, np.where(u < p_dn, 0, 1), np.where(u < p_up, 1, 0))
 
     def mtj_elements(self, i: int, p: MTJParams, s0: int, thresholds: np.ndarray) -> list[str]:
-        """SPICE elements of MTJ ``i`` (parameters ``p[i]``): state node ``s<i>`` counting the thresholds
-        crossed by the hazard node ``h<i>`` = ∫ rate dt, and the MTJ current pre -> post. The rate blends the
-        two directions by the state: s·rate_from_P(V) + (1-s)·rate_from_AP(V)."""
+        """SPICE elements of MTJ ``i`` (parameters ``p[i]``): hazard node ``h<i>`` = ∫ rate dt, state node
+        ``s<i>`` = s0 XOR parity of the thresholds H has reached (a hard test, ``netlist.threshold_state``), the
+        step-control guard ``g<i>`` (``netlist.crossing_guard``) and the MTJ current pre -> post. The rate
+        s·rate_from_P(V) + (1-s)·rate_from_AP(V) is exactly the current state's (s is 0 or 1), so it changes
+        direction exactly where H reaches a threshold."""
         v, s = nl.V_MTJ, nl.node_v(f"s{i}")
-        args = (p.r_p_ohm[i], p.tmr0[i], p.vh_V, p.ic0_A[i], p.delta[i], p.tau0_s, p.k_prec_per_A_s[i])
+        args = (p.r_p_ohm[i], p.tmr0[i], p.vh_V, p.ic0_A[i], p.delta[i], p.tau0_s, p.k_prec_per_A_s[i],
+                p.barrier_exponent, p.transit_eps)
         from_p = state_rate_formula(1, v, *args)
         if p.gate_to_ap_V is not None:
             from_p = nl.where(v < p.gate_to_ap_V, from_p, 0)
@@ -237,20 +282,26 @@ class STTMTJ(_MTJArray):
             from_ap = nl.where(v > p.gate_to_p_V, from_ap, 0)
         r_ap = r_ap_formula(p.r_p_ohm[i], p.tmr0[i], p.vh_V, v)
         return [nl.threshold_state(f"s{i}", f"h{i}", s0, thresholds),
+                *nl.crossing_guard(f"g{i}", f"h{i}", thresholds),
                 *nl.integrator(f"h{i}", s * from_p + (1 - s) * from_ap, 0.0),
                 nl.b_current(f"m{i}", nl.PRE, nl.POST, mtj_current_formula(p.r_p_ohm[i], r_ap, s, v))]
 
     def __post_init__(self) -> None:
         positive = ("radius_nm", "t_fl_nm", "t_ox_nm", "ra_ohm_um2", "vh_V", "alpha", "gamma_rad_per_s_Oe",
-                    "hk_Oe", "ms_A_per_m", "tau0_ns", "temperature_K", "barrier_height_eV")
+                    "hk_Oe", "ms_A_per_m", "tau0_ns", "transit_eps", "temperature_K", "barrier_height_eV")
         for name in positive:
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"STTMTJ: {name}={v!r} is non-physical; expected a finite value > 0")
         if not 0 < self.polarisation < 1:
             raise ValueError(f"STTMTJ: polarisation={self.polarisation!r}; expected 0 < P < 1")
+        if self.ic0_model not in IC0_MODELS:
+            raise ValueError(f"STTMTJ: ic0_model={self.ic0_model!r}; expected one of {IC0_MODELS}")
         if not self.tmr0 > 0:
             raise ValueError(f"STTMTJ: tmr0={self.tmr0!r}; expected > 0")
+        if not 0.5 <= self.barrier_exponent <= 4:
+            raise ValueError(f"STTMTJ: barrier_exponent={self.barrier_exponent!r}; expected 0.5..4 "
+                             "(1 = Beihang, 2 = macrospin)")
         for name in ("sigma_t_ox_pct", "sigma_t_fl_pct", "sigma_tmr0_pct", "sigma_area_pct"):
             v = getattr(self, name)
             if not 0 <= v < 30:
@@ -294,25 +345,48 @@ class CompoundSynapse(_MTJArray):
 class DomainWallMTJ(Device):
     """Three-terminal domain-wall MTJ: read conductance G = G_AP + x (G_P - G_AP), wall position x in [0, 1].
 
-    The write current flows through a heavy-metal strip (``r_hm_ohm``, cross-section ``hm_width_nm`` x
-    ``hm_thickness_nm``) in parallel with the MTJ; positive current pushes x up (toward P). The wall moves
-    only above the depinning current I_dep = J_dep * w * t, with velocity v = v_coeff (|I|/I_dep - 1);
-    I_dep is redrawn per pulse with relative spread ``sigma_depin_pct`` (stochastic depinning);
-    ``n_notches`` > 0 pins the wall at n_notches+1 equally spaced positions after a pulse (levels).
-    Defaults after Sengupta et al., IEEE TED 63, 2963 (2016) (wall speeds of ~10 m/s), scaled so the pre ramp
-    alone (|V| <= 150 mV) stays below depinning (160 uA) while pre + post crosses it.
+    The write current I = V_mtj/R_HM flows through a heavy-metal strip (``r_hm_ohm``, cross-section
+    ``hm_width_nm`` x ``hm_thickness_nm``, J = I/(w t)) in parallel with the MTJ; positive current pushes x up
+    (toward P). The wall speed at drive ratio j = |J|/J_th(x) of the local depinning threshold is
+    (``physics.dw_creep_flow_formula``)
+
+    * creep, j < 1: v = v_dep exp(-(U_c/kT)(j^-mu - 1)), mu = 1/4 (Lemerle et al., PRL 80, 849 (1998);
+      current-driven creep: Yamanouchi et al., Science 317, 1726 (2007); the form continuous at depinning,
+      v(J_th) = v_dep, as in Jeudy et al., PRL 117, 057201 (2016));
+    * flow, j >= 1: v = v_dep + v_coeff (j - 1) (linear SOT flow regime of HM/FM strips, Miron et al.,
+      Nat. Mater. 10, 419 (2011); Emori et al., Nat. Mater. 12, 611 (2013)).
+
+    Pinning landscape (per device = per Monte-Carlo instance, ``reference.dw_landscape``): sites along the free
+    layer, a hard-core Poisson process with mean spacing ``site_spacing_nm`` (the grain size) and width
+    ``site_width_nm`` (about the wall width); site k pins with J_th = f_k J_dep, f_k = 1 + sigma_pin z_k
+    (Gaussian, floored at the background); between sites the weak background J_th = ``j_background_frac``
+    J_dep. The wall flows between sites and creeps through the sites its drive does not overcome, so its
+    displacement is graded in the drive's amplitude and duration. ``sigma_depin_pct``: a further Gaussian
+    scale of all thresholds, per instance in a sweep and per pulse in ``apply_pulse`` (device-to-device /
+    cycle-to-cycle). ``n_notches`` > 0: fabricated notches on top of the grain sites: after the transient the
+    wall is pinned at the last notch passed (as before; both engines). ``apply_pulse`` uses one quenched
+    landscape drawn from ``landscape_seed`` (the same for every device of the model, so a pulse is
+    deterministic when ``sigma_depin_pct`` = 0). Scaling to the published testbench: docs/devices.md.
     """
 
-    length_nm: float = 200.0
+    length_nm: float = 1000.0
     r_p_ohm: float = 4.0e3
     r_ap_ohm: float = 8.0e3
     r_hm_ohm: float = 1.0e3
     hm_width_nm: float = 50.0
     hm_thickness_nm: float = 4.0
-    j_depin_A_per_m2: float = 8.0e11
+    j_depin_A_per_m2: float = 0.85e12
+    j_background_frac: float = 0.3
+    v_depin_m_per_s: float = 1.0
     v_coeff_m_per_s: float = 10.0
+    creep_u_kt: float = 250.0
+    creep_mu: float = 0.25
+    site_spacing_nm: float = 20.0
+    site_width_nm: float = 5.0
+    sigma_pin_pct: float = 12.0
     n_notches: int = 0
     sigma_depin_pct: float = 0.0
+    landscape_seed: int = 0
 
     name: ClassVar[str] = "dw-mtj"
     n_mtj: ClassVar[int] = 0
@@ -320,28 +394,68 @@ class DomainWallMTJ(Device):
     def conductance_S(self, state, v_read_V: float = 0.1) -> np.ndarray:
         return dw_conductance_formula(self.r_p_ohm, self.r_ap_ohm, np.clip(np.asarray(state, dtype=float), 0, 1))
 
+    def _depin_scale(self, rng: np.random.Generator, shape) -> np.ndarray:
+        return np.maximum(1 + self.sigma_depin_pct / 100 * rng.standard_normal(shape), 0.05)
+
     def draw(self, n_dt: int, trials: int, seed: int) -> ref.Draws:
-        """The MTJ draws (unused, kept so every device consumes the stream alike), then notch-snapped start
-        positions and the per-instance depinning-current scale."""
+        """The MTJ draws (unused, kept so every device consumes the stream alike), the per-instance
+        threshold scale, then each instance's pinning landscape; the wall starts at rest on the site nearest
+        to the uniform draw x0 (on the nearest notch when ``n_notches`` > 0)."""
         rng, d = ref.draw_base(n_dt, trials, 1, seed)
-        x0 = d.x0 if self.n_notches == 0 else np.round(d.x0 * self.n_notches) / self.n_notches
-        depin = 1 + self.sigma_depin_pct / 100 * rng.standard_normal((n_dt, trials))
-        return dataclasses.replace(d, x0=x0, depin=np.maximum(depin, 0.05))
+        depin = self._depin_scale(rng, (n_dt, trials))
+        edges, pin = ref.dw_landscape(self, rng, (n_dt, trials))
+        if self.n_notches:
+            x0 = np.round(d.x0 * self.n_notches) / self.n_notches
+        else:
+            c = ref.dw_site_centres(edges)
+            x0 = np.take_along_axis(c, np.argmin(np.abs(c - d.x0[..., None]), -1)[..., None], -1)[..., 0]
+        return dataclasses.replace(d, x0=x0, depin=depin, dw_edges=edges, dw_pin=pin)
 
     def run_reference(self, tb: PulseTestbench, dt_ms: np.ndarray, d: ref.Draws) -> dict[str, np.ndarray]:
         edges_s, v_mid = ref.step_voltages(tb, dt_ms)
-        return {"x1": ref.integrate_dw(self, d.x0, d.depin, edges_s[:, None, :], v_mid[:, None, :])}
+        return {"x1": ref.integrate_dw(self, d.x0, d.depin, edges_s, v_mid, d.dw_edges, d.dw_pin)}
+
+    def landscape_expr(self, edges: np.ndarray, pin: np.ndarray, x) -> nl.Expr:
+        """J_th(x)/J_dep of one landscape as an ngspice ``pwl`` of the wall node: the background outside the
+        sites, each site's ratio inside, with linear ramps over ``SITE_RAMP`` of the site width at its edges."""
+        pts, bg = [(0.0, float(pin[0]))], float(pin[0])
+        ramp = self.SITE_RAMP * self.site_width_nm / self.length_nm
+        for k in range(1, pin.size, 2):
+            lo, hi = float(edges[k]), float(edges[k + 1])
+            if hi - lo > 2.5 * ramp:
+                pts += [(lo, bg), (lo + ramp, float(pin[k])), (hi - ramp, float(pin[k])), (hi, bg)]
+        pts.append((1.0, bg))
+        return nl.pwl(x, [p for i, p in enumerate(pts) if i == 0 or p[0] > pts[i - 1][0]])
+
+    SITE_RAMP: ClassVar[float] = 0.1
+    #: SPICE only: the wall speed rises linearly over the first 100 ns, so ngspice's first (unguarded) steps
+    #: cannot carry the wall over sites; it delays the start of the 60 ms waveform by < 100 ns.
+    SPICE_SOFT_START_S: ClassVar[float] = 1e-7
 
     def netlist_elements(self, d: ref.Draws, ip: int, it: int) -> list[str]:
-        """Heavy-metal strip and MTJ pre -> post; node ``x`` integrates the wall velocity, which fades out
-        over the last 1e-3 of the range at either end (continuous clamp)."""
+        """Heavy-metal strip and MTJ pre -> post; node ``x`` integrates the wall velocity (creep/flow at the
+        local threshold of the instance's landscape, a ``pwl`` of v(x)), which fades out over the last 1e-3
+        of the range at either end (continuous clamp)."""
         v, x = nl.V_MTJ, nl.node_v("x")
-        speed = ref.dw_speed(self, v, d.depin[ip, it])
+        speed = ref.dw_speed(self, v, d.depin[ip, it] * self.landscape_expr(d.dw_edges[ip, it], d.dw_pin[ip, it], x))
+        speed = speed * np.minimum(nl.Expr("time") / self.SPICE_SOFT_START_S, 1.0)  # ngspice's first steps
         up = speed * np.maximum(np.minimum((1 - x) / 1e-3, 1), 0)
         down = -speed * np.maximum(np.minimum(x / 1e-3, 1), 0)
         return [nl.resistor("hm", nl.PRE, nl.POST, self.r_hm_ohm),
                 nl.b_current("mtj", nl.PRE, nl.POST, v * dw_conductance_formula(self.r_p_ohm, self.r_ap_ohm, x)),
-                *nl.integrator("x", nl.where(v > 0, up, down), d.x0[ip, it])]
+                *nl.integrator("x", nl.where(v > 0, up, down), d.x0[ip, it]),
+                *self._edge_guard(d.dw_edges[ip, it], x)]
+
+    def _edge_guard(self, edges: np.ndarray, x) -> list[str]:
+        """Step control only (nothing reads it): node ``gx`` across a 1 F capacitor = Σ over the site edges
+        inside the strip of a smooth bump of the wall node around each edge (width ``SITE_RAMP`` x site width),
+        so ngspice's truncation-error control shortens the steps where the wall meets a site and no implicit
+        step jumps over one."""
+        w = self.SITE_RAMP * self.site_width_nm / self.length_nm
+        inside = np.unique(edges[(edges > 0) & (edges < 1)])
+        terms = [np.exp(-((x - float(e)) / (2 * w)) * ((x - float(e)) / (2 * w))) for e in inside]
+        total = sum(terms[1:], terms[0]) if terms else 0.0
+        return [nl.capacitor("gx", "gx", "0", 1), nl.b_voltage("gx", "gx", "0", total)]
 
     def spice_final(self, res) -> np.ndarray:
         return np.array([res["x"][-1]])
@@ -356,34 +470,53 @@ class DomainWallMTJ(Device):
         x0, x1 = d.x0, out["x1"]
         return x0, x1, (x1 > x0).astype(np.int64), (x1 < x0).astype(np.int64)
 
+    def pulse_landscape(self) -> tuple[np.ndarray, np.ndarray]:
+        """The quenched landscape (1, E), (1, E-1) ``apply_pulse`` uses: drawn from ``landscape_seed``."""
+        return ref.dw_landscape(self, np.random.default_rng(self.landscape_seed), (1,))
+
     def apply_pulse(self, state, v_V, width_ns, rng: np.random.Generator, params=None) -> np.ndarray:
-        """The wall moves by the deterministic velocity with a drawn I_dep, then snaps to notches."""
+        """The same creep/flow physics for one rectangular pulse, event-located through the model's quenched
+        landscape (``pulse_landscape``) with a threshold scale drawn per pulse (``sigma_depin_pct``), then
+        notch snapping."""
         state, v, w = ref.pulse_arrays(state, v_V, width_ns)
-        depin = np.maximum(1 + self.sigma_depin_pct / 100 * rng.standard_normal(state.shape), 0.05)
+        scale = self._depin_scale(rng, state.shape)
         x0 = state.astype(float)
-        x = np.clip(x0 + ref.dw_velocity_per_s(self, v, depin) * w, 0.0, 1.0)
+        edges, pin = self.pulse_landscape()
+        x = ref.integrate_dw_landscape(self, x0.ravel(), scale.ravel(), edges, pin, w.reshape(-1, 1),
+                                       v.reshape(-1, 1)).reshape(state.shape)
         return ref.snap_notches(self, x0, x)
 
     def spread_overrides(self, sigma_pct: float) -> dict[str, float]:
         return {"sigma_depin_pct": sigma_pct}
 
     def info_lines(self) -> list[str]:
+        i_dep = self.i_depin_A
         return [f"R_P = {self.r_p_ohm:.1f} ohm, R_AP = {self.r_ap_ohm:.1f} ohm, R_HM = {self.r_hm_ohm:.1f} ohm, "
-                f"I_dep = {self.i_depin_A * 1e6:.1f} uA (V_dep = {self.i_depin_A * self.r_hm_ohm:.3f} V), levels = "
-                f"{'analog' if self.n_notches == 0 else self.n_notches + 1}"]
+                f"I_dep = {i_dep * 1e6:.1f} uA (V_dep = {i_dep * self.r_hm_ohm:.3f} V), levels = "
+                f"{'analog' if self.n_notches == 0 else self.n_notches + 1}",
+                f"creep U_c/kT = {self.creep_u_kt:g}, mu = {self.creep_mu:g}; v_dep = {self.v_depin_m_per_s:g} m/s, "
+                f"flow {self.v_coeff_m_per_s:g} m/s per unit overdrive; sites every {self.site_spacing_nm:g} nm "
+                f"(~{self.length_nm / self.site_spacing_nm:.0f} per device), spread {self.sigma_pin_pct:g} %, "
+                f"background {self.j_background_frac:g} J_dep"]
 
     def __post_init__(self) -> None:
         for name in ("length_nm", "r_p_ohm", "r_ap_ohm", "r_hm_ohm", "hm_width_nm", "hm_thickness_nm",
-                     "j_depin_A_per_m2", "v_coeff_m_per_s"):
+                     "j_depin_A_per_m2", "v_depin_m_per_s", "v_coeff_m_per_s", "creep_u_kt", "site_width_nm"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"DomainWallMTJ: {name}={v!r} is non-physical; expected > 0")
         if self.r_ap_ohm <= self.r_p_ohm:
             raise ValueError(f"DomainWallMTJ: r_ap_ohm={self.r_ap_ohm} must exceed r_p_ohm={self.r_p_ohm}")
-        if not 0 <= self.n_notches <= 1024:
-            raise ValueError(f"DomainWallMTJ: n_notches={self.n_notches}; expected 0..1024")
-        if not 0 <= self.sigma_depin_pct < 50:
-            raise ValueError(f"DomainWallMTJ: sigma_depin_pct={self.sigma_depin_pct}; expected 0..50 (%)")
+        checks = [("creep_mu", 0 < self.creep_mu <= 1, "0 < mu <= 1"),
+                  ("j_background_frac", 0 < self.j_background_frac <= 1, "0 < frac <= 1"),
+                  ("site_spacing_nm", self.site_width_nm < self.site_spacing_nm <= self.length_nm,
+                   "site_width_nm < spacing <= length_nm"),
+                  ("sigma_pin_pct", 0 <= self.sigma_pin_pct <= 100, "0..100 (%)"),
+                  ("n_notches", 0 <= self.n_notches <= 1024, "0..1024"),
+                  ("sigma_depin_pct", 0 <= self.sigma_depin_pct < 50, "0..50 (%)")]
+        for name, ok, want in checks:
+            if not ok:
+                raise ValueError(f"DomainWallMTJ: {name}={getattr(self, name)!r}; expected {want}")
 
     @property
     def i_depin_A(self) -> float:
@@ -435,6 +568,13 @@ def switch_probability(mtj: STTMTJ, v_V, width_ns, to_parallel: bool) -> np.ndar
 
 PUBLISHED_GATES = {"gate_to_p_V": 0.15, "gate_to_ap_V": -0.10}
 
+#: Switching time calibrated against macrospin stochastic LLG (beta = 2 fixed; tau0_ns and transit_eps fitted by
+#: least squares on log t50 at I/Ic0 = 0.6..3): ``benchmarks/bench_cmtj.py --fit``, cmtj 1.15.0, Heun 1 ps,
+#: 200 trials per current, seed 0, 2026-11-23 (table in docs/devices.md). Default geometry (Delta 22.7):
+MACROSPIN_SWITCHING = {"barrier_exponent": 2.0, "tau0_ns": 3.37, "transit_eps": 0.213}
+#: the same calibration for the physical preset's own MTJ (Hk 2600 Oe, Delta 41.2, Ic0 68.5 uA):
+PHYSICAL_SWITCHING = {"hk_Oe": 2600.0, "barrier_exponent": 2.0, "tau0_ns": 1.42, "transit_eps": 0.165}
+
 #: name -> (constructor, source). ``stt-mtj``/``compound`` = the published device (gated Beihang model).
 PRESETS: dict[str, tuple[Any, str]] = {
     "stt-mtj": (lambda: STTMTJ(**PUBLISHED_GATES),
@@ -442,12 +582,19 @@ PRESETS: dict[str, tuple[Any, str]] = {
                 "(to P only for V>0.15 V, to AP only for V<-0.1 V)"),
     "compound": (lambda: CompoundSynapse(8, STTMTJ(**PUBLISHED_GATES)),
                  "published compound synapse: 8 gated Beihang STT-MTJs in parallel"),
-    "stt-mtj-physical": (lambda: STTMTJ(hk_Oe=2600.0),
-                         "ungated Beihang STT-MTJ with Hk raised to 2600 Oe (Delta ~41, Ic0 ~69 uA) so that "
-                         "the pre ramp alone is harmless; needs the 'physical' testbench amplitudes"),
-    "compound-physical": (lambda: CompoundSynapse(8, STTMTJ(hk_Oe=2600.0)),
-                          "8 ungated Beihang STT-MTJs (Hk 2600 Oe) in parallel"),
-    "dw-mtj": (DomainWallMTJ, "analog DW-MTJ (illustrative, after Sengupta et al. 2016)"),
+    "stt-mtj-macrospin": (lambda: STTMTJ(**MACROSPIN_SWITCHING),
+                          "the default STT-MTJ (geometry, materials), ungated, with its switching time calibrated "
+                          "against macrospin stochastic LLG (cmtj): barrier exponent 2, tau0 3.37 ns, eps 0.213"),
+    "compound-macrospin": (lambda: CompoundSynapse(8, STTMTJ(**MACROSPIN_SWITCHING)),
+                           "8 stt-mtj-macrospin MTJs in parallel"),
+    "stt-mtj-physical": (lambda: STTMTJ(**PHYSICAL_SWITCHING),
+                         "ungated STT-MTJ with Hk raised to 2600 Oe (Delta ~41, Ic0 ~69 uA) so that the pre ramp "
+                         "alone is harmless, switching calibrated against stochastic LLG (cmtj: beta 2, tau0 "
+                         "1.42 ns, eps 0.165); needs the 'physical' testbench amplitudes"),
+    "compound-physical": (lambda: CompoundSynapse(8, STTMTJ(**PHYSICAL_SWITCHING)),
+                          "8 ungated stt-mtj-physical MTJs (Hk 2600 Oe) in parallel"),
+    "dw-mtj": (DomainWallMTJ, "DW-MTJ with creep below depinning, flow above and stochastic grain pinning sites "
+                              "(graded; creep Lemerle 1998 / Jeudy 2016, flow Miron 2011 / Emori 2013, scaled)"),
     "dw-mtj-notched": (lambda: DomainWallMTJ(n_notches=8, sigma_depin_pct=5.0),
                        "DW-MTJ with 8 notches (9 levels) and 5 % depinning spread"),
 }

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 import numpy as np
 
 _BINARY = {np.add: "+", np.subtract: "-", np.multiply: "*", np.true_divide: "/", np.less: "<",
-           np.greater: ">"}
-_FUNCS = {np.exp: "exp", np.maximum: "max", np.minimum: "min", np.absolute: "abs", np.tanh: "tanh"}
+           np.greater: ">", np.less_equal: "<=", np.greater_equal: ">="}
+_FUNCS = {np.exp: "exp", np.maximum: "max", np.minimum: "min", np.absolute: "abs", np.tanh: "tanh",
+          np.log: "ln", np.power: "pow"}
 
 
 def num(x) -> str:
@@ -83,6 +84,12 @@ class Expr:
     def __gt__(self, o):
         return Expr._bin(self, ">", o)
 
+    def __le__(self, o):
+        return Expr._bin(self, "<=", o)
+
+    def __ge__(self, o):
+        return Expr._bin(self, ">=", o)
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method != "__call__" or kwargs:
             return NotImplemented
@@ -100,12 +107,16 @@ def where(cond, a, b) -> Expr:
     return Expr(f"({text(cond)} ? {text(a)} : {text(b)})")
 
 
+def pwl(x, points: Iterable[tuple[float, float]]) -> Expr:
+    """ngspice ``pwl(x, x1, y1, x2, y2, ...)``: piecewise-linear function of an expression (x ascending;
+    constant beyond the end points)."""
+    return Expr(f"pwl({text(x)}," + ",".join(f"{num(a)},{num(b)}" for a, b in points) + ")")
+
+
 def node_v(node: str) -> Expr:
     """Voltage of a node."""
     return Expr(f"v({node})")
 
-
-STEP_W = 1e-4  # width of the smooth threshold steps, in hazard units
 
 PRE, POST = "pre", "post"
 #: V_mtj = V_pre - V_post.
@@ -147,15 +158,67 @@ def integrator(name: str, rate, initial: float) -> list[str]:
             initial_condition(name, initial)]
 
 
-def threshold_state(name: str, h_node: str, s0: int, thresholds, step_w: float = STEP_W) -> str:
-    """State node ``name`` = s0 + (1 - 2 s0) Σ_k (-1)^k step(H - Θ_k): smooth (tanh, width ``step_w``) steps
-    of the hazard node over the cumulative thresholds Θ_k, i.e. the state flips at every threshold crossed."""
+def threshold_state(name: str, h_node: str, s0: int, thresholds) -> str:
+    """State node ``name`` = s0 XOR parity(#{k: H >= Θ_k}), a hard function of the hazard node: nested
+    ternaries over the increasing cumulative thresholds Θ_k, the highest tested first
+    (``H>=Θ_K ? s_K : (... (H>=Θ_1 ? 1-s0 : s0))``, s_k = (s0 + k) mod 2). The state is exactly 0 or 1 at
+    every hazard value (no blending band) and flips exactly where H reaches a threshold, the same test as
+    ``_MTJArray.final_states`` and the reference kernel."""
     h = node_v(h_node)
-    steps = None
-    for k, t in enumerate(thresholds):
-        step = 0.5 * (1 + np.tanh((h - t) / step_w))
-        steps = step if steps is None else (steps - step if k % 2 else steps + step)
-    return b_voltage(name, name, "0", s0 + (1 - 2 * s0) * steps)
+    state = int(s0)
+    for k, t in enumerate(np.asarray(thresholds, dtype=float)):
+        state = where(h >= t, (int(s0) + k + 1) % 2, state)
+    return b_voltage(name, name, "0", state)
+
+
+GUARD_W = 1e-3  # width (hazard units) of the step-control guard's ramps; never used for a decision
+GUARD_LEAD = 2.0  # each guard ramp spans [Θ_k - GUARD_LEAD·w, Θ_k - (GUARD_LEAD - 1)·w]
+
+
+def _guard_ramps(thresholds, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and width of each threshold's guard ramp: width_k = min(width, gap to the previous threshold,
+    gap to the next one)/(GUARD_LEAD + 1) at most, start_k = Θ_k - GUARD_LEAD·width_k. Every ramp lies strictly
+    between its threshold and the previous one (or H(0) = 0: the hazard never starts on a ramp, where a gate
+    opening would put a kink into the guard's charge; ramps never overlap, close thresholds get a ramp each),
+    and the approach to a threshold (hence the overshoot of the step that crosses it, ~width_k) stays below
+    the start of the next threshold's ramp."""
+    theta = np.sort(np.asarray(thresholds, dtype=float))
+    gaps = np.diff(theta, prepend=0.0) / (GUARD_LEAD + 1)  # the first ramp starts above H(0) = 0
+    w = np.minimum.reduce([np.full(theta.shape, float(width)), gaps, np.append(gaps[1:], np.inf)])
+    return theta - GUARD_LEAD * w, w
+
+
+def _guard_value(h: float, lo: np.ndarray, w: np.ndarray) -> float:
+    """1 + Σ_k smoothstep((h - lo_k)/w_k), smoothstep(x) = 3x² - 2x³ clamped to [0, 1] (numbers)."""
+    x = np.clip((h - lo) / w, 0.0, 1.0)
+    return float(1.0 + (x * x * (3 - 2 * x)).sum())
+
+
+def crossing_guard(name: str, h_node: str, thresholds, width: float = GUARD_W) -> list[str]:
+    """Step control for the hard threshold test: node ``name`` = 1 + Σ_k smoothstep((H - lo_k)/w_k) across a
+    1 F capacitor, one C¹ ramp from 0 to 1 over [Θ_k - GUARD_LEAD·w_k, Θ_k - (GUARD_LEAD - 1)·w_k] below each
+    threshold (``_guard_ramps``: w_k = ``width``, less where thresholds are close); nothing reads the node.
+    Its charge rises by 1 just below every threshold, so ngspice's local-truncation-error control rejects a
+    step that jumps over a threshold and approaches each threshold in short steps: one implicit step cannot
+    cross two close thresholds at once (a memoryless parity state could not notice that), and the crossing
+    step overshoots by about w_k. The ramps are C¹ (a piecewise-linear ramp's kinks made ngspice's step
+    collapse) and exactly flat from (GUARD_LEAD - 1)·w_k below each threshold on, so where H rests at a
+    threshold (zero rate after a gated switch, Newton alternating across it) the guard adds no stiffness;
+    the offset 1 keeps the relative LTE tolerance of the charge finite (from a charge of 0 the step
+    collapsed). Rendered as nested ternaries over the ramp ends, so an evaluation computes only the ramp
+    active at H."""
+    lo, w = _guard_ramps(thresholds, width)
+    hi = lo + w
+    h = node_v(h_node)
+    expr = 1.0
+    for a in np.unique(np.concatenate([lo, hi])):  # ascending: the last (highest) end is tested first
+        seg = 1.0 + float((hi <= a).sum())
+        for k in np.flatnonzero((lo <= a) & (hi > a)):
+            x = (h - float(lo[k])) / float(w[k])
+            seg = seg + x * x * (3 - 2 * x)
+        expr = where(h >= float(a), seg, expr)
+    return [b_voltage(name, name, "0", expr), capacitor(name, name, "0", 1),
+            initial_condition(name, _guard_value(0.0, lo, w))]
 
 
 def render(title: str, elements: Iterable[str], control: Iterable[str]) -> str:

@@ -55,10 +55,21 @@ def aiding_current_formula(r_p, r_ap, s, v):
 
 
 @register_jitable
-def rate_formula(i_aid, ic0, delta, tau0, k_prec):
-    """Ungated hazard rate (1/s): Néel–Brown thermal + Sun precessional, exponent clipped at ±EXP_CLIP."""
-    x = np.minimum(np.maximum(delta * (1 - i_aid / ic0), -EXP_CLIP), EXP_CLIP)
-    return np.exp(-x) / tau0 + k_prec * np.maximum(i_aid - ic0, 0.0)
+def switching_time_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps):
+    """Mean switching time (s) at a constant aiding current i_aid (A), i = i_aid/ic0: thermal waiting time plus
+    precessional transit time, tau = tau0 (exp(Delta max(1 - i, 0)^beta) - 1) + 1/(k_prec (max(I - Ic0, 0) +
+    eps Ic0)). Below Ic0 the wait (Néel–Brown with barrier exponent beta) dominates, above Ic0 it is 0 and the
+    transit is Sun's 1/(k_prec (I - Ic0)); eps (of Ic0) makes the crossover continuous and finite at Ic0.
+    At zero bias tau(0) is the retention time. Exponent clipped at EXP_CLIP."""
+    x = np.maximum(1 - i_aid / ic0, 0.0)
+    wait = tau0 * (np.exp(np.minimum(delta * np.power(x, beta), EXP_CLIP)) - 1)
+    return wait + 1 / (k_prec * (np.maximum(i_aid - ic0, 0.0) + eps * ic0))
+
+
+@register_jitable
+def rate_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps):
+    """Ungated hazard rate (1/s) = 1 / :func:`switching_time_formula`."""
+    return 1 / switching_time_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps)
 
 
 @register_jitable
@@ -67,18 +78,33 @@ def dw_conductance_formula(r_p, r_ap, x):
     return 1 / r_ap + x * (1 / r_p - 1 / r_ap)
 
 
-@register_jitable
-def dw_speed_formula(v, r_hm, i_dep, v_coeff, length_m):
-    """|dx/dt| (1/s) of the wall: v_coeff max(|V/R_HM|/I_dep - 1, 0) / length."""
-    return v_coeff * np.maximum(np.abs(v / r_hm) / i_dep - 1.0, 0.0) / length_m
+DW_J_FLOOR = 1e-6  # drive ratios below this count as this (the creep exponent stays finite: v ~ 0)
 
 
 @register_jitable
-def state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec):
+def dw_creep_flow_formula(j, v_dep, v_flow, u_kt, mu):
+    """Wall speed (m/s) at drive ratio j = |J|/J_th >= 0 of the local depinning threshold J_th.
+
+    creep (j < 1): v_dep exp(-(U_c/kT) (j^-mu - 1)) (Lemerle 1998 creep law, written continuous at the
+    crossover as in Jeudy 2016); flow (j >= 1): v_dep + v_flow (j - 1). Exponent clipped at EXP_CLIP."""
+    jc = np.minimum(np.maximum(j, DW_J_FLOOR), 1.0)
+    barrier = np.minimum(u_kt * (np.exp(-mu * np.log(jc)) - 1.0), EXP_CLIP)
+    return v_dep * np.exp(-barrier) + v_flow * np.maximum(j - 1.0, 0.0)
+
+
+@register_jitable
+def dw_speed_formula(v, r_hm, i_th, v_dep, v_flow, u_kt, mu, length_m):
+    """|dx/dt| (1/s) of the wall at V_mtj = v where the local depinning current is i_th (A): write current
+    |V/R_HM| through the heavy metal, creep/flow speed :func:`dw_creep_flow_formula`, over the length."""
+    return dw_creep_flow_formula(np.abs(v / r_hm) / i_th, v_dep, v_flow, u_kt, mu) / length_m
+
+
+@register_jitable
+def state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec, beta, eps):
     """Ungated rate away from the fixed state s (1 = P, 0 = AP) at V_mtj = v (used by numba and ngspice;
     the numpy form ``hazard_rate_per_s`` blends the state instead)."""
     i_aid = aiding_current_formula(r_p, r_ap_formula(r_p, tmr0, vh, v), s, v)
-    return rate_formula(i_aid, ic0, delta, tau0, k_prec)
+    return rate_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps)
 
 
 # ------------------------------------------------------------------------------------- derived numbers
@@ -86,7 +112,8 @@ def state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec):
 
 @dataclass(frozen=True)
 class MTJParams:
-    """Per-device derived parameters (arrays of one shape): R_P, TMR0, Vh, Ic0, Delta, tau0, k_prec."""
+    """Per-device derived parameters (arrays of one shape): R_P, TMR0, Vh, Ic0, Delta, tau0, k_prec; gates;
+    switching-time shape (``switching_time_formula``): barrier exponent beta and transit regulariser eps."""
 
     r_p_ohm: np.ndarray
     tmr0: np.ndarray
@@ -97,11 +124,32 @@ class MTJParams:
     k_prec_per_A_s: np.ndarray
     gate_to_p_V: float | None
     gate_to_ap_V: float | None
+    barrier_exponent: float = 1.0
+    transit_eps: float = 0.32
 
 
 def _tox_factor(t_ox_nm: np.ndarray, phi_eV: float) -> np.ndarray:
     t_a = np.asarray(t_ox_nm) * 10.0
     return t_a * np.exp(1.025 * t_a * np.sqrt(phi_eV))
+
+
+IC0_MODELS = ("slonczewski", "julliere")
+
+
+def ic0_polarisation_factor(ic0_model: str, polarisation: float, tmr0) -> np.ndarray:
+    """Spin-polarisation factor g = (1 + P²)/P of Ic0 = α γ e μ0Ms Hk Vol g / μB (``STTMTJ.ic0_model``).
+
+    ``"slonczewski"``: P = the ``polarisation`` field (0.52: g = 2.443). ``"julliere"``: P from the TMR by
+    Julliere's relation TMR = 2P²/(1 - P²), P = √(TMR/(2 + TMR)), per device (TMR0 spread included); then
+    g = 2(1 + TMR)/√(TMR(2 + TMR)) = 1/P_VA with P_VA = √(TMR(TMR + 2))/(2(TMR + 1)), the polarisation the
+    Beihang Verilog-A model computes from TMR (TMR0 = 0.7: P = 0.5092, g = 2.473). One Ic0 for both
+    directions, as in that model (its IcP and IcAP use the same expression)."""
+    if ic0_model == "julliere":
+        tmr = np.asarray(tmr0, dtype=float)
+        return 2 * (1 + tmr) / np.sqrt(tmr * (2 + tmr))
+    if ic0_model == "slonczewski":
+        return np.asarray((1 + polarisation * polarisation) / polarisation, dtype=float)
+    raise ValueError(f"ic0_model={ic0_model!r}; expected one of {IC0_MODELS}")
 
 
 def derive(mtj, t_ox_nm=None, t_fl_nm=None, tmr0=None, area_scale=None) -> MTJParams:
@@ -120,11 +168,12 @@ def derive(mtj, t_ox_nm=None, t_fl_nm=None, tmr0=None, area_scale=None) -> MTJPa
     delta = mu0ms * hk * vol / (2 * KB_J_PER_K * mtj.temperature_K)
     gamma = mtj.gamma_rad_per_s_Oe * 1e4  # rad/(s T)
     p = mtj.polarisation
-    ic0 = mtj.alpha * gamma * E_C * mu0ms * hk * vol * (1 + p * p) / (MU_B_J_PER_T * p)
+    ic0 = mtj.alpha * gamma * E_C * mu0ms * hk * vol * ic0_polarisation_factor(mtj.ic0_model, p, tmr) / MU_B_J_PER_T
     m = mtj.ms_A_per_m * vol
     k_prec = 2.0 / (EULER_C + np.log(np.pi ** 2 * delta / 4)) * MU_B_J_PER_T * p / (E_C * m * (1 + p * p))
     return MTJParams(r_p, tmr, mtj.vh_V, ic0, delta, mtj.tau0_ns * 1e-9, k_prec, mtj.gate_to_p_V,
-                     mtj.gate_to_ap_V)
+                     mtj.gate_to_ap_V, barrier_exponent=float(mtj.barrier_exponent),
+                     transit_eps=float(mtj.transit_eps))
 
 
 # ------------------------------------------------------------------------------- numpy forms (models)
@@ -142,12 +191,13 @@ def mtj_current_A(p: MTJParams, is_p, v_V) -> np.ndarray:
 
 
 def hazard_rate_per_s(p: MTJParams, is_p, v_V) -> np.ndarray:
-    """Switching rate (1/s) away from the current state at V_mtj (thermal + precessional, gated)."""
+    """Switching rate (1/s) away from the current state at V_mtj (1 / (thermal wait + precessional
+    transit), ``switching_time_formula``; gated)."""
     v = np.asarray(v_V, dtype=float)
     s = np.asarray(is_p, dtype=float)
     i = mtj_current_A(p, s, v)
     i_aid = np.where(s > 0.5, -i, i)  # current aiding the switch (P->AP needs negative current)
-    rate = rate_formula(i_aid, p.ic0_A, p.delta, p.tau0_s, p.k_prec_per_A_s)
+    rate = rate_formula(i_aid, p.ic0_A, p.delta, p.tau0_s, p.k_prec_per_A_s, p.barrier_exponent, p.transit_eps)
     if p.gate_to_p_V is not None:
         rate = np.where((s < 0.5) & ~(v > p.gate_to_p_V), 0.0, rate)
     if p.gate_to_ap_V is not None:

@@ -29,7 +29,9 @@ class Draws:
     """Random draws for a (P, T) grid of instances with N MTJs each (shared by both engines).
 
     s0 (P,T,N) initial MTJ states (1=P); theta (P,T,N,K) cumulative hazard thresholds; z (P,T,N,4)
-    standard normals for t_ox, t_fl, TMR0, area spreads; x0 (P,T) DW start; depin (P,T) DW I_dep scale.
+    standard normals for t_ox, t_fl, TMR0, area spreads; x0 (P,T) DW start; depin (P,T) DW I_dep scale;
+    dw_edges (P,T,E) / dw_pin (P,T,E-1): the DW pinning landscape of each instance (``dw_landscape``; None
+    for devices without one).
     """
 
     s0: np.ndarray
@@ -37,6 +39,8 @@ class Draws:
     z: np.ndarray
     x0: np.ndarray
     depin: np.ndarray
+    dw_edges: np.ndarray | None = None
+    dw_pin: np.ndarray | None = None
 
 
 def draw_base(n_dt: int, trials: int, n: int, seed: int) -> tuple[np.random.Generator, Draws]:
@@ -124,18 +128,18 @@ def integrate_mtj_numpy(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s
 
 @njit(cache=True, fastmath=False, nogil=True)
 def _rate(s: int, v: float, r_p: float, tmr0: float, vh: float, ic0: float, delta: float, tau0: float,
-          k_prec: float, gate_p: float, gate_ap: float) -> float:
+          k_prec: float, beta: float, eps: float, gate_p: float, gate_ap: float) -> float:
     """Scalar ``physics.hazard_rate_per_s`` for a fixed state (gates: NaN = no gate)."""
     if s == 0 and not np.isnan(gate_p) and not v > gate_p:
         return 0.0
     if s == 1 and not np.isnan(gate_ap) and not v < gate_ap:
         return 0.0
-    return state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec)
+    return state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec, beta, eps)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh, tau0, gate_p, gate_ap, s0, theta, row, widths, v_mid,
-                      h_out, nsw_out):
+def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh, tau0, beta, eps, gate_p, gate_ap, s0, theta, row, widths,
+                      v_mid, h_out, nsw_out):
     """Flat devices d (D,): per-device params, s0 (D,), theta (D, K), row (D,) index into widths/v_mid (P, S)."""
     n_dev, k_max = theta.shape
     n_steps = widths.shape[1]
@@ -148,7 +152,7 @@ def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh, tau0, gate_p, gate_ap, 
             v = v_mid[r, j]
             for _ in range(k_max + 1):
                 rate = _rate((s0[d] + nsw) % 2, v, r_p[d], tmr0[d], vh, ic0[d], delta[d], tau0, k_prec[d],
-                             gate_p, gate_ap)
+                             beta, eps, gate_p, gate_ap)
                 if rate > 0.0 and nsw < k_max:
                     t_hit = (theta[d, nsw] - h) / rate
                     if t_hit < rem:
@@ -199,7 +203,8 @@ def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.n
     nsw = np.empty(flat, dtype=np.int64)
     nan = float("nan")
     _integrate_kernel(per_dev(p.r_p_ohm), per_dev(p.tmr0), per_dev(p.ic0_A), per_dev(p.delta),
-                      per_dev(p.k_prec_per_A_s), float(p.vh_V), float(p.tau0_s),
+                      per_dev(p.k_prec_per_A_s), float(p.vh_V), float(p.tau0_s), float(p.barrier_exponent),
+                      float(p.transit_eps),
                       nan if p.gate_to_p_V is None else float(p.gate_to_p_V),
                       nan if p.gate_to_ap_V is None else float(p.gate_to_ap_V),
                       np.ascontiguousarray(s0.reshape(flat), dtype=np.int64),
@@ -210,16 +215,126 @@ def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.n
     return (s0 + nsw) % 2, h, nsw
 
 
-def dw_speed(model: DomainWallMTJ, v, depin_scale):
-    """|dx/dt| (1/s) of the wall for V_mtj ``v`` (array or ``netlist.Expr``) and depinning-current scale."""
-    return dw_speed_formula(v, model.r_hm_ohm, model.i_depin_A * depin_scale, model.v_coeff_m_per_s,
-                            model.length_nm * 1e-9)
+def dw_speed(model: DomainWallMTJ, v, i_th_scale):
+    """|dx/dt| (1/s) of the wall for V_mtj ``v`` (array or ``netlist.Expr``) where the local depinning current
+    is ``i_th_scale`` x I_dep (creep below, flow above: ``physics.dw_speed_formula``)."""
+    return dw_speed_formula(v, model.r_hm_ohm, model.i_depin_A * i_th_scale, model.v_depin_m_per_s,
+                            model.v_coeff_m_per_s, model.creep_u_kt, model.creep_mu, model.length_nm * 1e-9)
 
 
-def dw_velocity_per_s(model: DomainWallMTJ, v_V, depin_scale) -> np.ndarray:
-    """dx/dt (1/s) of the wall position for V_mtj across the device."""
+def dw_velocity_per_s(model: DomainWallMTJ, v_V, i_th_scale) -> np.ndarray:
+    """dx/dt (1/s) of the wall position for V_mtj across the device, local threshold i_th_scale x I_dep."""
     v = np.asarray(v_V, dtype=float)
-    return np.sign(v / model.r_hm_ohm) * dw_speed(model, v, np.asarray(depin_scale))
+    return np.sign(v) * dw_speed(model, v, np.asarray(i_th_scale, dtype=float))
+
+
+def dw_landscape(model: DomainWallMTJ, rng: np.random.Generator, shape: tuple[int, ...]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Pinning landscapes (one per index of ``shape``) along the free layer, x in [0, 1].
+
+    Sites: a hard-core Poisson process, gaps ``site_width_nm`` + Exp(``site_spacing_nm`` - width) (mean spacing
+    = grain size), the first centre uniform in [0, spacing); each site pins over ``site_width_nm`` with threshold
+    ratio f = max(1 + sigma_pin z, ``j_background_frac``) x J_dep; between sites the weak background threshold
+    ``j_background_frac`` x J_dep. Returns (edges (..., 2M+2): 0, lo_0, hi_0, lo_1, ..., 1; pin (..., 2M+1):
+    threshold ratio of each cell, background in even cells, site k in cell 2k+1). Sites past the end have zero
+    width at x = 1. Draw order: gaps, offsets, strengths.
+    """
+    L, sp, w = model.length_nm, model.site_spacing_nm, model.site_width_nm
+    n_mean = L / sp
+    m = int(n_mean + 6 * np.sqrt(n_mean) + 8)
+    gaps = w + rng.exponential(sp - w, shape + (m,))
+    gaps[..., 0] = 0.0
+    centre = (rng.random(shape + (1,)) * sp + np.cumsum(gaps, axis=-1)) / L
+    f = np.maximum(1 + model.sigma_pin_pct / 100 * rng.standard_normal(shape + (m,)), model.j_background_frac)
+    lo = np.clip(centre - 0.5 * w / L, 0.0, 1.0)
+    hi = np.clip(centre + 0.5 * w / L, 0.0, 1.0)
+    edges = np.concatenate([np.zeros(shape + (1,)), np.stack([lo, hi], -1).reshape(shape + (2 * m,)),
+                            np.ones(shape + (1,))], axis=-1)
+    pin = np.full(shape + (2 * m + 1,), model.j_background_frac)
+    pin[..., 1::2] = f
+    return edges, pin
+
+
+def dw_site_centres(edges: np.ndarray) -> np.ndarray:
+    """Site centres (..., M) of landscapes from ``dw_landscape`` (x = 1 for sites past the end)."""
+    return 0.5 * (edges[..., 1:-1:2] + edges[..., 2:-1:2])
+
+
+@njit(cache=True, nogil=True)
+def _dw_step(x, c, v, rem, edges, pin, scale, r_hm, i_dep, v_dep, v_flow, u_kt, mu, length_m):
+    """Wall (position x in cell c: edges[c] <= x <= edges[c+1]) after ``rem`` s at V_mtj = v: exact in the
+    piecewise-constant landscape, cell boundary to cell boundary (event-located)."""
+    n_cells = pin.shape[0]
+    up = v > 0.0
+    while rem > 0.0:
+        target = edges[c + 1] if up else edges[c]
+        if (up and x >= target) or (not up and x <= target):
+            if up and c + 1 < n_cells:
+                c += 1
+            elif not up and c > 0:
+                c -= 1
+            else:
+                break  # at an end of the strip
+            continue
+        spd = dw_speed_formula(v, r_hm, i_dep * pin[c] * scale, v_dep, v_flow, u_kt, mu, length_m)
+        if spd <= 0.0:
+            break
+        t_hit = abs(target - x) / spd
+        if t_hit >= rem:
+            x = x + spd * rem if up else x - spd * rem
+            break
+        x = target
+        rem -= t_hit
+    return x, c
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _dw_kernel(x0, scale, lrow, edges, pin, row, widths, v_mid, r_hm, i_dep, v_dep, v_flow, u_kt, mu, length_m,
+               x_out):
+    """Flat walls d (D,): start x0, threshold scale, landscape row lrow into edges/pin, time row into
+    widths/v_mid (R, S)."""
+    n_cells = pin.shape[1]
+    for d in prange(x0.shape[0]):
+        lr, r = lrow[d], row[d]
+        x = x0[d]
+        c = 0
+        while c < n_cells - 1 and x > edges[lr, c + 1]:
+            c += 1
+        for j in range(widths.shape[1]):
+            v = v_mid[r, j]
+            if v != 0.0 and widths[r, j] > 0.0:
+                x, c = _dw_step(x, c, v, widths[r, j], edges[lr], pin[lr], scale[d], r_hm, i_dep, v_dep, v_flow,
+                                u_kt, mu, length_m)
+        x_out[d] = min(max(x, 0.0), 1.0)
+
+
+_stamp_physics(_dw_step, _dw_kernel)
+
+
+def integrate_dw_landscape(model: DomainWallMTJ, x0: np.ndarray, scale: np.ndarray, edges: np.ndarray,
+                           pin: np.ndarray, widths_s: np.ndarray, v_mid: np.ndarray,
+                           time_row: np.ndarray | None = None) -> np.ndarray:
+    """Wall positions after piecewise-constant drives (numba, parallel over walls), before notch snapping.
+
+    x0, scale (D,) start positions and threshold scales; edges (D or 1, E), pin (D or 1, E-1) landscapes;
+    widths_s, v_mid (R, S) step widths (s) and V_mtj per step, row ``time_row[d]`` (default: row d, or 0 if
+    R = 1) for wall d.
+    """
+    x0 = np.ascontiguousarray(np.asarray(x0, dtype=float).ravel())
+    n = x0.size
+
+    def rows(a):
+        return np.arange(n, dtype=np.int64) if a.shape[0] == n else np.zeros(n, dtype=np.int64)
+
+    out = np.empty(n)
+    f = np.ascontiguousarray
+    t_row = rows(widths_s) if time_row is None else f(time_row, dtype=np.int64)
+    _dw_kernel(x0, f(np.broadcast_to(np.asarray(scale, dtype=float).ravel(), (n,))), rows(edges),
+               f(edges, dtype=float), f(pin, dtype=float), t_row, f(widths_s, dtype=float),
+               f(v_mid, dtype=float), float(model.r_hm_ohm), float(model.i_depin_A), float(model.v_depin_m_per_s),
+               float(model.v_coeff_m_per_s), float(model.creep_u_kt), float(model.creep_mu),
+               float(model.length_nm * 1e-9), out)
+    return out
 
 
 def snap_notches(model: DomainWallMTJ, x0: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -233,12 +348,12 @@ def snap_notches(model: DomainWallMTJ, x0: np.ndarray, x: np.ndarray) -> np.ndar
 
 
 def integrate_dw(model: DomainWallMTJ, x0: np.ndarray, depin: np.ndarray, edges_s: np.ndarray,
-                 v_mid: np.ndarray) -> np.ndarray:
-    """Wall position after the waveform, clamped to [0, 1], then pinned at notches."""
-    x = x0.astype(float).copy()
-    widths = np.diff(edges_s, axis=-1)
-    for j in range(widths.shape[-1]):
-        x = np.clip(x + dw_velocity_per_s(model, v_mid[..., j], depin) * widths[..., j], 0.0, 1.0)
+                 v_mid: np.ndarray, dw_edges: np.ndarray, dw_pin: np.ndarray) -> np.ndarray:
+    """Wall positions (P, T) after the waveform: x0, depin (P, T); edges_s (P, S+1), v_mid (P, S) per Δt row;
+    landscapes dw_edges (P, T, E), dw_pin (P, T, E-1). Clamped to [0, 1], then pinned at notches."""
+    P, T = x0.shape
+    x = integrate_dw_landscape(model, x0, depin, dw_edges.reshape(P * T, -1), dw_pin.reshape(P * T, -1),
+                               np.diff(edges_s, axis=-1), v_mid, np.repeat(np.arange(P), T)).reshape(P, T)
     return snap_notches(model, x0, x)
 
 

@@ -4,9 +4,11 @@ of warm worker processes.
 Each instance (one synapse at one Δt and trial) is one netlist: PWL pre/post sources (here) and the
 device's own elements (``model.netlist_elements``, built with ``devices.netlist`` from the formulas of
 ``devices.physics``, the same functions the reference engine runs). For an MTJ: a hazard node ``h<i>`` (1 F
-capacitor charged by a B current source equal to the switching rate, so v(h<i>) = ∫ rate dt, never reset), a
-state node ``s<i>`` (B voltage source with smooth steps over the cumulative thresholds Θ_k) and a B current
-source pre -> post carrying V (s/R_P + (1-s)/R_AP(V)). DW-MTJ: node ``x`` integrates the wall velocity.
+capacitor charged by a B current source equal to the current state's switching rate, so v(h<i>) = ∫ rate dt,
+never reset), a state node ``s<i>`` (B voltage source: s0 XOR parity of the cumulative thresholds Θ_k that H
+has reached, a hard ternary test), a step-control guard ``g<i>`` (smooth ramps just below each Θ_k across a
+capacitor, so ngspice's LTE control never steps over a threshold) and a B current source pre -> post carrying
+V (s/R_P + (1-s)/R_AP(V)). DW-MTJ: node ``x`` integrates the wall velocity.
 The transient covers the whole waveform (0 .. 1.02 x ramp) so the ramp's own hazard is integrated too; PWL
 corners are breakpoints and the smooth ramp lets ngspice take long steps outside the post pulse.
 """
@@ -25,12 +27,11 @@ import numpy as np
 
 from . import netlist as nl
 from .models import PulseTestbench
-from .netlist import STEP_W  # noqa: F401  (re-exported)
 from .reference import Draws
 
 POST_STEPS = 50  # breakpoints inside the potentiation phase (a quarter of that in the depression phase)
 TRAN_POINTS = 100  # tstep = span/TRAN_POINTS also caps the step along the smooth ramp
-TRAN_OPTS = ".options reltol=1e-4 abstol=1e-12 vntol=1e-7 method=gear maxord=2 itl4=50"
+TRAN_OPTS = ".options reltol=1e-4 abstol=1e-12 vntol=1e-7 method=gear maxord=2 itl4=50 trtol=1"
 
 
 class SpiceConvergenceError(RuntimeError):

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .author import check_switching, run_author
 from .models import PulseTestbench, conductance_S, g_bounds_S
 from .records import model_from_record, model_record  # noqa: F401  (model_from_record: re-exported)
 from .reference import draw, run_reference
@@ -37,6 +38,7 @@ class SweepResult:
     state_after: np.ndarray | None = None
     waveforms: list[dict[str, np.ndarray]] = field(default_factory=list)
     provenance: dict[str, Any] | None = None
+    switching: str = "physical"
 
     @property
     def dg_norm(self) -> np.ndarray:
@@ -46,11 +48,13 @@ class SweepResult:
 
 def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "reference", seed: int = 0,
           jobs: int = 1, save_waveforms: int = 0, progress: bool = False,
-          netlist_dir: str | Path | None = None) -> SweepResult:
+          netlist_dir: str | Path | None = None, switching: str = "physical") -> SweepResult:
     """Run the pulse testbench at every Δt (ms) for ``trials`` Monte-Carlo draws.
 
     Both engines consume the same draws (``reference.draw(model, P, T, seed)``), so with one seed the
-    spice and reference results are comparable instance by instance.
+    spice and reference results are comparable instance by instance. ``switching="author"`` (reference engine,
+    gated STT-MTJ devices) emulates the published author's Verilog-A switching process instead of the hazard
+    integral (``devices.author``; a simulator's numerical behaviour, not physics).
     """
     dt = np.asarray(dt_ms, dtype=float).ravel()
     if dt.size == 0 or not np.all(np.isfinite(dt)) or np.any(dt < 0):
@@ -59,10 +63,13 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
         raise ValueError(f"trials={trials!r}; expected an integer >= 1")
     if engine not in ("reference", "spice"):
         raise ValueError(f"engine={engine!r}; expected 'reference' or 'spice'")
+    check_switching(switching, model, engine)
     d = draw(model, dt.size, int(trials), seed)
     version = None
     waves: list[dict[str, np.ndarray]] = []
-    if engine == "reference":
+    if switching == "author":
+        out = run_author(model, testbench, dt, d)
+    elif engine == "reference":
         out = run_reference(model, testbench, dt, d)
     else:
         from . import spice
@@ -77,7 +84,8 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
         switched_up=up, switched_down=down, model=model_record(model),
         testbench=dataclasses.asdict(testbench), engine=engine, seed=int(seed), g_min_S=g_min, g_max_S=g_max,
         n_mtj=int(model.n_mtj), ngspice_version=version,
-        state_before=np.asarray(st0, dtype=float), state_after=np.asarray(st1, dtype=float), waveforms=waves)
+        state_before=np.asarray(st0, dtype=float), state_after=np.asarray(st1, dtype=float), waveforms=waves,
+        switching=switching)
 
 
 def write_sweep(path: str | Path, r: SweepResult) -> Path:
@@ -89,6 +97,7 @@ def write_sweep(path: str | Path, r: SweepResult) -> Path:
         h5_write_meta(f, fmt=FORMAT, version=VERSION, seed=r.seed, model=r.model, testbench=r.testbench)
         for k in ("engine",):
             f.attrs[k] = r.engine
+        f.attrs["switching"] = r.switching
         f.attrs["ngspice_version"] = -1 if r.ngspice_version is None else int(r.ngspice_version)
         f.attrs["seed"] = int(r.seed)
         f.attrs["g_min_S"] = float(r.g_min_S)
@@ -189,4 +198,4 @@ def read_sweep(path: str | Path) -> SweepResult:
             ngspice_version=None if nv < 0 else nv,
             state_before=f["state_before"][()] if "state_before" in f else None,
             state_after=f["state_after"][()] if "state_after" in f else None, waveforms=_read_waveforms(f),
-            provenance=meta.get("provenance"))
+            provenance=meta.get("provenance"), switching=str(meta.get("switching", "physical")))

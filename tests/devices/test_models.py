@@ -18,39 +18,34 @@ def test_resistances_by_hand():
     assert float(r_ap_ohm(p, 0.5)) == pytest.approx(float(p.r_p_ohm) * 1.35, rel=1e-12)
 
 
-def test_delta_ic0_by_hand():
-    p = derive(D.STTMTJ())
-    vol = math.pi * (16e-9) ** 2 * 1.3e-9
-    hk = 1433 * 1e3 / (4 * math.pi)
-    mu0ms = 4e-7 * math.pi * 1.2566e6
-    delta = mu0ms * hk * vol / (2 * 1.380649e-23 * 300)
-    assert float(p.delta) == pytest.approx(delta, rel=1e-9)
-    assert 22.0 < float(p.delta) < 23.5
-    ic0 = 0.027 * 1.76e11 * 1.602176634e-19 * mu0ms * hk * vol * (1 + 0.52 ** 2) / (9.2740100783e-24 * 0.52)
-    assert float(p.ic0_A) == pytest.approx(ic0, rel=1e-9)
-    assert 36e-6 < float(p.ic0_A) < 40e-6
+# Δ and Ic0: tests/devices/test_constants.py (independent hand values and the published Verilog-A's)
 
 
 def test_neel_brown_tau_by_hand():
-    m = D.STTMTJ()  # ungated
+    m = D.STTMTJ()  # ungated; published switching: beta = 1, tau0 = 0.87 ns, eps = 0.32
     p = derive(m)
     v = 0.15
     i = v / float(r_ap_ohm(p, v))
-    tau = 0.87e-9 * math.exp(float(p.delta) * (1 - i / float(p.ic0_A)))
+    transit = 1 / (float(p.k_prec_per_A_s) * 0.32 * float(p.ic0_A))
+    tau = 0.87e-9 * (math.exp(float(p.delta) * (1 - i / float(p.ic0_A))) - 1) + transit
     assert 1 / float(hazard_rate_per_s(p, 0.0, v)) == pytest.approx(tau, rel=1e-9)
-    # no current: tau = tau0 exp(Delta) in both directions
-    assert 1 / float(hazard_rate_per_s(p, 1.0, 0.0)) == pytest.approx(0.87e-9 * math.exp(float(p.delta)))
+    # no current: tau = tau0 (exp(Delta) - 1) + transit in both directions (the retention time)
+    ret = 0.87e-9 * (math.exp(float(p.delta)) - 1) + transit
+    assert 1 / float(hazard_rate_per_s(p, 1.0, 0.0)) == pytest.approx(ret, rel=1e-9)
+    assert m.retention_s == pytest.approx(ret, rel=1e-9)
 
 
-def test_precessional_regime_adds_sun_rate():
+def test_precessional_regime_is_sun_transit_without_thermal_extrapolation():
+    """Above Ic0 the switching time is Sun's transit 1/(k_prec (I - Ic0 + eps Ic0)); the thermal formula is no
+    longer extrapolated (it gave 9e-12 s at 1.2 Ic0)."""
     p = derive(D.STTMTJ())
     v = 0.6  # I > Ic0 in P -> AP direction with negative V
     i = v / float(p.r_p_ohm)
     assert i > float(p.ic0_A)
     rate = float(hazard_rate_per_s(p, 1.0, -v))
-    sun = float(p.k_prec_per_A_s) * (i - float(p.ic0_A))
-    therm = math.exp(-max(float(p.delta) * (1 - i / float(p.ic0_A)), -80)) / 0.87e-9
-    assert rate == pytest.approx(sun + therm, rel=1e-9)
+    sun = float(p.k_prec_per_A_s) * (i - float(p.ic0_A) + 0.32 * float(p.ic0_A))
+    assert rate == pytest.approx(sun, rel=1e-9)
+    assert 1e-9 < 1 / rate < 1e-8
 
 
 def test_published_gates_block_the_ramp():
@@ -85,10 +80,10 @@ def test_dw_motion_threshold_and_notches():
     rng = np.random.default_rng(0)
     x = np.full(5, 0.5)
     assert np.all(D.apply_pulse(m, x, 0.15, 100.0, rng) == 0.5)  # below depinning
-    x1 = D.apply_pulse(m, x, 0.2, 10.0, rng)
+    x1 = D.apply_pulse(m, x, 0.4, 10.0, rng)  # flow regime (2.35 J_dep): > 1/8 of the length in 10 ns
     assert np.all(x1 > 0.5)
     assert np.allclose(x1 * 8, np.round(x1 * 8))
-    assert np.all(D.apply_pulse(m, x, -0.2, 10.0, rng) < 0.5)
+    assert np.all(D.apply_pulse(m, x, -0.4, 10.0, rng) < 0.5)
 
 
 def test_apply_pulse_compound_statistics():

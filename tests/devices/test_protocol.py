@@ -21,7 +21,8 @@ def _eval(expr: str, **nodes: float) -> float:
     for name, val in nodes.items():
         expr = expr.replace(f"v({name})", f"({val!r})")
     assert not re.search(r"v\(|\?", expr), expr
-    return float(eval(expr, {"exp": math.exp, "min": min, "max": max, "abs": abs, "tanh": math.tanh}))
+    return float(eval(expr, {"exp": math.exp, "min": min, "max": max, "abs": abs, "tanh": math.tanh,
+                             "pow": math.pow}))
 
 
 def _element(net: str, name: str) -> str:
@@ -35,7 +36,7 @@ def test_expr_renders_formula_by_operator_overloading():
     assert str(np.maximum(v - 1, 0.0)) == "max((V-1),0)"
     assert str(np.float64(2.0) * v) == "(2*V)"  # numpy scalars defer to Expr.__array_ufunc__
     assert str(-v / 2) == "((-V)/2)"
-    assert str(rate_formula(v, 1.0, 2.0, 3.0, 4.0)).count("exp(") == 1
+    assert str(rate_formula(v, 1.0, 2.0, 3.0, 4.0, 2.0, 0.3)).count("exp(") == 1
     assert str(nl.where(v > 0.1, 1, -1)) == "((V>0.1) ? 1 : (-1))"
 
 
@@ -61,7 +62,7 @@ def test_netlist_elements_come_from_the_device():
     d = reference.draw(m, 1, 1, 0)
     lines = m.netlist_elements(d, 0, 0)
     assert [ln.split()[0] for ln in lines if ln[0] in "BC"] == [
-        f"{k}{i}" for i in range(3) for k in ("Bs", "Ch", "Bh", "Bm")]
+        f"{k}{i}" for i in range(3) for k in ("Bs", "Bg", "Cg", "Ch", "Bh", "Bm")]
     assert D.get_model("dw-mtj").netlist_elements(reference.draw(D.get_model("dw-mtj"), 1, 1, 0), 0, 0)[0] \
         .startswith("Rhm pre post")
 
@@ -72,7 +73,8 @@ def test_numpy_and_compiled_rate_agree_on_gated_device():
     for s in (0, 1):
         for v in np.linspace(-0.6, 0.6, 25):
             nb = reference._rate(s, v, float(p.r_p_ohm), float(p.tmr0), p.vh_V, float(p.ic0_A), float(p.delta),
-                                 p.tau0_s, float(p.k_prec_per_A_s), p.gate_to_p_V, p.gate_to_ap_V)
+                                 p.tau0_s, float(p.k_prec_per_A_s), p.barrier_exponent, p.transit_eps,
+                                 p.gate_to_p_V, p.gate_to_ap_V)
             assert nb == pytest.approx(float(hazard_rate_per_s(p, s, v)), rel=1e-12, abs=0)
 
 
