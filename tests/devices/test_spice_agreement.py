@@ -18,9 +18,10 @@ except Exception as exc:  # pragma: no cover
     pytest.skip(f"ngspice unavailable: {exc}", allow_module_level=True)
 
 
-def compare_engines(preset: str, bench: str, dt_ms, trials: int, seed: int) -> dict:
-    """Run both engines on the same draws (those ``sweep`` uses for ``seed``); per-MTJ outcomes."""
-    model, tb = D.get_model(preset), D.get_testbench(bench)
+def compare_engines(preset: str, bench: str, dt_ms, trials: int, seed: int, **pulses: float) -> dict:
+    """Run both engines on the same draws (those ``sweep`` uses for ``seed``); per-MTJ outcomes. ``pulses``
+    override testbench fields (e.g. ``post_pot_V``)."""
+    model, tb = D.get_model(preset), D.get_testbench(bench, **pulses)
     dt = np.asarray(dt_ms, dtype=float)
     d = reference.draw(model, dt.size, trials, seed)
     out, _, _ = spice.run_spice(model, tb, dt, d, jobs=2)
@@ -54,7 +55,8 @@ def test_same_draws_same_outcome_published_480():
 
 def test_same_draws_same_outcome_physical_multi_switch():
     """Ungated compound with the ±450 mV pulses (MTJs switch back and forth): 96 MTJs, no mismatch."""
-    c = compare_engines("compound-physical", "physical", [0.0, 10.0, 30.0, 50.0, 56.0, 59.0], 2, seed=5)
+    c = compare_engines("compound-physical", "physical", [0.0, 10.0, 30.0, 50.0, 56.0, 59.0], 2, seed=5,
+                        post_pot_V=-0.45, post_dep_V=0.45)
     assert_same_outcomes(c, 5, 96)
     assert (c["ref"]["nsw"] >= 2).any()
 
