@@ -8,7 +8,7 @@ Public API::
 
     export_run(run_dir, out_dir, *, synapse=None, requantize=False, tile=(128, 128), mapping="unipolar",
                seed=0, overwrite=False, write_verify=None, device=None, device_params=None, w_range=None,
-               csv=True) -> ExportResult
+               csv=True, write_pulse="fixed"|"auto", deployment_s=10 y) -> ExportResult
     ExportConfig(synapse, mapping="unipolar", tile_rows=128, tile_cols=128, device=None, device_params={}, ...)
     WriteVerifyConfig(width_ns=10.0, v_max_V=1.5, tolerance_levels=0.4, half_select="V/2", ...)
     load_weights(path, key=None) -> WeightSource
@@ -17,7 +17,8 @@ Public API::
     verify_chip(chip_dir, *, allow_extra=False) -> dict   (raises SpinsynFileError; CSVs checked against chip.h5)
     load_chip(chip_dir, *, check=True, allow_extra=False) -> Chip
     simulate_chip(chip_dir, *, seed=1, n_test=None, data_dir=None, run_dir=None, eval_device="auto",
-                  disturb=True, allow_extra=False) -> dict   (round trip: roundtrip.CONDITIONS / LOSS_TERMS)
+                  disturb=True, allow_extra=False, after=None) -> dict   (round trip: roundtrip.CONDITIONS /
+                  LOSS_TERMS; after="0,1s,1h": ageing, see hw_export.ageing)
     map_layer / program_layer / build_schedule / layer_report: the four steps export_chip composes
 
 """

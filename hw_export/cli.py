@@ -13,6 +13,7 @@ Numeric options are checked with ``spinsyn.validation`` (finite, in range; the m
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from spinsyn.validation import check_scalar
@@ -60,6 +61,13 @@ def register(subparsers: Any) -> None:
     g.add_argument("--v-max", type=float, default=None, help="largest write amplitude in V")
     g.add_argument("--v-step", type=float, default=None, help="ISPP amplitude step in V")
     g.add_argument("--max-pulses", type=int, default=None, help="write-verify cap per device")
+    g.add_argument("--write-pulse", default=None, metavar="auto|WIDTH_NS",
+                   help="write pulse: 'auto' (default) searches width and amplitude cap for the least energy per "
+                        "synapse at write errors and half-select disturb <= 1e-3; a number fixes the width in ns "
+                        "(= --width-ns) with the amplitude from --v-max")
+    g.add_argument("--deployment", default="10y", metavar="DURATION",
+                   help="how long the chip must hold its weights (units s, min, h, d, y; default 10y): a warning "
+                        "when the device's retention is shorter")
     g.add_argument("--half-select", choices=("V/2", "V/3"), default="V/2", help="half-select scheme")
     g.add_argument("--no-csv", action="store_true", help="skip the per-tile CSV views")
     g.add_argument("--overwrite", action="store_true",
@@ -75,6 +83,12 @@ def register(subparsers: Any) -> None:
     s.add_argument("--eval-device", default="auto", help="torch device for evaluate (default auto)")
     s.add_argument("--no-disturb", action="store_true", help="do not sample half-select disturb")
     s.add_argument("--json", default=None, help="also write the simulate result to this JSON file")
+    s.add_argument("--after", default=None, metavar="T1,T2,...",
+                   help="age the programmed chip by zero-bias relaxation to each time (units ms, s, min, h, d, y; "
+                        "e.g. 0,1s,1h,1d,10y) and report accuracy and level error at each")
+    s.add_argument("--plot", default=None, metavar="DIR",
+                   help="folder for accuracy_vs_time.png with --after (default: the folder of --json; never the "
+                        "chip folder)")
     p.add_argument("--seed", type=int, default=None, help="RNG seed (export default 0, simulate default 1)")
     p.set_defaults(func=handler)
 
@@ -105,7 +119,22 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
             out[k] = json.loads(v)
         except json.JSONDecodeError:
             out[k] = v
+        _check_param_value(k, out[k])
     return out
+
+
+def _check_param_value(key: str, value: Any) -> None:
+    """A field that is a number in the device presets takes a finite number (not text, NaN or inf)."""
+    import dataclasses
+    import math
+
+    from spinsyn.devices import PRESETS, get_model
+
+    numeric = {f.name for name in PRESETS for m in (get_model(name),) for f in dataclasses.fields(m)
+               if isinstance(getattr(m, f.name), (int, float)) and not isinstance(getattr(m, f.name), bool)}
+    if key in numeric and (isinstance(value, bool) or not isinstance(value, (int, float))
+                           or not math.isfinite(value)):
+        raise ValueError(f"--device-param: {key}={value!r}: expected a finite number")
 
 
 def parse_tolerance(text: str) -> dict[str, float]:
@@ -145,8 +174,18 @@ def _write_verify(args: argparse.Namespace) -> Any:
     from .program import WriteVerifyConfig
 
     over: dict[str, Any] = parse_tolerance(args.tolerance)
+    if args.write_pulse not in (None, "auto"):
+        _fail_if(args.width_ns is not None, "--write-pulse: a width and --width-ns given; give one")
+        try:
+            args.width_ns = float(args.write_pulse)
+        except ValueError:
+            raise ValueError(f"--write-pulse: got {args.write_pulse!r}, expected auto or a width in ns") from None
+        args.opt_width = "--write-pulse"
+    _fail_if(args.write_pulse == "auto" and args.width_ns is not None,
+             "--write-pulse: auto chooses the width; leave out --width-ns")
     if args.width_ns is not None:
-        over["width_ns"] = check_scalar(args.width_ns, "--width-ns", float, min_val=0.0, max_val=1e6,
+        over["width_ns"] = check_scalar(args.width_ns, getattr(args, "opt_width", "--width-ns"), float, min_val=0.0,
+                                        max_val=1e6,
                                         include_boundaries="right")
     if args.v_max is not None:
         over["v_max_V"] = check_scalar(args.v_max, "--v-max", float, min_val=WriteVerifyConfig.v_min_V, max_val=100.0,
@@ -158,12 +197,29 @@ def _write_verify(args: argparse.Namespace) -> Any:
     return dataclasses.replace(WriteVerifyConfig(), half_select=args.half_select, **over)
 
 
+def _deployment(text: str) -> float:
+    from .ageing import parse_duration
+
+    d = parse_duration(text, "--deployment")
+    _fail_if(d <= 0, f"--deployment: got {text!r}, expected a duration > 0")
+    return d
+
+
 def _export(args: argparse.Namespace) -> int:
     """Export under :func:`~spinsyn.hw_export.staging.interrupt_guard`: SIGINT exits 130 and SIGTERM 143 with no
     chip and no temporary folder, unless the chip was already complete (then the signal is ignored)."""
-    from .staging import interrupt_guard
+    from pathlib import Path
 
-    with interrupt_guard(ignore_after=True):
+    from spinsyn.locks import check_unlocked, folder_lock
+    from spinsyn.validation import check_writable_dir
+
+    from .staging import check_out_dir, interrupt_guard
+
+    _fail_if(args.out is None, "export: --out CHIP_DIR is required")
+    check_writable_dir(args.out, "--out")  # before any work: a file, or a folder that cannot be written, fails here
+    check_unlocked(args.out, "--out")
+    check_out_dir(Path(args.out), overwrite=args.overwrite, sources=(Path(args.source),))
+    with interrupt_guard(ignore_after=True), folder_lock(args.out, "--out"):
         return _export_guarded(args)
 
 
@@ -180,7 +236,9 @@ def _export_guarded(args: argparse.Namespace) -> int:
     tile = parse_tile(args.tile)
     opts = {"tile": tile, "mapping": args.mapping, "seed": 0 if args.seed is None else args.seed,
             "overwrite": args.overwrite, "write_verify": _write_verify(args), "w_range": parse_w_range(args.w_range),
-            "device": args.device, "device_params": _parse_params(args.device_param), "csv": not args.no_csv}
+            "device": args.device, "device_params": _parse_params(args.device_param), "csv": not args.no_csv,
+            "write_pulse": "fixed" if args.width_ns is not None else "auto",
+            "deployment_s": _deployment(args.deployment)}
     src = load_weights(args.source, key=args.key)
     if src.kind == "run":
         from .runs import export_run
@@ -203,7 +261,8 @@ def _export_file(src: Any, spec: Any, args: argparse.Namespace, opts: dict[str, 
     tile = opts["tile"]
     cfg = ExportConfig(synapse=spec, mapping=opts["mapping"], tile_rows=tile[0], tile_cols=tile[1],
                        device=opts["device"], device_params=opts["device_params"], w_range=opts["w_range"],
-                       write_verify=opts["write_verify"], seed=opts["seed"], csv=opts["csv"])
+                       write_verify=opts["write_verify"], seed=opts["seed"], csv=opts["csv"],
+                       write_pulse=opts["write_pulse"], deployment_s=opts["deployment_s"])
     return export_chip(src.w, cfg, Path(args.out), source=src.record(), overwrite=opts["overwrite"])
 
 
@@ -218,9 +277,26 @@ def _print_export(res: Any, tile: tuple[int, int], mapping: str) -> None:
           f"failed {s['failed']} ({100 * s['failed_fraction']:.3f}%); inside band {s['inside_band']}")
     print(f"  programming time {s['time_parallel_tiles_s'] * 1e3:.3f} ms (tiles in parallel), "
           f"energy {s['energy_total_J'] * 1e6:.3f} uJ; half-select ({s['disturb_risk']['scheme']}) risk "
-          f"max {s['disturb_risk']['max']:.3g} {s['disturb_risk']['unit']}, "
+          f"mean {s['disturb_risk']['mean']:.3g} max {s['disturb_risk']['max']:.3g} {s['disturb_risk']['unit']}, "
           f"cells over 1e-3: {s['disturb_risk']['cells_over_1e-3']}")
+    wp = rep["write_pulse"]
+    print(f"  write pulse ({wp['mode']}): {wp['width_ns']:g} ns, amplitudes <= {wp['v_max_V']:g} V; per synapse "
+          f"{s['energy_per_synapse_J'] * 1e12:.1f} pJ and {s['time_per_synapse_serial_s'] * 1e9:.1f} ns (serial)")
+    _print_retention(rep["retention"])
     print(f"  took {res.timings_s['total']:.2f} s")
+    for w in rep["warnings"]:
+        print(f"spinsyn: warning: {w}", file=sys.stderr)
+
+
+def _print_retention(r: dict[str, Any]) -> None:
+    from .ageing import format_duration
+
+    if r["retention_s"] is None:
+        print(f"  retention: {r['model']}")
+        return
+    print(f"  retention {format_duration(r['retention_s'])} (zero-bias relaxation of one MTJ): "
+          f"{100 * r['flip_probability_at_deployment']:.3g} % of the MTJs flip within the deployment "
+          f"({format_duration(r['deployment_s'])}); refresh every {format_duration(r['refresh_interval_s'])}")
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -241,14 +317,22 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from spinsyn.fileio import write_json
 
+    from .ageing import parse_ages
     from .simulate import simulate_chip
 
     if args.n_test is not None:
         check_scalar(args.n_test, "--n-test", int, min_val=1)
+    if args.json:
+        from spinsyn.validation import check_writable_file
+
+        check_writable_file(args.json, "--json")
     seed = 1 if args.seed is None else args.seed
+    after = parse_ages(args.after) if args.after is not None else None
+    _fail_if(args.plot is not None and after is None, "--plot: applies with --after only")
+    plot_dir = _plot_dir(args) if after else None
     r = simulate_chip(Path(args.chip_dir), seed=seed, n_test=args.n_test, data_dir=args.data_dir,
                       run_dir=args.run, eval_device=args.eval_device, disturb=not args.no_disturb,
-                      allow_extra=args.allow_extra)
+                      allow_extra=args.allow_extra, after=after)
     p = r["programming"]
     print(f"programmed {p['devices']} devices (seed {seed}): {p['pulses_replayed']} scheduled pulses replayed, "
           f"{p['extra_pulses']} extra on {p['devices_needing_extra_pulses']} devices, {p['failed']} failed")
@@ -259,11 +343,52 @@ def _simulate(args: argparse.Namespace) -> int:
         _print_round_trip(r)
     else:
         print(f"  {r.get('note')}")
+    if after:
+        _print_ageing(r)
+    if plot_dir is not None:
+        from .simulate import plot_ageing
+
+        print(f"  wrote {plot_ageing(r, plot_dir / 'accuracy_vs_time.png')}")
     if args.json:
         from .roundtrip import SIMULATION_VERSION
 
         write_json(args.json, r, fmt="spinsyn-chip-simulation", version=SIMULATION_VERSION, seed=seed)
     return 0
+
+
+def _plot_dir(args: argparse.Namespace) -> Any:
+    """Folder of accuracy_vs_time.png: ``--plot``, else the folder of ``--json``, else None (no plot). Never inside
+    the chip folder (strict verify would then reject the chip for an unlisted file)."""
+    from pathlib import Path
+
+    if args.plot is None and args.json is None:
+        return None
+    opt, d = ("--plot", Path(args.plot)) if args.plot is not None else ("--json", Path(args.json).resolve().parent)
+    chip = Path(args.chip_dir).resolve()
+    _fail_if(d.resolve() == chip or chip in d.resolve().parents,
+             f"{opt}: {d} is inside the chip folder {args.chip_dir}; accuracy_vs_time.png would make verify reject "
+             "the chip (files not in manifest.json); write it elsewhere")
+    _fail_if(d.exists() and not d.is_dir(), f"{opt}: {d} is not a folder")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _print_ageing(r: dict[str, Any]) -> None:
+    from .ageing import format_duration
+
+    ag = r["ageing"]
+    print(f"  ageing (zero-bias relaxation, retention {format_duration(ag['retention_s'])}; {ag['model']}):")
+    for a in ag["ages"]:
+        acc = (f"accuracy {100 * a['accuracy']:6.2f}% (95% CI {100 * a['accuracy_ci95'][0]:.2f} .. "
+               f"{100 * a['accuracy_ci95'][1]:.2f}), retention loss {a['retention_points']:.2f} points; "
+               if "accuracy" in a else "")
+        print(f"    t = {a['label']:<8} {acc}flipped MTJs {100 * a['flipped_fraction']:.3g}% (formula "
+              f"{100 * a['flip_probability']:.3g}%), |error| {a['abs_error_levels_mean']:.3f} levels")
+    one = ag.get("one_point")
+    if one:
+        when = format_duration(one["time_s"]) if one["time_s"] is not None else "not reached"
+        print(f"  1 point lost after: {when}" + (f" (flipped MTJs {100 * one['flip_probability']:.3g}%)"
+                                                if one["flip_probability"] is not None else ""))
 
 
 TERM_NAMES = {"quantisation": "quantisation", "programming_error": "programming error",

@@ -25,6 +25,7 @@ import numpy as np
 from spinsyn.devices import SynapseDevice, SynapseSpec, synapse_device
 
 from . import chipfile
+from .ageing import DEFAULT_DEPLOYMENT_S, retention_record, retention_warnings
 from .chipfile import SCHEDULE_DTYPE, TileData
 from .mapping import MappingKind, ScaleFactors, make_scale, weight_range, weights_to_levels
 from .program import (
@@ -59,9 +60,15 @@ class ExportConfig:
     write_verify: WriteVerifyConfig = dataclasses.field(default_factory=WriteVerifyConfig)
     seed: int = 0
     csv: bool = True
+    write_pulse: str = "auto"
+    deployment_s: float = DEFAULT_DEPLOYMENT_S
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "synapse", SynapseSpec.parse(self.synapse))
+        if self.write_pulse not in ("fixed", "auto"):
+            raise ValueError(f"--write-pulse: got {self.write_pulse!r}, expected auto or a width in ns")
+        if not (np.isfinite(self.deployment_s) and self.deployment_s > 0):
+            raise ValueError(f"--deployment: got {self.deployment_s!r} s, expected a duration > 0")
 
     def synapse_device(self) -> SynapseDevice:
         """``spinsyn.devices.synapse_device`` for this config (read at ``write_verify.v_read_V``)."""
@@ -279,6 +286,9 @@ def _summary(lm: LayerMap, prog: Programmed, risk: np.ndarray, tiles: list[dict[
         "time_parallel_tiles_s": max(r["time_ns"] for r in tiles) * 1e-9,
         "time_serial_tiles_s": sum(r["time_ns"] for r in tiles) * 1e-9,
         "energy_total_J": sum(r["energy_total_J"] for r in tiles),
+        "energy_per_synapse_J": sum(r["energy_total_J"] for r in tiles) / max(lm.n_inputs * lm.n_outputs, 1),
+        "time_per_synapse_serial_s": sum(r["time_ns"] for r in tiles) * 1e-9 / max(lm.n_inputs * lm.n_outputs, 1),
+        "write_pulse": {"width_ns": lm.wv.width_ns, "v_max_V": lm.wv.v_max_V},
         "disturb_risk": {"mean": float(flat.sum() / max(n_used, 1)), "max": float(flat.max()),
                          "expected_disturbed_cells": float(flat.sum()) if discrete else None,
                          "cells_over_1e-3": int((flat > 1e-3).sum()),
@@ -394,6 +404,30 @@ def chip_meta(lm: LayerMap, prog: Programmed, rep: Report, dev: SynapseDevice,
     return meta, arrays
 
 
+def choose_write_pulse(lm: LayerMap, dev: SynapseDevice, cfg: ExportConfig, backend: Any = None) -> dict[str, Any]:
+    """``cfg.write_pulse == "auto"``: search the write pulse (:mod:`spinsyn.hw_export.pulses`) on the chip's
+    targets and set ``lm.wv``'s width and amplitude cap to the optimum; returns the record stored in /meta."""
+    if cfg.write_pulse != "auto":
+        return {"mode": "fixed", "width_ns": lm.wv.width_ns, "v_max_V": lm.wv.v_max_V}
+    from .pulses import search_write_pulse
+
+    tile = (min(lm.layout.tile_rows, lm.layout.n_rows), min(lm.layout.tile_cols, lm.layout.n_cols))
+    choice = search_write_pulse(dev, lm.levels, lm.wv, lm.lv_t.ravel()[lm.used], lm.tol_S, tile, seed=cfg.seed,
+                                backend=backend)
+    lm.wv = dataclasses.replace(lm.wv, width_ns=choice.width_ns, v_max_V=choice.v_max_V)
+    return {"mode": "auto", "width_ns": choice.width_ns, "v_max_V": choice.v_max_V, **choice.record()}
+
+
+def _pulse_warnings(pulse: dict[str, Any]) -> list[str]:
+    """A warning when the write-pulse search found no pulse meeting its error and disturb target."""
+    chosen = pulse.get("chosen", {})
+    if pulse.get("mode") != "auto" or chosen.get("feasible", True):
+        return []
+    return [f"--write-pulse auto: no pulse met write errors and half-select disturb <= 1e-3; the chosen one "
+            f"({chosen['width_ns']:g} ns, <= {chosen['v_max_V']:g} V) gives write error rate "
+            f"{chosen['error_rate']:.2g} and disturb {chosen['disturb']:.2g}"]
+
+
 def _device_for(cfg: ExportConfig, device: SynapseDevice | None) -> SynapseDevice:
     if device is None:
         return cfg.synapse_device()
@@ -427,6 +461,7 @@ def _export(w: np.ndarray, cfg: ExportConfig, out_dir: Path, source: dict[str, A
             sources: tuple[Path, ...]) -> ExportResult:
     clock = [time.perf_counter()]
     lm = map_layer(w, dev, cfg, levels)
+    pulse = choose_write_pulse(lm, dev, cfg, backend)
     clock.append(time.perf_counter())
     prog = program_layer(lm, dev, cfg.seed, backend)
     clock.append(time.perf_counter())
@@ -438,9 +473,15 @@ def _export(w: np.ndarray, cfg: ExportConfig, out_dir: Path, source: dict[str, A
     meta, meta_arrays = chip_meta(lm, prog, rep, dev, cfg.seed)
     meta["source"] = source or {"kind": "array"}
     meta["notes"] = list(notes or [])
+    meta["retention"] = retention_record(dev, cfg.deployment_s)
+    meta["retention_s"] = meta["retention"]["retention_s"]
+    meta["write_pulse"] = pulse
     clock.append(time.perf_counter())
     report = {"summary": rep.summary, "tiles": rep.tiles, "synapse": str(dev.spec), "levels_from": meta["levels_from"],
-              "mapping": cfg.mapping, "source": meta["source"], "notes": meta["notes"]}
+              "mapping": cfg.mapping, "source": meta["source"], "notes": meta["notes"],
+              "retention": meta["retention"],
+              "warnings": retention_warnings(meta["retention"]) + _pulse_warnings(pulse),
+              "write_pulse": pulse}
     chipfile.write_chip_dir(out_dir, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
                             targets_uS=lm.levels.g_S[lm.lv] * 1e6, discrete=lm.levels.discrete,
                             fusion=cfg.mapping == "unipolar", seed=cfg.seed, csv=cfg.csv, overwrite=overwrite,

@@ -220,11 +220,13 @@ def calibrate(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, rn
         v = np.concatenate([v, fine])[order]
         r_set = np.concatenate([r_set, f_set])[order]
         r_reset = np.concatenate([r_reset, f_reset])[order]
+    need = min(0.5, 2.0 / cfg.max_pulses)  # the whole range within half the pulse budget
     for name, r in (("set", r_set), ("reset", r_reset)):
-        if r.max() < 0.5:
+        if r.max() < need:
             raise ValueError(
                 f"device model cannot be programmed: the strongest {name} pulse ({cfg.v_max_V} V, "
-                f"{cfg.width_ns} ns) moves only {r.max():.2f} of the range on average; raise --v-max or --width"
+                f"{cfg.width_ns} ns) moves only {r.max():.3f} of the range on average (needs {need:.3f} to cross "
+                f"it within {cfg.max_pulses} pulses); raise --v-max, the width or --max-pulses"
             )
     v_hs, p_P, p_AP = _half_select_table(dev, cfg, backend)
     step = cfg.v_step_V

@@ -11,7 +11,9 @@ conditions differ only by their conductances:
 * ``targets``: ideal programming of the chip's level targets;
 * ``programmed``: the device states reached by replaying the schedules on the device model (cycle-to-cycle:
   the stochastic switching of the replay, seed ``--seed``), before half-select disturb;
-* ``disturbed``: after sampled half-select disturb (absent with ``--no-disturb``).
+* ``disturbed``: after sampled half-select disturb (absent with ``--no-disturb``);
+* ``aged@<t>`` (``simulate --after``): the final programmed chip after zero-bias relaxation for t
+  (:mod:`spinsyn.hw_export.ageing`), read like ``disturbed``.
 
 How chip states become network conductances (:func:`network_conductances`): when the chip programs the run's
 own trained device states on the run's device (``levels_from = "trained device states"``), each chip device
@@ -21,9 +23,10 @@ device through the device's ``conductance_S``). Then ``targets`` equals ``traine
 (re-quantised, differential, ideal runs) conductances are mapped to weights with the chip's scale factors
 and onto the run's nominal conductance range, ``G = G_min + clip(w, 0, 1)·(G_max − G_min)``.
 
-Loss terms (:data:`LOSS_TERMS`, a list so that later terms — retention at time t — append a condition and a
-term): quantisation = trained − targets, programming error = targets − programmed, half-select disturb =
-programmed − disturbed, read noise = trained_no_read_noise − trained; positive = accuracy lost. Each is a
+Loss terms (:data:`LOSS_TERMS`): quantisation = trained − targets, programming error = targets − programmed,
+half-select disturb = programmed − disturbed, read noise = trained_no_read_noise − trained, retention at t =
+final − aged@<t> (final: disturbed, or programmed without disturb; one entry per time, not part of
+``drop_points``); positive = accuracy lost. Each is a
 difference of two accuracies on the same n images, with a paired 95 % CI from the per-image correctness:
 with b = images right in the first condition and wrong in the second, c = the reverse,
 ``d = (b − c)/n``, ``SE = sqrt(b + c − (b − c)²/n)/n`` (the Wald interval of a paired difference of
@@ -51,6 +54,7 @@ CONDITIONS: list[tuple[str, str]] = [
     ("targets", "ideal programming of the chip's level targets"),
     ("programmed", "after write-verify replay on the device model, before half-select disturb"),
     ("disturbed", "after sampled half-select disturb"),
+    ("aged", "after zero-bias relaxation for a time t (one condition aged@<t> per --after time)"),
 ]
 #: loss terms: (term, from condition, to condition); loss = accuracy(from) − accuracy(to)
 LOSS_TERMS: list[tuple[str, str, str]] = [
@@ -58,7 +62,11 @@ LOSS_TERMS: list[tuple[str, str, str]] = [
     ("programming_error", "targets", "programmed"),
     ("half_select_disturb", "programmed", "disturbed"),
     ("read_noise", "trained_no_read_noise", "trained"),
+    ("retention", "final", "aged"),
 ]
+#: the retention term runs from the final programming condition (disturbed, or programmed with --no-disturb) to
+#: each aged@<t> condition; it is not part of ``drop_points`` (which is the loss at programming time)
+AGED_PREFIX = "aged@"
 CI_METHOD = ("paired: d = (b - c)/n, SE = sqrt(b + c - (b - c)^2/n)/n from the discordant images (b right in "
              "'from' and wrong in 'to', c the reverse), 95 % CI = d +- 1.96 SE; accuracies: binomial Wald "
              "p +- 1.96 sqrt(p(1 - p)/n)")
@@ -97,26 +105,30 @@ def _same_device(net: Any, chip: Chip) -> bool:
             and SynapseDevice.from_record(rec) == net.synapse_device)
 
 
-def network_conductances(net: Any, chip: Chip, prog: dict[str, Any]) -> RunConductances:
+def network_conductances(net: Any, chip: Chip, prog: dict[str, Any],
+                         aged: list[dict[str, Any]] | None = None) -> RunConductances:
     """Conductances the network sees for every condition (see the module docstring). ``prog``:
-    :func:`spinsyn.hw_export.program_chip`'s result."""
+    :func:`spinsyn.hw_export.program_chip`'s result; ``aged``: :func:`spinsyn.hw_export.ageing.age_chip`'s
+    result (conditions ``aged@<label>``, read like ``disturbed``)."""
     syn = net.synapse
     state = net.state if net.state is not None else np.zeros(net.w.shape, np.int64)
     g = {"trained": syn.g_S(net.w, state, net.gp_S, net.gap_S)}
+    chip_states = [("programmed", prog["state_programmed"], prog["g_programmed_S"]),
+                   ("disturbed", prog["state"], prog["g_S"])]
+    chip_states += [(AGED_PREFIX + a["label"], a["state"], a["g_S"]) for a in aged or []]
     if _same_device(net, chip):
         g["targets"] = syn.g_S(net.w, prog["level"], net.gp_S, net.gap_S)
-        levels = prog["levels"]
-        for name, key, gkey in (("programmed", "state_programmed", "g_programmed_S"), ("disturbed", "state", "g_S")):
-            if levels.discrete:  # MTJ counts on the run's own synapses (per-synapse G_P/G_AP)
-                g[name] = syn.g_S(net.w, np.rint(prog[key]).astype(np.int64), net.gp_S, net.gap_S)
+        for name, st, g_chip in chip_states:
+            if prog["levels"].discrete:  # MTJ counts on the run's own synapses (per-synapse G_P/G_AP)
+                g[name] = syn.g_S(net.w, np.rint(st).astype(np.int64), net.gp_S, net.gap_S)
             else:  # continuous device state (wall position): the device's conductance
-                g[name] = np.asarray(prog[gkey], np.float64)
+                g[name] = np.asarray(g_chip, np.float64)
         d2d = "the run's per-synapse G_P/G_AP" if syn.spec.kind == KIND_COMPOUND else "none (levels)"
         return RunConductances(g, "chip states read through the run's own synapses", d2d)
     gmin, gmax = syn.g_bounds_S()
     scale = prog["scale"]
-    for name, gkey in (("targets", "g_target_S"), ("programmed", "g_programmed_S"), ("disturbed", "g_S")):
-        w = np.clip(conductance_to_weights(prog[gkey], scale), 0.0, 1.0)
+    for name, g_chip in [("targets", prog["g_target_S"])] + [(n, gc) for n, _, gc in chip_states]:
+        w = np.clip(conductance_to_weights(g_chip, scale), 0.0, 1.0)
         g[name] = gmin + w * (gmax - gmin)
     return RunConductances(g, "chip conductances -> weights (chip scale) -> the run's nominal conductance range",
                            "none (the chip's devices are not the run's)")
@@ -133,18 +145,24 @@ def _weight_errors(net: Any, rc: RunConductances, step: float, final: str) -> di
             "targets_vs_trained_mean_levels": float(np.abs(_weights(net, rc.g["targets"]) - w_tr).mean() / step)}
 
 
-def loss_terms(correct: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """Every term of :data:`LOSS_TERMS` whose two conditions were evaluated, with its paired CI."""
+def loss_terms(correct: dict[str, np.ndarray], final: str = "disturbed") -> list[dict[str, Any]]:
+    """Every term of :data:`LOSS_TERMS` whose two conditions were evaluated, with its paired CI. The retention
+    term gives one entry per ``aged@<t>`` condition, from ``final`` (the chip at t = 0)."""
     out = []
     for term, a, b in LOSS_TERMS:
-        if a in correct and b in correct:
-            out.append({"term": term, "from": a, "to": b, **paired_difference(correct[a], correct[b])})
+        a = final if a == "final" else a
+        tos = [c for c in correct if c.startswith(AGED_PREFIX)] if b == "aged" else [b]
+        for to in tos:
+            if a in correct and to in correct:
+                out.append({"term": term, "from": a, "to": to, **paired_difference(correct[a], correct[to])})
     return out
 
 
 def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_test: int | None = None,
-                        data_dir: str | None = None, eval_device: str = "auto") -> dict[str, Any]:
-    """Evaluate every condition under the one noise model; accuracies, loss terms and the total drop."""
+                        data_dir: str | None = None, eval_device: str = "auto",
+                        aged: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Evaluate every condition under the one noise model; accuracies, loss terms and the total drop. ``aged``
+    (:func:`spinsyn.hw_export.ageing.age_chip`) adds one ``aged@<label>`` condition per time."""
     from spinsyn.mnist import load_mnist
     from spinsyn.snn import evaluate, load_run
 
@@ -152,17 +170,21 @@ def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_te
     layer = conductance_to_weights(prog["g_target_S"], prog["scale"]).shape
     if tuple(net.w.shape) != layer:
         raise ValueError(f"{run_dir}: trained weights {net.w.shape} do not match the chip's layer {layer}")
-    rc = network_conductances(net, chip, prog)
+    rc = network_conductances(net, chip, prog, aged)
     images, labels = load_mnist("test", data_dir, n=n_test)
     key = "accuracy_all_activity"
     conds = [c for c, _ in CONDITIONS if c in rc.g or c == "trained_no_read_noise"]
     if not prog["stats"].get("disturb_sampled", True):
         conds.remove("disturbed")
+    final = conds[-1]
+    conds += [AGED_PREFIX + a["label"] for a in aged or []]
     sigma = float(net.synapse.options().get("read_noise", 0.0)) if net.synapse.spec.kind == KIND_COMPOUND else 0.0
     acc, correct = {}, {}
     for c in conds:
-        if c == "trained_no_read_noise" and sigma <= 0:  # no read noise: the same evaluation as trained
-            acc[c], correct[c] = dict(acc["trained"]), correct["trained"]
+        same = ("trained" if c == "trained_no_read_noise" and sigma <= 0 else  # no read noise: as trained
+                final if c.startswith(AGED_PREFIX) and np.array_equal(rc.g[c], rc.g[final]) else None)  # t = 0
+        if same is not None:
+            acc[c], correct[c] = dict(acc[same]), correct[same]
             continue
         g = rc.g["trained" if c == "trained_no_read_noise" else c]
         r = evaluate(net, images, labels, device=eval_device, g_S=g, read_noise=c != "trained_no_read_noise",
@@ -170,9 +192,8 @@ def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_te
         acc[c] = {k: float(v) for k, v in r.items() if k.startswith("accuracy") and np.isscalar(v)}
         correct[c] = r["correct_all_activity"]
     n = len(labels)
-    final = conds[-1]
     drop = paired_difference(correct["trained"], correct[final])
-    terms = loss_terms(correct)
+    terms = loss_terms(correct, final)
     return {
         "accuracy": acc, "accuracy_key": key, "n_test": n,
         "accuracy_ci95": {c: accuracy_ci(acc[c][key], n) for c in conds},

@@ -23,6 +23,7 @@ import numpy as np
 from spinsyn.devices import KIND_COMPOUND, KIND_IDEAL, SynapseDevice, SynapseSpec, synapse_device
 from spinsyn.devices.synapse import DEVICE_FAMILY
 
+from .ageing import DEFAULT_DEPLOYMENT_S
 from .export import ExportConfig, ExportResult, export_chip
 from .inputs import WeightSource, load_weights
 from .program import WriteVerifyConfig
@@ -84,11 +85,14 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, synapse: str | Synap
                requantize: bool = False, tile: tuple[int, int] = (128, 128), mapping: str = "unipolar",
                seed: int = 0, overwrite: bool = False, write_verify: WriteVerifyConfig | None = None,
                device: str | None = None, device_params: dict[str, Any] | None = None,
-               w_range: tuple[float, float] | None = None, csv: bool = True) -> ExportResult:
+               w_range: tuple[float, float] | None = None, csv: bool = True, write_pulse: str = "auto",
+               deployment_s: float = DEFAULT_DEPLOYMENT_S) -> ExportResult:
     """Export the snn run in ``run_dir`` to the chip directory ``out_dir``.
 
     The synapse and device come from the run (its checkpoint's ``SynapseDevice``); ``synapse`` different from
-    the run's, ``device`` or ``device_params`` need ``requantize=True``. ``w_range`` defaults to [0, 1]."""
+    the run's, ``device`` or ``device_params`` need ``requantize=True``. ``w_range`` defaults to [0, 1].
+    ``write_pulse``: ``"fixed"`` (``write_verify``'s width) or ``"auto"`` (:mod:`spinsyn.hw_export.pulses`);
+    ``deployment_s``: the lifetime the retention is checked against (report ``warnings``)."""
     src = load_weights(run_dir)
     if src.kind != "run":
         raise ValueError(f"{run_dir}: not an snn run directory")
@@ -96,6 +100,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, synapse: str | Synap
     dev = target.device
     cfg = ExportConfig(dev.spec, mapping=mapping, tile_rows=int(tile[0]), tile_cols=int(tile[1]),
                        device=dev.preset, w_range=w_range if w_range is not None else src.w_range,
-                       write_verify=write_verify or WriteVerifyConfig(), seed=seed, csv=csv)
+                       write_verify=write_verify or WriteVerifyConfig(), seed=seed, csv=csv, write_pulse=write_pulse,
+                       deployment_s=deployment_s)
     return export_chip(src.w, cfg, Path(out_dir), source=src.record(), device=dev, levels=target.levels,
                        overwrite=overwrite, notes=list(target.notes))

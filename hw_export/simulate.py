@@ -168,36 +168,122 @@ def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: An
             "scale": scale, "levels": levels, "stats": stats}
 
 
+def _ageing(chip: Chip, out: dict[str, Any], after: list[tuple[str, float]] | None,
+            seed: int) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """Age the programmed chip through ``after`` ((label, s), sorted): the aged states and the ageing record."""
+    if not after:
+        return None, None
+    from .ageing import FLIP_FORMULA, NO_AGEING, age_chip, device_retention_s
+
+    dev = chip_device(chip)
+    tau = device_retention_s(dev)
+    aged = age_chip(out["state"], out["level"], dev, out["levels"].g_S, out["scale"].level_step_S, after, seed)
+    return aged, {"retention_s": tau, "model": NO_AGEING if tau is None else FLIP_FORMULA,
+                  "ages": [a["stats"] for a in aged]}
+
+
+def _ageing_accuracy(ageing: dict[str, Any], ev: dict[str, Any]) -> None:
+    """Accuracy, CI and retention loss of every age (from the round trip) and the 1-point time, in place."""
+    from .ageing import one_point_time
+    from .roundtrip import AGED_PREFIX
+
+    key, terms = ev["accuracy_key"], {t["to"]: t for t in ev["loss_terms"] if t["term"] == "retention"}
+    for a in ageing["ages"]:
+        c = AGED_PREFIX + a["label"]
+        a.update({"accuracy": ev["accuracy"][c][key], "accuracy_ci95": ev["accuracy_ci95"][c],
+                  "retention_points": terms[c]["points"], "retention_ci95_points": terms[c]["ci95_points"]})
+    ageing["accuracy_key"], ageing["from"] = key, ev["final"]
+    ageing["one_point"] = one_point_time(ageing["ages"], ageing["retention_s"])
+
+
 def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, data_dir: str | None = None,
                   run_dir: str | Path | None = None, eval_device: str = "auto", disturb: bool = True,
-                  backend: Any = None, allow_extra: bool = False) -> dict[str, Any]:
+                  backend: Any = None, allow_extra: bool = False,
+                  after: list[tuple[str, float]] | str | None = None) -> dict[str, Any]:
     """Verify CHIP_DIR, program it in simulation and, for snn runs, evaluate the round trip.
 
     Returns a dict with ``programming`` statistics, ``weights`` errors and (runs only, see
     :mod:`spinsyn.hw_export.roundtrip`) ``accuracy`` per condition (``trained``, ``trained_no_read_noise``,
     ``targets``, ``programmed``, ``disturbed``), ``loss_terms`` (each loss in percentage points with its 95 %
     CI), ``drop_points`` (trained − final condition) and the ``noise_model`` they share.
+
+    ``after`` (``"0,1s,1h,1d,10y"`` or [(label, seconds)]): age the programmed chip by zero-bias relaxation
+    (:mod:`spinsyn.hw_export.ageing`) to each time; ``ageing`` then holds, per time, the flip probability, the
+    flipped fraction, the level error and (runs) the accuracy ``aged@<label>`` with its CI and retention loss,
+    and ``one_point`` (the time at which 1 accuracy point is lost).
     """
+    from .ageing import parse_ages
     from .roundtrip import evaluate_round_trip
 
+    ages = parse_ages(after) if isinstance(after, str) else (sorted(after, key=lambda a: a[1]) if after else None)
     chip = load_chip(Path(chip_dir), allow_extra=allow_extra)
     out = program_chip(chip, seed=seed, disturb=disturb, backend=backend)
+    aged, ageing = _ageing(chip, out, ages, seed)
     scale = out["scale"]
     w_prog = conductance_to_weights(out["g_S"], scale)
     w_tgt = conductance_to_weights(out["g_target_S"], scale)
     step = weight_step(scale)
     result: dict[str, Any] = {
-        "chip_dir": str(chip_dir), "programming": out["stats"],
+        "chip_dir": str(chip_dir), "synapse": chip.meta["synapse"], "programming": out["stats"],
         "weights": {"abs_error_vs_targets_mean_levels": float(np.abs(w_prog - w_tgt).mean() / step),
                     "abs_error_vs_targets_max_levels": float(np.abs(w_prog - w_tgt).max() / step)},
     }
     src = chip.meta.get("source", {})
     rd = Path(run_dir) if run_dir else (Path(src["run_dir"]) if src.get("run_dir") else None)
+    if ageing is not None:
+        result["ageing"] = ageing
     if rd is None:
         result["accuracy"] = None
         result["note"] = "weights did not come from an snn run: no network to evaluate (pass --run RUN_DIR)"
         return result
-    ev = evaluate_round_trip(rd, chip, out, n_test=n_test, data_dir=data_dir, eval_device=eval_device)
+    ev = evaluate_round_trip(rd, chip, out, n_test=n_test, data_dir=data_dir, eval_device=eval_device, aged=aged)
     result["weights"].update(ev.pop("weights"))
     result.update(ev)
+    if ageing is not None:
+        _ageing_accuracy(ageing, ev)
     return result
+
+
+def plot_ageing(result: dict[str, Any], path: Path) -> Path:
+    """``accuracy_vs_time.png``: accuracy (95 % CI) and flipped-MTJ fraction against time after programming."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .ageing import format_duration
+
+    ag = result["ageing"]
+    ages = [a for a in ag["ages"] if a["t_s"] > 0]
+    t0 = [a for a in ag["ages"] if a["t_s"] == 0]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    if ages and "accuracy" in ages[0]:
+        t = np.array([a["t_s"] for a in ages])
+        acc = np.array([100 * a["accuracy"] for a in ages])
+        ci = np.array([[100 * (a["accuracy"] - a["accuracy_ci95"][0]), 100 * (a["accuracy_ci95"][1] - a["accuracy"])]
+                       for a in ages]).T
+        ax.errorbar(t, acc, yerr=ci, marker="o", capsize=3, label=f"accuracy ({result['n_test']} images, 95% CI)")
+        ref = 100 * result["accuracy"][ag["from"]][ag["accuracy_key"]]
+        ax.axhline(ref, ls="--", c="k", lw=1, label=f"t = 0 ({ag['from']}) {ref:.1f}%")
+        ax.axhline(ref - 1, ls=":", c="k", lw=1, label="1 point lost")
+        ax.axhline(10, ls="-.", c="r", lw=1, label="chance (10%)")
+        one = ag.get("one_point", {}).get("time_s")
+        if one:
+            ax.axvline(one, c="g", lw=1, label=f"1-point time {format_duration(one)}")
+    ax.set_xscale("log")
+    ax.set_xlabel("time after programming (s)")
+    ax.set_ylabel("accuracy (%)")
+    ax2 = ax.twinx()
+    ax2.plot([a["t_s"] for a in ages], [100 * a["flipped_fraction"] for a in ages], "s--", c="tab:orange",
+             alpha=0.7, label="flipped MTJs (%)")
+    ax2.set_ylabel("flipped MTJs (%)")
+    tau = ag["retention_s"]
+    ax.set_title(f"{result.get('synapse', '')} retention {format_duration(tau)}" + (" (t = 0 dashed)" if t0 else ""))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower left", fontsize=7)
+    ax2.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

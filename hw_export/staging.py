@@ -197,6 +197,7 @@ class Staging:
         self.overwrite = overwrite
         self.sources = sources
         self.wrapper: Path | None = None
+        self._lock: contextlib.ExitStack | None = None
 
     @property
     def payload(self) -> Path:
@@ -204,7 +205,18 @@ class Staging:
         return self.wrapper / "chip"
 
     def __enter__(self) -> Staging:
+        from spinsyn.locks import folder_lock
+
         check_out_dir(self.out_dir, overwrite=self.overwrite, sources=self.sources)
+        self._lock = contextlib.ExitStack()  # one writer per chip folder (re-entrant: the CLI holds it already)
+        self._lock.enter_context(folder_lock(self.out_dir, "--out"))
+        try:
+            return self._make_wrapper()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _make_wrapper(self) -> Staging:
         parent = self.out_dir.parent
         parent.mkdir(parents=True, exist_ok=True)
         remove_stale(parent)
@@ -245,5 +257,9 @@ class Staging:
                 os.close(fd)
 
     def __exit__(self, *exc: Any) -> None:
-        if self.wrapper is not None:
-            _rmtree(self.wrapper)
+        try:
+            if self.wrapper is not None:
+                _rmtree(self.wrapper)
+        finally:
+            if self._lock is not None:
+                self._lock.close()
