@@ -65,6 +65,17 @@ def _cmd_data_mnist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sigterm(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like SIGINT (temporary files removed, worker pools shut down), exit 143."""
+    raise SystemExit(128 + signum)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``<file>: <problem>`` of an OSError (a write that failed despite the checks, a vanished file)."""
+    where = exc.filename if exc.filename is not None else ""
+    return f"{where}: {exc.strerror or exc}" if where else str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spinsyn`` console script. Returns the exit code."""
     parser = build_parser()
@@ -72,12 +83,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    import signal
+    import threading
+
+    if argv is None and threading.current_thread() is threading.main_thread():  # the console script
+        signal.signal(signal.SIGTERM, _sigterm)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("spinsyn: interrupted", file=sys.stderr)
         return 130
-    except ValueError as exc:  # bad input; SpinsynFileError is a ValueError
+    except ValueError as exc:  # bad input; SpinsynFileError and FolderLockedError are ValueErrors
         print(f"spinsyn: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # known operational failures get one line, the rest a traceback
@@ -85,8 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from .ngspice import NgspiceMissingError, NgspiceSimulationError
 
-        if isinstance(exc, (NgspiceMissingError, NgspiceSimulationError, SpiceConvergenceError, FileNotFoundError)):
+        if isinstance(exc, (NgspiceMissingError, NgspiceSimulationError, SpiceConvergenceError)):
             print(f"spinsyn: error: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, OSError):  # FileNotFoundError, PermissionError, IsADirectoryError, ENOSPC ...
+            print(f"spinsyn: error: {_os_error_line(exc)}", file=sys.stderr)
             return 2
         raise
 

@@ -27,10 +27,9 @@ from pathlib import Path
 import numpy as np
 
 INSTALL_HINT = (
-    "the ngspice shared library (libngspice.so) was not found. Install it with\n"
-    "    sudo apt-get install -y libngspice0\n"
-    "(Debian/Ubuntu; the repository's scripts/test and scripts/demo do this when run as root), "
-    "or set NGSPICE_LIBRARY_PATH to the full path of libngspice.so."
+    "ngspice: the shared library libngspice.so was not found; install it with "
+    "'sudo apt-get install -y libngspice0' (Debian/Ubuntu; scripts/test and scripts/demo do this when run as "
+    "root), or set NGSPICE_LIBRARY_PATH to the full path of libngspice.so"
 )
 
 _KNOWN_DIRS = (
@@ -68,10 +67,13 @@ class NgspiceSimulationError(RuntimeError):
 
 
 def find_library() -> Path | None:
-    """Path of the ngspice shared library, or ``None`` when it is not installed."""
+    """Path of the ngspice shared library, or ``None`` when it is not installed.
+
+    ``$NGSPICE_LIBRARY_PATH``, when set, is the only place looked at (a missing file is not silently replaced
+    by the system library: :func:`ensure_library` names it)."""
     env = os.environ.get("NGSPICE_LIBRARY_PATH")
-    if env and Path(env).is_file():
-        return Path(env)
+    if env:
+        return Path(env) if Path(env).is_file() else None
     for d in _KNOWN_DIRS:
         for cand in sorted(glob.glob(os.path.join(d, "libngspice.so*"))):
             if Path(cand).is_file():
@@ -84,11 +86,31 @@ def find_library() -> Path | None:
     return None
 
 
+def _is_shared_object(path: Path) -> bool:
+    """The file starts like an ELF or Mach-O shared library (an empty or truncated file does not)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return False
+    return head in (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+
+
 def ensure_library() -> Path:
-    """Locate the library, export ``NGSPICE_LIBRARY_PATH`` for PySpice and return its path."""
+    """Locate the library, export ``NGSPICE_LIBRARY_PATH`` for PySpice and return its path.
+
+    Cheap (no ngspice is loaded): the parent process calls it before starting workers or a progress bar, so a
+    missing library is one :class:`NgspiceMissingError` whatever ``--jobs`` is."""
+    env = os.environ.get("NGSPICE_LIBRARY_PATH")
+    if env and not Path(env).is_file():
+        raise NgspiceMissingError(f"NGSPICE_LIBRARY_PATH={env}: file not found; point it to libngspice.so, or "
+                                  "unset it to use the system library (sudo apt-get install -y libngspice0)")
     lib = find_library()
     if lib is None:
         raise NgspiceMissingError(INSTALL_HINT)
+    if not _is_shared_object(lib):
+        raise NgspiceMissingError(f"{lib}: not a shared library (empty or damaged); reinstall it with "
+                                  "'sudo apt-get install -y libngspice0' or set NGSPICE_LIBRARY_PATH to a working one")
     os.environ["NGSPICE_LIBRARY_PATH"] = str(lib)
     return lib
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .validation import check_choice, check_scalar
+from .locks import check_unlocked, folder_lock
+from .validation import check_choice, check_scalar, check_writable_dir
 
 FIT_MODEL = "bisigmoid"
 ENGINES = ("spice", "reference")
@@ -89,6 +90,8 @@ def check(cfg: PipelineConfig) -> None:
     from spinsyn import devices, mnist
     from spinsyn.fitting.fit import check_fit_options
 
+    from .ngspice import ensure_library
+
     check_scalar(cfg.trials, "--trials", int, min_val=1, max_val=10**6)
     check_scalar(cfg.jobs, "--jobs", int, min_val=1)
     check_scalar(cfg.seed, "--seed", int, min_val=0)
@@ -100,8 +103,10 @@ def check(cfg: PipelineConfig) -> None:
         raise ValueError(f"dt_ms: got {cfg.dt_ms}, expected (start, stop, step) with stop > start >= 0, step > 0")
     for i, n in enumerate(cfg.tile):
         check_scalar(n, f"tile[{i}]", int, min_val=1)
-    if cfg.out.exists() and not cfg.out.is_dir():
-        raise ValueError(f"--out: {cfg.out}: is a file, expected a directory")
+    check_writable_dir(cfg.out, "--out")
+    check_unlocked(cfg.out, "--out")
+    if cfg.engine == "spice" and not (cfg.out / "sweep.h5").exists():
+        ensure_library()  # a missing ngspice is one message before any step, whatever --jobs is
     _sweep_model(cfg, devices)
     devices.get_testbench("published")
     check_fit_options(FIT_MODEL, "linear", 0, cfg.seed)
@@ -227,15 +232,16 @@ def run(cfg: PipelineConfig, force: bool = False) -> int:
 
     Bad options raise ValueError before anything runs; a failing step raises its stage's error."""
     check(cfg)
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    for step in steps(cfg):
-        if step.marker is not None and step.marker.exists() and not force:
-            print(f"[pipeline] {step.name}: done already ({step.marker}), skipping")
-            continue
-        print(f"[pipeline] {step.name}: {step.calls}", flush=True)
-        t0 = time.perf_counter()
-        step.action(cfg, force)
-        print(f"[pipeline] {step.name}: done after {time.perf_counter() - t0:.1f} s", flush=True)
+    with folder_lock(cfg.out, "--out"):  # one pipeline per folder; a second one exits 2 naming this pid
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        for step in steps(cfg):
+            if step.marker is not None and step.marker.exists() and not force:
+                print(f"[pipeline] {step.name}: done already ({step.marker}), skipping")
+                continue
+            print(f"[pipeline] {step.name}: {step.calls}", flush=True)
+            t0 = time.perf_counter()
+            step.action(cfg, force)
+            print(f"[pipeline] {step.name}: done after {time.perf_counter() - t0:.1f} s", flush=True)
     print(f"[pipeline] all steps done; results in {cfg.out}")
     return 0
 

@@ -76,3 +76,52 @@ def check_dir(path: str | Path, name: str) -> Path:
         problem = "is a file, expected a directory" if p.exists() else "directory not found"
         raise ValueError(f"{name}: {p}: {problem}")
     return p
+
+
+def _nearest_existing(p: Path) -> Path:
+    """``p`` or its nearest existing ancestor."""
+    q = p
+    while not q.exists() and q != q.parent:
+        q = q.parent
+    return q
+
+
+def _probe_folder(folder: Path, name: str, target: Path) -> None:
+    """Create (and remove) a temporary file in ``folder``, the way every writer will; ValueError if impossible."""
+    import os
+    import tempfile
+
+    if not folder.is_dir():
+        raise ValueError(f"{name}: {target}: {folder} is a file, expected a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".spinsyn-probe-", dir=folder)
+    except OSError as exc:
+        raise ValueError(f"{name}: {target}: cannot write into {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_writable_file(path: str | Path, name: str, suffixes: Iterable[str] | None = None) -> Path:
+    """An output file spinsyn can write: not a directory, its folder (or nearest existing ancestor) a
+    directory where a temporary file can be created (probed), and, with ``suffixes``, one of those endings.
+    Creates nothing. ValueError naming the option and the path otherwise."""
+    p = Path(path)
+    if str(path) == "" or p.is_dir():
+        raise ValueError(f"{name}: {p}: is a directory, expected a file")
+    if suffixes is not None:
+        allowed = [s.lower() for s in suffixes]
+        if p.suffix.lower() not in allowed:
+            raise ValueError(f"{name}: {p}: unsupported file type {p.suffix or '(none)'!r}; expected "
+                             f"{', '.join(allowed)}")
+    _probe_folder(_nearest_existing(p.parent if str(p.parent) else Path(".")), name, p)
+    return p
+
+
+def check_writable_dir(path: str | Path, name: str) -> Path:
+    """An output folder spinsyn can write: a directory (or absent, with a writable nearest ancestor that is a
+    directory), never a file. Creates nothing. ValueError naming the option and the path otherwise."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{name}: {p}: is a file, expected a directory")
+    _probe_folder(_nearest_existing(p), name, p)
+    return p

@@ -21,7 +21,7 @@ def parse_range(text: str) -> list[float]:
     except ValueError:
         raise ValueError(f"--dt-ms: got {text!r}; expected START:STOP:STEP with STOP > START, STEP > 0 "
                          "(STOP exclusive), or a comma list") from None
-    if vals.size == 0 or np.any(vals < 0) or vals.size > 100000:
+    if vals.size == 0 or not np.all(np.isfinite(vals)) or np.any(vals < 0) or vals.size > 100000:
         raise ValueError(f"--dt-ms: got {text!r}; expected 1..100000 non-negative delays")
     return [float(v) for v in vals]
 
@@ -87,9 +87,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from . import get_testbench, sweep, write_sweep
-    from .spice import SpiceConvergenceError
+    from spinsyn.validation import check_writable_file
 
+    from . import get_testbench, sweep, write_sweep
+
+    check_writable_file(args.out, "--out")  # before any work (SpiceConvergenceError: one stderr line, exit 2)
     if args.trials < 1 or args.trials > 10**6:
         raise ValueError(f"--trials: got {args.trials}; expected 1..1000000")
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
@@ -101,13 +103,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     model = _build_model(args)
     tb = get_testbench(args.testbench or "published")
     out = Path(args.out)
-    try:
-        res = sweep(model, tb, dt, args.trials, engine=args.engine, seed=args.seed, jobs=jobs,
-                    save_waveforms=args.save_waveforms, progress=True, netlist_dir=out.parent,
-                    switching=args.switching)
-    except SpiceConvergenceError as exc:
-        print(f"spinsyn: error: {exc}")
-        return 1
+    if args.engine == "spice":
+        from spinsyn.ngspice import ensure_library
+
+        ensure_library()
+    res = sweep(model, tb, dt, args.trials, engine=args.engine, seed=args.seed, jobs=jobs,
+                save_waveforms=args.save_waveforms, progress=True, netlist_dir=out.parent,
+                switching=args.switching)
     write_sweep(out, res)
     dg = res.dg_norm.mean(1)
     how = args.engine if args.switching == "physical" else f"{args.engine}, switching {args.switching}"
@@ -117,8 +119,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from spinsyn.validation import check_writable_file
+
     from .plot import plot_sweep
 
+    check_writable_file(args.out, "--out")
     plot_sweep(args.file, args.out)
     print(f"wrote {args.out}")
     return 0

@@ -60,11 +60,13 @@ def _sources(tb: PulseTestbench, dt_ms: float) -> tuple[list[str], float]:
 
 
 def netlist(model, tb: PulseTestbench, dt_ms: float, d: Draws, ip: int, it: int) -> str:
-    """The ngspice netlist of instance (Δt index ip, trial it): sources + the device's elements, rendered."""
+    """The ngspice netlist of instance (Δt index ip, trial it): sources + the device's elements, rendered; the
+    solver options are ``TRAN_OPTS`` unless the device class sets its own ``SPICE_OPTIONS``."""
     src, t_end = _sources(tb, dt_ms)
     return nl.render(f"spinsyn {type(model).__name__} dt={nl.num(dt_ms)} ms trial={it}",
                      [*src, *model.netlist_elements(d, ip, it)],
-                     [TRAN_OPTS, f".tran {nl.num(t_end / TRAN_POINTS)} {nl.num(t_end)} uic"])
+                     [getattr(model, "SPICE_OPTIONS", None) or TRAN_OPTS,
+                      f".tran {nl.num(t_end / TRAN_POINTS)} {nl.num(t_end)} uic"])
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -72,11 +74,32 @@ def netlist(model, tb: PulseTestbench, dt_ms: float, d: Draws, ip: int, it: int)
 _W: dict = {}
 
 
-def _init_worker() -> None:
+def _init_worker(parent_pid: int | None = None) -> None:
+    """Start a worker's ngspice; a pool worker (``parent_pid`` given) also dies with its parent."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     from spinsyn.ngspice import session
 
     session()
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: ask the kernel to SIGKILL this worker when its parent dies (``prctl(PR_SET_PDEATHSIG)``), so kill -9
+    of a sweep leaves no orphan ngspice; exit at once if the parent is already gone. SIGINT is left to the parent
+    (a terminal's Ctrl-C reaches the whole group), which cancels the pool and shuts it down."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 _POOL: dict = {}
@@ -98,7 +121,7 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
         return old
     shutdown_pool()
     ctx = mp.get_context(_start_method())
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
     _POOL.update(pool=pool, jobs=jobs)
     return pool
 
@@ -170,7 +193,9 @@ def _run_pool(jobs: int, tasks: list, collect) -> None:
 def run_spice(model, tb: PulseTestbench, dt: np.ndarray, d: Draws, jobs: int = 1, save_waveforms: int = 0,
               progress: bool = False, netlist_dir: str | Path | None = None):
     """Run every instance through ngspice; returns (states dict, waveforms, ngspice version)."""
-    from spinsyn.ngspice import library_version
+    from spinsyn.ngspice import ensure_library, library_version
+
+    ensure_library()  # in this process, before workers or a progress bar: a missing ngspice is one error
 
     P, T, n = d.s0.shape
     todo = [(ip, it) for ip in range(P) for it in range(T)]

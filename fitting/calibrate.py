@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from spinsyn import devices
-from spinsyn.validation import check_choice
+from spinsyn.validation import check_choice, check_scalar, check_writable_file
 
 from .rules import Rule, load_rule, published_rule
 
@@ -137,6 +137,9 @@ def run_calibrate_cli(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.target}: calibrate needs a bisigmoid target rule, got {target.model!r}")
     model = args.model if args.model != "auto" else "compound"
     check_choice(model, "--model", sorted(devices.PRESETS))
+    check_scalar(args.seed, "--seed", int, min_val=0)
+    if args.out:
+        check_writable_file(args.out, "--out")
     rep = calibrate(target, model, seed=args.seed)
     for k, v in rep.items():
         print(f"  {k}: {v}")

@@ -266,17 +266,39 @@ def fit_file(input_path: str | Path, out_path: str | Path, model: str = "auto", 
 
     Returns (result, one-line summary of the model choice). Options are checked before the file is read.
     """
+    from spinsyn.validation import check_writable_file
+
     from .inputs import read_input
     from .plot import plot_fit
     from .rules import save_rule
 
     check_fit_options(model, loss, bootstrap, seed)
+    check_writable_file(out_path, "--out")
+    if plot_path is not None:
+        check_writable_file(plot_path, "--plot", PLOT_SUFFIXES)
     data = read_input(input_path)
     result, reason = fit(data, model, loss=loss, bootstrap=bootstrap, seed=seed)
+    _check_finite(input_path, result)
     if plot_path is not None:
         plot_fit(plot_path, data, result)
     save_rule(out_path, result.rule, seed=seed)
     return result, reason
+
+
+#: figure types matplotlib's Agg backend writes
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+
+
+def _check_finite(input_path: str | Path, result: FitResult) -> None:
+    """A fit whose parameters or metrics are not finite numbers writes nothing: SpinsynFileError naming the input."""
+    from spinsyn.fileio import SpinsynFileError
+
+    rule = result.rule
+    values = [pi.value for pi in rule.params.values() if pi.value is not None]
+    values += [v for v in rule.metrics.values() if isinstance(v, float)]
+    if not np.all(np.isfinite(np.asarray(values, dtype=float))):
+        raise SpinsynFileError(f"{input_path}: the fit gave non-finite parameters or metrics (values out of "
+                               "range for a least-squares fit?); nothing written")
 
 
 def check_fit_options(model: str, loss: str, bootstrap: int, seed: int, prefix: str = "") -> None:

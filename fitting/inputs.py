@@ -22,6 +22,9 @@ Y_COLUMNS = {
     "delta_g_uS": (1e-6, "S", False), "delta_g_nS": (1e-9, "S", False),
 }
 OPTIONAL_COLUMNS = ("sigma", "trial")
+#: largest |Δw| or |ΔG| (in the column's own unit) and |Δt| (ms) a fit accepts: far beyond any device, far below
+#: where squares overflow
+MAX_ABS_VALUE, MAX_ABS_DT_MS = 1e12, 1e9
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,10 @@ def check_curve(path: str | Path, dt: np.ndarray, y: np.ndarray) -> None:
     if np.unique(dt).size < 3:
         raise SpinsynFileError(f"{path}: only {np.unique(dt).size} distinct Δt value(s); need at least 3")
     scale = max(float(np.max(np.abs(y))), 1e-300)
+    if scale > MAX_ABS_VALUE or float(np.max(np.abs(dt))) > MAX_ABS_DT_MS:
+        raise SpinsynFileError(f"{path}: values out of range (|value| up to {scale:.3g}, |Δt| up to "
+                               f"{float(np.max(np.abs(dt))):.3g} ms; expected |value| <= {MAX_ABS_VALUE:g} in the "
+                               f"column's unit and |Δt| <= {MAX_ABS_DT_MS:g} ms)")
     if float(np.ptp(y)) <= 1e-12 * scale or float(np.ptp(y)) == 0.0:
         raise SpinsynFileError(f"{path}: the curve is constant (all values {float(y[0]):.6g}); nothing to fit")
 
@@ -205,4 +212,7 @@ def read_input(path: str | Path) -> FitData:
         head = fh.read(8)
     if head == b"\x89HDF\r\n\x1a\n":
         return read_sweep_file(path)
+    if path.suffix.lower() in (".h5", ".hdf5", ".hdf"):
+        what = "empty file (0 bytes)" if not head else "not an HDF5 file"
+        raise SpinsynFileError(f"{path}: {what}; expected a spinsyn-sweep HDF5 written by 'spinsyn device sweep'")
     return read_csv(path)

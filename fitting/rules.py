@@ -437,8 +437,49 @@ def _param_record(path: Path, fam: type[Family], name: str, rec: Any, normalised
     stderr = _num(path, f"params.{name}.stderr", rec.get("stderr"), allow_none=True)
     ci = _pair(path, f"params.{name}.ci95", rec.get("ci95"))
     bci = _pair(path, f"params.{name}.ci95_bootstrap", rec.get("ci95_bootstrap"))
-    return ParamInfo(value, str(rec.get("unit", "")), stderr, ci, bool(rec.get("identifiable", True)),
-                     str(rec.get("note", "")), bci)
+    unit, f = _unit_factor(path, fam, name, rec.get("unit"))
+    value, stderr = (None if v is None else v * f for v in (value, stderr))
+    ci, bci = (None if c is None else (c[0] * f, c[1] * f) for c in (ci, bci))
+    if value is not None:
+        _check_param_range(path, name, unit, value)
+    return ParamInfo(value, unit, stderr, ci, bool(rec.get("identifiable", True)), str(rec.get("note", "")), bci)
+
+
+#: unit a rule file may give -> factor to the family's unit (time parameters in ms, rates in 1/ms)
+UNIT_FACTORS = {
+    "ms": {"ms": 1.0, "s": 1e3, "us": 1e-3, "µs": 1e-3, "ns": 1e-6},
+    "1/ms": {"1/ms": 1.0, "1/s": 1e-3, "1/us": 1e3, "1/µs": 1e3, "1/ns": 1e6},
+}
+#: accepted ranges after conversion: rates 0 < k <= 1e6 /ms, time constants 0 < tau <= 1e9 ms, |t| <= 1e9 ms
+MAX_RATE_PER_MS, MAX_TIME_MS = 1e6, 1e9
+
+
+def _unit_factor(path: Path, fam: type[Family], name: str, unit: Any) -> tuple[str, float]:
+    """(the family's unit of ``name``, factor from the file's unit to it); a unit that cannot be converted is
+    refused. A missing unit means the family's own; amplitude parameters (unit of the data) are not converted."""
+    want = fam.param_units[name]
+    if want not in UNIT_FACTORS:
+        return ("" if unit is None else str(unit)), 1.0
+    if unit is None or unit == "":
+        return want, 1.0
+    factors = UNIT_FACTORS[want]
+    if not isinstance(unit, str) or unit.strip() not in factors:
+        raise SpinsynFileError(f"{path}: params.{name}.unit is {unit!r}; expected one of {sorted(factors)} "
+                               f"(converted to {want})")
+    return want, factors[unit.strip()]
+
+
+def _check_param_range(path: Path, name: str, unit: str, value: float) -> None:
+    if unit == "1/ms":
+        ok, want = 0 < value <= MAX_RATE_PER_MS, f"0 < {name} <= {MAX_RATE_PER_MS:g} 1/ms"
+    elif unit == "ms" and name.startswith("tau"):
+        ok, want = 0 < value <= MAX_TIME_MS, f"0 < {name} <= {MAX_TIME_MS:g} ms"
+    elif unit == "ms":
+        ok, want = abs(value) <= MAX_TIME_MS, f"|{name}| <= {MAX_TIME_MS:g} ms"
+    else:
+        return
+    if not ok:
+        raise SpinsynFileError(f"{path}: params.{name}.value {value:g} {unit} is out of range; expected {want}")
 
 
 def load_rule(path: str | Path) -> Rule:

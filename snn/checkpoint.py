@@ -70,17 +70,21 @@ def checkpoint_path(run_dir: str | Path) -> Path:
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a ``spinsyn-checkpoint`` v2 (a file, or a run directory holding ``checkpoint.pt``) safely
     (``torch.load(weights_only=True)``); tensors stay torch tensors. Raises SpinsynFileError naming the file."""
-    import torch
-
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise SpinsynFileError(f"{path}: no checkpoint (expected a run directory written by 'spinsyn train')")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head != b"PK\x03\x04":  # torch.save writes a zip archive; anything else is refused before importing torch
+        what = "empty file (0 bytes)" if not head else "not a torch zip archive"
+        raise SpinsynFileError(f"{path}: {what}; not a spinsyn-checkpoint file")
+    import torch
     try:
         ck = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - any unreadable file: one message naming it
-        raise SpinsynFileError(f"{path}: cannot load ({exc})") from None
+        raise SpinsynFileError(f"{path}: {_load_problem(exc)}") from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise SpinsynFileError(f"{path}: not a {CHECKPOINT_FORMAT!r} file")
     version = ck.get("format_version")
@@ -93,6 +97,21 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if missing:
         raise SpinsynFileError(f"{path}: checkpoint lacks {missing}")
     return ck
+
+
+def _load_problem(exc: Exception) -> str:
+    """One line for a checkpoint torch cannot load safely (torch's own text runs over several lines and suggests
+    ``weights_only=False``, which spinsyn never does)."""
+    import re
+
+    text = str(exc)
+    m = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if m:
+        return (f"holds pickled Python objects ({m.group(1)}), which spinsyn never loads (checkpoints are read with "
+                "torch.load(weights_only=True)); not a spinsyn-checkpoint file")
+    m = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    first = m.group(1).strip() if m else (text.strip().splitlines() or [type(exc).__name__])[0]
+    return f"not a readable spinsyn-checkpoint file ({first[:120]})"
 
 
 def compiled_rule(ck: dict[str, Any]) -> CompiledRule:

@@ -78,7 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "K spikes, as Diehl & Cook did (numba engine; default 0 = off, as BindsNET)")
     p.add_argument("--checkpoint-every", type=int, default=5000, help="images between checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_train)
+    # what --resume refuses to be combined with: every option left at its default here
+    p.set_defaults(func=cmd_train, train_defaults={a.dest: a.default for a in p._actions
+                                                    if a.dest not in ("help", "resume", "quiet")})
 
     e = subparsers.add_parser("eval", help="test a trained run on MNIST")
     e.add_argument("run_dir", metavar="RUN_DIR")
@@ -105,12 +107,25 @@ def _check_data(data_dir: str | None, n_train: int, n_test: int) -> None:
             resolve_mnist_dir(data_dir, split)  # raises naming the folder when MNIST is not there
 
 
+def _check_resume_alone(args: argparse.Namespace) -> None:
+    """``--resume RUN_DIR`` continues the run with the options stored in its checkpoint: any other option given
+    would be ignored, so it is refused, naming it."""
+    defaults = getattr(args, "train_defaults", {}) or {}
+    given = [d for d, v in defaults.items() if getattr(args, d, v) != v]
+    if given:
+        names = ", ".join("--" + d.replace("_", "-") for d in given)
+        raise ValueError(f"--resume: {names} cannot be combined with --resume (a resumed run keeps the options "
+                         f"stored in {args.resume}/checkpoint.pt); drop {names} or start a new run with --out")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import read_checkpoint
     from .config import TrainConfig, resolve_device, resolve_engine
-    from .trainer import train
+    from .trainer import check_run_dir, train
 
     if args.resume:
+        _check_resume_alone(args)
+        check_run_dir(Path(args.resume), True)
         ck = read_checkpoint(Path(args.resume))
         cfg = TrainConfig.from_json(ck["config_json"])
         run_dir = Path(args.resume)
@@ -120,9 +135,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError("--out RUN_DIR is required (or --resume RUN_DIR)")
         cfg = config_from_args(args)
         run_dir = Path(args.out)
-        if (run_dir / "checkpoint.pt").exists():
-            raise ValueError(f"--out: {run_dir} already holds a run; use --resume {run_dir} or another folder")
         resume = False
+    check_run_dir(run_dir, resume)
     resolve_engine(cfg.engine, resolve_device(cfg.device))
     _check_data(cfg.data_dir, cfg.n_train, cfg.n_test)
     m = train(cfg, run_dir, resume=resume, progress=not getattr(args, "quiet", False))
@@ -136,10 +150,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from spinsyn.mnist import load_mnist
 
+    from .checkpoint import read_checkpoint
     from .network import evaluate, load_run
 
     if args.n_test < 1:
         raise ValueError(f"--n-test: expected a positive integer, got {args.n_test}")
+    read_checkpoint(args.run_dir)  # a missing or foreign file fails here, before the network code loads
     net = load_run(args.run_dir)
     _check_data(args.data_dir, 0, args.n_test)
     X, y = load_mnist("test", args.data_dir, n=args.n_test)

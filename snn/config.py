@@ -157,12 +157,14 @@ def make_config(*, synapse: str = "ideal", neurons: int = 100, n_train: int = 60
 # ---------------------------------------------------------------------------------------------- validation
 def resolve_device(device: str) -> str:
     """``"auto"`` → ``"cuda"`` when available, else ``"cpu"``. Raises ValueError for unknown/unavailable."""
+    if device == "cpu":
+        return device  # no torch import: checking a CPU run's options stays fast
+    if not isinstance(device, str) or not (device == "auto" or device.startswith("cuda")):
+        raise ValueError(f"--device: expected auto, cpu or cuda[:i], got {device!r}")
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
-        raise ValueError(f"--device: expected auto, cpu or cuda[:i], got {device!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device: {device!r} requested but CUDA is not available; use --device cpu or auto")
     return device

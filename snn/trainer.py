@@ -195,6 +195,12 @@ class Trainer:
         self.ns = self.eng.sync()
 
     def checkpoint(self, pos: tuple[int, int], extra: dict | None = None) -> None:
+        """Save the state at ``pos``; a non-finite state is never saved (it would block a rerun)."""
+        for name in ("w", "theta"):
+            a = getattr(self.ns, name)
+            if a is not None and not np.all(np.isfinite(a)):
+                raise ValueError(f"training diverged: {name} holds NaN or inf at epoch {pos[0]}, image {pos[1]}; no "
+                                 f"checkpoint written to {self.run_dir} (check --nu, --rule-offset, the rule file)")
         save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.cfg.to_json(), self.syn, self.compiled, self.ns, pos,
                         self.history, self.recent_counts, self.recent_labels, self.cfg.seed, extra)
 
@@ -248,17 +254,53 @@ class Trainer:
         }
 
 
+def _leftover(name: str) -> bool:
+    """A temporary file of an interrupted atomic write (``.<name>.<random>.tmp<suffix>``), or a probe."""
+    return name.startswith(".") and (".tmp" in name or name.startswith(".spinsyn-probe-"))
+
+
+def check_run_dir(run_dir: str | Path, resume: bool) -> Path:
+    """The run folder of a new run (absent, empty, or holding only leftovers of an interrupted write; never a
+    file, and writable) or of a resumed one (holding a checkpoint). ValueError naming the option otherwise."""
+    from spinsyn.locks import check_unlocked
+    from spinsyn.validation import check_writable_dir
+
+    opt = "--resume" if resume else "--out"
+    run_dir = check_writable_dir(run_dir, opt)
+    check_unlocked(run_dir, opt)
+    if resume:
+        if not (run_dir / CHECKPOINT_NAME).is_file():
+            raise ValueError(f"--resume: {run_dir}: no {CHECKPOINT_NAME} (not a run written by 'spinsyn train')")
+        return run_dir
+    if (run_dir / CHECKPOINT_NAME).exists():
+        raise ValueError(f"--out: {run_dir} already holds a run; use --resume {run_dir} or another folder")
+    if run_dir.is_dir():
+        other = sorted(p.name for p in run_dir.iterdir() if not _leftover(p.name))
+        if other:
+            shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
+            raise ValueError(f"--out: {run_dir} is not empty and is not a spinsyn run (holds {shown}); choose a "
+                             "new or empty folder")
+    return run_dir
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
           stop_after: int | None = None) -> dict:
     """Train (or resume) a run into ``run_dir``; returns the metrics dict (also written to metrics.json).
 
+    The folder is checked first (:func:`check_run_dir`) and locked for the whole run
+    (:func:`spinsyn.locks.folder_lock`: a second writer fails at once, naming this process).
     ``stop_after``: stop (after checkpointing) once this many training images were processed in this call
     (used to test resume); returns ``{"stopped": True}`` then."""
-    tr = Trainer(cfg, run_dir, resume=resume, progress=progress)
-    if not resume:
-        tr.compile_rule()  # a bad rule or sweep file fails before the data is read
-    tr.load_data()
-    tr.start()
-    if tr.run(stop_after):
-        return {"stopped": True}
-    return tr.finish()
+    from spinsyn.locks import folder_lock
+
+    check_run_dir(run_dir, resume)
+    with folder_lock(run_dir, "--resume" if resume else "--out"):
+        check_run_dir(run_dir, resume)  # again, now that no other writer can change it
+        tr = Trainer(cfg, run_dir, resume=resume, progress=progress)
+        if not resume:
+            tr.compile_rule()  # a bad rule or sweep file fails before the data is read
+        tr.load_data()
+        tr.start()
+        if tr.run(stop_after):
+            return {"stopped": True}
+        return tr.finish()
