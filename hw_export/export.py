@@ -447,10 +447,15 @@ def export_chip(w: np.ndarray, cfg: ExportConfig, out_dir: Path, *, source: dict
     lines stored in /meta and the report; ``backend`` another pulse-physics module (tests). ``overwrite``
     replaces an existing spinsyn chip folder only; ``out_dir`` may not be or hold the source (``staging``).
     """
+    from spinsyn.locks import check_unlocked
+    from spinsyn.validation import check_writable_dir
+
     from .staging import check_out_dir, interrupt_guard
 
     out_dir = Path(out_dir)
     sources = tuple(Path(p) for p in ((source or {}).get("run_dir"), (source or {}).get("path")) if p)
+    check_writable_dir(out_dir, "--out")  # before any work, for the Python API as for the CLI
+    check_unlocked(out_dir, "--out")
     check_out_dir(out_dir, overwrite=overwrite, sources=sources)
     with interrupt_guard():
         return _export(w, cfg, out_dir, source, _device_for(cfg, device), levels, overwrite, notes, backend, sources)
