@@ -62,20 +62,23 @@ def check_choice(x: Any, name: str, choices: Iterable[Any]) -> Any:
 
 def check_file(path: str | Path, name: str) -> Path:
     """An existing regular file, else ValueError naming the option and the path."""
-    p = Path(path)
-    if not p.is_file():
-        problem = "is a directory, expected a file" if p.is_dir() else "file not found"
-        raise ValueError(f"{name}: {p}: {problem}")
-    return p
+    return _check_existing(path, name, want_dir=False)
 
 
 def check_dir(path: str | Path, name: str) -> Path:
     """An existing directory, else ValueError naming the option and the path."""
+    return _check_existing(path, name, want_dir=True)
+
+
+def _check_existing(path: str | Path, name: str, *, want_dir: bool) -> Path:
     p = Path(path)
-    if not p.is_dir():
-        problem = "is a file, expected a directory" if p.exists() else "directory not found"
-        raise ValueError(f"{name}: {p}: {problem}")
-    return p
+    if p.is_dir() if want_dir else p.is_file():
+        return p
+    if not p.exists():
+        problem = "directory not found" if want_dir else "file not found"
+    else:
+        problem = "is a file, expected a directory" if want_dir else "is a directory, expected a file"
+    raise ValueError(f"{name}: {p}: {problem}")
 
 
 def _nearest_existing(p: Path) -> Path:

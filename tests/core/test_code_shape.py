@@ -181,12 +181,18 @@ def _private_attributes(folder: str, path: Path, tree: ast.Module) -> Iterator[s
             yield f"{_rel(path)}:{node.lineno} uses private {'.'.join(full)}"
 
 
-def test_no_stage_uses_another_stages_private_names():
+def _offences_by_folder(*checks) -> dict[str, list[str]]:
+    """Run every ``check(folder, path, tree)`` over the stage files; offences per folder (empty ones dropped)."""
     offenders: dict[str, list[str]] = defaultdict(list)
     for folder, path in _files():
         tree = _tree(path)
-        offenders[folder] += [*_private_imports(folder, path, tree), *_private_attributes(folder, path, tree)]
-    offenders = {k: v for k, v in offenders.items() if v}
+        for check in checks:
+            offenders[folder] += list(check(folder, path, tree))
+    return {k: v for k, v in offenders.items() if v}
+
+
+def test_no_stage_uses_another_stages_private_names():
+    offenders = _offences_by_folder(_private_imports, _private_attributes)
     assert not offenders, f"private names used across stages:\n{_report(offenders)}"
 
 
@@ -225,10 +231,7 @@ def _fallbacks(folder: str, path: Path, tree: ast.Module) -> Iterator[str]:
 
 
 def test_no_import_or_hasattr_fallbacks_between_stages():
-    offenders: dict[str, list[str]] = defaultdict(list)
-    for folder, path in _files():
-        offenders[folder] += list(_fallbacks(folder, path, _tree(path)))
-    offenders = {k: v for k, v in offenders.items() if v}
+    offenders = _offences_by_folder(_fallbacks)
     assert not offenders, f"fallbacks between stages (all stages ship together):\n{_report(offenders)}"
 
 
@@ -263,10 +266,7 @@ def _reader_offences(folder: str, path: Path, tree: ast.Module) -> Iterator[str]
 
 
 def test_one_reader_per_file_format():
-    offenders: dict[str, list[str]] = defaultdict(list)
-    for folder, path in _files():
-        offenders[folder] += list(_reader_offences(folder, path, _tree(path)))
-    offenders = {k: v for k, v in offenders.items() if v}
+    offenders = _offences_by_folder(_reader_offences)
     assert not offenders, f"file formats read outside their owning stage:\n{_report(offenders)}"
 
 
