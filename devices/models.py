@@ -416,53 +416,98 @@ class DomainWallMTJ(Device):
         edges_s, v_mid = ref.step_voltages(tb, dt_ms)
         return {"x1": ref.integrate_dw(self, d.x0, d.depin, edges_s, v_mid, d.dw_edges, d.dw_pin)}
 
-    def landscape_expr(self, edges: np.ndarray, pin: np.ndarray, x) -> nl.Expr:
-        """J_th(x)/J_dep of one landscape as an ngspice ``pwl`` of the wall node: the background outside the
-        sites, each site's ratio inside, with linear ramps over ``SITE_RAMP`` of the site width at its edges."""
-        pts, bg = [(0.0, float(pin[0]))], float(pin[0])
-        ramp = self.SITE_RAMP * self.site_width_nm / self.length_nm
-        for k in range(1, pin.size, 2):
-            lo, hi = float(edges[k]), float(edges[k + 1])
-            if hi - lo > 2.5 * ramp:
-                pts += [(lo, bg), (lo + ramp, float(pin[k])), (hi - ramp, float(pin[k])), (hi, bg)]
-        pts.append((1.0, bg))
-        return nl.pwl(x, [p for i, p in enumerate(pts) if i == 0 or p[0] > pts[i - 1][0]])
+    @staticmethod
+    def _sites(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The sites of one landscape that have a width (those past the strip's end have none): cell index
+        (into ``pin``), lower and upper edge, and the background gap below and above each."""
+        cell = np.arange(1, edges.size - 1, 2)
+        lo, hi = edges[cell], edges[cell + 1]
+        real = hi > lo
+        cell, lo, hi = cell[real], lo[real], hi[real]
+        below = lo - np.concatenate([[0.0], hi[:-1]])
+        above = np.concatenate([lo[1:], [1.0]]) - hi
+        return cell, lo, hi, below, above
 
-    SITE_RAMP: ClassVar[float] = 0.1
-    #: SPICE only: the wall speed rises linearly over the first 100 ns, so ngspice's first (unguarded) steps
-    #: cannot carry the wall over sites; it delays the start of the 60 ms waveform by < 100 ns.
+    def landscape_expr(self, edges: np.ndarray, pin: np.ndarray, x, up: bool) -> nl.Expr:
+        """J_th(x)/J_dep of one landscape for a wall moving up (``up``) or down, as a ``netlist.piecewise``
+        function of the wall node: each site's ratio over the site, the background between sites. Each site
+        gets a linear ramp just outside each edge (``SITE_RAMP`` of the site width, at most a tenth of the
+        background gap). Where the wall *enters* a site the threshold rises along that ramp, so the speed
+        falls smoothly and the implicit step into the site has one solution. Where it *leaves* a site the
+        threshold drops exactly (a ternary) at the far end of the other side's ramp: a ramp there (speed
+        rising steeply with x) made Newton's steps vanishingly small and ngspice accepted unconverged points,
+        stalling the wall at the exit; and a wall that stopped on an entry ramp (just short of the site) is
+        held there like a wall just inside the site in the reference engine when the drive reverses."""
+        bg = float(pin[0])
+        r0 = self.SITE_RAMP * self.site_width_nm / self.length_nm
+        bounds: list[float] = []
+        leaves: list = [bg]
+        for c, lo, hi, below, above in zip(*self._sites(edges)):
+            f = float(pin[c])
+            r_lo, r_hi = min(r0, below / 10), min(r0, above / 10)
+            a, b = (lo - r_lo if lo > 0 else -1.0), (hi + r_hi if hi < 1 else 2.0)  # sites at an end hold the wall
+            if up:  # bg | ramp [a, lo] up to f | f on [lo, b) | bg
+                ramp = 0 < lo - a < 1
+                bounds += [a, lo, b] if ramp else [a, b]
+                leaves += [bg + (f - bg) * (x - a) / (lo - a), f, bg] if ramp else [f, bg]
+            else:  # bg | f on [a, hi) | ramp [hi, b] down to bg | bg
+                bounds += [a, hi, b] if b > hi and b < 2 else [a, b]
+                leaves += [f, bg + (f - bg) * (b - x) / (b - hi), bg] if b > hi and b < 2 else [f, bg]
+        return nl.piecewise(x, bounds, leaves)
+
+    SITE_RAMP: ClassVar[float] = 0.005
+    #: SPICE only: the wall is held for the first SPICE_HOLD_S (a breakpoint, so ngspice's first step, whose
+    #: truncation error is never checked, cannot move it) and its speed then rises linearly over
+    #: SPICE_SOFT_START_S (the guard's step control takes over); the start of the 60 ms waveform is delayed by
+    #: about 50 ns.
+    SPICE_HOLD_S: ClassVar[float] = 1e-9
+    #: SPICE only: node ``x`` holds 1 + the wall position, so the relative tolerances (reltol x |v(x)|) stay finite
+    #: for a wall at x = 0 (from exactly 0 the step collapsed: "timestep too small").
+    SPICE_X_OFFSET: ClassVar[float] = 1.0
     SPICE_SOFT_START_S: ClassVar[float] = 1e-7
+    #: ngspice options of a DW netlist: reltol 1e-6 (Newton's node tolerance reltol·|x| must stay far below the
+    #: SITE_RAMP of a site edge, 5e-4 of the strip: with the default 1e-4 the wall stalled at a site's exit).
+    SPICE_OPTIONS: ClassVar[str] = ".options reltol=1e-6 abstol=1e-12 vntol=1e-9 method=gear maxord=2 itl4=50 trtol=1"
 
     def netlist_elements(self, d: ref.Draws, ip: int, it: int) -> list[str]:
-        """Heavy-metal strip and MTJ pre -> post; node ``x`` integrates the wall velocity (creep/flow at the
-        local threshold of the instance's landscape, a ``pwl`` of v(x)), which fades out over the last 1e-3
-        of the range at either end (continuous clamp)."""
-        v, x = nl.V_MTJ, nl.node_v("x")
-        speed = ref.dw_speed(self, v, d.depin[ip, it] * self.landscape_expr(d.dw_edges[ip, it], d.dw_pin[ip, it], x))
-        speed = speed * np.minimum(nl.Expr("time") / self.SPICE_SOFT_START_S, 1.0)  # ngspice's first steps
-        up = speed * np.maximum(np.minimum((1 - x) / 1e-3, 1), 0)
-        down = -speed * np.maximum(np.minimum(x / 1e-3, 1), 0)
+        """Heavy-metal strip and MTJ pre -> post; node ``x`` (1 + the wall position, ``SPICE_X_OFFSET``)
+        integrates the wall velocity: creep/flow at the local threshold of the instance's landscape for the
+        direction of the drive (``landscape_expr``), fading out over the last 1e-3 of the range at either end
+        (continuous clamp); the step-control guard nodes ``gx<j>`` (``netlist.position_guard``, ramps in the
+        sites: ``guard_ramps``); the start-up hold and ramp ``ss`` (a PWL source, so its corner is a
+        breakpoint)."""
+        v, x, ss = nl.V_MTJ, nl.node_v("x") - self.SPICE_X_OFFSET, nl.node_v("ss")
+        edges, pin, scale = d.dw_edges[ip, it], d.dw_pin[ip, it], d.depin[ip, it]
+        up = ref.dw_speed(self, v, scale * self.landscape_expr(edges, pin, x, up=True)) * ss
+        down = ref.dw_speed(self, v, scale * self.landscape_expr(edges, pin, x, up=False)) * ss
+        up = up * np.maximum(np.minimum((1 - x) / 1e-3, 1), 0)
+        down = -down * np.maximum(np.minimum(x / 1e-3, 1), 0)
+        t0, t1 = self.SPICE_HOLD_S, self.SPICE_HOLD_S + self.SPICE_SOFT_START_S
         return [nl.resistor("hm", nl.PRE, nl.POST, self.r_hm_ohm),
                 nl.b_current("mtj", nl.PRE, nl.POST, v * dw_conductance_formula(self.r_p_ohm, self.r_ap_ohm, x)),
-                *nl.integrator("x", nl.where(v > 0, up, down), d.x0[ip, it]),
-                *self._edge_guard(d.dw_edges[ip, it], x)]
+                nl.pwl_voltage("ss", "ss", "0", [(0, 0), (t0, 0), (t1, 1)]),
+                *nl.integrator("x", nl.where(v > 0, up, down), d.x0[ip, it] + self.SPICE_X_OFFSET),
+                *nl.position_guard("gx", x, *self.guard_ramps(d.dw_edges[ip, it]), float(d.x0[ip, it]))]
 
-    def _edge_guard(self, edges: np.ndarray, x) -> list[str]:
-        """Step control only (nothing reads it): node ``gx`` across a 1 F capacitor = Σ over the site edges
-        inside the strip of a smooth bump of the wall node around each edge (width ``SITE_RAMP`` x site width),
-        so ngspice's truncation-error control shortens the steps where the wall meets a site and no implicit
-        step jumps over one."""
-        w = self.SITE_RAMP * self.site_width_nm / self.length_nm
-        inside = np.unique(edges[(edges > 0) & (edges < 1)])
-        terms = [np.exp(-((x - float(e)) / (2 * w)) * ((x - float(e)) / (2 * w))) for e in inside]
-        total = sum(terms[1:], terms[0]) if terms else 0.0
-        return [nl.capacitor("gx", "gx", "0", 1), nl.b_voltage("gx", "gx", "0", total)]
+    #: SPICE step-control guard of the wall (``netlist.position_guard``): one C¹ ramp across the middle of each
+    #: site, GUARD_WIDTH x its width wide.
+    GUARD_WIDTH: ClassVar[float] = 0.2
+
+    def guard_ramps(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and width of the guard ramps of one landscape: one across the middle of each site (width
+        GUARD_WIDTH x the site's width), so no implicit step can carry the wall over a whole site unnoticed. Not
+        in the background gaps: those can be arbitrarily narrow (a ramp there, crossed at flow speed, forced
+        femtosecond steps: "timestep too small"), sites cannot (width ``site_width_nm`` unless cut by an end)."""
+        _, lo, hi, _, _ = self._sites(edges)
+        w = self.GUARD_WIDTH * (hi - lo)
+        keep = w > 1e-7
+        return (0.5 * (lo + hi) - 0.5 * w)[keep], w[keep]
 
     def spice_final(self, res) -> np.ndarray:
-        return np.array([res["x"][-1]])
+        return np.array([res["x"][-1] - self.SPICE_X_OFFSET])
 
     def spice_conductance_S(self, res, v_read_V: float) -> np.ndarray:
-        return dw_conductance_formula(self.r_p_ohm, self.r_ap_ohm, res["x"])
+        return dw_conductance_formula(self.r_p_ohm, self.r_ap_ohm, res["x"] - self.SPICE_X_OFFSET)
 
     def final_states(self, d: ref.Draws, final: np.ndarray) -> dict[str, np.ndarray]:
         return {"x1": ref.snap_notches(self, d.x0, np.clip(final[..., 0], 0, 1))}

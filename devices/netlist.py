@@ -221,6 +221,66 @@ def crossing_guard(name: str, h_node: str, thresholds, width: float = GUARD_W) -
             initial_condition(name, _guard_value(0.0, lo, w))]
 
 
+def piecewise(x, bounds, leaves) -> Expr:
+    """A function of ``x`` by pieces: ``leaves[j]`` (a number or an expression of x) on
+    bounds[j-1] <= x < bounds[j] (``leaves[0]`` below bounds[0], ``leaves[-1]`` from bounds[-1] on), bounds
+    non-decreasing, len(leaves) = len(bounds) + 1. Rendered as a balanced tree of ternaries (depth log2 of
+    the number of pieces, so hundreds of pieces stay cheap to evaluate); a jump at a bound is exact (no
+    blending band), the derivative inside each piece is the leaf's own."""
+    bounds = [float(b) for b in bounds]
+    if len(leaves) != len(bounds) + 1:
+        raise ValueError(f"piecewise: {len(leaves)} leaves for {len(bounds)} bounds")
+
+    def tree(a: int, b: int):
+        if a == b:
+            return leaves[a]
+        mid = (a + b + 1) // 2
+        return where(x >= bounds[mid - 1], tree(mid, b), tree(a, mid - 1))
+
+    return Expr(text(tree(0, len(bounds))))
+
+
+def _step_sum(x, lo: np.ndarray, w: np.ndarray, heights: np.ndarray) -> Expr:
+    """1 + Σ_k height_k·smoothstep((x - lo_k)/w_k) for ramps [lo_k, lo_k + w_k] that do not overlap (sorted
+    by lo), as a :func:`piecewise` function: a constant between ramps, the one active ramp on each."""
+    leaves: list = [1.0]
+    level = 1.0
+    for k in range(lo.size):
+        u = (x - float(lo[k])) / float(w[k])
+        leaves += [level + float(heights[k]) * (u * u * (3 - 2 * u)), level + float(heights[k])]
+        level += float(heights[k])
+    return piecewise(x, np.stack([lo, lo + w], -1).ravel(), leaves)
+
+
+def step_sum_value(x: float, lo: np.ndarray, w: np.ndarray, heights: np.ndarray) -> float:
+    """Number value of :func:`_step_sum`."""
+    u = np.clip((x - np.asarray(lo, dtype=float)) / np.asarray(w, dtype=float), 0.0, 1.0)
+    return float(1.0 + (np.asarray(heights, dtype=float) * u * u * (3 - 2 * u)).sum())
+
+
+GUARD_GROUP = 4  # ramps per node of a position guard
+
+
+def position_guard(name: str, x, lo: np.ndarray, w: np.ndarray, x0: float, group: int = GUARD_GROUP) -> list[str]:
+    """Step control for a state ``x`` (an expression) that moves through a landscape (the domain wall), now at x0:
+    C¹ ramps [lo_k, lo_k + w_k]
+    (ascending, not overlapping) placed where the state must not be stepped over, split into runs of
+    ``group`` successive ramps; node ``<name><j>`` = 1 + Σ_{k in run j} smoothstep((x - lo_k)/w_k) across a
+    1 F capacitor that nothing reads. Like :func:`crossing_guard`, a node's charge rises by 1 across each of
+    its ramps, so ngspice's truncation-error control rejects a step that jumps a ramp and approaches it in
+    short steps; it is exactly flat between ramps. One node per run keeps every charge at most 1 + ``group``:
+    the truncation-error tolerance is relative to the charge, and one node counting all ~50 sites of a strip
+    let steps that jumped whole sites pass. Each node is a balanced ternary tree (``piecewise``)."""
+    lo, w = np.asarray(lo, dtype=float), np.asarray(w, dtype=float)
+    out: list[str] = []
+    for j, a in enumerate(range(0, lo.size, group)):
+        lo_j, w_j, ones = lo[a:a + group], w[a:a + group], np.ones(min(group, lo.size - a))
+        node = f"{name}{j}"
+        out += [b_voltage(node, node, "0", _step_sum(x, lo_j, w_j, ones)), capacitor(node, node, "0", 1),
+                initial_condition(node, step_sum_value(x0, lo_j, w_j, ones))]
+    return out
+
+
 def render(title: str, elements: Iterable[str], control: Iterable[str]) -> str:
     """The netlist text: title, elements, control lines, ``.end``."""
     return "\n".join([f"* {title}", *elements, *control, ".end"]) + "\n"

@@ -8,7 +8,8 @@ capacitor charged by a B current source equal to the current state's switching r
 never reset), a state node ``s<i>`` (B voltage source: s0 XOR parity of the cumulative thresholds Θ_k that H
 has reached, a hard ternary test), a step-control guard ``g<i>`` (smooth ramps just below each Θ_k across a
 capacitor, so ngspice's LTE control never steps over a threshold) and a B current source pre -> post carrying
-V (s/R_P + (1-s)/R_AP(V)). DW-MTJ: node ``x`` integrates the wall velocity.
+V (s/R_P + (1-s)/R_AP(V)). DW-MTJ: node ``x`` integrates the wall velocity (its own solver options,
+``DomainWallMTJ.SPICE_OPTIONS``; docs/devices.md).
 The transient covers the whole waveform (0 .. 1.02 x ramp) so the ramp's own hazard is integrated too; PWL
 corners are breakpoints and the smooth ramp lets ngspice take long steps outside the post pulse.
 """

@@ -5,6 +5,8 @@ import pytest
 from spinsyn import devices as D
 from spinsyn.devices import reference
 
+from .test_protocol import _eval
+
 
 def _uniform(m):
     """One cell over the whole strip at threshold J_dep (no sites): the bare creep/flow law."""
@@ -82,16 +84,53 @@ def test_apply_pulse_deterministic_without_spread():
     assert np.all(a > 0)
 
 
-@pytest.mark.xfail(reason="known gap (docs/devices.md, DW SPICE): ngspice steps over pinning sites on some "
-                          "instances or stops with 'timestep too small' on the edge guard", strict=False)
-def test_spice_matches_reference_on_most_instances():
+def _spice_vs_reference(dt, trials, seed):
     from spinsyn.devices import spice
 
-    m = D.get_model("dw-mtj")
-    tb = D.PulseTestbench()
-    dt = np.array([0.0, 20.0, 58.0])
-    d = reference.draw(m, dt.size, 2, 5)
-    out, _, _ = spice.run_spice(m, tb, dt, d, jobs=2)
+    m, tb = D.get_model("dw-mtj"), D.PulseTestbench()
+    d = reference.draw(m, dt.size, trials, seed)
+    out, _, _ = spice.run_spice(m, tb, dt, d, jobs=2)  # an ngspice failure raises
     ref = reference.run_reference(m, tb, dt, d)
-    close = np.abs(out["x1"] - ref["x1"]) < 0.02
-    assert close.sum() >= 4, (out["x1"], ref["x1"])  # known gap: see docs/devices.md (DW SPICE)
+    return d, out["x1"], ref["x1"]
+
+
+def test_spice_matches_reference_instance_by_instance():
+    """Same draws (landscape, start, scale) -> the same final wall position in ngspice as in the reference engine
+    (measured: every instance of this set within 1e-4 of the strip)."""
+    pytest.importorskip("spinsyn.ngspice")
+    dt = np.array([0.0, 8.0, 16.0, 28.0, 48.0, 56.0])
+    d, x_sp, x_ref = _spice_vs_reference(dt, 4, 5)
+    close = np.abs(x_sp - x_ref) < 0.02
+    assert close.mean() >= 0.9, (x_sp, x_ref)
+    assert (np.abs(x_sp - d.x0) > 0.02).mean() > 0.3  # the comparison includes walls that moved
+
+
+@pytest.mark.slow
+def test_spice_matches_reference_on_a_graded_sweep():
+    """0:60:2 x 10 trials (300 transients): >= 95 % of the walls within 0.02 of the reference engine's and the mean
+    dG(dt) within 0.02 at every dt (measured, seed 0: 99.0 %, largest mean difference 0.016)."""
+    pytest.importorskip("spinsyn.ngspice")
+    dt = np.arange(0.0, 60.0, 2.0)
+    d, x_sp, x_ref = _spice_vs_reference(dt, 10, 0)
+    assert (np.abs(x_sp - x_ref) < 0.02).mean() >= 0.95
+    np.testing.assert_array_less(np.abs((x_sp - d.x0).mean(1) - (x_ref - d.x0).mean(1)), 0.02)
+
+
+def test_spice_landscape_and_guard_render_the_reference_landscape():
+    """The rendered threshold (both directions) equals the reference landscape inside every site and between
+    sites away from the entry ramps; the guard ramps lie inside the sites and do not overlap."""
+    from spinsyn.devices import netlist as nl
+
+    m = D.get_model("dw-mtj")
+    d = reference.draw(m, 1, 2, 3)
+    e, p = d.dw_edges[0, 1], d.dw_pin[0, 1]
+    exprs = [m.landscape_expr(e, p, nl.node_v("x"), up=u).text for u in (True, False)]
+    centres = 0.5 * (e[:-1] + e[1:])
+    inside = (np.diff(e) > 1e-3) & (centres < 1)
+    for xc, pc in zip(centres[inside], p[inside]):
+        for ex in exprs:
+            assert _eval(ex, x=float(xc)) == pytest.approx(pc)
+    lo, w = m.guard_ramps(e)
+    assert np.all(np.diff(lo) > w[:-1])
+    site = np.searchsorted(e, lo + 0.5 * w) % 2 == 0  # odd cells are sites: searchsorted -> even index
+    assert site.all()

@@ -15,14 +15,110 @@ from spinsyn.devices import reference, spice
 from spinsyn.devices.models import Device, derive, hazard_rate_per_s, mtj_current_A
 from spinsyn.devices.physics import r_ap_formula, rate_formula
 
+_TOKEN = re.compile(r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
+                    r"|(?P<op><=|>=|[-+*/<>?:(),]))")
+_FUNCS = {"exp": math.exp, "min": min, "max": max, "abs": abs, "tanh": math.tanh, "pow": math.pow, "ln": math.log}
+
+
+def _tokens(expr: str) -> list[str]:
+    out, pos = [], 0
+    while pos < len(expr.rstrip()):
+        m = _TOKEN.match(expr, pos)
+        assert m and m.end() > pos, f"cannot tokenise {expr[pos:pos + 30]!r}"
+        out.append(m.group().strip())
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    """Recursive descent over the ngspice expression grammar the renderer emits, written independently of
+    ``netlist.Expr``: ``c ? a : b`` (lowest, right-associative), comparisons, ``+ -``, ``* /``, unary ``-``,
+    numbers, ``v(node)`` and the functions of ``_FUNCS``; evaluated in plain Python floats."""
+
+    def __init__(self, expr: str, nodes: dict[str, float]) -> None:
+        self.t, self.i, self.nodes = _tokens(expr), 0, nodes
+
+    def peek(self) -> str | None:
+        return self.t[self.i] if self.i < len(self.t) else None
+
+    def take(self, want: str | None = None) -> str:
+        tok = self.t[self.i]
+        assert want is None or tok == want, (want, tok, self.t[max(0, self.i - 5):self.i + 5])
+        self.i += 1
+        return tok
+
+    def ternary(self) -> float:
+        cond = self.compare()
+        if self.peek() != "?":
+            return cond
+        self.take("?")
+        a = self.ternary()
+        self.take(":")
+        b = self.ternary()
+        return a if cond else b
+
+    def compare(self) -> float:
+        a = self.additive()
+        ops = {"<": float.__lt__, ">": float.__gt__, "<=": float.__le__, ">=": float.__ge__}
+        while self.peek() in ops:
+            op = ops[self.take()]
+            a = float(op(float(a), float(self.additive())))
+        return a
+
+    def additive(self) -> float:
+        a = self.term()
+        while self.peek() in ("+", "-"):
+            a = a + self.term() if self.take() == "+" else a - self.term()
+        return a
+
+    def term(self) -> float:
+        a = self.unary()
+        while self.peek() in ("*", "/"):
+            a = a * self.unary() if self.take() == "*" else a / self.unary()
+        return a
+
+    def unary(self) -> float:
+        if self.peek() == "-":
+            self.take()
+            return -self.unary()
+        return self.primary()
+
+    def primary(self) -> float:
+        tok = self.take()
+        if tok == "(":
+            val = self.ternary()
+            self.take(")")
+            return val
+        if tok == "v":
+            self.take("(")
+            node = self.take()
+            self.take(")")
+            return self.nodes[node]
+        if tok in _FUNCS:
+            self.take("(")
+            args = [self.ternary()]
+            while self.peek() == ",":
+                self.take()
+                args.append(self.ternary())
+            self.take(")")
+            return float(_FUNCS[tok](*args))
+        return float(tok)
+
 
 def _eval(expr: str, **nodes: float) -> float:
-    """Evaluate a rendered ngspice expression without ternaries in Python (nodes by name: pre, post, s0, h0)."""
-    for name, val in nodes.items():
-        expr = expr.replace(f"v({name})", f"({val!r})")
-    assert not re.search(r"v\(|\?", expr), expr
-    return float(eval(expr, {"exp": math.exp, "min": min, "max": max, "abs": abs, "tanh": math.tanh,
-                             "pow": math.pow}))
+    """Evaluate a rendered ngspice expression (ternaries included) in Python; nodes by name (pre, post, s0)."""
+    p = _Parser(expr, nodes)
+    val = p.ternary()
+    assert p.peek() is None, f"trailing tokens {p.t[p.i:]}"
+    return float(val)
+
+
+def test_expression_evaluator_parses_ternaries_and_precedence():
+    assert _eval("((v(a)>0.5) ? 1 : (-2))", a=1.0) == 1.0
+    assert _eval("((v(a)>0.5) ? 1 : (-2))", a=0.0) == -2.0
+    assert _eval("(v(a)>=1 ? (v(a)>=2 ? 3 : 2) : 1)", a=1.5) == 2.0
+    assert _eval("1-2*3+exp(0)/2") == pytest.approx(-4.5)
+    assert _eval("max(1e-3,min(2,3))*-v(b)", b=2.0) == pytest.approx(-4.0)
 
 
 def _element(net: str, name: str) -> str:
@@ -40,10 +136,13 @@ def test_expr_renders_formula_by_operator_overloading():
     assert str(nl.where(v > 0.1, 1, -1)) == "((V>0.1) ? 1 : (-1))"
 
 
+@pytest.mark.parametrize("gated", [False, True])
 @pytest.mark.parametrize("s", [0, 1])
-def test_rendered_spice_current_and_rate_equal_numpy(s):
-    """The B-source expressions of an (ungated) MTJ, evaluated in Python, equal the numpy model."""
-    m = D.STTMTJ(sigma_tmr0_pct=5.0, sigma_area_pct=3.0)
+def test_rendered_spice_current_and_rate_equal_numpy(s, gated):
+    """The B-source expressions of an MTJ (ungated and with the published gates: the rate is a ternary on the
+    state node), evaluated in Python by an independent parser, equal the numpy model."""
+    gates = {"gate_to_p_V": 0.15, "gate_to_ap_V": -0.10} if gated else {}
+    m = D.STTMTJ(sigma_tmr0_pct=5.0, sigma_area_pct=3.0, **gates)
     d = reference.draw(m, 1, 1, 4)
     d = dataclasses.replace(d, s0=np.full_like(d.s0, s))
     net = spice.netlist(m, D.PulseTestbench(), 5.0, d, 0, 0)

@@ -64,9 +64,7 @@ def test_same_draws_same_outcome_physical_multi_switch():
 @pytest.mark.slow
 @pytest.mark.parametrize("preset,bench,n_dt,trials", [
     ("compound", "published", 30, 16),
-    pytest.param("compound-physical", "physical", 30, 4, marks=pytest.mark.xfail(
-        strict=False, reason="known residual: 1 of 960 ungated MTJs differs where two thresholds lie < 1e-3 "
-                             "apart under a precessional rate (one ngspice step still jumps both)"))])
+    ("compound-physical", "physical", 30, 4)])  # with the blended rate 1 of the 960 differed; ternary: none
 def test_same_draws_same_outcome_large(preset, bench, n_dt, trials):
     """30 Δt over the whole window: 3,840 (published) and 960 (physical) MTJs, no mismatch."""
     c = compare_engines(preset, bench, np.linspace(0.0, 59.0, n_dt), trials, seed=0)
