@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,15 +165,34 @@ def _fit(cfg: PipelineConfig, force: bool) -> None:
 
 def _train(cfg: PipelineConfig, force: bool) -> None:
     from spinsyn import snn
-    from spinsyn.snn.checkpoint import CHECKPOINT_NAME
 
     run_dir = cfg.out / "run"
     if force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    resume = (run_dir / CHECKPOINT_NAME).is_file()  # an interrupted training continues from its checkpoint
+        _remove_own_run(run_dir)
+    resume = snn.checkpoint_path(run_dir).is_file()  # an interrupted training continues from its checkpoint
     m = snn.train(train_config(cfg), run_dir, resume=resume, progress=True)
     print(f"test accuracy: all activity {100 * m['accuracy_all_activity']:.2f} %, proportion weighting "
           f"{100 * m['accuracy_proportion']:.2f} % ({m['n_test']} images); run in {run_dir}")
+
+
+def _check_removable_run(run_dir: Path) -> None:
+    """``--force`` deletes ``run_dir`` only when it is absent, empty or a spinsyn run (its checkpoint reads as
+    one); anything else is refused before any step runs."""
+    from spinsyn import snn
+
+    if not run_dir.exists() or (run_dir.is_dir() and not any(run_dir.iterdir())):
+        return
+    try:
+        snn.read_checkpoint(run_dir)
+    except ValueError:
+        raise ValueError(f"--force: {run_dir} is not a spinsyn run (no readable checkpoint); remove it yourself "
+                         "or choose another --out") from None
+
+
+def _remove_own_run(run_dir: Path) -> None:
+    """``--force``: delete ``run_dir``, a spinsyn run or an empty folder (:func:`_check_removable_run`)."""
+    _check_removable_run(run_dir)
+    shutil.rmtree(run_dir)
 
 
 def _export(cfg: PipelineConfig, force: bool) -> None:
@@ -183,6 +203,10 @@ def _export(cfg: PipelineConfig, force: bool) -> None:
     s = res.report["summary"]
     print(f"exported {s['synapses']} synapses ({s['devices']} devices) onto {s['tiles']} tiles of "
           f"{cfg.tile[0]}x{cfg.tile[1]} -> {res.out_dir}; failed {s['failed']}, inside band {s['inside_band']}")
+    wp = res.report["write_pulse"]
+    print(f"write pulse ({wp['mode']}): {wp['width_ns']:g} ns, amplitudes <= {wp['v_max_V']:g} V")
+    for w in res.report["warnings"]:
+        print(f"spinsyn: warning: {w}", file=sys.stderr)
 
 
 def _verify(cfg: PipelineConfig, force: bool) -> None:
@@ -232,6 +256,8 @@ def run(cfg: PipelineConfig, force: bool = False) -> int:
 
     Bad options raise ValueError before anything runs; a failing step raises its stage's error."""
     check(cfg)
+    if force:
+        _check_removable_run(cfg.out / "run")
     with folder_lock(cfg.out, "--out"):  # one pipeline per folder; a second one exits 2 naming this pid
         cfg.out.mkdir(parents=True, exist_ok=True)
         for step in steps(cfg):

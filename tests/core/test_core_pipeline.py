@@ -48,3 +48,16 @@ def test_pipeline_steps_name_the_python_api_they_call():
     assert list(calls) == ["sweep", "sweep-plot", "fit", "train", "export", "verify", "simulate"]
     assert calls["fit"].startswith("spinsyn.fitting.fit_file(") and calls["train"].startswith("spinsyn.snn.train(")
     assert calls["export"].startswith("spinsyn.hw_export.export_run(")
+
+
+def test_pipeline_force_never_deletes_a_folder_it_did_not_write(tmp_path, capsys):
+    """--force redoes the training by deleting out/run: only when that folder is a spinsyn run (or empty); a
+    user's folder of that name is refused before any step, and its files stay."""
+    out = tmp_path / "demo"
+    (out / "run").mkdir(parents=True)
+    (out / "run" / "mine.txt").write_text("keep")
+    assert main(["pipeline", "--out", str(out), "--force", "--engine", "reference"]) == 2
+    captured = capsys.readouterr()
+    assert "--force:" in captured.err and "is not a spinsyn run" in captured.err
+    assert "[pipeline]" not in captured.out
+    assert (out / "run" / "mine.txt").read_text() == "keep" and sorted(p.name for p in out.iterdir()) == ["run"]
