@@ -86,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
     import threading
 
-    if argv is None and threading.current_thread() is threading.main_thread():  # the console script
+    args.console_script = argv is None  # only the console script may leave signals ignored once its work is done
+    if argv is None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _sigterm)
     try:
         return int(args.func(args) or 0)

@@ -180,7 +180,10 @@ def _check_removable_run(run_dir: Path) -> None:
     one); anything else is refused before any step runs."""
     from spinsyn import snn
 
-    if not run_dir.exists() or (run_dir.is_dir() and not any(run_dir.iterdir())):
+    if not run_dir.exists():
+        return
+    check_unlocked(run_dir, "--force")  # a train --resume of that run in another process holds it
+    if run_dir.is_dir() and not any(run_dir.iterdir()):
         return
     try:
         snn.read_checkpoint(run_dir)
@@ -221,7 +224,8 @@ def _simulate(cfg: PipelineConfig, force: bool) -> None:
     from spinsyn.fileio import write_json
 
     r = hw_export.simulate_chip(cfg.out / "chip", seed=cfg.simulate_seed, n_test=cfg.n_test, data_dir=cfg.data_dir)
-    write_json(cfg.out / "simulate.json", r, fmt="spinsyn-chip-simulation", version=1, seed=cfg.simulate_seed)
+    write_json(cfg.out / "simulate.json", r, fmt=hw_export.SIMULATION_FORMAT, version=hw_export.SIMULATION_VERSION,
+               seed=cfg.simulate_seed)
     if r.get("accuracy"):
         key, a = r["accuracy_key"], r["accuracy"]
         print(f"accuracy ({key}, {r['n_test']} test images): trained {100 * a['trained'][key]:.2f}%, programmed "

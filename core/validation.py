@@ -29,8 +29,9 @@ def check_scalar(x: Any, name: str, target_type: type | tuple[type, ...], *, min
     ``name`` is what the user typed (``--nu``, ``n_train``); ``bool`` is never accepted as a number, ints are
     accepted where floats are expected, NaN and ±inf never.
     """
-    want_float = target_type is float or (isinstance(target_type, tuple) and float in target_type)
-    ok_type = isinstance(x, target_type) or (want_float and isinstance(x, numbers.Real))
+    types = target_type if isinstance(target_type, tuple) else (target_type,)
+    ok_type = (isinstance(x, target_type) or (float in types and isinstance(x, numbers.Real))
+               or (int in types and isinstance(x, numbers.Integral)))  # numpy scalars count
     if isinstance(x, bool) or not ok_type:
         raise ValueError(f"{name}: expected {_type_name(target_type)}, got {x!r}")
     if isinstance(x, numbers.Real) and not math.isfinite(float(x)):

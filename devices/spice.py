@@ -72,9 +72,6 @@ def netlist(model, tb: PulseTestbench, dt_ms: float, d: Draws, ip: int, it: int)
 
 # ------------------------------------------------------------------------------------------- running
 
-_W: dict = {}
-
-
 def _init_worker(parent_pid: int | None = None) -> None:
     """Start a worker's ngspice; a pool worker (``parent_pid`` given) also dies with its parent."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")

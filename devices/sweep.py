@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spinsyn.validation import check_choice, check_scalar
 
 from .author import check_switching, run_author
 from .models import PulseTestbench, conductance_S, g_bounds_S
-from .records import model_from_record, model_record  # noqa: F401  (model_from_record: re-exported)
+from .records import model_record
 from .reference import draw, run_reference
 
 FORMAT, VERSION = "spinsyn-sweep", 1
@@ -59,10 +60,12 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
     dt = np.asarray(dt_ms, dtype=float).ravel()
     if dt.size == 0 or not np.all(np.isfinite(dt)) or np.any(dt < 0):
         raise ValueError(f"dt_ms: expected finite non-negative delays, got {dt_ms!r}")
-    if not (isinstance(trials, (int, np.integer)) and trials >= 1):
-        raise ValueError(f"trials={trials!r}; expected an integer >= 1")
-    if engine not in ("reference", "spice"):
-        raise ValueError(f"engine={engine!r}; expected 'reference' or 'spice'")
+    check_scalar(int(trials) if isinstance(trials, np.integer) else trials, "--trials", int, min_val=1,
+                 max_val=10**6)
+    check_scalar(jobs, "--jobs", int, min_val=1, max_val=1024)
+    check_scalar(save_waveforms, "--save-waveforms", int, min_val=0)
+    check_scalar(seed, "--seed", int, min_val=0, max_val=2**63 - 1)
+    check_choice(engine, "--engine", ("reference", "spice"))
     check_switching(switching, model, engine)
     d = draw(model, dt.size, int(trials), seed)
     version = None

@@ -40,12 +40,14 @@ from .export import (
 from .inputs import WeightSource, load_weights
 from .mapping import ScaleFactors, conductance_to_weights, levels_to_conductance, weights_to_levels
 from .program import WriteVerifyConfig
+from .roundtrip import SIMULATION_FORMAT, SIMULATION_VERSION
 from .runs import export_run, run_target
 from .simulate import program_chip, simulate_chip
 from .tiling import TileLayout, from_tiles, make_layout, parse_tile, to_tiles
 
 __all__ = [
-    "Chip", "ExportConfig", "ExportResult", "LayerMap", "Programmed", "Report", "ScaleFactors", "Schedule",
+    "SIMULATION_FORMAT", "SIMULATION_VERSION", "Chip", "ExportConfig", "ExportResult", "LayerMap", "Programmed",
+    "Report", "ScaleFactors", "Schedule",
     "TileLayout", "WeightSource", "WriteVerifyConfig", "build_schedule", "conductance_to_weights",
     "export_chip", "export_run", "from_tiles", "layer_report", "levels_to_conductance", "load_chip", "load_weights",
     "make_layout", "map_layer", "parse_tile", "program_chip", "program_layer", "run_target",

@@ -59,7 +59,17 @@ def parse_ages(text: str) -> list[tuple[str, float]]:
     items = [t.strip() for t in str(text).split(",")]
     if not items or any(not t for t in items):
         raise ValueError(f"--after: got {text!r}, expected comma-separated durations such as 0,1s,1h,1d,10y")
-    ages = sorted(((t, parse_duration(t, "--after")) for t in items), key=lambda a: a[1])
+    return check_ages([(t, parse_duration(t, "--after")) for t in items])
+
+
+def check_ages(ages: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """[(label, seconds)] sorted by time; each time finite and >= 0, none twice, at most 64 (``--after``; the
+    Python API's list goes through the same check)."""
+    from spinsyn.validation import check_scalar
+
+    ages = sorted(((str(label), float(check_scalar(t, f"--after {label}", float, min_val=0.0)))
+                   for label, t in ages), key=lambda a: a[1])
+    text = ",".join(label for label, _ in ages)
     times = [a[1] for a in ages]
     if len(set(times)) != len(times):
         raise ValueError(f"--after: got {text!r}: a time is given twice")

@@ -210,35 +210,35 @@ def _export(args: argparse.Namespace) -> int:
     chip and no temporary folder, unless the chip was already complete (then the signal is ignored)."""
     from pathlib import Path
 
+    from spinsyn.devices import SynapseSpec
     from spinsyn.locks import check_unlocked, folder_lock
-    from spinsyn.validation import check_writable_dir
+    from spinsyn.validation import check_scalar, check_writable_dir
 
     from .staging import check_out_dir, interrupt_guard
-
-    _fail_if(args.out is None, "export: --out CHIP_DIR is required")
-    check_writable_dir(args.out, "--out")  # before any work: a file, or a folder that cannot be written, fails here
-    check_unlocked(args.out, "--out")
-    check_out_dir(Path(args.out), overwrite=args.overwrite, sources=(Path(args.source),))
-    with interrupt_guard(ignore_after=True), folder_lock(args.out, "--out"):
-        return _export_guarded(args)
-
-
-def _export_guarded(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from spinsyn.devices import SynapseSpec
-
-    from .inputs import load_weights
     from .tiling import parse_tile
 
     _fail_if(args.out is None, "export: --out CHIP_DIR is required")
+    # every option first (nothing created yet), then the output folder, then the work
     spec = SynapseSpec.parse(args.synapse) if args.synapse is not None else None
     tile = parse_tile(args.tile)
-    opts = {"tile": tile, "mapping": args.mapping, "seed": 0 if args.seed is None else args.seed,
+    seed = 0 if args.seed is None else check_scalar(args.seed, "--seed", int, min_val=0, max_val=2**63 - 1)
+    opts = {"tile": tile, "mapping": args.mapping, "seed": seed,
             "overwrite": args.overwrite, "write_verify": _write_verify(args), "w_range": parse_w_range(args.w_range),
             "device": args.device, "device_params": _parse_params(args.device_param), "csv": not args.no_csv,
             "write_pulse": "fixed" if args.width_ns is not None else "auto",
             "deployment_s": _deployment(args.deployment)}
+    check_writable_dir(args.out, "--out")  # a file, or a folder that cannot be written, fails here
+    check_unlocked(args.out, "--out")
+    check_out_dir(Path(args.out), overwrite=args.overwrite, sources=(Path(args.source),))
+    with interrupt_guard(ignore_after=getattr(args, "console_script", False)), folder_lock(args.out, "--out"):
+        return _export_guarded(args, spec, tile, opts)
+
+
+def _export_guarded(args: argparse.Namespace, spec: Any, tile: tuple[int, int], opts: dict[str, Any]) -> int:
+    from pathlib import Path
+
+    from .inputs import load_weights
+
     src = load_weights(args.source, key=args.key)
     if src.kind == "run":
         from .runs import export_run
@@ -326,7 +326,8 @@ def _simulate(args: argparse.Namespace) -> int:
         from spinsyn.validation import check_writable_file
 
         check_writable_file(args.json, "--json")
-    seed = 1 if args.seed is None else args.seed
+        _outside_chip(args.chip_dir, Path(args.json), "--json")
+    seed = 1 if args.seed is None else check_scalar(args.seed, "--seed", int, min_val=0, max_val=2**63 - 1)
     after = parse_ages(args.after) if args.after is not None else None
     _fail_if(args.plot is not None and after is None, "--plot: applies with --after only")
     plot_dir = _plot_dir(args) if after else None
@@ -350,9 +351,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
         print(f"  wrote {plot_ageing(r, plot_dir / 'accuracy_vs_time.png')}")
     if args.json:
-        from .roundtrip import SIMULATION_VERSION
+        from .roundtrip import SIMULATION_FORMAT, SIMULATION_VERSION
 
-        write_json(args.json, r, fmt="spinsyn-chip-simulation", version=SIMULATION_VERSION, seed=seed)
+        write_json(args.json, r, fmt=SIMULATION_FORMAT, version=SIMULATION_VERSION, seed=seed)
     return 0
 
 
@@ -363,14 +364,22 @@ def _plot_dir(args: argparse.Namespace) -> Any:
 
     if args.plot is None and args.json is None:
         return None
+    from spinsyn.validation import check_writable_dir
+
     opt, d = ("--plot", Path(args.plot)) if args.plot is not None else ("--json", Path(args.json).resolve().parent)
-    chip = Path(args.chip_dir).resolve()
-    _fail_if(d.resolve() == chip or chip in d.resolve().parents,
-             f"{opt}: {d} is inside the chip folder {args.chip_dir}; accuracy_vs_time.png would make verify reject "
-             "the chip (files not in manifest.json); write it elsewhere")
-    _fail_if(d.exists() and not d.is_dir(), f"{opt}: {d} is not a folder")
+    _outside_chip(args.chip_dir, d, opt)
+    check_writable_dir(d, opt)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def _outside_chip(chip_dir: str, path: Any, opt: str) -> None:
+    """Refuse an output path inside the chip folder: strict verify would then reject the chip (a file not in
+    manifest.json)."""
+    from .staging import is_or_holds
+
+    _fail_if(is_or_holds(chip_dir, path), f"{opt}: {path} is inside the chip folder {chip_dir}; verify would "
+             "then reject the chip (files not in manifest.json); write it elsewhere")
 
 
 def _print_ageing(r: dict[str, Any]) -> None:

@@ -70,7 +70,7 @@ AGED_PREFIX = "aged@"
 CI_METHOD = ("paired: d = (b - c)/n, SE = sqrt(b + c - (b - c)^2/n)/n from the discordant images (b right in "
              "'from' and wrong in 'to', c the reverse), 95 % CI = d +- 1.96 SE; accuracies: binomial Wald "
              "p +- 1.96 sqrt(p(1 - p)/n)")
-SIMULATION_VERSION = 2
+SIMULATION_FORMAT, SIMULATION_VERSION = "spinsyn-chip-simulation", 2
 
 
 def paired_difference(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, Any]:

@@ -212,10 +212,14 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
     flipped fraction, the level error and (runs) the accuracy ``aged@<label>`` with its CI and retention loss,
     and ``one_point`` (the time at which 1 accuracy point is lost).
     """
-    from .ageing import parse_ages
+    from .ageing import check_ages, parse_ages
     from .roundtrip import evaluate_round_trip
 
-    ages = parse_ages(after) if isinstance(after, str) else (sorted(after, key=lambda a: a[1]) if after else None)
+    ages = parse_ages(after) if isinstance(after, str) else (check_ages(list(after)) if after else None)
+    if n_test is not None:
+        from spinsyn.validation import check_scalar
+
+        check_scalar(n_test, "--n-test", int, min_val=1)
     chip = load_chip(Path(chip_dir), allow_extra=allow_extra)
     out = program_chip(chip, seed=seed, disturb=disturb, backend=backend)
     aged, ageing = _ageing(chip, out, ages, seed)

@@ -14,7 +14,7 @@ import numpy as np
 from spinsyn.devices import KIND_COMPOUND, KIND_DW, KIND_IDEAL, KIND_QUANTIZED, SynapseSpec
 from spinsyn.validation import check_choice, check_file, check_scalar
 
-from .params import NetworkParams
+from .params import N_INPUT, NetworkParams
 from .rules import LearningRule, rule_from_dict
 from .synapses import Synapse, make_synapse
 
@@ -201,7 +201,8 @@ def _check_network(params: NetworkParams) -> None:
     check_scalar(params.w_init_max, "network.w_init_max", float, min_val=0.0, max_val=1.0,
                  include_boundaries="right")
     if params.norm is not None:
-        check_scalar(params.norm, "network.norm", float, min_val=0.0, max_val=784.0, include_boundaries="right")
+        check_scalar(params.norm, "network.norm", float, min_val=0.0, max_val=float(N_INPUT),
+                     include_boundaries="right")
     for part in (params.exc, params.inh):
         for f in dataclasses.fields(part):
             check_scalar(getattr(part, f.name), f"network.{f.name}", float)
