@@ -147,12 +147,27 @@ def remove_stale(parent: Path) -> list[Path]:
         if not (p.name.startswith(TMP_PREFIX) and p.name.endswith(TMP_SUFFIX)):
             continue
         doc = _marker(p)
-        if doc is None or doc.get("host") != host or _alive(doc["pid"], doc.get("start")):
+        if doc is None:
+            if not _unfinished_wrapper_of_dead_process(p):
+                continue
+        elif doc.get("host") != host or _alive(doc["pid"], doc.get("start")):
             continue
         shutil.rmtree(p, ignore_errors=True)
         if not p.exists():
             removed.append(p)
     return removed
+
+
+def _unfinished_wrapper_of_dead_process(p: Path) -> bool:
+    """A wrapper killed between its creation and its marker's last byte: our name (which carries the pid),
+    nothing inside but a (partial) marker file, and that pid is gone. Nothing of value can be in it."""
+    try:
+        pid = int(p.name[len(TMP_PREFIX):].split("-", 1)[0])
+        inside = [q.name for q in p.iterdir()]
+    except (ValueError, OSError):
+        return False
+    return (p.is_dir() and not p.is_symlink() and set(inside) <= {MARKER_NAME}
+            and not _alive(pid, None))
 
 
 def _rmtree(p: Path) -> None:

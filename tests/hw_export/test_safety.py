@@ -207,3 +207,25 @@ def test_kill_9_leftover_is_removed_by_the_next_export(big):
     assert not [q for q in d.iterdir() if q.name.startswith(TMP_PREFIX)]  # ... the next export removes it
     assert not (d / "k9").exists()
     verify_chip(d / "next")
+
+
+def test_a_wrapper_killed_before_its_marker_was_written_is_removed(tmp_path):
+    """kill -9 between the temporary folder's creation and its marker's last byte: the next export removes it when
+    its name carries a dead pid and it holds nothing but that partial marker; a live pid's folder and a folder with
+    other files stay."""
+    import os
+    import subprocess
+
+    from spinsyn.hw_export.staging import TMP_SUFFIX, remove_stale
+
+    p = subprocess.Popen(["sleep", "0"])
+    p.wait()
+    dead = tmp_path / f"{TMP_PREFIX}{p.pid}-a{TMP_SUFFIX}"
+    live = tmp_path / f"{TMP_PREFIX}{os.getpid()}-b{TMP_SUFFIX}"
+    full = tmp_path / f"{TMP_PREFIX}{p.pid}-c{TMP_SUFFIX}"
+    for d in (dead, live, full):
+        d.mkdir()
+        (d / MARKER_NAME).write_text('{"format": "spinsy')  # cut short
+    (full / "user.txt").write_text("keep")
+    assert remove_stale(tmp_path) == [dead]
+    assert sorted(q.name for q in tmp_path.iterdir()) == sorted([live.name, full.name])
