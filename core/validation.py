@@ -105,6 +105,10 @@ def _probe_folder(folder: Path, name: str, target: Path) -> None:
     os.unlink(tmp)
 
 
+#: figure file endings matplotlib writes (``--plot`` of fit, ``device plot --out``)
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+
+
 def check_writable_file(path: str | Path, name: str, suffixes: Iterable[str] | None = None) -> Path:
     """An output file spinsyn can write: not a directory, its folder (or nearest existing ancestor) a
     directory where a temporary file can be created (probed), and, with ``suffixes``, one of those endings.

@@ -119,11 +119,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from spinsyn.validation import check_writable_file
+    from spinsyn.validation import FIGURE_SUFFIXES, check_writable_file
 
     from .plot import plot_sweep
 
-    check_writable_file(args.out, "--out")
+    check_writable_file(args.out, "--out", FIGURE_SUFFIXES)
     plot_sweep(args.file, args.out)
     print(f"wrote {args.out}")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spinsyn.validation import FIGURE_SUFFIXES
 
 from .inputs import FitData
 from .rules import FAMILIES, ParamInfo, Rule, get_family
@@ -286,7 +287,7 @@ def fit_file(input_path: str | Path, out_path: str | Path, model: str = "auto", 
 
 
 #: figure types matplotlib's Agg backend writes
-PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+PLOT_SUFFIXES = FIGURE_SUFFIXES  # one list, in spinsyn.validation
 
 
 def _check_finite(input_path: str | Path, result: FitResult) -> None:

@@ -105,6 +105,7 @@ CASES: list[Case] = [
        "{t}/r.json"),
     _c("plot-out-readonly", "outputs", "device plot {sweep} --out {ro}/s.png", ("--out", "cannot write")),
     _c("plot-out-is-dir", "outputs", "device plot {sweep} --out {t}", ("--out", "is a directory")),
+    _c("plot-out-extension", "outputs", "device plot {sweep} --out {t}/s.xyz", ("--out", ".xyz")),
     _c("calibrate-out-readonly", "outputs", "fit calibrate --out {ro}/cal.json", ("--out", "cannot write")),
     _c("train-out-is-file", "outputs", TRAIN + " --out {file}", ("--out", "is a file")),
     _c("train-out-readonly", "outputs", TRAIN + " --out {ro}/run", ("--out", "cannot write")),
