@@ -32,7 +32,19 @@ from .reference import Draws
 
 POST_STEPS = 50  # breakpoints inside the potentiation phase (a quarter of that in the depression phase)
 TRAN_POINTS = 100  # tstep = span/TRAN_POINTS also caps the step along the smooth ramp
-TRAN_OPTS = ".options reltol=1e-4 abstol=1e-12 vntol=1e-7 method=gear maxord=2 itl4=50 trtol=1"
+#: Absolute floor (hazard units) of the truncation-error tolerance of the 1 F integrator nodes (``chgtol``).
+#: ngspice's tolerance for a capacitor charge q is reltol·max(|q|, chgtol)/Δt; every capacitor of an MTJ
+#: netlist holds a dimensionless hazard H (or a guard ≥ 1), so the default chgtol (1e-14, meant for
+#: femtocoulombs) left the hazard's tolerance purely relative. With a gated MTJ H is exactly 0 until a gate
+#: first opens, and the rate then jumps from 0 inside one step: the estimated truncation error of every step
+#: that crosses that kink is a fixed multiple (~1/reltol) of the tolerance, whatever the step (both scale with
+#: the hazard gained after the kink), so ngspice cut the step to its minimum, "timestep too small" (published
+#: preset, Δt ≈ 37.5-38 ms, where the depression pulse first takes V_mtj past the -0.1 V gate). The floor
+#: breaks that scale invariance: below H = 1e-6 (a switching probability < 1e-6) the tolerance is absolute,
+#: reltol·1e-6; above it nothing changes.
+HAZARD_CHGTOL = 1e-6
+TRAN_OPTS = (".options reltol=1e-4 abstol=1e-12 vntol=1e-7 method=gear maxord=2 itl4=50 trtol=1 "
+             f"chgtol={HAZARD_CHGTOL:g}")
 
 
 class SpiceConvergenceError(RuntimeError):
