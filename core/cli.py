@@ -32,12 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     from spinsyn.snn import cli as snn_cli
 
     from . import doctor, pipeline
+    from .study import cli as study_cli
 
     for stage_cli in (devices_cli, fitting_cli, snn_cli, hw_export_cli):
         stage_cli.register(sub)
     doctor.register(sub)
     _register_data(sub)
     pipeline.register(sub)
+    study_cli.register(sub)
     return parser
 
 

@@ -44,7 +44,11 @@ def register(subparsers: Any) -> None:
                    help="physical (default): the hazard integral; author: the published Verilog-A model's "
                         "per-step redraw (reproduces that simulator's numerics, not physics; --engine reference)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count)")
+    s.add_argument("--jobs", type=int, default=None, help="ngspice processes, --scheduler none (default: CPU count)")
+    s.add_argument("--scheduler", default="none",
+                   help="none (default: this process, --jobs ngspice processes), local[:N] (a dask LocalCluster of N "
+                        "workers) or tcp://HOST:PORT (an existing dask scheduler): Monte-Carlo instances spread as "
+                        "tasks, bit-identical to none")
     s.add_argument("--save-waveforms", type=int, default=0, metavar="K", help="store K instances' waveforms")
     s.add_argument("--sigma-pct", type=float, default=None,
                    help="device-to-device spread (%%) on t_ox, t_fl, TMR0 and area (default 0)")
@@ -100,6 +104,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.save_waveforms < 0:
         raise ValueError(f"--save-waveforms: got {args.save_waveforms}; expected >= 0")
     dt = parse_range(args.dt_ms)
+    if args.scheduler != "none":
+        from spinsyn.study import parse_scheduler
+
+        parse_scheduler(args.scheduler)
     model = _build_model(args)
     tb = get_testbench(args.testbench or "published")
     out = Path(args.out)
@@ -109,7 +117,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         ensure_library()
     res = sweep(model, tb, dt, args.trials, engine=args.engine, seed=args.seed, jobs=jobs,
                 save_waveforms=args.save_waveforms, progress=True, netlist_dir=out.parent,
-                switching=args.switching)
+                switching=args.switching, scheduler=args.scheduler)
     write_sweep(out, res)
     dg = res.dg_norm.mean(1)
     how = args.engine if args.switching == "physical" else f"{args.engine}, switching {args.switching}"

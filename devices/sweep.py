@@ -13,7 +13,7 @@ from spinsyn.validation import check_choice, check_scalar
 from .author import check_switching, run_author
 from .models import PulseTestbench, conductance_S, g_bounds_S
 from .records import model_record
-from .reference import draw, run_reference
+from .reference import Draws, draw, run_reference
 
 FORMAT, VERSION = "spinsyn-sweep", 1
 
@@ -49,13 +49,17 @@ class SweepResult:
 
 def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "reference", seed: int = 0,
           jobs: int = 1, save_waveforms: int = 0, progress: bool = False,
-          netlist_dir: str | Path | None = None, switching: str = "physical") -> SweepResult:
+          netlist_dir: str | Path | None = None, switching: str = "physical", scheduler: str = "none") -> SweepResult:
     """Run the pulse testbench at every Δt (ms) for ``trials`` Monte-Carlo draws.
 
     Both engines consume the same draws (``reference.draw(model, P, T, seed)``), so with one seed the
     spice and reference results are comparable instance by instance. ``switching="author"`` (reference engine,
     gated STT-MTJ devices) emulates the published author's Verilog-A switching process instead of the hazard
     integral (``devices.author``; a simulator's numerical behaviour, not physics).
+
+    ``scheduler`` (``spinsyn.study.parse_scheduler``): ``"none"`` runs here (``jobs`` ngspice processes for spice);
+    ``"local:N"`` or ``"tcp://HOST:PORT"`` spreads the Monte-Carlo instances over dask workers in chunks of trials
+    (the draws are made here from ``seed`` first, so the result is bit-identical to the in-process run).
     """
     dt = np.asarray(dt_ms, dtype=float).ravel()
     if dt.size == 0 or not np.all(np.isfinite(dt)) or np.any(dt < 0):
@@ -67,10 +71,19 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
     check_scalar(seed, "--seed", int, min_val=0, max_val=2**63 - 1)
     check_choice(engine, "--engine", ("reference", "spice"))
     check_switching(switching, model, engine)
+    if scheduler != "none":
+        from spinsyn.study import parse_scheduler
+
+        parse_scheduler(scheduler)
+        if save_waveforms:
+            raise ValueError("--save-waveforms: only with --scheduler none (waveforms are kept by the process that "
+                             "runs ngspice)")
     d = draw(model, dt.size, int(trials), seed)
     version = None
     waves: list[dict[str, np.ndarray]] = []
-    if switching == "author":
+    if scheduler != "none":
+        out, version = _run_distributed(model, testbench, dt, d, engine, switching, scheduler, progress)
+    elif switching == "author":
         out = run_author(model, testbench, dt, d)
     elif engine == "reference":
         out = run_reference(model, testbench, dt, d)
@@ -89,6 +102,51 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
         n_mtj=int(model.n_mtj), ngspice_version=version,
         state_before=np.asarray(st0, dtype=float), state_after=np.asarray(st1, dtype=float), waveforms=waves,
         switching=switching)
+
+
+def _slice_trials(d: Draws, sl: slice) -> Draws:
+    """The draws of trials ``sl`` (every array of ``d`` is (P, T, ...))."""
+    return dataclasses.replace(d, **{f.name: getattr(d, f.name)[:, sl] for f in dataclasses.fields(d)
+                                     if getattr(d, f.name) is not None})
+
+
+def _run_chunk(model, testbench: PulseTestbench, dt: np.ndarray, d: Draws, engine: str,
+               switching: str) -> tuple[dict[str, np.ndarray], int | None]:
+    """Final states (arrays (P, t, ...)) of one chunk of trials, and the ngspice version (spice)."""
+    if switching == "author":
+        return run_author(model, testbench, dt, d), None
+    if engine == "reference":
+        return run_reference(model, testbench, dt, d), None
+    from . import spice
+
+    out, _, version = spice.run_spice(model, testbench, dt, d, jobs=1)
+    return out, version
+
+
+def _run_distributed(model, testbench: PulseTestbench, dt: np.ndarray, d: Draws, engine: str, switching: str,
+                     scheduler: str, progress: bool) -> tuple[dict[str, np.ndarray], int | None]:
+    """Chunks of trials as dask tasks (every instance is independent; the trial axis keeps the time grid)."""
+    from distributed import as_completed
+    from spinsyn.study import live_workers, open_client
+    from tqdm import tqdm
+
+    if engine == "spice":
+        from spinsyn.ngspice import ensure_library
+
+        ensure_library()
+    trials = d.s0.shape[1]
+    with open_client(scheduler) as client:
+        n_chunks = min(trials, 4 * max(live_workers(client), 1))
+        edges = np.linspace(0, trials, n_chunks + 1).round().astype(int)
+        slices = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        futs = [client.submit(_run_chunk, model, testbench, dt, _slice_trials(d, sl), engine, switching, pure=False)
+                for sl in slices]
+        with tqdm(total=len(futs), unit="chunk", desc=f"sweep ({scheduler})", disable=not progress) as bar:
+            for _ in as_completed(futs):
+                bar.update(1)
+        parts = client.gather(futs)
+    out = {k: np.concatenate([p[0][k] for p in parts], axis=1) for k in parts[0][0]}
+    return out, parts[0][1]
 
 
 def write_sweep(path: str | Path, r: SweepResult) -> Path:

@@ -1,0 +1,107 @@
+"""One function per stage, each calling only the public Python APIs that ``spinsyn pipeline`` calls.
+
+Every stage writes into the staging folder it is given (:func:`cache.compute_entry`); what it prints goes
+to ``log.txt`` there. :func:`run_task` is the unit the schedulers run (in process or as one dask task).
+
+=========  ===============================================  =====================
+stage      calls                                            entry holds
+=========  ===============================================  =====================
+sweep      ``spinsyn.devices.sweep`` + ``write_sweep``      ``sweep.h5``
+fit        ``spinsyn.fitting.fit_file``                     ``rule.json``
+train      ``spinsyn.snn.make_config`` + ``train``          ``run/``
+export     ``spinsyn.hw_export.export_run`` + ``verify``    ``chip/``
+simulate   ``spinsyn.hw_export.simulate_chip``              ``simulate.json``
+=========  ===============================================  =====================
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from .cache import compute_entry
+from .trials import FIT_MODEL, StageTask, sweep_model
+
+#: the file or folder of each stage's entry that the next stage reads
+OUTPUT = {"sweep": "sweep.h5", "fit": "rule.json", "train": "run", "export": "chip", "simulate": "simulate.json"}
+
+
+def _delays_ms(dt: list[float]) -> list[float]:
+    import numpy as np
+
+    a, b, c = dt
+    return [float(v) for v in np.arange(a, b - 1e-9 * c, c)]
+
+
+def _sweep(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
+    from spinsyn import devices
+
+    i = task.inputs
+    res = devices.sweep(sweep_model(i), devices.get_testbench(i["testbench"]), _delays_ms(i["dt_ms"]), i["trials"],
+                        engine=i["engine"], seed=i["seed"], jobs=jobs, netlist_dir=root)
+    devices.write_sweep(folder / OUTPUT["sweep"], res)
+
+
+def _fit(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
+    from spinsyn.fitting import fit_file
+
+    _, reason = fit_file(upstream / OUTPUT["sweep"], folder / OUTPUT["fit"], FIT_MODEL, seed=task.inputs["seed"])
+    print(reason)
+
+
+def _train(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
+    from spinsyn import snn
+
+    opts = dict(task.inputs["make_config"])
+    if task.upstream is not None:
+        opts["rule"] = upstream / OUTPUT[task.upstream]
+    m = snn.train(snn.make_config(**opts), folder / OUTPUT["train"], progress=False)
+    print(f"test accuracy: all activity {m['accuracy_all_activity']:.4f}, proportion {m['accuracy_proportion']:.4f}")
+
+
+def _export(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
+    from spinsyn import hw_export
+
+    i = task.inputs
+    wv = hw_export.WriteVerifyConfig(tolerance_levels=i["tolerance_levels"], half_select=i["half_select"])
+    chip = folder / OUTPUT["export"]
+    hw_export.export_run(upstream / OUTPUT["train"], chip, tile=tuple(i["tile"]), seed=i["seed"], write_verify=wv,
+                         write_pulse=i["write_pulse"])
+    s = hw_export.verify_chip(chip)
+    print(f"{chip}: OK ({s['files_checked']} files, {s['n_tiles']} tiles, {s['n_devices']} devices)")
+
+
+def _simulate(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
+    from spinsyn import hw_export
+    from spinsyn.fileio import write_json
+
+    i = task.inputs
+    r = hw_export.simulate_chip(upstream / OUTPUT["export"], seed=i["seed"], n_test=i["n_test"],
+                                data_dir=i["data_dir"], eval_device=i["device"])
+    write_json(folder / OUTPUT["simulate"], r, fmt=hw_export.SIMULATION_FORMAT,
+               version=hw_export.SIMULATION_VERSION, seed=i["seed"])
+
+
+ACTIONS = {"sweep": _sweep, "fit": _fit, "train": _train, "export": _export, "simulate": _simulate}
+
+
+class StageError(RuntimeError):
+    """A stage failed: ``<stage> <key prefix>: <ExceptionType>: <message>`` (recorded in the trial's row)."""
+
+
+def run_task(root: str, task: StageTask, upstream: str | None = None, jobs: int = 1) -> str:
+    """Compute (or find) the cache entry of ``task`` under the study folder ``root``; returns its path.
+
+    ``upstream``: the path of the entry ``task`` consumes; ``jobs``: ngspice processes of a spice sweep.
+    Any failure is re-raised as :class:`StageError` naming the stage."""
+    base = Path(root)
+    up = Path(upstream) if upstream is not None else None
+
+    def action(folder: Path) -> None:
+        with open(folder / "log.txt", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            ACTIONS[task.stage](task, folder, up, base, jobs)
+
+    try:
+        return str(compute_entry(base, task.stage, task.key, task.inputs, action))
+    except Exception as exc:
+        raise StageError(f"{task.stage} {task.key[:12]}: {type(exc).__name__}: {exc}") from None

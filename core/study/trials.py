@@ -1,0 +1,170 @@
+"""Trials of a study: settings (defaults < fixed sections < axis values) and the stage tasks each one needs.
+
+A trial needs sweep -> fit -> train -> export -> simulate for ``rule.source = "fitted"``, sweep -> train -> ...
+for ``"sweep"`` and train -> ... for ``"published"``. Each :class:`StageTask` carries the stage's inputs (with the
+key of the entry it consumes) and its cache key, so identical inputs across trials give one task.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cache import stage_key
+from .params import defaults
+from .spec import Axis, StudySpec
+
+FIT_MODEL = "bisigmoid"
+
+
+@dataclass(frozen=True)
+class StageTask:
+    """One stage computation: ``inputs`` (JSON-able, incl. ``upstream`` key) and its cache ``key``."""
+
+    stage: str
+    key: str
+    inputs: dict[str, Any]
+    upstream: str | None  # the stage whose entry it consumes
+
+
+@dataclass(frozen=True)
+class Trial:
+    """Trial ``index`` (0-based): its axis values and every setting, resolved."""
+
+    index: int
+    axes: dict[str, Any]
+    settings: dict[str, Any]
+
+
+def settings_for(spec: StudySpec, axis_values: dict[str, Any]) -> dict[str, Any]:
+    """Defaults, overridden by the study's fixed settings, overridden by ``axis_values``."""
+    s = defaults()
+    s.update(spec.fixed)
+    s.update(axis_values)
+    return s
+
+
+def expand(spec: StudySpec) -> list[Trial]:
+    """The trials of a grid (every combination, the first axis slowest) or a seeded random sample."""
+    if spec.mode == "grid":
+        combos = itertools.product(*(a.values or () for a in spec.axes))
+        rows = [dict(zip(spec.axis_keys, c)) for c in combos]
+    else:
+        import numpy as np
+
+        rng = np.random.default_rng(spec.seed)
+        rows = [{a.key: sample_axis(a, rng) for a in spec.axes} for _ in range(spec.samples)]
+    return [Trial(i, r, settings_for(spec, r)) for i, r in enumerate(rows)]
+
+
+def sample_axis(a: Axis, rng: Any) -> Any:
+    """One value of axis ``a``: a uniform choice of its values, or uniform (log-uniform) in [low, high]."""
+    if a.values is not None:
+        return a.values[int(rng.integers(len(a.values)))]
+    lo, hi = float(a.low), float(a.high)
+    u = float(rng.random())
+    x = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if a.log else lo + u * (hi - lo)
+    return min(max(int(round(x)), int(a.low)), int(a.high)) if a.integer else x
+
+
+def device_family(preset: str) -> str:
+    """``compound`` or ``dw`` for a device preset; ValueError for single-MTJ presets."""
+    from spinsyn import devices
+
+    model = devices.get_model(preset)
+    if isinstance(model, devices.CompoundSynapse):
+        return "compound"
+    if isinstance(model, devices.DomainWallMTJ):
+        return "dw"
+    raise ValueError(f"device.preset: {preset!r} is a single MTJ; use a compound or domain-wall preset")
+
+
+def synapse_spec(s: dict[str, Any]) -> str:
+    """The trained synapse: ``compound:<n_mtj>`` or ``dw:<levels>`` by the preset's family."""
+    fam = device_family(s["device.preset"])
+    return f"compound:{s['device.n_mtj']}" if fam == "compound" else f"dw:{s['device.levels']}"
+
+
+def train_options(s: dict[str, Any], data_dir: str | None) -> dict[str, Any]:
+    """Keyword arguments of ``spinsyn.snn.make_config`` for a trial (the rule file is added when it exists)."""
+    opts = {"synapse": synapse_spec(s), "neurons": s["network.neurons"], "n_train": s["network.n_train"],
+            "n_test": s["network.n_test"], "epochs": s["network.epochs"], "seed": s["network.seed"],
+            "device": s["network.device"], "device_preset": s["device.preset"], "input_preset": s["network.input"],
+            "data_dir": data_dir}
+    for key in ("read_noise", "g_spread"):
+        if s[f"device.{key}"] is not None:
+            opts[key] = s[f"device.{key}"]
+    return opts
+
+
+def _sweep_inputs(s: dict[str, Any]) -> dict[str, Any]:
+    compound = device_family(s["device.preset"]) == "compound"
+    return {"preset": s["device.preset"], "n_mtj": s["device.n_mtj"] if compound else None,
+            "sigma_pct": s["device.sigma_pct"], "testbench": s["device.testbench"], "engine": s["device.engine"],
+            "trials": s["device.trials"], "dt_ms": list(s["device.dt_ms"]), "seed": s["device.seed"]}
+
+
+def sweep_model(inputs: dict[str, Any]) -> Any:
+    """The swept device of sweep ``inputs``: the preset, with ``n_mtj`` (compound) and the ``sigma_pct`` spread."""
+    from spinsyn import devices
+
+    over: dict[str, Any] = {} if inputs["n_mtj"] is None else {"n_mtj": inputs["n_mtj"]}
+    if inputs["sigma_pct"] > 0:
+        over.update(devices.get_model(inputs["preset"], **over).spread_overrides(inputs["sigma_pct"]))
+    return devices.get_model(inputs["preset"], **over)
+
+
+def sweep_model_inputs_ok(inputs: dict[str, Any]) -> None:
+    """Build the sweep's device and testbench (ValueError if they cannot be); a spice sweep needs ngspice."""
+    from spinsyn import devices
+
+    sweep_model(inputs)
+    devices.get_testbench(inputs["testbench"])
+    if inputs["engine"] == "spice":
+        from spinsyn.ngspice import ensure_library
+
+        ensure_library()
+
+
+def train_check(options: dict[str, Any]) -> None:
+    """``spinsyn.snn.make_config`` on a trial's training options (ValueError naming the option)."""
+    from spinsyn import snn
+
+    snn.make_config(**options)
+
+
+def _task(stage: str, inputs: dict[str, Any], upstream: StageTask | None) -> StageTask:
+    if upstream is not None:
+        inputs = {**inputs, "upstream": upstream.key}
+    return StageTask(stage, stage_key(stage, inputs), inputs, upstream.stage if upstream else None)
+
+
+def plan(s: dict[str, Any], data_dir: str | None) -> list[StageTask]:
+    """The stage tasks of one trial, in order (sweep and fit only when the rule source needs them)."""
+    source = s["rule.source"]
+    tasks: list[StageTask] = []
+    rule_from = None
+    if source != "published":
+        rule_from = _task("sweep", _sweep_inputs(s), None)
+        tasks.append(rule_from)
+    if source == "fitted":
+        rule_from = _task("fit", {"model": FIT_MODEL, "seed": s["device.seed"]}, rule_from)
+        tasks.append(rule_from)
+    train = _task("train", {"rule_source": source, "make_config": train_options(s, data_dir)}, rule_from)
+    export = _task("export", {"tile": list(s["export.tile"]), "tolerance_levels": s["export.tolerance"],
+                              "write_pulse": s["export.write_pulse"], "half_select": s["export.half_select"],
+                              "seed": s["export.seed"]}, train)
+    sim = _task("simulate", {"seed": s["simulate.seed"], "n_test": s["network.n_test"], "data_dir": data_dir,
+                             "device": s["network.device"]}, export)
+    return [*tasks, train, export, sim]
+
+
+def resolve_data_dir(data_dir: str | None, base: Path) -> str | None:
+    """The study's MNIST folder as an absolute path (relative ones are taken from the study file's folder)."""
+    if data_dir is None:
+        return None
+    p = Path(data_dir).expanduser()
+    return str((p if p.is_absolute() else base / p).resolve())
