@@ -12,6 +12,7 @@ train       ``spinsyn.snn.make_config`` + ``spinsyn.snn.train``         ``run/``
 export      ``spinsyn.hw_export.export_run``                            ``chip/`` (HDF5, CSV, manifest)
 verify      ``spinsyn.hw_export.verify_chip``                           (checks ``chip/``)
 simulate    ``spinsyn.hw_export.simulate_chip``                         ``simulate.json``
+report      ``spinsyn.report.write_pipeline_report``                    ``report.html`` (self-contained)
 ==========  ==========================================================  ==============================
 
 Every option is checked, and every stage's configuration built, before the first step runs: a bad
@@ -233,6 +234,12 @@ def _simulate(cfg: PipelineConfig, force: bool) -> None:
     print(f"wrote {cfg.out / 'simulate.json'}")
 
 
+def _report(cfg: PipelineConfig, force: bool) -> None:
+    from spinsyn.report import write_pipeline_report
+
+    print(f"wrote {write_pipeline_report(cfg.out)}")
+
+
 def steps(cfg: PipelineConfig) -> list[Step]:
     """The steps in order, each with what it calls and the output whose presence marks it done."""
     out = cfg.out
@@ -252,6 +259,8 @@ def steps(cfg: PipelineConfig) -> list[Step]:
         Step("verify", f"spinsyn.hw_export.verify_chip({out / 'chip'})", None, _verify),
         Step("simulate", f"spinsyn.hw_export.simulate_chip({out / 'chip'}, n_test={cfg.n_test}) -> "
              f"{out / 'simulate.json'}", out / "simulate.json", _simulate),
+        Step("report", f"spinsyn.report.write_pipeline_report({out}) -> {out / 'report.html'}",
+             out / "report.html", _report),
     ]
 
 
@@ -272,7 +281,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> int:
             t0 = time.perf_counter()
             step.action(cfg, force)
             print(f"[pipeline] {step.name}: done after {time.perf_counter() - t0:.1f} s", flush=True)
-    print(f"[pipeline] all steps done; results in {cfg.out}")
+    print(f"[pipeline] all steps done; results in {cfg.out}; report: {cfg.out / 'report.html'}")
     return 0
 
 

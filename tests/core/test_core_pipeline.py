@@ -20,10 +20,12 @@ def test_pipeline_end_to_end_and_resume(tmp_path, capsys):
     metrics = json.loads((out / "run" / "metrics.json").read_text())
     assert metrics["n_train"] == 300 and 0.0 <= metrics["accuracy_all_activity"] <= 1.0
     assert (out / "chip" / "manifest.json").is_file() and (out / "simulate.json").is_file()
-    capsys.readouterr()
+    html = (out / "report.html").read_text()  # the report step: every piece of the run is in the page
+    assert html.count("<img src=\"data:image/png;base64,") == 4 and 'class="missing"' not in html
+    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
     # a second run finds every output and redoes nothing
     assert main(argv) == 0
-    assert capsys.readouterr().out.count("skipping") == 6
+    assert capsys.readouterr().out.count("skipping") == 7
 
 
 @pytest.mark.parametrize("argv,match", [
@@ -45,7 +47,7 @@ def test_pipeline_steps_name_the_python_api_they_call():
     from spinsyn.pipeline import PipelineConfig, steps
 
     calls = {s.name: s.calls for s in steps(PipelineConfig(out_dir="x"))}
-    assert list(calls) == ["sweep", "sweep-plot", "fit", "train", "export", "verify", "simulate"]
+    assert list(calls) == ["sweep", "sweep-plot", "fit", "train", "export", "verify", "simulate", "report"]
     assert calls["fit"].startswith("spinsyn.fitting.fit_file(") and calls["train"].startswith("spinsyn.snn.train(")
     assert calls["export"].startswith("spinsyn.hw_export.export_run(")
 

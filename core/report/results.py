@@ -1,0 +1,102 @@
+"""``DIR/results.csv`` of a study, read into columns (the layout ``spinsyn study`` writes; docs/study.md).
+
+Columns in order: ``trial``, ``status`` (``ok``|``failed``), ``error``, one column per axis (dotted path, e.g.
+``device.n_mtj``), then :data:`METRIC_COLUMNS` and :data:`PATH_COLUMNS`. Axis columns are every column between
+``error`` and ``accuracy``. Accuracies are fractions in [0, 1]; empty cells are missing values.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from spinsyn.fileio import SpinsynFileError
+
+LEAD_COLUMNS = ("trial", "status", "error")
+METRIC_COLUMNS = ("accuracy", "accuracy_lo", "accuracy_hi", "accuracy_trained", "energy_pJ_per_synapse",
+                  "program_time_ns_per_synapse", "devices", "devices_per_synapse", "retention_s", "wall_s")
+PATH_COLUMNS = ("sweep_dir", "fit_dir", "run_dir", "chip_dir")
+STATUSES = ("ok", "failed")
+
+
+def to_float(text: str) -> float:
+    """A cell as a float; NaN for an empty or non-numeric cell."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One row of results.csv: its cells by column name (strings, as written)."""
+
+    cells: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return self.cells["status"] == "ok"
+
+    def num(self, column: str) -> float:
+        """The cell of ``column`` as a float (NaN if empty)."""
+        return to_float(self.cells[column])
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """Every trial of a study and its axis names (in column order)."""
+
+    path: Path
+    header: list[str]
+    axes: list[str]
+    trials: list[Trial]
+
+    @property
+    def ok(self) -> list[Trial]:
+        return [t for t in self.trials if t.ok]
+
+    @property
+    def failed(self) -> list[Trial]:
+        return [t for t in self.trials if not t.ok]
+
+    def best(self) -> Trial | None:
+        """The ok trial of highest accuracy (first in file order on ties), or None when no ok trial has one."""
+        scored = [t for t in self.ok if not math.isnan(t.num("accuracy"))]
+        return max(scored, key=lambda t: t.num("accuracy")) if scored else None
+
+
+def _check_header(path: Path, header: list[str]) -> list[str]:
+    """The axis names; SpinsynFileError naming the file if the header is not the study layout."""
+    if tuple(header[:3]) != LEAD_COLUMNS:
+        raise SpinsynFileError(f"{path}: header must start with {','.join(LEAD_COLUMNS)}; got {','.join(header[:3])}")
+    missing = [c for c in (*METRIC_COLUMNS, *PATH_COLUMNS) if c not in header]
+    if missing:
+        raise SpinsynFileError(f"{path}: missing column(s) {', '.join(missing)}")
+    if len(set(header)) != len(header):
+        raise SpinsynFileError(f"{path}: repeated column names")
+    return header[3:header.index("accuracy")]
+
+
+def read_results(path: str | Path) -> StudyResults:
+    """Read and check a study's results.csv; SpinsynFileError (a ValueError) naming the file if malformed."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SpinsynFileError(f"{path}: cannot be read as CSV ({exc})") from None
+    if not rows:
+        raise SpinsynFileError(f"{path}: empty file; expected the header of a study's results")
+    header = rows[0]
+    axes = _check_header(path, header)
+    trials = []
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise SpinsynFileError(f"{path}: line {i} has {len(row)} cells, the header {len(header)}")
+        cells = dict(zip(header, row))
+        if cells["status"] not in STATUSES:
+            raise SpinsynFileError(f"{path}: line {i}: status {cells['status']!r} is not one of {STATUSES}")
+        trials.append(Trial(cells))
+    return StudyResults(path, header, axes, trials)
