@@ -18,7 +18,7 @@ from typing import Any
 
 from spinsyn.validation import check_scalar
 
-ACTIONS = ("verify", "simulate")
+ACTIONS = ("verify", "simulate", "nir")
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
             "spinsyn export WEIGHTS.npy|.pt --synapse compound:8 --out CHIP_DIR   (write chip files)\n"
             "spinsyn export verify CHIP_DIR     (schema, ranges, shapes, checksums)\n"
             "spinsyn export simulate CHIP_DIR   (program on the device model, evaluate accuracy)\n"
+            "spinsyn export nir RUN_DIR --out net.nir   (the trained network as a NIR graph)\n"
             "The first positional is an action word (verify/simulate) or the source to export."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -101,7 +102,10 @@ def _fail_if(cond: bool, msg: str) -> None:
 def handler(args: argparse.Namespace) -> int:
     """Dispatch ``export`` / ``export verify`` / ``export simulate``."""
     if args.source in ACTIONS:
-        _fail_if(args.chip_dir is None, f"export {args.source}: missing CHIP_DIR")
+        what = "RUN_DIR" if args.source == "nir" else "CHIP_DIR"
+        _fail_if(args.chip_dir is None, f"export {args.source}: missing {what}")
+        if args.source == "nir":
+            return _nir(args)
         return _verify(args) if args.source == "verify" else _simulate(args)
     _fail_if(args.chip_dir is not None, f"export: unexpected second positional {args.chip_dir!r} "
              "(use --out CHIP_DIR; actions are 'verify' and 'simulate')")
@@ -297,6 +301,16 @@ def _print_retention(r: dict[str, Any]) -> None:
     print(f"  retention {format_duration(r['retention_s'])} (zero-bias relaxation of one MTJ): "
           f"{100 * r['flip_probability_at_deployment']:.3g} % of the MTJs flip within the deployment "
           f"({format_duration(r['deployment_s'])}); refresh every {format_duration(r['refresh_interval_s'])}")
+
+
+def _nir(args: argparse.Namespace) -> int:
+    """``export nir RUN_DIR --out FILE``: the trained network as a NIR graph (``spinsyn.snn.export_nir``)."""
+    from spinsyn.snn import export_nir
+
+    _fail_if(args.out is None, "export nir: --out FILE is required")
+    r = export_nir(args.chip_dir, args.out)
+    print(f"wrote {r['out']}: NIR graph of {r['neurons']} neurons ({', '.join(r['nodes'])}; {r['edges']} edges)")
+    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -27,9 +27,15 @@ def assign_labels(counts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
     return assignments, proportions
 
 
+def _onehot(assignments: np.ndarray) -> np.ndarray:
+    """(N, 10) float one-hot of the class per neuron; a neuron assigned −1 (BindsNET: never fired) has none."""
+    return (np.asarray(assignments)[:, None] == np.arange(N_CLASSES)).astype(np.float64)
+
+
 def predict_all_activity(counts: np.ndarray, assignments: np.ndarray) -> np.ndarray:
-    """Class whose assigned neurons have the highest mean spike count, (n,) int64."""
-    onehot = np.eye(N_CLASSES)[assignments]  # (N, 10)
+    """Class whose assigned neurons have the highest mean spike count, (n,) int64 (neurons assigned −1 never
+    vote)."""
+    onehot = _onehot(assignments)  # (N, 10)
     n_assigned = onehot.sum(0)
     score = np.asarray(counts, np.float64) @ onehot / np.maximum(n_assigned, 1.0)
     score[:, n_assigned == 0] = -1.0
@@ -38,7 +44,7 @@ def predict_all_activity(counts: np.ndarray, assignments: np.ndarray) -> np.ndar
 
 def predict_proportion(counts: np.ndarray, assignments: np.ndarray, proportions: np.ndarray) -> np.ndarray:
     """Proportion weighting: Σ over neurons assigned to class c of count·proportion[c], / number assigned."""
-    onehot = np.eye(N_CLASSES)[assignments]
+    onehot = _onehot(assignments)
     n_assigned = onehot.sum(0)
     score = (np.asarray(counts, np.float64) @ (proportions * onehot)) / np.maximum(n_assigned, 1.0)
     score[:, n_assigned == 0] = -1.0

@@ -1,0 +1,1 @@
+"""Test stand-in reproducing BindsNET 0.3.x class paths (not BindsNET)."""

@@ -1,0 +1,1 @@
+from .models import DiehlAndCook2015  # noqa: F401
