@@ -1,22 +1,24 @@
 #!/usr/bin/env python
-"""Speed/accuracy comparison: spinsyn's Diehl & Cook network vs BindsNET 0.3.4's DiehlAndCook2015.
+"""spinsyn's Diehl & Cook network vs BindsNET 0.3.4's DiehlAndCook2015: one run, every thread count pinned.
 
-One run:
-  1. makes (idempotently) a separate virtualenv for BindsNET (default REPO/.bench-venvs/bindsnet,
-     override with --bindsnet-venv or $SPINSYN_BINDSNET_VENV): torch==2.13.0, bindsnet==0.3.4 with
-     --no-deps (its metadata wants torch>=2.14, which this network does not need), then the modules
-     `import bindsnet` needs; finished steps are recorded in a stamp file and skipped next time;
-  2. runs benchmarks/bindsnet_runner.py in that venv (eth_mnist.py settings: 100 neurons, 250 ms per
-     image, dt 1, intensity 128, Poisson input, exc 22.5, inh 120, theta_plus 0.05, nu (1e-4, 1e-2),
-     norm 78.4, batch 1) on the first N training / first M test MNIST images in file order, single
-     thread by default; the result is cached in the venv folder (reused with --skip-bindsnet);
-  3. runs `spinsyn train --synapse ideal --neurons 100 --batch 1 --device cpu ...` on the same images
-     and reads RUN_DIR/metrics.json;
-  4. prints train/test samples/s and test accuracy for both and the ratios ours/BindsNET
-     (and writes them as JSON with --json-out).
+One run reports, on the same first N training / first M test MNIST images in file order (100 neurons, batch 1):
+  (a) like-for-like: BindsNET (its eth_mnist.py settings, PostPre) against ``spinsyn train --synapse ideal
+      --learning-rule postpre --no-shuffle --batch 1``: train and test samples/s (both timed over their whole
+      sample loops: encoding, simulation, learning, label windows) and test accuracies;
+  (b) spinsyn's defaults (trace rule, shuffled order) against the same BindsNET figures;
+  (c) the whole-command wall time of both, each a subprocess from start to exit (imports, data, training,
+      labels, test; neither writes plots: spinsyn runs with --no-plots);
+  (d) spinsyn (defaults) at 1 and 2 threads: train at batch 1 and batch --batch, and test samples/s.
+Thread counts: NUMBA_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS and torch's thread
+count are set to --threads (default 1) for (a)-(c) and spinsyn gets ``--threads``; (d) sets them to 1 and 2.
 
-Usage:  .venv/bin/python benchmarks/bench_snn_vs_bindsnet.py [--n-train 1000] [--n-test 1000]
-            [--seed 0] [--data-dir DIR] [--threads 1] [--skip-bindsnet] [--json-out FILE]
+The BindsNET side runs in its own virtualenv (default REPO/.bench-venvs/bindsnet, override with --bindsnet-venv
+or $SPINSYN_BINDSNET_VENV), created idempotently: torch==2.13.0, bindsnet==0.3.4 --no-deps, then what
+``import bindsnet`` needs. ``--bindsnet cached`` reuses the last BindsNET result (labelled CACHED), ``--bindsnet
+none`` skips the peer (ratios are then null; used by the test). ``--quick``: 50/50 images unless given.
+
+Usage:  .venv/bin/python benchmarks/bench_snn_vs_bindsnet.py [--n-train 1000] [--n-test 1000] [--threads 1]
+            [--batch 16] [--seed 0] [--data-dir DIR] [--bindsnet run|cached|none] [--quick] [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ MNIST_FILES = (
     "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
     "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
 )
+THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+RESULT_KEYS = ("train_samples_per_s", "train_loop_samples_per_s", "test_samples_per_s", "accuracy_all_activity",
+               "accuracy_proportion", "n_train", "n_test", "device", "engine")
 
 # Install steps: (name, pip arguments). The set of runtime modules is the smallest that lets
 # `import bindsnet` succeed (checked by blocking each in turn: all of these are imported at import
@@ -129,13 +134,23 @@ def ensure_bindsnet_venv(venv: Path, base_python: str) -> Path:
     return py
 
 
+def thread_env(threads: int) -> dict:
+    """This process's environment with every thread-count variable set to ``threads``."""
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env[var] = str(threads)
+    return env
+
+
 def run_bindsnet(py: Path, args, data_dir: Path, venv: Path) -> dict:
+    """Run the BindsNET runner as one subprocess; its result gets the whole-command wall time ``process_wall_s``."""
     cmd = [str(py), str(RUNNER), "--data-dir", str(data_dir), "--n-train", str(args.n_train),
            "--n-test", str(args.n_test), "--seed", str(args.seed), "--threads", str(args.threads)]
-    env = _thread_env(args.threads)
     say(f"running BindsNET DiehlAndCook2015 ({args.n_train} train / {args.n_test} test, "
         f"{args.threads} thread(s)); progress on stderr")
-    proc = _run(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=env)
+    t0 = time.perf_counter()
+    proc = _run(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=thread_env(args.threads))
+    wall = time.perf_counter() - t0
     result = None
     for line in proc.stdout.splitlines():
         if line.startswith("BINDSNET_RESULT "):
@@ -144,8 +159,8 @@ def run_bindsnet(py: Path, args, data_dir: Path, venv: Path) -> dict:
             print(line)
     if proc.returncode != 0 or result is None:
         raise SystemExit(f"[bench] BindsNET runner failed (exit {proc.returncode})")
-    result["measured_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    result["data_dir"] = str(data_dir)
+    result.update(process_wall_s=wall, command=" ".join(cmd), data_dir=str(data_dir),
+                  measured_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     tmp = venv / (CACHE_NAME + ".tmp")
     tmp.write_text(json.dumps(result, indent=1))
     os.replace(tmp, venv / CACHE_NAME)
@@ -158,12 +173,10 @@ def cached_bindsnet(venv: Path, args) -> dict:
     try:
         result = json.loads(path.read_text())
     except (OSError, ValueError):
-        raise SystemExit(f"[bench] --skip-bindsnet: no cached BindsNET result at {path}; "
-                         "run once without --skip-bindsnet") from None
+        raise SystemExit(f"[bench] --bindsnet cached: no cached BindsNET result at {path}; "
+                         "run once with --bindsnet run") from None
     result["cached"] = True
-    say(f"using CACHED BindsNET result from {path} (measured {result.get('measured_at')}, "
-        f"n_train={result.get('n_train')}, n_test={result.get('n_test')}, seed={result.get('seed')}, "
-        f"threads={result.get('threads')})")
+    say(f"using CACHED BindsNET result from {path} (measured {result.get('measured_at')})")
     for key in ("n_train", "n_test", "seed", "threads"):
         if result.get(key) != getattr(args, key):
             say(f"WARNING: cached {key}={result.get(key)} differs from this run's {getattr(args, key)}")
@@ -171,70 +184,58 @@ def cached_bindsnet(venv: Path, args) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- ours
-def find_spinsyn(explicit: str | None) -> str | None:
+def find_spinsyn(explicit: str | None) -> str:
     for cand in ([explicit] if explicit else []) + [str(ROOT / ".venv" / "bin" / "spinsyn"),
                                                      shutil.which("spinsyn") or ""]:
         if cand and Path(cand).exists():
             return cand
-    return None
+    raise SystemExit("[bench] spinsyn executable not found (looked for .venv/bin/spinsyn and PATH)")
 
 
-def run_ours(args, data_dir: Path) -> dict | None:
-    exe = find_spinsyn(args.spinsyn)
-    if exe is None:
-        say("spinsyn executable not found (looked for .venv/bin/spinsyn and PATH): "
-            "install the project (`pip install -e .` in .venv) - skipping our side")
-        return None
-    probe = subprocess.run([exe, "train", "--help"], capture_output=True, text=True, check=False)
-    if probe.returncode != 0:
-        last = ((probe.stderr or probe.stdout).strip().splitlines() or [""])[-1]
-        say(f"`{exe} train` is not available yet (exit {probe.returncode}: {last}) - skipping our side; "
-            "the BindsNET figures above still stand")
-        return None
+def run_spinsyn(args, data_dir: Path, label: str, extra: list[str], threads: int, batch: int = 1) -> dict:
+    """One ``spinsyn train`` subprocess (ideal, 100 neurons, CPU, no plots) timed from start to exit."""
     out = Path(tempfile.mkdtemp(prefix="spinsyn-bench-"))
     run_dir = out / "run"
-    cmd = [exe, "train", "--synapse", "ideal", "--neurons", "100", "--n-train", str(args.n_train),
-           "--n-test", str(args.n_test), "--batch", "1", "--device", "cpu", "--seed", str(args.seed),
-           "--data-dir", str(data_dir), "--out", str(run_dir)]
-    say(f"running spinsyn ({args.threads} thread(s))")
+    cmd = [find_spinsyn(args.spinsyn), "train", "--synapse", "ideal", "--neurons", "100", "--n-train",
+           str(args.n_train), "--n-test", str(args.n_test), "--n-assign", str(args.n_train), "--batch", str(batch),
+           "--device", "cpu", "--engine", "numba", "--threads", str(threads), "--seed", str(args.seed),
+           "--data-dir", str(data_dir), "--no-plots", "--quiet", *extra, "--out", str(run_dir)]
+    say(f"spinsyn [{label}] {threads} thread(s), batch {batch}")
     t0 = time.perf_counter()
-    proc = _run(cmd, env=_thread_env(args.threads))
+    proc = _run(cmd, env=thread_env(threads), stdout=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        say(f"spinsyn train failed (exit {proc.returncode}); run dir kept at {run_dir}")
-        return None
-    try:
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-    except (OSError, ValueError) as exc:
-        say(f"cannot read {run_dir / 'metrics.json'}: {exc}")
-        return None
-    result = {k: metrics.get(k) for k in ("train_samples_per_s", "test_samples_per_s",
-                                          "accuracy_all_activity", "accuracy_proportion",
-                                          "n_train", "n_test", "device")}
-    cfg = metrics.get("config") or {}
-    result["engine"] = "spinsyn"
-    result["config"] = {k: cfg.get(k) for k in ("engine", "learning_rule", "synapse", "batch", "norm")
-                        if k in cfg} or cfg
-    result["command"] = " ".join(cmd)
-    result["process_wall_s"] = wall
-    if args.keep_run:
-        result["run_dir"] = str(run_dir)
-        say(f"run dir kept at {run_dir}")
-    else:
+        raise SystemExit(f"[bench] spinsyn train failed (exit {proc.returncode}); run dir kept at {run_dir}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    if not args.keep_run:
         shutil.rmtree(out, ignore_errors=True)
-    return result
+    res = {k: metrics.get(k) for k in RESULT_KEYS}
+    cfg = metrics.get("config") or {}
+    res.update(label=label, threads=threads, batch=batch, process_wall_s=wall, command=" ".join(cmd),
+               learning_rule=(cfg.get("rule") or {}).get("name"), shuffle=cfg.get("shuffle"))
+    return res
 
 
-# --------------------------------------------------------------------------------------------- misc
-def _thread_env(threads: int) -> dict:
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env[var] = str(threads)
-    return env
+def run_ours(args, data_dir: Path) -> dict:
+    """(a), (b) at ``args.threads``; (d) the defaults at 1 and 2 threads, batch 1 and ``args.batch``."""
+    ours = {"like_for_like": run_spinsyn(args, data_dir, "like-for-like", ["--learning-rule", "postpre",
+                                                                          "--no-shuffle"], args.threads),
+            "defaults": run_spinsyn(args, data_dir, "defaults", [], args.threads)}
+    scaling = []
+    for threads in (1, 2):
+        for batch in sorted({1, args.batch}):
+            r = run_spinsyn(args, data_dir, f"defaults, {threads} thread(s), batch {batch}", [], threads, batch)
+            scaling.append({k: r[k] for k in ("threads", "batch", "train_samples_per_s", "train_loop_samples_per_s",
+                                              "test_samples_per_s", "accuracy_all_activity", "process_wall_s")})
+    ours["thread_scaling"] = scaling
+    return ours
 
 
+# --------------------------------------------------------------------------------------------- data, report
 def resolve_data_dir(arg: str | None) -> Path:
-    cands = [arg] if arg else [os.environ.get("SPINSYN_MNIST_DIR"), str(ROOT.parent / "shared" / "data" / "mnist")]
+    """--data-dir, else $SPINSYN_MNIST_DIR, else ../shared/data/mnist, else spinsyn's embedded subset."""
+    cands = [arg] if arg else [os.environ.get("SPINSYN_MNIST_DIR"), str(ROOT.parent / "shared" / "data" / "mnist"),
+                               str(ROOT / "core" / "data" / "mnist")]
     for c in cands:
         if c and all((Path(c) / f).exists() or (Path(c) / f[:-3]).exists() for f in MNIST_FILES):
             return Path(c).resolve()
@@ -246,81 +247,101 @@ def _ratio(a, b):
     return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
 
 
-def _fmt(v, pct=False):
+def ratios(bn: dict | None, ours: dict) -> dict:
+    """spinsyn / BindsNET for (a) and (b) (samples/s: loop figures for train), and BindsNET / spinsyn wall (c)."""
+    out = {}
+    for name in ("like_for_like", "defaults"):
+        o = ours[name]
+        out[name] = {"train": _ratio(o["train_loop_samples_per_s"], bn and bn.get("train_samples_per_s")),
+                     "test": _ratio(o["test_samples_per_s"], bn and bn.get("test_samples_per_s")),
+                     "accuracy_points": (100 * (o["accuracy_all_activity"] - bn["accuracy_all_activity"])
+                                         if bn else None),
+                     "whole_command_wall": _ratio(bn and bn.get("process_wall_s"), o["process_wall_s"])}
+    return out
+
+
+def _f(v, pct=False):
     if v is None:
         return "n/a"
-    return f"{100 * v:.1f} %" if pct else f"{v:,.2f}"
+    return f"{100 * v:.1f} %" if pct else f"{v:,.1f}"
 
 
-def report(bn: dict | None, ours: dict | None) -> dict:
-    rows = [("train samples/s", "train_samples_per_s", False),
-            ("test samples/s", "test_samples_per_s", False),
-            ("test acc (all activity)", "accuracy_all_activity", True),
-            ("test acc (proportion)", "accuracy_proportion", True)]
+def report(bn: dict | None, ours: dict, rat: dict, threads: int) -> None:
     bn_label = "BindsNET 0.3.4" + (" (CACHED)" if bn and bn.get("cached") else "")
-    table = {}
-    print()
-    print(f"{'':26s}{bn_label:>22s}{'spinsyn (ideal)':>18s}{'ours/BindsNET':>16s}")
-    for title, key, pct in rows:
-        b = bn.get(key) if bn else None
-        o = ours.get(key) if ours else None
-        r = _ratio(o, b)
-        table[key] = {"bindsnet": b, "spinsyn": o, "ratio": r}
-        rs = "n/a" if r is None else (f"{r:,.1f}x" if not pct else f"{r:.2f}")
-        print(f"{title:26s}{_fmt(b, pct):>22s}{_fmt(o, pct):>18s}{rs:>16s}")
-    if bn:
-        print(f"(BindsNET: n_train={bn.get('n_train')}, n_test={bn.get('n_test')}, "
-              f"threads={bn.get('threads')}, measured {bn.get('measured_at')}"
-              f"{', CACHED from an earlier run' if bn.get('cached') else ''})")
-    if ours:
-        print(f"(spinsyn: n_train={ours.get('n_train')}, n_test={ours.get('n_test')}, device={ours.get('device')})")
-    print("Speeds on this kind of machine vary +-20-30 % between identical runs; compare within one run.")
-    return table
+    rows = [("train samples/s (loop)", "train_samples_per_s", "train_loop_samples_per_s", False),
+            ("test samples/s", "test_samples_per_s", "test_samples_per_s", False),
+            ("test acc (all activity)", "accuracy_all_activity", "accuracy_all_activity", True),
+            ("test acc (proportion)", "accuracy_proportion", "accuracy_proportion", True),
+            ("whole command, wall s", "process_wall_s", "process_wall_s", False)]
+    print(f"\nthreads pinned to {threads}: " + ", ".join(f"{v}={threads}" for v in THREAD_VARS)
+          + f", torch.set_num_threads({threads}), spinsyn --threads {threads}")
+    print(f"{'':26s}{bn_label:>20s}{'spinsyn postpre,':>18s}{'spinsyn':>12s}")
+    print(f"{'':26s}{'(eth_mnist)':>20s}{'file order':>18s}{'defaults':>12s}")
+    for title, kb, ko, pct in rows:
+        print(f"{title:26s}{_f(bn and bn.get(kb), pct):>20s}{_f(ours['like_for_like'][ko], pct):>18s}"
+              f"{_f(ours['defaults'][ko], pct):>12s}")
+    for name, r in rat.items():
+        print(f"ratio {name}: train {_f(r['train'])}x, test {_f(r['test'])}x, whole command "
+              f"{_f(r['whole_command_wall'])}x faster, accuracy {_f(r['accuracy_points'])} points")
+    print("spinsyn defaults by thread count (numba engine; test images always run in parallel):")
+    for s in ours["thread_scaling"]:
+        print(f"  {s['threads']} thread(s), batch {s['batch']:3d}: train {_f(s['train_samples_per_s'])} samples/s "
+              f"(engine), {_f(s['train_loop_samples_per_s'])} (loop); test {_f(s['test_samples_per_s'])}; "
+              f"acc {_f(s['accuracy_all_activity'], True)}")
+    print("Speeds on a shared machine vary +-20-30 % between identical runs; compare within one run.")
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="spinsyn vs BindsNET 0.3.4 (Diehl & Cook 2015, 100 neurons, batch 1)")
-    p.add_argument("--n-train", type=int, default=1000, help="first N training images (default 1000)")
-    p.add_argument("--n-test", type=int, default=1000, help="first M test images (default 1000)")
+    p.add_argument("--n-train", type=int, default=None, help="first N training images (default 1000; --quick 50)")
+    p.add_argument("--n-test", type=int, default=None, help="first M test images (default 1000; --quick 50)")
+    p.add_argument("--quick", action="store_true", help="50 / 50 images unless --n-train / --n-test are given")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None,
-                   help="MNIST IDX (gz) folder (default $SPINSYN_MNIST_DIR, else ../shared/data/mnist)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads for both (default 1)")
-    p.add_argument("--skip-bindsnet", action="store_true",
-                   help="reuse the last BindsNET result cached in the venv folder (labelled CACHED)")
-    p.add_argument("--skip-ours", action="store_true", help="run only the BindsNET side")
+                   help="MNIST IDX (gz) folder (default $SPINSYN_MNIST_DIR, ../shared/data/mnist, else the embedded "
+                        "2,000/1,000 subset)")
+    p.add_argument("--threads", type=int, default=1, help="threads for (a)-(c), both sides (default 1)")
+    p.add_argument("--batch", type=int, default=16, help="spinsyn batch for the thread-scaling runs (default 16)")
+    p.add_argument("--bindsnet", default="run", choices=["run", "cached", "none"],
+                   help="run BindsNET (default), reuse its cached result, or skip it (spinsyn only)")
     p.add_argument("--bindsnet-venv", default=os.environ.get("SPINSYN_BINDSNET_VENV", str(DEFAULT_VENV)),
                    help=f"BindsNET virtualenv (default $SPINSYN_BINDSNET_VENV or {DEFAULT_VENV})")
     p.add_argument("--python", default=sys.executable, help="base interpreter for the venv (default: this one)")
     p.add_argument("--spinsyn", default=None, help="spinsyn executable (default .venv/bin/spinsyn)")
-    p.add_argument("--keep-run", action="store_true", help="keep our run directory")
-    p.add_argument("--json-out", default=None, help="also write the comparison as JSON here")
+    p.add_argument("--keep-run", action="store_true", help="keep our run directories")
+    p.add_argument("--json-out", default=None, help="also write the results as JSON here")
     args = p.parse_args(argv)
+    n = 50 if args.quick else 1000
+    args.n_train = n if args.n_train is None else args.n_train
+    args.n_test = n if args.n_test is None else args.n_test
+    return args
 
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)
-    say(f"MNIST from {data_dir}")
+    say(f"MNIST from {data_dir}; {args.n_train} train / {args.n_test} test images")
     venv = Path(args.bindsnet_venv).resolve()
-
-    if args.skip_bindsnet:
+    bn = None
+    if args.bindsnet == "cached":
         bn = cached_bindsnet(venv, args)
-    else:
-        py = ensure_bindsnet_venv(venv, args.python)
-        bn = run_bindsnet(py, args, data_dir, venv)
-
-    ours = None if args.skip_ours else run_ours(args, data_dir)
-    table = report(bn, ours)
-
+    elif args.bindsnet == "run":
+        bn = run_bindsnet(ensure_bindsnet_venv(venv, args.python), args, data_dir, venv)
+    ours = run_ours(args, data_dir)
+    rat = ratios(bn, ours)
+    report(bn, ours, rat, args.threads)
     if args.json_out:
         payload = {
-            "benchmark": "snn_vs_bindsnet",
-            "n_train": args.n_train, "n_test": args.n_test, "seed": args.seed, "threads": args.threads,
-            "data_dir": str(data_dir), "bindsnet_cached": bool(bn and bn.get("cached")),
-            "table": table, "bindsnet": bn, "spinsyn": ours,
+            "benchmark": "snn_vs_bindsnet", "version": 2, "n_train": args.n_train, "n_test": args.n_test,
+            "seed": args.seed, "data_dir": str(data_dir), "bindsnet_mode": args.bindsnet,
+            "threads": {**{v: args.threads for v in THREAD_VARS}, "torch": args.threads, "spinsyn": args.threads},
+            "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg()),
+            "bindsnet": bn, "spinsyn": ours, "ratios": rat,
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
         Path(args.json_out).write_text(json.dumps(payload, indent=1))
         say(f"wrote {args.json_out}")
-    return 0 if ours is not None or args.skip_ours else 1
+    return 0
 
 
 if __name__ == "__main__":

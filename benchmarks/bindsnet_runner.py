@@ -7,8 +7,10 @@ assign_labels, every --update-interval images as eth_mnist does, plus once more 
 last partial block so every training image counts), tests on the first M test images and prints one
 JSON line prefixed with ``BINDSNET_RESULT `` on stdout.
 
-Timed: the per-sample loops only (Poisson encoding + network.run + monitor read-out + reset), as
-in eth_mnist; imports, network construction and data loading are excluded.
+Timed: the per-sample loops (Poisson encoding + network.run + monitor read-out + reset, and during training
+the label assignment every --update-interval images), as in eth_mnist; imports, network construction and data
+loading are excluded here (the benchmark also times the whole process from start to exit).
+Threads: torch.set_num_threads(--threads); the caller sets OMP/MKL/OPENBLAS_NUM_THREADS.
 """
 
 from __future__ import annotations
@@ -183,6 +185,8 @@ def main() -> int:
         "torch_version": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "thread_env": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
         "seed": args.seed,
         "n_train": n_train,
         "n_test": n_test,

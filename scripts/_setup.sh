@@ -36,13 +36,14 @@ fi
 STAMP="$VENV/.spinsyn-installed"
 WANT="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
-    echo "[setup] installing torch==2.13.0 (CPU) and spinsyn[dev,cmtj] (editable)"
+    echo "[setup] installing torch==2.13.0 (CPU) and spinsyn[dev,cmtj,study,nir,interop-test] (editable)"
     # pip's and setuptools' chatter goes to a log, shown only when a step fails
     LOG="$VENV/setup.log"
     quiet() { if ! "$@" >>"$LOG" 2>&1; then echo "[setup] failed: $*" >&2; tail -n 40 "$LOG" >&2; exit 1; fi; }
     quiet "$PY" -m pip install -q --upgrade pip
     quiet "$PY" -m pip install -q "torch==2.13.0"
-    quiet "$PY" -m pip install -q -e "$ROOT[dev,cmtj]"
+    quiet "$PY" -m pip install -q -e "$ROOT[dev,cmtj,study,nir,interop-test]"
+    quiet "$PY" -m pip install -q --no-deps "norse==1.1.0"  # NIR consumer for tests (see pyproject interop-test)
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

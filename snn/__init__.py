@@ -7,9 +7,12 @@ registries (:data:`RULES`, :data:`SYNAPSES`, :func:`make_rule`, :func:`make_syna
 ``spinsyn.devices.SynapseSpec`` / ``synapse_device``.
 """
 
+from .bindsnet_file import UnsafePickleError, read_bindsnet_file
+from .bindsnet_import import import_bindsnet, load_bindsnet
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, checkpoint_path, read_checkpoint
 from .config import TrainConfig, make_config, validate_config
 from .network import TrainedNetwork, evaluate, load_run
+from .nir_graph import export_nir, nir_graph
 from .params import ExcParams, InhParams, NetworkParams
 from .rules import RULES, BiSigmoidTrace, CompiledRule, PostPre, SweepTrace, make_rule
 from .synapses import SYNAPSES, Compound, DomainWall, Ideal, Quantized, make_synapse, synapse_from_record
@@ -34,7 +37,13 @@ __all__ = [
     "TrainConfig",
     "TrainedNetwork",
     "Trainer",
+    "UnsafePickleError",
     "evaluate",
+    "export_nir",
+    "import_bindsnet",
+    "load_bindsnet",
+    "nir_graph",
+    "read_bindsnet_file",
     "load_run",
     "make_config",
     "make_rule",

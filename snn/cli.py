@@ -10,11 +10,12 @@ from .config import INPUT_PRESETS
 
 #: ``make_config`` keyword ← argparse destination (options whose names differ); the rest keep their names
 _ARG_NAMES = {"input_preset": "input"}
-_MAKE_CONFIG_KEYS = ("synapse", "neurons", "n_train", "n_test", "n_assign", "epochs", "batch", "merge", "seed",
+_MAKE_CONFIG_KEYS = ("synapse", "neurons", "n_train", "n_test", "n_assign", "epochs", "batch", "batch_ramp", "merge",
+                     "seed",
                      "device", "engine", "data_dir", "rule", "learning_rule", "nu", "nu_final", "nu_pre",
                      "rule_spread", "rule_offset", "soft_bound", "deterministic_rounding", "compound_gain",
                      "g_spread", "read_noise", "input_preset", "intensity", "time_ms", "w_inh", "min_spikes",
-                     "train_min_spikes", "checkpoint_every")
+                     "train_min_spikes", "checkpoint_every", "checkpoint_weights", "threads")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-assign", type=int, default=10000, help="training images for label assignment (default 10000)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=1, help="images simulated in parallel (default 1)")
-    p.add_argument("--merge", default="winner", choices=["winner", "sum"],
+    p.add_argument("--merge", default="winner", choices=["winner", "sum", "winner-scaled"],
                    help="how a batch's weight changes combine (default winner: per neuron, its strongest image)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (default auto)")
     p.add_argument("--engine", default="auto", choices=["auto", "numba", "torch"],
@@ -77,6 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="training: discard and re-show an image at +32 Hz (up to 5 times) while it evokes fewer than "
                         "K spikes, as Diehl & Cook did (numba engine; default 0 = off, as BindsNET)")
     p.add_argument("--checkpoint-every", type=int, default=5000, help="images between checkpoints")
+    _add_scale_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     # what --resume refuses to be combined with: every option left at its default here
     p.set_defaults(func=cmd_train, train_defaults={a.dest: a.default for a in p._actions
@@ -88,7 +90,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--data-dir", default=None)
     e.add_argument("--device", default="auto")
     e.add_argument("--json", action="store_true", help="print the result as JSON")
+    e.add_argument("--assign", type=int, default=None, metavar="N",
+                   help="first assign labels on N training images (learning off) and store them in the run "
+                        "(runs imported without labels)")
     e.set_defaults(func=cmd_eval)
+    from .import_cli import register_import
+
+    register_import(subparsers)
+
+
+def _add_scale_options(p: argparse.ArgumentParser) -> None:
+    """Options of large and short runs: batch ramp, threads, checkpoint weight precision, plots."""
+    p.add_argument("--batch-ramp", type=int, default=0, metavar="K",
+                   help="warm start: batch 1 for the first K images of the run, then --batch (default 0 = --batch from "
+                        "the start; measured worse at 400 neurons, docs/snn.md)")
+    p.add_argument("--checkpoint-weights", default="float64", choices=["float64", "float32", "float16"],
+                   help="ideal synapses: dtype of the weights in the final checkpoint (float16: 4x smaller, relative "
+                        "error <= 2^-11; leveled synapses always store exact level indices)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads of the numba engine (default 0 = all that NUMBA_NUM_THREADS allows); images of a "
+                        "batch and of evaluation run in parallel, with the same results at any thread count")
+    p.add_argument("--no-plots", action="store_true", help="do not write the PNG figures (saves ~1.3 s)")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -96,7 +118,7 @@ def config_from_args(args: argparse.Namespace):
     from .config import make_config
 
     opts = {k: getattr(args, _ARG_NAMES.get(k, k)) for k in _MAKE_CONFIG_KEYS}
-    return make_config(**opts, norm=not args.no_norm, shuffle=not args.no_shuffle)
+    return make_config(**opts, norm=not args.no_norm, shuffle=not args.no_shuffle, plots=not args.no_plots)
 
 
 def _check_data(data_dir: str | None, n_train: int, n_test: int) -> None:
@@ -140,8 +162,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     resolve_engine(cfg.engine, resolve_device(cfg.device))
     _check_data(cfg.data_dir, cfg.n_train, cfg.n_test)
     m = train(cfg, run_dir, resume=resume, progress=not getattr(args, "quiet", False))
-    print(f"test accuracy: all activity {100 * m['accuracy_all_activity']:.2f} %, proportion weighting "
-          f"{100 * m['accuracy_proportion']:.2f} % ({m['n_test']} images); train {m['train_samples_per_s']:.0f} "
+    acc = ("not measured (--n-test 0)" if m["accuracy_all_activity"] is None else
+           f"all activity {100 * m['accuracy_all_activity']:.2f} %, proportion weighting "
+           f"{100 * m['accuracy_proportion']:.2f} % ({m['n_test']} images)")
+    print(f"test accuracy: {acc}; train {m['train_samples_per_s']:.0f} "
           f"samples/s, test {m['test_samples_per_s']:.0f} samples/s on {m['device']} ({m['engine']}); "
           f"run in {run_dir}")
     return 0
@@ -155,9 +179,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.n_test < 1:
         raise ValueError(f"--n-test: expected a positive integer, got {args.n_test}")
-    read_checkpoint(args.run_dir)  # a missing or foreign file fails here, before the network code loads
+    ck = read_checkpoint(args.run_dir)  # a missing or foreign file fails here, before the network code loads
+    _check_data(args.data_dir, args.assign or 0, args.n_test)
+    if args.assign is not None:
+        from .assign import assign_run_labels
+
+        a = assign_run_labels(args.run_dir, args.assign, args.data_dir, args.device)
+        print(f"{args.run_dir}: labels assigned on {a['n_assign']} training images and stored in the run")
+    elif "assignments" not in ck:
+        raise ValueError(f"{args.run_dir}: the run has no label assignment; add --assign N (N training images)")
     net = load_run(args.run_dir)
-    _check_data(args.data_dir, 0, args.n_test)
     X, y = load_mnist("test", args.data_dir, n=args.n_test)
     res = evaluate(net, X, y, device=args.device)
     if args.json:

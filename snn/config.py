@@ -55,7 +55,8 @@ class TrainConfig:
     n_assign: int = 10000
     epochs: int = 1
     batch: int = 1
-    merge: str = "winner"  # how a batch's per-image weight changes combine: "winner" | "sum"
+    batch_ramp: int = 0  # warm start: batch 1 for the first batch_ramp images of the run, then batch; 0 = off
+    merge: str = "winner"  # how a batch's per-image weight changes combine: "winner" | "sum" | "winner-scaled"
     seed: int = 0
     engine: str = "auto"  # "numba" | "torch" | "auto"
     device: str = "auto"
@@ -67,6 +68,10 @@ class TrainConfig:
     nu_final_frac: float = 1.0  # learning rates decay linearly to this fraction of their start over the run
     train_min_spikes: int = 0  # training: re-show an image at +32 Hz while it evokes fewer spikes (D&C); 0 = off
     device_preset: str | None = None
+    checkpoint_weights: str = "float64"  # ideal synapses: dtype of w in the final checkpoint (float64/32/16)
+    plots: bool = True  # write the PNG figures at the end of the run (matplotlib; ~1.3 s)
+    threads: int = 0  # numba CPU threads (0 = all allowed by NUMBA_NUM_THREADS)
+    origin: dict | None = None  # where a run not trained by spinsyn came from (`spinsyn import`); None = trained
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -126,7 +131,8 @@ def _network(neurons: int, input_preset: str, intensity: float | None, time_ms: 
 
 
 def make_config(*, synapse: str = "ideal", neurons: int = 100, n_train: int = 60000, n_test: int = 10000,
-                n_assign: int = 10000, epochs: int = 1, batch: int = 1, merge: str = "winner", seed: int = 0,
+                n_assign: int = 10000, epochs: int = 1, batch: int = 1, batch_ramp: int = 0, merge: str = "winner",
+                seed: int = 0,
                 device: str = "auto", engine: str = "auto", device_preset: str | None = None,
                 data_dir: str | Path | None = None, rule: str | Path | None = None, learning_rule: str = "trace",
                 nu: float | None = None, nu_final: float | None = None, nu_pre: float | None = None,
@@ -135,7 +141,8 @@ def make_config(*, synapse: str = "ideal", neurons: int = 100, n_train: int = 60
                 g_spread: float | None = None, read_noise: float | None = None, input_preset: str = "bindsnet",
                 intensity: float | None = None, time_ms: float | None = None, w_inh: float | None = None,
                 norm: bool = True, shuffle: bool = True, min_spikes: int = 0, train_min_spikes: int = 0,
-                checkpoint_every: int = 5000) -> TrainConfig:
+                checkpoint_every: int = 5000, checkpoint_weights: str = "float64", plots: bool = True,
+                threads: int = 0) -> TrainConfig:
     """A validated :class:`TrainConfig` from options named as on the command line (``spinsyn train --help``),
     with the per-synapse defaults (:data:`DEFAULT_NU`, :data:`DEFAULT_NU_FINAL`, :data:`INPUT_PRESETS`, rule
     offset 0.5 without normalisation). ``rule``: a rule JSON or a device sweep HDF5 (detected by content);
@@ -145,9 +152,11 @@ def make_config(*, synapse: str = "ideal", neurons: int = 100, n_train: int = 60
         synapse=str(synapse), network=_network(neurons, input_preset, intensity, time_ms, w_inh, norm),
         rule=_rule_options(kind, learning_rule, rule, nu, nu_pre, rule_spread, rule_offset, soft_bound, norm),
         synapse_options=_synapse_options(kind, deterministic_rounding, compound_gain, g_spread, read_noise),
-        n_train=n_train, n_test=n_test, n_assign=n_assign, epochs=epochs, batch=batch, merge=merge, seed=seed,
+        n_train=n_train, n_test=n_test, n_assign=n_assign, epochs=epochs, batch=batch, batch_ramp=batch_ramp,
+        merge=merge, seed=seed,
         engine=engine, device=device, device_preset=device_preset, shuffle=shuffle, min_spikes=min_spikes,
         train_min_spikes=train_min_spikes, checkpoint_every=checkpoint_every,
+        checkpoint_weights=checkpoint_weights, plots=plots, threads=threads,
         nu_final_frac=DEFAULT_NU_FINAL.get(kind, 1.0) if nu_final is None else nu_final,
         data_dir=str(Path(data_dir).resolve()) if data_dir else None)
     validate_config(cfg)
@@ -155,12 +164,25 @@ def make_config(*, synapse: str = "ideal", neurons: int = 100, n_train: int = 60
 
 
 # ---------------------------------------------------------------------------------------------- validation
+def _may_have_gpu() -> bool:
+    """False only on a POSIX machine with no NVIDIA (``/dev/nvidia<i>``), ROCm (``/dev/kfd``) or WSL (``/dev/dxg``)
+    GPU device node, where ``torch.cuda.is_available()`` is necessarily False."""
+    import glob
+    import os
+
+    if os.name != "posix":
+        return True
+    return bool(glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/kfd") or os.path.exists("/dev/dxg"))
+
+
 def resolve_device(device: str) -> str:
     """``"auto"`` → ``"cuda"`` when available, else ``"cpu"``. Raises ValueError for unknown/unavailable."""
     if device == "cpu":
         return device  # no torch import: checking a CPU run's options stays fast
     if not isinstance(device, str) or not (device == "auto" or device.startswith("cuda")):
         raise ValueError(f"--device: expected auto, cpu or cuda[:i], got {device!r}")
+    if device == "auto" and not _may_have_gpu():
+        return "cpu"  # no GPU device node: CUDA cannot be available, and torch (~1.3 s to import) is not needed
     import torch
 
     if device == "auto":
@@ -181,11 +203,19 @@ def resolve_engine(engine: str, device: str) -> str:
 
 def _check_run(cfg: TrainConfig) -> None:
     for name, lo in (("n_train", 1), ("n_test", 0), ("n_assign", 1), ("epochs", 1), ("batch", 1),
-                     ("checkpoint_every", 1), ("seed", 0), ("min_spikes", 0), ("train_min_spikes", 0)):
+                     ("checkpoint_every", 1), ("seed", 0), ("min_spikes", 0), ("train_min_spikes", 0),
+                     ("batch_ramp", 0)):
         check_scalar(getattr(cfg, name), f"--{name.replace('_', '-')}", _INT, min_val=lo)
     check_scalar(cfg.nu_final_frac, "--nu-final", float, min_val=0.0, max_val=1.0)
-    check_choice(cfg.merge, "--merge", ("winner", "sum"))
+    check_choice(cfg.merge, "--merge", ("winner", "sum", "winner-scaled"))
     check_choice(cfg.shuffle, "shuffle", (True, False))
+    check_choice(cfg.plots, "plots", (True, False))
+    check_choice(cfg.checkpoint_weights, "--checkpoint-weights", ("float64", "float32", "float16"))
+    check_scalar(cfg.threads, "--threads", _INT, min_val=0)
+    if cfg.threads > 1:
+        from numba import config as numba_config
+
+        check_scalar(cfg.threads, "--threads", _INT, max_val=int(numba_config.NUMBA_NUM_THREADS))
     engine = resolve_engine(cfg.engine, resolve_device(cfg.device))
     if cfg.train_min_spikes and engine != "numba":
         raise ValueError("--train-min-spikes: implemented in the numba CPU engine only (use --engine numba)")

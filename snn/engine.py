@@ -41,10 +41,14 @@ class NumbaEngine:
     name = "numba"
 
     def __init__(self, ns: NetState, params: NetworkParams, rule: CompiledRule, syn: Synapse, norm: float,
-                 merge_winner: bool = True):
+                 merge_winner: bool = True, threads: int = 0, scale_wins: bool = False):
         self.ns, self.params, self.rule, self.syn = ns, params, rule, syn
+        self.scale_wins = bool(scale_wins)  # ``--merge winner-scaled``
+        #: numba threads for the parallel kernels (0 = all that NUMBA_NUM_THREADS allows); results do not depend
+        #: on it (each image has its own random stream and workspace)
+        self.threads = int(threads)
         self.P, self.T, self.norm, self.merge_winner = params.packed(), params.steps, float(norm), merge_winner
-        self._ws: dict[int, tuple] = {}
+        self._ws: tuple = ()
         self.device = "cpu"
         self._syn = _syn_args(syn)
         #: Diehl & Cook's training rule: an image evoking fewer spikes is shown again (its first presentation
@@ -52,16 +56,45 @@ class NumbaEngine:
         self.train_min_spikes = 0
 
     def _workspace(self, B: int) -> tuple:
-        if B not in self._ws:
+        """(dWT (B, N, 784), counts, spiked, n_spiked, θ after) views of one workspace sized for the largest batch
+        so far (a batch ramp does not allocate one per size); dWT rows are zeroed again by the merge."""
+        if not self._ws or self._ws[0].shape[0] < B:
             N = self.ns.w.shape[1]
-            self._ws[B] = (np.zeros((B, N, 784)), np.zeros((B, N), np.int64), np.zeros((B, N), np.int64),
-                           np.zeros(B, np.int64), np.zeros((B, N)))
-        return self._ws[B]
+            self._ws = (np.zeros((B, N, 784)), np.zeros((B, N), np.int64), np.zeros((B, N), np.int64),
+                        np.zeros(B, np.int64), np.zeros((B, N)))
+        return tuple(a[:B] for a in self._ws)
+
+    def warm_up(self) -> None:
+        """Load the compiled kernels (the first call of each loads it from numba's cache, ~0.5 s in all) on a
+        1-step dummy image and copies of the state, so that timed calls count simulation only."""
+        from . import kernels as K
+
+        ns, r, N = self.ns, self.rule, self.ns.w.shape[1]
+        w, th, p, sd = ns.w.copy(), ns.theta.copy(), np.zeros((1, 784)), np.zeros(1, np.uint32)
+        dWT, counts, spiked, nsp, tha = (np.zeros((1, N, 784)), np.zeros((1, N), np.int64), np.zeros((1, N), np.int64),
+                                         np.zeros(1, np.int64), np.zeros((1, N)))
+        K.run_batch(p, sd, 1, w, th, self.P, True, r.kind, r.f_tab, r.nu_pre, r.nu_post, r.trace_decay, r.spread,
+                    r.offset, dWT, counts, spiked, nsp, tha)
+        kind, n_lev, stoch, gain, gmin, gmax = self._syn
+        K.apply_update(w, ns.state.copy(), ns.gp_S.copy(), ns.gap_S.copy(), th, th.copy(), tha, counts, dWT, spiked,
+                       nsp, self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(0),
+                       bool(r.soft_bound), self.scale_wins)
+        K.eval_batch(p, sd, 1, w, th, self.P, counts)
+
+    def _pin(self, B: int) -> None:
+        """Use ``min(threads, B)`` threads for a call on ``B`` images: a parallel region with idle threads costs
+        their wake-up and barrier (measured: batch-1 training at 2 threads on a loaded 2-core machine ran at 63
+        instead of ~1,400 images/s)."""
+        import numba
+
+        n = self.threads or numba.config.NUMBA_NUM_THREADS
+        numba.set_num_threads(max(1, min(n, B)))
 
     def train_batch(self, p_steps: np.ndarray, seeds: np.ndarray, update_seed: int) -> np.ndarray:
         from . import kernels as K
 
         B = p_steps.shape[0]
+        self._pin(B)
         dWT, counts, spiked, nsp, tha = self._workspace(B)
         r, ns = self.rule, self.ns
         K.run_batch(p_steps, seeds, self.T, ns.w, ns.theta, self.P, True, r.kind, r.f_tab, r.nu_pre, r.nu_post,
@@ -100,11 +133,12 @@ class NumbaEngine:
         kind, n_lev, stoch, gain, gmin, gmax = self._syn
         K.apply_update(ns.w, ns.state, ns.gp_S, ns.gap_S, ns.theta, th0d, tha, counts, dWT, spiked, nsp,
                        self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(update_seed),
-                       bool(self.rule.soft_bound))
+                       bool(self.rule.soft_bound), self.scale_wins)
 
     def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
         from . import kernels as K
 
+        self._pin(p_steps.shape[0])
         counts = np.zeros((p_steps.shape[0], self.ns.w.shape[1]), np.int64)
         K.eval_batch(p_steps, seeds, self.T, self.ns.w if w is None else w, self.ns.theta, self.P, counts)
         return counts
@@ -139,8 +173,10 @@ class TorchEngine:
     name = "torch"
 
     def __init__(self, ns: NetState, params: NetworkParams, rule: CompiledRule, syn: Synapse, norm: float,
-                 merge_winner: bool = True, device: str = "cpu", dtype=None):
+                 merge_winner: bool = True, device: str = "cpu", dtype=None, scale_wins: bool = False):
         import torch
+
+        self.scale_wins = bool(scale_wins)  # ``--merge winner-scaled``
 
         self.torch = torch
         self.params, self.rule, self.syn, self.norm, self.merge_winner = params, rule, syn, float(norm), merge_winner
@@ -158,12 +194,26 @@ class TorchEngine:
         self.gen = torch.Generator(device=self.device)
         self._ns = ns
         self._syn = _syn_args(syn)
+        #: one :class:`~spinsyn.snn.torch_engine.StaticSimulation` per training batch size: a CUDA graph of the
+        #: T-step loop on CUDA (``capture`` False: the eager loop, as on the CPU)
+        self.capture = self.device.startswith("cuda")
+        self._sims: dict[int, object] = {}
+
+    def _sim(self, B: int):
+        """The static training simulation for a batch of ``B`` on the engine's own ``w`` and θ. (Evaluation, a
+        few large chunks, calls :func:`~spinsyn.snn.torch_engine.simulate` directly: a graph keeps its memory
+        pool, and pools for 2,048-image chunks would not fit next to each other for thousands of neurons.)"""
+        from . import torch_engine as TE
+
+        if B not in self._sims:
+            self._sims[B] = TE.StaticSimulation(B, self.T, self.w, self.theta, self.P, True, capture=self.capture)
+        return self._sims[B]
 
     def _update(self, X, update_seed: int):
         from . import torch_engine as TE
 
         torch = self.torch
-        S, th_after = TE.simulate(X, self.w, self.theta, self.P, True)
+        S, th_after = self._sim(X.shape[0])(X)
         dW = TE.weight_change(X, S, self.rule, self.gen)
         counts = S.sum(1)
         th0d = self.theta * self.P[P_THETA_DECAY] ** self.T
@@ -172,7 +222,7 @@ class TorchEngine:
         theta64 = self.theta.to(torch.float64)
         TE.apply_update(w64, self.state, self.gp, self.gap, theta64, th0d.to(torch.float64),
                         th_after.to(torch.float64), counts, dW.to(torch.float64), self.merge_winner, kind, n_lev,
-                        stoch, gain, gmin, gmax, self.norm, self.gen, bool(self.rule.soft_bound))
+                        stoch, gain, gmin, gmax, self.norm, self.gen, bool(self.rule.soft_bound), self.scale_wins)
         self.w.copy_(w64)
         self.theta.copy_(theta64)
         return counts.round().to(torch.int64).cpu().numpy()
@@ -198,6 +248,9 @@ class TorchEngine:
         S, _ = TE.simulate(TE.poisson_dense(p, self.T, self.gen), ww, self.theta, self.P, False)
         return S.sum(1).round().to(torch.int64).cpu().numpy()
 
+    def warm_up(self) -> None:
+        """Nothing to load (torch kernels need no compilation here)."""
+
     def sync(self) -> NetState:
         ns = self._ns
         ns.w[...] = self.w.detach().to(self.torch.float64).cpu().numpy()
@@ -208,8 +261,9 @@ class TorchEngine:
 
 
 def make_engine(kind: str, ns: NetState, params: NetworkParams, rule: CompiledRule, syn: Synapse, norm: float,
-                merge_winner: bool, device: str):
-    """``kind`` = "numba" (CPU only) or "torch"."""
+                merge_winner: bool, device: str, threads: int = 0, scale_wins: bool = False):
+    """``kind`` = "numba" (CPU only; ``threads``: 0 = all allowed) or "torch"; ``scale_wins``: ``--merge
+    winner-scaled`` (with ``merge_winner``)."""
     if kind == "numba":
-        return NumbaEngine(ns, params, rule, syn, norm, merge_winner)
-    return TorchEngine(ns, params, rule, syn, norm, merge_winner, device=device)
+        return NumbaEngine(ns, params, rule, syn, norm, merge_winner, threads, scale_wins)
+    return TorchEngine(ns, params, rule, syn, norm, merge_winner, device=device, scale_wins=scale_wins)

@@ -223,13 +223,15 @@ def run_batch(p_steps, seeds, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, n
 
 @njit(cache=True)
 def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, dWT_all, spiked_all, n_spiked,
-                 merge_winner, syn_kind, n_lev, stochastic, gain, gmin, gmax, norm, seed, soft_bound):
+                 merge_winner, syn_kind, n_lev, stochastic, gain, gmin, gmax, norm, seed, soft_bound, scale_wins):
     """Merge the per-image weight changes of a batch and realise them with the synapse model (in place).
 
     θ: ``theta = θ0·decay^T + Σ_b (θ_b − θ0·decay^T)``. Weights: per neuron j, the change of the image in
     which j spiked most (``merge_winner``; first such image on a tie) or the sum over images. Target
     ``t = clip(w + Δ, 0, 1)`` (compound: ``k/N + Δ``, the nominal level; with ``soft_bound`` Δ>0 is scaled by
-    1 − base and Δ<0 by base), scaled to sum ``norm`` (if > 0) and clipped; then ideal (``SYN_CONTINUOUS``),
+    1 − base and Δ<0 by base), scaled to sum ``norm`` (if > 0) and clipped; with ``scale_wins`` the winner's change
+    is multiplied by max(1, number of images of the batch in which j spiked most of all neurons, lowest index on a
+    tie), so a batch teaches as many images as batch 1 would; then ideal (``SYN_CONTINUOUS``),
     levels (``SYN_LEVELS``, ``n_lev`` levels) or compound (``SYN_COMPOUND``, ``n_lev`` MTJs, ``gp``/``gap`` per
     synapse)."""
     B, N = counts.shape
@@ -247,14 +249,25 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
             if counts[b, j] > best_c[j]:
                 best_c[j] = counts[b, j]
                 best_b[j] = b
+    wins = np.ones(N)
+    if scale_wins:
+        wins[:] = 0.0
+        for b in range(B):
+            top, top_c = -1, 0
+            for j in range(N):
+                if counts[b, j] > top_c:
+                    top, top_c = j, counts[b, j]
+            if top >= 0:
+                wins[top] += 1.0
     delta = np.zeros(N_IN)
     tgt = np.zeros(N_IN)
     for j in range(N):
         if best_b[j] < 0:
             continue
         if merge_winner:
+            sc = max(1.0, wins[j])
             for i in range(N_IN):
-                delta[i] = dWT_all[best_b[j], j, i]
+                delta[i] = dWT_all[best_b[j], j, i] * sc
         else:
             for i in range(N_IN):
                 delta[i] = 0.0

@@ -109,6 +109,42 @@ def simulate(X: torch.Tensor, w: torch.Tensor, theta: torch.Tensor, P: list[floa
     return S, es.theta
 
 
+class StaticSimulation:
+    """:func:`simulate` on fixed buffers, captured as one CUDA graph on CUDA (the T-step loop of ~20 small kernels
+    per step is launch-bound; a graph replays all of them with one launch). On the CPU the same buffers and the
+    same call sequence run eagerly, so the copy-in / replay / read-out logic is what the CPU tests check.
+
+    ``w`` (784, N) and ``theta`` (N,) are read by reference at every call (the engine updates them in place);
+    the input spikes are copied into the static ``X`` (B, T, 784). The returned spikes S (B, T, N) and final
+    θ (B, N) are the static outputs: valid until the next call."""
+
+    def __init__(self, B: int, T: int, w: torch.Tensor, theta: torch.Tensor, P: list[float], learn: bool,
+                 capture: bool | None = None):
+        self.w, self.theta, self.P, self.learn = w, theta, P, learn
+        self.X = torch.zeros((B, T, w.shape[0]), dtype=w.dtype, device=w.device)
+        self.captured = w.device.type == "cuda" if capture is None else capture
+        self.graph = None
+        if self.captured:
+            self._capture()
+
+    def _capture(self) -> None:
+        side = torch.cuda.Stream(device=self.w.device)
+        side.wait_stream(torch.cuda.current_stream(self.w.device))
+        with torch.cuda.stream(side):  # warm-up outside the graph (allocator pools, lazy kernel loads)
+            simulate(self.X, self.w, self.theta, self.P, self.learn)
+        torch.cuda.current_stream(self.w.device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.S, self.theta_after = simulate(self.X, self.w, self.theta, self.P, self.learn)
+
+    def __call__(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.X.copy_(X)
+        if self.graph is None:  # eager: the same inputs, outputs not kept between calls
+            return simulate(self.X, self.w, self.theta, self.P, self.learn)
+        self.graph.replay()
+        return self.S, self.theta_after
+
+
 def _last_times(X: torch.Tensor) -> torch.Tensor:
     """Index of the last spike at or before each step, −1 before the first: (B, T, n) int64."""
     T = X.shape[1]
@@ -143,7 +179,7 @@ def weight_change(X: torch.Tensor, S: torch.Tensor, rule, gen: torch.Generator |
 
 
 def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, dW, merge_winner, syn_kind, n_lev,
-                 stochastic, gain, gmin, gmax, norm, gen, soft_bound=False):
+                 stochastic, gain, gmin, gmax, norm, gen, soft_bound=False, scale_wins=False):
     """Torch twin of :func:`spinsyn.snn.kernels.apply_update` (in place on ``w``, ``state``, ``theta``).
 
     ``counts`` (B, N), ``dW`` (B, 784, N)."""
@@ -155,6 +191,10 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
     N = w.shape[1]
     if merge_winner:
         delta = dW.permute(2, 0, 1)[torch.arange(N, device=w.device), best_b].T  # (784, N)
+        if scale_wins:  # × max(1, images in which the neuron spiked most of all neurons)
+            top_c, top = counts.max(1)
+            wins = torch.bincount(top[top_c > 0], minlength=N).to(delta.dtype)
+            delta = delta * wins.clamp_min(1.0)
     else:
         delta = dW.sum(0)
     # compound: the update acts on the nominal level (pulse count), not the read conductance

@@ -41,6 +41,13 @@ METRICS_FORMAT, METRICS_VERSION = "spinsyn-metrics", 1
 UPDATE_SEED_MIX = 0x5BD1E995  # synapse-update seed of a batch = seed of its first image ^ this
 
 
+def batch_size_at(g: int, batch: int, ramp: int) -> int:
+    """Batch size of the batch starting after ``g`` images of the run: ``batch``, or with a warm start (``ramp``
+    > 0) 1 for the first ``ramp`` images and ``batch`` from then on. (A doubling ramp 1, 2, 4, ... was measured
+    worse: intermediate batch sizes during the first thousands of images cost accuracy; docs/snn.md.)"""
+    return 1 if g < ramp else batch
+
+
 def scheduled_rule(rule: CompiledRule, final_frac: float, progress: float) -> CompiledRule:
     """The rule with ν_pre and ν_post scaled by ``1 + (final_frac − 1)·progress`` (linear annealing;
     ``progress`` = fraction of the run's training images already shown, so resume gives the same schedule)."""
@@ -64,7 +71,7 @@ class Trainer:
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []
         self.asg, self.props = np.zeros(N, np.int64), np.zeros((N, 10))
         self.epoch0 = self.done0 = 0
-        self.t_train, self.n_done_call = 0.0, 0
+        self.t_train, self.n_done_call, self.t_loop = 0.0, 0, 0.0
         self.compiled: CompiledRule | None = None
 
     # ------------------------------------------------------------------------------------------ set-up
@@ -104,7 +111,8 @@ class Trainer:
                 self.ns.state, self.ns.gp_S, self.ns.gap_S = np.zeros((1, 1), np.int32), np.ones((1, 1)), \
                     np.ones((1, 1))
         self.eng = make_engine(self.engine_kind, self.ns, self.params, self.compiled, self.syn, norm,
-                               self.cfg.merge == "winner", self.device)
+                               self.cfg.merge != "sum", self.device, threads=self.cfg.threads,
+                               scale_wins=self.cfg.merge == "winner-scaled")
         if self.cfg.train_min_spikes:
             self.eng.train_min_spikes = int(self.cfg.train_min_spikes)
         self.last_ck = self.epoch0 * self.cfg.n_train + self.done0
@@ -136,10 +144,20 @@ class Trainer:
         if bar is not None:
             bar.set_postfix(acc=f"{acc:.3f}", sps=f"{self.n_done_call / max(self.t_train, 1e-9):.0f}")
 
-    def _batch(self, p_all: np.ndarray, order: np.ndarray, epoch: int, k: int) -> int:
-        """Train on the batch at position ``k`` of ``epoch``; returns its size."""
+    def _positions(self, epoch: int):
+        """(position, batch size) of each batch of ``epoch`` from where this run starts (resume-safe: the size
+        depends only on the run's image count before the batch, :func:`batch_size_at`)."""
         cfg = self.cfg
-        sel = order[k:k + cfg.batch]
+        k = self.done0 if epoch == self.epoch0 else 0
+        while k < cfg.n_train:
+            b = batch_size_at(epoch * cfg.n_train + k, cfg.batch, cfg.batch_ramp)
+            yield k, b
+            k += b
+
+    def _batch(self, p_all: np.ndarray, order: np.ndarray, epoch: int, k: int, b: int) -> int:
+        """Train on the batch of ``b`` images at position ``k`` of ``epoch``; returns its size."""
+        cfg = self.cfg
+        sel = order[k:k + b]
         seeds = image_seeds(cfg.seed, epoch, np.arange(k, k + len(sel)))
         if cfg.nu_final_frac != 1.0:
             self.eng.rule = scheduled_rule(self.compiled, cfg.nu_final_frac, (epoch * cfg.n_train + k) / self.total)
@@ -153,13 +171,15 @@ class Trainer:
     def run(self, stop_after: int | None = None) -> bool:
         """The epoch loop; returns True when it stopped after ``stop_after`` images (checkpointed)."""
         cfg = self.cfg
+        self.eng.warm_up()
+        t_start = time.perf_counter()
         p_all = spike_prob(self.Xtr, self.params)
         bar = self._bar()
         for epoch in range(self.epoch0, cfg.epochs):
             order = (np.random.default_rng([cfg.seed, epoch]).permutation(cfg.n_train) if cfg.shuffle
                      else np.arange(cfg.n_train))
-            for k in range(self.done0 if epoch == self.epoch0 else 0, cfg.n_train, cfg.batch):
-                n = self._batch(p_all, order, epoch, k)
+            for k, b in self._positions(epoch):
+                n = self._batch(p_all, order, epoch, k, b)
                 g = epoch * cfg.n_train + k + n
                 crossed = g // HISTORY_EVERY != (g - n) // HISTORY_EVERY
                 stop = stop_after is not None and self.n_done_call >= stop_after
@@ -176,8 +196,10 @@ class Trainer:
                     self.last_ck = g
                 if stop:
                     self._close(bar)
+                    self.t_loop += time.perf_counter() - t_start
                     return True
         self._close(bar)
+        self.t_loop += time.perf_counter() - t_start
         return False
 
     def _bar(self):
@@ -194,15 +216,16 @@ class Trainer:
         self._flush()
         self.ns = self.eng.sync()
 
-    def checkpoint(self, pos: tuple[int, int], extra: dict | None = None) -> None:
-        """Save the state at ``pos``; a non-finite state is never saved (it would block a rerun)."""
+    def checkpoint(self, pos: tuple[int, int], extra: dict | None = None, weights: str = "float64") -> None:
+        """Save the state at ``pos`` (``weights``: dtype of an ideal network's w, below float64 only in the final
+        checkpoint); a non-finite state is never saved (it would block a rerun)."""
         for name in ("w", "theta"):
             a = getattr(self.ns, name)
             if a is not None and not np.all(np.isfinite(a)):
                 raise ValueError(f"training diverged: {name} holds NaN or inf at epoch {pos[0]}, image {pos[1]}; no "
                                  f"checkpoint written to {self.run_dir} (check --nu, --rule-offset, the rule file)")
         save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.cfg.to_json(), self.syn, self.compiled, self.ns, pos,
-                        self.history, self.recent_counts, self.recent_labels, self.cfg.seed, extra)
+                        self.history, self.recent_counts, self.recent_labels, self.cfg.seed, extra, weights)
 
     # ------------------------------------------------------------------------------------------ test
     def finish(self) -> dict:
@@ -218,17 +241,21 @@ class Trainer:
         ct = _counts(self.eng, self.Xte, params, cfg.seed + 1, None, read_noise=noise, min_spikes=cfg.min_spikes)
         t_test = time.perf_counter() - t1
         res = _readout(ct, self.yte, asg, props)
-        self.checkpoint((cfg.epochs, 0), {"assignments": asg, "proportions": props})
+        self.checkpoint((cfg.epochs, 0), {"assignments": asg, "proportions": props}, cfg.checkpoint_weights)
         metrics = self.metrics(res, ct, n_assign, t1 - t0, t_test)
         write_json(self.run_dir / "metrics.json", metrics, fmt=METRICS_FORMAT, version=METRICS_VERSION,
                    seed=cfg.seed)
+        if cfg.plots:
+            self._plots(res, asg)
+        return metrics
+
+    def _plots(self, res: dict, asg: np.ndarray) -> None:
         try:
             from .plots import write_plots
 
             write_plots(self.run_dir, self.ns.w, self.history, np.asarray(res["confusion"]), asg)
         except Exception as exc:  # noqa: BLE001 - plots are a convenience; the run's files are written
             print(f"spinsyn: warning: plots not written ({exc})")
-        return metrics
 
     def metrics(self, res: dict, ct: np.ndarray, n_assign: int, t_assign: float, t_test: float) -> dict:
         cfg = self.cfg
@@ -240,6 +267,9 @@ class Trainer:
             "n_test": len(self.Xte),
             "n_assign": int(n_assign),
             "train_samples_per_s": n_train_total / max(self.t_train, 1e-9) if self.n_done_call else 0.0,
+            # the whole epoch loop: encoding, engine, running accuracy, label windows, checkpoints
+            "train_loop_samples_per_s": n_train_total / max(self.t_loop, 1e-9) if self.n_done_call else 0.0,
+            "train_loop_time_s": self.t_loop,
             "test_samples_per_s": len(self.Xte) / max(t_test, 1e-9) if len(self.Xte) else 0.0,
             "assign_time_s": t_assign,
             "train_time_s": self.t_train,

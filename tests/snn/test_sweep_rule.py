@@ -138,8 +138,10 @@ def test_resume_with_a_sweep_rule(tmp_path, sweep_file):
     assert train(cfg, tmp_path / "part", progress=False, stop_after=20) == {"stopped": True}
     moved.unlink()  # resume and eval use the compiled rule stored in the checkpoint
     assert main(["train", "--resume", str(tmp_path / "part"), "--quiet"]) == 0
-    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
-    b = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
+    from spinsyn.snn import read_checkpoint
+
+    a = read_checkpoint(tmp_path / "full" / "checkpoint.pt")
+    b = read_checkpoint(tmp_path / "part" / "checkpoint.pt")
     assert torch.equal(a["state"], b["state"]) and torch.equal(a["w"], b["w"])
     assert main(["eval", str(tmp_path / "part"), "--n-test", "20", "--device", "cpu"]) == 0
     m = json.loads((tmp_path / "part" / "metrics.json").read_text())

@@ -19,7 +19,7 @@ def _apply(w, state, gp, gap, delta, kind, n_lev, norm=0.0, seed=1, gain=1.0, st
     th = np.zeros(N)
     gmin, gmax = (n_lev * gap.mean(), n_lev * gp.mean()) if kind == SYN_COMPOUND else (0.0, 1.0)
     K.apply_update(w, state, gp, gap, th, th.copy(), th[None].copy(), counts, dWT, sp, nsp, True, kind, n_lev,
-                   stochastic, gain, gmin, gmax, norm, np.uint32(seed), soft)
+                   stochastic, gain, gmin, gmax, norm, np.uint32(seed), soft, False)
 
 
 @pytest.mark.parametrize("L", [2, 3, 9])

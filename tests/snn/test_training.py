@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from spinsyn.snn import TrainConfig, evaluate, load_run, train
+from spinsyn.snn import TrainConfig, evaluate, load_run, read_checkpoint, train
 from spinsyn.snn.params import NetworkParams
 
 
@@ -24,11 +24,11 @@ def test_resume_equals_uninterrupted(tmp_path, extra):
     full = train(cfg, tmp_path / "full", progress=False)
     part = train(cfg, tmp_path / "part", progress=False, stop_after=150)  # stops inside epoch 2
     assert part == {"stopped": True}
-    ck = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
+    ck = read_checkpoint(tmp_path / "part" / "checkpoint.pt")
     assert ck["position"].tolist() == [1, 30]
     res = train(cfg, tmp_path / "part", resume=True, progress=False)
-    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
-    b = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
+    a = read_checkpoint(tmp_path / "full" / "checkpoint.pt")
+    b = read_checkpoint(tmp_path / "part" / "checkpoint.pt")
     for key in ("w", "g_S", "state", "theta", "assignments", "proportions"):
         assert torch.equal(a[key], b[key]), key
     assert res["accuracy_all_activity"] == full["accuracy_all_activity"]
@@ -44,7 +44,7 @@ def test_run_files_and_eval(tmp_path):
     assert sum(map(sum, doc["confusion"])) == 60
     for png in ("receptive_fields.png", "accuracy.png", "confusion.png"):
         assert (tmp_path / png).stat().st_size > 1000
-    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    ck = read_checkpoint(tmp_path / "checkpoint.pt")
     assert ck["format"] == "spinsyn-checkpoint" and ck["w"].shape == (784, 12)
     assert float(ck["w"].min()) >= 0 and float(ck["w"].max()) <= 1
     net = load_run(tmp_path)
@@ -161,7 +161,7 @@ def test_checkpoint_is_self_contained(tmp_path, capsys):
     full = train(cfg, tmp_path / "full", progress=False)
     assert train(cfg, tmp_path / "part", progress=False, stop_after=30) == {"stopped": True}
     ck = read_checkpoint(tmp_path / "full" / "checkpoint.pt")
-    assert ck["format_version"] == 2
+    assert ck["format_version"] == 3
     rec = json.loads(ck["rule_json"])
     assert rec["kind"] == 0 and rec["nu_post"] == 0.005 and rec["info"]["source"] == str(rule.resolve())
     assert len(rec["info"]["source_file"]["sha256"]) == 64 and rec["info"]["function_params"]["t0"] > 0
@@ -212,3 +212,15 @@ def test_validate_config_checks_the_python_api_too():
         validate_config(_cfg(rule={"name": "trace", "nu_post": float("nan")}))
     with pytest.raises(ValueError, match="--read-noise"):
         validate_config(_cfg(synapse_options={"read_noise": -0.1}))
+
+
+def test_no_test_images_gives_no_accuracy(tmp_path, capsys):
+    """``--n-test 0`` trains and assigns labels; the accuracy is null (not a measured 0 %) and said so."""
+    from spinsyn.cli import main
+
+    run = tmp_path / "r"
+    assert main(["train", "--out", str(run), "--n-train", "20", "--n-assign", "10", "--n-test", "0",
+                 "--neurons", "10", "--quiet", "--no-plots"]) == 0
+    assert "not measured (--n-test 0)" in capsys.readouterr().out
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["accuracy_all_activity"] is None and m["accuracy_proportion"] is None and m["n_test"] == 0
