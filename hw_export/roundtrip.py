@@ -30,8 +30,8 @@ final − aged@<t> (final: disturbed, or programmed without disturb; one entry p
 difference of two accuracies on the same n images, with a paired 95 % CI from the per-image correctness:
 with b = images right in the first condition and wrong in the second, c = the reverse,
 ``d = (b − c)/n``, ``SE = sqrt(b + c − (b − c)²/n)/n`` (the Wald interval of a paired difference of
-proportions, McNemar's discordant pairs), CI = d ± 1.96·SE. Accuracies get the binomial Wald interval
-``p ± 1.96·sqrt(p(1 − p)/n)``.
+proportions, McNemar's discordant pairs), CI = d ± 1.96·SE. Accuracies get the Wilson score interval
+``(p + z²/2n ± z·sqrt(p(1 − p)/n + z²/4n²)) / (1 + z²/n)``, z = 1.96 (inside [0, 1] even for small n or p near 0 or 1).
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ LOSS_TERMS: list[tuple[str, str, str]] = [
 #: each aged@<t> condition; it is not part of ``drop_points`` (which is the loss at programming time)
 AGED_PREFIX = "aged@"
 CI_METHOD = ("paired: d = (b - c)/n, SE = sqrt(b + c - (b - c)^2/n)/n from the discordant images (b right in "
-             "'from' and wrong in 'to', c the reverse), 95 % CI = d +- 1.96 SE; accuracies: binomial Wald "
-             "p +- 1.96 sqrt(p(1 - p)/n)")
+             "'from' and wrong in 'to', c the reverse), 95 % CI = d +- 1.96 SE; accuracies: Wilson score "
+             "interval (p + z^2/2n +- z sqrt(p(1 - p)/n + z^2/4n^2)) / (1 + z^2/n), z = 1.96")
 SIMULATION_FORMAT, SIMULATION_VERSION = "spinsyn-chip-simulation", 2
 
 
@@ -85,9 +85,13 @@ def paired_difference(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, Any
 
 
 def accuracy_ci(p: float, n: int) -> list[float]:
-    """Binomial Wald 95 % interval of an accuracy ``p`` on ``n`` images."""
-    se = float(np.sqrt(p * (1.0 - p) / n)) if n else 0.0
-    return [p - Z95 * se, p + Z95 * se]
+    """Wilson score 95 % interval of an accuracy ``p`` on ``n`` images (always inside [0, 1])."""
+    if not n:
+        return [p, p]
+    z2n = Z95 * Z95 / n
+    centre = (p + z2n / 2.0) / (1.0 + z2n)
+    half = Z95 * float(np.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n))) / (1.0 + z2n)
+    return [max(centre - half, 0.0), min(centre + half, 1.0)]
 
 
 @dataclass

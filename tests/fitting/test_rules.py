@@ -71,3 +71,12 @@ def test_registry_has_the_families():
     x = np.array([-10.0, 0.0, 10.0])
     y = f(x, {"a_plus": 1.0, "tau_plus_ms": 10.0, "a_minus": 0.5, "tau_minus_ms": 20.0})
     np.testing.assert_allclose(y, [-0.5 * np.exp(-0.5), 1.0, np.exp(-1.0)])
+
+
+def test_numpy_logistic_is_bit_identical_to_scipy_expit():
+    """The rule's logistic avoids importing scipy.special (start-up time) without changing one bit of any rule."""
+    from scipy.special import expit
+    from spinsyn.fitting import rules
+
+    z = np.linspace(-800.0, 800.0, 160001)
+    assert np.array_equal(rules._sigmoid(z), expit(z))

@@ -72,8 +72,12 @@ def test_paired_difference_and_accuracy_ci():
     assert d["ci95_points"] == pytest.approx([100 * ((n10 - n01) / n - 1.96 * se), 100 * ((n10 - n01) / n + 1.96 * se)],
                                              abs=1e-2)
     assert paired_difference(a, a)["ci95_points"] == [0.0, 0.0]
-    lo, hi = accuracy_ci(0.5, 100)
-    assert lo == pytest.approx(0.5 - 1.96 * 0.05, abs=1e-3) and hi == pytest.approx(0.5 + 1.96 * 0.05, abs=1e-3)
+    lo, hi = accuracy_ci(0.5, 100)  # Wilson: 0.5 ± 0.0962 (Wald would give ± 0.098)
+    assert lo == pytest.approx(0.4038, abs=1e-4) and hi == pytest.approx(0.5962, abs=1e-4)
+    lo, hi = accuracy_ci(0.02, 20)  # Wald would go below 0 (0.02 − 0.061); Wilson: [0.0017, 0.1929]
+    assert 0.0 < lo < 0.02 < hi < 1.0
+    assert lo == pytest.approx(0.00174, abs=1e-4) and hi == pytest.approx(0.19294, abs=1e-4)
+    assert accuracy_ci(1.0, 10)[1] == pytest.approx(1.0) and accuracy_ci(0.0, 10)[0] == pytest.approx(0.0)
 
 
 @pytest.mark.parametrize("syn", ["dw:16"])

@@ -196,7 +196,17 @@ def test_kill_9_leftover_is_removed_by_the_next_export(big):
     d, _window = big
     p = _spawn(d, "k9")
     deadline = time.time() + 60
-    while time.time() < deadline and not [q for q in d.iterdir() if q.name.startswith(TMP_PREFIX)]:
+
+    def marked() -> bool:  # the kill lands after the marker is complete (the earlier window: the test below)
+        for q in d.iterdir():
+            if q.name.startswith(TMP_PREFIX):
+                try:
+                    return isinstance(json.loads((q / MARKER_NAME).read_text()), dict)
+                except (OSError, ValueError):
+                    return False
+        return False
+
+    while time.time() < deadline and not marked():
         time.sleep(0.005)
     p.kill()
     p.wait()
