@@ -50,11 +50,21 @@ def _metrics(root: Path, by_stage: dict[str, StageTask]) -> dict[str, Any]:
     chip = hw_export.load_chip(entry_dir(root, "export", by_stage["export"].key) / "chip", check=False)
     s = chip.meta["summary"]
     lo, hi = sim["accuracy_ci95"][final]
+    devices = _magnetic_devices(chip)
     return {"accuracy": sim["accuracy"][final][key], "accuracy_lo": lo, "accuracy_hi": hi,
             "accuracy_trained": sim["accuracy"]["trained"][key],
             "energy_pJ_per_synapse": s["energy_per_synapse_J"] * 1e12,
-            "program_time_ns_per_synapse": s["time_per_synapse_serial_s"] * 1e9, "devices": int(s["devices"]),
-            "devices_per_synapse": s["devices"] / s["synapses"], "retention_s": _finite(chip.meta.get("retention_s"))}
+            "program_time_ns_per_synapse": s["time_per_synapse_serial_s"] * 1e9, "devices": devices,
+            "devices_per_synapse": devices / s["synapses"], "retention_s": _finite(chip.meta.get("retention_s"))}
+
+
+def _magnetic_devices(chip: Any) -> int:
+    """MTJs (compound:N: N per crossbar cell) or domain-wall devices (one per cell) on the chip; the chip summary's
+    ``devices`` counts crossbar cells (two per synapse with the differential mapping)."""
+    from spinsyn.devices import KIND_COMPOUND, SynapseSpec
+
+    spec = SynapseSpec.parse(chip.meta["synapse"])
+    return int(chip.meta["summary"]["devices"]) * (spec.n if spec.kind == KIND_COMPOUND else 1)
 
 
 def build_row(root: Path, trial: Trial, tasks: list[StageTask], error: str | None) -> dict[str, Any]:

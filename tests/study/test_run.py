@@ -42,7 +42,8 @@ def test_layout_columns_and_shared_entries(quick_run):
     acc, lo, hi = (float(r[k]) for k in ("accuracy", "accuracy_lo", "accuracy_hi"))
     assert 0 <= lo <= acc <= hi <= 1 and 0 <= float(r["accuracy_trained"]) <= 1
     assert float(r["energy_pJ_per_synapse"]) > 0 and float(r["program_time_ns_per_synapse"]) > 0
-    assert int(r["devices"]) == 784 * 10 and float(r["devices_per_synapse"]) == 1.0
+    # compound:2, unipolar: one crossbar cell of two MTJs per synapse
+    assert int(r["devices"]) == 784 * 10 * 2 and float(r["devices_per_synapse"]) == 2.0
     assert float(r["retention_s"]) > 0 and float(r["wall_s"]) > 0
     import pyarrow.parquet as pq
 
