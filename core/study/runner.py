@@ -157,10 +157,11 @@ def run_study(study: str | Path, out: str | Path, scheduler: str = "none", progr
 
     with folder_lock(out, "--out"):
         _check_folder(out, spec)
-        _prepare_folder(out, spec)
         total = spec.samples if spec.mode == "optuna" else len(trials)
+        # the scheduler is reached before the folder is made: an unreachable tcp:// leaves nothing behind
         with open_client(scheduler) as client, tqdm(total=total, unit="trial", desc="study", disable=not progress,
                                                      dynamic_ncols=True) as bar:
+            _prepare_folder(out, spec)
             r = _Runner(spec, out, data_dir, client, bar)
             if spec.mode == "optuna":
                 run_search(spec, r.batch)

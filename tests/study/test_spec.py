@@ -93,3 +93,20 @@ def test_a_folder_of_other_files_or_another_study_is_refused(tmp_path, quick_run
     commented = tmp_path / "commented.toml"  # comments and layout aside, the same study: every trial is done
     commented.write_text("# the quick study\n" + toml.read_text().replace(" = ", "="))
     assert run_study(commented, out, "none", progress=False).skipped == 2
+
+
+def test_an_unreachable_scheduler_leaves_no_study_folder(tmp_path, monkeypatch):
+    """The scheduler is reached before the study folder is made (a tcp:// nobody listens on: exit 2, nothing)."""
+    import contextlib
+
+    from spinsyn.study import runner
+
+    @contextlib.contextmanager
+    def unreachable(scheduler):
+        raise ValueError(f"--scheduler: cannot reach {scheduler}")
+        yield
+
+    monkeypatch.setattr(runner, "open_client", unreachable)
+    with pytest.raises(ValueError, match="cannot reach"):
+        run_study(quick_toml(tmp_path / "spec"), tmp_path / "out", scheduler="tcp://127.0.0.1:1", progress=False)
+    assert not (tmp_path / "out").exists()
