@@ -106,20 +106,21 @@ def _crossings(prev: float, mz: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, 
     return t[np.nonzero((seq[:-1] <= 0) & (seq[1:] > 0))[0]], t[np.nonzero((seq[:-1] > 0) & (seq[1:] <= 0))[0]]
 
 
-def _p_side_intervals(j, current_density: float, t_max: float) -> list[list[float]]:
-    """Run at constant current until mz reaches COMMIT_MZ (or t_max); the intervals [t_up, t_down) (s) during
-    which mz > 0, the last one open (inf) once committed: a pulse ending at w leaves the magnet in P iff w lies
-    in one of them (mz = 0 is the zero-bias separatrix)."""
+def _p_side_intervals(j, current_density: float, t_max: float, sign: float = 1.0) -> list[list[float]]:
+    """Run at constant current until sign·mz reaches COMMIT_MZ (or t_max); the intervals [t_up, t_down) (s) during
+    which sign·mz > 0, the last one open (inf) once committed: a pulse ending at w leaves the magnet switched iff
+    w lies in one of them (mz = 0 is the zero-bias separatrix). ``sign`` +1: AP (mz = -1) -> P with positive
+    current; -1: P (mz = +1) -> AP with negative current (the mirror image)."""
     import cmtj
 
-    j.setLayerCurrentDriver("free", cmtj.constantDriver(current_density))
+    j.setLayerCurrentDriver("free", cmtj.constantDriver(sign * current_density))
     chunk = min(max(t_max / 50, 2e-9), 100e-9)
     t_off, prev = 0.0, -1.0
     ups: list[float] = []
     downs: list[float] = []
     while t_off < t_max:
         log = _run(j, chunk)
-        mz = np.asarray(log["free_mz"])
+        mz = sign * np.asarray(log["free_mz"])
         t = t_off + np.asarray(log["time"])
         done = np.nonzero(mz > COMMIT_MZ)[0]
         if done.size:
@@ -135,13 +136,14 @@ def _p_side_intervals(j, current_density: float, t_max: float) -> list[list[floa
 
 
 def _block(task: tuple) -> tuple[float, list]:
-    par, i_rel, seeds, t_max = task
+    par, i_rel, seeds, t_max = task[:4]
+    sign = task[4] if len(task) > 4 else 1.0
     out = []
     for seed in seeds:
-        j = _junction(par, seed)
+        j = _junction(par, seed, -sign)
         _run(j, THERMALISE_S)
-        out.append(_p_side_intervals(j, i_rel * par["ic0_A"] / par["area_m2"], t_max))
-    return i_rel, out
+        out.append(_p_side_intervals(j, i_rel * par["ic0_A"] / par["area_m2"], t_max, sign))
+    return (i_rel, sign) if len(task) > 4 else i_rel, out
 
 
 def t_max_s(par: dict, i_rel: float) -> float:
@@ -271,6 +273,37 @@ def _measure(args, mtj) -> dict:
             "quartiles_s": [[width_at(runs[i], q) for q in (0.25, 0.75)] for i in args.currents]}
 
 
+def _main_grid(args, mtj) -> int:
+    import cmtj_grid
+
+    if args.cmtj_json:
+        saved = json.load(open(args.cmtj_json))
+        grid, mtj = saved["cmtj"], STTMTJ_from(saved["mtj"])
+    else:
+        par = cmtj_params(mtj)
+        grid = cmtj_grid.measure(par, args.trials, args.seed, args.jobs)
+        grid.update(cmtj_version=_cmtj_version(), params=par, solver="Heun", dt_s=DT_S)
+        if args.json_out:  # the measurement first: the comparison can be redone from it with --cmtj-json
+            with open(args.json_out, "w") as f:
+                json.dump({"preset": args.preset, "mtj": dataclasses.asdict(mtj), "cmtj": grid}, f, indent=1)
+    rows, summary = cmtj_grid.compare(mtj, grid)
+    print(f"{args.preset}: cmtj {grid.get('cmtj_version')} Heun 1 ps, {grid['trials']} trials per point "
+          f"({grid['seconds']:.0f} s); spinsyn: Fokker-Planck write physics (spinsyn.devices.macrospin)")
+    cmtj_grid.print_table(rows, summary)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"preset": args.preset, "mtj": dataclasses.asdict(mtj), "cmtj": grid, "rows": rows,
+                       "summary": summary}, f, indent=1)
+        print(f"wrote {args.json_out}")
+    return 0
+
+
+def STTMTJ_from(fields: dict):
+    from spinsyn.devices import STTMTJ
+
+    return STTMTJ(**fields)
+
+
 def _cmtj_version() -> str:
     from importlib.metadata import version
 
@@ -290,10 +323,22 @@ def main(argv=None) -> int:
     ap.add_argument("--check-pulse", type=float, default=None, metavar="I_REL",
                     help="also run explicit pulses of the measured t50 at this I/Ic0 (expect ~0.5 switched)")
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--grid", action="store_true",
+                    help="p(I, w) on the grid of benchmarks/cmtj_grid.py (both directions) against spinsyn's write "
+                         "physics, instead of t50")
+    ap.add_argument("--replay", default=None, metavar="CHIP_DIR",
+                    help="replay an exported chip's write-verify with cmtj probabilities at its own pulses "
+                         "(benchmarks/cmtj_replay.py)")
     args = ap.parse_args(argv)
     from spinsyn.devices import get_model
 
+    if args.replay:
+        from cmtj_replay import main_replay
+
+        return main_replay(args)
     mtj = ungated(get_model(args.preset))
+    if args.grid:
+        return _main_grid(args, mtj)
     if args.cmtj_json:
         cm = json.load(open(args.cmtj_json))["cmtj"]
         args.currents = [r["i_rel"] for r in json.load(open(args.cmtj_json))["rows"]]

@@ -1,7 +1,8 @@
 """spinsyn.devices: spintronic synapse models (STT-MTJ, compound, DW-MTJ), ngspice and reference engines.
 
 Public API (docs/CONTRACTS.md): STTMTJ, CompoundSynapse, DomainWallMTJ, PulseTestbench, get_model, PRESETS,
-sweep, write_sweep, read_sweep, SweepResult, conductance_S, apply_pulse, switch_probability. Every device class
+sweep, write_sweep, read_sweep, SweepResult, conductance_S, apply_pulse, switch_probability,
+apply_write_pulse, write_switch_probability (the programming physics, devices/macrospin.py). Every device class
 implements the ``Device`` protocol (devices/models.py); the module-level functions call its methods.
 """
 
@@ -14,12 +15,14 @@ from .models import (
     Device,
     DomainWallMTJ,
     PulseTestbench,
+    apply_write_pulse,
     conductance_S,
     derive,
     g_bounds_S,
     get_model,
     get_testbench,
     switch_probability,
+    write_switch_probability,
 )
 from .plot import plot_sweep
 from .records import DEVICE_CLASSES, model_from_record, model_record
@@ -62,6 +65,7 @@ __all__ = [
     "PulseTestbench",
     "SweepResult",
     "apply_pulse",
+    "apply_write_pulse",
     "conductance_S",
     "derive",
     "g_bounds_S",
@@ -70,5 +74,6 @@ __all__ = [
     "read_sweep",
     "sweep",
     "switch_probability",
+    "write_switch_probability",
     "write_sweep",
 ]

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import macrospin
 from . import netlist as nl
 from . import reference as ref
 from .physics import (  # noqa: F401  (re-exported: the public home of the model equations)
@@ -70,6 +71,8 @@ class Device:
       them (P, T, N) into the same dict as ``run_reference``; ``spice_conductance_S(res, v_read_V)`` -> G(t).
     * ``sweep_states(draws, out)`` -> (state before, state after, #switched up, #switched down), each (P, T).
     * ``apply_pulse(state, v_V, width_ns, rng, params=None)`` -> new states after one rectangular pulse.
+    * ``apply_write_pulse(state, v_V, width_ns, rng)`` -> new states after one write pulse of programming (the
+      physics a chip is programmed with: for MTJs the ungated macrospin Fokker–Planck model, ``devices.macrospin``).
     * ``spread_overrides(sigma_pct)`` -> field overrides for a device-to-device spread; ``info_lines()``.
     """
 
@@ -116,6 +119,9 @@ class Device:
 
     def spread_overrides(self, sigma_pct: float) -> dict[str, float]:
         raise self._missing("spread_overrides (--sigma-pct)")
+
+    def apply_write_pulse(self, state, v_V, width_ns, rng: np.random.Generator) -> np.ndarray:
+        raise self._missing("apply_write_pulse (programming)")
 
     def info_lines(self) -> list[str]:
         return []
@@ -176,11 +182,30 @@ class _MTJArray(Device):
 
     @property
     def retention_s(self) -> float:
-        """Zero-bias switching time of one MTJ (s): thermal relaxation tau0 (e^Delta - 1) + transit at I = 0
-        (``switching_time_formula`` at I = 0; the published gates are a drive model and do not change it)."""
-        p = derive(self.cell)
-        return float(switching_time_formula(0.0, p.ic0_A, p.delta, p.tau0_s, p.k_prec_per_A_s, p.barrier_exponent,
-                                            p.transit_eps))
+        """Zero-bias escape time of one MTJ from either state (s): Brown's tau_D sqrt(pi/Delta) e^Delta of the
+        cell's geometry and materials (``macrospin.brown_escape_time_s``), for every preset: the published
+        gates and drive law shape the switching under bias, not the thermal stability at rest."""
+        return macrospin.brown_escape_time_s(self.cell)
+
+    def write_probabilities(self, v_V, width_s) -> tuple[np.ndarray, np.ndarray]:
+        """(P(AP->P), P(P->AP)) of one MTJ for a rectangular write pulse of v_V (V_mtj) and width_s seconds, from
+        the macrospin Fokker–Planck model of the cell's own geometry and materials, ungated
+        (``macrospin.switching_table``): the write physics of programming, for every preset."""
+        mtj = self.cell
+        p = derive(mtj)
+        v = np.asarray(v_V, dtype=float)
+        tab = macrospin.switching_table(mtj)
+        i_up = v / r_ap_ohm(p, v) / p.ic0_A  # aiding AP -> P: positive V through R_AP(V)
+        i_dn = -v / p.r_p_ohm / p.ic0_A  # aiding P -> AP: negative V through R_P
+        return tab.p(i_up, width_s), tab.p(i_dn, width_s)
+
+    def apply_write_pulse(self, state, v_V, width_ns, rng: np.random.Generator) -> np.ndarray:
+        """One write pulse per device with :meth:`write_probabilities` (binomial over the MTJs the pulse can
+        switch; a single MTJ is a compound of one)."""
+        state, v, w = ref.pulse_arrays(state, v_V, width_ns)
+        p_up, p_dn = self.write_probabilities(v, w)
+        k = state.astype(np.int64)
+        return k + rng.binomial(self.n_mtj - k, p_up) - rng.binomial(k, p_dn)
 
     def switching_time_s(self, i_rel) -> np.ndarray:
         """Mean switching time (s) of one MTJ at a constant aiding current i_rel x Ic0 (ungated); t50 = ln2 x this."""
@@ -198,7 +223,9 @@ class _MTJArray(Device):
                 f"switching: barrier exponent {mtj.barrier_exponent:g}, transit eps {mtj.transit_eps:g}, "
                 f"k_prec*Ic0 = {float(p.k_prec_per_A_s * p.ic0_A) * 1e-9:.3f}/ns; t50 at 0.5/1/2 Ic0 = "
                 + " / ".join(f"{t:.3g}" for t in t50) + " ns",
-                f"retention (zero-bias relaxation, tau at I = 0) = {format_duration(self.retention_s)}"]
+                f"retention (Brown's zero-bias escape time, tau_D sqrt(pi/Delta) e^Delta, tau_D = "
+                f"{macrospin.tau_d_s(mtj) * 1e9:.3g} ns) = {format_duration(self.retention_s)}",
+                "programming (write-verify, half-select): macrospin Fokker-Planck of this geometry, ungated"]
 
 
 @dataclass(frozen=True)
@@ -535,6 +562,10 @@ class DomainWallMTJ(Device):
     def spread_overrides(self, sigma_pct: float) -> dict[str, float]:
         return {"sigma_depin_pct": sigma_pct}
 
+    def apply_write_pulse(self, state, v_V, width_ns, rng: np.random.Generator) -> np.ndarray:
+        """A write pulse moves the wall by the model's own creep/flow physics (:meth:`apply_pulse`)."""
+        return self.apply_pulse(state, v_V, width_ns, rng)
+
     def info_lines(self) -> list[str]:
         i_dep = self.i_depin_A
         return [f"R_P = {self.r_p_ohm:.1f} ohm, R_AP = {self.r_ap_ohm:.1f} ohm, R_HM = {self.r_hm_ohm:.1f} ohm, "
@@ -603,8 +634,21 @@ class PulseTestbench:
         return self.post_pot_us + self.post_dep_us
 
 
+def write_switch_probability(mtj: STTMTJ, v_V, width_ns, to_parallel: bool) -> np.ndarray:
+    """P(switch) of one MTJ for a rectangular write pulse of v_V (V_mtj, signed) and width_ns, from the ungated
+    macrospin Fokker–Planck model of its geometry (``STTMTJ.write_probabilities``): programming and disturb."""
+    p_up, p_dn = mtj.write_probabilities(v_V, np.asarray(width_ns, dtype=float) * 1e-9)
+    return p_up if to_parallel else p_dn
+
+
+def apply_write_pulse(model: Device, state, v_V, width_ns, rng: np.random.Generator) -> np.ndarray:
+    """One write pulse per device of a batch with the programming physics (``Device.apply_write_pulse``)."""
+    return model.apply_write_pulse(state, v_V, width_ns, rng)
+
+
 def switch_probability(mtj: STTMTJ, v_V, width_ns, to_parallel: bool) -> np.ndarray:
-    """P(switch) for a rectangular pulse of v_V (V_mtj) and width_ns: 1 - exp(-width/tau)."""
+    """P(switch) for a rectangular pulse of v_V (V_mtj) and width_ns with the model's own drive law (gates
+    included; the sweep engines' hazard): 1 - exp(-width/tau)."""
     p = derive(mtj)
     rate = hazard_rate_per_s(p, 0.0 if to_parallel else 1.0, v_V)
     return -np.expm1(-rate * np.asarray(width_ns, dtype=float) * 1e-9)
@@ -620,6 +664,13 @@ PUBLISHED_GATES = {"gate_to_p_V": 0.15, "gate_to_ap_V": -0.10}
 MACROSPIN_SWITCHING = {"barrier_exponent": 2.0, "tau0_ns": 3.37, "transit_eps": 0.213}
 #: the same calibration for the physical preset's own MTJ (Hk 2600 Oe, Delta 41.2, Ic0 68.5 uA):
 PHYSICAL_SWITCHING = {"hk_Oe": 2600.0, "barrier_exponent": 2.0, "tau0_ns": 1.42, "transit_eps": 0.165}
+
+#: A 10-year device: the physical preset's materials (Hk 2600 Oe, mu0 Ms 1.58 T) on a 40 nm diameter, 1.3 nm
+#: CoFeB free layer, the junction size and thickness of Ikeda et al., Nat. Mater. 9, 721 (2010) (mu0 Ms 1.58 T
+#: there too): macrospin Delta 64.4 (>= 48.2 keeps <= 0.2 % of the MTJs flipped after 10 years at 300 K;
+#: ``retentive_delta_needed``), Ic0 107 uA (Ikeda measured 49 uA: real junctions reverse by nucleation, so the
+#: macrospin overrates Ic0 and Delta alike). Drive law for sweeps: the physical preset's (not re-fitted).
+RETENTIVE = {**PHYSICAL_SWITCHING, "radius_nm": 20.0}
 
 #: name -> (constructor, source). ``stt-mtj``/``compound`` = the published device (gated Beihang model).
 PRESETS: dict[str, tuple[Any, str]] = {
@@ -639,6 +690,11 @@ PRESETS: dict[str, tuple[Any, str]] = {
                          "1.42 ns, eps 0.165); needs the 'physical' testbench amplitudes"),
     "compound-physical": (lambda: CompoundSynapse(8, STTMTJ(**PHYSICAL_SWITCHING)),
                           "8 ungated stt-mtj-physical MTJs (Hk 2600 Oe) in parallel"),
+    "stt-mtj-retentive": (lambda: STTMTJ(**RETENTIVE),
+                          "10-year STT-MTJ: 40 nm diameter, 1.3 nm CoFeB (Ikeda et al., Nat. Mater. 9, 721 (2010)), "
+                          "Hk 2600 Oe: Delta 64, retention ~5e10 years (Brown), ungated"),
+    "compound-retentive": (lambda: CompoundSynapse(8, STTMTJ(**RETENTIVE)),
+                           "8 ungated stt-mtj-retentive MTJs in parallel (keeps < 0.2 % flips for 10 years)"),
     "dw-mtj": (DomainWallMTJ, "DW-MTJ with creep below depinning, flow above and stochastic grain pinning sites "
                               "(graded; creep Lemerle 1998 / Jeudy 2016, flow Miron 2011 / Emori 2013, scaled)"),
     "dw-mtj-notched": (lambda: DomainWallMTJ(n_notches=8, sigma_depin_pct=5.0),

@@ -283,6 +283,7 @@ def _print_export(res: Any, tile: tuple[int, int], mapping: str) -> None:
           f"energy {s['energy_total_J'] * 1e6:.3f} uJ; half-select ({s['disturb_risk']['scheme']}) risk "
           f"mean {s['disturb_risk']['mean']:.3g} max {s['disturb_risk']['max']:.3g} {s['disturb_risk']['unit']}, "
           f"cells over 1e-3: {s['disturb_risk']['cells_over_1e-3']}")
+    _print_per_exposure(s["disturb_risk"])
     wp = rep["write_pulse"]
     print(f"  write pulse ({wp['mode']}): {wp['width_ns']:g} ns, amplitudes <= {wp['v_max_V']:g} V; per synapse "
           f"{s['energy_per_synapse_J'] * 1e12:.1f} pJ and {s['time_per_synapse_serial_s'] * 1e9:.1f} ns (serial)")
@@ -290,6 +291,17 @@ def _print_export(res: Any, tile: tuple[int, int], mapping: str) -> None:
     print(f"  took {res.timings_s['total']:.2f} s")
     for w in rep["warnings"]:
         print(f"spinsyn: warning: {w}", file=sys.stderr)
+
+
+def _print_per_exposure(d: dict[str, Any]) -> None:
+    pe = d.get("per_exposure") or {}
+    if "to_P_at_max" not in pe:
+        return
+    cells = d.get("expected_disturbed_cells")
+    print(f"  half-select per exposure (per MTJ, at {pe['v_half_select_max_V']:g} V): to P {pe['to_P_at_max']:.2g}, "
+          f"to AP {pe['to_AP_at_max']:.2g}; exposures per cell mean {pe['exposures_per_cell']['mean']:.0f} max "
+          f"{pe['exposures_per_cell']['max']:.0f}; expected disturbed cells "
+          f"{'n/a' if cells is None else f'{cells:.3g}'}")
 
 
 def _print_retention(r: dict[str, Any]) -> None:

@@ -32,9 +32,12 @@ from .program import (
     Calibration,
     LevelTable,
     ProgramResult,
+    WritePhysics,
     WriteVerifyConfig,
     calibrate,
+    component_mtj,
     disturb_probability,
+    half_select_counts,
     half_select_exposure,
     level_table,
     pulse_energy_J,
@@ -244,6 +247,28 @@ def _disturb_risk(lm: LayerMap, prog: Programmed, sched: Schedule) -> np.ndarray
     return np.where(lm.mask_t, risk, 0.0)
 
 
+def _per_exposure(lm: LayerMap, prog: Programmed, sched: Schedule) -> dict[str, Any]:
+    """Half-select exposures per used cell (pulses on its lines after it was programmed) and the per-MTJ
+    switching probability of one exposure (the calibration's analytic table): at the schedule's largest
+    amplitude / k and averaged over its pulses, per direction."""
+    lay, cal, wv = lm.layout, prog.cal, lm.wv
+    shape = (lay.n_tiles, lay.tile_rows, lay.tile_cols)
+    n = half_select_counts(shape, sched.cell, wv.half_select)[lm.mask_t]
+    out: dict[str, Any] = {"exposures_per_cell": {"mean": float(n.mean()) if n.size else 0.0,
+                                                  "max": float(n.max()) if n.size else 0.0}}
+    if cal.p_hs_P is None or not sched.v_V.size:
+        return out
+    vh = np.abs(sched.v_V) / wv.half_select_divisor
+    idx = np.clip(np.round(vh / wv.v_resolution_V).astype(np.int64), 0, cal.v_hs_V.size - 1)
+    up = sched.rows["polarity"] > 0
+    top = int(idx.max())
+    out.update({"v_half_select_max_V": float(cal.v_hs_V[top]),
+                "to_P_at_max": float(cal.p_hs_P[top]), "to_AP_at_max": float(cal.p_hs_AP[top]),
+                "to_P_mean": float(cal.p_hs_P[idx[up]].mean()) if up.any() else 0.0,
+                "to_AP_mean": float(cal.p_hs_AP[idx[~up]].mean()) if (~up).any() else 0.0})
+    return out
+
+
 def _tile_costs(lm: LayerMap, sched: Schedule) -> dict[str, np.ndarray]:
     """Per-tile (T,) write, half-select and read energy (J), pulses, devices and time (ns)."""
     wv, lay = lm.wv, lm.layout
@@ -268,7 +293,8 @@ def _tile_costs(lm: LayerMap, sched: Schedule) -> dict[str, np.ndarray]:
             "time_ns": time_ns}
 
 
-def _summary(lm: LayerMap, prog: Programmed, risk: np.ndarray, tiles: list[dict[str, Any]]) -> dict[str, Any]:
+def _summary(lm: LayerMap, prog: Programmed, risk: np.ndarray, tiles: list[dict[str, Any]],
+             per_exposure: dict[str, Any]) -> dict[str, Any]:
     res = prog.res
     n_used = lm.used.size
     err = (res.g_S - prog.g_t) / lm.scale.level_step_S
@@ -293,7 +319,7 @@ def _summary(lm: LayerMap, prog: Programmed, risk: np.ndarray, tiles: list[dict[
                          "expected_disturbed_cells": float(flat.sum()) if discrete else None,
                          "cells_over_1e-3": int((flat > 1e-3).sum()),
                          "unit": "probability" if discrete else "expected drift (levels)",
-                         "scheme": lm.wv.half_select},
+                         "scheme": lm.wv.half_select, "per_exposure": per_exposure},
     }
 
 
@@ -317,7 +343,7 @@ def layer_report(lm: LayerMap, prog: Programmed, sched: Schedule) -> Report:
             "disturb_risk": {"mean": float(rt[lm.mask_t[t]].mean()), "max": float(rt.max()),
                              "cells_over_1e-3": int((rt > 1e-3).sum())},
         })
-    return Report(risk, tiles, _summary(lm, prog, risk, tiles))
+    return Report(risk, tiles, _summary(lm, prog, risk, tiles, _per_exposure(lm, prog, sched)))
 
 
 def state_of_levels(levels: LevelTable, lv: np.ndarray) -> np.ndarray:
@@ -373,6 +399,18 @@ def _formula(scale: ScaleFactors) -> str:
     return "w = (G[:, 2j] - G[:, 2j+1]) / (g_max_S - g_min_S) * w_hi"
 
 
+def write_physics_record(dev: SynapseDevice) -> dict[str, Any]:
+    """What programming, disturb, the pulse search and ``export simulate`` switch with (stored in /meta)."""
+    mtj = component_mtj(dev)
+    if mtj is None:
+        return {"model": "the device model's own pulse physics (domain wall: creep/flow through pinning sites)"}
+    return {"model": WritePhysics.name,
+            "gates_used": False, "drive_law_used": False,
+            "note": "the preset's voltage gates and drive law (tau0_ns, barrier_exponent, transit_eps) shape the "
+                    "ms-scale STDP sweeps only; every write, verify and half-select pulse switches with the "
+                    "Fokker-Planck probability of the device's own geometry and materials"}
+
+
 def chip_meta(lm: LayerMap, prog: Programmed, rep: Report, dev: SynapseDevice,
               seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """``/meta`` attributes and datasets of chip.h5."""
@@ -395,6 +433,7 @@ def chip_meta(lm: LayerMap, prog: Programmed, rep: Report, dev: SynapseDevice,
                   "programming_order": "tiles in parallel; cells row-major inside a tile; steps in order"},
         "reset": {"state": float(lm.levels.state[0]), "g_S": float(lm.levels.g_S[0]),
                   "note": "global reset to the lowest-conductance state before programming"},
+        "write_physics": write_physics_record(dev),
         "summary": rep.summary,
         "seed": seed,
     }

@@ -4,12 +4,13 @@ Every device starts from a global reset (all MTJs AP / wall at 0, the lowest con
 to its target by write-verify: read, compare with the tolerance band ``[g_lo, g_hi]``, and if outside
 apply one rectangular pulse (amplitude V, width ns, polarity +1 = towards higher conductance) chosen from
 a *calibration* of the device model, raised by ``v_step_V`` (ISPP) after every pulse that changed nothing,
-up to ``max_pulses``. Pulses act through ``spinsyn.devices.apply_pulse`` (stochastic, with the model's
-variability), vectorised over all devices still being programmed in each verify iteration; the loop runs
+up to ``max_pulses``. Pulses act through ``spinsyn.devices.apply_write_pulse`` (stochastic), vectorised over
+all devices still being programmed in each verify iteration; the loop runs
 over verify iterations only.
 
-Half-select disturb is estimated from the device model's switching probability
-(``spinsyn.devices.switch_probability``) at V/2 or V/3 for every pulse a half-selected cell sees after it
+Pulses and half-select disturb use the programming physics (:class:`WritePhysics`: for MTJs the ungated
+macrospin Fokker–Planck model of the device's geometry, ``spinsyn.devices.write_switch_probability``), the
+disturb at V/2 or V/3 in the polarity of each pulse for every pulse a half-selected cell sees after it
 was verified (cells are programmed in row-major order inside a tile; tiles in parallel).
 
 The device is a ``spinsyn.devices.SynapseDevice``: reads use its ``conductance_S`` (at its ``v_read_V``), the
@@ -24,7 +25,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from spinsyn.devices import KIND_COMPOUND, KIND_IDEAL, SynapseDevice
+from spinsyn.devices import (
+    KIND_COMPOUND,
+    KIND_IDEAL,
+    SynapseDevice,
+    apply_write_pulse,
+    write_switch_probability,
+)
 
 HalfSelect = Literal["V/2", "V/3"]
 
@@ -75,14 +82,28 @@ class WriteVerifyConfig:
         return 2.0 if self.half_select == "V/2" else 3.0
 
 
-def physics(backend: Any = None) -> Any:
-    """The pulse physics (``apply_pulse``, ``switch_probability``): ``spinsyn.devices`` unless a test passes
-    another module with the same two functions."""
-    if backend is not None:
-        return backend
-    from spinsyn import devices
+class WritePhysics:
+    """The programming physics of ``spinsyn.devices``: ``apply_pulse`` = ``devices.apply_write_pulse`` and
+    ``switch_probability`` = ``devices.write_switch_probability`` (MTJs: the ungated macrospin Fokker–Planck
+    model of the device's own geometry, never the author's voltage gates or drive law; domain walls: their
+    creep/flow physics)."""
 
-    return devices
+    name = "macrospin Fokker-Planck (devices/macrospin.py), ungated, the device's own geometry and materials"
+
+    @staticmethod
+    def apply_pulse(model: Any, state: np.ndarray, v_V: np.ndarray, width_ns: float,
+                    rng: np.random.Generator) -> np.ndarray:
+        return apply_write_pulse(model, state, v_V, width_ns, rng)
+
+    @staticmethod
+    def switch_probability(mtj: Any, v_V: Any, width_ns: Any, to_parallel: bool) -> np.ndarray:
+        return write_switch_probability(mtj, v_V, width_ns, to_parallel)
+
+
+def physics(backend: Any = None) -> Any:
+    """The pulse physics (``apply_pulse``, ``switch_probability``): :class:`WritePhysics` unless a test passes
+    another module with the same two functions."""
+    return WritePhysics if backend is None else backend
 
 
 def component_mtj(dev: SynapseDevice) -> Any | None:
@@ -179,16 +200,26 @@ def _refine_grid(v: np.ndarray, curves: tuple[np.ndarray, ...], q: float) -> np.
     return np.setdiff1d(fine, v)
 
 
-def _half_select_table(dev: SynapseDevice, cfg: WriteVerifyConfig, backend: Any) -> tuple[np.ndarray, ...]:
+def half_select_probabilities(mtj: Any, v_hs_V: np.ndarray, width_ns: float, set_sign: int,
+                              backend: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-MTJ switching probability of one half-select exposure of magnitude ``v_hs_V`` (V/2 or V/3): towards P
+    under a set pulse (V_mtj = +set_sign·v) and towards AP under a reset pulse (V_mtj = -set_sign·v). Each
+    direction is evaluated at the polarity that drives it: P -> AP needs V_mtj < 0."""
+    sp = physics(backend).switch_probability
+    v = np.asarray(v_hs_V, dtype=float)
+    p_P = np.clip(np.asarray(sp(mtj, set_sign * v, width_ns, True), float), 0, 1)
+    p_AP = np.clip(np.asarray(sp(mtj, -set_sign * v, width_ns, False), float), 0, 1)
+    return p_P, p_AP
+
+
+def _half_select_table(dev: SynapseDevice, cfg: WriteVerifyConfig, set_sign: int,
+                       backend: Any) -> tuple[np.ndarray, ...]:
     """(v_hs_V, p_P, p_AP): per-MTJ switching probability on the DAC grid (None without an STT-MTJ)."""
     mtj = component_mtj(dev)
     v_hs = np.arange(0, round(cfg.v_max_V / cfg.v_resolution_V) + 2) * cfg.v_resolution_V
     if mtj is None:
         return v_hs, None, None
-    sp = physics(backend).switch_probability
-    p_P = np.clip(np.asarray(sp(mtj, v_hs, cfg.width_ns, True), float), 0, 1)
-    p_AP = np.clip(np.asarray(sp(mtj, v_hs, cfg.width_ns, False), float), 0, 1)
-    return v_hs, p_P, p_AP
+    return (v_hs, *half_select_probabilities(mtj, v_hs, cfg.width_ns, set_sign, backend))
 
 
 def calibrate(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, rng: np.random.Generator,
@@ -228,7 +259,7 @@ def calibrate(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, rn
                 f"{cfg.width_ns} ns) moves only {r.max():.3f} of the range on average (needs {need:.3f} to cross "
                 f"it within {cfg.max_pulses} pulses); raise --v-max, the width or --max-pulses"
             )
-    v_hs, p_P, p_AP = _half_select_table(dev, cfg, backend)
+    v_hs, p_P, p_AP = _half_select_table(dev, cfg, set_sign, backend)
     step = cfg.v_step_V
     if step is None:
         widths = [np.interp(0.9, _rising(r), v) - np.interp(0.1, _rising(r), v) for r in (r_set, r_reset)]
@@ -410,6 +441,15 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
         m = per_cell(up, hz_AP)
         e_AP += _suffix_flat(m) - line(m)
     return e_P, e_AP
+
+
+def half_select_counts(tile_shape: tuple[int, ...], cell: np.ndarray, half_select: HalfSelect) -> np.ndarray:
+    """Half-select exposures of every cell (``tile_shape``) from pulses applied after it was programmed: pulses
+    on its row or column (V/2; V/3 adds the pulses elsewhere in the tile, which it sees at -V/3)."""
+    shape = tuple(tile_shape)
+    m = np.bincount(cell, minlength=int(np.prod(shape))).astype(np.float64).reshape(shape)
+    line = _suffix_row(m) + _suffix_col(m)
+    return _suffix_flat(m) if half_select == "V/3" else line
 
 
 def disturb_probability(e_P: np.ndarray, e_AP: np.ndarray, state: np.ndarray, n_max: float) -> np.ndarray:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from spinsyn.devices import KIND_COMPOUND, SynapseDevice
 
-from .program import LevelTable, WriteVerifyConfig, calibrate, component_mtj, physics, write_verify
+from .program import LevelTable, WriteVerifyConfig, calibrate, component_mtj, half_select_probabilities, write_verify
 
 #: candidate widths (ns) per device kind: STT-MTJs switch in 1-100 ns; domain walls move ~1 um/us
 WIDTHS_NS = {KIND_COMPOUND: (1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0),
@@ -80,15 +80,15 @@ def _disturb(dev: SynapseDevice, cal: Any, wv: WriteVerifyConfig, levels: LevelT
     if mtj is None:
         drift = (cal.drift(vh[up], True).sum() - cal.drift(vh[~up], False).sum()) / n
         return float(abs(drift) * later / levels.n_max * (len(levels.g_S) - 1))
-    sp = physics(backend).switch_probability
     k_bar = float(np.mean(res.state))  # the victims: cells at the sample's mean target state
+    p_P = half_select_probabilities(mtj, vh[up], wv.width_ns, cal.set_sign, backend)[0]
+    p_AP = half_select_probabilities(mtj, vh[~up], wv.width_ns, cal.set_sign, backend)[1]
 
-    def victims(v: np.ndarray, to_p: bool) -> float:  # expected victims disturbed per pulse, summed
-        p = np.clip(np.asarray(sp(mtj, v, wv.width_ns, to_p), float), 0, 1)
-        m = levels.n_max - k_bar if to_p else k_bar  # the victim's MTJs this polarity can switch
+    def victims(p: np.ndarray, m: float) -> float:  # expected victims disturbed per pulse, summed
         return float(-np.expm1(m * np.log1p(-np.minimum(p, 1 - 1e-15))).sum())
 
-    return float(min(1.0, later * (victims(vh[up], True) + victims(vh[~up], False)) / n))
+    # set pulses switch a victim's AP MTJs towards P, reset pulses its P MTJs towards AP
+    return float(min(1.0, later * (victims(p_P, levels.n_max - k_bar) + victims(p_AP, k_bar)) / n))
 
 
 def evaluate_pulse(dev: SynapseDevice, levels: LevelTable, wv: WriteVerifyConfig, target_level: np.ndarray,

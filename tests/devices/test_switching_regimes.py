@@ -128,11 +128,12 @@ def test_kernel_and_apply_pulse_switch_half_at_t50(name, i_rel):
 def test_retention_published_physical_and_compound():
     pub = D.get_model("stt-mtj")
     p = derive(pub)
-    assert pub.retention_s == pytest.approx(0.87e-9 * math.expm1(float(p.delta)) + 10.56e-9, rel=1e-3)
-    assert 6.3 < pub.retention_s < 6.6  # volatile: seconds
+    assert pub.retention_s == pytest.approx(1.4696e-9 * math.sqrt(math.pi / float(p.delta))
+                                            * math.exp(float(p.delta)), rel=1e-3)  # Brown, tau_D 1.47 ns
+    assert 4.0 < pub.retention_s < 4.1  # volatile: seconds
     assert D.get_model("compound").retention_s == pub.retention_s
     year = 365.25 * 86400
-    assert D.get_model("stt-mtj-physical").retention_s > 10 * year
+    assert 5 * year < D.get_model("stt-mtj-physical").retention_s < 6.5 * year
     assert D.get_model("compound-physical").retention_s == D.get_model("stt-mtj-physical").retention_s
 
 
@@ -143,7 +144,7 @@ def test_device_info_prints_retention(capsys):
 
     ap = argparse.ArgumentParser()
     cli.register(ap.add_subparsers(dest="command"))
-    for name, want in (("stt-mtj", r"retention .* = 6\.4\d s"), ("stt-mtj-physical", r"retention .*years\)")):
+    for name, want in (("stt-mtj", r"retention .* = 4\.0\d s"), ("stt-mtj-physical", r"retention .*years\)")):
         a = ap.parse_args(["device", "info", name])
         assert a.func(a) == 0
         assert re.search(want, capsys.readouterr().out)

@@ -23,7 +23,8 @@ def test_amplitude_caps_on_the_dac_grid():
 
 
 def test_search_returns_feasible_minimum():
-    dev, levels, lv, tol = _setup()
+    """A device with a real barrier (Delta 64) has pulses that write and spare their half-selected neighbours."""
+    dev, levels, lv, tol = _setup("compound-retentive")
     ch = search_write_pulse(dev, levels, WriteVerifyConfig(), lv, tol, (32, 32), n_sample=512)
     assert np.isfinite(ch.energy_per_synapse_J) and ch.energy_per_synapse_J > 0 and ch.time_per_synapse_s > 0
     assert ch.error_rate <= 1e-3 and ch.disturb <= 1e-3
@@ -39,6 +40,16 @@ def test_default_pulse_disturbs_the_published_device():
     dev, levels, lv, tol = _setup()
     r = evaluate_pulse(dev, levels, WriteVerifyConfig(), lv, tol, (128, 100))
     assert r["error_rate"] == 0 and r["disturb"] > 1e-2
+
+
+def test_no_v2_pulse_spares_the_neighbours_of_a_delta_23_junction():
+    """The published geometry (Delta 22.7) in a V/2 crossbar: every pulse strong enough to write at ns widths
+    drives half-selected neighbours to ~i/2 Ic0, where its shallow barrier switches them (LLG-faithful write
+    physics): the search says so instead of choosing a pulse that only looks safe (it chose 3 ns <= 0.3 V)."""
+    dev, levels, lv, tol = _setup()
+    ch = search_write_pulse(dev, levels, WriteVerifyConfig(), lv, tol, (32, 32), n_sample=512)
+    assert not ch.feasible and ch.error_rate <= 1e-3 and ch.disturb > 1e-3
+    assert min(r["disturb"] for r in ch.table if r["error_rate"] <= 1e-3) == ch.disturb
 
 
 def test_search_without_a_feasible_pulse_says_so():

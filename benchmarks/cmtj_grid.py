@@ -1,0 +1,97 @@
+"""Switching probability p(I, w) of one preset's MTJ from cmtj (stochastic LLG) on a grid, against spinsyn's
+write physics (``spinsyn.devices.macrospin``, the Fokker–Planck model of the same macrospin).
+
+Grid: both directions (AP -> P with positive current from mz = -1; P -> AP with negative current from mz = +1),
+I/Ic0 in ``CURRENTS``, pulse widths ``WIDTHS_NS``. Per (direction, current) one cmtj run per trial gives every
+width at once (``bench_cmtj._p_side_intervals``: switched iff the magnet is past mz = 0 when the pulse ends).
+Counts are stored (``--json-out``); the table gives cmtj's p with its Wilson 95 % interval and spinsyn's p, and
+checks the issue's criterion: spinsyn within a factor 2 of cmtj's interval wherever cmtj's p >= 1e-3, and 1 - p
+likewise wherever p >= 0.5.
+
+    .venv/bin/python benchmarks/bench_cmtj.py --grid --preset stt-mtj-macrospin --trials 2000 --jobs 2 \\
+        --json-out benchmarks/results/cmtj_grid_macrospin.json
+    .venv/bin/python benchmarks/bench_cmtj.py --grid --cmtj-json benchmarks/results/cmtj_grid_macrospin.json
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from multiprocessing import Pool
+
+import numpy as np
+
+CURRENTS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0)
+WIDTHS_NS = (1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+DIRECTIONS = {"AP->P": 1.0, "P->AP": -1.0}
+BLOCK = 50
+
+
+def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson 95 % interval of a binomial proportion k/n."""
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def measure(par: dict, trials: int, seed: int, jobs: int, currents=CURRENTS, widths_ns=WIDTHS_NS) -> dict:
+    """Counts switched per (direction, current, width) from cmtj."""
+    from bench_cmtj import _block, p_switched
+
+    t_max = max(widths_ns) * 1e-9 * 1.001
+    tasks = [(par, i, list(range(seed + 100000 * d + 1000 * k + b, seed + 100000 * d + 1000 * k
+                                 + min(b + BLOCK, trials))), t_max, sign)
+             for d, sign in enumerate(DIRECTIONS.values()) for k, i in enumerate(currents)
+             for b in range(0, trials, BLOCK)]
+    tasks.sort(key=lambda t: t[1])  # weak currents run the full t_max: start them first
+    runs: dict = {}
+    t0 = time.perf_counter()
+    with Pool(jobs) as pool:
+        for key, intervals in pool.imap_unordered(_block, tasks):
+            runs.setdefault(key, []).extend(intervals)
+    w = np.asarray(widths_ns) * 1e-9
+    counts = {name: {str(i): (p_switched(runs[(i, sign)], w) * len(runs[(i, sign)])).round().astype(int).tolist()
+                     for i in currents} for name, sign in DIRECTIONS.items()}
+    return {"trials": trials, "seed": seed, "currents": list(currents), "widths_ns": list(widths_ns),
+            "counts": counts, "seconds": time.perf_counter() - t0}
+
+
+def spinsyn_p(mtj, i_rel: float, width_ns: float) -> float:
+    """spinsyn's write-physics p at aiding current i·Ic0 and the width (``macrospin.switching_table``)."""
+    from spinsyn.devices import macrospin
+
+    return float(macrospin.switching_table(mtj).p(np.array([i_rel]), np.array([width_ns * 1e-9]))[0])
+
+
+def compare(mtj, grid: dict) -> tuple[list[dict], dict]:
+    """Rows (direction, I/Ic0, width, cmtj p and interval, spinsyn p, ok) and a summary of the criterion."""
+    rows = []
+    n = grid["trials"]
+    for name in DIRECTIONS:
+        for i in grid["currents"]:
+            for w, k in zip(grid["widths_ns"], grid["counts"][name][str(i)]):
+                lo, hi = wilson(k, n)
+                ps = spinsyn_p(mtj, i, w)
+                pc = k / n
+                ok = True
+                if pc >= 1e-3:
+                    ok &= lo / 2 <= ps <= 2 * hi
+                if pc >= 0.5:
+                    ok &= (1 - hi) / 2 <= 1 - ps <= 2 * (1 - lo)
+                rows.append({"direction": name, "i_rel": i, "width_ns": w, "cmtj_p": pc, "lo": lo, "hi": hi,
+                             "spinsyn_p": ps, "checked": pc >= 1e-3, "ok": bool(ok)})
+    checked = [r for r in rows if r["checked"]]
+    return rows, {"points": len(rows), "checked": len(checked), "ok": sum(r["ok"] for r in checked),
+                  "failed": [(r["direction"], r["i_rel"], r["width_ns"]) for r in checked if not r["ok"]]}
+
+
+def print_table(rows: list[dict], summary: dict) -> None:
+    print(f"{'dir':6} {'I/Ic0':>5} {'w ns':>5} {'cmtj p':>9} {'95% CI':>21} {'spinsyn p':>10} {'ok':>3}")
+    for r in rows:
+        print(f"{r['direction']:6} {r['i_rel']:5.2f} {r['width_ns']:5g} {r['cmtj_p']:9.4g} "
+              f"[{r['lo']:8.3g}, {r['hi']:8.3g}] {r['spinsyn_p']:10.4g} "
+              f"{('yes' if r['ok'] else 'NO') if r['checked'] else '-':>3}")
+    print(f"criterion (factor 2 of cmtj's interval where cmtj p >= 1e-3; 1 - p where p >= 0.5): "
+          f"{summary['ok']}/{summary['checked']} points hold; failed: {summary['failed']}")

@@ -1,0 +1,306 @@
+"""Pulse switching of a perpendicular STT-MTJ from the macrospin Fokker–Planck equation (the write physics).
+
+For a perpendicular free layer with a collinear (+z) reference layer, uniaxial anisotropy and an
+angle-independent damping-like torque, the stochastic LLG is axially symmetric and ``u = m_z`` of the state
+being left is a one-dimensional Markov process (Brown 1963; Butler et al., IEEE Trans. Magn. 48, 4684
+(2012)). In units of the damping time ``tau_D = (1 + alpha²) / (alpha gamma mu0 Hk)`` its density obeys
+
+    d rho/d tau = d/du [ (1 - u²) ( (1/(2 Delta)) d rho/du - (u - i) rho ) ]
+
+with ``i = I_aid / Ic0`` (positive drives the switch away from u = +1) and stationary density
+exp(Delta (u - i)²). The magnet starts in thermal equilibrium in its well (rho0 ~ exp(Delta u²), u > 0); a
+pulse of width w switches it when u(w) < 0 (m_z = 0 is the zero-bias separatrix: after the pulse the magnet
+relaxes to the side it is on). So ``p(i, w)`` = the mass at u < 0 at tau = w / tau_D, which covers every
+regime with one equation: precessional switching from the thermal initial-angle distribution above Ic0 (the
+incubation delay and the narrow window of Sun 2000 / Butler 2012), the crossover near Ic0, and thermal
+activation below it (Brown's escape rate with its prefactor).
+
+Numerics: a Scharfetter–Gummel finite-volume discretisation on a uniform grid of u (exact detailed balance,
+accurate at any drift) and implicit Euler steps on a geometric time grid (every update is the inverse of an
+M-matrix, so every density stays non-negative and tails far below 1e-10 keep their relative accuracy), both
+with Richardson extrapolation. ``p`` and ``1 - p`` are both accumulated from non-negative masses (no
+cancellation) and tabulated in log space on a grid of (i, log tau); :class:`SwitchingTable` interpolates.
+
+Zero-current escape time (retention): Brown's asymptotic tau_D sqrt(pi/Delta) e^Delta (``brown_escape_time_s``);
+``escape_time_s`` gives the exact mean first-passage time of the same equation by quadrature (they agree
+within 1/Delta).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import signal
+import threading
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from .physics import MU0, OE_TO_A_PER_M, derive
+
+#: grid of the table: I/Ic0 from I_MIN to I_MAX every I_STEP, tau/tau_D from TAU_MIN to TAU_MAX (geometric)
+I_MIN, I_MAX, I_STEP = -0.5, 4.0, 0.025
+TAU_MIN, TAU_MAX, TAU_RATIO = 1e-3, 2.0e3, 1.02
+N_CELLS = 600
+LOG_FLOOR = -700.0
+
+
+def tau_d_s(mtj) -> float:
+    """Damping time tau_D = (1 + alpha²)/(alpha gamma mu0 Hk) (s) of an ``STTMTJ``."""
+    gamma = mtj.gamma_rad_per_s_Oe * 1e4  # rad/(s T)
+    mu0hk = MU0 * mtj.hk_Oe * OE_TO_A_PER_M  # T
+    return (1 + mtj.alpha ** 2) / (mtj.alpha * gamma * mu0hk)
+
+
+def brown_escape_time_s(mtj) -> float:
+    """Brown's asymptotic zero-bias escape time from one well (s): tau_D sqrt(pi/Delta) e^Delta."""
+    delta = float(derive(mtj).delta)
+    return tau_d_s(mtj) * math.sqrt(math.pi / delta) * math.exp(delta)
+
+
+def escape_time_s(mtj, i_rel: float = 0.0, n: int = 20001) -> float:
+    """Exact mean time (s) to leave the well of u = +1 for good, from the Fokker–Planck equation at I = i Ic0
+    (aiding): twice the mean first-passage time from u = 1 to the barrier top u* = max(i, 0) (from the top the
+    magnet goes either way) for i < 1; the mean first-passage time to u = 0 for i >= 1. Quadrature in log space."""
+    delta = float(derive(mtj).delta)
+    top = min(max(i_rel, 0.0), 1.0)
+    u = np.linspace(top if i_rel < 1 else 0.0, 1.0, n)
+    phi = delta * (u - i_rel) ** 2  # log of the stationary density
+    # inner(y) = integral_y^1 exp(phi) dz, in log form relative to exp(phi(y))
+    du = u[1] - u[0]
+    w = np.exp(phi - phi.max())
+    inner = np.concatenate([np.cumsum((w[:0:-1] + w[-2::-1]) * du / 2)[::-1], [0.0]])
+    d = np.maximum(1 - u * u, 1e-300) / (2 * delta)
+    f = inner * np.exp(phi.max() - phi) / d
+    f[-1] = 0.0
+    mfpt = float(np.sum((f[1:] + f[:-1]) * du / 2))
+    return tau_d_s(mtj) * mfpt * (2.0 if i_rel < 1 else 1.0)
+
+
+# ---------------------------------------------------------------------------------- the solver (numba)
+
+
+@numba.njit(cache=True)
+def _bernoulli(x):
+    """B(x) = x / (e^x - 1), B(0) = 1."""
+    if abs(x) < 1e-8:
+        return 1.0 - 0.5 * x
+    if x > 700.0:
+        return x * math.exp(-x)
+    return x / math.expm1(x)
+
+
+@numba.njit(cache=True)
+def _rates(delta, i_rel, n):
+    """Scharfetter–Gummel transfer rates across the n - 1 inner faces of n cells on [-1, 1]: ``up[f]`` from cell
+    f to f + 1, ``dn[f]`` from f + 1 to f (in 1/tau_D)."""
+    h = 2.0 / n
+    up = np.empty(n - 1)
+    dn = np.empty(n - 1)
+    for f in range(n - 1):
+        uf = -1.0 + (f + 1) * h
+        ua, ub = uf - 0.5 * h, uf + 0.5 * h
+        dphi = -delta * ((ub - i_rel) ** 2 - (ua - i_rel) ** 2)  # Phi = -Delta (u - i)^2, rho_s = exp(-Phi)
+        d = (1.0 - uf * uf) / (2.0 * delta) / (h * h)
+        up[f] = d * _bernoulli(dphi)
+        dn[f] = d * _bernoulli(-dphi)
+    return up, dn
+
+
+@numba.njit(cache=True)
+def _implicit_step(rho, up, dn, dt, out, cp, dp):
+    """out = (I - dt M)^-1 rho for the tridiagonal generator M of (up, dn) (Thomas algorithm; I - dt M is an
+    M-matrix with dominant columns, so no pivoting is needed and out >= 0)."""
+    n = rho.size
+    for j in range(n):
+        a = -dt * up[j - 1] if j > 0 else 0.0  # sub-diagonal: inflow from j - 1
+        c = -dt * dn[j] if j < n - 1 else 0.0  # super-diagonal: inflow from j + 1
+        b = 1.0 + dt * ((up[j] if j < n - 1 else 0.0) + (dn[j - 1] if j > 0 else 0.0))
+        if j == 0:
+            cp[j] = c / b
+            dp[j] = rho[j] / b
+        else:
+            m = b - a * cp[j - 1]
+            cp[j] = c / m
+            dp[j] = (rho[j] - a * dp[j - 1]) / m
+    out[n - 1] = dp[n - 1]
+    for j in range(n - 2, -1, -1):
+        out[j] = dp[j] - cp[j] * out[j + 1]
+
+
+@numba.njit(cache=True)
+def _evolve(delta, i_rel, n, taus, substeps):
+    """(log p, log(1 - p)) at each time of ``taus`` (increasing, in tau_D) from the thermal start in the u > 0
+    well; ``substeps`` implicit Euler steps per interval."""
+    h = 2.0 / n
+    rho = np.zeros(n)
+    for j in range(n // 2, n):
+        u = -1.0 + (j + 0.5) * h
+        rho[j] = math.exp(delta * (u * u - 1.0))
+    rho /= rho.sum()
+    up, dn = _rates(delta, i_rel, n)
+    out = np.empty(n)
+    cp = np.empty(n)
+    dp = np.empty(n)
+    lp = np.empty(taus.size)
+    lq = np.empty(taus.size)
+    t = 0.0
+    for k in range(taus.size):
+        dt = (taus[k] - t) / substeps
+        for _ in range(substeps):
+            _implicit_step(rho, up, dn, dt, out, cp, dp)
+            rho, out = out, rho
+        t = taus[k]
+        p = rho[: n // 2].sum()
+        q = rho[n // 2:].sum()
+        lp[k] = math.log(p) if p > 0 else LOG_FLOOR
+        lq[k] = math.log(q) if q > 0 else LOG_FLOOR
+    return lp, lq
+
+
+_DEFERRED = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT/SIGTERM while compiled code runs (~10 ms): a Python handler that raises inside a numba call
+    surfaces as "SystemError: ... returned a result with an exception set"; held, the signal is delivered as
+    the call returns and the handler raises cleanly in Python."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def tau_grid() -> np.ndarray:
+    """The table's times (tau_D): geometric from TAU_MIN to TAU_MAX."""
+    k = math.ceil(math.log(TAU_MAX / TAU_MIN) / math.log(TAU_RATIO))
+    return TAU_MIN * TAU_RATIO ** np.arange(k + 1)
+
+
+def i_grid() -> np.ndarray:
+    return np.round(np.arange(I_MIN, I_MAX + I_STEP / 2, I_STEP), 10)
+
+
+def solve(delta: float, i_rel: float, taus: np.ndarray, n: int = N_CELLS, ratio: float = TAU_RATIO) -> tuple:
+    """(log p, log(1 - p)) at ``taus`` (tau_D, increasing): implicit Euler through a geometric grid of step
+    ``ratio`` (plus the times asked for), Richardson-extrapolated from steps s and s/2 in log space."""
+    taus = np.asarray(taus, dtype=float)
+    k = math.ceil(math.log(max(taus[-1], TAU_MIN) / TAU_MIN) / math.log(ratio))
+    grid = np.unique(np.concatenate([np.linspace(TAU_MIN / 16, TAU_MIN, 16), TAU_MIN * ratio ** np.arange(k + 1),
+                                     taus]))
+    grid = grid[grid <= taus[-1]]
+    pick = np.searchsorted(grid, taus)
+
+    def run(s):
+        with _signals_deferred():
+            lp, lq = _evolve(float(delta), float(i_rel), n, grid, s)
+        return lp[pick], lq[pick]
+
+    a, b = run(1), run(2)
+    return np.minimum(2 * b[0] - a[0], 0.0), np.minimum(2 * b[1] - a[1], 0.0)
+
+
+# ------------------------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class SwitchingTable:
+    """log p and log(1 - p) of one macrospin (``delta``, ``tau_d_s``) on the grid ``i_rel`` (I,) x ``log_tau``
+    (T,) (tau = width / tau_D); ``lp``, ``lq`` (I, T). :meth:`p` / :meth:`log_p_q` interpolate bilinearly in
+    (i, log tau); past the longest time log(1 - p) falls at the last escape rate; currents outside the grid
+    are clamped to it (at I_MIN below -0.5 Ic0 the true p is smaller; above I_MAX larger)."""
+
+    delta: float
+    tau_d_s: float
+    i_rel: np.ndarray
+    log_tau: np.ndarray
+    lp: np.ndarray
+    lq: np.ndarray
+
+    def log_p_q(self, i_rel, width_s) -> tuple[np.ndarray, np.ndarray]:
+        """(log p, log(1 - p)) at aiding currents ``i_rel`` (of Ic0) and widths ``width_s`` (s), broadcast."""
+        i, w = np.broadcast_arrays(np.asarray(i_rel, float), np.asarray(width_s, float))
+        x = np.clip((i - self.i_rel[0]) / (self.i_rel[1] - self.i_rel[0]), 0, self.i_rel.size - 1)
+        k = np.minimum(x.astype(np.int64), self.i_rel.size - 2)
+        fx = x - k
+        lt = np.log(np.maximum(w, 1e-30) / self.tau_d_s)
+        step = self.log_tau[1] - self.log_tau[0]
+        y = (lt - self.log_tau[0]) / step
+        j = np.clip(np.floor(y).astype(np.int64), 0, self.log_tau.size - 2)
+        fy = y - j  # < 0 before the grid, > 1 after it: linear extrapolation in log tau (refined below)
+
+        def at(tab):
+            a = tab[k, j] + (tab[k, j + 1] - tab[k, j]) * fy
+            b = tab[k + 1, j] + (tab[k + 1, j + 1] - tab[k + 1, j]) * fy
+            return a + (b - a) * fx
+
+        lp, lq = at(self.lp), at(self.lq)
+        late = y > self.log_tau.size - 1
+        if late.any():  # beyond the longest time: the magnet leaves its well at the last escape rate
+            lp_late, lq_late = self._late(k, fx, np.exp(lt))
+            lp, lq = np.where(late, lp_late, lp), np.where(late, lq_late, lq)
+        early = y < 0
+        lq = np.where(early, np.log1p(-np.exp(np.minimum(lp, -1e-12))), lq)
+        return np.minimum(lp, 0.0), np.minimum(lq, 0.0)
+
+    def _late(self, k, fx, tau):
+        """(log p, log(1 - p)) after the last time: p = p1 + q1 (1 - exp(-rate (tau - t1))), the rate
+        d(-log q)/dt at the end taken from p where p is small (q rounds to 1 there) and from q elsewhere."""
+        t1, t0 = np.exp(self.log_tau[-1]), np.exp(self.log_tau[-2])
+
+        def one(kk):
+            p1, p0 = np.exp(self.lp[kk, -1]), np.exp(self.lp[kk, -2])
+            q1 = np.exp(self.lq[kk, -1])
+            rate = np.where(p1 < 0.5, (p1 - p0) / ((t1 - t0) * np.maximum(q1, 1e-300)),
+                            (self.lq[kk, -2] - self.lq[kk, -1]) / (t1 - t0))
+            rate = np.maximum(rate, 0.0)
+            grow = -np.expm1(-rate * (tau - t1))
+            lp = np.log(np.minimum(p1 + q1 * grow, 1.0))
+            lq = np.maximum(self.lq[kk, -1] - rate * (tau - t1), LOG_FLOOR)
+            return lp, lq
+
+        (pa, qa), (pb, qb) = one(k), one(k + 1)
+        return pa + (pb - pa) * fx, qa + (qb - qa) * fx
+
+    def p(self, i_rel, width_s) -> np.ndarray:
+        """Switching probability (from log p below 1/2, from 1 - exp(log(1 - p)) above)."""
+        lp, lq = self.log_p_q(i_rel, width_s)
+        return np.where(lp < math.log(0.5), np.exp(lp), -np.expm1(lq))
+
+
+def build_table(delta: float, tau_d: float) -> SwitchingTable:
+    """Solve the Fokker–Planck equation on the whole (i, tau) grid (about 2 s)."""
+    taus = tau_grid()
+    cur = i_grid()
+    lp = np.empty((cur.size, taus.size))
+    lq = np.empty_like(lp)
+    for k, i in enumerate(cur):
+        lp[k], lq[k] = solve(delta, float(i), taus)  # the grid is the table's own: no extra times
+    return SwitchingTable(float(delta), float(tau_d), cur, np.log(taus), lp, lq)
+
+
+@functools.lru_cache(maxsize=16)
+def _table(delta: float, tau_d: float) -> SwitchingTable:
+    return build_table(delta, tau_d)
+
+
+def switching_table(mtj) -> SwitchingTable:
+    """The (cached) table of an ``STTMTJ``'s nominal macrospin: its Delta and tau_D (gates, tau0_ns,
+    barrier_exponent and transit_eps play no part: they shape the drive law of the sweep engines only)."""
+    return _table(round(float(derive(mtj).delta), 9), round(tau_d_s(mtj), 18))
+
+
+def delta_needed(tau_d: float, t_s: float, max_flip: float) -> float:
+    """Smallest Delta whose Brown escape time tau_D sqrt(pi/Delta) e^Delta keeps the flipped fraction of a
+    two-state telegraph process, (1 - exp(-2 t/tau))/2, at or below ``max_flip`` after ``t_s`` seconds."""
+    from scipy.optimize import brentq
+
+    tau_req = 2 * t_s / -math.log1p(-2 * max_flip)
+    return float(brentq(lambda d: math.log(tau_d) + 0.5 * math.log(math.pi / d) + d - math.log(tau_req), 1.0, 500.0))
