@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .physics import MU0, OE_TO_A_PER_M, derive
+from .physics import damping_time_s, derive
 
 #: grid of the table: I/Ic0 from I_MIN to I_MAX every I_STEP, tau/tau_D from TAU_MIN to TAU_MAX (geometric)
 I_MIN, I_MAX, I_STEP = -0.5, 4.0, 0.025
@@ -48,10 +48,8 @@ LOG_FLOOR = -700.0
 
 
 def tau_d_s(mtj) -> float:
-    """Damping time tau_D = (1 + alpha²)/(alpha gamma mu0 Hk) (s) of an ``STTMTJ``."""
-    gamma = mtj.gamma_rad_per_s_Oe * 1e4  # rad/(s T)
-    mu0hk = MU0 * mtj.hk_Oe * OE_TO_A_PER_M  # T
-    return (1 + mtj.alpha ** 2) / (mtj.alpha * gamma * mu0hk)
+    """Damping time tau_D = (1 + alpha²)/(alpha gamma mu0 Hk) (s) of an ``STTMTJ`` (``physics.damping_time_s``)."""
+    return damping_time_s(mtj)
 
 
 def brown_escape_time_s(mtj) -> float:
@@ -60,23 +58,33 @@ def brown_escape_time_s(mtj) -> float:
     return tau_d_s(mtj) * math.sqrt(math.pi / delta) * math.exp(delta)
 
 
-def escape_time_s(mtj, i_rel: float = 0.0, n: int = 20001) -> float:
-    """Exact mean time (s) to leave the well of u = +1 for good, from the Fokker–Planck equation at I = i Ic0
-    (aiding): twice the mean first-passage time from u = 1 to the barrier top u* = max(i, 0) (from the top the
-    magnet goes either way) for i < 1; the mean first-passage time to u = 0 for i >= 1. Quadrature in log space."""
+def escape_time_s(mtj, i_rel: float = 0.0, n: int = 200001) -> float:
+    """Mean time (s) to switch for good from u = +1 at a constant aiding current i_rel Ic0, from the
+    Fokker–Planck equation by quadrature (log-safe): the mean first-passage time to the separatrix u = 0 divided
+    by the committor at u = 0 (the probability of going on to u = -1 rather than back to +1; 1/2 at zero
+    current, where this is twice the first-passage time, ~1 once the barrier top u = i lies well above 0)."""
     delta = float(derive(mtj).delta)
-    top = min(max(i_rel, 0.0), 1.0)
-    u = np.linspace(top if i_rel < 1 else 0.0, 1.0, n)
-    phi = delta * (u - i_rel) ** 2  # log of the stationary density
-    # inner(y) = integral_y^1 exp(phi) dz, in log form relative to exp(phi(y))
+    u = np.linspace(0.0, 1.0, n)
     du = u[1] - u[0]
-    w = np.exp(phi - phi.max())
-    inner = np.concatenate([np.cumsum((w[:0:-1] + w[-2::-1]) * du / 2)[::-1], [0.0]])
+    phi = delta * (u - i_rel) ** 2  # log of the stationary density
+    top = phi.max()
+    w = np.exp(phi - top)
+    inner = np.concatenate([np.cumsum((w[:0:-1] + w[-2::-1]) * du / 2)[::-1], [0.0]])  # int_y^1 e^phi / e^top
     d = np.maximum(1 - u * u, 1e-300) / (2 * delta)
-    f = inner * np.exp(phi.max() - phi) / d
+    f = inner * np.exp(top - phi) / d
     f[-1] = 0.0
     mfpt = float(np.sum((f[1:] + f[:-1]) * du / 2))
-    return tau_d_s(mtj) * mfpt * (2.0 if i_rel < 1 else 1.0)
+    return tau_d_s(mtj) * mfpt / committor_at_separatrix(delta, i_rel)
+
+
+def committor_at_separatrix(delta: float, i_rel: float, n: int = 200001) -> float:
+    """Probability that the magnet at u = 0 reaches u = -1 before u = +1: int_0^1 g / int_-1^1 g with
+    g = exp(-Delta (u - i)²) / (1 - u²) (ends cut at 1e-6, where g carries no weight)."""
+    u = np.linspace(-1 + 1e-6, 1 - 1e-6, n)
+    e = -delta * (u - i_rel) ** 2
+    g = np.exp(e - e.max()) / (1 - u * u)
+    c = np.concatenate([[0.0], np.cumsum((g[1:] + g[:-1]) / 2)])
+    return float((c[-1] - c[n // 2]) / c[-1])
 
 
 # ---------------------------------------------------------------------------------- the solver (numba)
@@ -258,11 +266,12 @@ class SwitchingTable:
         def one(kk):
             p1, p0 = np.exp(self.lp[kk, -1]), np.exp(self.lp[kk, -2])
             q1 = np.exp(self.lq[kk, -1])
-            rate = np.where(p1 < 0.5, (p1 - p0) / ((t1 - t0) * np.maximum(q1, 1e-300)),
-                            (self.lq[kk, -2] - self.lq[kk, -1]) / (t1 - t0))
-            rate = np.maximum(rate, 0.0)
-            grow = -np.expm1(-rate * (tau - t1))
-            lp = np.log(np.minimum(p1 + q1 * grow, 1.0))
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                rate = np.where(p1 < 0.5, (p1 - p0) / ((t1 - t0) * np.maximum(q1, 1e-300)),
+                                (self.lq[kk, -2] - self.lq[kk, -1]) / (t1 - t0))
+                rate = np.where(np.isfinite(rate), np.maximum(rate, 0.0), 0.0)
+                grow = -np.expm1(-rate * np.maximum(tau - t1, 0.0))
+                lp = np.log(np.clip(p1 + q1 * grow, 1e-300, 1.0))
             lq = np.maximum(self.lq[kk, -1] - rate * (tau - t1), LOG_FLOOR)
             return lp, lq
 

@@ -39,6 +39,7 @@ from .physics import (  # noqa: F401  (re-exported: the public home of the model
     MU0,
     MU_B_J_PER_T,
     OE_TO_A_PER_M,
+    TRANSIT_EPS_BROWN,
     MTJParams,
     conductance_formula,
     derive,
@@ -51,6 +52,9 @@ from .physics import (  # noqa: F401  (re-exported: the public home of the model
     state_rate_formula,
     switching_time_formula,
 )
+
+#: the thermal wait's attempt form (``STTMTJ.attempt``, ``physics.switching_time_formula``)
+ATTEMPT_MODELS = ("tau0", "brown")
 
 
 class Device:
@@ -211,7 +215,7 @@ class _MTJArray(Device):
         """Mean switching time (s) of one MTJ at a constant aiding current i_rel x Ic0 (ungated); t50 = ln2 x this."""
         p = derive(self.cell)
         return switching_time_formula(np.asarray(i_rel, dtype=float) * p.ic0_A, p.ic0_A, p.delta, p.tau0_s,
-                                      p.k_prec_per_A_s, p.barrier_exponent, p.transit_eps)
+                                      p.k_prec_per_A_s, p.barrier_exponent, p.transit_eps, p.brown)
 
     def info_lines(self) -> list[str]:
         mtj, p = self.cell, derive(self.cell)
@@ -260,6 +264,7 @@ class STTMTJ(_MTJArray):
     hk_Oe: float = 1433.0
     ms_A_per_m: float = 1.2566e6
     tau0_ns: float = 0.87
+    attempt: str = "tau0"
     barrier_exponent: float = 1.0
     transit_eps: float = 0.32
     temperature_K: float = 300.0
@@ -301,7 +306,7 @@ class STTMTJ(_MTJArray):
         one direction's rate."""
         v, s = nl.V_MTJ, nl.node_v(f"s{i}")
         args = (p.r_p_ohm[i], p.tmr0[i], p.vh_V, p.ic0_A[i], p.delta[i], p.tau0_s, p.k_prec_per_A_s[i],
-                p.barrier_exponent, p.transit_eps)
+                p.barrier_exponent, p.transit_eps, p.brown)
         from_p = state_rate_formula(1, v, *args)
         if p.gate_to_ap_V is not None:
             from_p = nl.where(v < p.gate_to_ap_V, from_p, 0)
@@ -323,6 +328,8 @@ class STTMTJ(_MTJArray):
                 raise ValueError(f"STTMTJ: {name}={v!r} is non-physical; expected a finite value > 0")
         if not 0 < self.polarisation < 1:
             raise ValueError(f"STTMTJ: polarisation={self.polarisation!r}; expected 0 < P < 1")
+        if self.attempt not in ATTEMPT_MODELS:
+            raise ValueError(f"STTMTJ: attempt={self.attempt!r}; expected one of {ATTEMPT_MODELS}")
         if self.ic0_model not in IC0_MODELS:
             raise ValueError(f"STTMTJ: ic0_model={self.ic0_model!r}; expected one of {IC0_MODELS}")
         if not self.tmr0 > 0:
@@ -658,13 +665,13 @@ def switch_probability(mtj: STTMTJ, v_V, width_ns, to_parallel: bool) -> np.ndar
 
 PUBLISHED_GATES = {"gate_to_p_V": 0.15, "gate_to_ap_V": -0.10}
 
-#: Switching time calibrated against macrospin stochastic LLG (beta = 2 fixed; tau0_ns and transit_eps fitted by
-#: least squares on log t50 at I/Ic0 = 0.6..3): ``benchmarks/bench_cmtj.py --fit``, cmtj 1.15.0, Heun 1 ps,
-#: 200 trials per current, seed 0, 2026-11-23 (table in docs/devices.md). Default geometry (Delta 22.7):
-MACROSPIN_SWITCHING = {"barrier_exponent": 2.0, "tau0_ns": 3.37, "transit_eps": 0.213}
-#: the same calibration for the physical preset's own MTJ (Hk 2600 Oe, Delta 41.2, Ic0 68.5 uA):
-PHYSICAL_SWITCHING = {"hk_Oe": 2600.0, "barrier_exponent": 2.0, "tau0_ns": 1.42, "transit_eps": 0.165}
-
+#: The macrospin's own switching law for the sweep engines (``physics.switching_time_formula`` with
+#: ``attempt="brown"``): barrier exponent 2, Brown's prefactor with current, attempt time the damping time tau_D,
+#: transit eps fitted with BROWN_C to the exact mean escape time of the Fokker–Planck equation (nothing fitted to
+#: cmtj; checked against it in docs/devices.md). Default geometry (Delta 22.7):
+MACROSPIN_SWITCHING = {"barrier_exponent": 2.0, "attempt": "brown", "transit_eps": TRANSIT_EPS_BROWN}
+#: the same for the physical preset's own MTJ (Hk 2600 Oe, Delta 41.2, Ic0 68.5 uA):
+PHYSICAL_SWITCHING = {"hk_Oe": 2600.0, **MACROSPIN_SWITCHING}
 #: A 10-year device: the physical preset's materials (Hk 2600 Oe, mu0 Ms 1.58 T) on a 40 nm diameter, 1.3 nm
 #: CoFeB free layer, the junction size and thickness of Ikeda et al., Nat. Mater. 9, 721 (2010) (mu0 Ms 1.58 T
 #: there too): macrospin Delta 64.4 (>= 48.2 keeps <= 0.2 % of the MTJs flipped after 10 years at 300 K;
@@ -680,14 +687,14 @@ PRESETS: dict[str, tuple[Any, str]] = {
     "compound": (lambda: CompoundSynapse(8, STTMTJ(**PUBLISHED_GATES)),
                  "published compound synapse: 8 gated Beihang STT-MTJs in parallel"),
     "stt-mtj-macrospin": (lambda: STTMTJ(**MACROSPIN_SWITCHING),
-                          "the default STT-MTJ (geometry, materials), ungated, with its switching time calibrated "
-                          "against macrospin stochastic LLG (cmtj): barrier exponent 2, tau0 3.37 ns, eps 0.213"),
+                          "the default STT-MTJ (geometry, materials), ungated, with the macrospin's own switching law "
+                          "(Brown's escape time with current, Sun's transit; devices/macrospin.py)"),
     "compound-macrospin": (lambda: CompoundSynapse(8, STTMTJ(**MACROSPIN_SWITCHING)),
                            "8 stt-mtj-macrospin MTJs in parallel"),
     "stt-mtj-physical": (lambda: STTMTJ(**PHYSICAL_SWITCHING),
                          "ungated STT-MTJ with Hk raised to 2600 Oe (Delta ~41, Ic0 ~69 uA) so that the pre ramp "
-                         "alone is harmless, switching calibrated against stochastic LLG (cmtj: beta 2, tau0 "
-                         "1.42 ns, eps 0.165); needs the 'physical' testbench amplitudes"),
+                         "alone is harmless, the macrospin's own switching law (Brown with current, Sun); needs the "
+                         "'physical' testbench amplitudes"),
     "compound-physical": (lambda: CompoundSynapse(8, STTMTJ(**PHYSICAL_SWITCHING)),
                           "8 ungated stt-mtj-physical MTJs (Hk 2600 Oe) in parallel"),
     "stt-mtj-retentive": (lambda: STTMTJ(**RETENTIVE),
@@ -704,10 +711,10 @@ PRESETS: dict[str, tuple[Any, str]] = {
 TESTBENCHES: dict[str, tuple[Any, str]] = {
     "published": (PulseTestbench, "published pulses: pre +150 -> -90 mV over 60 ms, post -100 mV 7 us, "
                                   "+100 mV 1 us"),
-    "physical": (lambda: PulseTestbench(post_pot_V=-0.27, post_dep_V=0.205),
-                 "published pre ramp with -270 mV / +205 mV post pulses: with the LLG-calibrated ungated physical "
-                 "preset (compound-physical) the sweep fits t0 21.3 ms, t1 48.9 ms (reference engine, 0:60:1 x 50, "
-                 "seed 0; docs/devices.md)"),
+    "physical": (lambda: PulseTestbench(post_pot_V=-0.258, post_dep_V=0.198),
+                 "published pre ramp with -258 mV / +198 mV post pulses: with the ungated physical preset "
+                 "(compound-physical, the macrospin's own switching law) the sweep fits t0 20.5 ms, t1 48.9 ms "
+                 "(reference engine, 0:60:1 x 50, seed 0; docs/devices.md)"),
 }
 
 def device_classes() -> dict[str, type[Device]]:

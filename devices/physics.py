@@ -54,22 +54,34 @@ def aiding_current_formula(r_p, r_ap, s, v):
     return v / r_ap
 
 
+#: regulariser of Brown's prefactor at Ic0 (of 1/Delta), fitted with TRANSIT_EPS_BROWN to the exact mean escape
+#: time of the macrospin Fokker–Planck equation (``macrospin.escape_time_s``) at I/Ic0 = 0..3, Delta 22.7/41/64
+BROWN_C = 0.125
+TRANSIT_EPS_BROWN = 0.273
+
+
 @register_jitable
-def switching_time_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps):
+def switching_time_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps, brown):
     """Mean switching time (s) at a constant aiding current i_aid (A), i = i_aid/ic0: thermal waiting time plus
-    precessional transit time, tau = tau0 (exp(Delta max(1 - i, 0)^beta) - 1) + 1/(k_prec (max(I - Ic0, 0) +
-    eps Ic0)). Below Ic0 the wait (Néel–Brown with barrier exponent beta) dominates, above Ic0 it is 0 and the
-    transit is Sun's 1/(k_prec (I - Ic0)); eps (of Ic0) makes the crossover continuous and finite at Ic0.
-    At zero bias tau(0) is the retention time. Exponent clipped at EXP_CLIP."""
+    precessional transit time, tau = wait + 1/(k_prec (max(I - Ic0, 0) + eps Ic0)), x = max(1 - i, 0).
+
+    ``brown`` = 0 (the Beihang form): wait = tau0 (exp(Delta x^beta) - 1), tau0 a fixed attempt time.
+    ``brown`` = 1 (Brown's escape time with current, the macrospin's own): tau0 = tau_D, the damping time, and
+    wait = tau_D sqrt(pi/Delta) (exp(Delta x^beta) - 1) / ((x² + BROWN_C/Delta)(2 - min(x, 1))): at I = 0
+    Brown's tau_D sqrt(pi/Delta) e^Delta, below Ic0 the Kramers prefactor 1/((1 - i)²(1 + i)) of the
+    axially symmetric macrospin, finite at Ic0. Above Ic0 the wait is 0 and the transit is Sun's
+    1/(k_prec (I - Ic0)); eps (of Ic0) makes the crossover continuous. Exponent clipped at EXP_CLIP."""
     x = np.maximum(1 - i_aid / ic0, 0.0)
     wait = tau0 * (np.exp(np.minimum(delta * np.power(x, beta), EXP_CLIP)) - 1)
+    if brown > 0:
+        wait = wait * np.sqrt(np.pi / delta) / ((x * x + BROWN_C / delta) * (2 - np.minimum(x, 1.0)))
     return wait + 1 / (k_prec * (np.maximum(i_aid - ic0, 0.0) + eps * ic0))
 
 
 @register_jitable
-def rate_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps):
+def rate_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps, brown):
     """Ungated hazard rate (1/s) = 1 / :func:`switching_time_formula`."""
-    return 1 / switching_time_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps)
+    return 1 / switching_time_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps, brown)
 
 
 @register_jitable
@@ -100,11 +112,11 @@ def dw_speed_formula(v, r_hm, i_th, v_dep, v_flow, u_kt, mu, length_m):
 
 
 @register_jitable
-def state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec, beta, eps):
+def state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec, beta, eps, brown):
     """Ungated rate away from the fixed state s (1 = P, 0 = AP) at V_mtj = v (used by numba and ngspice;
     the numpy form ``hazard_rate_per_s`` blends the state instead)."""
     i_aid = aiding_current_formula(r_p, r_ap_formula(r_p, tmr0, vh, v), s, v)
-    return rate_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps)
+    return rate_formula(i_aid, ic0, delta, tau0, k_prec, beta, eps, brown)
 
 
 # ------------------------------------------------------------------------------------- derived numbers
@@ -113,7 +125,8 @@ def state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec, beta, eps)
 @dataclass(frozen=True)
 class MTJParams:
     """Per-device derived parameters (arrays of one shape): R_P, TMR0, Vh, Ic0, Delta, tau0, k_prec; gates;
-    switching-time shape (``switching_time_formula``): barrier exponent beta and transit regulariser eps."""
+    switching-time shape (``switching_time_formula``): barrier exponent beta, transit regulariser eps and the
+    attempt form ``brown`` (1: tau0 is the damping time tau_D and the wait has Brown's prefactor)."""
 
     r_p_ohm: np.ndarray
     tmr0: np.ndarray
@@ -126,6 +139,7 @@ class MTJParams:
     gate_to_ap_V: float | None
     barrier_exponent: float = 1.0
     transit_eps: float = 0.32
+    brown: float = 0.0
 
 
 def _tox_factor(t_ox_nm: np.ndarray, phi_eV: float) -> np.ndarray:
@@ -171,9 +185,16 @@ def derive(mtj, t_ox_nm=None, t_fl_nm=None, tmr0=None, area_scale=None) -> MTJPa
     ic0 = mtj.alpha * gamma * E_C * mu0ms * hk * vol * ic0_polarisation_factor(mtj.ic0_model, p, tmr) / MU_B_J_PER_T
     m = mtj.ms_A_per_m * vol
     k_prec = 2.0 / (EULER_C + np.log(np.pi ** 2 * delta / 4)) * MU_B_J_PER_T * p / (E_C * m * (1 + p * p))
-    return MTJParams(r_p, tmr, mtj.vh_V, ic0, delta, mtj.tau0_ns * 1e-9, k_prec, mtj.gate_to_p_V,
+    brown = mtj.attempt == "brown"
+    tau0 = damping_time_s(mtj) if brown else mtj.tau0_ns * 1e-9
+    return MTJParams(r_p, tmr, mtj.vh_V, ic0, delta, tau0, k_prec, mtj.gate_to_p_V,
                      mtj.gate_to_ap_V, barrier_exponent=float(mtj.barrier_exponent),
-                     transit_eps=float(mtj.transit_eps))
+                     transit_eps=float(mtj.transit_eps), brown=float(brown))
+
+
+def damping_time_s(mtj) -> float:
+    """tau_D = (1 + alpha²)/(alpha gamma mu0 Hk) (s): the macrospin's time unit (``devices.macrospin``)."""
+    return (1 + mtj.alpha ** 2) / (mtj.alpha * mtj.gamma_rad_per_s_Oe * 1e4 * MU0 * mtj.hk_Oe * OE_TO_A_PER_M)
 
 
 # ------------------------------------------------------------------------------- numpy forms (models)
@@ -197,7 +218,8 @@ def hazard_rate_per_s(p: MTJParams, is_p, v_V) -> np.ndarray:
     s = np.asarray(is_p, dtype=float)
     i = mtj_current_A(p, s, v)
     i_aid = np.where(s > 0.5, -i, i)  # current aiding the switch (P->AP needs negative current)
-    rate = rate_formula(i_aid, p.ic0_A, p.delta, p.tau0_s, p.k_prec_per_A_s, p.barrier_exponent, p.transit_eps)
+    rate = rate_formula(i_aid, p.ic0_A, p.delta, p.tau0_s, p.k_prec_per_A_s, p.barrier_exponent, p.transit_eps,
+                        p.brown)
     if p.gate_to_p_V is not None:
         rate = np.where((s < 0.5) & ~(v > p.gate_to_p_V), 0.0, rate)
     if p.gate_to_ap_V is not None:

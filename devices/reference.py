@@ -128,18 +128,18 @@ def integrate_mtj_numpy(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s
 
 @njit(cache=True, fastmath=False, nogil=True)
 def _rate(s: int, v: float, r_p: float, tmr0: float, vh: float, ic0: float, delta: float, tau0: float,
-          k_prec: float, beta: float, eps: float, gate_p: float, gate_ap: float) -> float:
+          k_prec: float, beta: float, eps: float, brown: float, gate_p: float, gate_ap: float) -> float:
     """Scalar ``physics.hazard_rate_per_s`` for a fixed state (gates: NaN = no gate)."""
     if s == 0 and not np.isnan(gate_p) and not v > gate_p:
         return 0.0
     if s == 1 and not np.isnan(gate_ap) and not v < gate_ap:
         return 0.0
-    return state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec, beta, eps)
+    return state_rate_formula(s, v, r_p, tmr0, vh, ic0, delta, tau0, k_prec, beta, eps, brown)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh, tau0, beta, eps, gate_p, gate_ap, s0, theta, row, widths,
-                      v_mid, h_out, nsw_out):
+def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh, tau0, beta, eps, brown, gate_p, gate_ap, s0, theta, row,
+                      widths, v_mid, h_out, nsw_out):
     """Flat devices d (D,): per-device params, s0 (D,), theta (D, K), row (D,) index into widths/v_mid (P, S)."""
     n_dev, k_max = theta.shape
     n_steps = widths.shape[1]
@@ -152,7 +152,7 @@ def _integrate_kernel(r_p, tmr0, ic0, delta, k_prec, vh, tau0, beta, eps, gate_p
             v = v_mid[r, j]
             for _ in range(k_max + 1):
                 rate = _rate((s0[d] + nsw) % 2, v, r_p[d], tmr0[d], vh, ic0[d], delta[d], tau0, k_prec[d],
-                             beta, eps, gate_p, gate_ap)
+                             beta, eps, brown, gate_p, gate_ap)
                 if rate > 0.0 and nsw < k_max:
                     t_hit = (theta[d, nsw] - h) / rate
                     if t_hit < rem:
@@ -204,7 +204,7 @@ def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.n
     nan = float("nan")
     _integrate_kernel(per_dev(p.r_p_ohm), per_dev(p.tmr0), per_dev(p.ic0_A), per_dev(p.delta),
                       per_dev(p.k_prec_per_A_s), float(p.vh_V), float(p.tau0_s), float(p.barrier_exponent),
-                      float(p.transit_eps),
+                      float(p.transit_eps), float(p.brown),
                       nan if p.gate_to_p_V is None else float(p.gate_to_p_V),
                       nan if p.gate_to_ap_V is None else float(p.gate_to_ap_V),
                       np.ascontiguousarray(s0.reshape(flat), dtype=np.int64),

@@ -132,7 +132,8 @@ def test_expr_renders_formula_by_operator_overloading():
     assert str(np.maximum(v - 1, 0.0)) == "max((V-1),0)"
     assert str(np.float64(2.0) * v) == "(2*V)"  # numpy scalars defer to Expr.__array_ufunc__
     assert str(-v / 2) == "((-V)/2)"
-    assert str(rate_formula(v, 1.0, 2.0, 3.0, 4.0, 2.0, 0.3)).count("exp(") == 1
+    assert str(rate_formula(v, 1.0, 2.0, 3.0, 4.0, 2.0, 0.3, 0.0)).count("exp(") == 1
+    assert str(rate_formula(v, 1.0, 2.0, 3.0, 4.0, 2.0, 0.3, 1.0)).count("exp(") == 1  # Brown's prefactor: no exp
     assert str(nl.where(v > 0.1, 1, -1)) == "((V>0.1) ? 1 : (-1))"
 
 
@@ -173,7 +174,7 @@ def test_numpy_and_compiled_rate_agree_on_gated_device():
         for v in np.linspace(-0.6, 0.6, 25):
             nb = reference._rate(s, v, float(p.r_p_ohm), float(p.tmr0), p.vh_V, float(p.ic0_A), float(p.delta),
                                  p.tau0_s, float(p.k_prec_per_A_s), p.barrier_exponent, p.transit_eps,
-                                 p.gate_to_p_V, p.gate_to_ap_V)
+                                 p.brown, p.gate_to_p_V, p.gate_to_ap_V)
             assert nb == pytest.approx(float(hazard_rate_per_s(p, s, v)), rel=1e-12, abs=0)
 
 
