@@ -95,3 +95,43 @@ def print_table(rows: list[dict], summary: dict) -> None:
               f"{('yes' if r['ok'] else 'NO') if r['checked'] else '-':>3}")
     print(f"criterion (factor 2 of cmtj's interval where cmtj p >= 1e-3; 1 - p where p >= 0.5): "
           f"{summary['ok']}/{summary['checked']} points hold; failed: {summary['failed']}")
+
+
+def markdown(rows: list[dict], author_mtj=None) -> str:
+    """The grid as a markdown table: one row per (direction, I/Ic0), one column per width; each cell
+    "cmtj / spinsyn" (and "/ author" with ``author_mtj``: the published preset's own law, gates included, through
+    ``devices.switch_probability`` at the V_mtj of that current), a failed criterion in bold."""
+    from scipy.optimize import brentq
+    from spinsyn.devices import switch_probability
+    from spinsyn.devices.physics import derive, r_ap_ohm
+
+    widths = sorted({r["width_ns"] for r in rows})
+    head = "| dir | I/Ic0 | " + " | ".join(f"{w:g} ns" for w in widths) + " |"
+    out = [head, "|" + "---|" * (len(widths) + 2)]
+    p_auth = derive(author_mtj) if author_mtj is not None else None
+
+    def v_of(direction, i):  # V_mtj carrying i Ic0 through R_AP(V) (AP->P, V > 0) or R_P (P->AP, V < 0)
+        ic0 = float(p_auth.ic0_A) * i
+        if direction == "AP->P":
+            return brentq(lambda v: v / float(r_ap_ohm(p_auth, v)) - ic0, 0.0, 20.0)
+        return -ic0 * float(p_auth.r_p_ohm)
+
+    for (d, i) in dict.fromkeys((r["direction"], r["i_rel"]) for r in rows):
+        cells = []
+        for w in widths:
+            r = next(x for x in rows if x["direction"] == d and x["i_rel"] == i and x["width_ns"] == w)
+            c = f"{_g(r['cmtj_p'])} / {_g(r['spinsyn_p'])}"
+            if author_mtj is not None:
+                v = v_of(d, i)
+                c += f" / {_g(float(switch_probability(author_mtj, v, w, d == 'AP->P')))}"
+            cells.append(f"**{c}**" if r["checked"] and not r["ok"] else c)
+        out.append(f"| {d} | {i:g} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def _g(p: float) -> str:
+    if p == 0:
+        return "0"
+    if p >= 0.999:
+        return f"1-{1 - p:.1g}" if p < 1 else "1"
+    return f"{p:.2g}"

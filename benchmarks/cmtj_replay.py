@@ -3,13 +3,13 @@
 The chip's MTJ (``/meta/synapse_device``) is mapped onto cmtj (``bench_cmtj.cmtj_params``, ungated). At the chip's
 write width, cmtj measures p_switch on a grid of I/Ic0 covering every amplitude the chip can apply (both
 directions: AP -> P at V > 0 through R_AP(V), P -> AP at V < 0 through R_P), ``--trials`` trials per point.
-``spinsyn export simulate``'s programming (``hw_export.simulate.program_chip``: the stored schedules with verify,
-then closed-loop write-verify up to the cap) then runs twice on the same seed: with spinsyn's write physics and
-with a backend whose probabilities are cmtj's, interpolated linearly in I/Ic0 between grid points (a pulse that
-drives the wrong way, I <= 0, never switches). Printed: mean pulses per device and failed cells of the chip's
-report, of the spinsyn replay and of the cmtj replay. Half-select disturb is not replayed: its per-exposure
-probabilities (~1e-6) are below what a Monte-Carlo LLG run can resolve; the export reports it from the analytic
-tail.
+``spinsyn export simulate``'s programming (the stored schedules with verify, then closed-loop write-verify up to
+the cap, with the chip's own stored calibration as its controller would) then runs twice on the same seed: with
+spinsyn's write physics and with a backend whose probabilities are cmtj's, interpolated linearly in I/Ic0
+between grid points (a pulse that drives the wrong way, I <= 0, never switches). Printed: mean pulses per device
+and failed cells of the chip's report, of the spinsyn replay and of the cmtj replay. Half-select disturb is not
+replayed: its per-exposure probabilities (~1e-6) are below what a Monte-Carlo LLG run can resolve; the export
+reports it from the analytic tail.
 
     .venv/bin/python benchmarks/bench_cmtj.py --replay CHIP_DIR --trials 2000 --jobs 2 --json-out replay.json
 """
@@ -94,13 +94,38 @@ class CmtjPhysics:
         return k + rng.binomial(model.n_mtj - k, up) - rng.binomial(k, dn)
 
 
-def _replay_stats(chip, backend, seed: int) -> dict:
-    from spinsyn.hw_export.simulate import program_chip
+def stored_calibration(chip):
+    """The calibration the chip's controller programs with (``/meta/calibration`` and its arrays)."""
+    from spinsyn.hw_export.program import Calibration
 
-    st = program_chip(chip, seed=seed, disturb=False, backend=backend)["stats"]
-    n = st["devices"]
-    return {"pulses_per_device": (st["pulses_replayed"] + st["extra_pulses"]) / n, "failed": st["failed"],
-            "failed_fraction": st["failed"] / n, "devices": n}
+    c, a = chip.meta["calibration"], chip.meta_arrays
+    return Calibration(a["calibration_v_V"], a["calibration_r_set"], a["calibration_r_reset"], int(c["set_sign"]),
+                       float(c["width_ns"]), float(c["v_step_V"]), np.zeros(0), None, None)
+
+
+def _replay_stats(chip, backend, seed: int) -> dict:
+    """``export simulate``'s programming (stored schedules with verify, then closed-loop write-verify up to the
+    cap) with the chip's own stored calibration, on ``backend``'s physics (None: spinsyn's write physics)."""
+    from spinsyn.hw_export.program import replay, write_verify
+    from spinsyn.hw_export.simulate import _cells, _chip_parts, chip_device
+
+    dev = chip_device(chip)
+    layout, _scale, levels, wv = _chip_parts(chip)
+    cal = stored_calibration(chip)
+    rng = np.random.default_rng(seed)
+    c = _cells(chip, layout)
+    count = np.bincount(c.dev, minlength=c.used.size)
+    start = np.cumsum(count) - count
+    state0 = np.full(c.used.size, levels.state[0], dtype=levels.state.dtype)
+    v_dac = np.round(c.sched["v_V"].astype(np.float64) / wv.v_resolution_V) * wv.v_resolution_V
+    state, n_used = replay(dev, cal, state0, c.lo, c.hi, start, count, v_dac, c.sched["polarity"].astype(np.float64),
+                           c.sched["width_ns"].astype(np.float64), rng, backend)
+    res = write_verify(dev, levels, cal, wv, state, levels.state[c.level], c.lo, c.hi, rng, n_pulses0=n_used,
+                       backend=backend)
+    n = c.used.size
+    return {"pulses_per_device": float(res.n_pulses.sum()) / n, "failed": int(res.failed.sum()),
+            "failed_fraction": float(res.failed.mean()), "devices": int(n),
+            "failed_by_level": {int(k): float(res.failed[c.level == k].mean()) for k in np.unique(c.level)}}
 
 
 def main_replay(args) -> int:

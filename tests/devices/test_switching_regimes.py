@@ -197,3 +197,41 @@ def test_t50_within_3x_of_cmtj(name, currents, monkeypatch):
     t_cmtj = np.array([b.width_at(runs[i], 0.5) for i in currents])
     ratio = b.spinsyn_t50(mtj, currents) / t_cmtj
     assert np.all((ratio > 1 / 3) & (ratio < 3)), dict(zip(currents, ratio))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["stt-mtj-macrospin", "stt-mtj-physical"])
+def test_write_physics_within_2x_of_cmtj_on_a_reduced_grid(name, monkeypatch):
+    """benchmarks/bench_cmtj.py --grid reduced to 3 currents x 4 widths x both directions, 600 trials: spinsyn's
+    p within a factor 2 of cmtj's Wilson interval wherever cmtj's p >= 1e-3, and 1 - p wherever p >= 0.5."""
+    pytest.importorskip("cmtj")
+    b = _bench(monkeypatch)
+    grid_mod = importlib.import_module("cmtj_grid")
+    mtj = b.ungated(D.get_model(name))
+    grid = grid_mod.measure(b.cmtj_params(mtj), 600, seed=3, jobs=2, currents=(0.6, 1.0, 1.5),
+                            widths_ns=(2.0, 5.0, 10.0, 30.0))
+    rows, summary = grid_mod.compare(mtj, grid)
+    assert summary["checked"] >= 12 and summary["ok"] == summary["checked"], summary["failed"]
+
+
+@pytest.mark.slow
+def test_default_chip_replayed_with_cmtj_probabilities(tmp_path, monkeypatch):
+    """A compound:8 chip exported with default options, its write-verify replayed with cmtj's probabilities at its
+    own pulses (300 trials per current): failed cells <= 1e-3 and pulses per device within 25 % of the report."""
+    pytest.importorskip("cmtj")
+    from spinsyn.hw_export.chipfile import load_chip
+    from spinsyn.hw_export.export import ExportConfig, export_chip
+
+    b = _bench(monkeypatch)
+    replay = importlib.import_module("cmtj_replay")
+    w = np.random.default_rng(0).random((196, 40)) ** 3  # mostly low levels, as trained compound weights
+    export_chip(w, ExportConfig(synapse=D.SynapseSpec.parse("compound:8")), tmp_path / "chip")
+    chip = load_chip(tmp_path / "chip")
+    mtj = b.ungated(D.synapse_device("compound:8").model.mtj)
+    wv = chip.meta["write_verify"]
+    table = replay.measure(b.cmtj_params(mtj), float(wv["width_ns"]), replay.current_grid(mtj, wv["v_max_V"]), 300,
+                           seed=5, jobs=2)
+    got = replay._replay_stats(chip, replay.CmtjPhysics(table), 1)
+    report = chip.meta["summary"]["pulses_per_device"]["mean"]
+    assert got["failed_fraction"] <= 1e-3
+    assert got["pulses_per_device"] == pytest.approx(report, rel=0.25)
