@@ -48,7 +48,7 @@ def _sigmoid(z: Any) -> Any:
         import torch
 
         return torch.sigmoid(z)
-    # 1/(1 + e^-z): scipy.special.expit to the last bit (one ulp where numpy's exp differs; e^-z = inf -> 0):
+    # 1/(1 + e^-z): scipy.special.expit to the last bit (a few ulp where numpy's exp differs; e^-z = inf -> 0):
     # numpy only, because importing scipy.special costs ~0.3 s of start-up in every short run
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
