@@ -197,11 +197,19 @@ class _MTJArray(Device):
         (``macrospin.switching_table``): the write physics of programming, for every preset."""
         mtj = self.cell
         p = derive(mtj)
-        v = np.asarray(v_V, dtype=float)
+        v, w = np.broadcast_arrays(np.asarray(v_V, dtype=float), np.asarray(width_s, dtype=float))
         tab = macrospin.switching_table(mtj)
+        if v.size > 64 and np.all(w.flat[0] == w):  # one width, few voltages (the DAC grid): each V once
+            vu, inv = np.unique(v, return_inverse=True)
+            pu, pd = self._write_p(p, tab, vu, w.flat[0])
+            return pu[inv].reshape(v.shape), pd[inv].reshape(v.shape)
+        return self._write_p(p, tab, v, w)
+
+    @staticmethod
+    def _write_p(p: MTJParams, tab, v: np.ndarray, w) -> tuple[np.ndarray, np.ndarray]:
         i_up = v / r_ap_ohm(p, v) / p.ic0_A  # aiding AP -> P: positive V through R_AP(V)
         i_dn = -v / p.r_p_ohm / p.ic0_A  # aiding P -> AP: negative V through R_P
-        return tab.p(i_up, width_s), tab.p(i_dn, width_s)
+        return tab.p(i_up, w), tab.p(i_dn, w)
 
     def apply_write_pulse(self, state, v_V, width_ns, rng: np.random.Generator) -> np.ndarray:
         """One write pulse per device with :meth:`write_probabilities` (binomial over the MTJs the pulse can
