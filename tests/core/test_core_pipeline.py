@@ -18,7 +18,10 @@ def test_pipeline_end_to_end_and_resume(tmp_path, capsys):
     rule = json.loads((out / "rule.json").read_text())
     assert rule["format"] == "spinsyn-rule" and rule["model"] == "bisigmoid"
     metrics = json.loads((out / "run" / "metrics.json").read_text())
-    assert metrics["n_train"] == 300 and 0.0 <= metrics["accuracy_all_activity"] <= 1.0
+    # it learned on the fitted rule (measured 0.48 on 200 images; chance 0.10, no learning ~0.2)
+    assert metrics["n_train"] == 300 and metrics["accuracy_all_activity"] >= 0.33
+    sim = json.loads((out / "simulate.json").read_text())
+    assert abs(sim["drop_points"]) <= 6.0  # trained -> chip (measured -2.0 points on 200 images)
     assert (out / "chip" / "manifest.json").is_file() and (out / "simulate.json").is_file()
     html = (out / "report.html").read_text()  # the report step: every piece of the run is in the page
     assert html.count("<img src=\"data:image/png;base64,") == 4 and 'class="missing"' not in html

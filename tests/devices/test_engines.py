@@ -47,7 +47,12 @@ def test_same_draws_same_outcome_compound():
     if bad.any():
         gap = np.min(np.abs(ref["h"][bad][:, None] - d.theta[bad]), axis=1)
         assert np.all(gap < 0.05)
-    assert out["s1"].sum() != d.s0.sum() or True
+    # the pulses act in ngspice: AP -> P at the early delays only, P -> AP at the late ones only
+    # (measured, 24 MTJs per delay: up 13/7/4/0/0/0/0, down 0/0/0/0/9/13/11)
+    up = ((d.s0 == 0) & (out["s1"] == 1)).sum(axis=(1, 2))
+    down = ((d.s0 == 1) & (out["s1"] == 0)).sum(axis=(1, 2))
+    assert np.all(up[:3] >= 2) and np.all(up[3:] == 0), up
+    assert np.all(down[4:] >= 5) and np.all(down[:4] == 0), down
 
 
 def test_spice_sweep_reduced_grid_bisigmoid(tmp_path):

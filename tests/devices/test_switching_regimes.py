@@ -187,7 +187,9 @@ def _bench(monkeypatch):
                                            ("stt-mtj-macrospin", (0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0)),
                                            ("stt-mtj-physical", (0.7, 0.8, 0.9, 1.0, 1.5, 3.0))])
 def test_t50_within_3x_of_cmtj(name, currents, monkeypatch):
-    """Reduced benchmarks/bench_cmtj.py (40 trials per point): spinsyn's t50 within 3x of stochastic LLG."""
+    """Reduced benchmarks/bench_cmtj.py (40 trials per point): the sweep hazard's t50 against stochastic LLG.
+    docs/devices.md measures 0.68-1.05 against 200-trial runs (0.68-0.88 for the published law at 1.2-3 Ic0);
+    40 trials move a t50 by ~20 %: asserted within 0.5-1.5."""
     pytest.importorskip("cmtj")
     b = _bench(monkeypatch)
     mtj = b.ungated(D.get_model(name))
@@ -196,7 +198,7 @@ def test_t50_within_3x_of_cmtj(name, currents, monkeypatch):
     runs = b.cmtj_switching(par, currents, 40, seed=11, jobs=2)
     t_cmtj = np.array([b.width_at(runs[i], 0.5) for i in currents])
     ratio = b.spinsyn_t50(mtj, currents) / t_cmtj
-    assert np.all((ratio > 1 / 3) & (ratio < 3)), dict(zip(currents, ratio))
+    assert np.all((ratio > 0.5) & (ratio < 1.5)), dict(zip(currents, ratio))
 
 
 @pytest.mark.slow

@@ -41,9 +41,9 @@ def test_train_mnist(quick_run):
 
     run, out = quick_run
     m = re.search(r"all activity ([\d.]+), proportion ([\d.]+), (\d+) train samples/s", out)
-    assert m and 0.0 <= float(m.group(1)) <= 1.0 and int(m.group(3)) > 0
+    assert m and float(m.group(1)) >= 0.25 and int(m.group(3)) > 0  # measured 0.390 (chance 0.10)
     re_eval = float(re.search(r"re-evaluated: ([\d.]+)", out).group(1))
-    assert 0.0 <= re_eval <= 1.0
+    assert re_eval == pytest.approx(float(m.group(1)), abs=0.05)  # the saved run evaluates as trained
     net = load_run(run)
     assert net.n_neurons == 20 and str(net.spec) == "compound:8" and net.config.n_train == 200
 

@@ -22,7 +22,8 @@ from .conftest import spinsyn_cmd
 
 #: seconds a bad-input run may take: interpreter start, imports (torch for train/eval) and the checks, on a
 #: loaded 2-core machine running HOSTILE_JOBS cases at once; measured times are printed with -s
-TIME_LIMIT_S = float(os.environ.get("HOSTILE_TIME_LIMIT_S", "15"))
+# README: max 2.5 s one at a time; 8 s leaves 3x for 2 jobs on a loaded 2-core CI
+TIME_LIMIT_S = float(os.environ.get("HOSTILE_TIME_LIMIT_S", "8"))
 LEFTOVER_MARKS = (".tmp", ".spinsyn-probe-", ".spinsyn-lock", ".spinsyn-export-", "spinsyn-failed-")
 
 
@@ -66,7 +67,7 @@ def outcomes(hostile_env, tmp_path_factory) -> dict[str, Outcome]:
 def test_table_is_large_and_unique():
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
-    assert len(CASES) >= 60
+    assert len(CASES) >= 100  # the README states 100 hostile command lines
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -182,6 +182,7 @@ def test_simulate_after_on_a_published_run(train, tmp_path, capsys):
     r = json.loads((out / "sim.json").read_text())
     a0, a1 = r["ageing"]["ages"]
     acc0 = r["accuracy"]["programmed"]["accuracy_all_activity"]
+    assert acc0 >= 0.3  # a chip that knows something (chance 0.10), so the collapse below can fail
     assert a0["accuracy"] == acc0 and a0["retention_points"] == 0
     assert a1["flip_probability"] == pytest.approx(0.5) and abs(a1["flipped_fraction"] - 0.5) < 0.02
     assert abs(a1["accuracy"] - 0.1) <= 0.5 * abs(acc0 - 0.1) + 0.05  # the gap to chance collapses

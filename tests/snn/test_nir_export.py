@@ -80,4 +80,4 @@ def test_norse_classifies_like_spinsyn(run):
     X, y = load_mnist("test", None, n=100)
     r = bench.agreement(run, X, y.astype(np.int64), seed=3)
     assert r["spikes_per_image_norse"] > 0 and r["spikes_per_image_spinsyn"] > 0
-    assert r["agreement"] >= 0.8, r
+    assert r["agreement"] >= 0.85, r  # README 89.2 % on 1,000 images; this 100-image run measured 0.89
