@@ -1,11 +1,15 @@
-"""Suite-wide: slow tests run only when selected (``-m slow``); GPU tests only where CUDA is present."""
+"""Suite-wide: slow tests run only when selected (``-m slow``), claims tests only with ``-m claims`` (or
+``-m slow`` for the quick ones, which carry both marks); GPU tests only where CUDA is present."""
 
 import pytest
 
 
 def pytest_collection_modifyitems(config, items):
-    wants_slow = "slow" in (config.getoption("-m") or "")
+    marks = config.getoption("-m") or ""
+    wants_slow = "slow" in marks or "claims" in marks
+    wants_claims = "claims" in marks
     skip_slow = pytest.mark.skip(reason="slow: run with -m slow")
+    skip_claims = pytest.mark.skip(reason="a README claim: run with -m claims")
     try:
         import torch
 
@@ -16,5 +20,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords and not wants_slow:
             item.add_marker(skip_slow)
+        claims, slow = item.get_closest_marker("claims"), item.get_closest_marker("slow")
+        if claims is not None and slow is None and not wants_claims:
+            item.add_marker(skip_claims)
         if "gpu" in item.keywords and not has_cuda:
             item.add_marker(skip_gpu)

@@ -1,0 +1,51 @@
+"""Where every bold figure of README.md's Results section is checked: a claims test (``-m claims``, this folder)
+that reproduces it within a stated tolerance, or the benchmark/command that measures it (too long for a test:
+full-MNIST trainings of minutes to hours, BindsNET, a GPU, a 4-hour study). ``test_registry.py`` fails when a
+bold figure has no entry, so the README cannot gain an unchecked headline."""
+
+#: bold text fragment -> "test:<test function in tests/claims>" or "bench:<command that measures it>"
+CLAIMS: dict[str, str] = {
+    "4.05 s": "test:test_device_constants_and_retention",
+    "5.7 years": "test:test_device_constants_and_retention",
+    "132/132": "test:test_write_physics_against_the_stored_cmtj_grid",
+    "127/127": "test:test_write_physics_against_the_stored_cmtj_grid",
+    "t0 21.28, t1 48.01 ms": "bench:spinsyn device sweep --model compound --switching author --engine reference "
+                             "--dt-ms 0:60:1 --trials 50 --out a.h5 && spinsyn fit a.h5 --model bisigmoid --out a.json",
+    "t0 20.54, t1 48.95 ms": "test:test_physical_testbench_reproduces_the_published_curve",
+    "0 mismatches in 3,840": "test:tests/devices/test_spice_agreement.py (-m slow)",
+    "7.0×": "bench:python benchmarks/bench_device_sweep.py",
+    "11,271×": "bench:python benchmarks/bench_device_sweep.py",
+    "5.4×": "bench:python benchmarks/bench_device_sweep.py --model compound --n-dt 10 --trials 4",
+    "299×": "bench:python benchmarks/bench_snn_vs_bindsnet.py (BindsNET venv, ../shared/PEERS.md)",
+    "349×": "bench:python benchmarks/bench_snn_vs_bindsnet.py (BindsNET venv, ../shared/PEERS.md)",
+    "95×": "bench:python benchmarks/bench_snn_vs_bindsnet.py (BindsNET venv, ../shared/PEERS.md)",
+    "85.85 %": "test:test_full_mnist_100_neurons",
+    "84.84 %": "test:test_full_mnist_100_neurons",
+    "91.56 %": "bench:spinsyn train --synapse ideal --neurons 400 --epochs 3 --data-dir ../shared/data/mnist",
+    "90.67 %": "bench:spinsyn train --synapse compound:8 --neurons 400 --epochs 3 --data-dir ../shared/data/mnist",
+    "44 s on": "bench:python benchmarks/bench_gpu_epoch.py (needs a GPU)",
+    "92.04 %": "bench:spinsyn train --input diehl-cook --synapse ideal --neurons 1600 --epochs 7 "
+               "--data-dir ../shared/data/mnist (35 min)",
+    "92.21 %": "bench:spinsyn train --input diehl-cook --synapse compound:8 --neurons 1600 --epochs 7 "
+               "--data-dir ../shared/data/mnist (43 min)",
+    "1.39 s": "bench:python benchmarks/bench_startup.py",
+    "89.2 %": "bench:python benchmarks/nir_agreement.py RUN --n 1000 (test_nir_export: >= 0.85 on 100 images)",
+    "72.9 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
+    "72.3 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
+    "0.00": "bench:spinsyn export RUN --out CHIP && spinsyn export simulate CHIP --n-test 10000 (round-trip table)",
+    "−0.07 points": "bench:spinsyn export RUN --out CHIP && spinsyn export simulate CHIP --n-test 10000",
+    "−0.03 points": "bench:spinsyn export RUN --out CHIP && spinsyn export simulate CHIP --n-test 10000",
+    "29.7 %": "bench:python benchmarks/bench_cmtj.py --replay CHIP_BEFORE (the spinsyn row; "
+              "benchmarks/results/cmtj_replay_before_chip.json)",
+    "27.6 %": "bench:python benchmarks/bench_cmtj.py --replay CHIP --trials 2000 --jobs 2 "
+              "(benchmarks/results/cmtj_replay_before_chip.json)",
+    "1.56, 1.3e-5": "test:test_stored_cmtj_replays_meet_the_criterion",
+    "64.0 % at 0, 1 and 10 years": "test:test_retentive_chip_holds_ten_years",
+    "4.1 s": "bench:python benchmarks/bench_export.py --repeat 3",
+    "68.7": "bench:spinsyn study examples/study_n_mtj.toml --out DIR --scheduler local:2",
+    "173 s": "bench:spinsyn study examples/study_n_mtj.toml --out DIR --scheduler local:1",
+    "97 s": "bench:spinsyn study examples/study_n_mtj.toml --out DIR --scheduler local:2",
+}
+
+#: bold run-in headings of the Results section that contain digits but state no figure
+HEADINGS = ("Speed vs BindsNET 0.3.4", "Scale: 100 / 400 / 1600 neurons", "Checkpoint v3")
