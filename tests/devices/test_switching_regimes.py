@@ -186,7 +186,7 @@ def _bench(monkeypatch):
 @pytest.mark.parametrize("name,currents", [("stt-mtj", (1.2, 1.5, 2.0, 3.0)),
                                            ("stt-mtj-macrospin", (0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0)),
                                            ("stt-mtj-physical", (0.7, 0.8, 0.9, 1.0, 1.5, 3.0))])
-def test_t50_within_3x_of_cmtj(name, currents, monkeypatch):
+def test_sweep_hazard_t50_near_cmtj(name, currents, monkeypatch):
     """Reduced benchmarks/bench_cmtj.py (40 trials per point): the sweep hazard's t50 against stochastic LLG.
     docs/devices.md measures 0.68-1.05 against 200-trial runs (0.68-0.88 for the published law at 1.2-3 Ic0);
     40 trials move a t50 by ~20 %: asserted within 0.5-1.5."""

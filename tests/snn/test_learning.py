@@ -19,6 +19,12 @@ MEASURED = {
     ("dw:16", "numba", 300): (0.510, 0.247),
     ("compound:8", "torch", 200): (0.525, 0.225),
 }
+#: the torch engine on CPU trains ~15 images/s: its other kinds run with -m slow
+MEASURED_SLOW = {
+    ("ideal", "torch", 300): (0.557, 0.217),
+    ("quantized:9", "torch", 300): (0.447, 0.210),
+    ("dw:16", "torch", 300): (0.490, 0.167),
+}
 MARGIN = {"ideal": 0.19, "quantized:9": 0.07, "compound:8": 0.15, "dw:16": 0.13}
 
 
@@ -31,10 +37,11 @@ def _accuracy(tmp_path, synapse, engine, n, *extra):
     return json.loads((out / "metrics.json").read_text())["accuracy_all_activity"]
 
 
-@pytest.mark.parametrize("synapse,engine,n", list(MEASURED))
+@pytest.mark.parametrize("synapse,engine,n", [*MEASURED, *(pytest.param(*k, marks=pytest.mark.slow)
+                                                            for k in MEASURED_SLOW)])
 def test_training_beats_no_learning(tmp_path, synapse, engine, n):
     learned = _accuracy(tmp_path, synapse, engine, n)
     frozen = _accuracy(tmp_path, synapse, engine, n, "--nu", "0")
-    want_learned, want_frozen = MEASURED[(synapse, engine, n)]
+    want_learned, want_frozen = {**MEASURED, **MEASURED_SLOW}[(synapse, engine, n)]
     assert learned >= frozen + MARGIN[synapse], (learned, frozen)
     assert learned >= want_learned - 0.08 and frozen <= want_frozen + 0.08, (learned, frozen)
