@@ -30,10 +30,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import math
+import os
 import signal
+import tempfile
 import threading
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -297,7 +302,74 @@ def build_table(delta: float, tau_d: float) -> SwitchingTable:
 
 @functools.lru_cache(maxsize=16)
 def _table(delta: float, tau_d: float) -> SwitchingTable:
-    return build_table(delta, tau_d)
+    path = _cache_file(delta, tau_d)
+    tab = _load_cached(path) if path is not None else None
+    if tab is None:
+        tab = build_table(delta, tau_d)
+        if path is not None:
+            _store(path, tab)
+    return tab
+
+
+# ------------------------------------------------------------------------------- the on-disk table cache
+
+_SOURCE_SHA = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def cache_dir() -> Path:
+    """``$SPINSYN_CACHE_DIR/macrospin``, else ``$XDG_CACHE_HOME/spinsyn/macrospin`` (``~/.cache`` by default)."""
+    if os.environ.get("SPINSYN_CACHE_DIR"):
+        return Path(os.environ["SPINSYN_CACHE_DIR"]) / "macrospin"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "spinsyn" / "macrospin"
+
+
+def _cache_file(delta: float, tau_d: float) -> Path | None:
+    """The table's file, named by the sha256 of its inputs and of this module's source (a change of the
+    equation, the grid or the numerics is a new file); None when no cache folder can be named."""
+    key = hashlib.sha256(f"{delta!r}|{tau_d!r}|{_SOURCE_SHA}".encode()).hexdigest()[:32]
+    try:
+        return cache_dir() / f"table-{key}.npz"
+    except (OSError, RuntimeError):
+        return None
+
+
+def _digest(lp: np.ndarray, lq: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(lp).tobytes() + np.ascontiguousarray(lq).tobytes()).hexdigest()
+
+
+def _load_cached(path: Path) -> SwitchingTable | None:
+    """The cached table if present and intact (its stored sha256 of the arrays matches); a damaged file is
+    reported and rebuilt, never trusted."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            lp, lq, meta = z["lp"], z["lq"], z["meta"]
+            ok = str(z["sha256"]) == _digest(lp, lq) and lp.shape == lq.shape == (i_grid().size, tau_grid().size)
+        if ok:
+            return SwitchingTable(float(meta[0]), float(meta[1]), i_grid(), np.log(tau_grid()), lp, lq)
+    except (OSError, ValueError, KeyError, IndexError):
+        pass
+    warnings.warn(f"{path}: damaged switching-table cache; recomputing it", RuntimeWarning, stacklevel=3)
+    return None
+
+
+def _store(path: Path, tab: SwitchingTable) -> None:
+    """Write atomically (a temporary file in the same folder, then a rename); an unwritable cache is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".table-", suffix=".npz.tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, lp=tab.lp, lq=tab.lq, meta=np.array([tab.delta, tab.tau_d_s]),
+                         sha256=np.array(_digest(tab.lp, tab.lq)))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def switching_table(mtj) -> SwitchingTable:

@@ -148,3 +148,26 @@ def test_tails_are_tiny_and_monotone_in_width_and_current():
     assert lq[1] < math.log(1e-30)  # and 1 - p of a strong long pulse, from log space
     p = tab.p(np.linspace(0, 4, 81), np.full(81, 5e-9))
     assert np.all(np.diff(p) >= 0)
+
+
+def test_table_cache_is_verified_and_a_damaged_file_is_rebuilt(tmp_path, monkeypatch):
+    """The on-disk table (``$SPINSYN_CACHE_DIR/macrospin``) is used only when its stored sha256 of the arrays
+    matches: a tampered file warns and is recomputed, never trusted."""
+    monkeypatch.setenv("SPINSYN_CACHE_DIR", str(tmp_path))
+    mtj = get_model("stt-mtj-macrospin")
+    key = (round(float(derive(mtj).delta), 9), round(ms.tau_d_s(mtj), 18))
+    built = ms._table.__wrapped__(*key)  # no in-memory cache: builds and stores
+    (path,) = (tmp_path / "macrospin").glob("table-*.npz")
+    again = ms._load_cached(path)
+    assert again is not None and np.array_equal(again.lp, built.lp) and np.array_equal(again.lq, built.lq)
+    with np.load(path) as z:
+        parts = {k: z[k] for k in z.files}
+    parts["lp"] = parts["lp"].copy()
+    parts["lp"][10, 10] += 1.0  # a silently wrong probability
+    np.savez(path, **parts)
+    with pytest.warns(RuntimeWarning, match="damaged switching-table cache"):
+        assert ms._load_cached(path) is None
+    path.write_bytes(b"not a zip")
+    with pytest.warns(RuntimeWarning):
+        rebuilt = ms._table.__wrapped__(*key)
+    assert np.array_equal(rebuilt.lp, built.lp) and ms._load_cached(path) is not None  # recomputed and re-stored
