@@ -230,9 +230,11 @@ class _MTJArray(Device):
         t50 = np.log(2) * self.switching_time_s([0.5, 1.0, 2.0]) * 1e9
         return [f"R_P = {float(p.r_p_ohm):.1f} ohm; R_AP(0) = {float(r_ap_ohm(p, 0.0)):.1f} ohm; "
                 f"R_AP(0.1 V) = {float(r_ap_ohm(p, 0.1)):.1f} ohm; R_AP(0.25 V) = {float(r_ap_ohm(p, 0.25)):.1f} ohm",
-                f"Ic0 = {float(p.ic0_A) * 1e6:.2f} uA; Delta = {float(p.delta):.2f}; tau0 = {p.tau0_s * 1e9:.2f} ns; "
+                f"Ic0 = {float(p.ic0_A) * 1e6:.2f} uA; Delta = {float(p.delta):.2f}; "
+                + (f"attempt: Brown, tau_D = {p.tau0_s * 1e9:.2f} ns; " if p.brown else
+                   f"attempt: tau0 = {p.tau0_s * 1e9:.2f} ns; ") +
                 f"gates: to P V>{mtj.gate_to_p_V}, to AP V<{mtj.gate_to_ap_V}",
-                f"switching: barrier exponent {mtj.barrier_exponent:g}, transit eps {mtj.transit_eps:g}, "
+                f"sweep hazard: barrier exponent {mtj.barrier_exponent:g}, transit eps {mtj.transit_eps:g}, "
                 f"k_prec*Ic0 = {float(p.k_prec_per_A_s * p.ic0_A) * 1e-9:.3f}/ns; t50 at 0.5/1/2 Ic0 = "
                 + " / ".join(f"{t:.3g}" for t in t50) + " ns",
                 f"retention (Brown's zero-bias escape time, tau_D sqrt(pi/Delta) e^Delta, tau_D = "
