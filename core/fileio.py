@@ -101,6 +101,12 @@ def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
         raise
 
 
+def user_cache_dir(*parts: str) -> Path:
+    """``$XDG_CACHE_HOME/spinsyn/<parts>`` (``~/.cache`` when unset): spinsyn's per-user caches."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base, "spinsyn", *parts)
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically. Returns the path."""
     with atomic_path(path) as tmp:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import SpinsynFileError, atomic_path
+from .fileio import SpinsynFileError, atomic_path, user_cache_dir
 
 ENV_VAR = "SPINSYN_MNIST_DIR"
 
@@ -54,8 +54,7 @@ _EXPECTED = {"images": (0x0803, 3), "labels": (0x0801, 1)}
 
 def cache_dir() -> Path:
     """The user cache folder for MNIST (``$XDG_CACHE_HOME/spinsyn/mnist`` or ``~/.cache/spinsyn/mnist``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "spinsyn" / "mnist"
+    return user_cache_dir("mnist")
 
 
 def _raw_bytes(path: Path) -> bytes:

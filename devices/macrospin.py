@@ -34,7 +34,6 @@ import hashlib
 import math
 import os
 import signal
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from spinsyn.fileio import atomic_path, user_cache_dir
 
 from .physics import damping_time_s, derive
 
@@ -52,9 +52,8 @@ N_CELLS = 600
 LOG_FLOOR = -700.0
 
 
-def tau_d_s(mtj) -> float:
-    """Damping time tau_D = (1 + alpha²)/(alpha gamma mu0 Hk) (s) of an ``STTMTJ`` (``physics.damping_time_s``)."""
-    return damping_time_s(mtj)
+#: damping time tau_D = (1 + alpha²)/(alpha gamma mu0 Hk) (s) of an ``STTMTJ``: the equation's time unit
+tau_d_s = damping_time_s
 
 
 def brown_escape_time_s(mtj) -> float:
@@ -320,8 +319,7 @@ def cache_dir() -> Path:
     """``$SPINSYN_CACHE_DIR/macrospin``, else ``$XDG_CACHE_HOME/spinsyn/macrospin`` (``~/.cache`` by default)."""
     if os.environ.get("SPINSYN_CACHE_DIR"):
         return Path(os.environ["SPINSYN_CACHE_DIR"]) / "macrospin"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "spinsyn" / "macrospin"
+    return user_cache_dir("macrospin")
 
 
 def _cache_file(delta: float, tau_d: float) -> Path | None:
@@ -356,18 +354,11 @@ def _load_cached(path: Path) -> SwitchingTable | None:
 
 
 def _store(path: Path, tab: SwitchingTable) -> None:
-    """Write atomically (a temporary file in the same folder, then a rename); an unwritable cache is skipped."""
+    """Write atomically (``fileio.atomic_path``); an unwritable cache is skipped."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".table-", suffix=".npz.tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, lp=tab.lp, lq=tab.lq, meta=np.array([tab.delta, tab.tau_d_s]),
-                         sha256=np.array(_digest(tab.lp, tab.lq)))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, lp=tab.lp, lq=tab.lq, meta=np.array([tab.delta, tab.tau_d_s]),
+                     sha256=np.array(_digest(tab.lp, tab.lq)))
     except OSError:
         pass
 
