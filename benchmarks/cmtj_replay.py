@@ -94,38 +94,15 @@ class CmtjPhysics:
         return k + rng.binomial(model.n_mtj - k, up) - rng.binomial(k, dn)
 
 
-def stored_calibration(chip):
-    """The calibration the chip's controller programs with (``/meta/calibration`` and its arrays)."""
-    from spinsyn.hw_export.program import Calibration
-
-    c, a = chip.meta["calibration"], chip.meta_arrays
-    return Calibration(a["calibration_v_V"], a["calibration_r_set"], a["calibration_r_reset"], int(c["set_sign"]),
-                       float(c["width_ns"]), float(c["v_step_V"]), np.zeros(0), None, None)
-
-
 def _replay_stats(chip, backend, seed: int) -> dict:
     """``export simulate``'s programming (stored schedules with verify, then closed-loop write-verify up to the
     cap) with the chip's own stored calibration, on ``backend``'s physics (None: spinsyn's write physics)."""
-    from spinsyn.hw_export.program import replay, write_verify
-    from spinsyn.hw_export.simulate import _cells, _chip_parts, chip_device
+    from spinsyn.hw_export.simulate import program_chip
 
-    dev = chip_device(chip)
-    layout, _scale, levels, wv = _chip_parts(chip)
-    cal = stored_calibration(chip)
-    rng = np.random.default_rng(seed)
-    c = _cells(chip, layout)
-    count = np.bincount(c.dev, minlength=c.used.size)
-    start = np.cumsum(count) - count
-    state0 = np.full(c.used.size, levels.state[0], dtype=levels.state.dtype)
-    v_dac = np.round(c.sched["v_V"].astype(np.float64) / wv.v_resolution_V) * wv.v_resolution_V
-    state, n_used = replay(dev, cal, state0, c.lo, c.hi, start, count, v_dac, c.sched["polarity"].astype(np.float64),
-                           c.sched["width_ns"].astype(np.float64), rng, backend)
-    res = write_verify(dev, levels, cal, wv, state, levels.state[c.level], c.lo, c.hi, rng, n_pulses0=n_used,
-                       backend=backend)
-    n = c.used.size
-    return {"pulses_per_device": float(res.n_pulses.sum()) / n, "failed": int(res.failed.sum()),
-            "failed_fraction": float(res.failed.mean()), "devices": int(n),
-            "failed_by_level": {int(k): float(res.failed[c.level == k].mean()) for k in np.unique(c.level)}}
+    st = program_chip(chip, seed=seed, disturb=False, backend=backend, stored_calibration=True)["stats"]
+    n = st["devices"]
+    return {"pulses_per_device": (st["pulses_replayed"] + st["extra_pulses"]) / n, "failed": st["failed"],
+            "failed_fraction": st["failed"] / n, "devices": n, "failed_by_level": st["failed_by_level"]}
 
 
 def main_replay(args) -> int:

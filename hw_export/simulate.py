@@ -128,18 +128,23 @@ def _program_stats(c: _Cells, levels: LevelTable, scale: ScaleFactors, g_prog: n
         "inside_band_after_programming": float(((g_prog >= c.lo) & (g_prog <= c.hi)).mean()),
         "inside_band_after_disturb": float(((g_dist >= c.lo) & (g_dist <= c.hi)).mean()),
         "abs_error_levels_mean": float(np.abs(err).mean()), "abs_error_levels_max": float(np.abs(err).max()),
+        "failed_by_level": {int(k): float(failed[c.level == k].mean()) for k in np.unique(c.level)},
     }
 
 
-def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: Any = None) -> dict[str, Any]:
+def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: Any = None,
+                 stored_calibration: bool = False) -> dict[str, Any]:
     """Execute all schedules of ``chip`` on its device. Returns, as (device_rows, device_cols) layer matrices,
     the conductances ``g_S`` (after disturb, if sampled) and ``g_programmed_S`` (after write-verify, before
     disturb), the device states ``state`` / ``state_programmed``, the targets ``g_target_S`` and ``level``;
-    the scale factors and statistics."""
+    the scale factors and statistics. ``stored_calibration``: drive with the calibration stored in the chip (what
+    its controller holds; no half-select tables, so only with ``disturb=False``) instead of re-measuring it."""
     dev = chip_device(chip)
     layout, scale, levels, wv = _chip_parts(chip)
     rng = np.random.default_rng(seed)
-    cal = calibrate(dev, levels, wv, rng, backend)
+    if stored_calibration and disturb:
+        raise ValueError("program_chip: the stored calibration has no half-select tables; use disturb=False")
+    cal = chip_calibration(chip) if stored_calibration else calibrate(dev, levels, wv, rng, backend)
     if cal.set_sign != int(chip.meta["calibration"]["set_sign"]):
         raise ValueError(f"{chip.path}: the device model's polarity differs from the one the chip was exported for")
     c = _cells(chip, layout)
@@ -166,6 +171,14 @@ def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: An
             "g_target_S": from_tiles(np.stack([t.g_target_S for t in chip.tiles]), layout),
             "level": from_tiles(np.stack([t.level for t in chip.tiles]), layout),
             "scale": scale, "levels": levels, "stats": stats}
+
+
+def chip_calibration(chip: Chip) -> Calibration:
+    """The calibration a chip was exported with (``/meta/calibration`` and its arrays), without half-select
+    tables."""
+    c, a = chip.meta["calibration"], chip.meta_arrays
+    return Calibration(a["calibration_v_V"], a["calibration_r_set"], a["calibration_r_reset"], int(c["set_sign"]),
+                       float(c["width_ns"]), float(c["v_step_V"]), np.zeros(0), None, None)
 
 
 def _ageing(chip: Chip, out: dict[str, Any], after: list[tuple[str, float]] | None,
