@@ -15,7 +15,6 @@ likewise wherever p >= 0.5.
 
 from __future__ import annotations
 
-import math
 import time
 from multiprocessing import Pool
 
@@ -27,13 +26,12 @@ DIRECTIONS = {"AP->P": 1.0, "P->AP": -1.0}
 BLOCK = 50
 
 
-def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson 95 % interval of a binomial proportion k/n."""
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
+def wilson(k: float, n: int) -> tuple[float, float]:
+    """Wilson 95 % interval of a binomial proportion k/n (``spinsyn.hw_export.roundtrip.accuracy_ci``)."""
+    from spinsyn.hw_export.roundtrip import accuracy_ci
+
+    lo, hi = accuracy_ci(k / n, n)
+    return (0.0 if k == 0 else lo), (1.0 if k == n else hi)  # exact at the ends (rounding left 1 - 1e-16)
 
 
 def measure(par: dict, trials: int, seed: int, jobs: int, currents=CURRENTS, widths_ns=WIDTHS_NS) -> dict:

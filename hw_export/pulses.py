@@ -35,6 +35,7 @@ import numpy as np
 from spinsyn.devices import KIND_COMPOUND, SynapseDevice
 
 from .program import LevelTable, WriteVerifyConfig, calibrate, component_mtj, half_select_probabilities, write_verify
+from .roundtrip import accuracy_ci
 
 #: candidate widths (ns) per device kind: STT-MTJs switch in 1-100 ns; domain walls move ~1 um/us
 WIDTHS_NS = {KIND_COMPOUND: (1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0),
@@ -64,14 +65,11 @@ class PulseChoice:
                 "chosen": best, "candidates": self.table}
 
 
-def wilson_upper(k: int, n: int, z: float = 1.96) -> float:
-    """Upper end of the Wilson 95 % interval of a failure fraction k/n: a pulse "writes" when even this is within
-    the error target (0 failures in 4,096 gives 9.4e-4), so the chip's own failure rate meets it with confidence."""
-    if n <= 0:
-        return 1.0
-    p = k / n
-    den = 1 + z * z / n
-    return float(min(1.0, (p + z * z / (2 * n) + z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / den))
+def wilson_upper(k: int, n: int) -> float:
+    """Upper end of the Wilson 95 % interval of a failure fraction k/n (``roundtrip.accuracy_ci``): a pulse
+    "writes" when even this is within the target (0 failures in 4,096 gives 9.4e-4), so the chip's own failure
+    rate meets it with confidence."""
+    return float(accuracy_ci(k / n, n)[1]) if n > 0 else 1.0
 
 
 def amplitude_caps(cfg: WriteVerifyConfig, step_V: float = 0.05) -> np.ndarray:
