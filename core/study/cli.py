@@ -2,16 +2,25 @@
 
 Runs a parameter study over the whole pipeline (device sweep -> fit -> train -> export -> simulate): the axes
 of STUDY.toml as a grid, a seeded random sample or an Optuna search. Identical stage inputs are computed once
-(DIR/cache); DIR/results.csv and DIR/results.parquet get one row per trial as trials finish; a rerun skips
+(DIR/cache; each entry's files are checked against their sha256 before reuse, and a bad entry is recomputed
+with a warning); DIR/results.csv and DIR/results.parquet get one row per trial as trials finish; a rerun skips
 finished trials; a failed trial is recorded with its error. At the end DIR/report.html is written.
 Format and folder layout: docs/study.md.
+
+Exit status: 0 every trial ok; 1 the study ran but some trials failed (a last line on stderr says how many;
+their errors are in the error column of DIR/results.csv); 2 bad input (study file, image counts, --out,
+--scheduler), refused before any work with one line naming it.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .execute import SCHEDULER_HELP, default_scheduler
+
+#: exit status of a study that ran but had failed trials (bad input is 2, as for every command)
+EXIT_TRIALS_FAILED = 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +40,13 @@ def _cmd(args: argparse.Namespace) -> int:
     from .runner import run_study
 
     r = run_study(args.study_file, args.out, args.scheduler or default_scheduler(), progress=not args.quiet)
+    csv = r.out / "results.csv"
     print(f"study: {r.trials} trials, {r.ok} ok, {r.failed} failed ({r.skipped} done already) in {r.wall_s:.1f} s; "
-          f"results in {r.out / 'results.csv'} and {r.out / 'results.parquet'}")
+          f"results in {csv} and {r.out / 'results.parquet'}")
     print(f"wrote {write_study_report(r.out)}")
-    return 0
+    if not r.failed:
+        return 0
+    shown = ", ".join(str(i) for i in r.failed_trials[:10]) + (", ..." if len(r.failed_trials) > 10 else "")
+    print(f"spinsyn: study: {r.failed} of {r.ok + r.failed} trials failed (trial {shown}); their errors are in the "
+          f"error column of {csv} (exit status {EXIT_TRIALS_FAILED})", file=sys.stderr)
+    return EXIT_TRIALS_FAILED

@@ -1,5 +1,6 @@
 """Schedulers: ``none`` (in this process), ``local:N`` (a dask.distributed LocalCluster of N single-threaded
-worker processes that die with this process) and ``tcp://HOST:PORT`` (an existing dask scheduler; its workers
+worker processes that die with this process; N at most the machine's cores and its available memory over
+:data:`WORKER_MEMORY`, :func:`local_cap`) and ``tcp://HOST:PORT`` (an existing dask scheduler; its workers
 must see the study folder at the same path). Each distinct cache key is one task, shared by every trial that
 needs it; a trial's row is written when its simulate task finishes.
 """
@@ -14,32 +15,66 @@ from typing import Any
 from .stages import run_task
 from .trials import StageTask, Trial
 
-SCHEDULER_HELP = "none (in process), local[:N] (LocalCluster of N worker processes; default local:<cores>), " \
-                 "or tcp://HOST:PORT (an existing dask scheduler)"
+SCHEDULER_HELP = "none (in process), local[:N] (LocalCluster of N worker processes; default and most: " \
+                 "local:<cores>, fewer when memory is short), or tcp://HOST:PORT (an existing dask scheduler)"
 #: one thread per library in each worker: the worker is the unit of parallelism
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+#: memory set aside per local worker process (a training worker with torch and numba loaded), bytes
+WORKER_MEMORY = 1 << 30
 OnDone = Callable[[Trial, "str | None"], None]
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one, else ``os.cpu_count()``)."""
+    with contextlib.suppress(AttributeError, OSError):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes now (psutil, else ``sysconf``); None if unknown."""
+    with contextlib.suppress(Exception):
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    return None
+
+
+def local_cap() -> tuple[int, str]:
+    """The most ``local:N`` workers this machine allows: N <= cores and N x :data:`WORKER_MEMORY` <= available
+    memory (at least 1), and the reason in words."""
+    cores, mem = usable_cores(), available_memory()
+    cap, why = cores, f"{cores} cores"
+    if mem is not None:
+        cap = max(1, min(cap, mem // WORKER_MEMORY))
+        why += f", {mem / 2**30:.1f} GiB memory available at {WORKER_MEMORY / 2**30:g} GiB per worker"
+    return cap, why
+
+
 def default_scheduler() -> str:
-    """``local:<cores>``."""
-    return f"local:{os.cpu_count() or 1}"
+    """``local:<N>``, N the most this machine allows (:func:`local_cap`: its cores, fewer when memory is short)."""
+    return f"local:{local_cap()[0]}"
 
 
 def parse_scheduler(text: str) -> tuple[str, Any]:
-    """``("none", None)``, ``("local", N)`` or ``("tcp", address)``; ValueError naming ``--scheduler``."""
+    """``("none", None)``, ``("local", N)`` or ``("tcp", address)``; ValueError naming ``--scheduler`` (a
+    ``local:N`` beyond :func:`local_cap` is refused, stating the cap)."""
     if not isinstance(text, str):
         raise ValueError(f"--scheduler: expected text, got {text!r}")
     if text == "none":
         return "none", None
     if text == "local" or text.startswith("local:"):
-        n = text.partition(":")[2] or str(os.cpu_count() or 1)
-        if not n.isdigit() or not 1 <= int(n) <= 1024:
-            raise ValueError(f"--scheduler: got {text!r}, expected local:N with 1 <= N <= 1024")
+        cap, why = local_cap()
+        n = text.partition(":")[2] or str(cap)
+        if not (n.isascii() and n.isdigit()) or len(n) > 9 or not 1 <= int(n) <= cap:
+            raise ValueError(f"--scheduler: got {text!r}, expected local:N with 1 <= N <= {cap}: this machine "
+                             f"allows at most local:{cap} ({why})")
         return "local", int(n)
     if text.startswith("tcp://"):
         host, _, port = text[len("tcp://"):].rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             raise ValueError(f"--scheduler: got {text!r}, expected tcp://HOST:PORT")
         return "tcp", text
     raise ValueError(f"--scheduler: got {text!r}, expected {SCHEDULER_HELP}")
@@ -84,7 +119,9 @@ def open_client(scheduler: str) -> Iterator[Any]:
         with client:
             yield client
         return
-    with LocalCluster(n_workers=arg, threads_per_worker=1, processes=True, dashboard_address=None,
+    # the scheduler's HTTP server on a free port of the loopback: never the fixed 8787 ("Port 8787 is already in
+    # use" when two studies run), never on every interface
+    with LocalCluster(n_workers=arg, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                       silence_logs=logging.ERROR, env=WORKER_ENV) as cluster, Client(cluster) as client:
         client.register_plugin(_die_with_parent_plugin())
         yield client

@@ -21,14 +21,24 @@ from .execute import live_workers, open_client, parse_scheduler, run_trials
 from .results import ResultsWriter, axis_cell, build_row
 from .search import run_search
 from .spec import StudySpec, load_spec, toml_document
-from .trials import StageTask, Trial, expand, plan, resolve_data_dir, sweep_model_inputs_ok, train_check
+from .trials import (
+    StageTask,
+    Trial,
+    check_image_counts,
+    expand,
+    plan,
+    resolve_data_dir,
+    sweep_model_inputs_ok,
+    train_check,
+)
 
 MARKER, MARKER_FORMAT, MARKER_VERSION = ".spinsyn-study", "spinsyn-study", 1
 
 
 @dataclass(frozen=True)
 class StudyOutcome:
-    """What a run of a study did: trials in the study, ok and failed rows, trials skipped as done, wall time."""
+    """What a run of a study did: trials in the study, ok and failed rows, trials skipped as done, wall time,
+    and the numbers of the failed trials."""
 
     out: Path
     trials: int
@@ -36,6 +46,7 @@ class StudyOutcome:
     failed: int
     skipped: int
     wall_s: float
+    failed_trials: tuple[int, ...] = ()
 
 
 def check_trials(spec: StudySpec, trials: list[Trial], data_dir: str | None) -> dict[int, list[StageTask]]:
@@ -137,11 +148,10 @@ class _Runner:
 def run_study(study: str | Path, out: str | Path, scheduler: str = "none", progress: bool = True) -> StudyOutcome:
     """Run the study file ``study`` into the folder ``out`` on ``scheduler`` (:func:`execute.parse_scheduler`).
 
-    Every option, the study file, every trial's stage configuration (grid and random studies) and the folder are
-    checked before any work (ValueError naming the file or option). Finished trials of an earlier run are
-    skipped; a failed trial is recorded with its error and the study goes on."""
-    from spinsyn import mnist
-
+    Every option, the study file, the image counts against the MNIST source, every trial's stage configuration
+    (grid and random studies) and the folder are checked before any work (ValueError naming the file or option).
+    Finished trials of an earlier run are skipped; a failed trial is recorded with its error and the study goes
+    on (``failed``/``failed_trials`` of the outcome)."""
     t0 = time.perf_counter()
     spec = load_spec(study)
     parse_scheduler(scheduler)
@@ -149,8 +159,7 @@ def run_study(study: str | Path, out: str | Path, scheduler: str = "none", progr
     check_unlocked(out, "--out")
     _check_folder(out, spec)
     data_dir = resolve_data_dir(spec.data_dir, spec.path.parent)
-    for split in ("train", "test"):
-        mnist.resolve_mnist_dir(data_dir, split)
+    check_image_counts(spec, data_dir)  # the MNIST folder, and n_train/n_test within its images
     trials = expand(spec) if spec.mode != "optuna" else []
     plans = check_trials(spec, trials, data_dir)
     from tqdm import tqdm
@@ -168,5 +177,6 @@ def run_study(study: str | Path, out: str | Path, scheduler: str = "none", progr
             else:
                 r.run(trials, plans)
         rows = r.writer.rows.values()
-    ok = sum(1 for row in rows if row["status"] == "ok")
-    return StudyOutcome(out, total, ok, len(rows) - ok, r.skipped, time.perf_counter() - t0)
+    failed = tuple(sorted(int(row["trial"]) for row in rows if row["status"] != "ok"))
+    return StudyOutcome(out, total, len(rows) - len(failed), len(failed), r.skipped, time.perf_counter() - t0,
+                        failed)

@@ -3,11 +3,15 @@
 Sections: ``[study]`` (mode, samples, seed, batch, objectives, data_dir, name); the fixed settings
 ``[device]``, ``[rule]``, ``[network]``, ``[export]``, ``[simulate]`` (keys of :data:`params.PARAMS`); ``[axes]``:
 dotted key -> list of values, or ``{low, high, log}`` for a random sample or an Optuna search. Unknown keys and bad
-values raise ``ValueError("<file>: <key>: <problem>")``.
+values raise ``ValueError("<file>: <key>: <problem>")``, and so do an axis given twice under any spelling
+(``"device.n_mtj"`` and ``device.n_mtj``, a table ``[axes.device]`` and a dotted key) and a file that sets
+nothing (no axes and no settings: empty, or whitespace and comments only).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +30,7 @@ METRICS = ("accuracy", "accuracy_trained", "energy_pJ_per_synapse", "program_tim
 DEFAULT_OBJECTIVES = (("accuracy", "max"), ("energy_pJ_per_synapse", "min"))
 RANGE_KEYS = ("low", "high", "log")
 MAX_TRIALS = 10000
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,9 @@ def load_spec(path: str | Path) -> StudySpec:
         if a.key in fixed:
             raise ValueError(f"{where}: axes.{a.key}: also fixed in [{a.key.split('.')[0]}]; set it in one place")
     study = _study_options(_table(doc, "study", where), where, axes)
+    if not axes and not fixed:
+        raise ValueError(f"{where}: no axes and no parameters: the file sets nothing to study; give [axes] (and "
+                         f"settings in [{'], ['.join(SECTIONS)}]), docs/study.md")
     return StudySpec(path=p, text=text, fixed=fixed, axes=tuple(axes), **study)
 
 
@@ -116,21 +124,33 @@ def _fixed(doc: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"device": {"n_mtj": [..]}}`` and ``{"device.n_mtj": [..]}`` alike -> ``{"device.n_mtj": [..]}``."""
-    out: dict[str, Any] = {}
+def _spelling(path: tuple[str, ...]) -> str:
+    """How a key path was written: ``axes.device.n_mtj`` or ``axes."device.n_mtj"``."""
+    return ".".join(["axes", *(k if _BARE_KEY.fullmatch(k) else json.dumps(k) for k in path)])
+
+
+def _flatten(table: dict[str, Any], where: str, path: tuple[str, ...] = (),
+             out: dict[str, Any] | None = None, spelled: dict[str, str] | None = None) -> dict[str, Any]:
+    """``{"device": {"n_mtj": [..]}}`` and ``{"device.n_mtj": [..]}`` alike -> ``{"device.n_mtj": [..]}``; an axis
+    given twice under any spelling (a quoted and a dotted key, a table and a key, two tables) is refused."""
+    out = {} if out is None else out
+    spelled = {} if spelled is None else spelled
     for k, v in table.items():
-        key = f"{prefix}{k}"
+        p = (*path, k)
         if isinstance(v, dict) and not (set(v) & set(RANGE_KEYS)):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
+            _flatten(v, where, p, out, spelled)
+            continue
+        key = ".".join(p)
+        if key in out:
+            raise ValueError(f"{where}: axes.{key}: given twice (as {spelled[key]} and as {_spelling(p)}); "
+                             "give each axis once")
+        out[key], spelled[key] = v, _spelling(p)
     return out
 
 
 def _axes(table: dict[str, Any], where: str) -> list[Axis]:
     axes = []
-    for key, v in _flatten(table).items():
+    for key, v in _flatten(table, where).items():
         name = f"{where}: axes.{key}"
         if key not in PARAMS:
             raise ValueError(f"{name}: unknown key; expected one of {', '.join(PARAMS)}")

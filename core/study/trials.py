@@ -3,10 +3,12 @@
 A trial needs sweep -> fit -> train -> export -> simulate for ``rule.source = "fitted"``, sweep -> train -> ...
 for ``"sweep"`` and train -> ... for ``"published"``. Each :class:`StageTask` carries the stage's inputs (with the
 key of the entry it consumes) and its cache key, so identical inputs across trials give one task.
+:func:`check_image_counts` bounds ``network.n_train``/``network.n_test`` by the images of the MNIST source.
 """
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import math
 from dataclasses import dataclass
@@ -14,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .cache import stage_key
-from .params import defaults
+from .params import PARAMS, defaults
 from .spec import Axis, StudySpec
 
 FIT_MODEL = "bisigmoid"
+#: settings bounded by the images of an MNIST split: (key, split, name of the set)
+IMAGE_LIMITS = (("network.n_train", "train", "training"), ("network.n_test", "test", "test"))
 
 
 @dataclass(frozen=True)
@@ -168,3 +172,49 @@ def resolve_data_dir(data_dir: str | None, base: Path) -> str | None:
         return None
     p = Path(data_dir).expanduser()
     return str((p if p.is_absolute() else base / p).resolve())
+
+
+def _idx_count(path: Path) -> int:
+    """The item count in the header of an IDX file (gz or raw); SpinsynFileError naming it if unreadable."""
+    from spinsyn.fileio import SpinsynFileError
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(8)
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise SpinsynFileError(f"{path}: cannot read ({exc}); the file is corrupt or truncated") from None
+    if len(head) < 8 or head[:3] != b"\0\0\x08":
+        raise SpinsynFileError(f"{path}: not an IDX file of unsigned bytes (bad header)")
+    return int.from_bytes(head[4:8], "big")
+
+
+def image_counts(data_dir: str | None) -> dict[str, tuple[int, str]]:
+    """Per MNIST split (``train``, ``test``) where the study reads it (:func:`spinsyn.mnist.resolve_mnist_dir`):
+    the number of images (the smaller of the image and label files' header counts) and ``folder (origin)``."""
+    from spinsyn import mnist
+
+    out = {}
+    for split in ("train", "test"):
+        src = mnist.resolve_mnist_dir(data_dir, split)
+        images, labels = mnist.split_files(src.folder, split)  # type: ignore[misc]
+        out[split] = (min(_idx_count(images), _idx_count(labels)), f"{src.folder} ({src.origin})")
+    return out
+
+
+def check_image_counts(spec: StudySpec, data_dir: str | None) -> None:
+    """Refuse a study whose ``network.n_train`` / ``network.n_test`` (fixed, default, or an axis's largest value
+    or range end) asks for more MNIST images than the study's data source holds; ValueError naming the key."""
+    counts = image_counts(data_dir)
+    axes = {a.key: a for a in spec.axes}
+    for key, split, label in IMAGE_LIMITS:
+        n, source = counts[split]
+        a = axes.get(key)
+        if a is not None:
+            name, v = f"axes.{key}", max(a.values) if a.values is not None else a.high
+        else:
+            name, v = (key, spec.fixed[key]) if key in spec.fixed else (f"{key} (default)", PARAMS[key].default)
+        if v > n:
+            raise ValueError(f"{spec.path}: {name}: got {v}, but the MNIST {label} set at {source} holds only {n} "
+                             "images; lower it, or set study.data_dir to a folder with more (`spinsyn data mnist "
+                             "--download` fetches all 60000 training and 10000 test images)")
