@@ -3,7 +3,9 @@
 Runs are read through ``spinsyn.snn.load_run`` (the one checkpoint reader): they bring their weights, the
 trained device states and the ``SynapseDevice`` they trained on. Tensors are loaded with
 ``torch.load(weights_only=True)`` and ``.npy`` files with ``allow_pickle=False``: files holding pickled
-Python objects are refused.
+Python objects are refused. Both are bounded first (:mod:`spinsyn.safeload`): a ``.npy`` header's shape must fit
+the file's bytes and the read budget, a ``.pt`` archive's members are checked before ``torch.load`` and a tensor
+is checked before it is converted to float64.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from typing import Any
 import numpy as np
 from spinsyn.devices import SynapseDevice, SynapseSpec
 from spinsyn.fileio import SpinsynFileError, sha256_file
+from spinsyn.safeload import check_torch_file, file_error, load_npy, mib, over_budget, read_budget, torch_problem
+
+#: a tensor may repeat its storage's elements (stride 0, ``expand``) only up to this many float64 bytes
+EXPAND_LIMIT = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -51,18 +57,40 @@ def _torch_load(path: Path) -> Any:
 
     import torch
 
+    check_torch_file(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise SpinsynFileError(
-            f"{path}: refused: the file holds pickled Python objects that weights_only loading does not "
-            f"allow ({str(exc).splitlines()[0][:160]}); save a plain tensor with torch.save(tensor, path)"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise SpinsynFileError(f"{path}: not a readable torch file ({exc})") from None
+        problem = torch_problem(exc)
+        if problem.startswith("holds"):
+            raise file_error(path, f"refused: the file {problem}; save a plain tensor with torch.save(tensor, path)"
+                             ) from None
+        raise file_error(path, f"not a readable torch file: {problem}") from None
+    except Exception as exc:  # noqa: BLE001 - any unreadable file (torch raises many kinds): one line naming it
+        raise file_error(path, f"not a readable torch file: {torch_problem(exc)}") from None
+
+
+def _tensor_bounds(path: Path, t: Any, what: str) -> None:
+    """Refuse a tensor whose float64 copy would exceed the read budget, or that repeats the elements of a smaller
+    storage (stride 0) to more than :data:`EXPAND_LIMIT` bytes, before it is materialised."""
+    nbytes = t.numel() * 8
+    stored = t.untyped_storage().nbytes() // max(t.element_size(), 1)
+    if t.numel() > stored and nbytes > EXPAND_LIMIT:
+        raise file_error(path, f"{what} of shape {tuple(t.shape)} repeats the {stored} elements of its storage to "
+                         f"{mib(nbytes)} as float64 (more than {mib(EXPAND_LIMIT)}); refused")
+    budget = read_budget()
+    if nbytes > budget:
+        raise file_error(path, f"{what} of shape {tuple(t.shape)} as float64 " + over_budget(nbytes, budget))
 
 
 def _as_matrix(path: Path, arr: Any, what: str) -> np.ndarray:
+    if hasattr(arr, "detach"):
+        if arr.ndim != 2 or min(arr.shape) < 1:
+            raise SpinsynFileError(f"{path}: {what} has shape {tuple(arr.shape)}, expected a 2-D matrix "
+                                   "(inputs x outputs)")
+        if arr.is_complex():
+            raise SpinsynFileError(f"{path}: {what} has dtype {arr.dtype}, expected a numeric matrix")
+        _tensor_bounds(path, arr, what)
     a = arr.detach().cpu().double().numpy() if hasattr(arr, "detach") else np.asarray(arr)
     if a.dtype.kind not in "fiub":
         raise SpinsynFileError(f"{path}: {what} has dtype {a.dtype}, expected a numeric matrix")
@@ -75,19 +103,27 @@ def _as_matrix(path: Path, arr: Any, what: str) -> np.ndarray:
 
 
 def _npy_source(path: Path) -> WeightSource:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise SpinsynFileError(f"{path}: refused: the .npy holds pickled Python objects; save a numeric array"
-                                   ) from None
-        raise SpinsynFileError(f"{path}: not a readable .npy file ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise SpinsynFileError(f"{path}: not a readable .npy file ({exc})") from None
+    arr = load_npy(path)  # header checked first: magic, dtype not object, shape within the bytes and the budget
+    if arr.dtype.kind in "fiub" and arr.size * 8 > read_budget():
+        raise file_error(path, f"the array of shape {arr.shape} as float64 " + over_budget(arr.size * 8,
+                                                                                         read_budget()))
     return WeightSource(_as_matrix(path, arr, "the array"), "npy", path, sha256_file(path), None, None)
 
 
+def _is_npz_checkpoint(path: Path) -> bool:
+    """A v3 run checkpoint (an ``.npz`` zip with a ``format.npy`` member), whatever its name."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "format.npy" in zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+
+
 def _pt_source(path: Path, key: str | None) -> WeightSource:
+    if _is_npz_checkpoint(path):  # RUN/checkpoint.pt given as a file: snn's own reader, as for the run folder
+        return _run_source(path.parent)
     obj = _torch_load(path)
     if not isinstance(obj, dict):
         return WeightSource(_as_matrix(path, obj, "the tensor"), "pt", path, sha256_file(path), None, None)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from spinsyn.fileio import SpinsynFileError, sha256_file
+from spinsyn.safeload import check_torch_file, clean_text, file_error, torch_problem
 
 from .bindsnet_file import Record, read_bindsnet_file
 from .params import N_INPUT, ExcParams, InhParams, NetworkParams
@@ -47,11 +48,40 @@ def _name(rec: Any) -> str:
     return rec.class_path.rsplit(".", 1)[1] if isinstance(rec, Record) else type(rec).__name__
 
 
+def _numeric(v: Any, what: str, where: str) -> np.ndarray:
+    """``v`` as a numeric array: a tensor (numpy array), a Python number or a short list/tuple of them. Anything
+    else (nested lists, records, strings) is refused: ``np.asarray`` of a pickled nested list can be made to
+    allocate without bound."""
+    if isinstance(v, (list, tuple)) and len(v) <= 16 and all(type(x) in (int, float, bool) for x in v):
+        v = np.asarray(v, np.float64)
+    elif type(v) in (int, float, bool):
+        v = np.asarray(v, np.float64)
+    if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf":
+        raise SpinsynFileError(f"{where}: {what} is {_what(v)}, not a number or a tensor")
+    return v
+
+
+def _what(v: Any) -> str:
+    """A value from the file described by its type (never by its repr, which a hostile object can make huge)."""
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {v.shape} ({v.dtype})"
+    name = type(v).__name__
+    return "missing" if v is None else f"{'an' if name[:1] in 'aeiouAEIOU' else 'a'} {name}"
+
+
+def _value(v: Any, what: str, where: str) -> float:
+    """One number (the first element of a tensor, as BindsNET's per-layer parameters are stored)."""
+    a = _numeric(v, what, where)
+    if a.size == 0:
+        raise SpinsynFileError(f"{where}: {what} is an empty tensor")
+    return _num(a.reshape(-1)[0])
+
+
 def _scalar(layer: Record, key: str, where: str) -> float:
     v = layer.get(key)
     if v is None:
         raise SpinsynFileError(f"{where}: layer {_name(layer)} has no {key!r}")
-    return _num(np.asarray(v).reshape(-1)[0])
+    return _value(v, f"layer {_name(layer)} {key!r}", where)
 
 
 def _num(v: Any) -> float:
@@ -66,15 +96,21 @@ def _weights(conn: Record, where: str) -> tuple[np.ndarray, Record | None, float
         if len(feats) != 1:
             raise SpinsynFileError(f"{where}: a connection has {len(feats)} Weight features; expected 1")
         f = feats[0]
-        return np.asarray(f.get("value"), np.float64), f.get("learning_rule"), f.get("norm")
+        return _numeric(f.get("value"), "a Weight feature", where).astype(np.float64), f.get("learning_rule"), \
+            f.get("norm")
     w = conn.get("w")
     if w is None:
         raise SpinsynFileError(f"{where}: connection {_name(conn)} holds no weights")
-    return np.asarray(w, np.float64), conn.get("update_rule"), conn.get("norm")
+    return _numeric(w, "a connection's weights", where).astype(np.float64), conn.get("update_rule"), conn.get("norm")
 
 
 def _layers(net: Record, where: str) -> tuple[str, str, str, dict]:
     layers = net.get("layers") or {}
+    if not isinstance(layers, dict):
+        raise SpinsynFileError(f"{where}: the network's layers are {_what(layers)}, not a dict")
+    bad = next((k for k in layers if not isinstance(k, str)), None)
+    if bad is not None:
+        raise SpinsynFileError(f"{where}: a layer is named by {_what(bad)}, not by a string")
     by = {}
     for name, rec in layers.items():
         by.setdefault(_name(rec), []).append(name)
@@ -94,9 +130,9 @@ def _conn(net: Record, src: str, dst: str, where: str) -> Record:
 
 def _uniform(w: np.ndarray, diag: bool, n: int, what: str, where: str) -> float:
     """The constant c of a fixed connection c·I (``diag``) or c·(1 − I); refuses anything else."""
-    eye = np.eye(n, dtype=bool)
-    if w.shape != (n, n):
+    if w.shape != (n, n):  # before np.eye(n): n is only as large as the weights the file holds
         raise SpinsynFileError(f"{where}: {what} weights have shape {w.shape}; expected ({n}, {n})")
+    eye = np.eye(n, dtype=bool)
     on, off = (w[eye], w[~eye]) if diag else (w[~eye], w[eye])
     c = float(on[0]) if on.size else 0.0
     if not (np.allclose(on, c) and np.allclose(off, 0.0)):
@@ -122,14 +158,28 @@ def _notes(net: Record, exc: Record, rule: Any, wrange: tuple[float, float]) -> 
     if exc.get("one_spike") is False:
         notes.append("Ae.one_spike is False; spinsyn lets one excitatory neuron spike per step")
     if exc.get("lbound") is not None:
-        notes.append(f"Ae.lbound {exc.get('lbound')} (a lower voltage bound) is not modelled")
+        notes.append("Ae.lbound (a lower voltage bound) is not modelled")
     if _name(rule) not in ("PostPre", "NoOp"):
         notes.append(f"input rule {_name(rule)} has no spinsyn counterpart; --resume would train with PostPre")
-    if (net.get("batch_size") or 1) != 1:
-        notes.append(f"batch_size {net.get('batch_size')}: spinsyn evaluates image by image")
+    batch = net.get("batch_size")
+    if batch is not None and not (type(batch) is int and batch == 1):
+        notes.append(f"batch_size {batch if type(batch) is int else _what(batch)}: spinsyn evaluates image by image")
     if wrange != (0.0, 1.0):
         notes.append(f"input weight range {wrange}; spinsyn's is [0, 1]")
     return notes
+
+
+def _neurons(exc: Record, name: str, where: str) -> int:
+    """The excitatory layer's neuron count ``n`` (a positive integer)."""
+    n = exc.get("n")
+    if isinstance(n, np.ndarray) and n.size == 1:
+        n = n.reshape(-1)[0].item()
+    if type(n) is not int:
+        raise SpinsynFileError(f"{where}: layer {name} gives its neuron count n as a value of type "
+                               f"{type(n).__name__}, not an integer")
+    if n < 1:
+        raise SpinsynFileError(f"{where}: layer {name} has {n} neurons; a network needs at least 1")
+    return n
 
 
 def parse_network(net: Any, where: str) -> BindsnetNetwork:
@@ -138,7 +188,7 @@ def parse_network(net: Any, where: str) -> BindsnetNetwork:
         raise SpinsynFileError(f"{where}: holds a {type(net).__name__}, not a pickled BindsNET network")
     x, ae, ai, layers = _layers(net, where)
     exc, inh = layers[ae], layers[ai]
-    n = int(exc.get("n"))
+    n = _neurons(exc, ae, where)
     w, rule, norm = _weights(_conn(net, x, ae, where), where)
     if w.shape != (N_INPUT, n):
         raise SpinsynFileError(f"{where}: input weights have shape {w.shape}; expected ({N_INPUT}, {n}) (MNIST)")
@@ -146,36 +196,53 @@ def parse_network(net: Any, where: str) -> BindsnetNetwork:
         raise SpinsynFileError(f"{where}: input weights lie in [{w.min():.4g}, {w.max():.4g}]; spinsyn needs [0, 1]")
     w_ei = _uniform(_weights(_conn(net, ae, ai, where), where)[0], True, n, f"{ae} -> {ai}", where)
     w_ie = -_uniform(_weights(_conn(net, ai, ae, where), where)[0], False, n, f"{ai} -> {ae}", where)
-    theta = np.asarray(exc.get("theta"), np.float64).reshape(-1)
+    theta = _numeric(exc.get("theta"), "Ae.theta", where).astype(np.float64).reshape(-1)
     if theta.shape != (n,) or not np.all(np.isfinite(theta)):
         raise SpinsynFileError(f"{where}: Ae.theta has shape {theta.shape} or non-finite values; expected ({n},)")
     e, i = _neuron_params(exc, inh, where)
-    nu = np.asarray(rule.get("nu") if isinstance(rule, Record) and rule.get("nu") is not None else [1e-4, 1e-2]
-                    ).reshape(-1)
-    lo = rule.get("min", rule.get("wmin", 0.0)) if isinstance(rule, Record) else 0.0
-    hi = rule.get("max", rule.get("wmax", 1.0)) if isinstance(rule, Record) else 1.0
-    params = NetworkParams(n_neurons=n, dt_ms=float(net.get("dt") or 1.0), w_exc_inh_mV=w_ei, w_inh_exc_mV=w_ie,
-                           norm=float(norm) if norm is not None else None, exc=e, inh=i)
+    nu, wrange = _rule_terms(rule, where)
+    dt = net.get("dt")
+    params = NetworkParams(n_neurons=n, dt_ms=_value(dt, "the network's dt", where) if dt is not None else 1.0,
+                           w_exc_inh_mV=w_ei, w_inh_exc_mV=w_ie,
+                           norm=_value(norm, "Weight.norm", where) if norm is not None else None, exc=e, inh=i)
     origin = {"kind": "bindsnet", "class": net.class_path, "layers": {"input": x, "exc": ae, "inh": ai},
               "input_rule": rule.class_path if isinstance(rule, Record) else None,
-              "notes": _notes(net, exc, rule, (float(lo), float(hi)))}
-    return BindsnetNetwork(params, w, theta, (_num(nu[0]), _num(nu[-1])), origin)
+              "notes": _notes(net, exc, rule, wrange)}
+    return BindsnetNetwork(params, w, theta, nu, origin)
+
+
+def _rule_terms(rule: Any, where: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((ν_pre, ν_post), (w_min, w_max)) of the input connection's learning rule (BindsNET's defaults without
+    one)."""
+    if not isinstance(rule, Record):
+        return (1e-4, 1e-2), (0.0, 1.0)
+    nu = _numeric(rule.get("nu") if rule.get("nu") is not None else [1e-4, 1e-2], "the rule's nu", where).reshape(-1)
+    if nu.size == 0:
+        raise SpinsynFileError(f"{where}: the rule's nu is an empty tensor")
+    lo = _value(rule.get("min", rule.get("wmin", 0.0)), "the rule's min", where)
+    hi = _value(rule.get("max", rule.get("wmax", 1.0)), "the rule's max", where)
+    return (_num(nu[0]), _num(nu[-1])), (lo, hi)
 
 
 def read_labels(path: str | Path, n: int) -> np.ndarray:
     """Per-neuron classes (n,) int64 from a ``torch.save``\\ d tensor (−1 = unassigned), read with
-    ``torch.load(weights_only=True)``."""
+    ``torch.load(weights_only=True)`` after the archive's members are checked against the read budget
+    (:func:`spinsyn.safeload.check_torch_file`). Errors are one clean line naming the file."""
     import torch
 
     path = Path(path)
+    check_torch_file(path)
     try:
         t = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - any unreadable file: one message naming it
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:100]
-        raise SpinsynFileError(f"{path}: not a tensor saved with torch.save ({first})") from None
-    a = np.asarray(t.numpy() if isinstance(t, torch.Tensor) else t)
-    if a.shape != (n,) or (a.dtype.kind not in "iu" and not np.all(a == np.round(a))):
-        raise SpinsynFileError(f"{path}: expected {n} per-neuron class indices, got shape {a.shape} ({a.dtype})")
+        raise file_error(path, f"not a tensor saved with torch.save: {torch_problem(exc)}") from None
+    if not isinstance(t, torch.Tensor):
+        raise file_error(path, f"holds a {type(t).__name__}, not a tensor of {n} per-neuron class indices")
+    if tuple(t.shape) != (n,) or t.is_complex():  # checked before the tensor is materialised
+        raise file_error(path, f"expected {n} per-neuron class indices, got shape {tuple(t.shape)} ({t.dtype})")
+    a = t.detach().to(torch.float64 if t.is_floating_point() else torch.int64).numpy()
+    if a.dtype.kind not in "iu" and not np.all(a == np.round(a)):
+        raise file_error(path, f"expected {n} per-neuron class indices, got non-integer values ({t.dtype})")
     a = a.astype(np.int64)
     if a.min() < -1 or a.max() > 9:
         raise SpinsynFileError(f"{path}: class indices must be -1 (unassigned) or 0..9, got {a.min()}..{a.max()}")
@@ -193,7 +260,14 @@ def origin_record(path: Path, bn: BindsnetNetwork, labels: Path | None) -> dict:
 def load_bindsnet(path: str | Path) -> BindsnetNetwork:
     """Read and map a BindsNET network file (never executing its pickle)."""
     path = Path(path)
-    return parse_network(read_bindsnet_file(path), str(path))
+    net = read_bindsnet_file(path)
+    try:
+        return parse_network(net, str(path))
+    except SpinsynFileError as exc:  # names the file; text from the file (layer names) cleaned for the terminal
+        raise SpinsynFileError(clean_text(exc, 400)) from None
+    except Exception as exc:  # noqa: BLE001 - records of any shape a hostile file holds: one line naming it
+        raise file_error(path, f"not a DiehlAndCook2015 network as BindsNET saves it ({type(exc).__name__}: "
+                         f"{clean_text(str(exc)[:300], 160)})") from None
 
 
 def _config(bn: BindsnetNetwork, origin: dict, intensity_Hz: float | None, time_ms: float | None):

@@ -129,6 +129,14 @@ def test_run_dir_round_trip(tiny_run, tmp_path, capsys):
     assert main(["export", "simulate", str(out), "--n-test", "10", "--run", str(moved)]) == 0
 
 
+def test_checkpoint_file_given_as_source_is_the_run(tiny_run):
+    """``export RUN/checkpoint.pt`` (a v3 .npz under a .pt name) reads the run, not torch's loader."""
+    small_run = tiny_run("compound:8")
+    src = load_weights(small_run / "checkpoint.pt")
+    assert src.kind == "run" and str(src.run_spec) == "compound:8"
+    np.testing.assert_array_equal(src.w, load_weights(small_run).w)
+
+
 def test_absolute_tolerance(tmp_path):
     from spinsyn.hw_export import load_chip
     from spinsyn.hw_export.cli import parse_tolerance
