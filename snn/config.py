@@ -31,6 +31,11 @@ INPUT_PRESETS = {"bindsnet": {"intensity_Hz": 128.0, "time_ms": 250.0},
                  "diehl-cook": {"intensity_Hz": 63.75, "time_ms": 350.0}}
 #: PostPre defaults (BindsNET)
 POSTPRE_NU, POSTPRE_NU_PRE = 0.01, 1e-4
+#: largest learning rate accepted (``--nu``, ``--nu-pre``): ν is the weight change per pairing at the rule's
+#: peak and weights live in [0, 1], so ν ≥ 1 already saturates every update; beyond 10³ it is a typo
+NU_MAX = 1e3
+#: the torch devices a config may name (checked by form here; :func:`resolve_device` checks availability)
+DEVICE_FORMS = "auto, cpu or cuda[:i]"
 #: depression offset of the trace rule without per-neuron normalisation (with it: 0)
 NO_NORM_OFFSET = 0.5
 #: option name (as typed on the command line) of each rule / synapse field
@@ -78,7 +83,20 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, s: str) -> TrainConfig:
-        d = json.loads(s)
+        """The config stored as JSON text ``s``; ValueError "config is not valid JSON (…)" / "config: expected a
+        JSON object" when it is not one (keys it does not know are ignored)."""
+        try:
+            d = json.loads(s)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"config is not valid JSON ({exc})") from None
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> TrainConfig:
+        """The config of the dict ``d`` (keys it does not know are ignored; values are checked by
+        :func:`validate_config` / :func:`check_stored_config`)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"config: expected a JSON object, got {type(d).__name__}")
         return cls(**{k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(cls)}})
 
 
@@ -201,7 +219,8 @@ def resolve_engine(engine: str, device: str) -> str:
     return engine
 
 
-def _check_run(cfg: TrainConfig) -> None:
+def _check_numbers(cfg: TrainConfig) -> None:
+    """The run's counts, choices and field types (the checks that do not depend on this machine)."""
     for name, lo in (("n_train", 1), ("n_test", 0), ("n_assign", 1), ("epochs", 1), ("batch", 1),
                      ("checkpoint_every", 1), ("seed", 0), ("min_spikes", 0), ("train_min_spikes", 0),
                      ("batch_ramp", 0)):
@@ -212,6 +231,23 @@ def _check_run(cfg: TrainConfig) -> None:
     check_choice(cfg.plots, "plots", (True, False))
     check_choice(cfg.checkpoint_weights, "--checkpoint-weights", ("float64", "float32", "float16"))
     check_scalar(cfg.threads, "--threads", _INT, min_val=0)
+    check_choice(cfg.engine, "--engine", ("auto", "numba", "torch"))
+    dev = cfg.device
+    if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:")
+                                                                           and dev[5:].isdigit())):
+        raise ValueError(f"--device: expected {DEVICE_FORMS}, got {dev!r}")
+    for name in ("device_preset", "data_dir"):
+        if getattr(cfg, name) is not None and not isinstance(getattr(cfg, name), str):
+            raise ValueError(f"{name}: expected a string or null, got {getattr(cfg, name)!r}")
+    for name in ("synapse_options", "origin"):
+        if not isinstance(getattr(cfg, name), dict) and not (name == "origin" and cfg.origin is None):
+            raise ValueError(f"{name}: expected a JSON object, got {getattr(cfg, name)!r}")
+    SynapseSpec.parse(cfg.synapse if isinstance(cfg.synapse, str) else repr(cfg.synapse))
+
+
+def _check_run(cfg: TrainConfig) -> None:
+    """:func:`_check_numbers`, then the thread count, device and engine this machine offers."""
+    _check_numbers(cfg)
     if cfg.threads > 1:
         from numba import config as numba_config
 
@@ -240,7 +276,7 @@ def _check_network(params: NetworkParams) -> None:
 
 def _check_rule(rule: LearningRule, files: bool) -> None:
     d = rule.to_dict()
-    for key, lo, hi in (("nu_post", 0.0, None), ("nu_pre", 0.0, None), ("spread", 0.0, None),
+    for key, lo, hi in (("nu_post", 0.0, NU_MAX), ("nu_pre", 0.0, NU_MAX), ("spread", 0.0, None),
                         ("offset", -1.0, 1.0)):
         if key in d:
             check_scalar(d[key], RULE_OPTION[key], float, min_val=lo, max_val=hi)
@@ -272,12 +308,40 @@ def _parse_rule(d: Any) -> LearningRule:
         raise ValueError(f"rule: {exc}") from None
 
 
+def _parse_network(d: Any) -> NetworkParams:
+    """:class:`NetworkParams` of the config's ``network`` dict; ValueError naming it when malformed."""
+    if not isinstance(d, dict) or not all(isinstance(d.get(k, {}), dict) for k in ("exc", "inh")):
+        raise ValueError(f"network: expected a JSON object (with 'exc' and 'inh' objects), got {str(d)[:80]!r}")
+    try:
+        return NetworkParams.from_dict(d)
+    except TypeError as exc:
+        raise ValueError(f"network: {exc}") from None
+
+
+def check_stored_config(cfg: TrainConfig) -> tuple[NetworkParams, LearningRule]:
+    """The checks :func:`validate_config` makes that hold on any machine (counts, network, rule options; not the
+    torch device, engine, thread count, rule file or synapse preset): for a config read back from a checkpoint,
+    whose synapse comes from the device record stored with it. Returns the network and the rule options."""
+    _check_numbers(cfg)
+    params = _parse_network(cfg.network)
+    _check_network(params)
+    rule = _parse_rule(cfg.rule)
+    _check_rule(rule, False)
+    return params, rule
+
+
+def check_synapse(syn: Synapse) -> Synapse:
+    """The strategy options of ``syn`` (``--compound-gain``, ``--g-spread``, …) in range; returns ``syn``."""
+    _check_synapse(syn)
+    return syn
+
+
 def validate_config(cfg: TrainConfig, files: bool = True) -> tuple[NetworkParams, Synapse, LearningRule]:
     """Check every option before any work; returns the parsed network, synapse strategy (on its device) and
     rule. Does not open the rule file beyond checking it exists (``files``; off when resuming a run, whose
     compiled rule is in its checkpoint); :func:`train` compiles it."""
     _check_run(cfg)
-    params = NetworkParams.from_dict(cfg.network)
+    params = _parse_network(cfg.network)
     _check_network(params)
     syn = make_synapse(cfg.synapse, cfg.device_preset, **cfg.synapse_options)
     _check_synapse(syn)

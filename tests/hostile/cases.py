@@ -43,7 +43,8 @@ CASES: list[Case] = [
     # --- numbers: NaN, inf, out of range (train) -----------------------------------------------------------
     _c("train-nu-nan", "numbers", TRAIN_OUT + " --nu nan", ("--nu", "finite"), "{t}/run"),
     _c("train-nu-inf", "numbers", TRAIN_OUT + " --nu inf", ("--nu", "finite"), "{t}/run"),
-    _c("train-nu-negative", "numbers", TRAIN_OUT + " --nu -1", ("--nu", ">= 0"), "{t}/run"),
+    _c("train-nu-negative", "numbers", TRAIN_OUT + " --nu -1", ("--nu", "[0, 1000]"), "{t}/run"),
+    _c("train-nu-1e308", "numbers", TRAIN_OUT + " --nu 1e308", ("--nu", "[0, 1000]"), "{t}/run"),
     _c("train-nu-final-2", "numbers", TRAIN_OUT + " --nu-final 2", "--nu-final", "{t}/run"),
     _c("train-nu-final-nan", "numbers", TRAIN_OUT + " --nu-final nan", "--nu-final", "{t}/run"),
     _c("train-rule-offset-nan", "numbers", TRAIN_OUT + " --rule-offset nan", ("--rule-offset", "finite"), "{t}/run"),
