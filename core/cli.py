@@ -8,8 +8,10 @@ Each stage registers its own commands (``<stage>/cli.py: register(subparsers)``)
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import __version__
 
@@ -67,15 +69,64 @@ def _cmd_data_mnist(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Sigterm:
+    """The interruption :func:`_sigterm` raised last; whether one swallowed by a finaliser is still pending."""
+
+    exc: BaseException | None = None
+    pending = False
+    in_hook = False
+    RETRY_S = 1e-3
+
+
 def _sigterm(signum: int, frame: object) -> None:
     """SIGTERM unwinds like SIGINT (temporary files removed, worker pools shut down), exit 143."""
-    raise SystemExit(128 + signum)
+    _Sigterm.exc = SystemExit(128 + signal.SIGTERM)
+    raise _Sigterm.exc
+
+
+def _sigalrm(signum: int, frame: object) -> None:
+    """Raise the SIGTERM exit a finaliser swallowed (the timer armed by the hook); nothing else uses SIGALRM."""
+    if not _Sigterm.pending:
+        return
+    if _Sigterm.in_hook:
+        signal.setitimer(signal.ITIMER_REAL, _Sigterm.RETRY_S)
+        return
+    _Sigterm.pending = False
+    _sigterm(signal.SIGTERM, frame)
+
+
+def _quiet_sigterm(prev: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """An ``sys.unraisablehook`` for the interruption :func:`_sigterm` raised inside a finaliser (``__del__``, a
+    weakref callback), where it cannot propagate and Python would print "Exception ignored ... SystemExit: 143":
+    it is raised again a millisecond later (SIGALRM), where the exit can unwind. Anything else goes to ``prev``."""
+
+    def hook(unraisable: Any) -> None:
+        exc = getattr(unraisable, "exc_value", None)
+        if exc is None or exc is not _Sigterm.exc:
+            prev(unraisable)
+            return
+        _Sigterm.in_hook = True
+        try:
+            _Sigterm.pending = True
+            signal.setitimer(signal.ITIMER_REAL, _Sigterm.RETRY_S)
+        finally:
+            _Sigterm.in_hook = False
+
+    return hook
+
+
+def install_sigterm() -> None:
+    """SIGTERM -> ``SystemExit(143)`` in the main thread, quiet and still exiting when it lands in a finaliser."""
+    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGALRM, _sigalrm)
+    sys.unraisablehook = _quiet_sigterm(sys.unraisablehook)
 
 
 def _os_error_line(exc: OSError) -> str:
     """``<file>: <problem>`` of an OSError (a write that failed despite the checks, a vanished file)."""
     where = exc.filename if exc.filename is not None else ""
     return f"{where}: {exc.strerror or exc}" if where else str(exc)
+
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,12 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    import signal
     import threading
 
     args.console_script = argv is None  # only the console script may leave signals ignored once its work is done
     if argv is None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _sigterm)
+        install_sigterm()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

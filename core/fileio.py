@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -75,30 +76,101 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` with its missing ancestors; returns the folders created, deepest first."""
+    missing = []
+    p = folder
+    while not (p.exists() or p.is_symlink()) and p.parent != p:
+        missing.append(p)
+        p = p.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except BaseException:
+        remove_empty_dirs(missing)
+        raise
+    return missing
+
+
+def remove_empty_dirs(dirs: list[Path]) -> None:
+    """Remove each of ``dirs`` (deepest first) that is an empty folder; leave the others."""
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+
+
+def named_os_error(exc: OSError, path: PathLike, tmp: PathLike | None = None) -> OSError:
+    """``exc`` naming ``path`` when it names no file or the temporary file ``tmp`` (an EFBIG or ENOSPC from a
+    write names none), so the CLI prints ``spinsyn: error: <path>: File too large``; ``exc`` itself otherwise.
+    The text is the system's for the error number (h5py's long messages dropped)."""
+    if exc.filename is not None and (tmp is None or str(exc.filename) != str(tmp)):
+        return exc
+    code = exc.errno
+    if isinstance(code, int) and code > 0:
+        return OSError(code, os.strerror(code), str(path))  # the matching subclass (PermissionError, ...)
+    text = (exc.strerror or str(exc) or type(exc).__name__).splitlines()[0][:200]
+    return OSError(exc.errno, text, str(path))
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync it and rename it onto ``path``.
 
-    If the body raises (or the process dies), ``path`` keeps its old content (or stays absent) and the
-    temporary file is removed. Use for writers that need a filename (h5py, torch.save, matplotlib).
+    If the body raises (or the process dies), ``path`` keeps its old content (or stays absent), the
+    temporary file is removed and so are the folders this call created. Use for writers that need a
+    filename (torch.save, matplotlib). An OSError naming no file or the temporary one (a write refused with
+    EFBIG under ``ulimit -f``, ENOSPC, EACCES) is raised again naming ``path`` (:func:`named_os_error`).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = make_parents(path.parent)
     sfx = suffix if suffix is not None else path.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{sfx}", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path: Path | None = None
     try:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{sfx}", dir=path.parent)
+        except OSError as exc:  # names the random temporary name it tried: name path instead
+            raise named_os_error(exc, path, exc.filename) from None
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give files the usual mode
         os.replace(tmp_path, path)
         _fsync_dir(path.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+    except BaseException as exc:
+        if tmp_path is not None:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+        remove_empty_dirs(created)
+        if isinstance(exc, OSError):
+            named = named_os_error(exc, path, tmp_path)
+            if named is not exc:
+                raise named from None
         raise
+
+
+@contextlib.contextmanager
+def atomic_h5(path: PathLike) -> Iterator[Any]:
+    """Yield a new ``h5py.File`` built in memory; on success its bytes are written to ``path`` atomically.
+
+    HDF5 never writes to disk itself, so a write refused by the system (EFBIG under ``ulimit -f``, ENOSPC)
+    is one OSError naming ``path`` (:func:`atomic_path`), never HDF5's error cascade or a crash in its
+    finalisers; nothing is left behind. Memory: the whole file (chip and sweep files are at most tens of MB).
+    """
+    import h5py
+
+    f = h5py.File(f"spinsyn-memory-{os.getpid()}-{id(path)}-{next(_H5_COUNTER)}.h5", "w", driver="core",
+                  backing_store=False)
+    try:
+        yield f
+        f.flush()
+        image = f.id.get_file_image()
+    finally:
+        f.close()
+    atomic_write_bytes(path, image)
+
+
+_H5_COUNTER = itertools.count()
 
 
 def user_cache_dir(*parts: str) -> Path:

@@ -150,11 +150,11 @@ def _run_distributed(model, testbench: PulseTestbench, dt: np.ndarray, d: Draws,
 
 
 def write_sweep(path: str | Path, r: SweepResult) -> Path:
-    """Write ``r`` atomically as "spinsyn-sweep" v1 HDF5."""
-    import h5py
-    from spinsyn.fileio import atomic_path, h5_dataset, h5_write_meta
+    """Write ``r`` atomically as "spinsyn-sweep" v1 HDF5 (built in memory: a refused write is one OSError naming
+    ``path``, nothing left behind)."""
+    from spinsyn.fileio import atomic_h5, h5_dataset, h5_write_meta
 
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_h5(path) as f:
         h5_write_meta(f, fmt=FORMAT, version=VERSION, seed=r.seed, model=r.model, testbench=r.testbench)
         for k in ("engine",):
             f.attrs[k] = r.engine

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -112,10 +112,9 @@ def _compressed_chunks(arr: np.ndarray, level: int, pool: Any) -> list[Any]:
 
 def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
               seed: int | None, schedule_compression: int, pool: Any) -> None:
-    import h5py
-    from spinsyn.fileio import h5_dataset, h5_write_meta
+    from spinsyn.fileio import atomic_h5, h5_dataset, h5_write_meta
 
-    with h5py.File(path, "w") as f:
+    with atomic_h5(path) as f:  # built in memory: HDF5 never meets a refused write (EFBIG, ENOSPC) itself
         h5_write_meta(f, fmt=CHIP_FORMAT, version=CHIP_VERSION, seed=seed)
         g = f.create_group("meta")
         for k, v in meta.items():
@@ -189,8 +188,14 @@ def _fusion_csv(targets_uS: np.ndarray) -> bytes:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
+    """Write ``data`` to a new file of the staging folder; an OSError names ``path``."""
+    from spinsyn.fileio import named_os_error
+
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise named_os_error(exc, path) from None
 
 
 def _fsync_file(path: Path) -> None:
@@ -270,6 +275,8 @@ def _write_payload(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np
 
     from spinsyn.fileio import provenance
 
+    from .staging import check_interrupted
+
     files = [H5_NAME, REPORT_NAME]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futs: list[Any] = []
@@ -277,8 +284,10 @@ def _write_payload(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np
             csv_files, futs = _submit_csvs(pool, tmp, tiles, discrete)
             files += csv_files
         _h5_write(tmp / H5_NAME, meta, meta_arrays, tiles, seed, schedule_compression, pool)
+        check_interrupted()  # a signal swallowed by a finaliser stops the export here (safe points)
         for j in futs:
             j.result()
+        check_interrupted()
         if targets_uS is not None:
             files += _write_matrices(tmp, targets_uS, fusion)
         rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(seed), **report}
@@ -286,6 +295,7 @@ def _write_payload(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np
         paths = [tmp / f for f in files]
         digests = dict(zip(files, pool.map(_sha256, paths)))
         list(pool.map(_fsync_file, paths))
+    check_interrupted()
     man = manifest_doc(tmp, files, seed, digests)
     _write_bytes(tmp / MANIFEST_NAME, (to_json(man) + "\n").encode("utf-8"))
     _fsync_file(tmp / MANIFEST_NAME)
@@ -312,11 +322,26 @@ def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str
 
     out_dir = Path(out_dir)
     with interrupt_guard(), Staging(out_dir, overwrite, sources) as st:
-        _write_payload(st.payload, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
-                       targets_uS=targets_uS, discrete=discrete, seed=seed, csv=csv,
-                       schedule_compression=schedule_compression, jobs=jobs, fusion=fusion)
+        try:
+            _write_payload(st.payload, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
+                           targets_uS=targets_uS, discrete=discrete, seed=seed, csv=csv,
+                           schedule_compression=schedule_compression, jobs=jobs, fusion=fusion)
+        except OSError as exc:  # a refused write (EFBIG, ENOSPC) names the chip's file, not the staging copy
+            raise _named_in_out(exc, st.payload, out_dir) from None
         st.commit()
     return out_dir
+
+
+def _named_in_out(exc: OSError, payload: Path, out_dir: Path) -> OSError:
+    """``exc`` naming ``out_dir/<file>`` where it names ``payload/<file>`` of the staging folder."""
+    name = exc.filename
+    if name is None:
+        return OSError(exc.errno, exc.strerror or str(exc), str(out_dir))
+    try:
+        rel = Path(os.path.abspath(name)).relative_to(os.path.abspath(payload))
+    except ValueError:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(out_dir / rel))
 
 
 def chip_dir_problem(path: Path) -> str | None:
@@ -325,14 +350,21 @@ def chip_dir_problem(path: Path) -> str | None:
     path = Path(path)
     if path.is_symlink() or not path.is_dir():
         return "is not a directory"
+    if (path / MANIFEST_NAME).is_symlink():
+        return f"has a {MANIFEST_NAME} that is a symbolic link"
     try:
         man = _read_json_strict(path / MANIFEST_NAME)
     except SpinsynFileError:
         man = {}
     if man.get("format") != MANIFEST_FORMAT or not isinstance(man.get("files"), list):
         return f"is not a spinsyn chip folder (no {MANIFEST_NAME} of format {MANIFEST_FORMAT!r})"
-    listed = {e.get("path") for e in man["files"] if isinstance(e, dict)}
-    extra = unlisted_files(path, {p for p in listed if isinstance(p, str)})
+    for e in man["files"]:
+        rel = e.get("path") if isinstance(e, dict) else e
+        bad = entry_problem(path, rel) if isinstance(e, dict) else "is not a file record"
+        if bad:
+            return f"has a {MANIFEST_NAME} entry {rel!r} that {bad}"
+    listed = {e["path"] for e in man["files"]}
+    extra = unlisted_files(path, listed)
     if extra:
         return f"holds files its manifest does not list ({', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''})"
     return None
@@ -380,6 +412,8 @@ def _fail(path: Path, msg: str) -> SpinsynFileError:
 def _verify_manifest(chip_dir: Path) -> set[str]:
     """Manifest format and self-hash; every listed file present with its size and sha256. Returns the paths."""
     man_path = chip_dir / MANIFEST_NAME
+    if man_path.is_symlink():
+        raise _fail(man_path, "is a symbolic link; refused (a chip folder holds only plain files inside it)")
     man = _read_json_strict(man_path)
     check_format(man_path, man.get("format"), man.get("format_version"), MANIFEST_FORMAT, (1,))
     raw = man_path.read_bytes()
@@ -390,15 +424,38 @@ def _verify_manifest(chip_dir: Path) -> set[str]:
         raise _fail(man_path, "'files' must be a non-empty list")
     listed = set()
     for e in files:
-        rel = e.get("path") if isinstance(e, dict) else None
-        if not isinstance(rel, str) or rel.startswith("/") or ".." in Path(rel).parts:
-            raise _fail(man_path, f"invalid file entry {e!r}")
+        rel = e.get("path") if isinstance(e, dict) else e
+        bad = entry_problem(chip_dir, rel) if isinstance(e, dict) else "is not a file record"
+        if bad:
+            raise _fail(man_path, f"entry {rel!r} {bad}; refused (a chip folder holds only plain files inside it)")
         listed.add(rel)
         _verify_listed_file(chip_dir / rel, e)
     for req in (H5_NAME, REPORT_NAME):
         if req not in listed:
             raise _fail(man_path, f"does not list required file {req}")
     return listed
+
+
+def entry_problem(chip_dir: Path, rel: Any) -> str | None:
+    """Why manifest path ``rel`` is not a plain file inside ``chip_dir`` (None: it is, or it is absent): not a
+    relative path, an absolute one, one with ``..`` parts, one crossing a symbolic link (the file itself or a
+    folder on the way), or one resolving outside the folder. Readers and ``--overwrite`` never follow it."""
+    if not isinstance(rel, str) or not rel.strip() or "\0" in rel or "\\" in rel:
+        return "is not a relative file path"
+    parts = PurePosixPath(rel).parts
+    if rel.startswith("/") or PurePosixPath(rel).is_absolute() or ".." in parts:
+        return "is outside the chip folder (an absolute path or '..')"
+    if not parts:
+        return "is not a relative file path"
+    for k in range(1, len(parts) + 1):
+        if Path(chip_dir, *parts[:k]).is_symlink():
+            return "is a symbolic link" if k == len(parts) else \
+                f"passes through a symbolic link ({'/'.join(parts[:k])})"
+    root = Path(chip_dir).resolve()
+    target = Path(chip_dir, *parts).resolve()
+    if target != root and root not in target.parents:
+        return f"resolves outside the chip folder ({target})"
+    return None
 
 
 def _verify_listed_file(p: Path, entry: dict[str, Any]) -> None:

@@ -11,8 +11,10 @@
 * **Signals.** :func:`interrupt_guard` installs SIGINT/SIGTERM handlers (main thread only; nested guards are
   no-ops): the first signal raises ``KeyboardInterrupt`` (SIGINT; the CLI exits 130) or ``SystemExit(143)``
   (SIGTERM), and is also recorded, so that an interrupt swallowed on its way up (raised inside a ``__del__``
-  or a callback) still stops the export at its commit, which re-raises it. The commit (the renames) is the
-  point of no return: a signal after it is ignored and the export succeeds.
+  or a weakref callback of h5py or a thread pool) still stops the export at its next safe point
+  (:func:`check_interrupted`: after the HDF5 file, after the CSVs, at the commit). Such a swallowed interrupt
+  is not printed ("Exception ignored ... SystemExit: 143"): the guard's ``sys.unraisablehook`` drops it. The
+  commit (the renames) is the point of no return: a signal after it is ignored and the export succeeds.
 * **Overwrite.** ``--out`` may name the export's source (the run folder, the weight file) or a folder holding
   it: refused. An existing ``--out`` is replaced only with ``overwrite`` and only if it is a spinsyn chip
   folder (:func:`spinsyn.hw_export.chipfile.chip_dir_problem`).
@@ -26,10 +28,11 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,7 @@ class _Guard:
         self.signum: int | None = None
         self.raised = False
         self.committing = False
+        self.exc: BaseException | None = None  # the interruption the handler raised
 
 
 _GUARD: _Guard | None = None
@@ -66,7 +70,24 @@ def _handler(signum: int, frame: Any) -> None:
     if g.raised or g.committing:
         return
     g.raised = True
-    raise _interruption(signum)
+    g.exc = _interruption(signum)
+    raise g.exc
+
+
+def _quiet_unraisable(prev: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """An ``sys.unraisablehook`` that drops the guard's own interruption: raised by the handler inside a
+    finaliser (``__del__``, a weakref callback of h5py or a thread pool) it cannot propagate and Python would
+    print "Exception ignored ... SystemExit: 143"; it is recorded, and :func:`check_interrupted` raises it
+    again at the export's next safe point. Everything else goes to ``prev``."""
+
+    def hook(unraisable: Any) -> None:
+        g = _GUARD
+        exc = getattr(unraisable, "exc_value", None)
+        if g is not None and g.signum is not None and exc is not None and exc is g.exc:
+            return
+        prev(unraisable)
+
+    return hook
 
 
 @contextlib.contextmanager
@@ -79,15 +100,18 @@ def interrupt_guard(*, ignore_after: bool = False) -> Iterator[_Guard | None]:
         return
     g = _Guard()
     _GUARD = g
+    prev_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable(prev_hook)
     prev = {s: signal.signal(s, _handler) for s in _SIGNALS}
     ok = False
     try:
         yield g
         ok = True
     finally:
-        _GUARD = None
         for s, h in prev.items():
             signal.signal(s, signal.SIG_IGN if ok and ignore_after else h)
+        _GUARD = None
+        sys.unraisablehook = prev_hook
 
 
 def check_interrupted() -> None:
@@ -95,7 +119,8 @@ def check_interrupted() -> None:
     g = _GUARD
     if g is not None and g.signum is not None:
         g.raised = True
-        raise _interruption(g.signum)
+        g.exc = _interruption(g.signum)
+        raise g.exc
 
 
 # ----------------------------------------------------------------------------- stale temporary folders
