@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .locks import check_unlocked, folder_lock
-from .validation import check_choice, check_scalar, check_writable_dir
+from .validation import check_choice, check_output_folder, check_scalar, check_writable_dir, owned_folder
 
 FIT_MODEL = "bisigmoid"
 ENGINES = ("spice", "reference")
@@ -106,6 +106,10 @@ def check(cfg: PipelineConfig) -> None:
     for i, n in enumerate(cfg.tile):
         check_scalar(n, f"tile[{i}]", int, min_val=1)
     check_writable_dir(cfg.out, "--out")
+    check_output_folder(cfg.out, "--out")
+    kind = owned_folder(cfg.out)
+    if kind not in (None, "pipeline"):
+        raise ValueError(f"--out: {cfg.out} is a spinsyn {kind} folder, not a pipeline folder; choose another folder")
     check_unlocked(cfg.out, "--out")
     if cfg.engine == "spice" and not (cfg.out / "sweep.h5").exists():
         ensure_library()  # a missing ngspice is one message before any step, whatever --jobs is
@@ -153,14 +157,14 @@ def _sweep(cfg: PipelineConfig, force: bool) -> None:
 def _sweep_plot(cfg: PipelineConfig, force: bool) -> None:
     from spinsyn.devices import plot_sweep
 
-    plot_sweep(cfg.out / "sweep.h5", cfg.out / "sweep.png")
+    plot_sweep(cfg.out / "sweep.h5", cfg.out / "sweep.png", overwrite=force)
 
 
 def _fit(cfg: PipelineConfig, force: bool) -> None:
     from spinsyn.fitting import describe_fit, fit_file
 
     result, reason = fit_file(cfg.out / "sweep.h5", cfg.out / "rule.json", FIT_MODEL,
-                              plot_path=cfg.out / "fit.png", seed=cfg.seed)
+                              plot_path=cfg.out / "fit.png", seed=cfg.seed, overwrite=force)
     print("\n".join([reason, *describe_fit(result.rule), f"wrote {cfg.out / 'rule.json'} and {cfg.out / 'fit.png'}"]))
 
 
@@ -273,6 +277,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> int:
         _check_removable_run(cfg.out / "run")
     with folder_lock(cfg.out, "--out"):  # one pipeline per folder; a second one exits 2 naming this pid
         cfg.out.mkdir(parents=True, exist_ok=True)
+        _mark(cfg.out)
         for step in steps(cfg):
             if step.marker is not None and step.marker.exists() and not force:
                 print(f"[pipeline] {step.name}: done already ({step.marker}), skipping")
@@ -283,6 +288,16 @@ def run(cfg: PipelineConfig, force: bool = False) -> int:
             print(f"[pipeline] {step.name}: done after {time.perf_counter() - t0:.1f} s", flush=True)
     print(f"[pipeline] all steps done; results in {cfg.out}; report: {cfg.out / 'report.html'}")
     return 0
+
+
+def _mark(out: Path) -> None:
+    """Mark ``out`` as a pipeline folder (``.spinsyn-pipeline``): other commands never write into it
+    (:func:`spinsyn.validation.owned_folder`)."""
+    from .fileio import write_json
+    from .validation import PIPELINE_MARKER
+
+    if not (out / PIPELINE_MARKER).is_file():
+        write_json(out / PIPELINE_MARKER, {}, fmt="spinsyn-pipeline", version=1)
 
 
 # ---------------------------------------------------------------------------------------------- command

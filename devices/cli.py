@@ -52,11 +52,14 @@ def register(subparsers: Any) -> None:
     s.add_argument("--save-waveforms", type=int, default=0, metavar="K", help="store K instances' waveforms")
     s.add_argument("--sigma-pct", type=float, default=None,
                    help="device-to-device spread (%%) on t_ox, t_fl, TMR0 and area (default 0)")
-    s.add_argument("--out", required=True)
+    s.add_argument("--out", required=True, help="sweep HDF5 to write (an existing spinsyn sweep is replaced)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing --out that is not a spinsyn sweep")
     s.set_defaults(func=cmd_sweep)
     pl = sub.add_parser("plot", help="plot a sweep file")
     pl.add_argument("file")
-    pl.add_argument("--out", required=True)
+    pl.add_argument("--out", required=True, help="figure to write (.png/.pdf/.svg/...)")
+    pl.add_argument("--overwrite", action="store_true",
+                    help="replace an existing --out that is not a figure spinsyn wrote")
     pl.set_defaults(func=cmd_plot)
     i = sub.add_parser("info", help="derived numbers of a model preset")
     i.add_argument("model")
@@ -91,11 +94,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from spinsyn.validation import check_writable_file
+    from spinsyn.validation import check_output_file
 
     from . import get_testbench, sweep, write_sweep
+    from .sweep import FORMAT
 
-    check_writable_file(args.out, "--out")  # before any work (SpiceConvergenceError: one stderr line, exit 2)
+    # before any work (SpiceConvergenceError: one stderr line, exit 2); the output policy of spinsyn.validation
+    check_output_file(args.out, "--out", writes=FORMAT, overwrite=args.overwrite)
     if args.trials < 1 or args.trials > 10**6:
         raise ValueError(f"--trials: got {args.trials}; expected 1..1000000")
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
@@ -127,12 +132,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from spinsyn.validation import FIGURE_SUFFIXES, check_writable_file
-
     from .plot import plot_sweep
 
-    check_writable_file(args.out, "--out", FIGURE_SUFFIXES)
-    plot_sweep(args.file, args.out)
+    plot_sweep(args.file, args.out, overwrite=args.overwrite)  # checks --out (output policy) before reading
     print(f"wrote {args.out}")
     return 0
 

@@ -7,14 +7,21 @@ from pathlib import Path
 import numpy as np
 
 
-def plot_sweep(sweep_path: str | Path, out_path: str | Path) -> Path:
+def plot_sweep(sweep_path: str | Path, out_path: str | Path, *, overwrite: bool = False) -> Path:
     """Write the figure of ``sweep_path`` (a ``spinsyn-sweep`` HDF5) to ``out_path`` (format from its suffix,
-    written atomically). Returns ``out_path``."""
+    written atomically, marked as spinsyn's). ``out_path`` is checked first under the output policy
+    (:func:`spinsyn.validation.check_output_file`: an existing file that is not a spinsyn figure needs
+    ``overwrite``). Returns ``out_path``."""
+    from spinsyn.validation import FIGURE_FORMAT, FIGURE_SUFFIXES, check_output_file
+
+    check_output_file(out_path, "--out", writes=FIGURE_FORMAT, inputs=(sweep_path,), overwrite=overwrite,
+                      suffixes=FIGURE_SUFFIXES)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from spinsyn.fileio import atomic_path
+    from spinsyn.validation import figure_save_kwargs
 
     from .sweep import read_sweep
 
@@ -39,7 +46,8 @@ def plot_sweep(sweep_path: str | Path, out_path: str | Path) -> Path:
         ax[2].set(xlabel="t (ms)", title=f"instance dt#{w.get('dt_index', 0)} trial {w.get('trial', 0)}")
     fig.tight_layout()
     out = Path(out_path)
+    fmt = out.suffix[1:] if out.suffix else "png"
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, format=out.suffix[1:] if out.suffix else "png")
+        fig.savefig(tmp, dpi=120, format=fmt, **figure_save_kwargs(fmt))
     plt.close(fig)
     return out

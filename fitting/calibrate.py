@@ -19,9 +19,12 @@ from typing import Any
 
 import numpy as np
 from spinsyn import devices
-from spinsyn.validation import check_choice, check_scalar, check_writable_file
+from spinsyn.validation import check_choice, check_output_file, check_scalar
 
 from .rules import Rule, load_rule, published_rule
+
+#: format of the ``fit calibrate --out`` report JSON
+CALIBRATION_FORMAT = "spinsyn-calibration"
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,12 @@ def run_calibrate_cli(args: argparse.Namespace) -> int:
     check_choice(model, "--model", sorted(devices.PRESETS))
     check_scalar(args.seed, "--seed", int, min_val=0)
     if args.out:
-        check_writable_file(args.out, "--out")
+        check_output_file(args.out, "--out", writes=CALIBRATION_FORMAT, inputs=(args.target,),
+                          overwrite=getattr(args, "overwrite", False))
     rep = calibrate(target, model, seed=args.seed)
     for k, v in rep.items():
         print(f"  {k}: {v}")
     if args.out:
-        write_json(args.out, rep, fmt="spinsyn-calibration", version=1, seed=args.seed)
+        write_json(args.out, rep, fmt=CALIBRATION_FORMAT, version=1, seed=args.seed)
         print(f"wrote {args.out}")
     return 0

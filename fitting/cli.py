@@ -30,6 +30,10 @@ def register(subparsers: Any) -> None:
                    help="rule family: auto, bisigmoid, exp-stdp, sigmoid (fit); device preset (calibrate)")
     p.add_argument("--out", default=None, help="output rule JSON (required for fit)")
     p.add_argument("--plot", default=None, help="save the fit figure here (.png/.pdf/.svg)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out/--plot that is not a spinsyn file of that kind (a spinsyn rule, "
+                        "calibration or figure is replaced anyway; an input, or a file inside a run, chip, study "
+                        "or pipeline folder, never)")
     p.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for 95 %% intervals (0: off)")
     p.add_argument("--loss", default="linear", choices=LOSSES,
                    help="least-squares loss (robust losses down-weight outliers)")
@@ -50,7 +54,7 @@ def handler(args: argparse.Namespace) -> int:
         raise ValueError("fit: --out rule.json is required")
     check_fit_options(args.model, args.loss, args.bootstrap, args.seed, prefix="--")
     result, reason = fit_file(args.input, args.out, args.model, plot_path=args.plot, loss=args.loss,
-                              bootstrap=args.bootstrap, seed=args.seed)
+                              bootstrap=args.bootstrap, seed=args.seed, overwrite=args.overwrite)
     print(reason)
     for line in describe_fit(result.rule):
         print(line)

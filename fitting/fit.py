@@ -261,22 +261,26 @@ def fit(data: FitData, model: str = "auto", loss: str = "linear", bootstrap: int
 
 def fit_file(input_path: str | Path, out_path: str | Path, model: str = "auto", *,
              plot_path: str | Path | None = None, loss: str = "linear", bootstrap: int = 0,
-             seed: int = 0) -> tuple[FitResult, str]:
+             seed: int = 0, overwrite: bool = False) -> tuple[FitResult, str]:
     """What ``spinsyn fit`` does: read a ``spinsyn-sweep`` HDF5 or a CSV, fit ``model`` (a family or ``"auto"``),
     save the figure to ``plot_path`` (when given) and the rule to ``out_path`` (``spinsyn-rule`` JSON).
 
-    Returns (result, one-line summary of the model choice). Options are checked before the file is read.
+    Returns (result, one-line summary of the model choice). Options and both outputs are checked before the file
+    is read (output policy, :func:`spinsyn.validation.check_output_file`: never the input, never inside a run,
+    chip, study or pipeline; an existing file other than a spinsyn rule / figure needs ``overwrite``).
     """
-    from spinsyn.validation import check_writable_file
+    from spinsyn.validation import FIGURE_FORMAT, check_output_file
 
     from .inputs import read_input
     from .plot import plot_fit
-    from .rules import save_rule
+    from .rules import RULE_FORMAT, save_rule
 
     check_fit_options(model, loss, bootstrap, seed)
-    check_writable_file(out_path, "--out")
+    check_output_file(out_path, "--out", writes=RULE_FORMAT, inputs=(input_path,), also={"--plot": plot_path},
+                      overwrite=overwrite)
     if plot_path is not None:
-        check_writable_file(plot_path, "--plot", PLOT_SUFFIXES)
+        check_output_file(plot_path, "--plot", writes=FIGURE_FORMAT, inputs=(input_path,), overwrite=overwrite,
+                          suffixes=PLOT_SUFFIXES)
     data = read_input(input_path)
     result, reason = fit(data, model, loss=loss, bootstrap=bootstrap, seed=seed)
     _check_finite(input_path, result)

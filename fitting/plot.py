@@ -6,13 +6,15 @@ from pathlib import Path
 
 import numpy as np
 from spinsyn.fileio import save_with
+from spinsyn.validation import figure_save_kwargs
 
 from .fit import FitResult
 from .inputs import FitData
 
 
 def plot_fit(path: str | Path, data: FitData, result: FitResult) -> Path:
-    """Save the fit figure to ``path`` (png/pdf/svg by suffix) atomically via matplotlib Agg."""
+    """Save the fit figure to ``path`` (png/pdf/svg by suffix) atomically via matplotlib Agg, marked as spinsyn's
+    (:func:`spinsyn.validation.figure_save_kwargs`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,8 +41,8 @@ def plot_fit(path: str | Path, data: FitData, result: FitResult) -> Path:
     axr.set_xlabel("Δt (ms)")
     axr.set_ylabel("residual")
     fig.tight_layout()
+    fmt = Path(path).suffix.lstrip(".") or "png"
     try:
-        return save_with(path, lambda tmp: fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png",
-                                                          dpi=120))
+        return save_with(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120, **figure_save_kwargs(fmt)))
     finally:
         plt.close(fig)

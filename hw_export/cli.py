@@ -72,7 +72,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--half-select", choices=("V/2", "V/3"), default="V/2", help="half-select scheme")
     g.add_argument("--no-csv", action="store_true", help="skip the per-tile CSV views")
     g.add_argument("--overwrite", action="store_true",
-                   help="replace an existing CHIP_DIR if it is a spinsyn chip folder (never anything else)")
+                   help="replace an existing CHIP_DIR if it is a spinsyn chip folder (never anything else); nir "
+                        "--out, simulate --json: replace an existing file that is not a spinsyn file of that kind "
+                        "(never an input, nor a file inside a run, chip, study or pipeline folder)")
     g.add_argument("--out", default=None, help="output chip directory (required for export)")
     v = p.add_argument_group("verify and simulate")
     v.add_argument("--allow-extra", action="store_true",
@@ -320,7 +322,7 @@ def _nir(args: argparse.Namespace) -> int:
     from spinsyn.snn import export_nir
 
     _fail_if(args.out is None, "export nir: --out FILE is required")
-    r = export_nir(args.chip_dir, args.out)
+    r = export_nir(args.chip_dir, args.out, overwrite=args.overwrite)  # output policy checked first
     print(f"wrote {r['out']}: NIR graph of {r['neurons']} neurons ({', '.join(r['nodes'])}; {r['edges']} edges)")
     return 0
 
@@ -349,10 +351,13 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.n_test is not None:
         check_scalar(args.n_test, "--n-test", int, min_val=1)
     if args.json:
-        from spinsyn.validation import check_writable_file
+        from spinsyn.validation import check_output_file
 
-        check_writable_file(args.json, "--json")
+        from .roundtrip import SIMULATION_FORMAT
+
         _outside_chip(args.chip_dir, Path(args.json), "--json")
+        check_output_file(args.json, "--json", writes=SIMULATION_FORMAT, inputs=(args.chip_dir, args.run),
+                          overwrite=args.overwrite)
     seed = 1 if args.seed is None else check_scalar(args.seed, "--seed", int, min_val=0, max_val=2**63 - 1)
     after = parse_ages(args.after) if args.after is not None else None
     _fail_if(args.plot is not None and after is None, "--plot: applies with --after only")
@@ -375,12 +380,16 @@ def _simulate(args: argparse.Namespace) -> int:
     if plot_dir is not None:
         from .simulate import plot_ageing
 
-        print(f"  wrote {plot_ageing(r, plot_dir / 'accuracy_vs_time.png')}")
+        print(f"  wrote {plot_ageing(r, plot_dir / AGEING_PLOT)}")
     if args.json:
         from .roundtrip import SIMULATION_FORMAT, SIMULATION_VERSION
 
         write_json(args.json, r, fmt=SIMULATION_FORMAT, version=SIMULATION_VERSION, seed=seed)
     return 0
+
+
+#: the ageing figure ``export simulate --after`` writes into ``--plot DIR`` (else the folder of ``--json``)
+AGEING_PLOT = "accuracy_vs_time.png"
 
 
 def _plot_dir(args: argparse.Namespace) -> Any:
@@ -390,11 +399,13 @@ def _plot_dir(args: argparse.Namespace) -> Any:
 
     if args.plot is None and args.json is None:
         return None
-    from spinsyn.validation import check_writable_dir
+    from spinsyn.validation import FIGURE_FORMAT, check_output_file, check_writable_dir
 
     opt, d = ("--plot", Path(args.plot)) if args.plot is not None else ("--json", Path(args.json).resolve().parent)
     _outside_chip(args.chip_dir, d, opt)
     check_writable_dir(d, opt)
+    check_output_file(d / AGEING_PLOT, opt, writes=FIGURE_FORMAT, inputs=(args.chip_dir, args.run),
+                      also={"--json": args.json}, overwrite=args.overwrite)
     d.mkdir(parents=True, exist_ok=True)
     return d
 

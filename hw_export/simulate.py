@@ -234,6 +234,12 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
 
         check_scalar(n_test, "--n-test", int, min_val=1)
     chip = load_chip(Path(chip_dir), allow_extra=allow_extra)
+    src = chip.meta.get("source", {})
+    rd = Path(run_dir) if run_dir else (Path(src["run_dir"]) if src.get("run_dir") else None)
+    if rd is not None:
+        from spinsyn.snn import read_checkpoint
+
+        read_checkpoint(rd)  # the run's checkpoint is range-checked before the chip is programmed
     out = program_chip(chip, seed=seed, disturb=disturb, backend=backend)
     aged, ageing = _ageing(chip, out, ages, seed)
     scale = out["scale"]
@@ -245,8 +251,6 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
         "weights": {"abs_error_vs_targets_mean_levels": float(np.abs(w_prog - w_tgt).mean() / step),
                     "abs_error_vs_targets_max_levels": float(np.abs(w_prog - w_tgt).max() / step)},
     }
-    src = chip.meta.get("source", {})
-    rd = Path(run_dir) if run_dir else (Path(src["run_dir"]) if src.get("run_dir") else None)
     if ageing is not None:
         result["ageing"] = ageing
     if rd is None:
@@ -301,6 +305,11 @@ def plot_ageing(result: dict[str, Any], path: Path) -> Path:
     ax2.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=120)
+    from spinsyn.fileio import atomic_path
+    from spinsyn.validation import figure_save_kwargs
+
+    fmt = path.suffix.lstrip(".") or "png"
+    with atomic_path(path) as tmp:  # a refused write (EFBIG, ENOSPC) names path and leaves no partial figure
+        fig.savefig(tmp, dpi=120, format=fmt, **figure_save_kwargs(path.suffix or "png"))  # marked: rerun may replace
     plt.close(fig)
     return path

@@ -28,8 +28,13 @@ def register_import(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_import_bindsnet(args: argparse.Namespace) -> int:
+    from spinsyn.validation import check_output_folder
+
     from .bindsnet_import import import_bindsnet
 
+    # output policy: --out is neither NET.pt nor the labels file, holds neither, and lies in no run, chip, study
+    # or pipeline folder; import_bindsnet then refuses an existing run or a non-empty folder
+    check_output_folder(args.out, "--out", inputs=(args.net_file, args.labels))
     r = import_bindsnet(args.net_file, args.out, args.labels, intensity_Hz=args.intensity, time_ms=args.time_ms)
     lab = (f"labels for {r['assigned']} of {r['neurons']} neurons" if r["assigned"] is not None
            else f"no labels (assign them: spinsyn eval {r['run_dir']} --assign N)")

@@ -26,6 +26,9 @@ import numpy as np
 
 from .network import TrainedNetwork
 
+#: ``format_version`` of the root attributes spinsyn adds to its NIR files (``format = "spinsyn-nir"``)
+NIR_FILE_VERSION = 1
+
 NIR_NOT_EXPRESSED = {
     "adaptive_threshold": "θ grows by theta_plus per spike and decays with tau_theta while learning; exported "
                           "frozen: v_threshold of 'exc' = thresh − reset + θ per neuron",
@@ -89,19 +92,28 @@ def nir_graph(net: TrainedNetwork) -> Any:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def export_nir(run_dir: str | Path, out_file: str | Path) -> dict:
-    """Write the run in ``run_dir`` as a NIR file ``out_file`` (atomically; checked first). Returns a summary."""
+def export_nir(run_dir: str | Path, out_file: str | Path, *, overwrite: bool = False) -> dict:
+    """Write the run in ``run_dir`` as a NIR file ``out_file`` (atomically; checked first under the output policy
+    of :func:`spinsyn.validation.check_output_file`: never inside the run, never over a file other than a NIR file
+    spinsyn wrote unless ``overwrite``). The file's root carries ``format = "spinsyn-nir"``, ``format_version``
+    and ``provenance`` next to NIR's own content. Returns a summary."""
+    import io
+
+    import h5py
     import nir
-    from spinsyn.fileio import atomic_path
-    from spinsyn.validation import check_writable_file
+    from spinsyn.fileio import atomic_write_bytes, h5_write_meta
+    from spinsyn.validation import NIR_FORMAT, check_output_file
 
     from .checkpoint import read_checkpoint
     from .network import load_run
 
-    out_file = check_writable_file(out_file, "--out")
+    out_file = check_output_file(out_file, "--out", writes=NIR_FORMAT, inputs=(run_dir,), overwrite=overwrite)
     read_checkpoint(run_dir)
     g = nir_graph(load_run(run_dir))
-    with atomic_path(out_file) as tmp:
-        nir.write(tmp, g)
+    buf = io.BytesIO()  # built in memory: a refused write is one OSError naming out_file (atomic_write_bytes)
+    nir.write(buf, g)
+    with h5py.File(buf, "a") as f:
+        h5_write_meta(f, fmt=NIR_FORMAT, version=NIR_FILE_VERSION)
+    atomic_write_bytes(out_file, buf.getvalue())
     return {"out": str(out_file), "nodes": list(g.nodes), "edges": len(g.edges),
             "neurons": int(g.nodes["exc"].v_threshold.size)}

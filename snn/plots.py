@@ -1,4 +1,5 @@
-"""Figures of a run: receptive fields (28×28 grid), running accuracy, confusion matrix (PNG, atomic)."""
+"""Figures of a run: receptive fields (28×28 grid), running accuracy, confusion matrix (PNG, atomic, marked as
+spinsyn's: :func:`spinsyn.validation.figure_save_kwargs`)."""
 
 from __future__ import annotations
 
@@ -50,8 +51,9 @@ def write_plots(run_dir: str | Path, w: np.ndarray, history: list, confusion: np
 
 def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
+    from spinsyn.validation import figure_save_kwargs
 
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png", **figure_save_kwargs("png"))
     plt.close(fig)
     return path

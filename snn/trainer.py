@@ -11,9 +11,11 @@ checkpoint: the rule or sweep file is not read again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -293,10 +295,12 @@ def check_run_dir(run_dir: str | Path, resume: bool) -> Path:
     """The run folder of a new run (absent, empty, or holding only leftovers of an interrupted write; never a
     file, and writable) or of a resumed one (holding a checkpoint). ValueError naming the option otherwise."""
     from spinsyn.locks import check_unlocked
-    from spinsyn.validation import check_writable_dir
+    from spinsyn.validation import check_output_folder, check_writable_dir
 
     opt = "--resume" if resume else "--out"
     run_dir = check_writable_dir(run_dir, opt)
+    if not resume:  # never a new run inside another run, a chip, a study or a pipeline folder
+        check_output_folder(run_dir, opt)
     check_unlocked(run_dir, opt)
     if resume:
         if not (run_dir / CHECKPOINT_NAME).is_file():
@@ -326,11 +330,34 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     check_run_dir(run_dir, resume)
     with folder_lock(run_dir, "--resume" if resume else "--out"):
         check_run_dir(run_dir, resume)  # again, now that no other writer can change it
-        tr = Trainer(cfg, run_dir, resume=resume, progress=progress)
-        if not resume:
-            tr.compile_rule()  # a bad rule or sweep file fails before the data is read
-        tr.load_data()
-        tr.start()
-        if tr.run(stop_after):
-            return {"stopped": True}
-        return tr.finish()
+        with _removed_on_error(Path(run_dir), enabled=not resume):
+            tr = Trainer(cfg, run_dir, resume=resume, progress=progress)
+            if not resume:
+                tr.compile_rule()  # a bad rule or sweep file fails before the data is read
+            tr.load_data()
+            tr.start()
+            if tr.run(stop_after):
+                return {"stopped": True}
+            return tr.finish()
+
+
+@contextlib.contextmanager
+def _removed_on_error(run_dir: Path, enabled: bool) -> Iterator[None]:
+    """A new run that fails with an error (a refused write: EFBIG, ENOSPC; divergence) leaves nothing behind:
+    the files it wrote into ``run_dir`` are removed, and the folder itself when this call made it and it is
+    empty then. An interruption (SIGINT, SIGTERM) keeps them: its checkpoint resumes with ``--resume``. A
+    resumed run's files are never removed (they were there before)."""
+    existed = run_dir.is_dir()
+    before = {p.name for p in run_dir.iterdir()} if existed else set()
+    try:
+        yield
+    except Exception:
+        if enabled and run_dir.is_dir():
+            for p in run_dir.iterdir():
+                if p.name not in before and (p.is_file() or p.is_symlink()):
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+            if not existed:
+                with contextlib.suppress(OSError):
+                    run_dir.rmdir()
+        raise
