@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,13 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"spinsyn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # every stage ships with the core: their commands, in pipeline order
-    from spinsyn.devices import cli as devices_cli
-    from spinsyn.fitting import cli as fitting_cli
-    from spinsyn.hw_export import cli as hw_export_cli
-    from spinsyn.snn import cli as snn_cli
+    from spinsyn.devices import cli as devices_cli  # lazy: startup
+    from spinsyn.fitting import cli as fitting_cli  # lazy: startup
+    from spinsyn.hw_export import cli as hw_export_cli  # lazy: startup
+    from spinsyn.snn import cli as snn_cli  # lazy: startup
 
-    from . import doctor, pipeline
-    from .study import cli as study_cli
+    from . import doctor, pipeline  # lazy: startup
+    from .study import cli as study_cli  # lazy: startup
 
     for stage_cli in (devices_cli, fitting_cli, snn_cli, hw_export_cli):
         stage_cli.register(sub)
@@ -56,7 +57,7 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_data_mnist(args: argparse.Namespace) -> int:
-    from . import mnist
+    from . import mnist  # lazy: startup
 
     if args.download:
         dest = mnist.download_mnist(args.dest)
@@ -136,7 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    import threading
 
     args.console_script = argv is None  # only the console script may leave signals ignored once its work is done
     if argv is None and threading.current_thread() is threading.main_thread():
@@ -150,9 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"spinsyn: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # known operational failures get one line, the rest a traceback
-        from spinsyn.devices.spice import SpiceConvergenceError
+        from spinsyn.devices.spice import SpiceConvergenceError  # lazy: startup
 
-        from .ngspice import NgspiceMissingError, NgspiceSimulationError
+        from .ngspice import NgspiceMissingError, NgspiceSimulationError  # lazy: startup
 
         if isinstance(exc, (NgspiceMissingError, NgspiceSimulationError, SpiceConvergenceError)):
             print(f"spinsyn: error: {exc}", file=sys.stderr)

@@ -33,14 +33,14 @@ def collect() -> list[tuple[str, str, bool]]:
     if tv is None:
         rows.append(("torch", "MISSING (pip install torch==2.13.0)", False))
     else:
-        import torch
+        import torch  # lazy: startup
 
         if torch.cuda.is_available():
             cuda = f"CUDA available: {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
         else:
             cuda = "CUDA not available (CPU only)"
         rows.append(("torch", f"{tv}; {cuda}", True))
-    from .ngspice import find_library, library_version
+    from .ngspice import find_library, library_version  # lazy: startup
 
     lib = find_library()
     if lib is None:
@@ -51,7 +51,7 @@ def collect() -> list[tuple[str, str, bool]]:
             rows.append(("ngspice", f"{path}: found but could not be loaded through PySpice", False))
         else:
             rows.append(("ngspice", f"version {ver} ({path})", True))
-    from . import mnist
+    from . import mnist  # lazy: startup
 
     for split in ("train", "test"):
         try:

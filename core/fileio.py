@@ -16,6 +16,7 @@ Conventions
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import hashlib
 import itertools
@@ -27,6 +28,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import __version__
 
@@ -157,7 +160,7 @@ def atomic_h5(path: PathLike) -> Iterator[Any]:
     is one OSError naming ``path`` (:func:`atomic_path`), never HDF5's error cascade or a crash in its
     finalisers; nothing is left behind. Memory: the whole file (chip and sweep files are at most tens of MB).
     """
-    import h5py
+    import h5py  # lazy: startup
 
     f = h5py.File(f"spinsyn-memory-{os.getpid()}-{id(path)}-{next(_H5_COUNTER)}.h5", "w", driver="core",
                   backing_store=False)
@@ -192,20 +195,13 @@ def atomic_write_text(path: PathLike, text: str) -> Path:
 
 
 def _json_default(obj: Any) -> Any:
-    try:
-        import numpy as np
-
-        if isinstance(obj, np.generic):
-            return obj.item()
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
-
         return dataclasses.asdict(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 

@@ -95,7 +95,7 @@ def folder_lock(folder: str | Path, name: str = "--out") -> Iterator[Path]:
     """Hold the exclusive lock of ``folder`` (created beside it; the parent folder is created if missing, and
     removed again on release when it is empty). The lock file is removed on every exit but kill -9; one left
     by kill -9 is unlocked, reused and removed by the next writer (or removed by :func:`check_unlocked`)."""
-    from spinsyn.fileio import make_parents, remove_empty_dirs
+    from spinsyn.fileio import make_parents, remove_empty_dirs  # lazy: startup
 
     path = lock_path(folder)
     key = str(path)

@@ -237,7 +237,7 @@ def _fetch(url: str, out: Path, timeout_s: float, progress: bool) -> None:
         total = int(resp.headers.get("Content-Length") or 0)
         bar = None
         if progress:
-            from tqdm import tqdm
+            from tqdm import tqdm  # lazy: startup
 
             bar = tqdm(total=total or None, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False)
         while True:

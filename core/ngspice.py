@@ -126,7 +126,7 @@ def _import_shared():
     logging.getLogger("PySpice").addFilter(_VersionWarningFilter())
     for name in ("PySpice.Spice.NgSpice.Shared.NgSpiceShared", "PySpice.Spice.NgSpice.Shared"):
         logging.getLogger(name).addFilter(_VersionWarningFilter())
-    from PySpice.Spice.NgSpice import Shared as _shared
+    from PySpice.Spice.NgSpice import Shared as _shared  # lazy: startup
 
     return _shared
 

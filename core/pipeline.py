@@ -32,11 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .locks import check_unlocked, folder_lock
-from .validation import check_choice, check_output_folder, check_scalar, check_writable_dir, owned_folder
+from .options import EXPORT_OPTIONS, SWEEP_OPTIONS, TRAIN_OPTIONS
+from .validation import check_output_folder, check_scalar, check_writable_dir, owned_folder
 
 FIT_MODEL = "bisigmoid"
-ENGINES = ("spice", "reference")
+ENGINES = SWEEP_OPTIONS["engine"].choices
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,6 @@ class PipelineConfig:
 
     def delays_ms(self) -> list[float]:
         """The swept Δt values (ms): ``arange(start, stop, step)``, stop exclusive."""
-        import numpy as np
-
         a, b, c = self.dt_ms
         return [float(v) for v in np.arange(a, b - 1e-9 * c, c)]
 
@@ -89,17 +90,18 @@ class Step:
 # ------------------------------------------------------------------------------------------- validation
 def check(cfg: PipelineConfig) -> None:
     """Validate every option and build every stage's configuration; ValueError naming the option if bad."""
-    from spinsyn import devices, mnist
-    from spinsyn.fitting.fit import check_fit_options
+    from spinsyn import devices, mnist  # lazy: startup
+    from spinsyn.fitting.fit import check_fit_options  # lazy: startup
 
-    from .ngspice import ensure_library
+    from .ngspice import ensure_library  # lazy: startup
 
-    check_scalar(cfg.trials, "--trials", int, min_val=1, max_val=10**6)
-    check_scalar(cfg.jobs, "--jobs", int, min_val=1)
-    check_scalar(cfg.seed, "--seed", int, min_val=0)
-    check_scalar(cfg.simulate_seed, "simulate_seed", int, min_val=0)
-    check_scalar(cfg.n_mtj, "n_mtj", int, min_val=1, max_val=256)
-    check_choice(cfg.engine, "--engine", ENGINES)
+    # each option by its entry in spinsyn.options (the training ones again by make_config in train_config)
+    SWEEP_OPTIONS["trials"].check(cfg.trials)
+    SWEEP_OPTIONS["jobs"].check(cfg.jobs)
+    TRAIN_OPTIONS["seed"].check(cfg.seed)
+    EXPORT_OPTIONS["seed"].check(cfg.simulate_seed, "simulate_seed", optional=False)
+    SWEEP_OPTIONS["n_mtj"].check(cfg.n_mtj, "n_mtj")
+    SWEEP_OPTIONS["engine"].check(cfg.engine)
     a, b, c = (check_scalar(v, "dt_ms", float) for v in cfg.dt_ms)
     if not (c > 0 and b > a >= 0):
         raise ValueError(f"dt_ms: got {cfg.dt_ms}, expected (start, stop, step) with stop > start >= 0, step > 0")
@@ -124,7 +126,7 @@ def check(cfg: PipelineConfig) -> None:
 
 def _sweep_model(cfg: PipelineConfig, devices: Any) -> Any:
     model = devices.get_model(cfg.model)
-    if isinstance(model, devices.CompoundSynapse):
+    if model.synapse_family == "compound":
         model = devices.get_model(cfg.model, n_mtj=cfg.n_mtj)
     return model
 
@@ -133,7 +135,7 @@ def train_config(cfg: PipelineConfig) -> Any:
     """The snn ``TrainConfig`` of the train step (``spinsyn.snn.make_config`` validates every option).
 
     The rule file is named only once it exists, so the configuration can be checked before the fit runs."""
-    from spinsyn import snn
+    from spinsyn import snn  # lazy: startup
 
     rule = cfg.out / "rule.json"
     return snn.make_config(synapse=cfg.synapse, neurons=cfg.neurons, n_train=cfg.n_train, n_test=cfg.n_test,
@@ -143,7 +145,7 @@ def train_config(cfg: PipelineConfig) -> Any:
 
 # ------------------------------------------------------------------------------------------------ steps
 def _sweep(cfg: PipelineConfig, force: bool) -> None:
-    from spinsyn import devices
+    from spinsyn import devices  # lazy: startup
 
     dt = cfg.delays_ms()
     res = devices.sweep(_sweep_model(cfg, devices), devices.get_testbench("published"), dt, cfg.trials,
@@ -155,13 +157,13 @@ def _sweep(cfg: PipelineConfig, force: bool) -> None:
 
 
 def _sweep_plot(cfg: PipelineConfig, force: bool) -> None:
-    from spinsyn.devices import plot_sweep
+    from spinsyn.devices import plot_sweep  # lazy: startup
 
     plot_sweep(cfg.out / "sweep.h5", cfg.out / "sweep.png", overwrite=force)
 
 
 def _fit(cfg: PipelineConfig, force: bool) -> None:
-    from spinsyn.fitting import describe_fit, fit_file
+    from spinsyn.fitting import describe_fit, fit_file  # lazy: startup
 
     result, reason = fit_file(cfg.out / "sweep.h5", cfg.out / "rule.json", FIT_MODEL,
                               plot_path=cfg.out / "fit.png", seed=cfg.seed, overwrite=force)
@@ -169,7 +171,7 @@ def _fit(cfg: PipelineConfig, force: bool) -> None:
 
 
 def _train(cfg: PipelineConfig, force: bool) -> None:
-    from spinsyn import snn
+    from spinsyn import snn  # lazy: startup
 
     run_dir = cfg.out / "run"
     if force and run_dir.exists():
@@ -183,7 +185,7 @@ def _train(cfg: PipelineConfig, force: bool) -> None:
 def _check_removable_run(run_dir: Path) -> None:
     """``--force`` deletes ``run_dir`` only when it is absent, empty or a spinsyn run (its checkpoint reads as
     one); anything else is refused before any step runs."""
-    from spinsyn import snn
+    from spinsyn import snn  # lazy: startup
 
     if not run_dir.exists():
         return
@@ -204,7 +206,7 @@ def _remove_own_run(run_dir: Path) -> None:
 
 
 def _export(cfg: PipelineConfig, force: bool) -> None:
-    from spinsyn import hw_export
+    from spinsyn import hw_export  # lazy: startup
 
     # the step runs only when chip/manifest.json is missing (or --force): a chip/ left without one is unfinished
     res = hw_export.export_run(cfg.out / "run", cfg.out / "chip", tile=cfg.tile, seed=cfg.seed, overwrite=True)
@@ -218,15 +220,15 @@ def _export(cfg: PipelineConfig, force: bool) -> None:
 
 
 def _verify(cfg: PipelineConfig, force: bool) -> None:
-    from spinsyn import hw_export
+    from spinsyn import hw_export  # lazy: startup
 
     s = hw_export.verify_chip(cfg.out / "chip")
     print(f"{cfg.out / 'chip'}: OK ({s['files_checked']} files, {s['n_tiles']} tiles, {s['n_devices']} devices)")
 
 
 def _simulate(cfg: PipelineConfig, force: bool) -> None:
-    from spinsyn import hw_export
-    from spinsyn.fileio import write_json
+    from spinsyn import hw_export  # lazy: startup
+    from spinsyn.fileio import write_json  # lazy: startup
 
     r = hw_export.simulate_chip(cfg.out / "chip", seed=cfg.simulate_seed, n_test=cfg.n_test, data_dir=cfg.data_dir)
     write_json(cfg.out / "simulate.json", r, fmt=hw_export.SIMULATION_FORMAT, version=hw_export.SIMULATION_VERSION,
@@ -239,7 +241,7 @@ def _simulate(cfg: PipelineConfig, force: bool) -> None:
 
 
 def _report(cfg: PipelineConfig, force: bool) -> None:
-    from spinsyn.report import write_pipeline_report
+    from spinsyn.report import write_pipeline_report  # lazy: startup
 
     print(f"wrote {write_pipeline_report(cfg.out)}")
 
@@ -293,8 +295,8 @@ def run(cfg: PipelineConfig, force: bool = False) -> int:
 def _mark(out: Path) -> None:
     """Mark ``out`` as a pipeline folder (``.spinsyn-pipeline``): other commands never write into it
     (:func:`spinsyn.validation.owned_folder`)."""
-    from .fileio import write_json
-    from .validation import PIPELINE_MARKER
+    from .fileio import write_json  # lazy: startup
+    from .validation import PIPELINE_MARKER  # lazy: startup
 
     if not (out / PIPELINE_MARKER).is_file():
         write_json(out / PIPELINE_MARKER, {}, fmt="spinsyn-pipeline", version=1)
@@ -311,16 +313,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", default=d.out_dir, help=f"output folder (default {d.out_dir})")
-    p.add_argument("--trials", type=int, default=d.trials, help="Monte-Carlo trials per delay")
-    p.add_argument("--engine", choices=ENGINES, default=d.engine)
-    p.add_argument("--jobs", type=int, default=d.jobs, help="parallel ngspice processes")
-    p.add_argument("--synapse", default=d.synapse)
-    p.add_argument("--neurons", type=int, default=d.neurons)
-    p.add_argument("--n-train", type=int, default=d.n_train)
-    p.add_argument("--n-test", type=int, default=d.n_test)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--device", default=d.device)
-    p.add_argument("--seed", type=int, default=d.seed)
+    SWEEP_OPTIONS.add_arguments(p, ("trials",), {"trials": d.trials})
+    SWEEP_OPTIONS.add_arguments(p, ("engine",), {"engine": d.engine})
+    SWEEP_OPTIONS.add_arguments(p, ("jobs",), {"jobs": d.jobs})
+    names = ("synapse", "neurons", "n_train", "n_test", "epochs", "device", "seed")  # flag, type, help: the train's
+    TRAIN_OPTIONS.add_arguments(p, names, {n: getattr(d, n) for n in names})
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: lookup order, embedded subset)")
     p.add_argument("--force", action="store_true", help="redo steps whose outputs exist")
     p.set_defaults(func=_cmd)

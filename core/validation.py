@@ -25,10 +25,13 @@ applies rules 1 and 2 to a new folder (``import bindsnet --out``).
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
 import re
+import tempfile
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -112,9 +115,6 @@ def _nearest_existing(p: Path) -> Path:
 
 def _probe_folder(folder: Path, name: str, target: Path) -> None:
     """Create (and remove) a temporary file in ``folder``, the way every writer will; ValueError if impossible."""
-    import os
-    import tempfile
-
     if not folder.is_dir():
         raise ValueError(f"{name}: {target}: {folder} is a file, expected a directory")
     try:
@@ -182,7 +182,7 @@ def figure_save_kwargs(fmt: str) -> dict[str, Any]:
     """Keyword arguments of matplotlib's ``savefig`` that mark a figure of format ``fmt`` (``png``, ``.pdf``,
     ``jpg``, ...) as written by spinsyn (text ``spinsyn-figure (spinsyn <version>)`` in its metadata), so that
     :func:`spinsyn_format` recognises it and a rerun may replace it. ``{}`` for formats without metadata."""
-    from . import __version__
+    from . import __version__  # lazy: startup
 
     text = f"{FIGURE_FORMAT} (spinsyn {__version__})"
     f = fmt.lower().lstrip(".")
@@ -227,8 +227,6 @@ def spinsyn_format(path: str | Path) -> str | None:
 
 
 def _json_format(fh: Any, size: int) -> str | None:
-    import json
-
     fh.seek(0)
     if size <= _JSON_FULL_BYTES:
         doc = json.loads(fh.read().decode("utf-8"))
@@ -247,7 +245,7 @@ def _json_format(fh: Any, size: int) -> str | None:
 
 
 def _h5_format(path: Path) -> str | None:
-    import h5py
+    import h5py  # lazy: startup
 
     with h5py.File(path, "r") as f:
         fmt = f.attrs.get("format")
@@ -261,8 +259,6 @@ def _h5_format(path: Path) -> str | None:
 
 
 def _zip_format(path: Path) -> str | None:
-    import zipfile
-
     mark = CHECKPOINT_FORMAT
     with zipfile.ZipFile(path) as z:
         for info in z.infolist()[:64]:
@@ -305,7 +301,7 @@ def _resolved(p: Path) -> Path:
 
 def _held_folders() -> set[Path]:
     """The folders (resolved) whose lock this process holds (:func:`spinsyn.locks.folder_lock`)."""
-    from .locks import held_folders
+    from .locks import held_folders  # lazy: startup
 
     return {_resolved(f) for f in held_folders()}
 

@@ -6,6 +6,7 @@ apply_write_pulse, write_switch_probability (the programming physics, devices/ma
 implements the ``Device`` protocol (devices/models.py); the module-level functions call its methods.
 """
 
+from . import sot  # noqa: F401  (registers the SOT-MTJ cell and its preset)
 from .author import SWITCHING, run_author
 from .models import (
     PRESETS,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+from spinsyn.options import SWEEP_OPTIONS
 
 
 def parse_range(text: str) -> list[float]:
     """``START:STOP:STEP`` (STOP exclusive, like ``range``) or a comma list, in ms."""
-    import numpy as np
-
     try:
         if ":" in text:
             a, b, c = (float(x) for x in text.split(":"))
@@ -28,30 +32,29 @@ def parse_range(text: str) -> list[float]:
 
 def register(subparsers: Any) -> None:
     """Add the ``device`` command."""
-    from .models import model_names
+    from .models import model_names  # lazy: startup
 
     p = subparsers.add_parser("device", help="spintronic synapse pulse simulations (ngspice / reference)")
     sub = p.add_subparsers(dest="device_cmd", metavar="SUBCOMMAND", required=True)
     s = sub.add_parser("sweep", help="Δt x trials pulse sweep -> spinsyn-sweep HDF5")
     s.add_argument("--model", required=True, choices=model_names())
     s.add_argument("--preset", default=None, help="named preset (default: the model name); see 'device info'")
-    s.add_argument("--testbench", default=None, help="pulse testbench preset: published (default), physical")
-    s.add_argument("--n-mtj", type=int, default=None, help="MTJs in the compound synapse (default 8)")
+    s.add_argument("--testbench", default=None, help="pulse testbench preset: published (default), physical, sot (SOT-MTJ pulses)")
+    SWEEP_OPTIONS["n_mtj"].add_to(s, default=None)  # unset: the model's own
     s.add_argument("--dt-ms", required=True, help="START:STOP:STEP (STOP exclusive) or comma list, ms")
-    s.add_argument("--trials", type=int, required=True, help="Monte-Carlo trials per Δt")
-    s.add_argument("--engine", default="spice", choices=("spice", "reference"))
+    SWEEP_OPTIONS["trials"].add_to(s, default=None, required=True)
+    SWEEP_OPTIONS["engine"].add_to(s)
     s.add_argument("--switching", default="physical", choices=("physical", "author"),
                    help="physical (default): the hazard integral; author: the published Verilog-A model's "
                         "per-step redraw (reproduces that simulator's numerics, not physics; --engine reference)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--jobs", type=int, default=None, help="ngspice processes, --scheduler none (default: CPU count)")
+    SWEEP_OPTIONS["jobs"].add_to(s)
     s.add_argument("--scheduler", default="none",
                    help="none (default: this process, --jobs ngspice processes), local[:N] (a dask LocalCluster of N "
                         "workers) or tcp://HOST:PORT (an existing dask scheduler): Monte-Carlo instances spread as "
                         "tasks, bit-identical to none")
     s.add_argument("--save-waveforms", type=int, default=0, metavar="K", help="store K instances' waveforms")
-    s.add_argument("--sigma-pct", type=float, default=None,
-                   help="device-to-device spread (%%) on t_ox, t_fl, TMR0 and area (default 0)")
+    SWEEP_OPTIONS["sigma_pct"].add_to(s, default=None)  # unset: no spread
     s.add_argument("--out", required=True, help="sweep HDF5 to write (an existing spinsyn sweep is replaced)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing --out that is not a spinsyn sweep")
     s.set_defaults(func=cmd_sweep)
@@ -67,9 +70,7 @@ def register(subparsers: Any) -> None:
 
 
 def _build_model(args):
-    import dataclasses
-
-    from . import get_model
+    from . import get_model  # lazy: startup
 
     name = args.preset or args.model
     model = get_model(name)
@@ -77,12 +78,9 @@ def _build_model(args):
     if args.n_mtj is not None:
         if "n_mtj" not in {f.name for f in dataclasses.fields(model)}:
             raise ValueError(f"--n-mtj applies to the compound model, not {name!r}")
-        if not 1 <= args.n_mtj <= 256:
-            raise ValueError(f"--n-mtj: got {args.n_mtj}; expected 1..256")
-        overrides["n_mtj"] = args.n_mtj
+        overrides["n_mtj"] = SWEEP_OPTIONS["n_mtj"].check(args.n_mtj)
     if args.sigma_pct is not None:
-        if not 0 <= args.sigma_pct < 30:
-            raise ValueError(f"--sigma-pct: got {args.sigma_pct}; expected 0 <= sigma < 30")
+        SWEEP_OPTIONS["sigma_pct"].check(args.sigma_pct)
         overrides.update(model.spread_overrides(args.sigma_pct))
     model = get_model(name, **overrides)
     if model.name != args.model:
@@ -91,33 +89,27 @@ def _build_model(args):
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    import os
-    from pathlib import Path
+    from spinsyn.validation import check_output_file  # lazy: startup
 
-    from spinsyn.validation import check_output_file
-
-    from . import get_testbench, sweep, write_sweep
-    from .sweep import FORMAT
+    from . import get_testbench, sweep, write_sweep  # lazy: startup
+    from .sweep import FORMAT  # lazy: startup
 
     # before any work (SpiceConvergenceError: one stderr line, exit 2); the output policy of spinsyn.validation
     check_output_file(args.out, "--out", writes=FORMAT, overwrite=args.overwrite)
-    if args.trials < 1 or args.trials > 10**6:
-        raise ValueError(f"--trials: got {args.trials}; expected 1..1000000")
-    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
-    if jobs < 1:
-        raise ValueError(f"--jobs: got {jobs}; expected >= 1")
+    SWEEP_OPTIONS["trials"].check(args.trials)
+    jobs = SWEEP_OPTIONS["jobs"].check(args.jobs if args.jobs is not None else (os.cpu_count() or 1))
     if args.save_waveforms < 0:
         raise ValueError(f"--save-waveforms: got {args.save_waveforms}; expected >= 0")
     dt = parse_range(args.dt_ms)
     if args.scheduler != "none":
-        from spinsyn.study import parse_scheduler
+        from spinsyn.parallel import parse_scheduler  # lazy: startup
 
         parse_scheduler(args.scheduler)
     model = _build_model(args)
     tb = get_testbench(args.testbench or "published")
     out = Path(args.out)
     if args.engine == "spice":
-        from spinsyn.ngspice import ensure_library
+        from spinsyn.ngspice import ensure_library  # lazy: startup
 
         ensure_library()
     res = sweep(model, tb, dt, args.trials, engine=args.engine, seed=args.seed, jobs=jobs,
@@ -132,7 +124,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .plot import plot_sweep
+    from .plot import plot_sweep  # lazy: startup
 
     plot_sweep(args.file, args.out, overwrite=args.overwrite)  # checks --out (output policy) before reading
     print(f"wrote {args.out}")
@@ -140,7 +132,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from . import PRESETS, get_model
+    from . import PRESETS, get_model  # lazy: startup
 
     m = get_model(args.model)
     print(f"{args.model}: {PRESETS[args.model][1]}")

@@ -372,7 +372,7 @@ def switching_table(mtj) -> SwitchingTable:
 def delta_needed(tau_d: float, t_s: float, max_flip: float) -> float:
     """Smallest Delta whose Brown escape time tau_D sqrt(pi/Delta) e^Delta keeps the flipped fraction of a
     two-state telegraph process, (1 - exp(-2 t/tau))/2, at or below ``max_flip`` after ``t_s`` seconds."""
-    from scipy.optimize import brentq
+    from scipy.optimize import brentq  # lazy: startup
 
     tau_req = 2 * t_s / -math.log1p(-2 * max_flip)
     return float(brentq(lambda d: math.log(tau_d) + 0.5 * math.log(math.pi / d) + d - math.log(tau_req), 1.0, 500.0))

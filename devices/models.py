@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
+from spinsyn.options import SWEEP_OPTIONS
 
 from . import macrospin
 from . import netlist as nl
 from . import reference as ref
+from .cell import Cell
 from .physics import (  # noqa: F401  (re-exported: the public home of the model equations)
     E_C,
     EULER_C,
@@ -81,6 +83,8 @@ class Device:
     """
 
     name: ClassVar[str] = ""
+    #: the ``--synapse`` family the device realises on its own (``"compound"``, ``"dw"``; None = one cell)
+    synapse_family: ClassVar[str | None] = None
 
     @property
     def state_top(self):
@@ -139,30 +143,35 @@ def format_duration(seconds: float) -> str:
 
 
 class _MTJArray(Device):
-    """Devices made of ``n_mtj`` STT-MTJs ``cell`` in parallel; state = number of MTJs in P. The per-MTJ
-    physics (parameters, switching probabilities, SPICE elements) is the cell's (:class:`STTMTJ`)."""
+    """Devices made of ``n_mtj`` binary cells ``cell`` in parallel; state = number of cells in P. The per-cell
+    physics (parameters, switching probabilities, SPICE elements, retention) is the cell's: any
+    :class:`devices.cell.Cell` (:class:`STTMTJ`, ``devices.sot.SOTMTJ``)."""
+
+    if TYPE_CHECKING:  # each subclass provides them (a class constant or a field; a property)
+        @property
+        def n_mtj(self) -> int: ...
+
+        @property
+        def cell(self) -> Any: ...
 
     @property
     def state_top(self):
         return self.n_mtj
 
     def conductance_S(self, state, v_read_V: float = 0.1) -> np.ndarray:
-        p = derive(self.cell)
         s = np.asarray(state, dtype=float)
-        return conductance_formula(p.r_p_ohm, r_ap_ohm(p, v_read_V), s, self.n_mtj - s)
+        return self.cell.cell_conductance_S(s, self.n_mtj - s, v_read_V)
 
     def draw(self, n_dt: int, trials: int, seed: int) -> ref.Draws:
         return ref.draw_base(n_dt, trials, self.n_mtj, seed)[1]
 
     def run_reference(self, tb: PulseTestbench, dt_ms: np.ndarray, d: ref.Draws) -> dict[str, np.ndarray]:
         edges_s, v_mid = ref.step_voltages(tb, dt_ms)
-        s1, h, nsw = ref.integrate_mtj(ref.device_params(self.cell, d.z), d.s0, d.theta, edges_s, v_mid)
+        s1, h, nsw = self.cell.cell_integrate(d, edges_s, v_mid)
         return {"s1": s1.astype(np.int8), "h": h, "nsw": nsw}
 
     def netlist_elements(self, d: ref.Draws, ip: int, it: int) -> list[str]:
-        p = ref.device_params(self.cell, d.z[ip, it])
-        return [line for i in range(self.n_mtj)
-                for line in self.cell.mtj_elements(i, p, int(d.s0[ip, it, i]), d.theta[ip, it, i])]
+        return self.cell.cell_elements(d, ip, it, self.n_mtj)
 
     def spice_final(self, res) -> np.ndarray:
         return np.array([res[f"h{i}"][-1] for i in range(self.n_mtj)])
@@ -182,64 +191,33 @@ class _MTJArray(Device):
         return s0.sum(-1), s1.sum(-1), up, down
 
     def spread_overrides(self, sigma_pct: float) -> dict[str, float]:
-        return {k: sigma_pct for k in ("sigma_t_ox_pct", "sigma_t_fl_pct", "sigma_tmr0_pct", "sigma_area_pct")}
+        return self.cell.cell_spread_overrides(sigma_pct)
 
     @property
     def retention_s(self) -> float:
-        """Zero-bias escape time of one MTJ from either state (s): Brown's tau_D sqrt(pi/Delta) e^Delta of the
-        cell's geometry and materials (``macrospin.brown_escape_time_s``), for every preset: the published
-        gates and drive law shape the switching under bias, not the thermal stability at rest."""
-        return macrospin.brown_escape_time_s(self.cell)
+        """Zero-bias escape time (s) of one cell from either state (``Cell.cell_retention_s``)."""
+        return self.cell.cell_retention_s
 
     def write_probabilities(self, v_V, width_s) -> tuple[np.ndarray, np.ndarray]:
-        """(P(AP->P), P(P->AP)) of one MTJ for a rectangular write pulse of v_V (V_mtj) and width_s seconds, from
-        the macrospin Fokker–Planck model of the cell's own geometry and materials, ungated
-        (``macrospin.switching_table``): the write physics of programming, for every preset."""
-        mtj = self.cell
-        p = derive(mtj)
-        v, w = np.broadcast_arrays(np.asarray(v_V, dtype=float), np.asarray(width_s, dtype=float))
-        tab = macrospin.switching_table(mtj)
-        if v.size > 64 and np.all(w.flat[0] == w):  # one width, few voltages (the DAC grid): each V once
-            vu, inv = np.unique(v, return_inverse=True)
-            pu, pd = self._write_p(p, tab, vu, w.flat[0])
-            return pu[inv].reshape(v.shape), pd[inv].reshape(v.shape)
-        return self._write_p(p, tab, v, w)
+        """(P(AP->P), P(P->AP)) of one cell for a rectangular write pulse of v_V (V across the device's write
+        terminals) and width_s seconds: the cell's programming physics (``Cell.cell_write_probabilities``)."""
+        return self.cell.cell_write_probabilities(v_V, width_s)
 
-    @staticmethod
-    def _write_p(p: MTJParams, tab, v: np.ndarray, w) -> tuple[np.ndarray, np.ndarray]:
-        i_up = v / r_ap_ohm(p, v) / p.ic0_A  # aiding AP -> P: positive V through R_AP(V)
-        i_dn = -v / p.r_p_ohm / p.ic0_A  # aiding P -> AP: negative V through R_P
-        return tab.p(i_up, w), tab.p(i_dn, w)
+    def half_select_probabilities(self, v_hs_V, width_s) -> tuple[np.ndarray, np.ndarray]:
+        """(P(AP->P), P(P->AP)) of one half-selected cell that sees v_hs_V on its write path for width_s
+        (``Cell.half_select_probabilities``)."""
+        return self.cell.half_select_probabilities(v_hs_V, width_s)
 
     def apply_write_pulse(self, state, v_V, width_ns, rng: np.random.Generator) -> np.ndarray:
-        """One write pulse per device with :meth:`write_probabilities` (binomial over the MTJs the pulse can
-        switch; a single MTJ is a compound of one)."""
+        """One write pulse per device with :meth:`write_probabilities` (binomial over the cells the pulse can
+        switch; a single cell is a compound of one)."""
         state, v, w = ref.pulse_arrays(state, v_V, width_ns)
         p_up, p_dn = self.write_probabilities(v, w)
         k = state.astype(np.int64)
         return k + rng.binomial(self.n_mtj - k, p_up) - rng.binomial(k, p_dn)
 
-    def switching_time_s(self, i_rel) -> np.ndarray:
-        """Mean switching time (s) of one MTJ at a constant aiding current i_rel x Ic0 (ungated); t50 = ln2 x this."""
-        p = derive(self.cell)
-        return switching_time_formula(np.asarray(i_rel, dtype=float) * p.ic0_A, p.ic0_A, p.delta, p.tau0_s,
-                                      p.k_prec_per_A_s, p.barrier_exponent, p.transit_eps, p.brown)
-
     def info_lines(self) -> list[str]:
-        mtj, p = self.cell, derive(self.cell)
-        t50 = np.log(2) * self.switching_time_s([0.5, 1.0, 2.0]) * 1e9
-        return [f"R_P = {float(p.r_p_ohm):.1f} ohm; R_AP(0) = {float(r_ap_ohm(p, 0.0)):.1f} ohm; "
-                f"R_AP(0.1 V) = {float(r_ap_ohm(p, 0.1)):.1f} ohm; R_AP(0.25 V) = {float(r_ap_ohm(p, 0.25)):.1f} ohm",
-                f"Ic0 = {float(p.ic0_A) * 1e6:.2f} uA; Delta = {float(p.delta):.2f}; "
-                + (f"attempt: Brown, tau_D = {p.tau0_s * 1e9:.2f} ns; " if p.brown else
-                   f"attempt: tau0 = {p.tau0_s * 1e9:.2f} ns; ") +
-                f"gates: to P V>{mtj.gate_to_p_V}, to AP V<{mtj.gate_to_ap_V}",
-                f"sweep hazard: barrier exponent {mtj.barrier_exponent:g}, transit eps {mtj.transit_eps:g}, "
-                f"k_prec*Ic0 = {float(p.k_prec_per_A_s * p.ic0_A) * 1e-9:.3f}/ns; t50 at 0.5/1/2 Ic0 = "
-                + " / ".join(f"{t:.3g}" for t in t50) + " ns",
-                f"retention (Brown's zero-bias escape time, tau_D sqrt(pi/Delta) e^Delta, tau_D = "
-                f"{macrospin.tau_d_s(mtj) * 1e9:.3g} ns) = {format_duration(self.retention_s)}",
-                "programming (write-verify, half-select): macrospin Fokker-Planck of this geometry, ungated"]
+        return self.cell.cell_info_lines()
 
 
 @dataclass(frozen=True)
@@ -288,10 +266,81 @@ class STTMTJ(_MTJArray):
 
     name: ClassVar[str] = "stt-mtj"
     n_mtj: ClassVar[int] = 1
+    read_disturb: ClassVar[bool] = True  # the read current crosses the barrier it switches through
 
     @property
     def cell(self) -> STTMTJ:
         return self
+
+    # ---- the Cell protocol (devices/cell.py): what a compound synapse asks of its cell
+    def cell_conductance_S(self, n_p, n_ap, v_read_V: float = 0.1) -> np.ndarray:
+        """Conductance (S) of n_p cells in P and n_ap in AP in parallel, read at v_read_V (R_AP(V) of TMR(V))."""
+        p = derive(self)
+        return conductance_formula(p.r_p_ohm, r_ap_ohm(p, v_read_V), n_p, n_ap)
+
+    def cell_integrate(self, d: ref.Draws, edges_s: np.ndarray, v_mid: np.ndarray):
+        """Reference engine over the draws' cells (P, T, N): (state, hazard, switches) at the end."""
+        return ref.integrate_mtj(ref.device_params(self, d.z), d.s0, d.theta, edges_s, v_mid)
+
+    def cell_elements(self, d: ref.Draws, ip: int, it: int, n: int) -> list[str]:
+        """SPICE elements of the n MTJs of instance (ip, it) (:meth:`mtj_elements`)."""
+        p = ref.device_params(self, d.z[ip, it])
+        return [line for i in range(n) for line in self.mtj_elements(i, p, int(d.s0[ip, it, i]), d.theta[ip, it, i])]
+
+    def cell_spread_overrides(self, sigma_pct: float) -> dict[str, float]:
+        return {k: sigma_pct for k in ("sigma_t_ox_pct", "sigma_t_fl_pct", "sigma_tmr0_pct", "sigma_area_pct")}
+
+    @property
+    def cell_retention_s(self) -> float:
+        """Zero-bias escape time of one MTJ from either state (s): Brown's tau_D sqrt(pi/Delta) e^Delta of the
+        cell's geometry and materials (``macrospin.brown_escape_time_s``), for every preset: the published
+        gates and drive law shape the switching under bias, not the thermal stability at rest."""
+        return macrospin.brown_escape_time_s(self)
+
+    def cell_write_probabilities(self, v_V, width_s) -> tuple[np.ndarray, np.ndarray]:
+        """(P(AP->P), P(P->AP)) of one MTJ for a rectangular write pulse of v_V (V_mtj) and width_s seconds, from
+        the macrospin Fokker–Planck model of the cell's own geometry and materials, ungated
+        (``macrospin.switching_table``): the write physics of programming, for every preset."""
+        p = derive(self)
+        v, w = np.broadcast_arrays(np.asarray(v_V, dtype=float), np.asarray(width_s, dtype=float))
+        tab = macrospin.switching_table(self)
+        if v.size > 64 and np.all(w.flat[0] == w):  # one width, few voltages (the DAC grid): each V once
+            vu, inv = np.unique(v, return_inverse=True)
+            pu, pd = self._write_p(p, tab, vu, w.flat[0])
+            return pu[inv].reshape(v.shape), pd[inv].reshape(v.shape)
+        return self._write_p(p, tab, v, w)
+
+    @staticmethod
+    def _write_p(p: MTJParams, tab, v: np.ndarray, w) -> tuple[np.ndarray, np.ndarray]:
+        i_up = v / r_ap_ohm(p, v) / p.ic0_A  # aiding AP -> P: positive V through R_AP(V)
+        i_dn = -v / p.r_p_ohm / p.ic0_A  # aiding P -> AP: negative V through R_P
+        return tab.p(i_up, w), tab.p(i_dn, w)
+
+    def half_select_probabilities(self, v_hs_V, width_s) -> tuple[np.ndarray, np.ndarray]:
+        """A half-selected STT-MTJ sees v_hs_V across its barrier: the write physics at that bias."""
+        return self.cell_write_probabilities(v_hs_V, width_s)
+
+    def switching_time_s(self, i_rel) -> np.ndarray:
+        """Mean switching time (s) of one MTJ at a constant aiding current i_rel x Ic0 (ungated); t50 = ln2 x this."""
+        p = derive(self)
+        return switching_time_formula(np.asarray(i_rel, dtype=float) * p.ic0_A, p.ic0_A, p.delta, p.tau0_s,
+                                      p.k_prec_per_A_s, p.barrier_exponent, p.transit_eps, p.brown)
+
+    def cell_info_lines(self) -> list[str]:
+        mtj, p = self, derive(self)
+        t50 = np.log(2) * self.switching_time_s([0.5, 1.0, 2.0]) * 1e9
+        return [f"R_P = {float(p.r_p_ohm):.1f} ohm; R_AP(0) = {float(r_ap_ohm(p, 0.0)):.1f} ohm; "
+                f"R_AP(0.1 V) = {float(r_ap_ohm(p, 0.1)):.1f} ohm; R_AP(0.25 V) = {float(r_ap_ohm(p, 0.25)):.1f} ohm",
+                f"Ic0 = {float(p.ic0_A) * 1e6:.2f} uA; Delta = {float(p.delta):.2f}; "
+                + (f"attempt: Brown, tau_D = {p.tau0_s * 1e9:.2f} ns; " if p.brown else
+                   f"attempt: tau0 = {p.tau0_s * 1e9:.2f} ns; ") +
+                f"gates: to P V>{mtj.gate_to_p_V}, to AP V<{mtj.gate_to_ap_V}",
+                f"sweep hazard: barrier exponent {mtj.barrier_exponent:g}, transit eps {mtj.transit_eps:g}, "
+                f"k_prec*Ic0 = {float(p.k_prec_per_A_s * p.ic0_A) * 1e-9:.3f}/ns; t50 at 0.5/1/2 Ic0 = "
+                + " / ".join(f"{t:.3g}" for t in t50) + " ns",
+                f"retention (Brown's zero-bias escape time, tau_D sqrt(pi/Delta) e^Delta, tau_D = "
+                f"{macrospin.tau_d_s(mtj) * 1e9:.3g} ns) = {format_duration(self.cell_retention_s)}",
+                "programming (write-verify, half-select): macrospin Fokker-Planck of this geometry, ungated"]
 
     def switch_probabilities(self, v_V, width_s, params: MTJParams | None = None):
         """(P(AP->P), P(P->AP)) of a rectangular pulse v_V of width_s seconds (arrays broadcast)."""
@@ -355,16 +404,19 @@ class STTMTJ(_MTJArray):
 
 @dataclass(frozen=True)
 class CompoundSynapse(_MTJArray):
-    """N STT-MTJs in parallel between pre and post (Vincent et al., IEEE TBioCAS 9, 166 (2015) style
-    compound synapse used by the published bi-sigmoid work); N+1 conductance levels. State = count of P."""
+    """N binary cells in parallel between pre and post (Vincent et al., IEEE TBioCAS 9, 166 (2015) style
+    compound synapse used by the published bi-sigmoid work); N+1 conductance levels. State = count of P.
+    ``mtj``: the cell, any :class:`devices.cell.Cell` (default an STT-MTJ; ``devices.sot.SOTMTJ`` too).
+    Nothing outside devices/ reads it: ask the device (``cell``, ``retention_s``, ``write_probabilities``)."""
 
     n_mtj: int = 8
-    mtj: STTMTJ = field(default_factory=STTMTJ)
+    mtj: Cell = field(default_factory=STTMTJ)
 
     name: ClassVar[str] = "compound"
+    synapse_family: ClassVar[str | None] = "compound"
 
     @property
-    def cell(self) -> STTMTJ:
+    def cell(self) -> Cell:
         return self.mtj
 
     def apply_pulse(self, state, v_V, width_ns, rng: np.random.Generator, params=None) -> np.ndarray:
@@ -381,9 +433,10 @@ class CompoundSynapse(_MTJArray):
 
     def __post_init__(self) -> None:
         if isinstance(self.mtj, dict):
-            object.__setattr__(self, "mtj", STTMTJ(**self.mtj))
-        if not (isinstance(self.n_mtj, (int, np.integer)) and 1 <= self.n_mtj <= 256):
-            raise ValueError(f"CompoundSynapse: n_mtj={self.n_mtj!r}; expected an integer in 1..256")
+            object.__setattr__(self, "mtj", cell_from_fields(self.mtj))
+        lo, hi = cast(int, SWEEP_OPTIONS["n_mtj"].min), cast(int, SWEEP_OPTIONS["n_mtj"].max)  # declared once
+        if not (isinstance(self.n_mtj, (int, np.integer)) and lo <= self.n_mtj <= hi):
+            raise ValueError(f"CompoundSynapse: n_mtj={self.n_mtj!r}; expected an integer in {lo}..{hi}")
 
 
 @dataclass(frozen=True)
@@ -434,6 +487,7 @@ class DomainWallMTJ(Device):
     landscape_seed: int = 0
 
     name: ClassVar[str] = "dw-mtj"
+    synapse_family: ClassVar[str | None] = "dw"
     n_mtj: ClassVar[int] = 0
 
     def conductance_S(self, state, v_read_V: float = 0.1) -> np.ndarray:
@@ -458,6 +512,7 @@ class DomainWallMTJ(Device):
 
     def run_reference(self, tb: PulseTestbench, dt_ms: np.ndarray, d: ref.Draws) -> dict[str, np.ndarray]:
         edges_s, v_mid = ref.step_voltages(tb, dt_ms)
+        assert d.dw_edges is not None and d.dw_pin is not None  # set by draw()
         return {"x1": ref.integrate_dw(self, d.x0, d.depin, edges_s, v_mid, d.dw_edges, d.dw_pin)}
 
     @staticmethod
@@ -521,6 +576,7 @@ class DomainWallMTJ(Device):
         sites: ``guard_ramps``); the start-up hold and ramp ``ss`` (a PWL source, so its corner is a
         breakpoint)."""
         v, x, ss = nl.V_MTJ, nl.node_v("x") - self.SPICE_X_OFFSET, nl.node_v("ss")
+        assert d.dw_edges is not None and d.dw_pin is not None  # set by draw()
         edges, pin, scale = d.dw_edges[ip, it], d.dw_pin[ip, it], d.depin[ip, it]
         up = ref.dw_speed(self, v, scale * self.landscape_expr(edges, pin, x, up=True)) * ss
         down = ref.dw_speed(self, v, scale * self.landscape_expr(edges, pin, x, up=False)) * ss
@@ -651,9 +707,10 @@ class PulseTestbench:
         return self.post_pot_us + self.post_dep_us
 
 
-def write_switch_probability(mtj: STTMTJ, v_V, width_ns, to_parallel: bool) -> np.ndarray:
-    """P(switch) of one MTJ for a rectangular write pulse of v_V (V_mtj, signed) and width_ns, from the ungated
-    macrospin Fokker–Planck model of its geometry (``STTMTJ.write_probabilities``): programming and disturb."""
+def write_switch_probability(mtj: Any, v_V, width_ns, to_parallel: bool) -> np.ndarray:
+    """P(switch) of one binary cell (``devices.cell.Cell``) for a rectangular write pulse of v_V (signed, across
+    its write terminals) and width_ns, with its programming physics (``write_probabilities``: for STT the ungated
+    macrospin Fokker–Planck model of its geometry, for SOT its HM-current compact model): programming and disturb."""
     p_up, p_dn = mtj.write_probabilities(v_V, np.asarray(width_ns, dtype=float) * 1e-9)
     return p_up if to_parallel else p_dn
 
@@ -673,21 +730,21 @@ def switch_probability(mtj: STTMTJ, v_V, width_ns, to_parallel: bool) -> np.ndar
 
 # ------------------------------------------------------------------------------------------ presets
 
-PUBLISHED_GATES = {"gate_to_p_V": 0.15, "gate_to_ap_V": -0.10}
+PUBLISHED_GATES: dict[str, Any] = {"gate_to_p_V": 0.15, "gate_to_ap_V": -0.10}
 
 #: The macrospin's own switching law for the sweep engines (``physics.switching_time_formula`` with
 #: ``attempt="brown"``): barrier exponent 2, Brown's prefactor with current, attempt time the damping time tau_D,
 #: transit eps fitted with BROWN_C to the exact mean escape time of the Fokker–Planck equation (nothing fitted to
 #: cmtj; checked against it in docs/devices.md). Default geometry (Delta 22.7):
-MACROSPIN_SWITCHING = {"barrier_exponent": 2.0, "attempt": "brown", "transit_eps": TRANSIT_EPS_BROWN}
+MACROSPIN_SWITCHING: dict[str, Any] = {"barrier_exponent": 2.0, "attempt": "brown", "transit_eps": TRANSIT_EPS_BROWN}
 #: the same for the physical preset's own MTJ (Hk 2600 Oe, Delta 41.2, Ic0 68.5 uA):
-PHYSICAL_SWITCHING = {"hk_Oe": 2600.0, **MACROSPIN_SWITCHING}
+PHYSICAL_SWITCHING: dict[str, Any] = {"hk_Oe": 2600.0, **MACROSPIN_SWITCHING}
 #: A 10-year device: the physical preset's materials (Hk 2600 Oe, mu0 Ms 1.58 T) on a 40 nm diameter, 1.3 nm
 #: CoFeB free layer, the junction size and thickness of Ikeda et al., Nat. Mater. 9, 721 (2010) (mu0 Ms 1.58 T
 #: there too): macrospin Delta 64.4 (>= 48.2 keeps <= 0.2 % of the MTJs flipped after 10 years at 300 K;
 #: ``retentive_delta_needed``), Ic0 107 uA (Ikeda measured 49 uA: real junctions reverse by nucleation, so the
 #: macrospin overrates Ic0 and Delta alike). Drive law for sweeps: the physical preset's (not re-fitted).
-RETENTIVE = {**PHYSICAL_SWITCHING, "radius_nm": 20.0}
+RETENTIVE: dict[str, Any] = {**PHYSICAL_SWITCHING, "radius_nm": 20.0}
 
 #: name -> (constructor, source). ``stt-mtj``/``compound`` = the published device (gated Beihang model).
 PRESETS: dict[str, tuple[Any, str]] = {
@@ -726,6 +783,21 @@ TESTBENCHES: dict[str, tuple[Any, str]] = {
                  "(compound-physical, the macrospin's own switching law) the sweep fits t0 20.5 ms, t1 48.9 ms "
                  "(reference engine, 0:60:1 x 50, seed 0; docs/devices.md)"),
 }
+
+def cell_classes() -> dict[str, type[Device]]:
+    """Every binary cell class a compound synapse can hold (a one-cell ``_MTJArray``), by class name."""
+    return {k: c for k, c in device_classes().items() if issubclass(c, _MTJArray) and c.synapse_family is None}
+
+
+def cell_from_fields(fields: dict[str, Any]) -> Any:
+    """The cell a compound record's ``mtj`` field describes: STTMTJ when its fields fit (older records),
+    else the one cell class whose fields they are. Raises ValueError when none fits."""
+    names = {c: {f.name for f in dataclasses.fields(cast(Any, c))} for c in cell_classes().values()}
+    fits = sorted((c for c, n in names.items() if set(fields) <= n), key=lambda c: c is not STTMTJ)
+    if not fits:
+        raise ValueError(f"CompoundSynapse: no cell class has the fields {sorted(fields)}")
+    return fits[0](**fields)
+
 
 def device_classes() -> dict[str, type[Device]]:
     """Every concrete device class (a :class:`Device` subclass with a ``name``), by class name."""
@@ -789,3 +861,4 @@ def g_bounds_S(model, v_read_V: float = 0.1) -> tuple[float, float]:
 
 def model_name(model) -> str:
     return model.name
+

@@ -90,6 +90,17 @@ class Expr:
     def __ge__(self, o):
         return Expr._bin(self, ">=", o)
 
+    def __bool__(self) -> bool:
+        """A symbolic expression has no truth value: ``if``, ``and``, ``np.where`` or ``np.clip`` on it would
+        silently pick one branch (the clamp or the condition lost); use :func:`where` instead."""
+        raise TypeError(f"an ngspice expression has no truth value ({self.text}); use netlist.where(cond, a, b)")
+
+    def __array__(self, *args, **kwargs):
+        """No coercion to a numpy array (``np.clip``/``np.where`` would go through an object array and compare
+        symbolically); element-wise ufuncs still work through ``__array_ufunc__``."""
+        raise TypeError(f"an ngspice expression cannot become a numpy array ({self.text}); numpy functions "
+                        "other than element-wise ufuncs would drop its branches")
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method != "__call__" or kwargs:
             return NotImplemented
@@ -165,7 +176,7 @@ def threshold_state(name: str, h_node: str, s0: int, thresholds) -> str:
     every hazard value (no blending band) and flips exactly where H reaches a threshold, the same test as
     ``_MTJArray.final_states`` and the reference kernel."""
     h = node_v(h_node)
-    state = int(s0)
+    state: int | Expr = int(s0)
     for k, t in enumerate(np.asarray(thresholds, dtype=float)):
         state = where(h >= t, (int(s0) + k + 1) % 2, state)
     return b_voltage(name, name, "0", state)
@@ -210,7 +221,7 @@ def crossing_guard(name: str, h_node: str, thresholds, width: float = GUARD_W) -
     lo, w = _guard_ramps(thresholds, width)
     hi = lo + w
     h = node_v(h_node)
-    expr = 1.0
+    expr: float | Expr = 1.0
     for a in np.unique(np.concatenate([lo, hi])):  # ascending: the last (highest) end is tested first
         seg = 1.0 + float((hi <= a).sum())
         for k in np.flatnonzero((lo <= a) & (hi > a)):

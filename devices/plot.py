@@ -12,18 +12,18 @@ def plot_sweep(sweep_path: str | Path, out_path: str | Path, *, overwrite: bool 
     written atomically, marked as spinsyn's). ``out_path`` is checked first under the output policy
     (:func:`spinsyn.validation.check_output_file`: an existing file that is not a spinsyn figure needs
     ``overwrite``). Returns ``out_path``."""
-    from spinsyn.validation import FIGURE_FORMAT, FIGURE_SUFFIXES, check_output_file
+    from spinsyn.validation import FIGURE_FORMAT, FIGURE_SUFFIXES, check_output_file  # lazy: startup
 
     check_output_file(out_path, "--out", writes=FIGURE_FORMAT, inputs=(sweep_path,), overwrite=overwrite,
                       suffixes=FIGURE_SUFFIXES)
-    import matplotlib
+    import matplotlib  # lazy: startup
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from spinsyn.fileio import atomic_path
-    from spinsyn.validation import figure_save_kwargs
+    import matplotlib.pyplot as plt  # lazy: startup
+    from spinsyn.fileio import atomic_path  # lazy: startup
+    from spinsyn.validation import figure_save_kwargs  # lazy: startup
 
-    from .sweep import read_sweep
+    from .sweep import read_sweep  # lazy: startup
 
     r = read_sweep(sweep_path)
     dg = r.dg_norm

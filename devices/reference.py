@@ -199,8 +199,8 @@ def integrate_mtj(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s: np.n
         return np.ascontiguousarray(full(np.asarray(a, dtype=float), shape).reshape(flat))
 
     row = np.repeat(np.arange(n_rows, dtype=np.int64), flat // n_rows)
-    h = np.empty(flat)
-    nsw = np.empty(flat, dtype=np.int64)
+    h: np.ndarray = np.empty(flat)
+    nsw: np.ndarray = np.empty(flat, dtype=np.int64)
     nan = float("nan")
     _integrate_kernel(per_dev(p.r_p_ohm), per_dev(p.tmr0), per_dev(p.ic0_A), per_dev(p.delta),
                       per_dev(p.k_prec_per_A_s), float(p.vh_V), float(p.tau0_s), float(p.barrier_exponent),

@@ -17,8 +17,10 @@ corners are breakpoints and the smooth ramp lets ngspice take long steps outside
 from __future__ import annotations
 
 import atexit
+import ctypes
 import multiprocessing as mp
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -60,7 +62,7 @@ def _sources(tb: PulseTestbench, dt_ms: float) -> tuple[list[str], float]:
     t1 = t0 + tb.post_pot_us * 1e-6
     t2 = t1 + tb.post_dep_us * 1e-6
     pre = nl.pwl_voltage("pre", nl.PRE, "0", [(0, tb.pre_start_V), (ramp, tb.pre_end_V), (ramp + e, 0)])
-    pts = [(0, 0)] if t0 > 0 else []
+    pts: list[tuple[float, float]] = [(0, 0)] if t0 > 0 else []
     pts += [(max(t0, 0), 0) if t0 > 0 else (0, tb.post_pot_V)]
     if t0 > 0:
         pts.append((t0 + e, tb.post_pot_V))
@@ -89,7 +91,7 @@ def _init_worker(parent_pid: int | None = None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if parent_pid is not None:
         _die_with_parent(parent_pid)
-    from spinsyn.ngspice import session
+    from spinsyn.ngspice import session  # lazy: startup
 
     session()
 
@@ -98,12 +100,8 @@ def _die_with_parent(parent_pid: int) -> None:
     """Linux: ask the kernel to SIGKILL this worker when its parent dies (``prctl(PR_SET_PDEATHSIG)``), so kill -9
     of a sweep leaves no orphan ngspice; exit at once if the parent is already gone. SIGINT is left to the parent
     (a terminal's Ctrl-C reaches the whole group), which cancels the pool and shuts it down."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
-        import ctypes
-
         try:
             ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
         except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
@@ -118,7 +116,7 @@ _POOL: dict = {}
 def _start_method() -> str:
     """``fork`` on Linux while this process has not loaded ngspice itself (start-up 0.1 s instead of 0.6 s
     for ``spawn``, measured); ``spawn`` otherwise, so no child inherits a live ngspice instance."""
-    from spinsyn import ngspice
+    from spinsyn import ngspice  # lazy: startup
 
     return "fork" if sys.platform.startswith("linux") and not ngspice.session_started() else "spawn"
 
@@ -148,7 +146,7 @@ atexit.register(shutdown_pool)
 
 
 def _run_one(model, tb, dt_ms, d, ip, it, want_wave) -> tuple[int, int, np.ndarray, dict | None]:
-    from spinsyn.ngspice import NgspiceSimulationError, session
+    from spinsyn.ngspice import NgspiceSimulationError, session  # lazy: startup
 
     net = netlist(model, tb, dt_ms, d, ip, it)
     try:
@@ -203,7 +201,7 @@ def _run_pool(jobs: int, tasks: list, collect) -> None:
 def run_spice(model, tb: PulseTestbench, dt: np.ndarray, d: Draws, jobs: int = 1, save_waveforms: int = 0,
               progress: bool = False, netlist_dir: str | Path | None = None):
     """Run every instance through ngspice; returns (states dict, waveforms, ngspice version)."""
-    from spinsyn.ngspice import ensure_library, library_version
+    from spinsyn.ngspice import ensure_library, library_version  # lazy: startup
 
     ensure_library()  # in this process, before workers or a progress bar: a missing ngspice is one error
 
@@ -216,7 +214,7 @@ def run_spice(model, tb: PulseTestbench, dt: np.ndarray, d: Draws, jobs: int = 1
     waves: list[dict] = []
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tqdm import tqdm  # lazy: startup
 
         bar = tqdm(total=len(todo), unit="inst", desc="ngspice")
 

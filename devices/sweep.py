@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spinsyn.parallel import live_workers, open_client, parse_scheduler
 from spinsyn.validation import check_choice, check_scalar
 
 from .author import check_switching, run_author
@@ -57,7 +58,7 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
     gated STT-MTJ devices) emulates the published author's Verilog-A switching process instead of the hazard
     integral (``devices.author``; a simulator's numerical behaviour, not physics).
 
-    ``scheduler`` (``spinsyn.study.parse_scheduler``): ``"none"`` runs here (``jobs`` ngspice processes for spice);
+    ``scheduler`` (``spinsyn.parallel.parse_scheduler``): ``"none"`` runs here (``jobs`` ngspice processes for spice);
     ``"local:N"`` or ``"tcp://HOST:PORT"`` spreads the Monte-Carlo instances over dask workers in chunks of trials
     (the draws are made here from ``seed`` first, so the result is bit-identical to the in-process run).
     """
@@ -72,8 +73,6 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
     check_choice(engine, "--engine", ("reference", "spice"))
     check_switching(switching, model, engine)
     if scheduler != "none":
-        from spinsyn.study import parse_scheduler
-
         parse_scheduler(scheduler)
         if save_waveforms:
             raise ValueError("--save-waveforms: only with --scheduler none (waveforms are kept by the process that "
@@ -88,7 +87,7 @@ def sweep(model, testbench: PulseTestbench, dt_ms, trials: int, engine: str = "r
     elif engine == "reference":
         out = run_reference(model, testbench, dt, d)
     else:
-        from . import spice
+        from . import spice  # lazy: startup
 
         out, waves, version = spice.run_spice(model, testbench, dt, d, jobs=jobs, save_waveforms=save_waveforms,
                                               progress=progress, netlist_dir=netlist_dir)
@@ -117,7 +116,7 @@ def _run_chunk(model, testbench: PulseTestbench, dt: np.ndarray, d: Draws, engin
         return run_author(model, testbench, dt, d), None
     if engine == "reference":
         return run_reference(model, testbench, dt, d), None
-    from . import spice
+    from . import spice  # lazy: startup
 
     out, _, version = spice.run_spice(model, testbench, dt, d, jobs=1)
     return out, version
@@ -126,12 +125,11 @@ def _run_chunk(model, testbench: PulseTestbench, dt: np.ndarray, d: Draws, engin
 def _run_distributed(model, testbench: PulseTestbench, dt: np.ndarray, d: Draws, engine: str, switching: str,
                      scheduler: str, progress: bool) -> tuple[dict[str, np.ndarray], int | None]:
     """Chunks of trials as dask tasks (every instance is independent; the trial axis keeps the time grid)."""
-    from distributed import as_completed
-    from spinsyn.study import live_workers, open_client
-    from tqdm import tqdm
+    from distributed import as_completed  # lazy: optional
+    from tqdm import tqdm  # lazy: startup
 
     if engine == "spice":
-        from spinsyn.ngspice import ensure_library
+        from spinsyn.ngspice import ensure_library  # lazy: startup
 
         ensure_library()
     trials = d.s0.shape[1]
@@ -152,7 +150,7 @@ def _run_distributed(model, testbench: PulseTestbench, dt: np.ndarray, d: Draws,
 def write_sweep(path: str | Path, r: SweepResult) -> Path:
     """Write ``r`` atomically as "spinsyn-sweep" v1 HDF5 (built in memory: a refused write is one OSError naming
     ``path``, nothing left behind)."""
-    from spinsyn.fileio import atomic_h5, h5_dataset, h5_write_meta
+    from spinsyn.fileio import atomic_h5, h5_dataset, h5_write_meta  # lazy: startup
 
     with atomic_h5(path) as f:
         h5_write_meta(f, fmt=FORMAT, version=VERSION, seed=r.seed, model=r.model, testbench=r.testbench)
@@ -186,7 +184,7 @@ def write_sweep(path: str | Path, r: SweepResult) -> Path:
 
 def _check_datasets(path: Path, f) -> dict[str, np.ndarray]:
     """The (P,)/(P, T) datasets, with units and shapes checked."""
-    from spinsyn.fileio import SpinsynFileError
+    from spinsyn.fileio import SpinsynFileError  # lazy: startup
 
     need = ("dt_ms", "g_before_S", "g_after_S", "switched_up", "switched_down")
     missing = [k for k in need if k not in f]
@@ -210,7 +208,7 @@ def _check_datasets(path: Path, f) -> dict[str, np.ndarray]:
 
 
 def _check_attrs(path: Path, meta: dict[str, Any]) -> None:
-    from spinsyn.fileio import SpinsynFileError
+    from spinsyn.fileio import SpinsynFileError  # lazy: startup
 
     for k in ("model", "testbench", "engine", "g_min_S", "g_max_S"):
         if k not in meta:
@@ -236,8 +234,8 @@ def _read_waveforms(f) -> list[dict[str, Any]]:
 
 def read_sweep(path: str | Path) -> SweepResult:
     """Read and validate a "spinsyn-sweep" v1 file."""
-    import h5py
-    from spinsyn.fileio import SpinsynFileError, h5_read_meta
+    import h5py  # lazy: startup
+    from spinsyn.fileio import SpinsynFileError, h5_read_meta  # lazy: startup
 
     path = Path(path)
     if not path.is_file():

@@ -8,8 +8,9 @@ Specs (``SynapseSpec.parse`` ⇄ ``str``):
 * ``quantized:L`` -- an analog device programmed to L levels equally spaced in *conductance*.
 * ``dw:L`` -- a domain-wall MTJ with L wall positions x = q/(L-1) (conductance linear in x for the default
   device, so the same levels as ``quantized:L`` there).
-* ``compound:N`` -- N binary STT-MTJs in parallel; state = number k of MTJs in P; N+1 levels
-  ``G_k = k·G_P + (N−k)·G_AP(V_read)``.
+* ``compound:N`` -- N binary cells (``devices.cell.Cell``: STT-MTJ, SOT-MTJ) in parallel; state = number k
+  of cells in P; N+1 levels ``G_k = k·G_P + (N−k)·G_AP(V_read)``. A compound preset, or a cell preset
+  (``stt-mtj``, ``sot-mtj``) whose cell is then used N times.
 
 snn trains on :func:`synapse_device` and hw_export programs the same object (rebuilt from the record stored
 in the checkpoint), so the chip's level conductances are those the network trained with.
@@ -18,11 +19,13 @@ in the checkpoint), so the chip's level conductances are those the network train
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from spinsyn.options import SWEEP_OPTIONS
 
-from .models import conductance_S, get_model, model_name
+from .cell import Cell
+from .models import CompoundSynapse, conductance_S, get_model, model_name
 from .records import model_from_record, model_record
 
 KIND_IDEAL, KIND_QUANTIZED, KIND_COMPOUND, KIND_DW = "ideal", "quantized", "compound", "dw"
@@ -33,8 +36,12 @@ DEFAULT_N = {KIND_QUANTIZED: 9, KIND_COMPOUND: 8, KIND_DW: 16}
 DEFAULT_PRESET = {KIND_IDEAL: "dw-mtj", KIND_QUANTIZED: "dw-mtj", KIND_COMPOUND: "compound", KIND_DW: "dw-mtj"}
 #: device family each kind needs (``models.model_name`` of the preset's model).
 DEVICE_FAMILY = {KIND_IDEAL: "dw-mtj", KIND_QUANTIZED: "dw-mtj", KIND_COMPOUND: "compound", KIND_DW: "dw-mtj"}
-N_RANGE = {KIND_QUANTIZED: (2, 65536), KIND_COMPOUND: (1, 256), KIND_DW: (2, 65536)}
-SPEC_HELP = "ideal, quantized:L, dw:L (L levels >= 2) or compound:N (N MTJs, 1..256), e.g. compound:8"
+_N_MTJ = SWEEP_OPTIONS["n_mtj"]  # the MTJ count range, declared once
+N_RANGE: dict[str, tuple[int, int]] = {KIND_QUANTIZED: (2, 65536),
+                                      KIND_COMPOUND: (cast(int, _N_MTJ.min), cast(int, _N_MTJ.max)),
+                                      KIND_DW: (2, 65536)}
+SPEC_HELP = (f"ideal, quantized:L, dw:L (L levels >= 2) or compound:N (N MTJs, {_N_MTJ.min}..{_N_MTJ.max}), "
+             "e.g. compound:8")
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,29 @@ class SynapseDevice:
     preset: str
     v_read_V: float = 0.1
 
+    @property
+    def cell(self) -> Any | None:
+        """The binary cell (``devices.cell.Cell``) of a compound synapse, whose write and half-select physics
+        programming uses; None for analog devices."""
+        return self.model.cell if self.spec.kind == KIND_COMPOUND else None
+
+    @property
+    def n_cells(self) -> int:
+        """Binary cells per synapse (N of compound:N); 0 for analog devices."""
+        return int(self.model.n_mtj) if self.spec.kind == KIND_COMPOUND else 0
+
+    @property
+    def retention_s(self) -> float | None:
+        """Zero-bias escape time (s) of one cell of a compound synapse; None for devices that do not age."""
+        return float(self.model.retention_s) if self.spec.kind == KIND_COMPOUND else None
+
+    def half_select_probabilities(self, v_hs_V, width_ns) -> tuple[np.ndarray, np.ndarray] | None:
+        """(P(AP->P), P(P->AP)) of one cell that sees v_hs_V on its write path for width_ns (the cell's own
+        half-select physics); None for analog devices."""
+        if self.cell is None:
+            return None
+        return self.model.half_select_probabilities(v_hs_V, np.asarray(width_ns, dtype=float) * 1e-9)
+
     def conductance_S(self, state: np.ndarray) -> np.ndarray:
         """Read conductance (S) of device states (any shape)."""
         return np.asarray(conductance_S(self.model, state, self.v_read_V), dtype=np.float64)
@@ -159,14 +189,26 @@ def synapse_device(spec: str | SynapseSpec, preset: str | None = None, v_read_V:
     ``overrides``; for ``compound:N`` the preset's MTJ count is set to N. Raises ValueError naming the option."""
     s = SynapseSpec.parse(spec)
     name = preset or DEFAULT_PRESET[s.kind]
-    if s.kind == KIND_COMPOUND:
+    cell_preset = s.kind == KIND_COMPOUND and _is_cell_preset(name)
+    if s.kind == KIND_COMPOUND and not cell_preset:
         overrides = {**overrides, "n_mtj": s.n}
     try:
         model = get_model(name, **overrides)
     except TypeError as exc:
         raise ValueError(f"--device-param: {exc}") from None
+    if cell_preset:
+        model = CompoundSynapse(s.n, model)  # a cell preset (stt-mtj, sot-mtj): N of its cells in parallel
     family = model_name(model)
     if family != DEVICE_FAMILY[s.kind]:
         raise ValueError(f"--device: preset {name!r} is a {family} device; {s} needs a "
                          f"{DEVICE_FAMILY[s.kind]} preset")
     return SynapseDevice(s, model, name, float(v_read_V))
+
+
+def _is_cell_preset(name: str) -> bool:
+    """True when preset ``name`` is one binary cell (a ``devices.cell.Cell`` that is no compound itself)."""
+    try:
+        model = get_model(name)
+    except ValueError:
+        return False
+    return isinstance(model, Cell) and cast(Any, model).synapse_family is None  # Cell declares no such field

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from spinsyn import devices
@@ -68,19 +68,19 @@ def _mismatch(curve: np.ndarray, target: np.ndarray) -> float:
 
 def _midpoints(curve: np.ndarray, x: np.ndarray) -> dict[str, float]:
     """t0/t1 of a bisigmoid fitted to a device curve sampled at Δt ``x`` (ms)."""
-    from .fit import fit_family
-    from .inputs import FitData
+    from .fit import fit_family  # lazy: startup
+    from .inputs import FitData  # lazy: startup
 
     n = np.ones(x.size, int)
     d = FitData(x, curve, np.full_like(x, np.nan), n, None, "1", False, x, curve, "device", "", "sweep")
     r = fit_family(d, "bisigmoid").rule
-    return {k: r.params[k].value for k in ("t0", "t1")}
+    return {k: cast(float, r.params[k].value) for k in ("t0", "t1")}  # free bisigmoid parameters: fitted
 
 
 def _search(model: Any, tb0: Any, names: list[str], dt: np.ndarray, tgt: np.ndarray, cfg: CalibrateConfig,
             seed: int) -> tuple[Any, float]:
     """Differential evolution over the fields ``names`` of ``tb0``. Returns (scipy result, default mismatch)."""
-    from scipy.optimize import differential_evolution
+    from scipy.optimize import differential_evolution  # lazy: startup
 
     x0 = np.array([float(getattr(tb0, n)) for n in names])
     lo = np.minimum(x0 * (1 - cfg.bound_factor), x0 * (1 + cfg.bound_factor))
@@ -93,7 +93,9 @@ def _search(model: Any, tb0: Any, names: list[str], dt: np.ndarray, tgt: np.ndar
             return 1e3
 
     f0 = obj(x0)
-    de = differential_evolution(obj, list(zip(lo, hi)), maxiter=cfg.maxiter, popsize=cfg.popsize, seed=seed,
+    # list of (min, max) pairs: a documented form of ``bounds`` the scipy stubs leave out
+    de = differential_evolution(obj, list(zip(lo, hi)),  # type: ignore[arg-type]
+                                maxiter=cfg.maxiter, popsize=cfg.popsize, seed=seed,
                                 polish=False, init="sobol", x0=x0, tol=1e-3)
     return de, f0
 
@@ -116,7 +118,7 @@ def calibrate(target: Rule, model_name: str = "compound", cfg: CalibrateConfig =
     ref_curve = _curve(model, best, dt, cfg.trials, "reference", seed)
     dts = np.arange(cfg.spice_dt_step_ms, cfg.dt_max_ms + 1e-9, cfg.spice_dt_step_ms)
     spice_curve = _curve(model, best, dts, cfg.spice_trials, "spice", seed)
-    tv = target.values
+    tv: dict[str, Any] = target.values
     x0 = [float(getattr(tb0, n)) for n in names]
     out = {"model": model_name, "fields": names, "default": dict(zip(names, x0)),
            "best": dict(zip(names, de.x.tolist())), "rms_mismatch_default": f0, "rms_mismatch_best": float(de.fun),
@@ -133,7 +135,7 @@ def calibrate(target: Rule, model_name: str = "compound", cfg: CalibrateConfig =
 
 def run_calibrate_cli(args: argparse.Namespace) -> int:
     """``spinsyn fit calibrate``: options validated first, then the search; prints and writes the report."""
-    from spinsyn.fileio import write_json
+    from spinsyn.fileio import write_json  # lazy: startup
 
     target = load_rule(args.target) if args.target else published_rule()
     if target.model != "bisigmoid":

@@ -45,10 +45,10 @@ def register(subparsers: Any) -> None:
 def handler(args: argparse.Namespace) -> int:
     """Dispatch ``fit calibrate`` or fit INPUT via :func:`spinsyn.fitting.fit_file`."""
     if args.input == "calibrate":
-        from .calibrate import run_calibrate_cli
+        from .calibrate import run_calibrate_cli  # lazy: startup
 
         return run_calibrate_cli(args)
-    from .fit import check_fit_options, describe_fit, fit_file
+    from .fit import check_fit_options, describe_fit, fit_file  # lazy: startup
 
     if not args.out:
         raise ValueError("fit: --out rule.json is required")

@@ -9,14 +9,15 @@ standard error or interval.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from spinsyn.validation import FIGURE_SUFFIXES
 
 from .inputs import FitData
+from .result import FitResult
 from .rules import FAMILIES, ParamInfo, Rule, get_family
 
 AUTO_CANDIDATES = ("bisigmoid", "exp-stdp", "sigmoid")
@@ -24,24 +25,14 @@ AUTO_CANDIDATES = ("bisigmoid", "exp-stdp", "sigmoid")
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 
 
-@dataclass(frozen=True)
-class FitResult:
-    """A fitted rule plus its residuals (ms, data unit) and the free-parameter covariance."""
-
-    rule: Rule
-    residuals: np.ndarray  # (P,) y_mean − fit
-    free: tuple[str, ...]
-    cov: np.ndarray  # (k, k)
-
-
 def _t975(dof: int) -> float:
-    from scipy.stats import t
+    from scipy.stats import t  # lazy: startup
 
     return float(t.ppf(0.975, max(dof, 1)))
 
 
 def _solve(fam, x, y, s, free, fixed_vals, lo, hi, starts, loss):
-    from scipy.optimize import least_squares
+    from scipy.optimize import least_squares  # lazy: startup
 
     def resid(theta):
         p = dict(fixed_vals)
@@ -105,8 +96,8 @@ def _transition_reasons(x: np.ndarray, p: dict[str, float], free: tuple[str, ...
 def _unidentifiable(x, p, free, theta, se, sv, vt, tol, lo, hi, fixed) -> dict[str, str]:
     """Parameter name -> why the data do not determine it (fixed, rank deficiency, bounds, huge stderr)."""
     reasons: dict[str, str] = {name: why for name, (_, why) in fixed.items()}
-    for i in np.nonzero(sv <= tol)[0]:
-        j = int(np.argmax(np.abs(vt[i])))
+    for r in np.nonzero(sv <= tol)[0]:
+        j = int(np.argmax(np.abs(vt[r])))
         reasons.setdefault(free[j], "Jacobian is rank deficient in this direction")
     _transition_reasons(x, p, free, reasons)
     for i, name in enumerate(free):
@@ -173,7 +164,7 @@ def fit_family(data: FitData, model: str, loss: str = "linear", bootstrap: int =
     starts = fam.guesses(x, y)
     best = _solve(fam, x, y, s, free, fixed_vals, lo, hi, starts, loss)
     theta, J = _swap_bisigmoid(model, free, best.x, best.jac)
-    p = dict(fixed_vals)
+    p: dict[str, Any] = dict(fixed_vals)  # None where a parameter cancels (the families accept it)
     p.update(zip(free, theta))
     res = y - fam.f(x, p)
     metrics = _metrics(x, y, s, res, k, sig is not None, loss, len(starts), bootstrap)
@@ -269,11 +260,11 @@ def fit_file(input_path: str | Path, out_path: str | Path, model: str = "auto", 
     is read (output policy, :func:`spinsyn.validation.check_output_file`: never the input, never inside a run,
     chip, study or pipeline; an existing file other than a spinsyn rule / figure needs ``overwrite``).
     """
-    from spinsyn.validation import FIGURE_FORMAT, check_output_file
+    from spinsyn.validation import FIGURE_FORMAT, check_output_file  # lazy: startup
 
-    from .inputs import read_input
-    from .plot import plot_fit
-    from .rules import RULE_FORMAT, save_rule
+    from .inputs import read_input  # lazy: startup
+    from .plot import plot_fit  # lazy: startup
+    from .rules import RULE_FORMAT, save_rule  # lazy: startup
 
     check_fit_options(model, loss, bootstrap, seed)
     check_output_file(out_path, "--out", writes=RULE_FORMAT, inputs=(input_path,), also={"--plot": plot_path},
@@ -296,7 +287,7 @@ PLOT_SUFFIXES = FIGURE_SUFFIXES  # one list, in spinsyn.validation
 
 def _check_finite(input_path: str | Path, result: FitResult) -> None:
     """A fit whose parameters or metrics are not finite numbers writes nothing: SpinsynFileError naming the input."""
-    from spinsyn.fileio import SpinsynFileError
+    from spinsyn.fileio import SpinsynFileError  # lazy: startup
 
     rule = result.rule
     values = [pi.value for pi in rule.params.values() if pi.value is not None]
@@ -308,7 +299,7 @@ def _check_finite(input_path: str | Path, result: FitResult) -> None:
 
 def check_fit_options(model: str, loss: str, bootstrap: int, seed: int, prefix: str = "") -> None:
     """Validate fit options (``prefix="--"`` names them as CLI options in the message)."""
-    from spinsyn.validation import check_choice, check_scalar
+    from spinsyn.validation import check_choice, check_scalar  # lazy: startup
 
     check_choice(model, f"{prefix}model", ("auto", *sorted(FAMILIES)))
     check_choice(loss, f"{prefix}loss", LOSSES)
@@ -324,8 +315,9 @@ def describe_fit(rule: Rule) -> list[str]:
     for name, pi in rule.params.items():
         if pi.identifiable:
             boot = pi.ci95_bootstrap
+            ci = cast(tuple[float, float], pi.ci95)  # set on an identifiable fitted parameter
             lines.append(f"  {name:>13} = {pi.value:.6g} {pi.unit}  ± {pi.stderr:.3g}  "
-                         f"95% [{pi.ci95[0]:.6g}, {pi.ci95[1]:.6g}]"
+                         f"95% [{ci[0]:.6g}, {ci[1]:.6g}]"
                          + (f"  boot [{boot[0]:.6g}, {boot[1]:.6g}]" if boot else ""))
         else:
             val = "—" if pi.value is None else f"{pi.value:.6g} {pi.unit}"

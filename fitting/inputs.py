@@ -187,7 +187,7 @@ def read_sweep_file(path: str | Path) -> FitData:
     """Read a ``spinsyn-sweep`` v1 HDF5 (validated by ``spinsyn.devices.read_sweep``): ΔG = g_after_S −
     g_before_S over every trial, divided by (g_max_S − g_min_S) so y is the fraction of the device's
     conductance range (unit "1", amplitude free)."""
-    from spinsyn.devices import read_sweep
+    from spinsyn.devices import read_sweep  # lazy: startup
 
     path = Path(path)
     r = read_sweep(path)

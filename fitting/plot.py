@@ -8,17 +8,17 @@ import numpy as np
 from spinsyn.fileio import save_with
 from spinsyn.validation import figure_save_kwargs
 
-from .fit import FitResult
 from .inputs import FitData
+from .result import FitResult
 
 
 def plot_fit(path: str | Path, data: FitData, result: FitResult) -> Path:
     """Save the fit figure to ``path`` (png/pdf/svg by suffix) atomically via matplotlib Agg, marked as spinsyn's
     (:func:`spinsyn.validation.figure_save_kwargs`)."""
-    import matplotlib
+    import matplotlib  # lazy: startup
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: startup
 
     rule = result.rule
     fig, (ax, axr) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 from spinsyn.fileio import SpinsynFileError, read_json, write_json
@@ -45,7 +45,7 @@ def _is_torch(x: Any) -> bool:
 
 def _sigmoid(z: Any) -> Any:
     if _is_torch(z):
-        import torch
+        import torch  # lazy: startup
 
         return torch.sigmoid(z)
     # 1/(1 + e^-z): scipy.special.expit to the last bit (a few ulp where numpy's exp differs; e^-z = inf -> 0):
@@ -56,7 +56,7 @@ def _sigmoid(z: Any) -> Any:
 
 def _exp(z: Any) -> Any:
     if _is_torch(z):
-        import torch
+        import torch  # lazy: startup
 
         return torch.exp(z)
     return np.exp(z)
@@ -64,7 +64,7 @@ def _exp(z: Any) -> Any:
 
 def _where(cond: Any, a: Any, b: Any) -> Any:
     if _is_torch(cond):
-        import torch
+        import torch  # lazy: startup
 
         return torch.where(cond, a, b)
     return np.where(cond, a, b)
@@ -361,7 +361,7 @@ class Rule:
         """Parameter values used by the model function (name -> value)."""
         return {k: v.value for k, v in self.params.items()}
 
-    def _eval_values(self) -> dict[str, float | None]:
+    def _eval_values(self) -> dict[str, Any]:  # name -> value; None where a parameter cancels
         vals = self.values
         if self.normalised and self.model == "bisigmoid":
             vals["A"] = None  # A cancels in (A − Aσ0 − Aσ1)/A
@@ -370,7 +370,7 @@ class Rule:
     def __call__(self, dt_ms: Any) -> Any:
         """Weight change at Δt ``dt_ms`` (ms). numpy in -> numpy out; torch tensor in -> tensor on its device."""
         if _is_torch(dt_ms):
-            import torch
+            import torch  # lazy: startup
 
             x = dt_ms if torch.is_floating_point(dt_ms) else dt_ms.to(torch.get_default_dtype())
             return self.family.f(x, self._eval_values())
@@ -410,6 +410,10 @@ def save_rule(path: str | Path, rule: Rule, seed: int | None = None) -> Path:
     return write_json(path, rule.to_payload(), fmt=RULE_FORMAT, version=RULE_FORMAT_VERSION, seed=seed)
 
 
+@overload
+def _num(path: Path, where: str, v: Any, allow_none: Literal[False] = ...) -> float: ...
+@overload
+def _num(path: Path, where: str, v: Any, allow_none: bool) -> float | None: ...
 def _num(path: Path, where: str, v: Any, allow_none: bool = False) -> float | None:
     if v is None and allow_none:
         return None

@@ -65,7 +65,7 @@ def parse_ages(text: str) -> list[tuple[str, float]]:
 def check_ages(ages: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """[(label, seconds)] sorted by time; each time finite and >= 0, none twice, at most 64 (``--after``; the
     Python API's list goes through the same check)."""
-    from spinsyn.validation import check_scalar
+    from spinsyn.validation import check_scalar  # lazy: startup
 
     ages = sorted(((str(label), float(check_scalar(t, f"--after {label}", float, min_val=0.0)))
                    for label, t in ages), key=lambda a: a[1])
@@ -104,11 +104,9 @@ def time_for_flip(p: float, retention_s: float | None) -> float:
 
 
 def device_retention_s(dev: SynapseDevice) -> float | None:
-    """Zero-bias relaxation time of one MTJ of ``dev`` (compound: its component ``mtj``); None for devices that
+    """Zero-bias relaxation time of one cell of ``dev`` (``SynapseDevice.retention_s``); None for devices that
     do not age (domain wall)."""
-    if dev.spec.kind != KIND_COMPOUND:
-        return None
-    return float(dev.model.mtj.retention_s)
+    return dev.retention_s
 
 
 def retention_record(dev: SynapseDevice, deployment_s: float = DEFAULT_DEPLOYMENT_S) -> dict[str, Any]:
@@ -174,14 +172,15 @@ def age_chip(state: np.ndarray, target_level: np.ndarray, dev: SynapseDevice, g_
     target_g = np.asarray(g_levels_S)[np.asarray(target_level).ravel()]
     compound = dev.spec.kind == KIND_COMPOUND
     k0 = np.asarray(state).ravel()
-    bits0 = mtj_bits(k0, int(dev.model.n_mtj)) if compound else None
+    bits0 = mtj_bits(k0, dev.n_cells) if compound else None
     bits, t_prev, out = bits0, 0.0, []
     for label, t in ages:
         if compound:
+            assert bits is not None  # mtj_bits set it for a compound device
             bits = age_bits(bits, t - t_prev, tau, rng)
             s = bits.sum(axis=1)
             flipped = float(np.mean(bits != bits0))
-            expected_change = float(np.mean(flip_probability(t, tau) * (dev.model.n_mtj - 2.0 * k0)))
+            expected_change = float(np.mean(flip_probability(t, tau) * (dev.n_cells - 2.0 * k0)))
         else:
             s, flipped, expected_change = k0.copy(), 0.0, 0.0
         t_prev = t

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,27 +30,33 @@ from typing import Any
 import numpy as np
 from spinsyn.fileio import SpinsynFileError, check_format, to_json
 
+from .csvcheck import verify_csv_contents
+from .csvlayout import (  # noqa: F401  (chipfile stays the public home of these names)
+    FUSION_LAYER,
+    FUSION_NAME,
+    H5_NAME,
+    MATRIX_NAME,
+    SCHEDULE_CSV_HEADER,
+    TARGET_CSV_HEADER,
+    _fusion_csv,
+    _fusion_header,
+    schedule_columns,
+    target_columns,
+)
+
 CHIP_FORMAT = "spinsyn-chip"
 CHIP_VERSION = 2
 #: versions ``verify_chip``/``load_chip`` read (1: no ``synapse_device`` in /meta)
 CHIP_VERSIONS_READ = (1, 2)
 MANIFEST_FORMAT = "spinsyn-chip-manifest"
 REPORT_FORMAT = "spinsyn-chip-report"
-H5_NAME = "chip.h5"
 MANIFEST_NAME = "manifest.json"
 REPORT_NAME = "report.json"
-MATRIX_NAME = "layer_targets_uS.csv"
-FUSION_NAME = "aihwkit_fusion.csv"
-FUSION_LAYER = "input_to_excitatory"
 
 SCHEDULE_DTYPE = np.dtype([
     ("row", "<u2"), ("col", "<u2"), ("step", "<u2"), ("v_V", "<f4"), ("width_ns", "<f4"),
     ("polarity", "i1"), ("verify_lo_S", "<f8"), ("verify_hi_S", "<f8"),
 ])
-
-TARGET_CSV_HEADER = ["row", "col", "layer_row", "layer_col", "sign", "level", "state", "g_target_uS",
-                     "verify_lo_uS", "verify_hi_uS"]
-SCHEDULE_CSV_HEADER = ["row", "col", "step", "v_V", "width_ns", "polarity"]
 
 #: Per-tile datasets: name -> (kind, shape key) with shape key "RC", "R", "C" or "P" (schedule rows).
 TILE_DATASETS = {
@@ -96,8 +104,6 @@ SCHEDULE_CHUNK = 1 << 16
 def _compressed_chunks(arr: np.ndarray, level: int, pool: Any) -> list[Any]:
     """Futures of zlib-compressed fixed-size chunks of ``arr`` (last chunk zero-padded), as HDF5's
     deflate filter stores them; zlib releases the GIL, so chunks compress in parallel."""
-    import zlib
-
     c = min(arr.size, SCHEDULE_CHUNK)
     futs = []
     for a in range(0, arr.size, c):
@@ -112,7 +118,7 @@ def _compressed_chunks(arr: np.ndarray, level: int, pool: Any) -> list[Any]:
 
 def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
               seed: int | None, schedule_compression: int, pool: Any) -> None:
-    from spinsyn.fileio import atomic_h5, h5_dataset, h5_write_meta
+    from spinsyn.fileio import atomic_h5, h5_dataset, h5_write_meta  # lazy: startup
 
     with atomic_h5(path) as f:  # built in memory: HDF5 never meets a refused write (EFBIG, ENOSPC) itself
         h5_write_meta(f, fmt=CHIP_FORMAT, version=CHIP_VERSION, seed=seed)
@@ -133,8 +139,8 @@ def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarra
                         ds = grp.create_dataset(name, shape=arr.shape, dtype=arr.dtype, compression="gzip",
                                                 compression_opts=schedule_compression,
                                                 chunks=(min(arr.size, SCHEDULE_CHUNK),))
-                        for k, fut in enumerate(_compressed_chunks(arr, schedule_compression, pool)):
-                            ds.id.write_direct_chunk((k * SCHEDULE_CHUNK,), fut.result())
+                        for j, fut in enumerate(_compressed_chunks(arr, schedule_compression, pool)):
+                            ds.id.write_direct_chunk((j * SCHEDULE_CHUNK,), fut.result())
                     else:
                         ds = grp.create_dataset(name, data=arr)
                     ds.attrs["units"] = "see columns"
@@ -147,23 +153,8 @@ def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarra
                     h5_dataset(grp, name, arr, units=unit, **kw)
 
 
-def target_columns(td: Any) -> tuple[list[np.ndarray], list[int]]:
-    """Columns (used cells, row-major) and decimals of ``csv/tile_<i>_targets.csv`` for a tile (attributes as
-    :class:`TileData`); the state has 0 decimals for discrete devices (integer dtype), else 6."""
-    rr, cc = np.nonzero(td.mask)
-    uS = 1e6
-    cols = [rr, cc, td.row_index[rr], td.col_index[cc], td.col_sign[cc], td.level[rr, cc], td.state[rr, cc],
-            td.g_target_S[rr, cc] * uS, td.verify_lo_S[rr, cc] * uS, td.verify_hi_S[rr, cc] * uS]
-    return cols, [0, 0, 0, 0, 0, 0, 0 if td.state.dtype.kind in "iu" else 6, 6, 6, 6]
-
-
-def schedule_columns(s: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
-    """Columns and decimals of ``csv/tile_<i>_schedule.csv`` for a schedule array."""
-    return [s["row"], s["col"], s["step"], s["v_V"], s["width_ns"], s["polarity"]], [0, 0, 0, 4, 3, 0]
-
-
 def _tile_csvs(td: TileData, discrete: bool) -> tuple[bytes, bytes]:
-    from .csvfast import format_csv
+    from .csvfast import format_csv  # lazy: startup
 
     cols, dec = target_columns(td)
     if discrete != (dec[6] == 0):
@@ -171,25 +162,9 @@ def _tile_csvs(td: TileData, discrete: bool) -> tuple[bytes, bytes]:
     return format_csv(TARGET_CSV_HEADER, cols, dec), format_csv(SCHEDULE_CSV_HEADER, *schedule_columns(td.schedule))
 
 
-def _fusion_header(n_in: int, n_out: int) -> bytes:
-    """The five header lines (id, class, num_weights, height, width) and the layer-name line of aihwkit's
-    ``fusion_export`` CSV for one analog linear layer of ``n_out`` x ``n_in`` weights."""
-    return f"1\nAnalogLinear\n{n_in * n_out}\n{n_out}\n{n_in}\n{FUSION_LAYER}\n".encode("ascii")
-
-
-def _fusion_csv(targets_uS: np.ndarray) -> bytes:
-    """aihwkit Fusion-layout CSV: header lines, then one line with the layer's conductances (uS) flattened
-    in aihwkit's weight order (out_size, in_size), i.e. the transpose of our (inputs, outputs) matrix."""
-    from .csvfast import format_csv
-
-    flat = np.ascontiguousarray(targets_uS.T).ravel()
-    body = format_csv(["g_uS"], [flat], [6]).split(b"\n", 1)[1]  # one value per line
-    return _fusion_header(targets_uS.shape[0], targets_uS.shape[1]) + body[:-1].replace(b"\n", b",") + b"\n"
-
-
 def _write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a new file of the staging folder; an OSError names ``path``."""
-    from spinsyn.fileio import named_os_error
+    from spinsyn.fileio import named_os_error  # lazy: startup
 
     try:
         with open(path, "wb") as fh:
@@ -214,7 +189,7 @@ def _fsync_dir(path: Path) -> None:
 def manifest_doc(root: Path, files: list[str], seed: int | None,
                  digests: dict[str, str] | None = None) -> dict[str, Any]:
     """Manifest payload: sha256/bytes of each file plus ``content_sha256`` of the manifest itself."""
-    from spinsyn.fileio import provenance
+    from spinsyn.fileio import provenance  # lazy: startup
 
     entries = []
     for rel in sorted(files):
@@ -233,7 +208,7 @@ def _content_hash(doc: dict[str, Any]) -> str:
 
 
 def _sha256(path: Path) -> str:
-    from spinsyn.fileio import sha256_file
+    from spinsyn.fileio import sha256_file  # lazy: startup
 
     return sha256_file(path)
 
@@ -256,7 +231,7 @@ def _submit_csvs(pool: Any, tmp: Path, tiles: list[TileData], discrete: bool) ->
 
 def _write_matrices(tmp: Path, targets_uS: np.ndarray, fusion: bool) -> list[str]:
     """The whole-layer target matrix CSV, and the aihwkit Fusion CSV when ``fusion``."""
-    from .csvfast import format_csv
+    from .csvfast import format_csv  # lazy: startup
 
     m = np.asarray(targets_uS)
     body = format_csv([f"c{j}" for j in range(m.shape[1])], list(m.T), [6] * m.shape[1])
@@ -271,11 +246,9 @@ def _write_payload(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np
                    report: dict[str, Any], targets_uS: np.ndarray | None, discrete: bool, seed: int | None,
                    csv: bool, schedule_compression: int, jobs: int, fusion: bool) -> None:
     """Every file of the chip directory into ``tmp``, fsynced, and the manifest last."""
-    from concurrent.futures import ThreadPoolExecutor
+    from spinsyn.fileio import provenance  # lazy: startup
 
-    from spinsyn.fileio import provenance
-
-    from .staging import check_interrupted
+    from .interrupts import check_interrupted  # lazy: startup
 
     files = [H5_NAME, REPORT_NAME]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -303,45 +276,6 @@ def _write_payload(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np
         _fsync_dir(tmp / "csv")
     _fsync_dir(tmp)
     os.chmod(tmp, 0o755)
-
-
-def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray],
-                   tiles: list[TileData], report: dict[str, Any], targets_uS: np.ndarray | None,
-                   discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False,
-                   schedule_compression: int = 1, jobs: int = 2, fusion: bool = False,
-                   sources: tuple[Path, ...] = ()) -> Path:
-    """Write the whole chip directory atomically (``spinsyn.hw_export.staging``: a marked temporary folder,
-    renamed onto ``out_dir`` when complete; removed on error, SIGINT or SIGTERM).
-
-    ``targets_uS`` (I, M) is the layer's target conductance matrix in uS (also written in aihwkit's Fusion
-    CSV layout when ``fusion`` is True, i.e. one device per weight). ``overwrite`` replaces an existing chip
-    folder (never anything else); ``sources``: paths the export read, which ``out_dir`` must neither be nor
-    hold. Returns ``out_dir``.
-    """
-    from .staging import Staging, interrupt_guard
-
-    out_dir = Path(out_dir)
-    with interrupt_guard(), Staging(out_dir, overwrite, sources) as st:
-        try:
-            _write_payload(st.payload, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
-                           targets_uS=targets_uS, discrete=discrete, seed=seed, csv=csv,
-                           schedule_compression=schedule_compression, jobs=jobs, fusion=fusion)
-        except OSError as exc:  # a refused write (EFBIG, ENOSPC) names the chip's file, not the staging copy
-            raise _named_in_out(exc, st.payload, out_dir) from None
-        st.commit()
-    return out_dir
-
-
-def _named_in_out(exc: OSError, payload: Path, out_dir: Path) -> OSError:
-    """``exc`` naming ``out_dir/<file>`` where it names ``payload/<file>`` of the staging folder."""
-    name = exc.filename
-    if name is None:
-        return OSError(exc.errno, exc.strerror or str(exc), str(out_dir))
-    try:
-        rel = Path(os.path.abspath(name)).relative_to(os.path.abspath(payload))
-    except ValueError:
-        return exc
-    return OSError(exc.errno, exc.strerror or str(exc), str(out_dir / rel))
 
 
 def chip_dir_problem(path: Path) -> str | None:
@@ -385,7 +319,7 @@ class Chip:
 
 def load_chip(chip_dir: Path, *, check: bool = True, allow_extra: bool = False) -> Chip:
     """Read CHIP_DIR (after :func:`verify_chip` unless ``check`` is False)."""
-    import h5py
+    import h5py  # lazy: startup
 
     chip_dir = Path(chip_dir)
     if check:
@@ -422,12 +356,13 @@ def _verify_manifest(chip_dir: Path) -> set[str]:
     files = man.get("files")
     if not isinstance(files, list) or not files:
         raise _fail(man_path, "'files' must be a non-empty list")
-    listed = set()
+    listed: set[str] = set()
     for e in files:
         rel = e.get("path") if isinstance(e, dict) else e
         bad = entry_problem(chip_dir, rel) if isinstance(e, dict) else "is not a file record"
         if bad:
             raise _fail(man_path, f"entry {rel!r} {bad}; refused (a chip folder holds only plain files inside it)")
+        assert isinstance(rel, str) and isinstance(e, dict)  # entry_problem refused anything else
         listed.add(rel)
         _verify_listed_file(chip_dir / rel, e)
     for req in (H5_NAME, REPORT_NAME):
@@ -474,6 +409,7 @@ def _verify_report(rep_path: Path, summary: dict[str, Any]) -> None:
     tiles_rep, rs = rep.get("tiles"), rep.get("summary")
     _need(rep_path, isinstance(rs, dict) and isinstance(tiles_rep, list) and len(tiles_rep) == summary["n_tiles"],
           f"expected a 'summary' object and {summary['n_tiles']} 'tiles' entries")
+    assert isinstance(rs, dict)  # _need refused anything else
     _need(rep_path, rs.get("devices") == summary["n_devices"] and rs.get("pulses") == summary["n_schedule_rows"],
           "summary devices/pulses do not match chip.h5")
 
@@ -502,8 +438,6 @@ def verify_chip(chip_dir: Path, *, allow_extra: bool = False) -> dict[str, Any]:
     (to the printed precision). Raises :class:`SpinsynFileError` naming the file and the problem; returns a
     summary dict on success (``unlisted_files``: the extra files accepted with ``allow_extra``).
     """
-    from .csvcheck import verify_csv_contents
-
     chip_dir = Path(chip_dir)
     if not chip_dir.is_dir():
         raise SpinsynFileError(f"{chip_dir}: not a directory (expected a chip directory from 'spinsyn export')")
@@ -535,8 +469,8 @@ def _read_json_strict(path: Path) -> dict[str, Any]:
 
 
 def _verify_h5(path: Path) -> dict[str, Any]:
-    import h5py
-    from spinsyn.fileio import h5_read_meta
+    import h5py  # lazy: startup
+    from spinsyn.fileio import h5_read_meta  # lazy: startup
 
     try:
         f = h5py.File(path, "r")

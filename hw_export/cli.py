@@ -13,9 +13,14 @@ Numeric options are checked with ``spinsyn.validation`` (finite, in range; the m
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import math
 import sys
+from pathlib import Path
 from typing import Any
 
+from spinsyn.options import EXPORT_OPTIONS, WIDTH_NS, WritePulse
 from spinsyn.validation import check_scalar
 
 ACTIONS = ("verify", "simulate", "nir")
@@ -46,8 +51,7 @@ def register(subparsers: Any) -> None:
                    help="runs: quantise the trained weights onto --synapse / --device instead of programming the "
                         "trained device states")
     g.add_argument("--tile", default="128x128", help="crossbar size ROWSxCOLS (default 128x128)")
-    g.add_argument("--mapping", choices=("unipolar", "differential"), default="unipolar",
-                   help="one device per weight, or a G+/G- pair (default unipolar)")
+    EXPORT_OPTIONS.add_arguments(g, ("mapping",))
     g.add_argument("--tolerance", default="0.4",
                    help="verify band half-width: in level steps (e.g. 0.4, the default) or absolute with a "
                         "unit suffix S/mS/uS (e.g. 2uS)")
@@ -58,18 +62,11 @@ def register(subparsers: Any) -> None:
     g.add_argument("--w-range", default=None, metavar="LO,HI",
                    help="weight range mapped onto [g_min, g_max] (default: [0,1] for runs, data range otherwise)")
     g.add_argument("--key", default=None, help="tensor name inside a .pt dict")
-    g.add_argument("--width-ns", type=float, default=None, help="write pulse width in ns")
-    g.add_argument("--v-max", type=float, default=None, help="largest write amplitude in V")
-    g.add_argument("--v-step", type=float, default=None, help="ISPP amplitude step in V")
-    g.add_argument("--max-pulses", type=int, default=None, help="write-verify cap per device")
-    g.add_argument("--write-pulse", default=None, metavar="auto|WIDTH_NS",
-                   help="write pulse: 'auto' (default) searches width and amplitude cap for the least energy per "
-                        "synapse at write errors and half-select disturb <= 1e-3; a number fixes the width in ns "
-                        "(= --width-ns) with the amplitude from --v-max")
+    EXPORT_OPTIONS.add_arguments(g, ("width_ns", "v_max", "v_step", "max_pulses", "write_pulse"))
     g.add_argument("--deployment", default="10y", metavar="DURATION",
                    help="how long the chip must hold its weights (units s, min, h, d, y; default 10y): a warning "
                         "when the device's retention is shorter")
-    g.add_argument("--half-select", choices=("V/2", "V/3"), default="V/2", help="half-select scheme")
+    EXPORT_OPTIONS.add_arguments(g, ("half_select",))
     g.add_argument("--no-csv", action="store_true", help="skip the per-tile CSV views")
     g.add_argument("--overwrite", action="store_true",
                    help="replace an existing CHIP_DIR if it is a spinsyn chip folder (never anything else); nir "
@@ -92,7 +89,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--plot", default=None, metavar="DIR",
                    help="folder for accuracy_vs_time.png with --after (default: the folder of --json; never the "
                         "chip folder)")
-    p.add_argument("--seed", type=int, default=None, help="RNG seed (export default 0, simulate default 1)")
+    EXPORT_OPTIONS.add_arguments(p, ("seed",))
     p.set_defaults(func=handler)
 
 
@@ -115,8 +112,6 @@ def handler(args: argparse.Namespace) -> int:
 
 
 def _parse_params(items: list[str]) -> dict[str, Any]:
-    import json
-
     out: dict[str, Any] = {}
     for it in items:
         k, sep, v = it.partition("=")
@@ -131,10 +126,7 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 
 def _check_param_value(key: str, value: Any) -> None:
     """A field that is a number in the device presets takes a finite number (not text, NaN or inf)."""
-    import dataclasses
-    import math
-
-    from spinsyn.devices import PRESETS, get_model
+    from spinsyn.devices import PRESETS, get_model  # lazy: startup
 
     numeric = {f.name for name in PRESETS for m in (get_model(name),) for f in dataclasses.fields(m)
                if isinstance(getattr(m, f.name), (int, float)) and not isinstance(getattr(m, f.name), bool)}
@@ -156,8 +148,7 @@ def parse_tolerance(text: str) -> dict[str, float]:
     if unit:
         return {"tolerance_S": check_scalar(v * unit[1], "--tolerance", float, min_val=0.0,
                                             include_boundaries="neither")}
-    return {"tolerance_levels": check_scalar(v, "--tolerance", float, min_val=0.0, max_val=10.0,
-                                             include_boundaries="right")}
+    return {"tolerance_levels": EXPORT_OPTIONS["tolerance_levels"].check(v, "--tolerance")}
 
 
 def parse_w_range(text: str | None) -> tuple[float, float] | None:
@@ -173,38 +164,38 @@ def parse_w_range(text: str | None) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _write_verify(args: argparse.Namespace) -> Any:
-    """The write-verify config from the options, each checked (finite, in range)."""
-    import dataclasses
+def write_pulse_of(args: argparse.Namespace) -> WritePulse:
+    """``--write-pulse`` (``auto``, ``fixed`` or a width in ns) and ``--width-ns`` as one :class:`WritePulse`;
+    ValueError when they contradict each other."""
+    wp, width = args.write_pulse, args.width_ns
+    if wp in (None, "auto"):
+        _fail_if(wp == "auto" and width is not None, "--write-pulse: auto chooses the width; leave out --width-ns")
+        return WritePulse(auto=width is None, width_ns=None if width is None else WIDTH_NS.check(width))
+    _fail_if(width is not None, "--write-pulse: a width and --width-ns given; give one")
+    return WritePulse.parse(wp)
 
-    from .program import WriteVerifyConfig
 
+def _write_verify(args: argparse.Namespace, pulse: WritePulse) -> Any:
+    """The write-verify config from the options, each checked by its entry in ``spinsyn.options.EXPORT_OPTIONS``
+    (finite, in range); ``pulse``'s fixed width, if any."""
+    from .program import WriteVerifyConfig  # lazy: startup
+
+    o = EXPORT_OPTIONS
     over: dict[str, Any] = parse_tolerance(args.tolerance)
-    if args.write_pulse not in (None, "auto"):
-        _fail_if(args.width_ns is not None, "--write-pulse: a width and --width-ns given; give one")
-        try:
-            args.width_ns = float(args.write_pulse)
-        except ValueError:
-            raise ValueError(f"--write-pulse: got {args.write_pulse!r}, expected auto or a width in ns") from None
-        args.opt_width = "--write-pulse"
-    _fail_if(args.write_pulse == "auto" and args.width_ns is not None,
-             "--write-pulse: auto chooses the width; leave out --width-ns")
-    if args.width_ns is not None:
-        over["width_ns"] = check_scalar(args.width_ns, getattr(args, "opt_width", "--width-ns"), float, min_val=0.0,
-                                        max_val=1e6,
-                                        include_boundaries="right")
-    if args.v_max is not None:
-        over["v_max_V"] = check_scalar(args.v_max, "--v-max", float, min_val=WriteVerifyConfig.v_min_V, max_val=100.0,
-                                       include_boundaries="right")
+    if pulse.width_ns is not None:
+        over["width_ns"] = pulse.width_ns
+    if args.v_max is not None:  # the lower end is the write-verify config's own v_min_V
+        over["v_max_V"] = check_scalar(args.v_max, o["v_max"].cli, float, min_val=WriteVerifyConfig.v_min_V,
+                                       max_val=o["v_max"].max, include_boundaries=o["v_max"].closed)
     if args.v_step is not None:
-        over["v_step_V"] = check_scalar(args.v_step, "--v-step", float, min_val=0.0, max_val=10.0)
+        over["v_step_V"] = o["v_step"].check(args.v_step)
     if args.max_pulses is not None:
-        over["max_pulses"] = check_scalar(args.max_pulses, "--max-pulses", int, min_val=1, max_val=65535)
+        over["max_pulses"] = o["max_pulses"].check(args.max_pulses)
     return dataclasses.replace(WriteVerifyConfig(), half_select=args.half_select, **over)
 
 
 def _deployment(text: str) -> float:
-    from .ageing import parse_duration
+    from .ageing import parse_duration  # lazy: startup
 
     d = parse_duration(text, "--deployment")
     _fail_if(d <= 0, f"--deployment: got {text!r}, expected a duration > 0")
@@ -214,24 +205,23 @@ def _deployment(text: str) -> float:
 def _export(args: argparse.Namespace) -> int:
     """Export under :func:`~spinsyn.hw_export.staging.interrupt_guard`: SIGINT exits 130 and SIGTERM 143 with no
     chip and no temporary folder, unless the chip was already complete (then the signal is ignored)."""
-    from pathlib import Path
+    from spinsyn.devices import SynapseSpec  # lazy: startup
+    from spinsyn.locks import check_unlocked, folder_lock  # lazy: startup
+    from spinsyn.validation import check_writable_dir  # lazy: startup
 
-    from spinsyn.devices import SynapseSpec
-    from spinsyn.locks import check_unlocked, folder_lock
-    from spinsyn.validation import check_scalar, check_writable_dir
-
-    from .staging import check_out_dir, interrupt_guard
-    from .tiling import parse_tile
+    from .staging import check_out_dir, interrupt_guard  # lazy: startup
+    from .tiling import parse_tile  # lazy: startup
 
     _fail_if(args.out is None, "export: --out CHIP_DIR is required")
     # every option first (nothing created yet), then the output folder, then the work
     spec = SynapseSpec.parse(args.synapse) if args.synapse is not None else None
     tile = parse_tile(args.tile)
-    seed = 0 if args.seed is None else check_scalar(args.seed, "--seed", int, min_val=0, max_val=2**63 - 1)
+    seed = 0 if args.seed is None else EXPORT_OPTIONS["seed"].check(args.seed)
+    pulse = write_pulse_of(args)
     opts = {"tile": tile, "mapping": args.mapping, "seed": seed,
-            "overwrite": args.overwrite, "write_verify": _write_verify(args), "w_range": parse_w_range(args.w_range),
-            "device": args.device, "device_params": _parse_params(args.device_param), "csv": not args.no_csv,
-            "write_pulse": "fixed" if args.width_ns is not None else "auto",
+            "overwrite": args.overwrite, "write_verify": _write_verify(args, pulse),
+            "w_range": parse_w_range(args.w_range), "device": args.device,
+            "device_params": _parse_params(args.device_param), "csv": not args.no_csv, "write_pulse": pulse.mode,
             "deployment_s": _deployment(args.deployment)}
     check_writable_dir(args.out, "--out")  # a file, or a folder that cannot be written, fails here
     check_unlocked(args.out, "--out")
@@ -241,14 +231,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_guarded(args: argparse.Namespace, spec: Any, tile: tuple[int, int], opts: dict[str, Any]) -> int:
-    from pathlib import Path
-
-    from .inputs import load_weights
+    from .inputs import load_weights  # lazy: startup
 
     src = load_weights(args.source, key=args.key)
     if src.kind == "run":
-        from .runs import export_run
+        from .runs import export_run  # lazy: startup
 
+        assert src.run_dir is not None  # every run source carries its folder
         res = export_run(src.run_dir, Path(args.out), synapse=spec, requantize=args.requantize, **opts)
     else:
         res = _export_file(src, spec, args, opts)
@@ -257,9 +246,7 @@ def _export_guarded(args: argparse.Namespace, spec: Any, tile: tuple[int, int], 
 
 
 def _export_file(src: Any, spec: Any, args: argparse.Namespace, opts: dict[str, Any]) -> Any:
-    from pathlib import Path
-
-    from .export import ExportConfig, export_chip
+    from .export import ExportConfig, export_chip  # lazy: startup
 
     _fail_if(spec is None, f"export: --synapse is required for a weight file ({src.path.name}): compound:N, dw:L "
              "or quantized:L; snn runs bring their own")
@@ -307,7 +294,7 @@ def _print_per_exposure(d: dict[str, Any]) -> None:
 
 
 def _print_retention(r: dict[str, Any]) -> None:
-    from .ageing import format_duration
+    from .ageing import format_duration  # lazy: startup
 
     if r["retention_s"] is None:
         print(f"  retention: {r['model']}")
@@ -319,7 +306,7 @@ def _print_retention(r: dict[str, Any]) -> None:
 
 def _nir(args: argparse.Namespace) -> int:
     """``export nir RUN_DIR --out FILE``: the trained network as a NIR graph (``spinsyn.snn.export_nir``)."""
-    from spinsyn.snn import export_nir
+    from spinsyn.snn import export_nir  # lazy: startup
 
     _fail_if(args.out is None, "export nir: --out FILE is required")
     r = export_nir(args.chip_dir, args.out, overwrite=args.overwrite)  # output policy checked first
@@ -328,9 +315,7 @@ def _nir(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .chipfile import verify_chip
+    from .chipfile import verify_chip  # lazy: startup
 
     s = verify_chip(Path(args.chip_dir), allow_extra=args.allow_extra)
     print(f"{args.chip_dir}: OK ({s['files_checked']} files, {s['n_tiles']} tiles of {s['tile_shape'][0]}x"
@@ -341,24 +326,22 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from spinsyn.fileio import write_json  # lazy: startup
 
-    from spinsyn.fileio import write_json
-
-    from .ageing import parse_ages
-    from .simulate import simulate_chip
+    from .ageing import parse_ages  # lazy: startup
+    from .simulate import simulate_chip  # lazy: startup
 
     if args.n_test is not None:
         check_scalar(args.n_test, "--n-test", int, min_val=1)
     if args.json:
-        from spinsyn.validation import check_output_file
+        from spinsyn.validation import check_output_file  # lazy: startup
 
-        from .roundtrip import SIMULATION_FORMAT
+        from .roundtrip import SIMULATION_FORMAT  # lazy: startup
 
         _outside_chip(args.chip_dir, Path(args.json), "--json")
         check_output_file(args.json, "--json", writes=SIMULATION_FORMAT, inputs=(args.chip_dir, args.run),
                           overwrite=args.overwrite)
-    seed = 1 if args.seed is None else check_scalar(args.seed, "--seed", int, min_val=0, max_val=2**63 - 1)
+    seed = 1 if args.seed is None else EXPORT_OPTIONS["seed"].check(args.seed)
     after = parse_ages(args.after) if args.after is not None else None
     _fail_if(args.plot is not None and after is None, "--plot: applies with --after only")
     plot_dir = _plot_dir(args) if after else None
@@ -378,11 +361,11 @@ def _simulate(args: argparse.Namespace) -> int:
     if after:
         _print_ageing(r)
     if plot_dir is not None:
-        from .simulate import plot_ageing
+        from .simulate import plot_ageing  # lazy: startup
 
         print(f"  wrote {plot_ageing(r, plot_dir / AGEING_PLOT)}")
     if args.json:
-        from .roundtrip import SIMULATION_FORMAT, SIMULATION_VERSION
+        from .roundtrip import SIMULATION_FORMAT, SIMULATION_VERSION  # lazy: startup
 
         write_json(args.json, r, fmt=SIMULATION_FORMAT, version=SIMULATION_VERSION, seed=seed)
     return 0
@@ -395,11 +378,9 @@ AGEING_PLOT = "accuracy_vs_time.png"
 def _plot_dir(args: argparse.Namespace) -> Any:
     """Folder of accuracy_vs_time.png: ``--plot``, else the folder of ``--json``, else None (no plot). Never inside
     the chip folder (strict verify would then reject the chip for an unlisted file)."""
-    from pathlib import Path
-
     if args.plot is None and args.json is None:
         return None
-    from spinsyn.validation import FIGURE_FORMAT, check_output_file, check_writable_dir
+    from spinsyn.validation import FIGURE_FORMAT, check_output_file, check_writable_dir  # lazy: startup
 
     opt, d = ("--plot", Path(args.plot)) if args.plot is not None else ("--json", Path(args.json).resolve().parent)
     _outside_chip(args.chip_dir, d, opt)
@@ -413,14 +394,14 @@ def _plot_dir(args: argparse.Namespace) -> Any:
 def _outside_chip(chip_dir: str, path: Any, opt: str) -> None:
     """Refuse an output path inside the chip folder: strict verify would then reject the chip (a file not in
     manifest.json)."""
-    from .staging import is_or_holds
+    from .staging import is_or_holds  # lazy: startup
 
     _fail_if(is_or_holds(chip_dir, path), f"{opt}: {path} is inside the chip folder {chip_dir}; verify would "
              "then reject the chip (files not in manifest.json); write it elsewhere")
 
 
 def _print_ageing(r: dict[str, Any]) -> None:
-    from .ageing import format_duration
+    from .ageing import format_duration  # lazy: startup
 
     ag = r["ageing"]
     print(f"  ageing (zero-bias relaxation, retention {format_duration(ag['retention_s'])}; {ag['model']}):")

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from spinsyn.fileio import SpinsynFileError
 
-from .chipfile import (
+from .csvfast import format_csv
+from .csvlayout import (
     FUSION_NAME,
     H5_NAME,
     MATRIX_NAME,
@@ -26,7 +27,6 @@ from .chipfile import (
     schedule_columns,
     target_columns,
 )
-from .csvfast import format_csv
 from .tiling import TileLayout, from_tiles
 
 _TILE_FIELDS = ("g_target_S", "state", "level", "mask", "verify_lo_S", "verify_hi_S", "row_index", "col_index",
@@ -81,7 +81,7 @@ def _check_fusion(path: Path, m_uS: np.ndarray) -> None:
 
 def verify_csv_contents(chip_dir: Path, listed: set[str], summary: dict[str, Any]) -> None:
     """Cross-check every CSV view listed in the manifest against chip.h5 (raises ``SpinsynFileError``)."""
-    import h5py
+    import h5py  # lazy: startup
 
     n_rows, n_cols = summary["device_shape"]
     R, C = summary["tile_shape"]

@@ -6,7 +6,7 @@
 3. :func:`build_schedule` -- the pulses as per-tile schedules in programming order (:class:`Schedule`);
 4. :func:`layer_report` -- half-select disturb, energy, time, per-tile and layer summaries (:class:`Report`);
 
-then :func:`chip_tiles` / :func:`chip_meta` assemble what ``chipfile.write_chip_dir`` writes.
+then :func:`chip_tiles` / :func:`chip_meta` assemble what ``staging.write_chip_dir`` writes.
 
 The device is a ``spinsyn.devices.SynapseDevice``: the one an snn run trained on (rebuilt from the record in
 its checkpoint, so the chip's level conductances are those the network trained with) or
@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 from spinsyn.devices import SynapseDevice, SynapseSpec, synapse_device
+from spinsyn.options import WritePulse
 
-from . import chipfile
+from . import staging
 from .ageing import DEFAULT_DEPLOYMENT_S, retention_record, retention_warnings
 from .chipfile import SCHEDULE_DTYPE, TileData
 from .mapping import MappingKind, ScaleFactors, make_scale, weight_range, weights_to_levels
@@ -63,13 +64,16 @@ class ExportConfig:
     write_verify: WriteVerifyConfig = dataclasses.field(default_factory=WriteVerifyConfig)
     seed: int = 0
     csv: bool = True
-    write_pulse: str = "auto"
+    write_pulse: str | WritePulse = "auto"
     deployment_s: float = DEFAULT_DEPLOYMENT_S
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "synapse", SynapseSpec.parse(self.synapse))
-        if self.write_pulse not in ("fixed", "auto"):
-            raise ValueError(f"--write-pulse: got {self.write_pulse!r}, expected auto or a width in ns")
+        # "auto", "fixed" (write_verify's width), a width in ns or a WritePulse; stored as its mode
+        pulse = WritePulse.parse(self.write_pulse)
+        if pulse.width_ns is not None:
+            object.__setattr__(self, "write_verify", dataclasses.replace(self.write_verify, width_ns=pulse.width_ns))
+        object.__setattr__(self, "write_pulse", pulse.mode)
         if not (np.isfinite(self.deployment_s) and self.deployment_s > 0):
             raise ValueError(f"--deployment: got {self.deployment_s!r} s, expected a duration > 0")
 
@@ -258,6 +262,7 @@ def _per_exposure(lm: LayerMap, prog: Programmed, sched: Schedule) -> dict[str, 
                                                   "max": float(n.max()) if n.size else 0.0}}
     if cal.p_hs_P is None or not sched.v_V.size:
         return out
+    assert cal.p_hs_AP is not None  # the calibration sets both directions together
     vh = np.abs(sched.v_V) / wv.half_select_divisor
     idx = np.clip(np.round(vh / wv.v_resolution_V).astype(np.int64), 0, cal.v_hs_V.size - 1)
     up = sched.rows["polarity"] > 0
@@ -448,7 +453,7 @@ def choose_write_pulse(lm: LayerMap, dev: SynapseDevice, cfg: ExportConfig, back
     targets and set ``lm.wv``'s width and amplitude cap to the optimum; returns the record stored in /meta."""
     if cfg.write_pulse != "auto":
         return {"mode": "fixed", "width_ns": lm.wv.width_ns, "v_max_V": lm.wv.v_max_V}
-    from .pulses import search_write_pulse
+    from .pulses import search_write_pulse  # lazy: startup
 
     tile = (min(lm.layout.tile_rows, lm.layout.n_rows), min(lm.layout.tile_cols, lm.layout.n_cols))
     choice = search_write_pulse(dev, lm.levels, lm.wv, lm.lv_t.ravel()[lm.used], lm.tol_S, tile, seed=cfg.seed,
@@ -486,10 +491,10 @@ def export_chip(w: np.ndarray, cfg: ExportConfig, out_dir: Path, *, source: dict
     lines stored in /meta and the report; ``backend`` another pulse-physics module (tests). ``overwrite``
     replaces an existing spinsyn chip folder only; ``out_dir`` may not be or hold the source (``staging``).
     """
-    from spinsyn.locks import check_unlocked
-    from spinsyn.validation import check_writable_dir
+    from spinsyn.locks import check_unlocked  # lazy: startup
+    from spinsyn.validation import check_writable_dir  # lazy: startup
 
-    from .staging import check_out_dir, interrupt_guard
+    from .staging import check_out_dir, interrupt_guard  # lazy: startup
 
     out_dir = Path(out_dir)
     sources = tuple(Path(p) for p in ((source or {}).get("run_dir"), (source or {}).get("path")) if p)
@@ -526,7 +531,7 @@ def _export(w: np.ndarray, cfg: ExportConfig, out_dir: Path, source: dict[str, A
               "retention": meta["retention"],
               "warnings": retention_warnings(meta["retention"]) + _pulse_warnings(pulse),
               "write_pulse": pulse}
-    chipfile.write_chip_dir(out_dir, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
+    staging.write_chip_dir(out_dir, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
                             targets_uS=lm.levels.g_S[lm.lv] * 1e6, discrete=lm.levels.discrete,
                             fusion=cfg.mapping == "unipolar", seed=cfg.seed, csv=cfg.csv, overwrite=overwrite,
                             sources=sources)

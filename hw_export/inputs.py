@@ -10,6 +10,8 @@ is checked before it is converted to float64.
 
 from __future__ import annotations
 
+import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,9 +55,7 @@ class WeightSource:
 
 
 def _torch_load(path: Path) -> Any:
-    import pickle
-
-    import torch
+    import torch  # lazy: startup
 
     check_torch_file(path)
     try:
@@ -112,8 +112,6 @@ def _npy_source(path: Path) -> WeightSource:
 
 def _is_npz_checkpoint(path: Path) -> bool:
     """A v3 run checkpoint (an ``.npz`` zip with a ``format.npy`` member), whatever its name."""
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as zf:
             return "format.npy" in zf.namelist()
@@ -127,7 +125,7 @@ def _pt_source(path: Path, key: str | None) -> WeightSource:
     obj = _torch_load(path)
     if not isinstance(obj, dict):
         return WeightSource(_as_matrix(path, obj, "the tensor"), "pt", path, sha256_file(path), None, None)
-    from spinsyn.snn import CHECKPOINT_FORMAT
+    from spinsyn.snn import CHECKPOINT_FORMAT  # lazy: startup
 
     if obj.get("format") == CHECKPOINT_FORMAT:  # a run checkpoint: read again by snn's own reader
         return _run_source(path.parent)
@@ -135,7 +133,7 @@ def _pt_source(path: Path, key: str | None) -> WeightSource:
         if key not in obj:
             raise SpinsynFileError(f"{path}: --key {key!r} not found; keys: {sorted(map(str, obj))}")
         return WeightSource(_as_matrix(path, obj[key], f"tensor {key!r}"), "pt", path, sha256_file(path), None, None)
-    import torch
+    import torch  # lazy: startup
 
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor) and v.ndim == 2}
     if len(tensors) != 1:
@@ -152,7 +150,7 @@ def load_weights(src: str | Path, key: str | None = None) -> WeightSource:
     """
     path = Path(src)
     if path.is_dir():
-        from spinsyn.snn import checkpoint_path
+        from spinsyn.snn import checkpoint_path  # lazy: startup
 
         if not checkpoint_path(path).is_file():
             raise SpinsynFileError(f"{path}: not an snn run directory (no {checkpoint_path(path).name})")
@@ -170,10 +168,10 @@ def load_weights(src: str | Path, key: str | None = None) -> WeightSource:
 
 def _run_source(run_dir: Path) -> WeightSource:
     """A run through ``spinsyn.snn.load_run``: weights, trained states and the device it trained on."""
-    from spinsyn.snn import load_run
+    from spinsyn.snn import load_run  # lazy: startup
 
     net = load_run(run_dir)
-    from spinsyn.snn import checkpoint_path
+    from spinsyn.snn import checkpoint_path  # lazy: startup
 
     ck = checkpoint_path(run_dir)
     w = _as_matrix(ck, net.w, "'w'")

@@ -15,7 +15,7 @@ was verified (cells are programmed in row-major order inside a tile; tiles in pa
 
 The device is a ``spinsyn.devices.SynapseDevice``: reads use its ``conductance_S`` (at its ``v_read_V``), the
 levels are its ``level_states()`` / ``level_conductances_S()``, pulses act on its ``model``, and the half-select
-probabilities use the component STT-MTJ of a compound synapse (``model.mtj``; none for domain-wall devices).
+probabilities use the binary cell of a compound synapse (``SynapseDevice.cell``; none for domain-wall devices).
 Functions taking ``backend`` accept another module with ``apply_pulse``/``switch_probability`` (tests).
 """
 
@@ -107,9 +107,9 @@ def physics(backend: Any = None) -> Any:
 
 
 def component_mtj(dev: SynapseDevice) -> Any | None:
-    """The STT-MTJ whose switching probability gives the half-select disturb: the component MTJ of a
-    compound synapse, None for domain-wall devices."""
-    return dev.model.mtj if dev.spec.kind == KIND_COMPOUND else None
+    """The binary cell whose switching probability gives the half-select disturb (``SynapseDevice.cell``: the
+    cell of a compound synapse, STT- or SOT-MTJ), None for domain-wall devices."""
+    return dev.cell
 
 
 # ----------------------------------------------------------------------------- levels
@@ -135,7 +135,7 @@ def level_table(dev: SynapseDevice) -> LevelTable:
     if dev.spec.kind == KIND_IDEAL:
         raise ValueError("--synapse: ideal synapses have no levels to program; choose quantized:L, dw:L or "
                          "compound:N")
-    n_max = float(dev.model.n_mtj) if dev.spec.kind == KIND_COMPOUND else 1.0
+    n_max = float(dev.n_cells) if dev.spec.kind == KIND_COMPOUND else 1.0
     return LevelTable(state=dev.level_states(), g_S=dev.level_conductances_S(), discrete=dev.spec.discrete,
                       n_max=n_max)
 
@@ -193,8 +193,8 @@ def _refine_grid(v: np.ndarray, curves: tuple[np.ndarray, ...], q: float) -> np.
     """Extra amplitudes (on the DAC grid, not already in ``v``) where the responses rise."""
     edges = []
     for r in curves:
-        a = np.searchsorted(np.maximum.accumulate(r), 1e-3)
-        b = np.searchsorted(np.maximum.accumulate(r), 0.999)
+        a = int(np.searchsorted(np.maximum.accumulate(r), 1e-3))
+        b = int(np.searchsorted(np.maximum.accumulate(r), 0.999))
         edges.append((v[max(a - 1, 0)], v[min(b, v.size - 1)]))
     fine = np.unique(np.concatenate([np.round(np.linspace(lo, hi, 65) / q) * q for lo, hi in edges]))
     return np.setdiff1d(fine, v)
@@ -213,7 +213,7 @@ def half_select_probabilities(mtj: Any, v_hs_V: np.ndarray, width_ns: float, set
 
 
 def _half_select_table(dev: SynapseDevice, cfg: WriteVerifyConfig, set_sign: int,
-                       backend: Any) -> tuple[np.ndarray, ...]:
+                       backend: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(v_hs_V, p_P, p_AP): per-MTJ switching probability on the DAC grid (None without an STT-MTJ)."""
     mtj = component_mtj(dev)
     v_hs = np.arange(0, round(cfg.v_max_V / cfg.v_resolution_V) + 2) * cfg.v_resolution_V
@@ -342,12 +342,12 @@ def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: 
         state[active] = new
         n_p[active] += 1
     if logs:
-        dev, step, v, pol, gb = (np.concatenate(x) for x in zip(*logs))
+        dev_idx, step, v, pol, gb = (np.concatenate(x) for x in zip(*logs))
     else:
-        dev = step = np.zeros(0, np.int64)
+        dev_idx = step = np.zeros(0, np.int64)
         v = gb = np.zeros(0)
         pol = np.zeros(0, np.int8)
-    return ProgramResult(state, g_all, n_p, failed, dev, step, v, pol, gb)
+    return ProgramResult(state, g_all, n_p, failed, dev_idx, step, v, pol, gb)
 
 
 def replay(dev: SynapseDevice, cal: Calibration, state0: np.ndarray, g_lo_S: np.ndarray, g_hi_S: np.ndarray,
@@ -420,6 +420,7 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
     vh = np.abs(v_V) / k
     if discrete and cal.p_hs_P is not None:
         idx = np.clip(np.round(vh / cfg.v_resolution_V).astype(np.int64), 0, cal.v_hs_V.size - 1)
+        assert cal.p_hs_AP is not None  # the calibration sets both directions together
         hz_P = -np.log1p(-np.minimum(cal.p_hs_P, 1 - 1e-15))[idx]
         hz_AP = -np.log1p(-np.minimum(cal.p_hs_AP, 1 - 1e-15))[idx]
     else:

@@ -167,8 +167,8 @@ def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_te
                         aged: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Evaluate every condition under the one noise model; accuracies, loss terms and the total drop. ``aged``
     (:func:`spinsyn.hw_export.ageing.age_chip`) adds one ``aged@<label>`` condition per time."""
-    from spinsyn.mnist import load_mnist
-    from spinsyn.snn import evaluate, load_run
+    from spinsyn.mnist import load_mnist  # lazy: startup
+    from spinsyn.snn import evaluate, load_run  # lazy: startup
 
     net = load_run(run_dir)
     layer = conductance_to_weights(prog["g_target_S"], prog["scale"]).shape
@@ -183,7 +183,8 @@ def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_te
     final = conds[-1]
     conds += [AGED_PREFIX + a["label"] for a in aged or []]
     sigma = float(net.synapse.options().get("read_noise", 0.0)) if net.synapse.spec.kind == KIND_COMPOUND else 0.0
-    acc, correct = {}, {}
+    acc: dict[str, dict[str, float]] = {}
+    correct: dict[str, np.ndarray] = {}
     for c in conds:
         same = ("trained" if c == "trained_no_read_noise" and sigma <= 0 else  # no read noise: as trained
                 final if c.startswith(AGED_PREFIX) and np.array_equal(rc.g[c], rc.g[final]) else None)  # t = 0
@@ -191,9 +192,10 @@ def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_te
             acc[c], correct[c] = dict(acc[same]), correct[same]
             continue
         g = rc.g["trained" if c == "trained_no_read_noise" else c]
-        r = evaluate(net, images, labels, device=eval_device, g_S=g, read_noise=c != "trained_no_read_noise",
+        r = evaluate(net, images, labels, device=eval_device, g_S=g, apply_read_noise=c != "trained_no_read_noise",
                      per_image=True)
-        acc[c] = {k: float(v) for k, v in r.items() if k.startswith("accuracy") and np.isscalar(v)}
+        acc[c] = {k: float(v) for k, v in r.items()  # type: ignore[arg-type]  # numeric scalars
+                  if k.startswith("accuracy") and np.isscalar(v)}
         correct[c] = r["correct_all_activity"]
     n = len(labels)
     drop = paired_difference(correct["trained"], correct[final])

@@ -26,6 +26,7 @@ from spinsyn.devices.synapse import DEVICE_FAMILY
 from .ageing import DEFAULT_DEPLOYMENT_S
 from .export import ExportConfig, ExportResult, export_chip
 from .inputs import WeightSource, load_weights
+from .mapping import MappingKind
 from .program import WriteVerifyConfig
 
 #: what an ideal run is exported as unless a synapse is given
@@ -82,7 +83,7 @@ def run_target(src: WeightSource, synapse: str | SynapseSpec | None = None, *, r
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, *, synapse: str | SynapseSpec | None = None,
-               requantize: bool = False, tile: tuple[int, int] = (128, 128), mapping: str = "unipolar",
+               requantize: bool = False, tile: tuple[int, int] = (128, 128), mapping: MappingKind = "unipolar",
                seed: int = 0, overwrite: bool = False, write_verify: WriteVerifyConfig | None = None,
                device: str | None = None, device_params: dict[str, Any] | None = None,
                w_range: tuple[float, float] | None = None, csv: bool = True, write_pulse: str = "auto",

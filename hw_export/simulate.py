@@ -186,7 +186,7 @@ def _ageing(chip: Chip, out: dict[str, Any], after: list[tuple[str, float]] | No
     """Age the programmed chip through ``after`` ((label, s), sorted): the aged states and the ageing record."""
     if not after:
         return None, None
-    from .ageing import FLIP_FORMULA, NO_AGEING, age_chip, device_retention_s
+    from .ageing import FLIP_FORMULA, NO_AGEING, age_chip, device_retention_s  # lazy: startup
 
     dev = chip_device(chip)
     tau = device_retention_s(dev)
@@ -197,8 +197,8 @@ def _ageing(chip: Chip, out: dict[str, Any], after: list[tuple[str, float]] | No
 
 def _ageing_accuracy(ageing: dict[str, Any], ev: dict[str, Any]) -> None:
     """Accuracy, CI and retention loss of every age (from the round trip) and the 1-point time, in place."""
-    from .ageing import one_point_time
-    from .roundtrip import AGED_PREFIX
+    from .ageing import one_point_time  # lazy: startup
+    from .roundtrip import AGED_PREFIX  # lazy: startup
 
     key, terms = ev["accuracy_key"], {t["to"]: t for t in ev["loss_terms"] if t["term"] == "retention"}
     for a in ageing["ages"]:
@@ -225,19 +225,19 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
     flipped fraction, the level error and (runs) the accuracy ``aged@<label>`` with its CI and retention loss,
     and ``one_point`` (the time at which 1 accuracy point is lost).
     """
-    from .ageing import check_ages, parse_ages
-    from .roundtrip import evaluate_round_trip
+    from .ageing import check_ages, parse_ages  # lazy: startup
+    from .roundtrip import evaluate_round_trip  # lazy: startup
 
     ages = parse_ages(after) if isinstance(after, str) else (check_ages(list(after)) if after else None)
     if n_test is not None:
-        from spinsyn.validation import check_scalar
+        from spinsyn.validation import check_scalar  # lazy: startup
 
         check_scalar(n_test, "--n-test", int, min_val=1)
     chip = load_chip(Path(chip_dir), allow_extra=allow_extra)
     src = chip.meta.get("source", {})
     rd = Path(run_dir) if run_dir else (Path(src["run_dir"]) if src.get("run_dir") else None)
     if rd is not None:
-        from spinsyn.snn import read_checkpoint
+        from spinsyn.snn import read_checkpoint  # lazy: startup
 
         read_checkpoint(rd)  # the run's checkpoint is range-checked before the chip is programmed
     out = program_chip(chip, seed=seed, disturb=disturb, backend=backend)
@@ -267,12 +267,12 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
 
 def plot_ageing(result: dict[str, Any], path: Path) -> Path:
     """``accuracy_vs_time.png``: accuracy (95 % CI) and flipped-MTJ fraction against time after programming."""
-    import matplotlib
+    import matplotlib  # lazy: startup
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: startup
 
-    from .ageing import format_duration
+    from .ageing import format_duration  # lazy: startup
 
     ag = result["ageing"]
     ages = [a for a in ag["ages"] if a["t_s"] > 0]
@@ -305,8 +305,8 @@ def plot_ageing(result: dict[str, Any], path: Path) -> Path:
     ax2.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     path = Path(path)
-    from spinsyn.fileio import atomic_path
-    from spinsyn.validation import figure_save_kwargs
+    from spinsyn.fileio import atomic_path  # lazy: startup
+    from spinsyn.validation import figure_save_kwargs  # lazy: startup
 
     fmt = path.suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:  # a refused write (EFBIG, ENOSPC) names path and leaves no partial figure

@@ -26,101 +26,22 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from . import chipfile, interrupts
+from .chipfile import TileData, chip_dir_problem
+from .interrupts import check_interrupted, interrupt_guard  # noqa: F401  (re-exported)
 
 TMP_PREFIX = ".spinsyn-export-"
 TMP_SUFFIX = ".tmp"
 MARKER_NAME = ".spinsyn-tmp"
 MARKER_FORMAT = "spinsyn-export-tmp"
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-# ----------------------------------------------------------------------------- signals
-class _Guard:
-    """State of the active :func:`interrupt_guard`: the first signal, whether it was raised, commit phase."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.raised = False
-        self.committing = False
-        self.exc: BaseException | None = None  # the interruption the handler raised
-
-
-_GUARD: _Guard | None = None
-
-
-def _interruption(signum: int) -> BaseException:
-    return KeyboardInterrupt() if signum == signal.SIGINT else SystemExit(128 + signum)
-
-
-def _handler(signum: int, frame: Any) -> None:
-    g = _GUARD
-    if g is None:  # pragma: no cover - handlers are removed with the guard
-        raise _interruption(signum)
-    if g.signum is None:
-        g.signum = signum
-    if g.raised or g.committing:
-        return
-    g.raised = True
-    g.exc = _interruption(signum)
-    raise g.exc
-
-
-def _quiet_unraisable(prev: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """An ``sys.unraisablehook`` that drops the guard's own interruption: raised by the handler inside a
-    finaliser (``__del__``, a weakref callback of h5py or a thread pool) it cannot propagate and Python would
-    print "Exception ignored ... SystemExit: 143"; it is recorded, and :func:`check_interrupted` raises it
-    again at the export's next safe point. Everything else goes to ``prev``."""
-
-    def hook(unraisable: Any) -> None:
-        g = _GUARD
-        exc = getattr(unraisable, "exc_value", None)
-        if g is not None and g.signum is not None and exc is not None and exc is g.exc:
-            return
-        prev(unraisable)
-
-    return hook
-
-
-@contextlib.contextmanager
-def interrupt_guard(*, ignore_after: bool = False) -> Iterator[_Guard | None]:
-    """SIGINT -> KeyboardInterrupt, SIGTERM -> SystemExit(143), recorded for :func:`check_interrupted`.
-    ``ignore_after``: leave both signals ignored after a successful exit (the CLI, whose work is done)."""
-    global _GUARD
-    if _GUARD is not None or threading.current_thread() is not threading.main_thread():
-        yield _GUARD
-        return
-    g = _Guard()
-    _GUARD = g
-    prev_hook = sys.unraisablehook
-    sys.unraisablehook = _quiet_unraisable(prev_hook)
-    prev = {s: signal.signal(s, _handler) for s in _SIGNALS}
-    ok = False
-    try:
-        yield g
-        ok = True
-    finally:
-        for s, h in prev.items():
-            signal.signal(s, signal.SIG_IGN if ok and ignore_after else h)
-        _GUARD = None
-        sys.unraisablehook = prev_hook
-
-
-def check_interrupted() -> None:
-    """Raise the recorded interruption, if any (also when it was raised before and swallowed)."""
-    g = _GUARD
-    if g is not None and g.signum is not None:
-        g.raised = True
-        g.exc = _interruption(g.signum)
-        raise g.exc
 
 
 # ----------------------------------------------------------------------------- stale temporary folders
@@ -162,7 +83,7 @@ def _marker(wrapper: Path) -> dict[str, Any] | None:
 
 def remove_stale(parent: Path) -> list[Path]:
     """Remove the temporary folders of dead exports of this host in ``parent``; returns those removed."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(parent).iterdir())
     except OSError:
@@ -205,7 +126,7 @@ def _rmtree(p: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- staging
-def is_or_holds(folder: Path, path: Path) -> bool:
+def is_or_holds(folder: str | Path, path: str | Path) -> bool:
     """``path`` (resolved) is ``folder`` (resolved) or lies inside it."""
     f, p = Path(folder).resolve(), Path(path).resolve()
     return p == f or f in p.parents
@@ -213,8 +134,6 @@ def is_or_holds(folder: Path, path: Path) -> bool:
 
 def check_out_dir(out_dir: Path, *, overwrite: bool, sources: tuple[Path, ...] = ()) -> None:
     """Refuse an ``--out`` that is (or holds) a source, exists without ``overwrite``, or is not a chip."""
-    from .chipfile import chip_dir_problem
-
     for src in sources:
         if is_or_holds(out_dir, src):
             what = "is" if Path(out_dir).resolve() == Path(src).resolve() else "holds"
@@ -245,7 +164,7 @@ class Staging:
         return self.wrapper / "chip"
 
     def __enter__(self) -> Staging:
-        from spinsyn.locks import folder_lock
+        from spinsyn.locks import folder_lock  # lazy: startup
 
         check_out_dir(self.out_dir, overwrite=self.overwrite, sources=self.sources)
         self._lock = contextlib.ExitStack()  # one writer per chip folder (re-entrant: the CLI holds it already)
@@ -273,11 +192,12 @@ class Staging:
 
     def commit(self) -> None:
         """Rename the payload onto ``out_dir`` (an existing chip moved into the wrapper first)."""
-        g = _GUARD
+        g = interrupts._GUARD
         if g is not None:
             g.committing = True  # from here on a signal is recorded, not raised
         check_interrupted()
         check_out_dir(self.out_dir, overwrite=self.overwrite, sources=self.sources)
+        assert self.wrapper is not None  # set by __enter__
         old = self.wrapper / "old"
         moved = False
         if self.out_dir.exists() or self.out_dir.is_symlink():
@@ -303,3 +223,40 @@ class Staging:
         finally:
             if self._lock is not None:
                 self._lock.close()
+
+
+def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray],
+                   tiles: list[TileData], report: dict[str, Any], targets_uS: np.ndarray | None,
+                   discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False,
+                   schedule_compression: int = 1, jobs: int = 2, fusion: bool = False,
+                   sources: tuple[Path, ...] = ()) -> Path:
+    """Write the whole chip directory atomically (``spinsyn.hw_export.staging``: a marked temporary folder,
+    renamed onto ``out_dir`` when complete; removed on error, SIGINT or SIGTERM).
+
+    ``targets_uS`` (I, M) is the layer's target conductance matrix in uS (also written in aihwkit's Fusion
+    CSV layout when ``fusion`` is True, i.e. one device per weight). ``overwrite`` replaces an existing chip
+    folder (never anything else); ``sources``: paths the export read, which ``out_dir`` must neither be nor
+    hold. Returns ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    with interrupt_guard(), Staging(out_dir, overwrite, sources) as st:
+        try:
+            chipfile._write_payload(st.payload, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
+                           targets_uS=targets_uS, discrete=discrete, seed=seed, csv=csv,
+                           schedule_compression=schedule_compression, jobs=jobs, fusion=fusion)
+        except OSError as exc:  # a refused write (EFBIG, ENOSPC) names the chip's file, not the staging copy
+            raise _named_in_out(exc, st.payload, out_dir) from None
+        st.commit()
+    return out_dir
+
+
+def _named_in_out(exc: OSError, payload: Path, out_dir: Path) -> OSError:
+    """``exc`` naming ``out_dir/<file>`` where it names ``payload/<file>`` of the staging folder."""
+    name = exc.filename
+    if name is None:
+        return OSError(exc.errno, exc.strerror or str(exc), str(out_dir))
+    try:
+        rel = Path(os.path.abspath(name)).relative_to(os.path.abspath(payload))
+    except ValueError:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(out_dir / rel))

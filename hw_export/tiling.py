@@ -19,7 +19,7 @@ _TILE_RE = re.compile(r"^(\d+)[xX](\d+)$")
 
 def parse_tile(text: str) -> tuple[int, int]:
     """Parse ``RxC`` (e.g. ``128x128``) into (rows, cols). Raises ValueError otherwise."""
-    from spinsyn.validation import check_scalar
+    from spinsyn.validation import check_scalar  # lazy: startup
 
     m = _TILE_RE.match(str(text).strip())
     if not m:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -19,14 +20,14 @@ from . import labels as L
 def assign_run_labels(run_dir: str | Path, n_assign: int, data_dir: str | None = None, device: str = "auto") -> dict:
     """Assign labels on ``n_assign`` training images and store ``assignments``/``proportions`` in ``run_dir``'s
     checkpoint. Returns ``{"n_assign", "assigned_classes"}``."""
-    from spinsyn.locks import folder_lock
-    from spinsyn.mnist import load_mnist
-    from spinsyn.validation import check_scalar
+    from spinsyn.locks import folder_lock  # lazy: startup
+    from spinsyn.mnist import load_mnist  # lazy: startup
+    from spinsyn.validation import check_scalar  # lazy: startup
 
-    from .checkpoint import CHECKPOINT_NAME, read_checkpoint, save_checkpoint
-    from .config import resolve_device
-    from .engine import NetState, make_engine
-    from .network import _counts, load_run
+    from .checkpoint import CHECKPOINT_NAME, read_checkpoint, save_checkpoint  # lazy: startup
+    from .config import resolve_device  # lazy: startup
+    from .engine import NetState, make_engine  # lazy: startup
+    from .network import _counts, load_run  # lazy: startup
 
     check_scalar(n_assign, "--assign", int, min_val=1)
     run_dir = Path(run_dir)
@@ -45,8 +46,9 @@ def assign_run_labels(run_dir: str | Path, n_assign: int, data_dir: str | None =
                           dev)
         counts = _counts(eng, X, net.params, net.config.seed + 2, None, min_spikes=net.config.min_spikes)
         asg, props = L.assign_labels(counts, y.astype(np.int64))
+        pos = cast(tuple[int, int], tuple(int(v) for v in ck["position"].tolist()))  # (epoch, images done in it)
         save_checkpoint(run_dir / CHECKPOINT_NAME, ck["config_json"], net.synapse, net.compiled, ns,
-                        tuple(int(v) for v in ck["position"].tolist()), json.loads(ck["history_json"]),
+                        pos, json.loads(ck["history_json"]),
                         np.asarray(ck["recent_counts"].numpy()), np.asarray(ck["recent_labels"].numpy()),
                         net.config.seed, {"assignments": asg, "proportions": props})
     return {"n_assign": int(n_assign), "assigned_classes": int(len(np.unique(asg)))}

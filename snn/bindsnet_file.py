@@ -30,9 +30,10 @@ import pickle
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from spinsyn.fileio import SpinsynFileError
 from spinsyn.safeload import check_zip, clean_text, file_error, mib, open_zip, over_budget, read_budget, read_member
 
@@ -49,10 +50,10 @@ BINDSNET_CLASSES = frozenset(
     + [f"bindsnet.learning.MCC_learning.{n}" for n in ("NoOp", "PostPre", "DiehlAndCook", "MSTDP", "MSTDPET")]
 )
 #: torch storage class → numpy dtype of its elements
-_STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-                   "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
-                   "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
-                   "BoolStorage": np.bool_}
+_STORAGE_DTYPES: dict[str, npt.DTypeLike] = {
+    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+    "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
+    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
 #: largest ``data.pkl`` read (bytes; a BindsNET network pickles to a few KB, its tensors live in storages)
 PICKLE_LIMIT = 4 << 20
 #: a tensor may reuse its storage's elements (stride 0, overlapping strides) only up to this many bytes
@@ -198,7 +199,8 @@ _SIMPLE = {"builtins.set": _set, "__builtin__.set": _set, "builtins.frozenset": 
 class _Unpickler(pickle.Unpickler):
     def __init__(self, data: bytes, read_storage, where: str, budget: _Budget) -> None:
         super().__init__(io.BytesIO(data))
-        self.read_storage, self.where, self.classes, self.budget = read_storage, where, {}, budget
+        self.classes: dict[str, type] = {}
+        self.read_storage, self.where, self.budget = read_storage, where, budget
 
     def find_class(self, module: str, name: str) -> Any:
         path = f"{module}.{name}"
@@ -297,7 +299,7 @@ class _Storages:
         if len(raw) < nbytes:
             raise _Malformed(f"storage {key} holds {len(raw)} bytes but its tensor declares {numel} {type_name} "
                              f"elements ({nbytes} bytes): short storage, the file is truncated or forged")
-        bo = "<" if self.order == "little" else ">"
+        bo: Literal["<", ">"] = "<" if self.order == "little" else ">"
         if dt == "bfloat16":  # numpy has none: the upper 16 bits of a float32
             a = (np.frombuffer(raw, bo + "u2").astype(np.uint32) << 16).view(np.float32)
         else:

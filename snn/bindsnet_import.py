@@ -111,7 +111,7 @@ def _layers(net: Record, where: str) -> tuple[str, str, str, dict]:
     bad = next((k for k in layers if not isinstance(k, str)), None)
     if bad is not None:
         raise SpinsynFileError(f"{where}: a layer is named by {_what(bad)}, not by a string")
-    by = {}
+    by: dict[str, list[str]] = {}
     for name, rec in layers.items():
         by.setdefault(_name(rec), []).append(name)
     for cls in (INPUT_CLASS, EXC_CLASS, INH_CLASS):
@@ -228,7 +228,7 @@ def read_labels(path: str | Path, n: int) -> np.ndarray:
     """Per-neuron classes (n,) int64 from a ``torch.save``\\ d tensor (−1 = unassigned), read with
     ``torch.load(weights_only=True)`` after the archive's members are checked against the read budget
     (:func:`spinsyn.safeload.check_torch_file`). Errors are one clean line naming the file."""
-    import torch
+    import torch  # lazy: startup
 
     path = Path(path)
     check_torch_file(path)
@@ -271,10 +271,10 @@ def load_bindsnet(path: str | Path) -> BindsnetNetwork:
 
 
 def _config(bn: BindsnetNetwork, origin: dict, intensity_Hz: float | None, time_ms: float | None):
-    from .config import INPUT_PRESETS, TrainConfig
+    from .config import INPUT_PRESETS, TrainConfig  # lazy: startup
 
-    inp = {**INPUT_PRESETS["bindsnet"], **{k: v for k, v in (("intensity_Hz", intensity_Hz), ("time_ms", time_ms))
-                                           if v is not None}}
+    inp: dict[str, Any] = {**INPUT_PRESETS["bindsnet"],
+                           **{k: v for k, v in (("intensity_Hz", intensity_Hz), ("time_ms", time_ms)) if v is not None}}
     params = dataclasses.replace(bn.params, **inp)
     # n_train/n_assign/n_test are placeholders (the network was trained elsewhere); origin says where
     return TrainConfig(synapse="ideal", rule={"name": "postpre", "nu_pre": bn.nu[0], "nu_post": bn.nu[1]},
@@ -287,13 +287,13 @@ def import_bindsnet(net_file: str | Path, out_dir: str | Path, labels: str | Pat
     """Import a BindsNET ``DiehlAndCook2015`` file into a new run folder ``out_dir`` (checkpoint written by
     snn's own writer, atomically, under the folder's lock). Every file and option is checked before anything is
     written. Returns a summary dict (neurons, θ range, assigned neurons, notes)."""
-    from spinsyn.locks import folder_lock
-    from spinsyn.validation import check_file, check_scalar
+    from spinsyn.locks import folder_lock  # lazy: startup
+    from spinsyn.validation import check_file, check_scalar  # lazy: startup
 
-    from .checkpoint import CHECKPOINT_NAME, save_checkpoint
-    from .config import validate_config
-    from .engine import NetState
-    from .trainer import check_run_dir
+    from .checkpoint import CHECKPOINT_NAME, save_checkpoint  # lazy: startup
+    from .config import validate_config  # lazy: startup
+    from .engine import NetState  # lazy: startup
+    from .trainer import check_run_dir  # lazy: startup
 
     net_file = check_file(net_file, "NET.pt")
     labels_p = check_file(labels, "--labels") if labels is not None else None

@@ -67,8 +67,9 @@ def _uint(a: np.ndarray, top: int | None = None) -> np.ndarray:
     return a.astype(np.int64)
 
 
-def _level_w(syn: Synapse, state: np.ndarray, gp: np.ndarray, gap: np.ndarray, w_source: np.ndarray) -> np.ndarray:
-    """Weights (784, N) float64 of a leveled network, computed as the engines do (bit-identical)."""
+def _level_w(syn: Synapse, state: np.ndarray, gp: Any, gap: Any, w_source: Any) -> np.ndarray:
+    """Weights (784, N) float64 of a leveled network, computed as the engines do (bit-identical). ``gp``/``gap``
+    (S, compound only) and ``w_source`` are arrays, or None where the kind or file has none."""
     gmin, gmax = syn.g_bounds_S()
     if syn.kind == SYN_COMPOUND:
         n = syn.n_states
@@ -189,7 +190,7 @@ def _zip_names(path: Path) -> list[str]:
 
 def _read_torch(path: Path) -> Any:
     """A v2 (``torch.save``) checkpoint as torch loads it."""
-    import torch
+    import torch  # lazy: startup
 
     check_zip_file(path)  # declared member sizes within the read budget before torch inflates them
     try:
@@ -200,7 +201,7 @@ def _read_torch(path: Path) -> Any:
 
 def _read_v3(path: Path) -> dict[str, Any]:
     """A v3 (``.npz``) checkpoint as the same dict a v2 one gives (torch tensors, ``w``/``g_S`` derived)."""
-    import torch
+    import torch  # lazy: startup
 
     check_npz(path)  # members' declared sizes and .npy headers checked against the read budget before np.load
     try:
@@ -401,7 +402,7 @@ def _as_array(path: Path, key: str, val: Any) -> np.ndarray:
     """``val`` (a numpy array, or a v2 torch tensor) as a numpy array."""
     if isinstance(val, np.ndarray):
         return val
-    import torch
+    import torch  # lazy: startup
 
     if not isinstance(val, torch.Tensor):
         raise SpinsynFileError(f"{path}: {key} is a {type(val).__name__}; expected an array")

@@ -5,13 +5,17 @@ checked here, once, before any work; code behind this boundary trusts the config
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from spinsyn.devices import KIND_COMPOUND, KIND_DW, KIND_IDEAL, KIND_QUANTIZED, SynapseSpec
+from spinsyn.options import NU_MAX as NU_MAX  # re-exported (spinsyn.snn.checkpoint)
+from spinsyn.options import TRAIN_OPTIONS
 from spinsyn.validation import check_choice, check_file, check_scalar
 
 from .params import N_INPUT, NetworkParams
@@ -31,19 +35,23 @@ INPUT_PRESETS = {"bindsnet": {"intensity_Hz": 128.0, "time_ms": 250.0},
                  "diehl-cook": {"intensity_Hz": 63.75, "time_ms": 350.0}}
 #: PostPre defaults (BindsNET)
 POSTPRE_NU, POSTPRE_NU_PRE = 0.01, 1e-4
-#: largest learning rate accepted (``--nu``, ``--nu-pre``): ν is the weight change per pairing at the rule's
-#: peak and weights live in [0, 1], so ν ≥ 1 already saturates every update; beyond 10³ it is a typo
-NU_MAX = 1e3
 #: the torch devices a config may name (checked by form here; :func:`resolve_device` checks availability)
 DEVICE_FORMS = "auto, cpu or cuda[:i]"
 #: depression offset of the trace rule without per-neuron normalisation (with it: 0)
 NO_NORM_OFFSET = 0.5
-#: option name (as typed on the command line) of each rule / synapse field
-RULE_OPTION = {"nu_post": "--nu", "nu_pre": "--nu-pre", "spread": "--rule-spread", "offset": "--rule-offset",
-               "tau_trace_ms": "rule.tau_trace_ms"}
-SYNAPSE_OPTION = {"gain": "--compound-gain", "g_spread": "--g-spread", "read_noise": "--read-noise",
-                  "stochastic": "--deterministic-rounding"}
+#: the training option (``spinsyn.options.TRAIN_OPTIONS``) of each rule / synapse field (its flag, type and range)
+RULE_OPTION = {"nu_post": "nu", "nu_pre": "nu_pre", "spread": "rule_spread", "offset": "rule_offset"}
+SYNAPSE_OPTION = {"gain": "compound_gain", "g_spread": "g_spread", "read_noise": "read_noise_sigma",
+                  "stochastic": "deterministic_rounding"}
+#: the config field of each option whose name differs (stored configs keep their keys)
+CONFIG_FIELD = {"nu_final": "nu_final_frac"}
 _INT = (int, np.integer)
+_O = TRAIN_OPTIONS
+
+
+def _default(name: str) -> Any:
+    """The table default of option ``name`` (the config field's default)."""
+    return TRAIN_OPTIONS[name].default
 
 
 @dataclass
@@ -52,30 +60,30 @@ class TrainConfig:
     device (auto, cpu, cuda[:i]); ``device_preset``: the synapse device preset (``spinsyn.devices.PRESETS``;
     None = the default of the synapse kind)."""
 
-    synapse: str = "ideal"
+    synapse: str = _default("synapse")
     rule: dict = field(default_factory=lambda: {"name": "trace"})
     network: dict = field(default_factory=lambda: NetworkParams().to_dict())
-    n_train: int = 60000
-    n_test: int = 10000
-    n_assign: int = 10000
-    epochs: int = 1
-    batch: int = 1
-    batch_ramp: int = 0  # warm start: batch 1 for the first batch_ramp images of the run, then batch; 0 = off
-    merge: str = "winner"  # how a batch's per-image weight changes combine: "winner" | "sum" | "winner-scaled"
-    seed: int = 0
-    engine: str = "auto"  # "numba" | "torch" | "auto"
-    device: str = "auto"
-    shuffle: bool = True
-    checkpoint_every: int = 5000
-    min_spikes: int = 0  # inference: re-show an image with +32 Hz while it evokes fewer spikes (D&C); 0 = off
+    n_train: int = _default("n_train")
+    n_test: int = _default("n_test")
+    n_assign: int = _default("n_assign")
+    epochs: int = _default("epochs")
+    batch: int = _default("batch")
+    batch_ramp: int = _default("batch_ramp")  # warm start: batch 1 for the first batch_ramp images, then batch
+    merge: str = _default("merge")  # how a batch's per-image weight changes combine: "winner" | "sum" | ...
+    seed: int = _default("seed")
+    engine: str = _default("engine")  # "numba" | "torch" | "auto"
+    device: str = _default("device")
+    shuffle: bool = _default("shuffle")
+    checkpoint_every: int = _default("checkpoint_every")
+    min_spikes: int = _default("min_spikes")  # inference: re-show an image with +32 Hz while it evokes fewer spikes
     synapse_options: dict = field(default_factory=dict)
     data_dir: str | None = None
     nu_final_frac: float = 1.0  # learning rates decay linearly to this fraction of their start over the run
-    train_min_spikes: int = 0  # training: re-show an image at +32 Hz while it evokes fewer spikes (D&C); 0 = off
+    train_min_spikes: int = _default("train_min_spikes")  # training: re-show an image at +32 Hz (D&C); 0 = off
     device_preset: str | None = None
-    checkpoint_weights: str = "float64"  # ideal synapses: dtype of w in the final checkpoint (float64/32/16)
-    plots: bool = True  # write the PNG figures at the end of the run (matplotlib; ~1.3 s)
-    threads: int = 0  # numba CPU threads (0 = all allowed by NUMBA_NUM_THREADS)
+    checkpoint_weights: str = _default("checkpoint_weights")  # ideal synapses: dtype of w in the final checkpoint
+    plots: bool = _default("plots")  # write the PNG figures at the end of the run (matplotlib; ~1.3 s)
+    threads: int = _default("threads")  # numba CPU threads (0 = all allowed by NUMBA_NUM_THREADS)
     origin: dict | None = None  # where a run not trained by spinsyn came from (`spinsyn import`); None = trained
 
     def to_json(self) -> str:
@@ -103,7 +111,7 @@ class TrainConfig:
 # ---------------------------------------------------------------------------------------------- make_config
 def _rule_file(path: str | Path) -> dict:
     """``{"name": "sweep", "sweep_path"}`` for a device sweep HDF5, else ``{"rule_path"}`` (a rule JSON)."""
-    import h5py
+    import h5py  # lazy: startup
 
     p = check_file(path, "--rule").resolve()
     return {"name": "sweep", "sweep_path": str(p)} if h5py.is_hdf5(p) else {"rule_path": str(p)}
@@ -127,56 +135,57 @@ def _rule_options(kind: str, learning_rule: str, rule: str | Path | None, nu: fl
 
 
 def _synapse_options(kind: str, deterministic_rounding: bool, compound_gain: float | None,
-                     g_spread: float | None, read_noise: float | None) -> dict:
+                     g_spread: float | None, read_noise_sigma: float | None) -> dict:
+    """The synapse strategy options (keys as stored in checkpoints: ``read_noise`` is the read noise σ)."""
     opts: dict[str, Any] = {}
     if kind in (KIND_QUANTIZED, KIND_DW) and deterministic_rounding:
         opts["stochastic"] = False
-    for key, val in (("gain", compound_gain), ("g_spread", g_spread), ("read_noise", read_noise)):
+    for key, val in (("gain", compound_gain), ("g_spread", g_spread), ("read_noise", read_noise_sigma)):
         if val is not None:
             if kind != KIND_COMPOUND:
-                raise ValueError(f"{SYNAPSE_OPTION[key]} applies to compound synapses only")
+                raise ValueError(f"{_O[SYNAPSE_OPTION[key]].cli} applies to compound synapses only")
             opts[key] = val
     return opts
 
 
 def _network(neurons: int, input_preset: str, intensity: float | None, time_ms: float | None,
              w_inh: float | None, norm: bool) -> dict:
-    inp = dict(INPUT_PRESETS[check_choice(input_preset, "--input", sorted(INPUT_PRESETS))])
+    inp: dict[str, Any] = dict(INPUT_PRESETS[check_choice(input_preset, "--input", sorted(INPUT_PRESETS))])
     for key, val in (("intensity_Hz", intensity), ("time_ms", time_ms), ("w_inh_exc_mV", w_inh)):
         if val is not None:
             inp[key] = val
     return NetworkParams(n_neurons=neurons, norm=78.4 if norm else None, **inp).to_dict()
 
 
-def make_config(*, synapse: str = "ideal", neurons: int = 100, n_train: int = 60000, n_test: int = 10000,
-                n_assign: int = 10000, epochs: int = 1, batch: int = 1, batch_ramp: int = 0, merge: str = "winner",
-                seed: int = 0,
-                device: str = "auto", engine: str = "auto", device_preset: str | None = None,
-                data_dir: str | Path | None = None, rule: str | Path | None = None, learning_rule: str = "trace",
-                nu: float | None = None, nu_final: float | None = None, nu_pre: float | None = None,
-                rule_spread: float = 0.0, rule_offset: float | None = None, soft_bound: bool = False,
-                deterministic_rounding: bool = False, compound_gain: float | None = None,
-                g_spread: float | None = None, read_noise: float | None = None, input_preset: str = "bindsnet",
-                intensity: float | None = None, time_ms: float | None = None, w_inh: float | None = None,
-                norm: bool = True, shuffle: bool = True, min_spikes: int = 0, train_min_spikes: int = 0,
-                checkpoint_every: int = 5000, checkpoint_weights: str = "float64", plots: bool = True,
-                threads: int = 0) -> TrainConfig:
-    """A validated :class:`TrainConfig` from options named as on the command line (``spinsyn train --help``),
-    with the per-synapse defaults (:data:`DEFAULT_NU`, :data:`DEFAULT_NU_FINAL`, :data:`INPUT_PRESETS`, rule
-    offset 0.5 without normalisation). ``rule``: a rule JSON or a device sweep HDF5 (detected by content);
-    ``device``: torch device; ``device_preset``: synapse device preset. Raises ValueError naming the option."""
-    kind = SynapseSpec.parse(synapse).kind
+#: options built into the config by the functions above; every other option is copied to the config field of
+#: its name (a new option with a field of its name needs no code here)
+_BUILT = frozenset({"synapse", "neurons", "input_preset", "intensity", "time_ms", "w_inh", "norm", "rule",
+                    "learning_rule", "nu", "nu_pre", "rule_spread", "rule_offset", "soft_bound",
+                    "deterministic_rounding", "compound_gain", "g_spread", "read_noise_sigma", "nu_final", "data_dir"})
+#: the options stored as given in the config field of their name (counts, choices, switches)
+PLAIN_OPTIONS = tuple(n for n in TRAIN_OPTIONS if n not in _BUILT)
+
+
+def make_config(**options: Any) -> TrainConfig:
+    """A validated :class:`TrainConfig` from options named as in :data:`spinsyn.options.TRAIN_OPTIONS` (the
+    ``spinsyn train`` flags, ``--n-train`` → ``n_train``; ``--input`` → ``input_preset``, ``--read-noise`` →
+    ``read_noise_sigma``, whose old name ``read_noise`` is still accepted; ``--no-norm`` → ``norm=False``), each
+    at its table default unless given, with the per-synapse defaults (:data:`DEFAULT_NU`, :data:`DEFAULT_NU_FINAL`,
+    :data:`INPUT_PRESETS`, rule offset 0.5 without normalisation). ``rule``: a rule JSON or a device sweep HDF5
+    (detected by content); ``device``: torch device; ``device_preset``: synapse device preset. Raises ValueError
+    naming the option (TypeError for an unknown keyword)."""
+    o = TRAIN_OPTIONS.resolve(options, "make_config")
+    kind = SynapseSpec.parse(o["synapse"]).kind
+    network = _network(o["neurons"], o["input_preset"], o["intensity"], o["time_ms"], o["w_inh"], o["norm"])
+    rule = _rule_options(kind, o["learning_rule"], o["rule"], o["nu"], o["nu_pre"], o["rule_spread"],
+                         o["rule_offset"], o["soft_bound"], o["norm"])
+    syn = _synapse_options(kind, o["deterministic_rounding"], o["compound_gain"], o["g_spread"],
+                           o["read_noise_sigma"])
     cfg = TrainConfig(
-        synapse=str(synapse), network=_network(neurons, input_preset, intensity, time_ms, w_inh, norm),
-        rule=_rule_options(kind, learning_rule, rule, nu, nu_pre, rule_spread, rule_offset, soft_bound, norm),
-        synapse_options=_synapse_options(kind, deterministic_rounding, compound_gain, g_spread, read_noise),
-        n_train=n_train, n_test=n_test, n_assign=n_assign, epochs=epochs, batch=batch, batch_ramp=batch_ramp,
-        merge=merge, seed=seed,
-        engine=engine, device=device, device_preset=device_preset, shuffle=shuffle, min_spikes=min_spikes,
-        train_min_spikes=train_min_spikes, checkpoint_every=checkpoint_every,
-        checkpoint_weights=checkpoint_weights, plots=plots, threads=threads,
-        nu_final_frac=DEFAULT_NU_FINAL.get(kind, 1.0) if nu_final is None else nu_final,
-        data_dir=str(Path(data_dir).resolve()) if data_dir else None)
+        synapse=str(o["synapse"]), network=network, rule=rule, synapse_options=syn,
+        nu_final_frac=DEFAULT_NU_FINAL.get(kind, 1.0) if o["nu_final"] is None else o["nu_final"],
+        data_dir=str(Path(o["data_dir"]).resolve()) if o["data_dir"] else None,
+        **{n: o[n] for n in PLAIN_OPTIONS})
     validate_config(cfg)
     return cfg
 
@@ -185,9 +194,6 @@ def make_config(*, synapse: str = "ideal", neurons: int = 100, n_train: int = 60
 def _may_have_gpu() -> bool:
     """False only on a POSIX machine with no NVIDIA (``/dev/nvidia<i>``), ROCm (``/dev/kfd``) or WSL (``/dev/dxg``)
     GPU device node, where ``torch.cuda.is_available()`` is necessarily False."""
-    import glob
-    import os
-
     if os.name != "posix":
         return True
     return bool(glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/kfd") or os.path.exists("/dev/dxg"))
@@ -201,7 +207,7 @@ def resolve_device(device: str) -> str:
         raise ValueError(f"--device: expected auto, cpu or cuda[:i], got {device!r}")
     if device == "auto" and not _may_have_gpu():
         return "cpu"  # no GPU device node: CUDA cannot be available, and torch (~1.3 s to import) is not needed
-    import torch
+    import torch  # lazy: startup
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -220,18 +226,13 @@ def resolve_engine(engine: str, device: str) -> str:
 
 
 def _check_numbers(cfg: TrainConfig) -> None:
-    """The run's counts, choices and field types (the checks that do not depend on this machine)."""
-    for name, lo in (("n_train", 1), ("n_test", 0), ("n_assign", 1), ("epochs", 1), ("batch", 1),
-                     ("checkpoint_every", 1), ("seed", 0), ("min_spikes", 0), ("train_min_spikes", 0),
-                     ("batch_ramp", 0)):
-        check_scalar(getattr(cfg, name), f"--{name.replace('_', '-')}", _INT, min_val=lo)
-    check_scalar(cfg.nu_final_frac, "--nu-final", float, min_val=0.0, max_val=1.0)
-    check_choice(cfg.merge, "--merge", ("winner", "sum", "winner-scaled"))
-    check_choice(cfg.shuffle, "shuffle", (True, False))
-    check_choice(cfg.plots, "plots", (True, False))
-    check_choice(cfg.checkpoint_weights, "--checkpoint-weights", ("float64", "float32", "float16"))
-    check_scalar(cfg.threads, "--threads", _INT, min_val=0)
-    check_choice(cfg.engine, "--engine", ("auto", "numba", "torch"))
+    """The run's counts, choices and field types (the checks that do not depend on this machine), each option
+    by its entry in :data:`spinsyn.options.TRAIN_OPTIONS`."""
+    for name in PLAIN_OPTIONS:
+        opt = _O[name]
+        if name not in ("device", "device_preset"):  # checked by form below
+            opt.check(getattr(cfg, name), name if opt.type is bool else None, optional=False)
+    _O["nu_final"].check(cfg.nu_final_frac, optional=False)
     dev = cfg.device
     if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:")
                                                                            and dev[5:].isdigit())):
@@ -249,20 +250,20 @@ def _check_run(cfg: TrainConfig) -> None:
     """:func:`_check_numbers`, then the thread count, device and engine this machine offers."""
     _check_numbers(cfg)
     if cfg.threads > 1:
-        from numba import config as numba_config
+        from numba import config as numba_config  # lazy: startup
 
-        check_scalar(cfg.threads, "--threads", _INT, max_val=int(numba_config.NUMBA_NUM_THREADS))
+        check_scalar(cfg.threads, _O["threads"].cli, _INT, max_val=int(numba_config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     engine = resolve_engine(cfg.engine, resolve_device(cfg.device))
     if cfg.train_min_spikes and engine != "numba":
         raise ValueError("--train-min-spikes: implemented in the numba CPU engine only (use --engine numba)")
 
 
 def _check_network(params: NetworkParams) -> None:
-    check_scalar(params.n_neurons, "--neurons", _INT, min_val=1)
+    _O["neurons"].check(params.n_neurons, optional=False)
     check_scalar(params.dt_ms, "network.dt_ms", float, min_val=0.0, include_boundaries="neither")
-    check_scalar(params.intensity_Hz, "--intensity", float, min_val=0.0, include_boundaries="neither")
-    check_scalar(params.time_ms, "--time-ms", float, min_val=params.dt_ms)
-    check_scalar(params.w_inh_exc_mV, "--w-inh", float, min_val=0.0)
+    _O["intensity"].check(params.intensity_Hz, optional=False)
+    check_scalar(params.time_ms, _O["time_ms"].cli, float, min_val=params.dt_ms)  # at least one time step
+    _O["w_inh"].check(params.w_inh_exc_mV, optional=False)
     check_scalar(params.w_exc_inh_mV, "network.w_exc_inh_mV", float, min_val=0.0)
     check_scalar(params.w_init_max, "network.w_init_max", float, min_val=0.0, max_val=1.0,
                  include_boundaries="right")
@@ -276,12 +277,11 @@ def _check_network(params: NetworkParams) -> None:
 
 def _check_rule(rule: LearningRule, files: bool) -> None:
     d = rule.to_dict()
-    for key, lo, hi in (("nu_post", 0.0, NU_MAX), ("nu_pre", 0.0, NU_MAX), ("spread", 0.0, None),
-                        ("offset", -1.0, 1.0)):
+    for key, option in RULE_OPTION.items():
         if key in d:
-            check_scalar(d[key], RULE_OPTION[key], float, min_val=lo, max_val=hi)
+            _O[option].check(d[key], optional=False)
     if "tau_trace_ms" in d:
-        check_scalar(d["tau_trace_ms"], RULE_OPTION["tau_trace_ms"], float, min_val=0.0, include_boundaries="neither")
+        check_scalar(d["tau_trace_ms"], "rule.tau_trace_ms", float, min_val=0.0, include_boundaries="neither")
     for key in ("rule_path", "sweep_path"):
         if files and d.get(key):
             check_file(d[key], "--rule")
@@ -291,12 +291,7 @@ def _check_rule(rule: LearningRule, files: bool) -> None:
 
 def _check_synapse(syn: Synapse) -> None:
     for key, val in syn.options().items():
-        if key == "stochastic":
-            check_choice(val, SYNAPSE_OPTION[key], (True, False))
-        elif key == "gain":
-            check_scalar(val, SYNAPSE_OPTION[key], float, min_val=0.0, include_boundaries="neither")
-        else:
-            check_scalar(val, SYNAPSE_OPTION[key], float, min_val=0.0, max_val=1.0)
+        _O[SYNAPSE_OPTION[key]].check(val, optional=False)
 
 
 def _parse_rule(d: Any) -> LearningRule:
@@ -336,6 +331,17 @@ def check_synapse(syn: Synapse) -> Synapse:
     return syn
 
 
+def _synapse_on_preset(cfg: TrainConfig) -> Synapse:
+    """The synapse strategy on its device; a preset that is unknown or does not fit the synapse kind is an error
+    of ``--device-preset``."""
+    if cfg.device_preset is None:
+        return make_synapse(cfg.synapse, None, **cfg.synapse_options)
+    try:
+        return make_synapse(cfg.synapse, cfg.device_preset, **cfg.synapse_options)
+    except ValueError as exc:
+        raise ValueError(f"--device-preset: {cfg.device_preset!r} for --synapse {cfg.synapse}: {exc}") from None
+
+
 def validate_config(cfg: TrainConfig, files: bool = True) -> tuple[NetworkParams, Synapse, LearningRule]:
     """Check every option before any work; returns the parsed network, synapse strategy (on its device) and
     rule. Does not open the rule file beyond checking it exists (``files``; off when resuming a run, whose
@@ -343,7 +349,7 @@ def validate_config(cfg: TrainConfig, files: bool = True) -> tuple[NetworkParams
     _check_run(cfg)
     params = _parse_network(cfg.network)
     _check_network(params)
-    syn = make_synapse(cfg.synapse, cfg.device_preset, **cfg.synapse_options)
+    syn = _synapse_on_preset(cfg)
     _check_synapse(syn)
     rule = _parse_rule(cfg.rule)
     _check_rule(rule, files)

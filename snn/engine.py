@@ -67,7 +67,7 @@ class NumbaEngine:
     def warm_up(self) -> None:
         """Load the compiled kernels (the first call of each loads it from numba's cache, ~0.5 s in all) on a
         1-step dummy image and copies of the state, so that timed calls count simulation only."""
-        from . import kernels as K
+        from . import kernels as K  # lazy: startup
 
         ns, r, N = self.ns, self.rule, self.ns.w.shape[1]
         w, th, p, sd = ns.w.copy(), ns.theta.copy(), np.zeros((1, 784)), np.zeros(1, np.uint32)
@@ -85,13 +85,13 @@ class NumbaEngine:
         """Use ``min(threads, B)`` threads for a call on ``B`` images: a parallel region with idle threads costs
         their wake-up and barrier (measured: batch-1 training at 2 threads on a loaded 2-core machine ran at 63
         instead of ~1,400 images/s)."""
-        import numba
+        import numba  # lazy: startup
 
-        n = self.threads or numba.config.NUMBA_NUM_THREADS
+        n = self.threads or numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at numba import
         numba.set_num_threads(max(1, min(n, B)))
 
     def train_batch(self, p_steps: np.ndarray, seeds: np.ndarray, update_seed: int) -> np.ndarray:
-        from . import kernels as K
+        from . import kernels as K  # lazy: startup
 
         B = p_steps.shape[0]
         self._pin(B)
@@ -107,7 +107,7 @@ class NumbaEngine:
     def _represent_weak(self, p_steps, seeds, dWT, counts, spiked, nsp, tha) -> None:
         """Replace, in the batch workspace, the result of every image with fewer than ``train_min_spikes``
         spikes by a new presentation at +32 Hz per retry (same frozen weights and θ; up to 5 retries)."""
-        from . import kernels as K
+        from . import kernels as K  # lazy: startup
 
         r_, ns = self.rule, self.ns
         base = self.params.intensity_Hz
@@ -126,7 +126,7 @@ class NumbaEngine:
             dWT[low], counts[low], spiked[low], nsp[low], tha[low] = sub
 
     def _merge(self, counts, dWT, spiked, nsp, tha, update_seed):
-        from . import kernels as K
+        from . import kernels as K  # lazy: startup
 
         ns = self.ns
         th0d = ns.theta * self.P[P_THETA_DECAY] ** self.T
@@ -136,7 +136,7 @@ class NumbaEngine:
                        bool(self.rule.soft_bound), self.scale_wins)
 
     def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-        from . import kernels as K
+        from . import kernels as K  # lazy: startup
 
         self._pin(p_steps.shape[0])
         counts = np.zeros((p_steps.shape[0], self.ns.w.shape[1]), np.int64)
@@ -145,7 +145,7 @@ class NumbaEngine:
 
     def train_trains(self, X: np.ndarray, update_seed: int) -> np.ndarray:
         """Train on given input spikes ``X`` (B, T, 784) bool as one batch. Returns counts (B, N)."""
-        from . import kernels as K
+        from . import kernels as K  # lazy: startup
 
         B = X.shape[0]
         dWT, counts, spiked, nsp, tha = self._workspace(B)
@@ -174,7 +174,7 @@ class TorchEngine:
 
     def __init__(self, ns: NetState, params: NetworkParams, rule: CompiledRule, syn: Synapse, norm: float,
                  merge_winner: bool = True, device: str = "cpu", dtype=None, scale_wins: bool = False):
-        import torch
+        import torch  # lazy: startup
 
         self.scale_wins = bool(scale_wins)  # ``--merge winner-scaled``
 
@@ -203,14 +203,14 @@ class TorchEngine:
         """The static training simulation for a batch of ``B`` on the engine's own ``w`` and θ. (Evaluation, a
         few large chunks, calls :func:`~spinsyn.snn.torch_engine.simulate` directly: a graph keeps its memory
         pool, and pools for 2,048-image chunks would not fit next to each other for thousands of neurons.)"""
-        from . import torch_engine as TE
+        from . import torch_engine as TE  # lazy: startup
 
         if B not in self._sims:
             self._sims[B] = TE.StaticSimulation(B, self.T, self.w, self.theta, self.P, True, capture=self.capture)
         return self._sims[B]
 
     def _update(self, X, update_seed: int):
-        from . import torch_engine as TE
+        from . import torch_engine as TE  # lazy: startup
 
         torch = self.torch
         S, th_after = self._sim(X.shape[0])(X)
@@ -228,7 +228,7 @@ class TorchEngine:
         return counts.round().to(torch.int64).cpu().numpy()
 
     def train_batch(self, p_steps: np.ndarray, seeds: np.ndarray, update_seed: int) -> np.ndarray:
-        from . import torch_engine as TE
+        from . import torch_engine as TE  # lazy: startup
 
         self.gen.manual_seed(int(update_seed))
         p = self.torch.as_tensor(p_steps, device=self.device, dtype=self.dtype)
@@ -239,7 +239,7 @@ class TorchEngine:
         return self._update(self.torch.as_tensor(X, device=self.device, dtype=self.dtype), update_seed)
 
     def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-        from . import torch_engine as TE
+        from . import torch_engine as TE  # lazy: startup
 
         torch = self.torch
         self.gen.manual_seed(int(seeds[0]) if len(seeds) else 0)

@@ -28,9 +28,9 @@ def register_import(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_import_bindsnet(args: argparse.Namespace) -> int:
-    from spinsyn.validation import check_output_folder
+    from spinsyn.validation import check_output_folder  # lazy: startup
 
-    from .bindsnet_import import import_bindsnet
+    from .bindsnet_import import import_bindsnet  # lazy: startup
 
     # output policy: --out is neither NET.pt nor the labels file, holds neither, and lies in no run, chip, study
     # or pipeline folder; import_bindsnet then refuses an existing run or a non-empty folder

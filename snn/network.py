@@ -116,15 +116,17 @@ def load_run(run_dir: str | Path) -> TrainedNetwork:
 
 # ---------------------------------------------------------------------------------------------- inference
 def _counts(engine, images: np.ndarray, params: NetworkParams, seed_base: int, w: np.ndarray | None,
-            chunk: int = 256, progress: Callable[[int], None] | None = None, read_noise: Callable | None = None,
+            chunk: int = 256, progress: Callable[[int], None] | None = None, read_noise_fn: Callable | None = None,
             min_spikes: int = 0) -> np.ndarray:
+    """Spike counts (n, N) of ``images``; ``read_noise_fn``: ``k -> w`` the noisy weights of the chunk starting at
+    image ``k`` (:func:`_noisy_weights_fn`), else the fixed weights ``w`` (None: the engine's own)."""
     p = spike_prob(images, params)
     if getattr(engine, "device", "cpu").startswith("cuda"):
         chunk = max(chunk, 2048)  # one batch of the torch engine per 2,048 images on a GPU
     out = []
     for k in range(0, len(p), chunk):
         seeds = image_seeds(seed_base, 10**6, np.arange(k, min(k + chunk, len(p))))
-        ww = read_noise(k) if read_noise is not None else w
+        ww = read_noise_fn(k) if read_noise_fn is not None else w
         out.append(engine.eval_counts(p[k:k + chunk], seeds, ww))
         if progress:
             progress(len(seeds))
@@ -139,7 +141,7 @@ def _counts(engine, images: np.ndarray, params: NetworkParams, seed_base: int, w
         for k in range(0, len(low), chunk):
             sel = low[k:k + chunk]
             seeds = image_seeds(seed_base, 10**6 + r, sel)
-            ww = read_noise(int(sel[0]) + 10**7 * r) if read_noise is not None else w
+            ww = read_noise_fn(int(sel[0]) + 10**7 * r) if read_noise_fn is not None else w
             counts[sel] = engine.eval_counts(np.minimum(p[sel] * scale, 1.0), seeds, ww)
     return counts
 
@@ -155,12 +157,13 @@ def _readout(counts: np.ndarray, labels: np.ndarray, assignments: np.ndarray, pr
     }
 
 
-def _noisy_weights_fn(net_syn: Synapse, g: np.ndarray, seed: int, sigma: float) -> Callable | None:
+def _noisy_weights_fn(net_syn: Synapse, g: np.ndarray | None, seed: int, sigma: float) -> Callable | None:
     """``k -> w`` for the chunk starting at image ``k``: ``G·(1 + σ·n)`` with n ~ N(0, 1) drawn from the stream
     ``[seed, 777, k]`` (the same draws for any ``g`` of the same shape), mapped to ``clip((G − G_min)/(G_max −
     G_min), 0, 1)``. None when σ ≤ 0."""
     if sigma <= 0:
         return None
+    assert g is not None  # the caller reads G whenever σ > 0
     gmin, gmax = net_syn.g_bounds_S()
 
     def noisy(k: int) -> np.ndarray:
@@ -184,7 +187,7 @@ def _read_noise_fn(net_syn: Synapse, ns: NetState, seed: int) -> Callable | None
 
 
 def _eval_inputs(net: TrainedNetwork, ns: NetState, w: np.ndarray | None, g_S: np.ndarray | None,
-                 read_noise: bool | None) -> tuple[np.ndarray | None, Callable | None]:
+                 apply_read_noise: bool | None) -> tuple[np.ndarray | None, Callable | None]:
     """(fixed weights or None, read-noise function or None) for :func:`evaluate`."""
     for name, a in (("w", w), ("g_S", g_S)):
         if a is not None and np.shape(a) != net.w.shape:
@@ -192,16 +195,16 @@ def _eval_inputs(net: TrainedNetwork, ns: NetState, w: np.ndarray | None, g_S: n
     if w is not None and g_S is not None:
         raise ValueError("evaluate: pass w or g_S, not both")
     syn = net.synapse
-    if read_noise is None:  # the behaviour before read_noise existed
+    if apply_read_noise is None:  # the behaviour before the switch existed
         if w is None and g_S is None:
             return None, _read_noise_fn(syn, ns, net.config.seed)
-        read_noise = False
+        apply_read_noise = False
     gmin, gmax = syn.g_bounds_S()
     if g_S is None:
         g_S = syn.g_S(ns.w, ns.state, ns.gp_S, ns.gap_S) if w is None else gmin + np.asarray(w, np.float64) * (
             gmax - gmin)
     g = np.ascontiguousarray(np.asarray(g_S, np.float64))
-    sigma = read_noise_sigma(syn) if read_noise else 0.0
+    sigma = read_noise_sigma(syn) if apply_read_noise else 0.0
     if sigma > 0:
         return None, _noisy_weights_fn(syn, g, net.config.seed, sigma)
     if w is not None:
@@ -210,20 +213,25 @@ def _eval_inputs(net: TrainedNetwork, ns: NetState, w: np.ndarray | None, g_S: n
 
 
 def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device: str = "auto",
-             w: np.ndarray | None = None, *, g_S: np.ndarray | None = None, read_noise: bool | None = None,
-             per_image: bool = False) -> dict:
+             w: np.ndarray | None = None, *, g_S: np.ndarray | None = None, apply_read_noise: bool | None = None,
+             per_image: bool = False, read_noise: bool | None = None) -> dict:
     """Classify ``images`` (n, 28, 28) uint8 with ``net``'s label assignment. Returns
     ``{"accuracy_all_activity", "accuracy_proportion", "confusion", "n_test", "test_samples_per_s", "device"}``
     (with ``per_image``: also ``correct_all_activity`` / ``correct_proportion``, (n,) bool per image).
 
     ``w`` (784, N) in [0, 1] overrides the input weights (e.g. programmed conductances mapped back); ``g_S``
     (784, N) overrides the input *conductances* (S), used as ``w = clip((G − G_min)/(G_max − G_min), 0, 1)`` on
-    the network's bounds. ``read_noise``: None (default) keeps the original behaviour: compound synapses get a
+    the network's bounds. ``apply_read_noise``: None (default) keeps the original behaviour: compound synapses get a
     fresh read noise per chunk of images on their trained conductances unless ``w`` or ``g_S`` is given;
     True applies the synapse's read noise (compound ``read_noise`` σ, none for other kinds) to whichever
     conductances are evaluated (trained, ``g_S``, or ``G_min + w·(G_max − G_min)``), with the same draws for
     the same chunk whatever the conductances, so evaluations differ only by their conductances; False: none.
+    ``read_noise``: the old name of ``apply_read_noise``, still accepted.
     The Poisson input spikes are the same in every call (seeded per image position)."""
+    if read_noise is not None:
+        if apply_read_noise is not None:
+            raise ValueError("evaluate: pass apply_read_noise or its old name read_noise, not both")
+        apply_read_noise = read_noise
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise ValueError(f"images: expected shape (n, 28, 28), got {images.shape}")
@@ -234,11 +242,11 @@ def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device
                   net.state if net.state is not None else np.zeros((1, 1), np.int32),
                   net.gp_S if net.gp_S is not None else np.ones((1, 1)),
                   net.gap_S if net.gap_S is not None else np.ones((1, 1)), np.asarray(net.theta, np.float64))
-    w, noise = _eval_inputs(net, ns, w, g_S, read_noise)
+    w, noise = _eval_inputs(net, ns, w, g_S, apply_read_noise)
     eng = make_engine("numba" if dev == "cpu" else "torch", ns, net.params, net.compiled, net.synapse, 0.0, True,
                       dev)
     t0 = time.perf_counter()
-    counts = _counts(eng, images, net.params, net.config.seed + 1, w, read_noise=noise,
+    counts = _counts(eng, images, net.params, net.config.seed + 1, w, read_noise_fn=noise,
                      min_spikes=net.config.min_spikes)
     dt = time.perf_counter() - t0
     y = np.asarray(labels, np.int64)

@@ -18,6 +18,7 @@ what NIR cannot express (adaptive θ, plasticity, refractory periods, one spike 
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def _synapse_metadata(net: TrainedNetwork) -> dict[str, Any]:
 
 
 def _lif(n: int, tau_ms: float, rest: float, reset: float, thresh: np.ndarray, meta: dict) -> Any:
-    import nir
+    import nir  # lazy: optional
 
     return nir.LIF(tau=np.full(n, tau_ms * 1e-3), r=np.ones(n), v_leak=np.full(n, rest - reset),
                    v_threshold=np.asarray(thresh, np.float64) - reset, v_reset=np.zeros(n), metadata=meta)
@@ -65,7 +66,7 @@ def _lif(n: int, tau_ms: float, rest: float, reset: float, thresh: np.ndarray, m
 
 def nir_graph(net: TrainedNetwork) -> Any:
     """The run as a ``nir.NIRGraph`` (float64 arrays; see the module docstring for the conventions)."""
-    import nir
+    import nir  # lazy: optional
 
     p, e, i = net.params, net.params.exc, net.params.inh
     n, dt = net.n_neurons, p.dt_ms
@@ -97,15 +98,13 @@ def export_nir(run_dir: str | Path, out_file: str | Path, *, overwrite: bool = F
     of :func:`spinsyn.validation.check_output_file`: never inside the run, never over a file other than a NIR file
     spinsyn wrote unless ``overwrite``). The file's root carries ``format = "spinsyn-nir"``, ``format_version``
     and ``provenance`` next to NIR's own content. Returns a summary."""
-    import io
+    import h5py  # lazy: startup
+    import nir  # lazy: optional
+    from spinsyn.fileio import atomic_write_bytes, h5_write_meta  # lazy: startup
+    from spinsyn.validation import NIR_FORMAT, check_output_file  # lazy: startup
 
-    import h5py
-    import nir
-    from spinsyn.fileio import atomic_write_bytes, h5_write_meta
-    from spinsyn.validation import NIR_FORMAT, check_output_file
-
-    from .checkpoint import read_checkpoint
-    from .network import load_run
+    from .checkpoint import read_checkpoint  # lazy: startup
+    from .network import load_run  # lazy: startup
 
     out_file = check_output_file(out_file, "--out", writes=NIR_FORMAT, inputs=(run_dir,), overwrite=overwrite)
     read_checkpoint(run_dir)

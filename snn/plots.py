@@ -13,10 +13,10 @@ from spinsyn.fileio import atomic_path
 def write_plots(run_dir: str | Path, w: np.ndarray, history: list, confusion: np.ndarray,
                 assignments: np.ndarray | None = None) -> list[Path]:
     """Write ``receptive_fields.png``, ``accuracy.png``, ``confusion.png`` into ``run_dir``."""
-    import matplotlib
+    import matplotlib  # lazy: startup
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: startup
 
     run_dir = Path(run_dir)
     out = []
@@ -50,8 +50,8 @@ def write_plots(run_dir: str | Path, w: np.ndarray, history: list, confusion: np
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-    from spinsyn.validation import figure_save_kwargs
+    import matplotlib.pyplot as plt  # lazy: startup
+    from spinsyn.validation import figure_save_kwargs  # lazy: startup
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png", **figure_save_kwargs("png"))

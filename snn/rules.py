@@ -20,7 +20,7 @@ import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from spinsyn.fitting import PUBLISHED_PARAMS, Rule, load_rule, published_rule
@@ -75,12 +75,17 @@ class LearningRule:
     """Base: a rule turns into a :class:`CompiledRule`; subclasses register under ``name``."""
 
     name: ClassVar[str] = ""
+    # set by every concrete rule (a dataclass): post-spike depression ν_post, spread, offset, soft weight bound
+    nu_post: float
+    spread: float
+    offset: float
+    soft_bound: bool
 
     def compile(self, dt_ms: float) -> CompiledRule:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        d = {k: v for k, v in asdict(cast(Any, self)).items() if not k.startswith("_")}
         d["name"] = self.name
         return d
 
@@ -165,7 +170,7 @@ class SweepTrace(LearningRule):
     soft_bound: bool = False
 
     def tables(self, dt_ms: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from .sweep_table import switching_probabilities
+        from .sweep_table import switching_probabilities  # lazy: startup
 
         if not self.sweep_path:
             raise ValueError("--rule: the 'sweep' rule needs a device sweep HDF5 file")

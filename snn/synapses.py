@@ -92,7 +92,9 @@ class Synapse:
         shape = w0.shape
         return np.zeros((1, 1), np.int32), np.full(shape, gmax), np.full(shape, gmin)
 
-    def g_S(self, w: np.ndarray, state: np.ndarray, gp: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    def g_S(self, w: Any, state: Any, gp: Any, gap: Any) -> np.ndarray:
+        """Conductances (S) of weights ``w`` / levels ``state`` / cell conductances ``gp``, ``gap``: arrays, or None
+        for the ones a kind does not use."""
         gmin, gmax = self.g_bounds_S()
         return gmin + w * (gmax - gmin)
 

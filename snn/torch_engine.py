@@ -123,7 +123,7 @@ class StaticSimulation:
         self.w, self.theta, self.P, self.learn = w, theta, P, learn
         self.X = torch.zeros((B, T, w.shape[0]), dtype=w.dtype, device=w.device)
         self.captured = w.device.type == "cuda" if capture is None else capture
-        self.graph = None
+        self.graph: torch.cuda.CUDAGraph | None = None
         if self.captured:
             self._capture()
 
@@ -133,8 +133,8 @@ class StaticSimulation:
         with torch.cuda.stream(side):  # warm-up outside the graph (allocator pools, lazy kernel loads)
             simulate(self.X, self.w, self.theta, self.P, self.learn)
         torch.cuda.current_stream(self.w.device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        self.graph = graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
             self.S, self.theta_after = simulate(self.X, self.w, self.theta, self.P, self.learn)
 
     def __call__(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -78,7 +78,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ set-up
     def load_data(self) -> None:
-        from spinsyn.mnist import load_mnist
+        from spinsyn.mnist import load_mnist  # lazy: startup
 
         cfg = self.cfg
         self.Xtr, ytr = load_mnist("train", cfg.data_dir, n=cfg.n_train)
@@ -112,7 +112,7 @@ class Trainer:
             if self.syn.kind == SYN_CONTINUOUS:
                 self.ns.state, self.ns.gp_S, self.ns.gap_S = np.zeros((1, 1), np.int32), np.ones((1, 1)), \
                     np.ones((1, 1))
-        self.eng = make_engine(self.engine_kind, self.ns, self.params, self.compiled, self.syn, norm,
+        self.eng = make_engine(self.engine_kind, self.ns, self.params, self.compile_rule(), self.syn, norm,
                                self.cfg.merge != "sum", self.device, threads=self.cfg.threads,
                                scale_wins=self.cfg.merge == "winner-scaled")
         if self.cfg.train_min_spikes:
@@ -162,7 +162,8 @@ class Trainer:
         sel = order[k:k + b]
         seeds = image_seeds(cfg.seed, epoch, np.arange(k, k + len(sel)))
         if cfg.nu_final_frac != 1.0:
-            self.eng.rule = scheduled_rule(self.compiled, cfg.nu_final_frac, (epoch * cfg.n_train + k) / self.total)
+            self.eng.rule = scheduled_rule(self.compile_rule(), cfg.nu_final_frac,
+                                           (epoch * cfg.n_train + k) / self.total)
         t0 = time.perf_counter()
         counts = self.eng.train_batch(p_all[sel], seeds, int(seeds[0]) ^ UPDATE_SEED_MIX)
         self.t_train += time.perf_counter() - t0
@@ -207,7 +208,7 @@ class Trainer:
     def _bar(self):
         if not self.progress:
             return None
-        from tqdm import tqdm
+        from tqdm import tqdm  # lazy: startup
 
         return tqdm(total=self.total, initial=self.epoch0 * self.cfg.n_train + self.done0, unit="img", desc="train",
                     dynamic_ncols=True)
@@ -226,7 +227,7 @@ class Trainer:
             if a is not None and not np.all(np.isfinite(a)):
                 raise ValueError(f"training diverged: {name} holds NaN or inf at epoch {pos[0]}, image {pos[1]}; no "
                                  f"checkpoint written to {self.run_dir} (check --nu, --rule-offset, the rule file)")
-        save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.cfg.to_json(), self.syn, self.compiled, self.ns, pos,
+        save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.cfg.to_json(), self.syn, self.compile_rule(), self.ns, pos,
                         self.history, self.recent_counts, self.recent_labels, self.cfg.seed, extra, weights)
 
     # ------------------------------------------------------------------------------------------ test
@@ -240,7 +241,7 @@ class Trainer:
         asg, props = L.assign_labels(ca, self.ytr[:n_assign])
         noise = _read_noise_fn(self.syn, self.ns, cfg.seed)
         t1 = time.perf_counter()
-        ct = _counts(self.eng, self.Xte, params, cfg.seed + 1, None, read_noise=noise, min_spikes=cfg.min_spikes)
+        ct = _counts(self.eng, self.Xte, params, cfg.seed + 1, None, read_noise_fn=noise, min_spikes=cfg.min_spikes)
         t_test = time.perf_counter() - t1
         res = _readout(ct, self.yte, asg, props)
         self.checkpoint((cfg.epochs, 0), {"assignments": asg, "proportions": props}, cfg.checkpoint_weights)
@@ -253,7 +254,7 @@ class Trainer:
 
     def _plots(self, res: dict, asg: np.ndarray) -> None:
         try:
-            from .plots import write_plots
+            from .plots import write_plots  # lazy: startup
 
             write_plots(self.run_dir, self.ns.w, self.history, np.asarray(res["confusion"]), asg)
         except Exception as exc:  # noqa: BLE001 - plots are a convenience; the run's files are written
@@ -281,7 +282,7 @@ class Trainer:
             "synapse": self.syn.to_dict(),
             "synapse_device": self.syn.device.record(),
             "history": self.history,
-            "rule_function": self.compiled.describe(),
+            "rule_function": self.compile_rule().describe(),
             "mean_spikes_per_test_image": float(ct.sum(1).mean()) if len(ct) else 0.0,
         }
 
@@ -294,8 +295,8 @@ def _leftover(name: str) -> bool:
 def check_run_dir(run_dir: str | Path, resume: bool) -> Path:
     """The run folder of a new run (absent, empty, or holding only leftovers of an interrupted write; never a
     file, and writable) or of a resumed one (holding a checkpoint). ValueError naming the option otherwise."""
-    from spinsyn.locks import check_unlocked
-    from spinsyn.validation import check_output_folder, check_writable_dir
+    from spinsyn.locks import check_unlocked  # lazy: startup
+    from spinsyn.validation import check_output_folder, check_writable_dir  # lazy: startup
 
     opt = "--resume" if resume else "--out"
     run_dir = check_writable_dir(run_dir, opt)
@@ -325,7 +326,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     (:func:`spinsyn.locks.folder_lock`: a second writer fails at once, naming this process).
     ``stop_after``: stop (after checkpointing) once this many training images were processed in this call
     (used to test resume); returns ``{"stopped": True}`` then."""
-    from spinsyn.locks import folder_lock
+    from spinsyn.locks import folder_lock  # lazy: startup
 
     check_run_dir(run_dir, resume)
     with folder_lock(run_dir, "--resume" if resume else "--out"):

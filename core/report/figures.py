@@ -27,7 +27,7 @@ def png_bytes(fig: Any) -> bytes:
 
 def new_figure(width_in: float, height_in: float, ncols: int = 1) -> tuple[Any, list[Any]]:
     """A ``Figure`` (size in inches) with ``ncols`` axes side by side."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: startup
 
     fig = Figure(figsize=(width_in, height_in))
     return fig, list(np.atleast_1d(fig.subplots(1, ncols)))
@@ -120,7 +120,7 @@ def effect_figure(axis: str, values: Sequence[str], p: Points) -> bytes:
 
 def sweep_png(sweep_path: Path) -> bytes:
     """The devices stage's own sweep figure (``spinsyn.devices.plot_sweep``) as PNG bytes."""
-    from spinsyn.devices import plot_sweep
+    from spinsyn.devices import plot_sweep  # lazy: startup
 
     with tempfile.TemporaryDirectory(prefix="spinsyn-report-") as tmp:
         return plot_sweep(sweep_path, Path(tmp) / "sweep.png").read_bytes()

@@ -74,7 +74,7 @@ def _device_curve(page: Page, sweep: Path, prefix: str) -> None:
 
 
 def _fit(page: Page, rule_path: Path, sweep: Path | None, prefix: str) -> None:
-    from spinsyn.fitting import load_rule, read_input
+    from spinsyn.fitting import load_rule, read_input  # lazy: startup
 
     rule = load_rule(rule_path)
     data = read_input(sweep) if sweep is not None and sweep.is_file() else None
@@ -88,7 +88,7 @@ def _fit(page: Page, rule_path: Path, sweep: Path | None, prefix: str) -> None:
 
 
 def _receptive_fields(page: Page, run: Path, prefix: str) -> None:
-    from spinsyn import snn
+    from spinsyn import snn  # lazy: startup
 
     net = snn.load_run(run)
     page.figure(f"{prefix}-receptive-fields",
@@ -110,7 +110,7 @@ def chip_matrix(chip: Any) -> np.ndarray:
 
 
 def _conductance(page: Page, chip_dir: Path, prefix: str) -> None:
-    from spinsyn.hw_export import load_chip
+    from spinsyn.hw_export import load_chip  # lazy: startup
 
     chip = load_chip(chip_dir)
     g = chip_matrix(chip)

@@ -16,7 +16,7 @@ REPORT_NAME = "report.html"
 
 def _summary(page: Page, out_dir: Path) -> None:
     """Accuracies from ``simulate.json`` (written by the pipeline's simulate step), or a note why not."""
-    from spinsyn import hw_export
+    from spinsyn import hw_export  # lazy: startup
 
     page.heading("Summary")
     sim = out_dir / "simulate.json"

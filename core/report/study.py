@@ -25,9 +25,8 @@ PERCENT_COLUMNS = ("accuracy", "accuracy_lo", "accuracy_hi", "accuracy_trained")
 def _points(trials: list[Trial], x_column: str | None) -> figures.Points:
     """Plot points of ``trials`` (x from ``x_column``, or 0 when None)."""
     x = np.array([t.num(x_column) if x_column else 0.0 for t in trials])
-    return figures.Points(x, *(np.array([t.num(c) for t in trials]) for c in ("accuracy", "accuracy_lo",
-                                                                             "accuracy_hi")),
-                          labels=[t.cells["trial"] for t in trials])
+    acc, lo, hi = (np.array([t.num(c) for t in trials]) for c in ("accuracy", "accuracy_lo", "accuracy_hi"))
+    return figures.Points(x, acc, lo, hi, labels=[t.cells["trial"] for t in trials])
 
 
 def _scored(results: StudyResults) -> list[Trial]:

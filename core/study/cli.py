@@ -35,9 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from spinsyn.report import write_study_report
+    from spinsyn.report import write_study_report  # lazy: startup
 
-    from .runner import run_study
+    from .runner import run_study  # lazy: startup
 
     r = run_study(args.study_file, args.out, args.scheduler or default_scheduler(), progress=not args.quiet)
     csv = r.out / "results.csv"

@@ -1,6 +1,10 @@
 """The settings a study can fix or vary: one :class:`Param` per dotted key (``device.n_mtj``), with its type,
 default, allowed range or choices and the stage whose inputs it belongs to.
 
+A setting that is a stage option takes its type and range from that option's entry in :mod:`spinsyn.options`
+(:func:`_of`; ranges are not restated here); the study only adds its own default and, for a few sizes and seeds,
+a tighter upper bound (:data:`STUDY_CAPS`) that keeps a study of many trials small.
+
 A trial's settings are the defaults, overridden by the study file's fixed sections, overridden by the
 trial's axis values. Values are checked here with :mod:`spinsyn.validation`; messages name the dotted key.
 """
@@ -10,21 +14,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from spinsyn.validation import check_choice, check_scalar
+from spinsyn.options import EXPORT_OPTIONS, SWEEP_OPTIONS, TRAIN_OPTIONS, Option, WritePulse
+from spinsyn.validation import Closed, check_choice, check_scalar
 
 RULE_SOURCES = ("published", "fitted", "sweep")
-ENGINES = ("reference", "spice")
-WRITE_PULSES = ("auto", "fixed")
-HALF_SELECT = ("V/2", "V/3")
-INPUTS = ("bindsnet", "diehl-cook")
+ENGINES = SWEEP_OPTIONS["engine"].choices
+WRITE_PULSES = WritePulse.MODES  # a study's export uses "auto" or "fixed" (the write-verify default width)
+HALF_SELECT = EXPORT_OPTIONS["half_select"].choices
+INPUTS = TRAIN_OPTIONS["input_preset"].choices
+#: seeds of a study are at most 2^31 - 1, sizes of a trial bounded so that a study of many trials stays small
+SEED_CAP = 2**31 - 1
+STUDY_CAPS = {"network.neurons": 10**5, "network.n_train": 10**7, "network.n_test": 10**5, "network.epochs": 1000}
 
 
 @dataclass(frozen=True)
 class Param:
     """One setting: ``kind`` is int, float, str, pair (two ints) or range3 (three floats: start, stop, step).
 
-    ``lo``/``hi`` bound numbers (inclusive; ``open_hi`` makes ``hi`` exclusive); ``choices`` bound strings
-    (None: any string, checked by the stage); ``stage`` is the first stage whose inputs hold it."""
+    ``lo``/``hi`` bound numbers (``closed``: which ends belong to the range, as
+    :func:`spinsyn.validation.check_scalar`); ``choices`` bound strings (None: any string, checked by the stage);
+    ``stage`` is the first stage whose inputs hold it."""
 
     kind: str
     default: Any
@@ -32,50 +41,60 @@ class Param:
     lo: float | None = None
     hi: float | None = None
     choices: tuple[str, ...] | None = None
-    open_hi: bool = False
+    closed: Closed = "both"
     doc: str = ""
 
 
+def _of(option: Option, stage: str, default: Any, key: str = "", lo: float | None = None) -> Param:
+    """The study setting of a stage option: its type, range, choices and help; the study's own ``default``, the
+    cap of :data:`STUDY_CAPS` (or :data:`SEED_CAP` for seeds) on ``key`` and a tighter lower end ``lo``."""
+    cap = STUDY_CAPS.get(key, SEED_CAP if key.endswith(".seed") else None)
+    hi = option.max if cap is None else cap
+    return Param(option.type.__name__, default, stage, option.min if lo is None else lo, hi, option.choices,
+                 option.closed, option.help)
+
+
 def _presets() -> tuple[str, ...]:
-    from spinsyn.devices import PRESETS
+    from spinsyn.devices import PRESETS  # lazy: startup
 
     return tuple(PRESETS)
 
 
 def _testbenches() -> tuple[str, ...]:
-    from spinsyn.devices import TESTBENCHES
+    from spinsyn.devices import TESTBENCHES  # lazy: startup
 
     return tuple(TESTBENCHES)
 
 
+_S, _T, _E = SWEEP_OPTIONS, TRAIN_OPTIONS, EXPORT_OPTIONS
 PARAMS: dict[str, Param] = {
     "device.preset": Param("str", "compound", "sweep", doc="device preset (compound or domain-wall family)"),
-    "device.n_mtj": Param("int", 8, "sweep", 1, 256, doc="MTJs per compound synapse (synapse compound:N)"),
+    "device.n_mtj": _of(_S["n_mtj"], "sweep", 8),
     "device.levels": Param("int", 16, "sweep", 2, 4096, doc="levels of a domain-wall synapse (synapse dw:L)"),
-    "device.sigma_pct": Param("float", 0.0, "sweep", 0.0, 30.0, open_hi=True,
-                              doc="device-to-device spread of the swept devices (%)"),
+    "device.sigma_pct": _of(_S["sigma_pct"], "sweep", 0.0),
     "device.testbench": Param("str", "published", "sweep", doc="pulse testbench preset of the sweep"),
-    "device.engine": Param("str", "reference", "sweep", choices=ENGINES, doc="sweep engine"),
-    "device.trials": Param("int", 20, "sweep", 1, 10**6, doc="Monte-Carlo instances per delay"),
+    "device.engine": _of(_S["engine"], "sweep", "reference"),
+    "device.trials": _of(_S["trials"], "sweep", 20),
     "device.dt_ms": Param("range3", (0.0, 60.0, 2.0), "sweep", doc="swept delays (start, stop, step) ms"),
-    "device.seed": Param("int", 0, "sweep", 0, 2**31 - 1, doc="sweep seed"),
-    "device.read_noise": Param("float", None, "train", 0.0, 1.0, doc="compound read noise (snn default if unset)"),
-    "device.g_spread": Param("float", None, "train", 0.0, 1.0, doc="compound G spread (snn default if unset)"),
+    "device.seed": _of(_S["seed"], "sweep", 0, "device.seed"),
+    # the read noise σ of compound synapses (--read-noise; snn default if unset)
+    "device.read_noise": _of(_T["read_noise_sigma"], "train", None),
+    "device.g_spread": _of(_T["g_spread"], "train", None),
     "rule.source": Param("str", "fitted", "train", choices=RULE_SOURCES,
                          doc="published rule, a bi-sigmoid fitted to the sweep, or the sweep table itself"),
-    "network.neurons": Param("int", 100, "train", 1, 10**5),
-    "network.n_train": Param("int", 2000, "train", 1, 10**7),
-    "network.n_test": Param("int", 1000, "train", 1, 10**5),
-    "network.epochs": Param("int", 1, "train", 1, 1000),
-    "network.input": Param("str", "bindsnet", "train", choices=INPUTS, doc="input preset"),
-    "network.seed": Param("int", 0, "train", 0, 2**31 - 1),
+    "network.neurons": _of(_T["neurons"], "train", 100, "network.neurons"),
+    "network.n_train": _of(_T["n_train"], "train", 2000, "network.n_train"),
+    "network.n_test": _of(_T["n_test"], "train", 1000, "network.n_test", lo=1),  # simulate needs test images
+    "network.epochs": _of(_T["epochs"], "train", 1, "network.epochs"),
+    "network.input": _of(_T["input_preset"], "train", "bindsnet"),
+    "network.seed": _of(_T["seed"], "train", 0, "network.seed"),
     "network.device": Param("str", "cpu", "train", doc="torch device: cpu (default), cuda[:i] or auto"),
     "export.tile": Param("pair", (128, 128), "export", 1, 65536, doc="crossbar tile (rows, columns)"),
-    "export.tolerance": Param("float", 0.4, "export", 0.0, 10.0, doc="verify band, level spacings"),
+    "export.tolerance": _of(_E["tolerance_levels"], "export", 0.4),
     "export.write_pulse": Param("str", "auto", "export", choices=WRITE_PULSES),
-    "export.half_select": Param("str", "V/2", "export", choices=HALF_SELECT),
-    "export.seed": Param("int", 0, "export", 0, 2**31 - 1),
-    "simulate.seed": Param("int", 1, "simulate", 0, 2**31 - 1),
+    "export.half_select": _of(_E["half_select"], "export", "V/2"),
+    "export.seed": _of(_E["seed"], "export", 0, "export.seed"),
+    "simulate.seed": _of(_E["seed"], "simulate", 1, "simulate.seed"),
 }
 
 
@@ -85,12 +104,8 @@ def check_value(key: str, value: Any, where: str) -> Any:
     name = f"{where}: {key}"
     if p.kind in ("int", "float"):
         t = int if p.kind == "int" else float
-        check_scalar(value, name, t, min_val=p.lo, max_val=p.hi, include_boundaries="left" if p.open_hi else "both")
-        if p.kind == "float":
-            value = float(value)
-        if key == "export.tolerance" and value <= 0:
-            raise ValueError(f"{name}: got {value!r}, expected a value in (0, 10]")
-        return value
+        check_scalar(value, name, t, min_val=p.lo, max_val=p.hi, include_boundaries=p.closed)
+        return float(value) if p.kind == "float" else value
     if p.kind == "str":
         if not isinstance(value, str):
             raise ValueError(f"{name}: expected str, got {value!r}")

@@ -42,7 +42,7 @@ def _finite(x: Any) -> float | None:
 
 
 def _metrics(root: Path, by_stage: dict[str, StageTask]) -> dict[str, Any]:
-    from spinsyn import hw_export
+    from spinsyn import hw_export  # lazy: startup
 
     sim = read_json(entry_dir(root, "simulate", by_stage["simulate"].key) / "simulate.json",
                     fmt=hw_export.SIMULATION_FORMAT)
@@ -61,7 +61,7 @@ def _metrics(root: Path, by_stage: dict[str, StageTask]) -> dict[str, Any]:
 def _magnetic_devices(chip: Any) -> int:
     """MTJs (compound:N: N per crossbar cell) or domain-wall devices (one per cell) on the chip; the chip summary's
     ``devices`` counts crossbar cells (two per synapse with the differential mapping)."""
-    from spinsyn.devices import KIND_COMPOUND, SynapseSpec
+    from spinsyn.devices import KIND_COMPOUND, SynapseSpec  # lazy: startup
 
     spec = SynapseSpec.parse(chip.meta["synapse"])
     return int(chip.meta["summary"]["devices"]) * (spec.n if spec.kind == KIND_COMPOUND else 1)
@@ -91,7 +91,7 @@ def _csv_cell(v: Any) -> str:
 
 
 def _schema(axis_keys: list[str]) -> Any:
-    import pyarrow as pa
+    import pyarrow as pa  # lazy: optional
 
     kinds = {"int": pa.int64(), "float": pa.float64()}
     fields = [("trial", pa.int64()), ("status", pa.string()), ("error", pa.string())]
@@ -112,7 +112,7 @@ class ResultsWriter:
         """Rows of an earlier run of this study (from results.parquet, which keeps types); {} if none."""
         path = self.root / PARQUET_NAME
         if path.is_file():
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # lazy: optional
 
             table = pq.read_table(path)
             if table.schema.names == columns(self.axis_keys):
@@ -125,8 +125,8 @@ class ResultsWriter:
         self.write()
 
     def write(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # lazy: optional
+        import pyarrow.parquet as pq  # lazy: optional
 
         cols = columns(self.axis_keys)
         rows = [self.rows[k] for k in sorted(self.rows)]

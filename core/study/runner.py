@@ -73,7 +73,7 @@ def _check_task(task: StageTask) -> None:
     elif task.stage == "train":
         train_check(task.inputs["make_config"])
     elif task.stage == "export":
-        from spinsyn import hw_export
+        from spinsyn import hw_export  # lazy: startup
 
         hw_export.WriteVerifyConfig(tolerance_levels=task.inputs["tolerance_levels"],
                                     half_select=task.inputs["half_select"])
@@ -162,7 +162,7 @@ def run_study(study: str | Path, out: str | Path, scheduler: str = "none", progr
     check_image_counts(spec, data_dir)  # the MNIST folder, and n_train/n_test within its images
     trials = expand(spec) if spec.mode != "optuna" else []
     plans = check_trials(spec, trials, data_dir)
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: startup
 
     with folder_lock(out, "--out"):
         _check_folder(out, spec)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from .params import PARAMS
 from .spec import Axis, StudySpec
@@ -26,16 +26,17 @@ def suggest(ot: Any, a: Axis) -> Any:
         if PARAMS[a.key].kind in ("pair", "range3"):
             return a.values[ot.suggest_categorical(a.key, list(range(len(a.values))))]
         return ot.suggest_categorical(a.key, list(a.values))
+    low, high = cast(float, a.low), cast(float, a.high)  # a range axis: both ends set
     if a.integer:
-        return ot.suggest_int(a.key, int(a.low), int(a.high), log=a.log)
-    return ot.suggest_float(a.key, float(a.low), float(a.high), log=a.log)
+        return ot.suggest_int(a.key, int(low), int(high), log=a.log)
+    return ot.suggest_float(a.key, float(low), float(high), log=a.log)
 
 
 def objective_values(spec: StudySpec, row: dict[str, Any]) -> list[float] | None:
     """The objectives of a finished row; None when the trial failed or a value is missing."""
     if row.get("status") != "ok":
         return None
-    vals = [row.get(m) for m, _ in spec.objectives]
+    vals: list[Any] = [row.get(m) for m, _ in spec.objectives]
     if any(v is None or not math.isfinite(float(v)) for v in vals):
         return None
     return [float(v) for v in vals]
@@ -43,7 +44,7 @@ def objective_values(spec: StudySpec, row: dict[str, Any]) -> list[float] | None
 
 def run_search(spec: StudySpec, run_batch: RunBatch) -> None:
     """Ask ``spec.samples`` trials in batches, run each batch with ``run_batch`` and tell the results."""
-    import optuna
+    import optuna  # lazy: optional
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(directions=["maximize" if d == "max" else "minimize" for _, d in spec.objectives],

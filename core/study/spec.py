@@ -72,9 +72,9 @@ class StudySpec:
 
 def toml_document(text: str, where: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
-        import tomllib
+        import tomllib  # lazy: optional
     else:  # pragma: no cover - the study extra installs tomli on 3.10
-        import tomli as tomllib
+        import tomli as tomllib  # lazy: optional
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

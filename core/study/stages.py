@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import numpy as np
+
 from .cache import compute_entry
 from .trials import FIT_MODEL, StageTask, sweep_model
 
@@ -27,14 +29,12 @@ OUTPUT = {"sweep": "sweep.h5", "fit": "rule.json", "train": "run", "export": "ch
 
 
 def _delays_ms(dt: list[float]) -> list[float]:
-    import numpy as np
-
     a, b, c = dt
     return [float(v) for v in np.arange(a, b - 1e-9 * c, c)]
 
 
 def _sweep(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
-    from spinsyn import devices
+    from spinsyn import devices  # lazy: startup
 
     i = task.inputs
     res = devices.sweep(sweep_model(i), devices.get_testbench(i["testbench"]), _delays_ms(i["dt_ms"]), i["trials"],
@@ -43,15 +43,17 @@ def _sweep(task: StageTask, folder: Path, upstream: Path | None, root: Path, job
 
 
 def _fit(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
-    from spinsyn.fitting import fit_file
+    from spinsyn.fitting import fit_file  # lazy: startup
 
+    assert upstream is not None  # every stage after the sweep has one
     _, reason = fit_file(upstream / OUTPUT["sweep"], folder / OUTPUT["fit"], FIT_MODEL, seed=task.inputs["seed"])
     print(reason)
 
 
 def _train(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
-    from spinsyn import snn
+    from spinsyn import snn  # lazy: startup
 
+    assert upstream is not None  # every stage after the sweep has one
     opts = dict(task.inputs["make_config"])
     if task.upstream is not None:
         opts["rule"] = upstream / OUTPUT[task.upstream]
@@ -60,8 +62,9 @@ def _train(task: StageTask, folder: Path, upstream: Path | None, root: Path, job
 
 
 def _export(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
-    from spinsyn import hw_export
+    from spinsyn import hw_export  # lazy: startup
 
+    assert upstream is not None  # every stage after the sweep has one
     i = task.inputs
     wv = hw_export.WriteVerifyConfig(tolerance_levels=i["tolerance_levels"], half_select=i["half_select"])
     chip = folder / OUTPUT["export"]
@@ -72,9 +75,10 @@ def _export(task: StageTask, folder: Path, upstream: Path | None, root: Path, jo
 
 
 def _simulate(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
-    from spinsyn import hw_export
-    from spinsyn.fileio import write_json
+    from spinsyn import hw_export  # lazy: startup
+    from spinsyn.fileio import write_json  # lazy: startup
 
+    assert upstream is not None  # every stage after the sweep has one
     i = task.inputs
     r = hw_export.simulate_chip(upstream / OUTPUT["export"], seed=i["seed"], n_test=i["n_test"],
                                 data_dir=i["data_dir"], eval_device=i["device"])

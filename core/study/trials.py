@@ -13,7 +13,9 @@ import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from .cache import stage_key
 from .params import PARAMS, defaults
@@ -57,8 +59,6 @@ def expand(spec: StudySpec) -> list[Trial]:
         combos = itertools.product(*(a.values or () for a in spec.axes))
         rows = [dict(zip(spec.axis_keys, c)) for c in combos]
     else:
-        import numpy as np
-
         rng = np.random.default_rng(spec.seed)
         rows = [{a.key: sample_axis(a, rng) for a in spec.axes} for _ in range(spec.samples)]
     return [Trial(i, r, settings_for(spec, r)) for i, r in enumerate(rows)]
@@ -68,21 +68,20 @@ def sample_axis(a: Axis, rng: Any) -> Any:
     """One value of axis ``a``: a uniform choice of its values, or uniform (log-uniform) in [low, high]."""
     if a.values is not None:
         return a.values[int(rng.integers(len(a.values)))]
-    lo, hi = float(a.low), float(a.high)
+    low, high = cast(float, a.low), cast(float, a.high)  # a range axis: both ends set
+    lo, hi = float(low), float(high)
     u = float(rng.random())
     x = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if a.log else lo + u * (hi - lo)
-    return min(max(int(round(x)), int(a.low)), int(a.high)) if a.integer else x
+    return min(max(int(round(x)), int(low)), int(high)) if a.integer else x
 
 
 def device_family(preset: str) -> str:
     """``compound`` or ``dw`` for a device preset; ValueError for single-MTJ presets."""
-    from spinsyn import devices
+    from spinsyn import devices  # lazy: startup
 
-    model = devices.get_model(preset)
-    if isinstance(model, devices.CompoundSynapse):
-        return "compound"
-    if isinstance(model, devices.DomainWallMTJ):
-        return "dw"
+    family = devices.get_model(preset).synapse_family
+    if family in ("compound", "dw"):
+        return family
     raise ValueError(f"device.preset: {preset!r} is a single MTJ; use a compound or domain-wall preset")
 
 
@@ -113,7 +112,7 @@ def _sweep_inputs(s: dict[str, Any]) -> dict[str, Any]:
 
 def sweep_model(inputs: dict[str, Any]) -> Any:
     """The swept device of sweep ``inputs``: the preset, with ``n_mtj`` (compound) and the ``sigma_pct`` spread."""
-    from spinsyn import devices
+    from spinsyn import devices  # lazy: startup
 
     over: dict[str, Any] = {} if inputs["n_mtj"] is None else {"n_mtj": inputs["n_mtj"]}
     if inputs["sigma_pct"] > 0:
@@ -123,19 +122,19 @@ def sweep_model(inputs: dict[str, Any]) -> Any:
 
 def sweep_model_inputs_ok(inputs: dict[str, Any]) -> None:
     """Build the sweep's device and testbench (ValueError if they cannot be); a spice sweep needs ngspice."""
-    from spinsyn import devices
+    from spinsyn import devices  # lazy: startup
 
     sweep_model(inputs)
     devices.get_testbench(inputs["testbench"])
     if inputs["engine"] == "spice":
-        from spinsyn.ngspice import ensure_library
+        from spinsyn.ngspice import ensure_library  # lazy: startup
 
         ensure_library()
 
 
 def train_check(options: dict[str, Any]) -> None:
     """``spinsyn.snn.make_config`` on a trial's training options (ValueError naming the option)."""
-    from spinsyn import snn
+    from spinsyn import snn  # lazy: startup
 
     snn.make_config(**options)
 
@@ -176,7 +175,7 @@ def resolve_data_dir(data_dir: str | None, base: Path) -> str | None:
 
 def _idx_count(path: Path) -> int:
     """The item count in the header of an IDX file (gz or raw); SpinsynFileError naming it if unreadable."""
-    from spinsyn.fileio import SpinsynFileError
+    from spinsyn.fileio import SpinsynFileError  # lazy: startup
 
     opener = gzip.open if path.suffix == ".gz" else open
     try:
@@ -192,7 +191,7 @@ def _idx_count(path: Path) -> int:
 def image_counts(data_dir: str | None) -> dict[str, tuple[int, str]]:
     """Per MNIST split (``train``, ``test``) where the study reads it (:func:`spinsyn.mnist.resolve_mnist_dir`):
     the number of images (the smaller of the image and label files' header counts) and ``folder (origin)``."""
-    from spinsyn import mnist
+    from spinsyn import mnist  # lazy: startup
 
     out = {}
     for split in ("train", "test"):
@@ -211,7 +210,7 @@ def check_image_counts(spec: StudySpec, data_dir: str | None) -> None:
         n, source = counts[split]
         a = axes.get(key)
         if a is not None:
-            name, v = f"axes.{key}", max(a.values) if a.values is not None else a.high
+            name, v = f"axes.{key}", max(a.values) if a.values is not None else cast(float, a.high)
         else:
             name, v = (key, spec.fixed[key]) if key in spec.fixed else (f"{key} (default)", PARAMS[key].default)
         if v > n:

@@ -64,6 +64,10 @@ CASES: list[Case] = [
     _c("train-seed-neg", "numbers", TRAIN_OUT + " --seed -1", "--seed", "{t}/run"),
     _c("train-gain-not-compound", "numbers", TRAIN_OUT.replace("compound:4", "dw:8") + " --compound-gain 2",
        "--compound-gain", "{t}/run"),
+    _c("train-preset-bogus", "numbers", TRAIN_OUT + " --device-preset bogus", ("--device-preset", "bogus"),
+       "{t}/run"),
+    _c("train-preset-wrong-kind", "numbers", TRAIN_OUT + " --device-preset dw-mtj", ("--device-preset", "dw-mtj"),
+       "{t}/run"),
     _c("train-synapse-bogus", "numbers", TRAIN_OUT.replace("compound:4", "memristor:3"), "memristor",
        "{t}/run"),
     # --- numbers: device sweep --------------------------------------------------------------------------------

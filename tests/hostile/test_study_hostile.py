@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from spinsyn import mnist
+from spinsyn import mnist, parallel
 from spinsyn.fileio import sha256_file, write_json
 from spinsyn.study import execute, load_spec, parse_scheduler, run_study
 from spinsyn.study.cache import ENTRY_FILE, compute_entry, entry_info, verify_entry
@@ -458,8 +458,8 @@ def test_local_1000_is_refused_stating_the_cap():
 
 @pytest.mark.parametrize("text", ["local:0", "local:-1", "local:²", "local: 2", "local:99999999999"])
 def test_bad_local_counts_are_refused_naming_the_option_and_the_cap(monkeypatch, text):
-    monkeypatch.setattr(execute, "usable_cores", lambda: 2)  # fixed, so the message can be compared whole
-    monkeypatch.setattr(execute, "available_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)  # fixed, so the message can be compared whole
+    monkeypatch.setattr(parallel, "available_memory", lambda: 8 * 2**30)
     cap, why = execute.local_cap()
     assert (cap, why) == (2, "2 cores, 8.0 GiB memory available at 1 GiB per worker")
     with pytest.raises(ValueError) as err:
@@ -474,8 +474,8 @@ def test_a_non_ascii_port_is_refused_naming_the_option():
 
 
 def test_local_is_capped_by_cores(monkeypatch):
-    monkeypatch.setattr(execute, "usable_cores", lambda: 4)
-    monkeypatch.setattr(execute, "available_memory", lambda: 64 * 2**30)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 4)
+    monkeypatch.setattr(parallel, "available_memory", lambda: 64 * 2**30)
     assert parse_scheduler("local:4") == ("local", 4) and parse_scheduler("local") == ("local", 4)
     assert execute.default_scheduler() == "local:4"
     with pytest.raises(ValueError, match=r"at most local:4 \(4 cores, 64\.0 GiB memory available"):
@@ -483,12 +483,12 @@ def test_local_is_capped_by_cores(monkeypatch):
 
 
 def test_local_is_capped_by_memory(monkeypatch):
-    monkeypatch.setattr(execute, "usable_cores", lambda: 16)
-    monkeypatch.setattr(execute, "available_memory", lambda: int(2.5 * 2**30))
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 16)
+    monkeypatch.setattr(parallel, "available_memory", lambda: int(2.5 * 2**30))
     assert execute.local_cap()[0] == 2 and execute.default_scheduler() == "local:2"
     with pytest.raises(ValueError, match=r"at most local:2 \(16 cores, 2\.5 GiB memory available at 1 GiB per"):
         parse_scheduler("local:3")
-    monkeypatch.setattr(execute, "available_memory", lambda: 100 * 2**20)  # less than one worker: still one
+    monkeypatch.setattr(parallel, "available_memory", lambda: 100 * 2**20)  # less than one worker: still one
     assert parse_scheduler("local") == ("local", 1)
 
 

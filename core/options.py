@@ -1,0 +1,275 @@
+"""Options declared once (``spinsyn.options``): one :class:`Option` per option — type, unit, default, range,
+choices, help and command-line flag — in one table per stage (:data:`TRAIN_OPTIONS`, :data:`EXPORT_OPTIONS`,
+:data:`SWEEP_OPTIONS`). From one entry come the ``argparse`` argument (:meth:`OptionTable.add_arguments`: flag,
+type, default, help with unit and range), the check (:meth:`Option.check`, through
+:func:`spinsyn.validation.check_scalar` / :func:`~spinsyn.validation.check_choice`, the message naming the flag),
+the defaults and checks of ``spinsyn.snn.make_config``, of stored run configs and of ``spinsyn pipeline``, and
+the type and range of a study setting (``spinsyn.study.params``). A new option is one entry (docs/CONTRACTS.md).
+
+This is a base module: it imports no stage (stages import it). :class:`WritePulse` is the ``--write-pulse``
+value (``auto`` or a fixed width in ns), parsed once for the export CLI, ``ExportConfig`` and studies.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .validation import Closed, _range_text, check_choice, check_scalar
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option. ``name``: keyword / config key / argparse destination; ``type``: int, float, str or bool;
+    ``default``: None = "unset" (the stage picks a default described in ``help``); ``min``/``max`` with
+    ``closed`` (which ends belong to the range, as :func:`~spinsyn.validation.check_scalar`); ``choices``: the
+    allowed values; ``flag``: the command-line flag (default ``--name-with-dashes``; ``""``: not on the command
+    line); a bool option whose ``default`` is True is cleared by its flag (``--no-norm`` → ``norm=False``)."""
+
+    name: str
+    type: type
+    default: Any = None
+    help: str = ""
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    closed: Closed = "both"
+    choices: tuple[Any, ...] | None = None
+    flag: str | None = None
+    metavar: str | None = None
+
+    @property
+    def cli(self) -> str:
+        """The flag as typed on the command line (``--n-train``); the name used in messages."""
+        return self.flag if self.flag is not None else "--" + self.name.replace("_", "-")
+
+    def range_text(self) -> str:
+        """``in [1, 256]``, ``>= 0``, ``> 0`` or ``""`` (no bound)."""
+        if self.min is None and self.max is None:
+            return ""
+        return _range_text(self.min, self.max, self.closed).removeprefix("a value ")
+
+    def check(self, value: Any, name: str | None = None, optional: bool | None = None) -> Any:
+        """``value`` when it fits this option, else ValueError ``<name>: <problem>`` (``name`` defaults to
+        :attr:`cli`). None passes when ``optional`` (default: when the option's default is None)."""
+        name = name or self.cli
+        if value is None and (self.default is None if optional is None else optional):
+            return None
+        if self.type is bool:
+            return check_choice(value, name, (True, False))
+        if self.choices is not None:
+            return check_choice(value, name, self.choices)
+        if self.type in (int, float):
+            return check_scalar(value, name, self.type, min_val=self.min, max_val=self.max,
+                                include_boundaries=self.closed)
+        if not isinstance(value, self.type):
+            raise ValueError(f"{name}: expected {self.type.__name__}, got {value!r}")
+        return value
+
+    def help_text(self, default: Any = None) -> str:
+        """The help line: ``help``, then unit, range and ``default`` in parentheses (``%`` escaped for argparse)."""
+        extra = [x for x in (self.unit, self.range_text()) if x]
+        if default is not None and self.type is not bool:
+            extra.append(f"default {default}")
+        text = f"{self.help} ({'; '.join(extra)})" if extra else self.help
+        return text.replace("%", "%%")
+
+    def add_to(self, parser: argparse.ArgumentParser | Any, **over: Any) -> None:
+        """Add this option's argument to ``parser``; ``over``: argparse keywords that differ for this command
+        (``default=None`` where "unset" means "the model's own", ``required=True``, another ``default``)."""
+        kw: dict[str, Any] = {"dest": self.name, "help": self.help_text(over.get("default", self.default))}
+        if self.type is bool:
+            kw.update(action="store_false" if self.default else "store_true", default=bool(self.default))
+        else:
+            kw.update(type=self.type, default=self.default)
+            if self.choices is not None:
+                kw["choices"] = list(self.choices)
+            if self.metavar:
+                kw["metavar"] = self.metavar
+        parser.add_argument(self.cli, **{**kw, **over})
+
+
+class OptionTable(Mapping[str, Option]):
+    """The options of one stage, by name, in declaration order."""
+
+    def __init__(self, stage: str, options: Iterable[Option], aliases: Mapping[str, str] | None = None) -> None:
+        self.stage = stage
+        self._opts = {o.name: o for o in options}
+        #: old keyword -> current name (e.g. ``read_noise`` -> ``read_noise_sigma``), still accepted
+        self.aliases = dict(aliases or {})
+
+    def __getitem__(self, name: str) -> Option:
+        return self._opts[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._opts)
+
+    def __len__(self) -> int:
+        return len(self._opts)
+
+    def defaults(self) -> dict[str, Any]:
+        """Every option at its default."""
+        return {n: o.default for n, o in self._opts.items()}
+
+    def resolve(self, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """The defaults overridden by ``given`` (old names of :attr:`aliases` accepted); TypeError naming an
+        unknown keyword, as Python does for a function ``where``."""
+        out = self.defaults()
+        for k, v in given.items():
+            name = self.aliases.get(k, k)
+            if name not in self._opts:
+                raise TypeError(f"{where}() got an unexpected keyword argument {k!r}")
+            out[name] = v
+        return out
+
+    def add_arguments(self, parser: argparse.ArgumentParser | Any, names: Iterable[str] | None = None,
+                      defaults: Mapping[str, Any] | None = None) -> None:
+        """Add the arguments of ``names`` (default: every option with a flag, in table order) to ``parser``;
+        ``defaults``: name -> this command's own default (e.g. ``spinsyn pipeline``'s demo sizes)."""
+        defaults = defaults or {}
+        for n in (names if names is not None else self.cli_names()):
+            self._opts[n].add_to(parser, **({"default": defaults[n]} if n in defaults else {}))
+
+    def cli_names(self) -> list[str]:
+        """The options that have a command-line flag."""
+        return [n for n, o in self._opts.items() if o.flag != ""]
+
+
+# ---------------------------------------------------------------------------------------------- WritePulse
+@dataclass(frozen=True)
+class WritePulse:
+    """The export write pulse: ``auto`` (search width and amplitude cap for the least energy per synapse) or a
+    fixed width ``width_ns`` (None: the write-verify config's own width). Text forms: ``"auto"``, ``"fixed"``,
+    a width in ns (``"2.5"``)."""
+
+    auto: bool = True
+    width_ns: float | None = None
+
+    MODES: ClassVar[tuple[str, str]] = ("auto", "fixed")
+
+    def __post_init__(self) -> None:
+        if self.auto and self.width_ns is not None:
+            raise ValueError("--write-pulse: auto chooses the width; leave out --width-ns")
+
+    @property
+    def mode(self) -> str:
+        return "auto" if self.auto else "fixed"
+
+    @classmethod
+    def parse(cls, value: Any, name: str = "--write-pulse") -> WritePulse:
+        """A :class:`WritePulse` from ``"auto"``, ``"fixed"``, a width in ns (number or text) or a WritePulse;
+        ValueError ``<name>: got …, expected auto or a width in ns``."""
+        if isinstance(value, WritePulse):
+            return value
+        if value in cls.MODES:
+            return cls(auto=value == "auto")
+        try:
+            width = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+        except ValueError:
+            width = None
+        if width is None:
+            raise ValueError(f"{name}: got {value!r}, expected auto or a width in ns")
+        return cls(auto=False, width_ns=WIDTH_NS.check(width, name))
+
+
+# ---------------------------------------------------------------------------------------------- the tables
+#: largest learning rate (``--nu``, ``--nu-pre``): ν is the weight change per pairing at the rule's peak and
+#: weights live in [0, 1], so ν ≥ 1 already saturates every update; beyond 10³ it is a typo
+NU_MAX = 1e3
+
+TRAIN_OPTIONS = OptionTable("train", [
+    Option("synapse", str, "ideal", "ideal | quantized:L | compound:N | dw:L"),
+    Option("neurons", int, 100, "excitatory neurons", min=1),
+    Option("n_train", int, 60000, "training images", min=1),
+    Option("n_test", int, 10000, "test images", min=0),
+    Option("n_assign", int, 10000, "training images for label assignment", min=1),
+    Option("epochs", int, 1, "passes over the training images", min=1),
+    Option("batch", int, 1, "images simulated in parallel", min=1),
+    Option("batch_ramp", int, 0, "warm start: batch 1 for the first K images of the run, then --batch (0 = --batch "
+           "from the start; measured worse at 400 neurons, docs/snn.md)", min=0, metavar="K"),
+    Option("merge", str, "winner", "how a batch's weight changes combine (winner: per neuron, its strongest image)",
+           choices=("winner", "sum", "winner-scaled")),
+    Option("seed", int, 0, "RNG seed", min=0),
+    Option("device", str, "auto", "torch device: auto | cpu | cuda[:i]"),
+    Option("engine", str, "auto", "auto = numba on CPU, torch on CUDA", choices=("auto", "numba", "torch")),
+    Option("data_dir", str, None, "MNIST folder (default: lookup order of spinsyn.mnist)"),
+    Option("device_preset", str, None, "synapse device preset, e.g. stt-mtj, sot-mtj (spinsyn device info; "
+           "default: the synapse kind's)", metavar="PRESET"),
+    Option("rule", str, None, "fitted bi-sigmoid rule (spinsyn-rule JSON), or a device sweep HDF5 (spinsyn device "
+           "sweep) whose measured p_up(Δt) − p_down(Δt) is used directly; default: the published parameters",
+           metavar="RULE_JSON|SWEEP_H5"),
+    Option("learning_rule", str, "trace", "trace = bi-sigmoid trace rule, postpre = BindsNET PostPre STDP",
+           choices=("trace", "postpre")),
+    Option("nu", float, None, "post-spike learning rate (trace default: 0.001, compound 0.005, tuned on MNIST; "
+           "postpre 0.01)", min=0.0, max=NU_MAX, metavar="NU_POST"),
+    Option("nu_final", float, None, "learning rates decay linearly to FRAC of their start over the run (default: "
+           "0.1 for compound, whose stochastic updates need annealing; 1 = constant for the others)",
+           min=0.0, max=1.0, metavar="FRAC"),
+    Option("soft_bound", bool, False, "trace rule: weight-dependent updates, ΔW>0 scaled by (1−w), ΔW<0 by w (for "
+           "compound:N this is pulse physics: each MTJ in the other state switches with probability |ΔW|)"),
+    Option("nu_pre", float, None, "postpre: pre-spike depression rate (default 1e-4)", min=0.0, max=NU_MAX),
+    Option("rule_spread", float, 0.0, "trace rule: relative trial-to-trial spread of f", min=0.0),
+    Option("rule_offset", float, None, "trace rule: depression offset (default 0, or 0.5 with --no-norm)",
+           min=-1.0, max=1.0),
+    Option("deterministic_rounding", bool, False, "quantized/dw: round to nearest level"),
+    Option("compound_gain", float, None, "compound: ν→probability scale (default 1)", min=0.0, closed="neither"),
+    Option("g_spread", float, None, "compound: lognormal σ of G_P/G_AP (default 0.05)", min=0.0, max=1.0),
+    Option("read_noise_sigma", float, None, "compound: relative read noise σ of G at inference (default 0.02)",
+           min=0.0, max=1.0, flag="--read-noise", metavar="SIGMA"),
+    Option("input_preset", str, "bindsnet", "input statistics: bindsnet = 128 Hz max rate for 250 ms (BindsNET "
+           "eth_mnist); diehl-cook = 63.75 Hz (pixel/4) for 350 ms, as in Diehl & Cook 2015",
+           choices=("bindsnet", "diehl-cook"), flag="--input"),
+    Option("intensity", float, None, "rate of a white pixel (overrides --input)", unit="Hz", min=0.0,
+           closed="neither", metavar="HZ"),
+    Option("time_ms", float, None, "presentation per image (overrides --input; at least one time step)", unit="ms",
+           min=0.0, closed="neither"),
+    Option("w_inh", float, None, "inhibitory -> excitatory weight (default 120, as BindsNET)", unit="mV", min=0.0,
+           metavar="MV"),
+    Option("norm", bool, True, "no per-neuron weight normalisation (what a chip can do)", flag="--no-norm"),
+    Option("shuffle", bool, True, "present training images in file order", flag="--no-shuffle"),
+    Option("min_spikes", int, 0, "inference: re-show an image at +32 Hz while it evokes fewer spikes (Diehl & Cook; "
+           "0 = off, as BindsNET)", min=0),
+    Option("train_min_spikes", int, 0, "training: discard and re-show an image at +32 Hz (up to 5 times) while it "
+           "evokes fewer than K spikes, as Diehl & Cook did (numba engine; 0 = off, as BindsNET)", min=0,
+           metavar="K"),
+    Option("checkpoint_every", int, 5000, "images between checkpoints", min=1),
+    Option("checkpoint_weights", str, "float64", "ideal synapses: dtype of the weights in the final checkpoint "
+           "(float16: 4x smaller, relative error <= 2^-11; leveled synapses always store exact level indices)",
+           choices=("float64", "float32", "float16")),
+    Option("threads", int, 0, "CPU threads of the numba engine (0 = all that NUMBA_NUM_THREADS allows); images of a "
+           "batch and of evaluation run in parallel, with the same results at any thread count", min=0),
+    Option("plots", bool, True, "do not write the PNG figures (saves ~1.3 s)", flag="--no-plots"),
+], aliases={"read_noise": "read_noise_sigma"})
+
+#: largest write pulse width (ns): 1 ms, far beyond any MTJ write
+WIDTH_NS = Option("width_ns", float, None, "write pulse width", unit="ns", min=0.0, max=1e6, closed="right")
+
+EXPORT_OPTIONS = OptionTable("export", [
+    Option("mapping", str, "unipolar", "one device per weight, or a G+/G- pair", choices=("unipolar", "differential")),
+    WIDTH_NS,
+    Option("v_max", float, None, "largest write amplitude (at least the write-verify v_min_V)", unit="V", max=100.0,
+           closed="right"),
+    Option("v_step", float, None, "ISPP amplitude step", unit="V", min=0.0, max=10.0),
+    Option("max_pulses", int, None, "write-verify cap per device", min=1, max=65535),
+    Option("write_pulse", str, None, "write pulse (spinsyn.options.WritePulse): 'auto' (default) searches width "
+           "and amplitude cap for the least energy per synapse at write errors and half-select disturb <= 1e-3; a "
+           "number fixes the width in ns (= --width-ns) with the amplitude from --v-max; 'fixed' keeps the "
+           "write-verify default width", metavar="auto|WIDTH_NS"),
+    Option("tolerance_levels", float, 0.4, "verify band half-width in level steps", min=0.0, max=10.0,
+           closed="right", flag=""),
+    Option("half_select", str, "V/2", "half-select scheme", choices=("V/2", "V/3")),
+    Option("seed", int, None, "RNG seed (export default 0, simulate default 1)", min=0, max=2**63 - 1),
+])
+
+SWEEP_OPTIONS = OptionTable("sweep", [
+    Option("n_mtj", int, 8, "MTJs in the compound synapse", min=1, max=256),
+    Option("trials", int, 20, "Monte-Carlo trials per Δt", min=1, max=10**6),
+    Option("engine", str, "spice", "sweep engine: ngspice, or the reference Python model",
+           choices=("spice", "reference")),
+    Option("sigma_pct", float, 0.0, "device-to-device spread on t_ox, t_fl, TMR0 and area", unit="%", min=0.0,
+           max=30.0, closed="left"),
+    Option("jobs", int, None, "parallel ngspice processes (device sweep default: CPU count)", min=1),
+    Option("seed", int, 0, "sweep seed", min=0),
+])
