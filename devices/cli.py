@@ -39,7 +39,8 @@ def register(subparsers: Any) -> None:
     s = sub.add_parser("sweep", help="Δt x trials pulse sweep -> spinsyn-sweep HDF5")
     s.add_argument("--model", required=True, choices=model_names())
     s.add_argument("--preset", default=None, help="named preset (default: the model name); see 'device info'")
-    s.add_argument("--testbench", default=None, help="pulse testbench preset: published (default), physical, sot (SOT-MTJ pulses)")
+    s.add_argument("--testbench", default=None,
+                   help="pulse testbench preset: published (default), physical, sot (SOT-MTJ pulses)")
     SWEEP_OPTIONS["n_mtj"].add_to(s, default=None)  # unset: the model's own
     s.add_argument("--dt-ms", required=True, help="START:STOP:STEP (STOP exclusive) or comma list, ms")
     SWEEP_OPTIONS["trials"].add_to(s, default=None, required=True)

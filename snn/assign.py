@@ -27,7 +27,8 @@ def assign_run_labels(run_dir: str | Path, n_assign: int, data_dir: str | None =
     from .checkpoint import CHECKPOINT_NAME, read_checkpoint, save_checkpoint  # lazy: startup
     from .config import resolve_device  # lazy: startup
     from .engine import NetState, make_engine  # lazy: startup
-    from .network import _counts, load_run  # lazy: startup
+    from .inference import spike_counts  # lazy: startup
+    from .network import load_run  # lazy: startup
 
     check_scalar(n_assign, "--assign", int, min_val=1)
     run_dir = Path(run_dir)
@@ -44,7 +45,7 @@ def assign_run_labels(run_dir: str | Path, n_assign: int, data_dir: str | None =
                       net.gap_S if net.gap_S is not None else np.ones((1, 1)), np.asarray(net.theta, np.float64))
         eng = make_engine("numba" if dev == "cpu" else "torch", ns, net.params, net.compiled, net.synapse, 0.0, True,
                           dev)
-        counts = _counts(eng, X, net.params, net.config.seed + 2, None, min_spikes=net.config.min_spikes)
+        counts = spike_counts(eng, X, net.params, net.config.seed + 2, None, min_spikes=net.config.min_spikes)
         asg, props = L.assign_labels(counts, y.astype(np.int64))
         pos = cast(tuple[int, int], tuple(int(v) for v in ck["position"].tolist()))  # (epoch, images done in it)
         save_checkpoint(run_dir / CHECKPOINT_NAME, ck["config_json"], net.synapse, net.compiled, ns,

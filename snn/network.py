@@ -23,7 +23,16 @@ from . import labels as L
 from .checkpoint import compiled_rule, net_state, read_checkpoint
 from .config import TrainConfig, resolve_device
 from .engine import NetState, make_engine
-from .kinds import SYN_COMPOUND, SYN_CONTINUOUS
+from .inference import (  # noqa: F401  (image_seeds, spike_prob: public here too)
+    image_seeds,
+    noisy_weights_fn,
+    read_noise_fn,
+    read_noise_sigma,
+    readout,
+    spike_counts,
+    spike_prob,
+)
+from .kinds import SYN_CONTINUOUS
 from .params import NetworkParams
 from .rules import CompiledRule, LearningRule, rule_from_dict
 from .synapses import Synapse, synapse_from_record
@@ -64,22 +73,6 @@ class TrainedNetwork:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def image_seeds(seed: int, epoch: int, positions: np.ndarray) -> np.ndarray:
-    """uint32 seed per image from (seed, epoch, position in epoch) via splitmix64."""
-    with np.errstate(over="ignore"):
-        x = (np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(epoch) * np.uint64(0xBF58476D1CE4E5B9)
-             + np.asarray(positions, np.uint64) + np.uint64(1))
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-    return (x & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-
-
-def spike_prob(images: np.ndarray, params: NetworkParams) -> np.ndarray:
-    """Per-step spike probability (n, 784) float64 = pixel/255 · intensity · dt."""
-    return images.reshape(len(images), 784).astype(np.float64) / 255.0 * params.intensity_Hz * params.dt_ms * 1e-3
-
-
 def init_state(params: NetworkParams, syn: Synapse, seed: int, norm: float) -> NetState:
     rng = np.random.default_rng([seed, 12345])
     N = params.n_neurons
@@ -114,78 +107,6 @@ def load_run(run_dir: str | Path) -> TrainedNetwork:
     )
 
 
-# ---------------------------------------------------------------------------------------------- inference
-def _counts(engine, images: np.ndarray, params: NetworkParams, seed_base: int, w: np.ndarray | None,
-            chunk: int = 256, progress: Callable[[int], None] | None = None, read_noise_fn: Callable | None = None,
-            min_spikes: int = 0) -> np.ndarray:
-    """Spike counts (n, N) of ``images``; ``read_noise_fn``: ``k -> w`` the noisy weights of the chunk starting at
-    image ``k`` (:func:`_noisy_weights_fn`), else the fixed weights ``w`` (None: the engine's own)."""
-    p = spike_prob(images, params)
-    if getattr(engine, "device", "cpu").startswith("cuda"):
-        chunk = max(chunk, 2048)  # one batch of the torch engine per 2,048 images on a GPU
-    out = []
-    for k in range(0, len(p), chunk):
-        seeds = image_seeds(seed_base, 10**6, np.arange(k, min(k + chunk, len(p))))
-        ww = read_noise_fn(k) if read_noise_fn is not None else w
-        out.append(engine.eval_counts(p[k:k + chunk], seeds, ww))
-        if progress:
-            progress(len(seeds))
-    counts = np.concatenate(out) if out else np.zeros((0, params.n_neurons), np.int64)
-    # Diehl & Cook 2015: an image that evokes fewer than `min_spikes` spikes is shown again with the input
-    # rate raised by 32 Hz (up to 5 times). BindsNET does not do this; min_spikes = 0 turns it off.
-    for r in range(1, 6 if min_spikes > 0 else 1):
-        low = np.nonzero(counts.sum(1) < min_spikes)[0]
-        if len(low) == 0:
-            break
-        scale = (params.intensity_Hz + 32.0 * r) / params.intensity_Hz
-        for k in range(0, len(low), chunk):
-            sel = low[k:k + chunk]
-            seeds = image_seeds(seed_base, 10**6 + r, sel)
-            ww = read_noise_fn(int(sel[0]) + 10**7 * r) if read_noise_fn is not None else w
-            counts[sel] = engine.eval_counts(np.minimum(p[sel] * scale, 1.0), seeds, ww)
-    return counts
-
-
-def _readout(counts: np.ndarray, labels: np.ndarray, assignments: np.ndarray, proportions: np.ndarray) -> dict:
-    pa = L.predict_all_activity(counts, assignments)
-    pp = L.predict_proportion(counts, assignments, proportions)
-    return {
-        # no test images (--n-test 0): no accuracy (null in metrics.json), not a measured 0 %
-        "accuracy_all_activity": float(np.mean(pa == labels)) if len(labels) else None,
-        "accuracy_proportion": float(np.mean(pp == labels)) if len(labels) else None,
-        "confusion": L.confusion_matrix(labels, pa).tolist(),
-    }
-
-
-def _noisy_weights_fn(net_syn: Synapse, g: np.ndarray | None, seed: int, sigma: float) -> Callable | None:
-    """``k -> w`` for the chunk starting at image ``k``: ``G·(1 + σ·n)`` with n ~ N(0, 1) drawn from the stream
-    ``[seed, 777, k]`` (the same draws for any ``g`` of the same shape), mapped to ``clip((G − G_min)/(G_max −
-    G_min), 0, 1)``. None when σ ≤ 0."""
-    if sigma <= 0:
-        return None
-    assert g is not None  # the caller reads G whenever σ > 0
-    gmin, gmax = net_syn.g_bounds_S()
-
-    def noisy(k: int) -> np.ndarray:
-        rng = np.random.default_rng([seed, 777, k])
-        gn = g * (1.0 + sigma * rng.standard_normal(g.shape))
-        return np.ascontiguousarray(np.clip((gn - gmin) / (gmax - gmin), 0.0, 1.0))
-
-    return noisy
-
-
-def read_noise_sigma(net_syn: Synapse) -> float:
-    """Relative σ of the read noise of ``net_syn`` at inference (compound ``read_noise``; 0 for the others)."""
-    if net_syn.kind != SYN_COMPOUND:
-        return 0.0
-    return float(net_syn.options().get("read_noise", 0.0))
-
-
-def _read_noise_fn(net_syn: Synapse, ns: NetState, seed: int) -> Callable | None:
-    g = net_syn.g_S(ns.w, ns.state, ns.gp_S, ns.gap_S) if read_noise_sigma(net_syn) > 0 else None
-    return _noisy_weights_fn(net_syn, g, seed, read_noise_sigma(net_syn))
-
-
 def _eval_inputs(net: TrainedNetwork, ns: NetState, w: np.ndarray | None, g_S: np.ndarray | None,
                  apply_read_noise: bool | None) -> tuple[np.ndarray | None, Callable | None]:
     """(fixed weights or None, read-noise function or None) for :func:`evaluate`."""
@@ -197,7 +118,7 @@ def _eval_inputs(net: TrainedNetwork, ns: NetState, w: np.ndarray | None, g_S: n
     syn = net.synapse
     if apply_read_noise is None:  # the behaviour before the switch existed
         if w is None and g_S is None:
-            return None, _read_noise_fn(syn, ns, net.config.seed)
+            return None, read_noise_fn(syn, ns, net.config.seed)
         apply_read_noise = False
     gmin, gmax = syn.g_bounds_S()
     if g_S is None:
@@ -206,7 +127,7 @@ def _eval_inputs(net: TrainedNetwork, ns: NetState, w: np.ndarray | None, g_S: n
     g = np.ascontiguousarray(np.asarray(g_S, np.float64))
     sigma = read_noise_sigma(syn) if apply_read_noise else 0.0
     if sigma > 0:
-        return None, _noisy_weights_fn(syn, g, net.config.seed, sigma)
+        return None, noisy_weights_fn(syn, g, net.config.seed, sigma)
     if w is not None:
         return np.ascontiguousarray(np.asarray(w, np.float64)), None
     return np.ascontiguousarray(np.clip((g - gmin) / (gmax - gmin), 0.0, 1.0)), None
@@ -246,11 +167,11 @@ def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device
     eng = make_engine("numba" if dev == "cpu" else "torch", ns, net.params, net.compiled, net.synapse, 0.0, True,
                       dev)
     t0 = time.perf_counter()
-    counts = _counts(eng, images, net.params, net.config.seed + 1, w, read_noise_fn=noise,
+    counts = spike_counts(eng, images, net.params, net.config.seed + 1, w, read_noise_fn=noise,
                      min_spikes=net.config.min_spikes)
     dt = time.perf_counter() - t0
     y = np.asarray(labels, np.int64)
-    res = _readout(counts, y, net.assignments, net.proportions)
+    res = readout(counts, y, net.assignments, net.proportions)
     res.update({"n_test": len(images), "test_samples_per_s": len(images) / max(dt, 1e-9), "device": eng.device})
     if per_image:
         res["correct_all_activity"] = L.predict_all_activity(counts, net.assignments) == y

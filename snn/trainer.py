@@ -25,17 +25,9 @@ from . import labels as L
 from .checkpoint import CHECKPOINT_NAME, compiled_rule, net_state, read_checkpoint, save_checkpoint
 from .config import TrainConfig, resolve_device, resolve_engine, validate_config
 from .engine import make_engine
+from .inference import image_seeds, read_noise_fn, readout, spike_counts, spike_prob
 from .kinds import SYN_CONTINUOUS
-from .network import (
-    ASSIGN_WINDOW,
-    HISTORY_EVERY,
-    _counts,
-    _read_noise_fn,
-    _readout,
-    image_seeds,
-    init_state,
-    spike_prob,
-)
+from .network import ASSIGN_WINDOW, HISTORY_EVERY, init_state
 from .rules import CompiledRule
 from .synapses import synapse_from_record
 
@@ -237,13 +229,14 @@ class Trainer:
         self.checkpoint((cfg.epochs, 0))
         n_assign = min(cfg.n_assign, cfg.n_train)
         t0 = time.perf_counter()
-        ca = _counts(self.eng, self.Xtr[:n_assign], params, cfg.seed + 2, None, min_spikes=cfg.min_spikes)
+        ca = spike_counts(self.eng, self.Xtr[:n_assign], params, cfg.seed + 2, None, min_spikes=cfg.min_spikes)
         asg, props = L.assign_labels(ca, self.ytr[:n_assign])
-        noise = _read_noise_fn(self.syn, self.ns, cfg.seed)
+        noise = read_noise_fn(self.syn, self.ns, cfg.seed)
         t1 = time.perf_counter()
-        ct = _counts(self.eng, self.Xte, params, cfg.seed + 1, None, read_noise_fn=noise, min_spikes=cfg.min_spikes)
+        ct = spike_counts(self.eng, self.Xte, params, cfg.seed + 1, None, read_noise_fn=noise,
+                          min_spikes=cfg.min_spikes)
         t_test = time.perf_counter() - t1
-        res = _readout(ct, self.yte, asg, props)
+        res = readout(ct, self.yte, asg, props)
         self.checkpoint((cfg.epochs, 0), {"assignments": asg, "proportions": props}, cfg.checkpoint_weights)
         metrics = self.metrics(res, ct, n_assign, t1 - t0, t_test)
         write_json(self.run_dir / "metrics.json", metrics, fmt=METRICS_FORMAT, version=METRICS_VERSION,
