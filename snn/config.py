@@ -85,9 +85,20 @@ class TrainConfig:
     plots: bool = _default("plots")  # write the PNG figures at the end of the run (matplotlib; ~1.3 s)
     threads: int = _default("threads")  # numba CPU threads (0 = all allowed by NUMBA_NUM_THREADS)
     origin: dict | None = None  # where a run not trained by spinsyn came from (`spinsyn import`); None = trained
+    extra: dict = field(default_factory=dict)  # options declared only in TRAIN_OPTIONS (no field of their own)
+
+    def __getattr__(self, name: str) -> Any:
+        """An option declared only in :data:`spinsyn.options.TRAIN_OPTIONS`: its value in ``extra``, else its
+        table default (so a new option is one table entry; see docs/CONTRACTS.md)."""
+        if name.startswith("_") or name == "extra" or name not in TRAIN_OPTIONS or name in _BUILT:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return self.__dict__.get("extra", {}).get(name, TRAIN_OPTIONS[name].default)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        d = dataclasses.asdict(self)
+        if not d["extra"]:  # runs without table-only options store the same JSON as before
+            del d["extra"]
+        return json.dumps(d, sort_keys=True)
 
     @classmethod
     def from_json(cls, s: str) -> TrainConfig:
@@ -106,6 +117,10 @@ class TrainConfig:
         if not isinstance(d, dict):
             raise ValueError(f"config: expected a JSON object, got {type(d).__name__}")
         return cls(**{k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(cls)}})
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 # ---------------------------------------------------------------------------------------------- make_config
@@ -166,6 +181,12 @@ _BUILT = frozenset({"synapse", "neurons", "input_preset", "intensity", "time_ms"
 PLAIN_OPTIONS = tuple(n for n in TRAIN_OPTIONS if n not in _BUILT)
 
 
+def plain_options() -> tuple[str, ...]:
+    """The options stored as given, as the table holds them now: in their config field, or in ``extra`` when they
+    have none (an option added to TRAIN_OPTIONS only)."""
+    return tuple(n for n in TRAIN_OPTIONS if n not in _BUILT)
+
+
 def make_config(**options: Any) -> TrainConfig:
     """A validated :class:`TrainConfig` from options named as in :data:`spinsyn.options.TRAIN_OPTIONS` (the
     ``spinsyn train`` flags, ``--n-train`` → ``n_train``; ``--input`` → ``input_preset``, ``--read-noise`` →
@@ -185,7 +206,8 @@ def make_config(**options: Any) -> TrainConfig:
         synapse=str(o["synapse"]), network=network, rule=rule, synapse_options=syn,
         nu_final_frac=DEFAULT_NU_FINAL.get(kind, 1.0) if o["nu_final"] is None else o["nu_final"],
         data_dir=str(Path(o["data_dir"]).resolve()) if o["data_dir"] else None,
-        **{n: o[n] for n in PLAIN_OPTIONS})
+        **{n: o[n] for n in plain_options() if n in TrainConfig.field_names()},
+        extra={n: o[n] for n in plain_options() if n not in TrainConfig.field_names() and o[n] != _O[n].default})
     validate_config(cfg)
     return cfg
 
@@ -228,7 +250,7 @@ def resolve_engine(engine: str, device: str) -> str:
 def _check_numbers(cfg: TrainConfig) -> None:
     """The run's counts, choices and field types (the checks that do not depend on this machine), each option
     by its entry in :data:`spinsyn.options.TRAIN_OPTIONS`."""
-    for name in PLAIN_OPTIONS:
+    for name in plain_options():
         opt = _O[name]
         if name not in ("device", "device_preset"):  # checked by form below
             opt.check(getattr(cfg, name), name if opt.type is bool else None, optional=False)
@@ -240,7 +262,7 @@ def _check_numbers(cfg: TrainConfig) -> None:
     for name in ("device_preset", "data_dir"):
         if getattr(cfg, name) is not None and not isinstance(getattr(cfg, name), str):
             raise ValueError(f"{name}: expected a string or null, got {getattr(cfg, name)!r}")
-    for name in ("synapse_options", "origin"):
+    for name in ("synapse_options", "origin", "extra"):
         if not isinstance(getattr(cfg, name), dict) and not (name == "origin" and cfg.origin is None):
             raise ValueError(f"{name}: expected a JSON object, got {getattr(cfg, name)!r}")
     SynapseSpec.parse(cfg.synapse if isinstance(cfg.synapse, str) else repr(cfg.synapse))

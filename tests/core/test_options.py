@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 from spinsyn.options import EXPORT_OPTIONS, SWEEP_OPTIONS, TRAIN_OPTIONS, Option, OptionTable, WritePulse
@@ -103,3 +104,45 @@ def test_n_mtj_range_reaches_devices():
     assert N_RANGE["compound"] == (n.min, n.max)
     with pytest.raises(ValueError, match=f"1..{n.max}"):
         SynapseSpec.parse(f"compound:{n.max + 1}")
+
+
+def test_a_new_training_option_is_one_table_entry(monkeypatch, tmp_path, capsys):
+    """Adding an Option to TRAIN_OPTIONS alone gives the flag, make_config's keyword, the check (CLI, make_config
+    and a stored config) and the value on the config, stored in the run's config JSON and read back."""
+    from spinsyn.cli import main
+    from spinsyn.snn import TrainConfig
+    from spinsyn.snn.config import check_stored_config, make_config
+
+    new = Option("max_spikes_probe", int, 0, "probe option: cap on spikes counted (0 = none)", min=0, metavar="K")
+    monkeypatch.setitem(TRAIN_OPTIONS._opts, new.name, new)
+    cfg = make_config(synapse="compound:4", neurons=5, n_train=20, n_test=10, n_assign=20, device="cpu",
+                      max_spikes_probe=7)
+    assert cfg.max_spikes_probe == 7
+    back = TrainConfig.from_json(cfg.to_json())
+    assert back.max_spikes_probe == 7 and back == cfg
+    assert make_config(synapse="compound:4", neurons=5, device="cpu").max_spikes_probe == 0
+    with pytest.raises(ValueError, match="--max-spikes-probe"):
+        make_config(synapse="compound:4", neurons=5, device="cpu", max_spikes_probe=-1)
+    bad = TrainConfig.from_json(cfg.to_json().replace('"max_spikes_probe": 7', '"max_spikes_probe": -3'))
+    with pytest.raises(ValueError, match="--max-spikes-probe"):
+        check_stored_config(bad)
+    assert main(["train", "--synapse", "compound:4", "--neurons", "5", "--device", "cpu", "--max-spikes-probe",
+                 "-2", "--out", str(tmp_path / "run")]) == 2
+    assert "--max-spikes-probe" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    assert "--max-spikes-probe K" in _train_help()
+
+
+def _train_help() -> str:
+    from spinsyn.snn.cli import register
+
+    p = argparse.ArgumentParser()
+    register(p.add_subparsers())
+    return p._subparsers._group_actions[0].choices["train"].format_help()
+
+
+def test_config_json_of_existing_options_is_unchanged():
+    """Runs without table-only options store the same config JSON keys as before the extra field existed."""
+    from spinsyn.snn.config import make_config
+
+    keys = set(json.loads(make_config(synapse="compound:4", neurons=5, device="cpu").to_json()))
+    assert "extra" not in keys and {"synapse", "rule", "network", "n_train", "plots", "threads"} <= keys
