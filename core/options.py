@@ -261,6 +261,8 @@ EXPORT_OPTIONS = OptionTable("export", [
            closed="right", flag=""),
     Option("half_select", str, "V/2", "half-select scheme", choices=("V/2", "V/3")),
     Option("seed", int, None, "RNG seed (export default 0, simulate default 1)", min=0, max=2**63 - 1),
+    Option("tile", str, "128x128", "crossbar tile size ROWSxCOLS (each side as tile_side)", metavar="ROWSxCOLS"),
+    Option("tile_side", int, 128, "rows or columns of one crossbar tile", min=1, max=65535, flag=""),
 ])
 
 SWEEP_OPTIONS = OptionTable("sweep", [

@@ -106,7 +106,7 @@ def check(cfg: PipelineConfig) -> None:
     if not (c > 0 and b > a >= 0):
         raise ValueError(f"dt_ms: got {cfg.dt_ms}, expected (start, stop, step) with stop > start >= 0, step > 0")
     for i, n in enumerate(cfg.tile):
-        check_scalar(n, f"tile[{i}]", int, min_val=1)
+        EXPORT_OPTIONS["tile_side"].check(n, f"tile[{i}]", optional=False)
     check_writable_dir(cfg.out, "--out")
     check_output_folder(cfg.out, "--out")
     kind = owned_folder(cfg.out)

@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--requantize", action="store_true",
                    help="runs: quantise the trained weights onto --synapse / --device instead of programming the "
                         "trained device states")
-    g.add_argument("--tile", default="128x128", help="crossbar size ROWSxCOLS (default 128x128)")
+    EXPORT_OPTIONS.add_arguments(g, ("tile",))
     EXPORT_OPTIONS.add_arguments(g, ("mapping",))
     g.add_argument("--tolerance", default="0.4",
                    help="verify band half-width: in level steps (e.g. 0.4, the default) or absolute with a "

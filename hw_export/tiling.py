@@ -19,12 +19,14 @@ _TILE_RE = re.compile(r"^(\d+)[xX](\d+)$")
 
 def parse_tile(text: str) -> tuple[int, int]:
     """Parse ``RxC`` (e.g. ``128x128``) into (rows, cols). Raises ValueError otherwise."""
-    from spinsyn.validation import check_scalar  # lazy: startup
+    from spinsyn.options import EXPORT_OPTIONS  # lazy: startup
 
+    side = EXPORT_OPTIONS["tile_side"]
     m = _TILE_RE.match(str(text).strip())
     if not m:
-        raise ValueError(f"--tile: got {text!r}, expected ROWSxCOLS with 1..65535 each, e.g. 128x128")
-    return tuple(check_scalar(int(g), "--tile", int, min_val=1, max_val=65535) for g in m.groups())  # type: ignore
+        raise ValueError(f"--tile: got {text!r}, expected ROWSxCOLS with each side {side.range_text()}, e.g. 128x128")
+    rows, cols = (side.check(int(g), "--tile") for g in m.groups())
+    return rows, cols
 
 
 @dataclass(frozen=True)

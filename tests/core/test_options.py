@@ -146,3 +146,20 @@ def test_config_json_of_existing_options_is_unchanged():
 
     keys = set(json.loads(make_config(synapse="compound:4", neurons=5, device="cpu").to_json()))
     assert "extra" not in keys and {"synapse", "rule", "network", "n_train", "plots", "threads"} <= keys
+
+
+def test_tile_side_range_is_declared_once():
+    """Export --tile, the pipeline's tile and the study's export.tile take their side range from one entry (before,
+    1..65535, >= 1 and 1..65536)."""
+    from spinsyn.hw_export import parse_tile
+    from spinsyn.study.params import PARAMS
+
+    side = EXPORT_OPTIONS["tile_side"]
+    assert (PARAMS["export.tile"].lo, PARAMS["export.tile"].hi) == (side.min, side.max)
+    assert parse_tile(f"{int(side.max)}x1") == (int(side.max), 1)
+    with pytest.raises(ValueError, match="--tile"):
+        parse_tile(f"{int(side.max) + 1}x1")
+    from spinsyn.pipeline import PipelineConfig, check
+
+    with pytest.raises(ValueError, match=r"tile\[0\]"):
+        check(PipelineConfig(tile=(int(side.max) + 1, 128)))
