@@ -9,6 +9,7 @@ held at its step-midpoint voltage, the crossing time is solved linearly), vector
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -103,17 +104,24 @@ def integrate_mtj_numpy(p: MTJParams, s0: np.ndarray, theta: np.ndarray, edges_s
                   v_mid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Event-located hazard integration. s0 (...,), theta (..., K), edges_s/v_mid broadcastable to
     (..., S+1)/(..., S) along the last axis. Returns (state, H, n_switches) at the end."""
+    return integrate_hazard(lambda state, v: hazard_rate_per_s(p, state, v), s0, theta,
+                            np.diff(edges_s, axis=-1), v_mid)
+
+
+def integrate_hazard(rate_per_s: Callable[[np.ndarray, np.ndarray], np.ndarray], s0: np.ndarray, theta: np.ndarray,
+                     widths_s: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Event-located integration of any cell's switching hazard ``rate_per_s(state, v)`` (1/s): s0 (...,) states,
+    theta (..., K) exponential thresholds, widths_s (s) and v (V) broadcastable to (..., S) along the last axis.
+    Returns (state, H, n_switches) at the end."""
     shape = s0.shape
     h = np.zeros(shape)
     nsw = np.zeros(shape, dtype=np.int64)
     k_max = theta.shape[-1]
-    widths = np.diff(edges_s, axis=-1)
-    for j in range(widths.shape[-1]):
-        rem = np.broadcast_to(widths[..., j], shape).copy()
-        v = np.broadcast_to(v_mid[..., j], shape)
+    for j in range(widths_s.shape[-1]):
+        rem = np.broadcast_to(widths_s[..., j], shape).copy()
+        vj = np.broadcast_to(v[..., j], shape)
         for _ in range(k_max + 1):
-            state = (s0 + nsw) % 2
-            rate = hazard_rate_per_s(p, state, v)
+            rate = rate_per_s((s0 + nsw) % 2, vj)
             nxt = np.take_along_axis(theta, np.minimum(nsw, k_max - 1)[..., None], -1)[..., 0]
             can = (nsw < k_max) & (rate > 0)
             t_hit = np.where(can, (nxt - h) / np.where(rate > 0, rate, 1.0), np.inf)

@@ -160,28 +160,12 @@ class SOTMTJ(_MTJArray):
         return float(self.tau0_ns * 1e-9 * np.expm1(self.delta))
 
     def cell_integrate(self, d: ref.Draws, edges_s: np.ndarray, v_mid: np.ndarray):
-        """Event-located hazard integration (as ``reference.integrate_mtj_numpy``) of every cell (P, T, N)."""
+        """Event-located hazard integration (``reference.integrate_hazard``) of every cell (P, T, N)."""
         p = self.params(d.z)
-        s0, theta = d.s0.astype(np.int64), d.theta
-        shape, k_max = s0.shape, theta.shape[-1]
-        h, nsw = np.zeros(shape), np.zeros(shape, dtype=np.int64)
         widths = np.diff(edges_s, axis=-1)[:, None, None, :]
         v_all = np.asarray(v_mid, dtype=float)[:, None, None, :]
-        for j in range(widths.shape[-1]):
-            rem = np.broadcast_to(widths[..., j], shape).copy()
-            v = np.broadcast_to(v_all[..., j], shape)
-            for _ in range(k_max + 1):
-                rate = self.rate_per_s(p, (s0 + nsw) % 2, v)
-                nxt = np.take_along_axis(theta, np.minimum(nsw, k_max - 1)[..., None], -1)[..., 0]
-                can = (nsw < k_max) & (rate > 0)
-                t_hit = np.where(can, (nxt - h) / np.where(rate > 0, rate, 1.0), np.inf)
-                hit = t_hit < rem
-                h = np.where(hit, nxt, h + rate * rem)
-                rem = np.where(hit, rem - t_hit, 0.0)
-                nsw = nsw + hit
-                if not hit.any():
-                    break
-        return (s0 + nsw) % 2, h, nsw
+        return ref.integrate_hazard(lambda state, v: self.rate_per_s(p, state, v), d.s0.astype(np.int64), d.theta,
+                                    widths, v_all)
 
     def cell_elements(self, d: ref.Draws, ip: int, it: int, n: int) -> list[str]:
         """Per cell i: its HM write line (resistor pre -> post), its MTJ read branch (B source, conductance of
