@@ -13,6 +13,7 @@ value (``auto`` or a fixed width in ns), parsed once for the export CLI, ``Expor
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -197,9 +198,18 @@ TRAIN_OPTIONS = OptionTable("train", [
     Option("data_dir", str, None, "MNIST folder (default: lookup order of spinsyn.mnist)"),
     Option("device_preset", str, None, "synapse device preset, e.g. stt-mtj, sot-mtj (spinsyn device info; "
            "default: the synapse kind's)", metavar="PRESET"),
+    Option("device_model", str, None, "synapse device file (spinsyn-device JSON, 'spinsyn device fit --out'): the "
+           "levels and write physics of training and export come from it; instead of --device-preset (default: the "
+           "device stored in the --rule file, else the synapse kind's preset)", metavar="DEVICE_JSON"),
+    Option("device_params", dict, None, "dataclass field overrides K=V of the synapse device (preset or device file; "
+           "spinsyn device info lists the fields), e.g. tmr0=0.7; on the command line --device-param K=V, repeatable",
+           flag=""),
     Option("rule", str, None, "fitted bi-sigmoid rule (spinsyn-rule JSON), or a device sweep HDF5 (spinsyn device "
            "sweep) whose measured p_up(Δt) − p_down(Δt) is used directly; default: the published parameters",
            metavar="RULE_JSON|SWEEP_H5"),
+    Option("rule_time_scale", float, 1.0, "trace rule: multiply the Δt axis of the --rule file's data by X (a "
+           "window measured in µs, valid on 0..0.06 ms, used at the 1 ms network step: 1000); recorded in the run's "
+           "config and metrics", min=0.0, closed="neither", metavar="X"),
     Option("learning_rule", str, "trace", "trace = bi-sigmoid trace rule, postpre = BindsNET PostPre STDP",
            choices=("trace", "postpre")),
     Option("nu", float, None, "post-spike learning rate (trace default: 0.001, compound 0.005, tuned on MNIST; "
@@ -275,3 +285,19 @@ SWEEP_OPTIONS = OptionTable("sweep", [
     Option("jobs", int, None, "parallel ngspice processes (device sweep default: CPU count)", min=1),
     Option("seed", int, 0, "sweep seed", min=0),
 ])
+
+
+def parse_device_params(items: Iterable[str] | None, name: str = "--device-param") -> dict[str, Any] | None:
+    """``["tmr0=0.7", "n_mtj=4"]`` → ``{"tmr0": 0.7, "n_mtj": 4}`` (values read as JSON numbers, booleans or
+    null, else kept as text); None when ``items`` is empty. ValueError ``<name>: …`` for an item without ``=``."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, text = str(item).partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"{name}: got {item!r}; expected K=V with K a device field name (spinsyn device info)")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        out[key.strip()] = value if isinstance(value, (int, float, str, bool)) else text
+    return out or None

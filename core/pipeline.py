@@ -46,7 +46,8 @@ ENGINES = SWEEP_OPTIONS["engine"].choices
 class PipelineConfig:
     """Defaults of the embedded demo: small enough for a laptop, every stage real (ngspice included).
 
-    ``dt_ms`` is (start, stop, step) in ms, stop exclusive; ``tile`` is (rows, columns) of one crossbar.
+    ``dt_ms`` is (start, stop, step) in ms, stop exclusive; ``tile`` is (rows, columns) of one crossbar;
+    ``device_model``: a device file (spinsyn-device JSON) swept instead of ``model`` and trained and exported on.
     """
 
     out_dir: str = "runs/demo"
@@ -66,6 +67,7 @@ class PipelineConfig:
     simulate_seed: int = 1
     data_dir: str | None = None
     tile: tuple[int, int] = (128, 128)
+    device_model: str | None = None
 
     @property
     def out(self) -> Path:
@@ -125,9 +127,16 @@ def check(cfg: PipelineConfig) -> None:
 
 
 def _sweep_model(cfg: PipelineConfig, devices: Any) -> Any:
-    model = devices.get_model(cfg.model)
-    if model.synapse_family == "compound":
-        model = devices.get_model(cfg.model, n_mtj=cfg.n_mtj)
+    """The swept device: preset ``model``, or the device file ``device_model`` (a compound with ``n_mtj``)."""
+    name = cfg.device_model or cfg.model
+    if cfg.device_model is not None and not devices.is_device_file(cfg.device_model):
+        raise ValueError(f"--device-model: expected a spinsyn-device JSON file (.json), got {cfg.device_model!r}")
+    try:
+        model = devices.get_model(name)
+        if getattr(model, "synapse_family", None) == "compound" or hasattr(model, "n_mtj"):
+            model = devices.get_model(name, n_mtj=cfg.n_mtj)
+    except ValueError as exc:
+        raise ValueError(f"--device-model: {exc}" if cfg.device_model else str(exc)) from None
     return model
 
 
@@ -140,7 +149,7 @@ def train_config(cfg: PipelineConfig) -> Any:
     rule = cfg.out / "rule.json"
     return snn.make_config(synapse=cfg.synapse, neurons=cfg.neurons, n_train=cfg.n_train, n_test=cfg.n_test,
                            epochs=cfg.epochs, device=cfg.device, seed=cfg.seed, data_dir=cfg.data_dir,
-                           rule=rule if rule.is_file() else None)
+                           rule=rule if rule.is_file() else None, device_model=cfg.device_model)
 
 
 # ------------------------------------------------------------------------------------------------ steps
@@ -250,8 +259,9 @@ def steps(cfg: PipelineConfig) -> list[Step]:
     """The steps in order, each with what it calls and the output whose presence marks it done."""
     out = cfg.out
     return [
-        Step("sweep", f"spinsyn.devices.sweep({cfg.model}, n_mtj={cfg.n_mtj}, {len(cfg.delays_ms())} delays x "
-             f"{cfg.trials} trials, engine={cfg.engine}, jobs={cfg.jobs}) -> {out / 'sweep.h5'}",
+        Step("sweep", f"spinsyn.devices.sweep({cfg.device_model or cfg.model}, n_mtj={cfg.n_mtj}, "
+             f"{len(cfg.delays_ms())} delays x {cfg.trials} trials, engine={cfg.engine}, jobs={cfg.jobs}) -> "
+             f"{out / 'sweep.h5'}",
              out / "sweep.h5", _sweep),
         Step("sweep-plot", f"spinsyn.devices.plot_sweep({out / 'sweep.h5'}) -> {out / 'sweep.png'}",
              out / "sweep.png", _sweep_plot),
@@ -319,6 +329,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     names = ("synapse", "neurons", "n_train", "n_test", "epochs", "device", "seed")  # flag, type, help: the train's
     TRAIN_OPTIONS.add_arguments(p, names, {n: getattr(d, n) for n in names})
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: lookup order, embedded subset)")
+    TRAIN_OPTIONS.add_arguments(p, ("device_model",))  # swept, trained and exported on (default: compound)
     p.add_argument("--force", action="store_true", help="redo steps whose outputs exist")
     p.set_defaults(func=_cmd)
 
@@ -327,6 +338,6 @@ def _cmd(args: argparse.Namespace) -> int:
     cfg = PipelineConfig(
         out_dir=args.out, trials=args.trials, engine=args.engine, jobs=args.jobs, synapse=args.synapse,
         neurons=args.neurons, n_train=args.n_train, n_test=args.n_test, epochs=args.epochs,
-        device=args.device, seed=args.seed, data_dir=args.data_dir,
+        device=args.device, seed=args.seed, data_dir=args.data_dir, device_model=args.device_model,
     )
     return run(cfg, force=args.force)

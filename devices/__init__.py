@@ -1,13 +1,19 @@
 """spinsyn.devices: spintronic synapse models (STT-MTJ, compound, DW-MTJ), ngspice and reference engines.
 
-Public API (docs/CONTRACTS.md): STTMTJ, CompoundSynapse, DomainWallMTJ, PulseTestbench, get_model, PRESETS,
+Public API (docs/CONTRACTS.md): STTMTJ, CompoundSynapse, DomainWallMTJ, PulseTestbench, get_model (a preset name or a
+spinsyn-device file, devices/devicefile.py), PRESETS, MeasuredMTJ,
 sweep, write_sweep, read_sweep, SweepResult, conductance_S, apply_pulse, switch_probability,
 apply_write_pulse, write_switch_probability (the programming physics, devices/macrospin.py). Every device class
 implements the ``Device`` protocol (devices/models.py); the module-level functions call its methods.
 """
 
-from . import sot  # noqa: F401  (registers the SOT-MTJ cell and its preset)
+from . import (
+    graded,  # noqa: F401  (registers the graded LTP/LTD device and its preset)
+    sot,  # noqa: F401  (registers the SOT-MTJ cell and its preset)
+)
 from .author import SWITCHING, run_author
+from .devicefile import DeviceFile, get_model, is_device_file, read_device_file
+from .measured_mtj import MeasuredMTJ
 from .models import (
     PRESETS,
     STTMTJ,
@@ -20,7 +26,6 @@ from .models import (
     conductance_S,
     derive,
     g_bounds_S,
-    get_model,
     get_testbench,
     switch_probability,
     write_switch_probability,
@@ -42,6 +47,10 @@ from .synapse import (
 )
 
 __all__ = [
+    "DeviceFile",
+    "MeasuredMTJ",
+    "is_device_file",
+    "read_device_file",
     "DEFAULT_PRESET",
     "DEVICE_CLASSES",
     "Device",

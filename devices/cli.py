@@ -37,8 +37,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("device", help="spintronic synapse pulse simulations (ngspice / reference)")
     sub = p.add_subparsers(dest="device_cmd", metavar="SUBCOMMAND", required=True)
     s = sub.add_parser("sweep", help="Δt x trials pulse sweep -> spinsyn-sweep HDF5")
-    s.add_argument("--model", required=True, choices=model_names())
+    s.add_argument("--model", default=None, choices=model_names(), help="device model (required unless --device)")
     s.add_argument("--preset", default=None, help="named preset (default: the model name); see 'device info'")
+    s.add_argument("--device", default=None, metavar="DEVICE_JSON",
+                   help="a device file (spinsyn device fit --out) instead of --model/--preset")
+    s.add_argument("--device-param", dest="device_params", action="append", default=None, metavar="K=V",
+                   help="dataclass field override of the device (preset or device file), repeatable; see 'device info'")
     s.add_argument("--testbench", default=None,
                    help="pulse testbench preset: published (default), physical, sot (SOT-MTJ pulses)")
     SWEEP_OPTIONS["n_mtj"].add_to(s, default=None)  # unset: the model's own
@@ -65,17 +69,40 @@ def register(subparsers: Any) -> None:
     pl.add_argument("--overwrite", action="store_true",
                     help="replace an existing --out that is not a figure spinsyn wrote")
     pl.set_defaults(func=cmd_plot)
-    i = sub.add_parser("info", help="derived numbers of a model preset")
-    i.add_argument("model")
+    i = sub.add_parser("info", help="derived numbers of a model preset or a device file")
+    i.add_argument("model", help="a preset name (see PRESETS) or a spinsyn-device file (device fit --out)")
     i.set_defaults(func=cmd_info)
+    from .fitcmd import register as register_fit  # lazy: startup
+
+    register_fit(sub)
+
+
+def _model_name(args) -> tuple[str, str]:
+    """(preset name or device-file path, the option naming it) of ``device sweep``."""
+    from . import is_device_file  # lazy: startup
+
+    if args.device is None:
+        if args.model is None:
+            raise ValueError("--model: required (or --device DEVICE_JSON, a device file)")
+        return args.preset or args.model, "--preset"
+    if args.preset is not None:
+        raise ValueError(f"--device: give either --device {args.device} or --preset {args.preset}, not both")
+    if not is_device_file(args.device):
+        raise ValueError(f"--device: expected a spinsyn-device JSON file (.json), got {args.device!r}")
+    return args.device, "--device"
 
 
 def _build_model(args):
+    from spinsyn.options import parse_device_params  # lazy: startup
+
     from . import get_model  # lazy: startup
 
-    name = args.preset or args.model
-    model = get_model(name)
-    overrides = {}
+    name, opt = _model_name(args)
+    try:
+        model = get_model(name)
+    except ValueError as exc:
+        raise ValueError(f"{opt}: {exc}") from None
+    overrides = dict(parse_device_params(getattr(args, "device_params", None)) or {})
     if args.n_mtj is not None:
         if "n_mtj" not in {f.name for f in dataclasses.fields(model)}:
             raise ValueError(f"--n-mtj applies to the compound model, not {name!r}")
@@ -83,9 +110,12 @@ def _build_model(args):
     if args.sigma_pct is not None:
         SWEEP_OPTIONS["sigma_pct"].check(args.sigma_pct)
         overrides.update(model.spread_overrides(args.sigma_pct))
-    model = get_model(name, **overrides)
-    if model.name != args.model:
-        raise ValueError(f"--preset {name!r} is not a {args.model} model")
+    try:
+        model = get_model(name, **overrides)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--device-param: {exc}") from None
+    if args.model is not None and model.name != args.model:
+        raise ValueError(f"{opt} {name!r} is not a {args.model} model")
     return model
 
 
@@ -133,11 +163,34 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from . import PRESETS, get_model  # lazy: startup
+    from . import PRESETS, get_model, is_device_file, read_device_file  # lazy: startup
 
-    m = get_model(args.model)
-    print(f"{args.model}: {PRESETS[args.model][1]}")
+    if is_device_file(args.model):
+        dev = read_device_file(args.model)
+        m = get_model(args.model)
+        _print_device_file(dev)
+    else:
+        m = get_model(args.model)
+        print(f"{args.model}: {PRESETS[args.model][1]}")
     print(m)
     for line in m.info_lines():
         print(line)
     return 0
+
+
+def _print_device_file(dev) -> None:
+    """The sections of a device file a reader checks first: family, sources, parameters with intervals, fits."""
+    from .fitcmd import fit_line  # lazy: startup
+
+    print(f"{dev.label}: {dev.family} device fitted from measured data ({dev.provenance.get('command', '?')}; "
+          f"{dev.provenance.get('created', '?')})")
+    print(f"sources: {dev.source_line()}")
+    for name, p in dev.parameters.items():
+        ci = p.get("ci95")
+        ci_txt = f" [{ci[0]:.4g}, {ci[1]:.4g}]" if ci and None not in ci else ""
+        print(f"  {name} = {p['value']:.4g} {p.get('unit', '')}{ci_txt} ({p.get('method', '')})")
+    print("valid for: " + "; ".join(f"{k} {v[0]:g}..{v[1]:g}" for k, v in dev.validity.items()
+                                    if isinstance(v, list) and len(v) == 2))
+    for kind, rep in dev.fits.items():
+        if isinstance(rep, dict):
+            print("  " + fit_line(kind, rep))

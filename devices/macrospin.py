@@ -369,6 +369,12 @@ def switching_table(mtj) -> SwitchingTable:
     return _table(round(float(derive(mtj).delta), 9), round(tau_d_s(mtj), 18))
 
 
+def table(delta: float, tau_d_s: float) -> SwitchingTable:
+    """The (cached) table of a macrospin of thermal stability ``delta`` and damping time ``tau_d_s`` (s), for cells
+    given by those numbers rather than by geometry (``devices.measured_mtj``)."""
+    return _table(round(float(delta), 9), round(float(tau_d_s), 18))
+
+
 def delta_needed(tau_d: float, t_s: float, max_flip: float) -> float:
     """Smallest Delta whose Brown escape time tau_D sqrt(pi/Delta) e^Delta keeps the flipped fraction of a
     two-state telegraph process, (1 - exp(-2 t/tau))/2, at or below ``max_flip`` after ``t_s`` seconds."""

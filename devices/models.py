@@ -720,12 +720,13 @@ def apply_write_pulse(model: Device, state, v_V, width_ns, rng: np.random.Genera
     return model.apply_write_pulse(state, v_V, width_ns, rng)
 
 
-def switch_probability(mtj: STTMTJ, v_V, width_ns, to_parallel: bool) -> np.ndarray:
-    """P(switch) for a rectangular pulse of v_V (V_mtj) and width_ns with the model's own drive law (gates
-    included; the sweep engines' hazard): 1 - exp(-width/tau)."""
-    p = derive(mtj)
-    rate = hazard_rate_per_s(p, 0.0 if to_parallel else 1.0, v_V)
-    return -np.expm1(-rate * np.asarray(width_ns, dtype=float) * 1e-9)
+def switch_probability(mtj: Any, v_V, width_ns, to_parallel: bool) -> np.ndarray:
+    """P(switch) of one binary cell (a preset's, a device file's, or a compound's cell) for a rectangular pulse of
+    v_V (V_mtj) and width_ns with the cell's own sweep drive law (gates included; the sweep engines' hazard):
+    1 - exp(-width/tau) (``Cell.switch_probabilities``)."""
+    cell = getattr(mtj, "cell", mtj)
+    p_up, p_dn = cell.switch_probabilities(v_V, np.asarray(width_ns, dtype=float) * 1e-9)
+    return p_up if to_parallel else p_dn
 
 
 # ------------------------------------------------------------------------------------------ presets

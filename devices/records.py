@@ -22,11 +22,12 @@ def model_record(model: Any) -> dict[str, Any]:
 
 def model_from_record(rec: dict[str, Any]) -> Any:
     """The device model a :func:`model_record` describes. Raises ValueError for unknown classes or fields."""
+    classes = device_classes()  # at call time: every device module imported so far (devices/__init__ imports all)
     try:
-        cls = DEVICE_CLASSES[rec["class"]]
+        cls = classes[rec["class"]]
         fields = rec["fields"]
     except (KeyError, TypeError):
-        raise ValueError(f"device model record: expected 'class' (one of {sorted(DEVICE_CLASSES)}) and "
+        raise ValueError(f"device model record: expected 'class' (one of {sorted(classes)}) and "
                          f"'fields', got {str(rec)[:200]}") from None
     return _build(cls, fields)
 

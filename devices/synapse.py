@@ -25,23 +25,28 @@ import numpy as np
 from spinsyn.options import SWEEP_OPTIONS
 
 from .cell import Cell
-from .models import CompoundSynapse, conductance_S, get_model, model_name
+from .devicefile import get_model
+from .graded import ltp_curve
+from .models import CompoundSynapse, conductance_S, model_name
 from .records import model_from_record, model_record
 
 KIND_IDEAL, KIND_QUANTIZED, KIND_COMPOUND, KIND_DW = "ideal", "quantized", "compound", "dw"
-SYNAPSE_KINDS = (KIND_IDEAL, KIND_QUANTIZED, KIND_COMPOUND, KIND_DW)
-#: n when the spec gives none (``compound`` = ``compound:8``).
-DEFAULT_N = {KIND_QUANTIZED: 9, KIND_COMPOUND: 8, KIND_DW: 16}
+KIND_GRADED = "graded"  # graded:P, a graded LTP/LTD device (devices/graded.py) trained with its pulse steps
+SYNAPSE_KINDS = (KIND_IDEAL, KIND_QUANTIZED, KIND_COMPOUND, KIND_DW, KIND_GRADED)
+#: n when the spec gives none (``compound`` = ``compound:8``; ``graded`` = the device's own pulse count, n 0).
+DEFAULT_N = {KIND_QUANTIZED: 9, KIND_COMPOUND: 8, KIND_DW: 16, KIND_GRADED: 0}
 #: device preset (``spinsyn.devices.PRESETS``) of each kind unless one is named.
-DEFAULT_PRESET = {KIND_IDEAL: "dw-mtj", KIND_QUANTIZED: "dw-mtj", KIND_COMPOUND: "compound", KIND_DW: "dw-mtj"}
+DEFAULT_PRESET = {KIND_IDEAL: "dw-mtj", KIND_QUANTIZED: "dw-mtj", KIND_COMPOUND: "compound", KIND_DW: "dw-mtj",
+                  KIND_GRADED: "graded"}
 #: device family each kind needs (``models.model_name`` of the preset's model).
-DEVICE_FAMILY = {KIND_IDEAL: "dw-mtj", KIND_QUANTIZED: "dw-mtj", KIND_COMPOUND: "compound", KIND_DW: "dw-mtj"}
+DEVICE_FAMILY = {KIND_IDEAL: "dw-mtj", KIND_QUANTIZED: "dw-mtj", KIND_COMPOUND: "compound", KIND_DW: "dw-mtj",
+                 KIND_GRADED: "graded"}
 _N_MTJ = SWEEP_OPTIONS["n_mtj"]  # the MTJ count range, declared once
 N_RANGE: dict[str, tuple[int, int]] = {KIND_QUANTIZED: (2, 65536),
                                       KIND_COMPOUND: (cast(int, _N_MTJ.min), cast(int, _N_MTJ.max)),
-                                      KIND_DW: (2, 65536)}
-SPEC_HELP = (f"ideal, quantized:L, dw:L (L levels >= 2) or compound:N (N MTJs, {_N_MTJ.min}..{_N_MTJ.max}), "
-             "e.g. compound:8")
+                                      KIND_DW: (2, 65536), KIND_GRADED: (0, 1000000)}
+SPEC_HELP = (f"ideal, quantized:L, dw:L (L levels >= 2), compound:N (N MTJs, {_N_MTJ.min}..{_N_MTJ.max}) or "
+             "graded[:P] (P pulses over the range), e.g. compound:8")
 
 
 @dataclass(frozen=True)
@@ -85,14 +90,15 @@ class SynapseSpec:
         return cls(kind, n)
 
     def __str__(self) -> str:
-        return self.kind if self.kind == KIND_IDEAL else f"{self.kind}:{self.n}"
+        return self.kind if self.kind == KIND_IDEAL or (self.kind == KIND_GRADED and not self.n) \
+            else f"{self.kind}:{self.n}"
 
     @property
     def n_levels(self) -> int:
         """Programmable levels: N+1 for compound, L for quantized/dw, 0 (continuous) for ideal."""
         if self.kind == KIND_IDEAL:
             return 0
-        return self.n + 1 if self.kind == KIND_COMPOUND else self.n
+        return self.n + 1 if self.kind in (KIND_COMPOUND, KIND_GRADED) else self.n
 
     @property
     def discrete(self) -> bool:
@@ -155,6 +161,8 @@ class SynapseDevice:
             return np.arange(L, dtype=np.int64)
         if kind == KIND_DW:
             return np.linspace(0.0, 1.0, L)
+        if kind == KIND_GRADED:  # the states identical pulses reach from g_min along the LTP curve
+            return ltp_curve(np.arange(L, dtype=float), self.model.a_ltp_pulses, self.model.n_pulses)
         xs = np.linspace(0.0, 1.0, 4097)  # quantized: equal conductance steps, states by inverting G(x)
         gx = self.conductance_S(xs)
         if not np.all(np.diff(gx) > 0):
@@ -192,6 +200,8 @@ def synapse_device(spec: str | SynapseSpec, preset: str | None = None, v_read_V:
     cell_preset = s.kind == KIND_COMPOUND and _is_cell_preset(name)
     if s.kind == KIND_COMPOUND and not cell_preset:
         overrides = {**overrides, "n_mtj": s.n}
+    if s.kind == KIND_GRADED and s.n:
+        overrides = {**overrides, "n_pulses": s.n}
     try:
         model = get_model(name, **overrides)
     except TypeError as exc:
@@ -202,6 +212,8 @@ def synapse_device(spec: str | SynapseSpec, preset: str | None = None, v_read_V:
     if family != DEVICE_FAMILY[s.kind]:
         raise ValueError(f"--device: preset {name!r} is a {family} device; {s} needs a "
                          f"{DEVICE_FAMILY[s.kind]} preset")
+    if s.kind == KIND_GRADED:  # graded = graded:P of the device
+        s = SynapseSpec(KIND_GRADED, int(model.n_pulses))
     return SynapseDevice(s, model, name, float(v_read_V))
 
 

@@ -9,6 +9,7 @@ standard error or interval.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -69,12 +70,16 @@ def _swap_bisigmoid(model: str, free: tuple[str, ...], theta: np.ndarray, J: np.
 def _covariance(J: np.ndarray, wrss: float, dof: int):
     """Covariance of the free parameters from the Jacobian (pseudo-inverse, scaled by the reduced χ²).
 
-    Returns (cov, stderr, singular values, right singular vectors, rank tolerance)."""
-    _, sv, vt = np.linalg.svd(J, full_matrices=False)
+    The SVD is taken of J with unit-norm columns (and the scale put back into cov), so the rank test does not depend
+    on the units of Δt or of the data: the same window in µs or in ms flags the same parameters.
+    Returns (cov, stderr, singular values and right singular vectors of the scaled J, rank tolerance)."""
+    scale = np.linalg.norm(J, axis=0)
+    scale[~(scale > 0)] = 1.0
+    _, sv, vt = np.linalg.svd(J / scale, full_matrices=False)
     tol = sv[0] * 1e-8 if sv.size else 0.0
     inv_sv2 = np.zeros_like(sv)
     inv_sv2[sv > tol] = 1.0 / sv[sv > tol] ** 2
-    cov = (vt.T * inv_sv2) @ vt * (wrss / dof)
+    cov = (vt.T * inv_sv2) @ vt * (wrss / dof) / np.outer(scale, scale)
     return cov, np.sqrt(np.clip(np.diag(cov), 0, None)), sv, vt, tol
 
 
@@ -174,7 +179,8 @@ def fit_family(data: FitData, model: str, loss: str = "linear", bootstrap: int =
     params = _param_infos(fam, data.y_unit, free, fixed_vals, theta, se, reasons, _t975(n - k), boot)
     rule = Rule(model, params, normalised=data.normalised, window_ms=(float(x.min()), float(x.max())),
                 y_unit=data.y_unit, metrics=metrics,
-                source={"path": data.source_path, "sha256": data.source_sha256, "kind": data.kind})
+                source={"path": data.source_path, "sha256": data.source_sha256, "kind": data.kind,
+                        **({"device": data.device} if data.device else {})})
     return FitResult(rule, res, free, cov)
 
 
@@ -252,11 +258,14 @@ def fit(data: FitData, model: str = "auto", loss: str = "linear", bootstrap: int
 
 def fit_file(input_path: str | Path, out_path: str | Path, model: str = "auto", *,
              plot_path: str | Path | None = None, loss: str = "linear", bootstrap: int = 0,
-             seed: int = 0, overwrite: bool = False) -> tuple[FitResult, str]:
+             seed: int = 0, overwrite: bool = False, columns: Mapping[str, str] | None = None,
+             strict_rows: bool = False, notes: Callable[[str], None] | None = None) -> tuple[FitResult, str]:
     """What ``spinsyn fit`` does: read a ``spinsyn-sweep`` HDF5 or a CSV, fit ``model`` (a family or ``"auto"``),
     save the figure to ``plot_path`` (when given) and the rule to ``out_path`` (``spinsyn-rule`` JSON).
 
-    Returns (result, one-line summary of the model choice). Options and both outputs are checked before the file
+    ``columns`` (canonical name -> header, ``--columns``) and ``strict_rows`` go to the CSV reader
+    (:func:`spinsyn.fitting.inputs.read_csv`); ``notes`` receives each of its notes (ignored columns, dropped rows,
+    units). Returns (result, one-line summary of the model choice). Options and both outputs are checked before the file
     is read (output policy, :func:`spinsyn.validation.check_output_file`: never the input, never inside a run,
     chip, study or pipeline; an existing file other than a spinsyn rule / figure needs ``overwrite``).
     """
@@ -272,7 +281,10 @@ def fit_file(input_path: str | Path, out_path: str | Path, model: str = "auto", 
     if plot_path is not None:
         check_output_file(plot_path, "--plot", writes=FIGURE_FORMAT, inputs=(input_path,), overwrite=overwrite,
                           suffixes=PLOT_SUFFIXES)
-    data = read_input(input_path)
+    data = read_input(input_path, mapping=columns, strict_rows=strict_rows)
+    for line in data.notes:
+        if notes is not None:
+            notes(line)
     result, reason = fit(data, model, loss=loss, bootstrap=bootstrap, seed=seed)
     _check_finite(input_path, result)
     if plot_path is not None:

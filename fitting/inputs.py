@@ -6,22 +6,14 @@ Everything is validated here, once, with messages naming the file; inner code tr
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from spinsyn.fileio import SpinsynFileError, sha256_file
+from spinsyn.labfile import Column, LabTable, parse_unit, read_table
 
-#: CSV time columns and their factor to ms.
-DT_COLUMNS = {"dt_ms": 1.0, "dt_us": 1e-3, "dt_s": 1e3}
-#: CSV value columns: name -> (factor to the stored unit, stored unit, normalised).
-Y_COLUMNS = {
-    "dw": (1.0, "1", True),
-    "delta_g_S": (1.0, "S", False), "delta_g_mS": (1e-3, "S", False),
-    "delta_g_uS": (1e-6, "S", False), "delta_g_nS": (1e-9, "S", False),
-}
-OPTIONAL_COLUMNS = ("sigma", "trial")
 #: largest |Δw| or |ΔG| (in the column's own unit) and |Δt| (ms) a fit accepts: far beyond any device, far below
 #: where squares overflow
 MAX_ABS_VALUE, MAX_ABS_DT_MS = 1e12, 1e9
@@ -48,6 +40,8 @@ class FitData:
     source_sha256: str
     kind: str  # "csv" | "sweep"
     y_label: str = "Δw"
+    notes: tuple[str, ...] = ()  # what the reader did (ignored columns, dropped rows, units), one line each
+    device: dict | None = None  # a sweep's device: {"model": model record, "n_mtj", "g_min_S", "g_max_S"}
 
     @property
     def n(self) -> int:
@@ -102,85 +96,114 @@ def check_curve(path: str | Path, dt: np.ndarray, y: np.ndarray) -> None:
         raise SpinsynFileError(f"{path}: the curve is constant (all values {float(y[0]):.6g}); nothing to fit")
 
 
-def _read_rows(path: Path) -> list[list[str]]:
-    """Non-empty CSV rows, ``#`` comment lines skipped; SpinsynFileError when missing, not UTF-8 or empty."""
-    if not path.is_file():
-        raise SpinsynFileError(f"{path}: file not found")
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(line for line in fh if not line.lstrip().startswith("#")) if r]
-    except UnicodeDecodeError:
-        raise SpinsynFileError(f"{path}: not a UTF-8 text CSV file") from None
-    if not rows:
-        raise SpinsynFileError(f"{path}: empty CSV; expected a header such as 'dt_ms,dw'")
-    return rows
+#: the columns of an STDP window (spinsyn.labfile): Δt, ΔG or normalised Δw, and optional G before, σ, trial
+WINDOW_COLUMNS = (
+    Column("dt_ms", "ms", ("dt", "delta_t", "Δt", "delay", "dt_ms")),
+    Column("dw", "1", ("dw", "delta_w", "Δw"), required=False),
+    Column("delta_g_S", "S", ("dG", "delta_g", "ΔG", "dg"), required=False),
+    Column("g_before_S", "S", ("G_before", "G0", "g_initial", "G_pre"), required=False),
+    Column("sigma", None, ("sigma", "σ", "err", "std"), required=False),
+    Column("trial", "1", ("trial", "rep", "repeat"), required=False),
+)
 
 
-def _check_header(path: Path, header: list[str]) -> tuple[str, str]:
-    """Validate the header; return (time column, value column)."""
-    allowed = set(DT_COLUMNS) | set(Y_COLUMNS) | set(OPTIONAL_COLUMNS)
-    unknown = [h for h in header if h not in allowed]
-    if unknown:
-        hint = ""
-        if any(h in ("dt", "delta_t", "time") for h in unknown):
-            hint = " (a time column must carry its unit: dt_ms, dt_us or dt_s)"
-        elif any(h.startswith("delta_g") or h in ("dg", "g", "w") for h in unknown):
-            hint = " (a conductance change must carry its unit: delta_g_S, _mS, _uS or _nS; 'dw' if normalised)"
-        raise SpinsynFileError(f"{path}: unknown column(s) {unknown}{hint}; expected {sorted(allowed)}")
-    if len(set(header)) != len(header):
-        raise SpinsynFileError(f"{path}: duplicate column names in header {header}")
-    dts = [h for h in header if h in DT_COLUMNS]
-    ys = [h for h in header if h in Y_COLUMNS]
-    if len(dts) != 1:
-        raise SpinsynFileError(f"{path}: need exactly one time column of {sorted(DT_COLUMNS)}, got {dts}")
+def _value_column(path: Path, t: LabTable) -> str:
+    """``dw`` or ``delta_g_S``: exactly one, each with a unit in its header (``dw`` is dimensionless)."""
+    ys = [n for n in ("dw", "delta_g_S") if n in t.columns]
     if len(ys) != 1:
-        raise SpinsynFileError(f"{path}: need exactly one value column of {sorted(Y_COLUMNS)}, got {ys}")
-    return dts[0], ys[0]
+        raise SpinsynFileError(f"{path}: need exactly one value column, 'dw' (normalised) or a conductance change "
+                               f"such as 'dG (uS)' / delta_g_S, _mS, _uS or _nS; got {[t.headers[n] for n in ys]} "
+                               "(map one with --columns delta_g_S=HEADER)")
+    if ys[0] == "delta_g_S" and t.header_units["delta_g_S"] is None:
+        raise SpinsynFileError(f"{path}: column {t.headers['delta_g_S']!r} has no unit; a conductance change must "
+                               "carry its unit: delta_g_S, _mS, _uS or _nS, or 'dG (uS)', 'dG (%)'; 'dw' if normalised")
+    return ys[0]
 
 
-def _columns(path: Path, header: list[str], body: list[list[str]]) -> dict[str, np.ndarray]:
-    """Column name -> float64 values; SpinsynFileError naming the line of a ragged row or a non-number."""
-    if not body:
-        raise SpinsynFileError(f"{path}: header only, no data rows")
-    for i, r in enumerate(body, start=2):
-        if len(r) != len(header):
-            raise SpinsynFileError(f"{path}: line {i} has {len(r)} fields, header has {len(header)}")
-    cols: dict[str, np.ndarray] = {}
-    for j, name in enumerate(header):
-        vals = []
-        for i, r in enumerate(body, start=2):
-            try:
-                vals.append(float(r[j]))
-            except ValueError:
-                raise SpinsynFileError(f"{path}: line {i}, column {name!r}: {r[j]!r} is not a number") from None
-        cols[name] = np.asarray(vals, dtype=np.float64)
-    return cols
+def _percent_to_S(path: Path, t: LabTable, y: np.ndarray, g_ref_S: float | None) -> tuple[np.ndarray, str]:
+    """ΔG given in % -> S, relative to the G_before column row by row, else to ``g_ref_S``; refused without."""
+    if "g_before_S" in t.columns and t.units.get("g_before_S") == "S":
+        return y / 100.0 * t.columns["g_before_S"], f"dG in % of {t.headers['g_before_S']!r}, row by row"
+    if g_ref_S is not None:
+        return y / 100.0 * g_ref_S, f"dG in % of the device's G = {g_ref_S:g} S"
+    raise SpinsynFileError(f"{path}: column {t.headers['delta_g_S']!r} is in % but there is no G_before / G0 column "
+                           "(in S, mS or uS) and no device G to take it relative to")
 
 
-def read_csv(path: str | Path) -> FitData:
-    """Read a CSV whose header names ``dt_ms`` (or dt_us/dt_s) and ``dw`` or ``delta_g_S`` (or _mS/_uS/_nS),
-    optionally ``sigma`` (same unit as the value column) and ``trial`` (int). Rows sharing a Δt are trials."""
+def _sigma(path: Path, t: LabTable, y_col: str, y_factor: float) -> np.ndarray | None:
+    """The optional ``sigma`` column (text as read) in the value column's unit; None when absent."""
+    if "sigma" not in t.columns:
+        return None
+    try:
+        raw = t.columns["sigma"].astype(np.float64)
+    except ValueError:
+        raise SpinsynFileError(f"{path}: column 'sigma' must hold numbers (same unit as {y_col!r})") from None
+    unit = t.header_units["sigma"]
+    got = parse_unit(unit) if unit else None
+    factor = y_factor if got is None or got[0] != "S" else got[1]
+    sigma = raw * factor
+    if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
+        raise SpinsynFileError(f"{path}: column 'sigma' must be finite and > 0 (same unit as {y_col!r})")
+    return sigma
+
+
+def read_window(path: str | Path, *, mapping: Mapping[str, str] | None = None, strict_rows: bool = False,
+                g_ref_S: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str, bool,
+                                                       tuple[str, ...]]:
+    """An STDP window through :func:`spinsyn.labfile.read_table`: (Δt ms (R,), y (R,), σ (R,) or None, y unit,
+    normalised, notes). Δt must carry its unit; ΔG in % is taken relative to a G_before/G0 column or ``g_ref_S``."""
     path = Path(path)
-    rows = _read_rows(path)
-    header = [h.strip() for h in rows[0]]
-    dt_col, y_col = _check_header(path, header)
-    cols = _columns(path, header, rows[1:])
-    dt = cols[dt_col] * DT_COLUMNS[dt_col]
-    fac, unit, normalised = Y_COLUMNS[y_col]
-    y = cols[y_col] * fac
-    sigma = None
-    if "sigma" in cols:
-        sigma = cols["sigma"] * fac
-        if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
-            raise SpinsynFileError(f"{path}: column 'sigma' must be finite and > 0 (same unit as {y_col!r})")
-    if "trial" in cols:
-        t = cols["trial"]
-        if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
+    t = read_table(path, WINDOW_COLUMNS, mapping=mapping, strict_rows=strict_rows, what="STDP window")
+    if t.header_units["dt_ms"] is None:
+        raise SpinsynFileError(f"{path}: column {t.headers['dt_ms']!r} has no unit; a time column must carry its "
+                               "unit: dt_ms, dt_us or dt_s, or 'dt (ms)', 'dt (us)'")
+    if t.units["dt_ms"] == "%":
+        raise SpinsynFileError(f"{path}: column {t.headers['dt_ms']!r}: Δt cannot be a percentage")
+    notes = list(t.notes)
+    y_col = _value_column(path, t)
+    y = t.columns[y_col]
+    unit_text = t.header_units[y_col]
+    parsed = parse_unit(unit_text) if unit_text else None
+    y_factor = parsed[1] if parsed is not None and parsed[0] != "%" else 1.0
+    if t.units[y_col] == "%":
+        if y_col == "dw":
+            y, why = y / 100.0, "dw in %, divided by 100"
+        else:
+            y, why = _percent_to_S(path, t, y, g_ref_S)
+        y_factor = 0.01 if y_col == "dw" else 1.0
+        notes.append(why)
+    if "trial" in t.columns:
+        tr = t.columns["trial"]
+        if np.any(tr != np.round(tr)):
             raise SpinsynFileError(f"{path}: column 'trial' must hold integers")
-    check_curve(path, dt, y)
+    sigma = _sigma(path, t, y_col, y_factor)
+    n_dt = np.unique(t.columns["dt_ms"]).size
+    if n_dt < t.n_rows:
+        notes.append(f"{t.n_rows} rows at {n_dt} Δt values: repeats averaged, their spread weights the fit")
+    return t.columns["dt_ms"], y, sigma, ("1" if y_col == "dw" else "S"), y_col == "dw", tuple(notes)
+
+
+def read_csv(path: str | Path, *, mapping: Mapping[str, str] | None = None, strict_rows: bool = False,
+             g_ref_S: float | None = None) -> FitData:
+    """Read an STDP window table (:func:`read_window`: ``dt_ms`` / ``dt (us)`` …, ``dw`` or ``delta_g_S`` /
+    ``dG (uS)`` / ``dG (%)``, optionally ``G_before``, ``sigma``, ``trial``; extra columns ignored, blank / NaN rows
+    dropped, both with a note in ``FitData.notes``). Rows sharing a Δt are trials."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise SpinsynFileError(f"{path}: empty CSV; expected a header such as 'dt_ms,dw'")
+    try:
+        dt, y, sigma, unit, normalised, notes = read_window(path, mapping=mapping, strict_rows=strict_rows,
+                                                            g_ref_S=g_ref_S)
+    except UnicodeDecodeError:  # pragma: no cover - the reader falls back to Windows-1252
+        raise SpinsynFileError(f"{path}: not a UTF-8 text CSV file") from None
+    try:
+        check_curve(path, dt, y)
+    except SpinsynFileError as exc:
+        dropped = [n for n in notes if n.startswith("dropped")]
+        raise SpinsynFileError(f"{exc}" + (f" (after {dropped[0]})" if dropped else "")) from None
     ux, mean, std, counts, sig, rdt, ry = _aggregate(path, dt, y, sigma)
     return FitData(ux, mean, std, counts, sig, unit, normalised, rdt, ry, str(path), sha256_file(path), "csv",
-                   "Δw" if normalised else "ΔG (S)")
+                   "Δw" if normalised else "ΔG (S)", notes=notes)
 
 
 def read_sweep_file(path: str | Path) -> FitData:
@@ -199,12 +222,15 @@ def read_sweep_file(path: str | Path) -> FitData:
     ry = dw.reshape(-1)
     check_curve(path, rdt, ry)
     ux, mean, std, counts, _, rdt, ry = _aggregate(path, rdt, ry, None)
+    device = {"model": r.model, "n_mtj": int(r.n_mtj), "g_min_S": g_min, "g_max_S": g_max}
     return FitData(ux, mean, std, counts, None, "1", False, rdt, ry, str(path), sha256_file(path), "sweep",
-                   "ΔG / (g_max − g_min)")
+                   "ΔG / (g_max − g_min)", device=device)
 
 
-def read_input(path: str | Path) -> FitData:
-    """Dispatch on the file's content: HDF5 signature -> sweep, otherwise CSV."""
+def read_input(path: str | Path, *, mapping: Mapping[str, str] | None = None, strict_rows: bool = False,
+               g_ref_S: float | None = None) -> FitData:
+    """Dispatch on the file's content: HDF5 signature -> sweep, otherwise a CSV window (:func:`read_csv`, whose
+    ``mapping``, ``strict_rows`` and ``g_ref_S`` apply to CSV only)."""
     path = Path(path)
     if not path.is_file():
         raise SpinsynFileError(f"{path}: file not found")
@@ -215,4 +241,4 @@ def read_input(path: str | Path) -> FitData:
     if path.suffix.lower() in (".h5", ".hdf5", ".hdf"):
         what = "empty file (0 bytes)" if not head else "not an HDF5 file"
         raise SpinsynFileError(f"{path}: {what}; expected a spinsyn-sweep HDF5 written by 'spinsyn device sweep'")
-    return read_csv(path)
+    return read_csv(path, mapping=mapping, strict_rows=strict_rows, g_ref_S=g_ref_S)

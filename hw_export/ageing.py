@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 from spinsyn.devices import KIND_COMPOUND, SynapseDevice
+from spinsyn.devices.synapse import KIND_GRADED
 
 #: seconds per unit of a duration (``y`` = Julian year, 365.25 d)
 UNITS = {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "y": 365.25 * 86400.0}
@@ -40,6 +41,8 @@ REFRESH_FLIP_FRACTION = 2e-3
 FLIP_FORMULA = "p(t) = (1 - exp(-2 t / retention_s)) / 2  (two-state telegraph process, symmetric zero-bias barrier)"
 NO_AGEING = ("none: the domain-wall model has no zero-bias wall motion (creep needs a drive current and takes its "
              "direction from it), so a programmed state does not relax")
+NO_AGEING_GRADED = ("none: the graded (LTP/LTD) model has no retention loss (pulse-response data carry no "
+                    "relaxation), so a programmed state does not relax")
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(ms|s|min|h|d|y)?\s*$")
 
 
@@ -109,12 +112,17 @@ def device_retention_s(dev: SynapseDevice) -> float | None:
     return dev.retention_s
 
 
+def no_ageing_model(dev: SynapseDevice) -> str:
+    """Why a device without a retention time does not age (domain wall, graded)."""
+    return NO_AGEING_GRADED if dev.spec.kind == KIND_GRADED else NO_AGEING
+
+
 def retention_record(dev: SynapseDevice, deployment_s: float = DEFAULT_DEPLOYMENT_S) -> dict[str, Any]:
     """What the chip metadata says about time: retention, flips at the deployment time and the refresh interval."""
     tau = device_retention_s(dev)
     rec: dict[str, Any] = {"retention_s": tau, "deployment_s": float(deployment_s)}
     if tau is None:
-        rec.update({"model": NO_AGEING, "volatile": False, "refresh_interval_s": None,
+        rec.update({"model": no_ageing_model(dev), "volatile": False, "refresh_interval_s": None,
                     "flip_probability_at_deployment": 0.0})
         return rec
     rec.update({

@@ -187,8 +187,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def manifest_doc(root: Path, files: list[str], seed: int | None,
-                 digests: dict[str, str] | None = None) -> dict[str, Any]:
-    """Manifest payload: sha256/bytes of each file plus ``content_sha256`` of the manifest itself."""
+                 digests: dict[str, str] | None = None, device: dict[str, str] | None = None) -> dict[str, Any]:
+    """Manifest payload: sha256/bytes of each file plus ``content_sha256`` of the manifest itself; ``device``:
+    the synapse device's ``preset`` and ``source`` (:func:`device_source`), when known."""
     from spinsyn.fileio import provenance  # lazy: startup
 
     entries = []
@@ -198,8 +199,22 @@ def manifest_doc(root: Path, files: list[str], seed: int | None,
         entries.append({"path": rel, "bytes": p.stat().st_size, "sha256": digest})
     doc = {"format": MANIFEST_FORMAT, "format_version": 1, "chip_format": CHIP_FORMAT,
            "chip_format_version": CHIP_VERSION, "provenance": provenance(seed), "files": entries}
+    if device:
+        doc["device"] = device
     doc["content_sha256"] = _content_hash(doc)
     return doc
+
+
+def device_source(record: Any) -> dict[str, str] | None:
+    """``{"preset", "source"}`` of a synapse device record (``SynapseDevice.record()``): the preset name or
+    device-file path, and the label of the device file the cell was fitted in (its ``source`` field), else the
+    preset; None when ``record`` is no such record."""
+    if not isinstance(record, dict) or not isinstance(record.get("model"), dict):
+        return None
+    fields = record["model"].get("fields") or {}
+    cells = [fields] + [v for v in fields.values() if isinstance(v, dict)]
+    source = next((c["source"] for c in cells if isinstance(c.get("source"), str) and c["source"]), None)
+    return {"preset": str(record.get("preset")), "source": source or str(record.get("preset"))}
 
 
 def _content_hash(doc: dict[str, Any]) -> str:
@@ -269,7 +284,7 @@ def _write_payload(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np
         digests = dict(zip(files, pool.map(_sha256, paths)))
         list(pool.map(_fsync_file, paths))
     check_interrupted()
-    man = manifest_doc(tmp, files, seed, digests)
+    man = manifest_doc(tmp, files, seed, digests, device_source(meta.get("synapse_device")))
     _write_bytes(tmp / MANIFEST_NAME, (to_json(man) + "\n").encode("utf-8"))
     _fsync_file(tmp / MANIFEST_NAME)
     if csv:

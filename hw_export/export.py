@@ -37,6 +37,7 @@ from .program import (
     WriteVerifyConfig,
     calibrate,
     component_mtj,
+    declared_write_pulse,
     disturb_probability,
     half_select_counts,
     half_select_exposure,
@@ -450,7 +451,11 @@ def chip_meta(lm: LayerMap, prog: Programmed, rep: Report, dev: SynapseDevice,
 
 def choose_write_pulse(lm: LayerMap, dev: SynapseDevice, cfg: ExportConfig, backend: Any = None) -> dict[str, Any]:
     """``cfg.write_pulse == "auto"``: search the write pulse (:mod:`spinsyn.hw_export.pulses`) on the chip's
-    targets and set ``lm.wv``'s width and amplitude cap to the optimum; returns the record stored in /meta."""
+    targets and set ``lm.wv``'s width and amplitude cap to the optimum; returns the record stored in /meta.
+    A device with its own write pulse (:func:`program.declared_write_pulse`, graded devices) is programmed with it
+    instead (see :func:`_declared_pulse`)."""
+    if declared_write_pulse(dev) is not None:
+        return _declared_pulse(lm, dev, cfg)
     if cfg.write_pulse != "auto":
         return {"mode": "fixed", "width_ns": lm.wv.width_ns, "v_max_V": lm.wv.v_max_V}
     from .pulses import search_write_pulse  # lazy: startup
@@ -460,6 +465,30 @@ def choose_write_pulse(lm: LayerMap, dev: SynapseDevice, cfg: ExportConfig, back
                                 backend=backend)
     lm.wv = dataclasses.replace(lm.wv, width_ns=choice.width_ns, v_max_V=choice.v_max_V)
     return {"mode": "auto", "width_ns": choice.width_ns, "v_max_V": choice.v_max_V, **choice.record()}
+
+
+#: write-verify pulse budget of a device with its own pulse, in pulses over its full range (c2c noise needs retries)
+DECLARED_PULSE_BUDGET = 4
+
+
+def _declared_pulse(lm: LayerMap, dev: SynapseDevice, cfg: ExportConfig) -> dict[str, Any]:
+    """The device's own identical pulse (``w_write_ns``, ``v_write_V``): ``--write-pulse auto`` programs with it
+    (``--v-max`` is not searched: any amplitude above threshold makes one step) and raises ``max_pulses`` to
+    :data:`DECLARED_PULSE_BUDGET` x its pulses over the range; a fixed width keeps ``--v-max``, which must reach
+    the device's threshold (ValueError naming the option otherwise)."""
+    width_ns, v_V = declared_write_pulse(dev)  # type: ignore[misc]  # not None: checked by the caller
+    budget = DECLARED_PULSE_BUDGET * int(dev.model.n_pulses)
+    if cfg.write_pulse == "auto":
+        lm.wv = dataclasses.replace(lm.wv, width_ns=width_ns, v_max_V=v_V, max_pulses=max(lm.wv.max_pulses, budget))
+        return {"mode": "device", "width_ns": width_ns, "v_max_V": v_V, "max_pulses": lm.wv.max_pulses,
+                "method": f"the device's own write pulse ({dev.spec}: identical pulses, one step each); "
+                          "write-verify at that fixed amplitude"}
+    thr = float(dev.model.v_threshold_V)
+    if lm.wv.v_max_V < thr:
+        raise ValueError(f"--v-max: {lm.wv.v_max_V:g} V is below the {thr:g} V write threshold of {dev.spec}, so "
+                         f"no pulse moves it; its own pulse is {v_V:g} V, {width_ns:g} ns: use --write-pulse auto "
+                         f"(the default) or --v-max {v_V:g}")
+    return {"mode": "fixed", "width_ns": lm.wv.width_ns, "v_max_V": lm.wv.v_max_V}
 
 
 def _pulse_warnings(pulse: dict[str, Any]) -> list[str]:

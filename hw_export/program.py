@@ -32,6 +32,7 @@ from spinsyn.devices import (
     apply_write_pulse,
     write_switch_probability,
 )
+from spinsyn.devices.synapse import KIND_GRADED
 
 HalfSelect = Literal["V/2", "V/3"]
 
@@ -104,6 +105,15 @@ def physics(backend: Any = None) -> Any:
     """The pulse physics (``apply_pulse``, ``switch_probability``): :class:`WritePhysics` unless a test passes
     another module with the same two functions."""
     return WritePhysics if backend is None else backend
+
+
+def declared_write_pulse(dev: SynapseDevice) -> tuple[float, float] | None:
+    """(width_ns, amplitude_V) of the write pulse a device declares as its own, None for devices whose pulse is
+    searched: a graded (LTP/LTD) device moves one step per identical pulse of |v| >= its threshold, so it is
+    programmed with its own (``w_write_ns``, ``v_write_V``) at a fixed amplitude (:func:`write_verify`)."""
+    if dev.spec.kind != KIND_GRADED:
+        return None
+    return float(dev.model.w_write_ns), float(dev.model.v_write_V)
 
 
 def component_mtj(dev: SynapseDevice) -> Any | None:
@@ -298,8 +308,10 @@ def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: 
 
     Each iteration reads every unfinished device, stops those inside ``[g_lo_S, g_hi_S]``, and pulses
     the rest once (one vectorised ``apply_pulse`` call). ``n_pulses0`` counts pulses already spent (so
-    the cap ``cfg.max_pulses`` is per device in total).
+    the cap ``cfg.max_pulses`` is per device in total). Devices with a :func:`declared_write_pulse` get
+    identical pulses of ``cfg.v_max_V`` (one step each, no amplitude choice, no ISPP).
     """
+    identical = declared_write_pulse(dev) is not None
     D = state0.size
     state = state0.copy()
     n_p = np.zeros(D, np.int64) if n_pulses0 is None else n_pulses0.astype(np.int64).copy()
@@ -332,7 +344,8 @@ def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: 
         pol = np.where(up, 1, -1).astype(np.int8)
         flipped = pol != last_pol[active]
         boost = np.where(flipped, 0, nochange[active]) * cal.v_step_V
-        v = np.clip(cal.v_for(frac, up) + boost, cfg.v_min_V, cfg.v_max_V)
+        v = np.full(active.size, cfg.v_max_V) if identical else \
+            np.clip(cal.v_for(frac, up) + boost, cfg.v_min_V, cfg.v_max_V)
         v = np.round(v / cfg.v_resolution_V) * cfg.v_resolution_V
         new = pulse(dev, s, v * pol * cal.set_sign, cfg.width_ns, rng, backend)
         changed = new != s

@@ -186,12 +186,12 @@ def _ageing(chip: Chip, out: dict[str, Any], after: list[tuple[str, float]] | No
     """Age the programmed chip through ``after`` ((label, s), sorted): the aged states and the ageing record."""
     if not after:
         return None, None
-    from .ageing import FLIP_FORMULA, NO_AGEING, age_chip, device_retention_s  # lazy: startup
+    from .ageing import FLIP_FORMULA, age_chip, device_retention_s, no_ageing_model  # lazy: startup
 
     dev = chip_device(chip)
     tau = device_retention_s(dev)
     aged = age_chip(out["state"], out["level"], dev, out["levels"].g_S, out["scale"].level_step_S, after, seed)
-    return aged, {"retention_s": tau, "model": NO_AGEING if tau is None else FLIP_FORMULA,
+    return aged, {"retention_s": tau, "model": no_ageing_model(dev) if tau is None else FLIP_FORMULA,
                   "ages": [a["stats"] for a in aged]}
 
 

@@ -32,13 +32,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from spinsyn.devices import KIND_COMPOUND, SynapseSpec
+from spinsyn.devices.synapse import KIND_GRADED
 from spinsyn.fileio import SpinsynFileError, atomic_path
 from spinsyn.safeload import check_npz, check_zip_file
 from spinsyn.validation import check_scalar
 
 from .config import NU_MAX, TrainConfig, check_stored_config, check_synapse
 from .engine import NetState
-from .kinds import RULE_POSTPRE, RULE_TRACE, SYN_COMPOUND, SYN_CONTINUOUS
+from .kinds import RULE_POSTPRE, RULE_TRACE, SYN_COMPOUND, SYN_FLOAT_KINDS
 from .params import N_INPUT, NetworkParams
 from .rules import CompiledRule
 from .synapses import Synapse, synapse_from_record
@@ -86,7 +87,7 @@ def _level_w(syn: Synapse, state: np.ndarray, gp: Any, gap: Any, w_source: Any) 
 def _weight_arrays(syn: Synapse, ns: NetState, weights: str) -> dict[str, np.ndarray]:
     """What a v3 file stores of the weights: ``state`` (+ ``w_source``, ``gp_S``/``gap_S``) for leveled synapses
     when ``w`` is derived exactly from them, else ``w`` (float64, or ``weights`` for ideal synapses)."""
-    if syn.kind == SYN_CONTINUOUS:
+    if syn.kind in SYN_FLOAT_KINDS:
         return {"w": np.asarray(ns.w, WEIGHT_DTYPES[weights])}
     top = syn.n_states if syn.kind == SYN_COMPOUND else syn.n_states - 1  # P-MTJ count 0..N, level 0..L-1
     out: dict[str, np.ndarray] = {"state": _uint(np.asarray(ns.state), top)}
@@ -227,7 +228,7 @@ def _v3_weights(syn: Synapse, raw: dict[str, np.ndarray]) -> dict[str, np.ndarra
     """``w``, ``g_S`` (float64) and int32 ``state`` of a v3 file (checked by :func:`_check_values`; ``syn``: its
     synapse), in the dtypes v2 stored them."""
     out: dict[str, np.ndarray] = {}
-    if syn.kind == SYN_CONTINUOUS:
+    if syn.kind in SYN_FLOAT_KINDS:
         w = raw["w"].astype(np.float64)
         state = gp = gap = None
     else:
@@ -366,6 +367,8 @@ def _stored_synapse(path: Path, spec_text: Any, record: dict, cfg: TrainConfig) 
             spec = SynapseSpec.parse(text) if isinstance(text, str) else None
         except ValueError:
             spec = None
+        if spec is not None and spec.kind == syn.spec.kind == KIND_GRADED and spec.n == 0:
+            spec = syn.spec  # ``graded`` = graded:P of the device
         if spec != syn.spec:
             raise SpinsynFileError(f"{path}: {key} {_one_line(str(text), 40)!r} does not match the device record's "
                                    f"{syn.spec} (synapse_device_json)")
@@ -386,13 +389,13 @@ def _wanted(syn: Synapse, n: int, ck: dict[str, Any]) -> dict[str, _Want]:
             "recent_labels": _Want((None,), True, 0, 9, meaning="MNIST classes"),
             "assignments": _Want((n,), True, -1, 9, False, "-1 = unassigned, else a class"),
             "proportions": _Want((n, 10), False, 0.0, 1.0, False, "fractions"),
-            "w": _Want(grid, False, 0.0, 1.0, v2 or syn.kind == SYN_CONTINUOUS, "weights"),
+            "w": _Want(grid, False, 0.0, 1.0, v2 or syn.kind in SYN_FLOAT_KINDS, "weights"),
             "g_S": _Want(grid, False, 0.0, None, v2, "conductances in S")}
     if syn.kind == SYN_COMPOUND:
         want["state"] = _Want(grid, True, 0, syn.n_states, meaning=f"P-MTJs per synapse of {syn.spec}")
         want["gp_S"] = _Want(grid, False, 0.0, None, meaning="conductances in S")
         want["gap_S"] = _Want(grid, False, 0.0, None, meaning="conductances in S")
-    elif syn.kind != SYN_CONTINUOUS:
+    elif syn.kind not in SYN_FLOAT_KINDS:
         want["state"] = _Want(grid, True, 0, syn.n_states - 1, meaning=f"the level indices of {syn.spec}")
         want["w_source"] = _Want((n,), True, 0, 1, not v2 and "w" not in ck, "0 = level, 1 = conductance")
     return want

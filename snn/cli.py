@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from spinsyn.options import TRAIN_OPTIONS
+from spinsyn.options import TRAIN_OPTIONS, parse_device_params
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="RUN_DIR", help="run directory to write (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     TRAIN_OPTIONS.add_arguments(p)  # every training option: flag, type, default, help from spinsyn.options
+    p.add_argument("--device-param", dest="device_params", action="append", default=None, metavar="K=V",
+                   help=TRAIN_OPTIONS["device_params"].help)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     # what --resume refuses to be combined with: every option left at its default here
     p.set_defaults(func=cmd_train, train_defaults={a.dest: a.default for a in p._actions
@@ -42,7 +45,8 @@ def config_from_args(args: argparse.Namespace):
     """Build and validate a TrainConfig from parsed CLI options (:func:`spinsyn.snn.make_config`)."""
     from .config import make_config  # lazy: startup
 
-    return make_config(**{n: getattr(args, n) for n in TRAIN_OPTIONS.cli_names()})
+    return make_config(**{n: getattr(args, n) for n in TRAIN_OPTIONS.cli_names()},
+                       device_params=parse_device_params(getattr(args, "device_params", None)))
 
 
 def _check_data(data_dir: str | None, n_train: int, n_test: int) -> None:
@@ -64,6 +68,15 @@ def _check_resume_alone(args: argparse.Namespace) -> None:
                          f"stored in {args.resume}/checkpoint.pt); drop {names} or start a new run with --out")
 
 
+def _note_rule_device(cfg) -> None:
+    """One stderr note when the named device replaces the device the --rule file was fitted on."""
+    from .config import rule_device_note  # lazy: startup
+
+    note = rule_device_note(cfg)
+    if note:
+        print(f"spinsyn: note: {note}", file=sys.stderr)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import read_checkpoint  # lazy: startup
     from .config import TrainConfig, resolve_device, resolve_engine  # lazy: startup
@@ -80,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.out:
             raise ValueError("--out RUN_DIR is required (or --resume RUN_DIR)")
         cfg = config_from_args(args)
+        _note_rule_device(cfg)
         run_dir = Path(args.out)
         resume = False
     check_run_dir(run_dir, resume)

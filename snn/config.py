@@ -10,10 +10,11 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from spinsyn.devices import KIND_COMPOUND, KIND_DW, KIND_IDEAL, KIND_QUANTIZED, SynapseSpec
+from spinsyn.devices.synapse import KIND_GRADED
 from spinsyn.options import NU_MAX as NU_MAX  # re-exported (spinsyn.snn.checkpoint)
 from spinsyn.options import TRAIN_OPTIONS
 from spinsyn.validation import check_choice, check_file, check_scalar
@@ -24,7 +25,8 @@ from .synapses import Synapse, make_synapse
 
 #: Default ν_post of the trace rule per synapse family, tuned on MNIST (100 neurons, 1 epoch, batch 1):
 #: ideal/quantized best at 0.001 (of 0.0005-0.02); compound:8 best at 0.005 (of 0.001-0.005).
-DEFAULT_NU = {KIND_IDEAL: 0.001, KIND_QUANTIZED: 0.001, KIND_DW: 0.001, KIND_COMPOUND: 0.005}
+DEFAULT_NU = {KIND_IDEAL: 0.001, KIND_QUANTIZED: 0.001, KIND_DW: 0.001, KIND_COMPOUND: 0.005,
+              KIND_GRADED: 0.001}
 #: ν annealing (fraction of ν reached at the end of the run). 100 neurons, 1 epoch: compound:8 78.29 % with a
 #: constant ν (seed 0), 79.35 % (seed 0) and 78.37 % (seed 1) annealed to 0.1 (docs/snn.md)
 DEFAULT_NU_FINAL = {KIND_COMPOUND: 0.1}
@@ -202,6 +204,8 @@ def make_config(**options: Any) -> TrainConfig:
                          o["rule_offset"], o["soft_bound"], o["norm"])
     syn = _synapse_options(kind, o["deterministic_rounding"], o["compound_gain"], o["g_spread"],
                            o["read_noise_sigma"])
+    o["device_preset"] = _device_preset(o["device_preset"], o["device_model"])  # a device file: its absolute path
+    o["device_model"] = o["device_preset"] if o["device_model"] is not None else None
     cfg = TrainConfig(
         synapse=str(o["synapse"]), network=network, rule=rule, synapse_options=syn,
         nu_final_frac=DEFAULT_NU_FINAL.get(kind, 1.0) if o["nu_final"] is None else o["nu_final"],
@@ -252,16 +256,17 @@ def _check_numbers(cfg: TrainConfig) -> None:
     by its entry in :data:`spinsyn.options.TRAIN_OPTIONS`."""
     for name in plain_options():
         opt = _O[name]
-        if name not in ("device", "device_preset"):  # checked by form below
+        if name not in ("device", "device_preset", "device_model", "device_params"):  # checked by form below
             opt.check(getattr(cfg, name), name if opt.type is bool else None, optional=False)
     _O["nu_final"].check(cfg.nu_final_frac, optional=False)
     dev = cfg.device
     if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:")
                                                                            and dev[5:].isdigit())):
         raise ValueError(f"--device: expected {DEVICE_FORMS}, got {dev!r}")
-    for name in ("device_preset", "data_dir"):
+    for name in ("device_preset", "data_dir", "device_model"):
         if getattr(cfg, name) is not None and not isinstance(getattr(cfg, name), str):
             raise ValueError(f"{name}: expected a string or null, got {getattr(cfg, name)!r}")
+    _check_device_params(cfg.device_params)
     for name in ("synapse_options", "origin", "extra"):
         if not isinstance(getattr(cfg, name), dict) and not (name == "origin" and cfg.origin is None):
             raise ValueError(f"{name}: expected a JSON object, got {getattr(cfg, name)!r}")
@@ -353,15 +358,117 @@ def check_synapse(syn: Synapse) -> Synapse:
     return syn
 
 
+def _device_preset(preset: str | None, device_model: str | None) -> str | None:
+    """The config's ``device_preset``: ``--device-preset`` as given (a preset name), or ``--device-model`` (a
+    device file, stored by its absolute path); ValueError when both are given or the file is no device file."""
+    if device_model is None:
+        return preset
+    from spinsyn.devices import is_device_file  # lazy: startup
+
+    if preset is not None:
+        raise ValueError(f"--device-model: give either --device-model {device_model} or --device-preset {preset}, "
+                         "not both")
+    if not isinstance(device_model, str) or not is_device_file(device_model):
+        raise ValueError(f"--device-model: expected a spinsyn-device JSON file (.json), got {device_model!r}")
+    return str(check_file(device_model, "--device-model").resolve())
+
+
+def _check_device_params(params: Any) -> None:
+    """``--device-param``: None or a mapping of field names to numbers, strings or booleans."""
+    if params is None:
+        return
+    if not isinstance(params, dict) or not all(isinstance(k, str) and isinstance(v, (int, float, str, bool))
+                                               for k, v in params.items()):
+        raise ValueError(f"--device-param: expected K=V field overrides, got {params!r}")
+
+
+def _rule_device(cfg: TrainConfig) -> dict[str, Any] | None:
+    """The device a ``--rule`` JSON was fitted on (``source.device`` of a rule fitted from a device sweep:
+    ``{"model": model record, "n_mtj", "g_min_S", "g_max_S"}``) when it fits the synapse kind; else None."""
+    from spinsyn.devices import model_from_record  # lazy: startup
+    from spinsyn.devices.models import model_name  # lazy: startup
+    from spinsyn.devices.synapse import DEVICE_FAMILY  # lazy: startup
+
+    path = cfg.rule.get("rule_path") if isinstance(cfg.rule, dict) else None
+    if not path:
+        return None
+    try:
+        doc = json.loads(Path(path).read_text())
+        dev = doc["source"]["device"]
+        model = model_from_record(dev["model"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no device stored (a rule fitted from a CSV window), or a file checked elsewhere
+    kind = SynapseSpec.parse(cfg.synapse).kind
+    return {**dev, "path": str(path)} if model_name(model) == DEVICE_FAMILY.get(kind) else None
+
+
+def rule_device_note(cfg: TrainConfig) -> str | None:
+    """A one-line note when ``--device-model`` / ``--device-preset`` replaces the device the ``--rule`` file was
+    fitted on (training uses the named device's conductances); None otherwise."""
+    dev = _rule_device(cfg) if cfg.device_preset is not None else None
+    if dev is None or (cfg.device_model and _file_label(cfg.device_model) == _record_source(dev["model"])):
+        return None
+    return (f"the rule {Path(dev['path']).name} was fitted on another device ({_record_source(dev['model'])}); "
+            f"training uses {'--device-model' if cfg.device_model else '--device-preset'} {cfg.device_preset}")
+
+
+def _file_label(path: str) -> str | None:
+    """The label of device file ``path`` (``NAME (sha256 12hex)``), None when it cannot be read."""
+    from spinsyn.devices import read_device_file  # lazy: startup
+
+    try:
+        return read_device_file(path).label
+    except ValueError:
+        return None
+
+
+def _record_source(rec: dict[str, Any]) -> str:
+    """The device-file label stored in a model record's cell (``source``), else its model name."""
+    fields = rec.get("fields") or {}
+    cells = [fields] + [v for v in fields.values() if isinstance(v, dict)]
+    return next((c["source"] for c in cells if isinstance(c.get("source"), str) and c["source"]),
+                str(rec.get("name", "?")))
+
+
+def _synapse_on_rule_device(cfg: TrainConfig, params: dict[str, Any]) -> Synapse:
+    """The synapse strategy on the device stored in the ``--rule`` file (compound: N cells of the spec), with
+    ``--device-param`` overrides; its preset is recorded as ``rule:<rule file name>``."""
+    from spinsyn.devices import model_from_record, model_record  # lazy: startup
+    from spinsyn.devices.devicefile import apply_overrides  # lazy: startup
+
+    from .synapses import synapse_from_record  # lazy: startup
+
+    dev = cast(dict, _rule_device(cfg))
+    spec = SynapseSpec.parse(cfg.synapse)
+    model = model_from_record(dev["model"])
+    if spec.kind == KIND_COMPOUND:
+        params = {**params, "n_mtj": spec.n}
+    try:
+        model = apply_overrides(model, params, "rule device") if params else model
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--device-param: {exc}") from None
+    record = {"spec": str(spec), "preset": f"rule:{Path(dev['path']).name}", "v_read_V": 0.1,
+              "model": model_record(model)}
+    return synapse_from_record(record, **cfg.synapse_options)
+
+
 def _synapse_on_preset(cfg: TrainConfig) -> Synapse:
-    """The synapse strategy on its device; a preset that is unknown or does not fit the synapse kind is an error
-    of ``--device-preset``."""
-    if cfg.device_preset is None:
+    """The synapse strategy on its device (``--device-preset`` / ``--device-model``, with ``--device-param``
+    overrides); a preset or device file that is unknown or does not fit the synapse kind is an error of its
+    option, an unknown field an error of ``--device-param``."""
+    preset, params = cfg.device_preset, dict(cfg.device_params or {})
+    opt = "--device-model" if cfg.device_model else "--device-preset"
+    if preset is None and _rule_device(cfg) is not None:
+        return _synapse_on_rule_device(cfg, params)
+    if preset is None and not params:
         return make_synapse(cfg.synapse, None, **cfg.synapse_options)
     try:
-        return make_synapse(cfg.synapse, cfg.device_preset, **cfg.synapse_options)
-    except ValueError as exc:
-        raise ValueError(f"--device-preset: {cfg.device_preset!r} for --synapse {cfg.synapse}: {exc}") from None
+        return make_synapse(cfg.synapse, preset, device_params=params, **cfg.synapse_options)
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        if params and ("--device-param" in msg or "unknown parameter" in msg or "unexpected keyword" in msg):
+            raise ValueError(f"--device-param: {msg.removeprefix('--device-param: ')}") from None
+        raise ValueError(f"{opt}: {preset!r} for --synapse {cfg.synapse}: {exc}") from None
 
 
 def validate_config(cfg: TrainConfig, files: bool = True) -> tuple[NetworkParams, Synapse, LearningRule]:
@@ -376,3 +483,14 @@ def validate_config(cfg: TrainConfig, files: bool = True) -> tuple[NetworkParams
     rule = _parse_rule(cfg.rule)
     _check_rule(rule, files)
     return params, syn, rule
+
+
+def device_summary(syn: Synapse) -> dict[str, Any]:
+    """What a run's metrics.json says of its synapse device: ``preset`` (a preset name or a device file's path),
+    ``source`` (the device file's label ``NAME (sha256 12hex)``, else the preset name), ``levels_uS`` (the level
+    read conductances in µS; the two bounds for a continuous synapse)."""
+    dev = syn.device
+    cell = getattr(dev.model, "cell", dev.model)
+    source = str(getattr(cell, "source", "") or dev.preset)
+    g = dev.level_conductances_S() if syn.spec.n_levels else np.array(dev.g_bounds_S())
+    return {"preset": dev.preset, "source": source, "levels_uS": [round(float(x) * 1e6, 6) for x in g]}

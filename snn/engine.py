@@ -51,6 +51,7 @@ class NumbaEngine:
         self._ws: tuple = ()
         self.device = "cpu"
         self._syn = _syn_args(syn)
+        self._graded = syn.graded_args()  # (A_LTP, A_LTD, c2c) of graded synapses, zeros otherwise
         #: Diehl & Cook's training rule: an image evoking fewer spikes is shown again (its first presentation
         #: discarded) with the input rate raised by 32 Hz per retry, up to 5 times; 0 = off (BindsNET)
         self.train_min_spikes = 0
@@ -78,7 +79,7 @@ class NumbaEngine:
         kind, n_lev, stoch, gain, gmin, gmax = self._syn
         K.apply_update(w, ns.state.copy(), ns.gp_S.copy(), ns.gap_S.copy(), th, th.copy(), tha, counts, dWT, spiked,
                        nsp, self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(0),
-                       bool(r.soft_bound), self.scale_wins)
+                       bool(r.soft_bound), self.scale_wins, *self._graded)
         K.eval_batch(p, sd, 1, w, th, self.P, counts)
 
     def _pin(self, B: int) -> None:
@@ -133,7 +134,7 @@ class NumbaEngine:
         kind, n_lev, stoch, gain, gmin, gmax = self._syn
         K.apply_update(ns.w, ns.state, ns.gp_S, ns.gap_S, ns.theta, th0d, tha, counts, dWT, spiked, nsp,
                        self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(update_seed),
-                       bool(self.rule.soft_bound), self.scale_wins)
+                       bool(self.rule.soft_bound), self.scale_wins, *self._graded)
 
     def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
         from . import kernels as K  # lazy: startup
@@ -194,6 +195,7 @@ class TorchEngine:
         self.gen = torch.Generator(device=self.device)
         self._ns = ns
         self._syn = _syn_args(syn)
+        self._graded = syn.graded_args()
         #: one :class:`~spinsyn.snn.torch_engine.StaticSimulation` per training batch size: a CUDA graph of the
         #: T-step loop on CUDA (``capture`` False: the eager loop, as on the CPU)
         self.capture = self.device.startswith("cuda")
@@ -222,7 +224,8 @@ class TorchEngine:
         theta64 = self.theta.to(torch.float64)
         TE.apply_update(w64, self.state, self.gp, self.gap, theta64, th0d.to(torch.float64),
                         th_after.to(torch.float64), counts, dW.to(torch.float64), self.merge_winner, kind, n_lev,
-                        stoch, gain, gmin, gmax, self.norm, self.gen, bool(self.rule.soft_bound), self.scale_wins)
+                        stoch, gain, gmin, gmax, self.norm, self.gen, bool(self.rule.soft_bound), self.scale_wins,
+                        self._graded)
         self.w.copy_(w64)
         self.theta.copy_(theta64)
         return counts.round().to(torch.int64).cpu().numpy()

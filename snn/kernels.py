@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .kinds import RULE_POSTPRE, RULE_TRACE, SYN_COMPOUND, SYN_CONTINUOUS, SYN_LEVELS
+from .kinds import RULE_POSTPRE, RULE_TRACE, SYN_COMPOUND, SYN_CONTINUOUS, SYN_GRADED, SYN_LEVELS
 from .params import (
     P_E_DECAY,
     P_E_REFRAC,
@@ -205,6 +205,31 @@ def _binomial(m: int, p: float) -> int:
     return k
 
 
+@njit(cache=True)
+def graded_step(x: float, dw: float, P: int, a_ltp: float, a_ltd: float, c2c: float, stochastic: bool) -> float:
+    """Normalised conductance of a graded device (devices/graded.py) after the pulses realising ``dw``: n =
+    stochastic (or nearest) rounding of |dw|·P pulses along the LTP curve (dw > 0, A = ``a_ltp`` pulses) or the
+    LTD curve (A = ``a_ltd``), y' = y e^{-n/A} + (1 − e^{-n/A})/(1 − e^{-P/A}) on y = x (LTP) or 1 − x (LTD),
+    plus c2c noise ``c2c``·√n (fraction of the range), clipped to [0, 1]."""
+    m = abs(dw) * P
+    n = math.floor(m)
+    if stochastic:
+        if np.random.random() < m - n:
+            n += 1
+    else:
+        n = math.floor(m + 0.5)
+    if n <= 0:
+        return x
+    y = x if dw > 0.0 else 1.0 - x
+    a = a_ltp if dw > 0.0 else a_ltd
+    em = -math.expm1(-n / a)
+    y = y * (1.0 - em) + em / (-math.expm1(-P / a))
+    if c2c > 0.0:
+        y += c2c * math.sqrt(n) * np.random.standard_normal()
+    y = 0.0 if y < 0.0 else (min(y, 1.0))
+    return y if dw > 0.0 else 1.0 - y
+
+
 @njit(cache=True, parallel=True)
 def run_batch(p_steps, seeds, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu_post, trace_decay, spread,
               offset, dWT_all, counts, spiked_all, n_spiked, theta_after):
@@ -223,7 +248,8 @@ def run_batch(p_steps, seeds, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, n
 
 @njit(cache=True)
 def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, dWT_all, spiked_all, n_spiked,
-                 merge_winner, syn_kind, n_lev, stochastic, gain, gmin, gmax, norm, seed, soft_bound, scale_wins):
+                 merge_winner, syn_kind, n_lev, stochastic, gain, gmin, gmax, norm, seed, soft_bound, scale_wins,
+                 a_ltp=0.0, a_ltd=0.0, c2c=0.0):
     """Merge the per-image weight changes of a batch and realise them with the synapse model (in place).
 
     θ: ``theta = θ0·decay^T + Σ_b (θ_b − θ0·decay^T)``. Weights: per neuron j, the change of the image in
@@ -232,8 +258,9 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
     1 − base and Δ<0 by base), scaled to sum ``norm`` (if > 0) and clipped; with ``scale_wins`` the winner's change
     is multiplied by max(1, number of images of the batch in which j spiked most of all neurons, lowest index on a
     tie), so a batch teaches as many images as batch 1 would; then ideal (``SYN_CONTINUOUS``),
-    levels (``SYN_LEVELS``, ``n_lev`` levels) or compound (``SYN_COMPOUND``, ``n_lev`` MTJs, ``gp``/``gap`` per
-    synapse)."""
+    levels (``SYN_LEVELS``, ``n_lev`` levels), compound (``SYN_COMPOUND``, ``n_lev`` MTJs, ``gp``/``gap`` per
+    synapse) or graded (``SYN_GRADED``: :func:`graded_step` of t − w with ``n_lev`` pulses over the range,
+    nonlinearities ``a_ltp``/``a_ltd`` in pulses, ``c2c`` per pulse)."""
     B, N = counts.shape
     np.random.seed(seed)
     for j in range(N):
@@ -306,6 +333,9 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
                 lev = 0 if lev < 0 else (min(lev, L1))
                 state[i, j] = lev
                 w[i, j] = lev / L1
+        elif syn_kind == SYN_GRADED:
+            for i in range(N_IN):
+                w[i, j] = graded_step(w[i, j], tgt[i] - w[i, j], n_lev, a_ltp, a_ltd, c2c, stochastic)
         else:
             n = n_lev
             span = gmax - gmin

@@ -10,3 +10,6 @@ RULE_POSTPRE = 1  # BindsNET PostPre: exponential pre/post traces
 SYN_CONTINUOUS = 0  # ideal: the weight is stored as a float
 SYN_LEVELS = 1  # quantized:L, dw:L: one of L equally spaced levels
 SYN_COMPOUND = 2  # compound:N: k of N binary MTJs in P
+SYN_GRADED = 3  # graded:P: ΔW as pulses along the device's LTP/LTD curves (devices/graded.py)
+#: schemes whose weight is stored as a float in [0, 1] (no levels, no per-synapse cell conductances)
+SYN_FLOAT_KINDS = (SYN_CONTINUOUS, SYN_GRADED)

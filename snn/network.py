@@ -32,7 +32,7 @@ from .inference import (  # noqa: F401  (image_seeds, spike_prob: public here to
     spike_counts,
     spike_prob,
 )
-from .kinds import SYN_CONTINUOUS
+from .kinds import SYN_FLOAT_KINDS
 from .params import NetworkParams
 from .rules import CompiledRule, LearningRule, rule_from_dict
 from .synapses import Synapse, synapse_from_record
@@ -81,7 +81,7 @@ def init_state(params: NetworkParams, syn: Synapse, seed: int, norm: float) -> N
         w0 = np.minimum(w0 * (norm / w0.sum(0, keepdims=True)), 1.0)
     state, gp, gap = syn.init_state(w0, rng)
     gmin, gmax = syn.g_bounds_S()
-    if syn.kind == SYN_CONTINUOUS:
+    if syn.kind in SYN_FLOAT_KINDS:
         w = w0
     else:
         w = np.clip((syn.g_S(w0, state, gp, gap) - gmin) / (gmax - gmin), 0.0, 1.0)

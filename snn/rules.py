@@ -81,7 +81,9 @@ class LearningRule:
     offset: float
     soft_bound: bool
 
-    def compile(self, dt_ms: float) -> CompiledRule:  # pragma: no cover - abstract
+    def compile(self, dt_ms: float, time_scale: float = 1.0) -> CompiledRule:  # pragma: no cover - abstract
+        """The kernels' table at the network step ``dt_ms``; ``time_scale`` (``--rule-time-scale``) multiplies the
+        Δt axis of the rule's data (a window measured in µs used at a 1 ms step: 1000)."""
         raise NotImplementedError
 
     def to_dict(self) -> dict:
@@ -102,6 +104,20 @@ def _trace_rule(values: Any, rule: LearningRule, empty_msg: str, info: dict) -> 
         raise ValueError(empty_msg)
     return CompiledRule(RULE_TRACE, vals / peak, 0.0, float(rule.nu_post), 1.0, float(rule.spread),
                         float(rule.offset), bool(rule.soft_bound), {**info, "rule": rule.to_dict()})
+
+
+def check_no_negative_branch(where: str, f: Rule) -> None:
+    """Refuse a rule fitted on Δt < 0 (pre-after-post) data: the trace rule updates at post spikes only (Δt ≥ 0,
+    time since the last pre spike), so its Δt < 0 branch would be dropped silently."""
+    lo = float(f.window_ms[0])
+    if lo >= 0:
+        return
+    x = np.linspace(lo, 0.0, 64, endpoint=False)
+    if np.any(np.abs(f(x)) > 0):
+        raise ValueError(f"{where}: the rule has a Δt < 0 branch (pre-after-post depression, valid on "
+                         f"{lo:g}..{float(f.window_ms[1]):g} ms) that the trace rule cannot apply (it updates at post "
+                         "spikes only, Δt >= 0); fit the Δt >= 0 half of the window, or train with --learning-rule "
+                         "postpre")
 
 
 def register_rule(cls: type[LearningRule]) -> type[LearningRule]:
@@ -128,15 +144,23 @@ class BiSigmoidTrace(LearningRule):
     def function(self) -> Rule:
         return load_rule(self.rule_path) if self.rule_path else published_rule()
 
-    def compile(self, dt_ms: float) -> CompiledRule:
+    def compile(self, dt_ms: float, time_scale: float = 1.0) -> CompiledRule:
         f = self.function()
-        hi = float(f.window_ms[1])
+        from .sweep_table import check_window  # lazy: startup
+
+        where = f"--rule {self.rule_path}" if self.rule_path else "the published rule"
+        check_window(where, f.window_ms, dt_ms, time_scale)
+        check_no_negative_branch(where, f)
+        hi = float(f.window_ms[1]) * time_scale
         k = np.arange(math.floor(hi / dt_ms) + 1, dtype=np.float64) * dt_ms
         src = file_source(self.rule_path) if self.rule_path else {"path": None, "sha256": None}
-        info = {"source": self.rule_path or "spinsyn.fitting.published_rule", "source_file": src,
-                "model": f.model, "function_params": f.values, "window_ms": [float(w) for w in f.window_ms]}
-        return _trace_rule(f(k), self, f"learning rule gives no finite non-zero value on 0..{hi} ms; "
-                                        "cannot normalise it", info)
+        info: dict[str, Any] = {"source": self.rule_path or "spinsyn.fitting.published_rule", "source_file": src,
+                                "model": f.model, "function_params": f.values,
+                                "window_ms": [float(w) for w in f.window_ms]}
+        if time_scale != 1.0:  # the rule's Δt axis stretched: f(k·dt / X); runs without it keep their record
+            info["time_scale"] = float(time_scale)
+        return _trace_rule(f(k) if time_scale == 1.0 else f(k / time_scale), self,
+                           f"learning rule gives no finite non-zero value on 0..{hi} ms; cannot normalise it", info)
 
 
 @register_rule
@@ -149,7 +173,10 @@ class PostPre(LearningRule):
     nu_post: float = 1e-2
     tau_trace_ms: float = 20.0
 
-    def compile(self, dt_ms: float) -> CompiledRule:
+    def compile(self, dt_ms: float, time_scale: float = 1.0) -> CompiledRule:
+        if time_scale != 1.0:
+            raise ValueError("--rule-time-scale applies to the trace rule's --rule file, not to --learning-rule "
+                             "postpre")
         return CompiledRule(RULE_POSTPRE, np.zeros(1), float(self.nu_pre), float(self.nu_post),
                             math.exp(-dt_ms / self.tau_trace_ms), 0.0, 0.0, False, {"rule": self.to_dict()})
 
@@ -169,18 +196,20 @@ class SweepTrace(LearningRule):
     offset: float = 0.0
     soft_bound: bool = False
 
-    def tables(self, dt_ms: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def tables(self, dt_ms: float = 1.0, time_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from .sweep_table import switching_probabilities  # lazy: startup
 
         if not self.sweep_path:
             raise ValueError("--rule: the 'sweep' rule needs a device sweep HDF5 file")
-        return switching_probabilities(self.sweep_path, dt_ms)
+        return switching_probabilities(self.sweep_path, dt_ms, time_scale=time_scale)
 
-    def compile(self, dt_ms: float) -> CompiledRule:
-        grid, up, dn = self.tables(dt_ms)
+    def compile(self, dt_ms: float, time_scale: float = 1.0) -> CompiledRule:
+        grid, up, dn = self.tables(dt_ms, time_scale)
         info = {"source": self.sweep_path, "source_file": file_source(self.sweep_path),
                 "kind": "device sweep p_up - p_down", "dt_ms": grid.tolist(), "p_up": up.round(6).tolist(),
                 "p_down": dn.round(6).tolist()}
+        if time_scale != 1.0:
+            info["time_scale"] = float(time_scale)
         return _trace_rule(up - dn, self, f"--rule {self.sweep_path}: no MTJ switched at any Δt in this sweep; "
                                           "nothing to learn from", info)
 

@@ -20,9 +20,35 @@ import numpy as np
 from spinsyn.devices import read_sweep
 from spinsyn.fileio import SpinsynFileError
 
+#: fewest network steps a rule's valid Δt range must span (a narrower window is a one- or two-entry table)
+MIN_WINDOW_STEPS = 3
 
-def switching_probabilities(path: str | Path, dt_ms: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(grid_ms (W+1,), p_up (W+1,), p_down (W+1,)) from a sweep file; raises SpinsynFileError/ValueError."""
+
+def check_window(where: str, window_ms: tuple[float, float], dt_ms: float, time_scale: float = 1.0) -> None:
+    """Refuse a rule whose valid Δt range (``window_ms``, the data's range, × ``time_scale``) covers fewer than
+    :data:`MIN_WINDOW_STEPS` of the network's Δt ≥ 0 steps ``k·dt_ms``: at the network step it would become a one-
+    or two-entry table (a window measured in µs used at 1 ms). ValueError ``<where>: …`` suggesting
+    ``--rule-time-scale``."""
+    if not (time_scale > 0 and math.isfinite(time_scale)):
+        raise ValueError(f"--rule-time-scale: expected a finite value > 0, got {time_scale!r}")
+    lo, hi = max(float(window_ms[0]), 0.0) * time_scale, float(window_ms[1]) * time_scale
+    n_steps = math.floor(hi / dt_ms + 1e-9) - math.ceil(lo / dt_ms - 1e-9) + 1 if hi >= lo else 0
+    if n_steps >= MIN_WINDOW_STEPS:
+        return
+    span = f"{window_ms[0]:g}..{window_ms[1]:g} ms" + (f" × {time_scale:g}" if time_scale != 1.0 else "")
+    hint = ""
+    if hi > 0:
+        x = 10.0 ** round(math.log10(60.0 * dt_ms / hi)) * time_scale
+        hint = f"; if its Δt was measured in another unit, pass --rule-time-scale {x:g} (Δt × {x:g})"
+    raise ValueError(f"{where}: the rule is valid on Δt {span}, which covers {max(n_steps, 0)} step(s) of the "
+                     f"network's {dt_ms:g} ms time step (at least {MIN_WINDOW_STEPS} needed){hint}")
+
+
+def switching_probabilities(path: str | Path, dt_ms: float = 1.0, time_scale: float = 1.0
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grid_ms (W+1,), p_up (W+1,), p_down (W+1,)) from a sweep file; raises SpinsynFileError/ValueError.
+    ``time_scale`` (``--rule-time-scale``) multiplies the sweep's Δt axis; a sweep whose Δt range then covers fewer
+    than 3 network steps is refused (:func:`check_window`)."""
     if not (dt_ms > 0 and math.isfinite(dt_ms)):
         raise ValueError(f"dt_ms: expected a positive step, got {dt_ms!r}")
     r = read_sweep(path)
@@ -52,5 +78,7 @@ def switching_probabilities(path: str | Path, dt_ms: float = 1.0) -> tuple[np.nd
     dt, p_up, p_dn = dt[order], p_up[order], p_dn[order]
     if np.any(np.diff(dt) <= 0):
         raise SpinsynFileError(f"{path}: dt_ms holds repeated delays; expected distinct values")
-    grid = np.arange(math.floor(dt[-1] / dt_ms) + 1, dtype=np.float64) * dt_ms
-    return grid, np.interp(grid, dt, p_up), np.interp(grid, dt, p_dn)
+    check_window(f"--rule {path}", (float(dt[0]), float(dt[-1])), dt_ms, time_scale)
+    grid = np.arange(math.floor(dt[-1] * time_scale / dt_ms) + 1, dtype=np.float64) * dt_ms
+    at = grid if time_scale == 1.0 else grid / time_scale  # the sweep's own Δt of each network step
+    return grid, np.interp(at, dt, p_up), np.interp(at, dt, p_dn)

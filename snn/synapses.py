@@ -20,6 +20,8 @@ a chip cannot do this step: it needs a column sum and a division per neuron). Th
   ``min(1, d/(N−k))`` if d > 0, each P MTJ to AP with ``min(1, −d/k)`` if d < 0 (so ``E[Δk] = d`` for gain 1).
   G_P/G_AP have a device-to-device lognormal spread per synapse (``g_spread``); ``read_noise`` (relative σ of
   G) is applied at inference only.
+* ``graded:P``: a graded LTP/LTD device (``devices.graded``), ``w = x``; ``t − w`` becomes ≈|t − w|·P pulses along
+  the device's LTP or LTD curve (nonlinear steps, c2c noise per pulse): :class:`Graded`.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from spinsyn.devices import (
     SynapseSpec,
     synapse_device,
 )
+from spinsyn.devices.synapse import KIND_GRADED
 
-from .kinds import SYN_COMPOUND, SYN_CONTINUOUS, SYN_LEVELS
+from .kinds import SYN_COMPOUND, SYN_CONTINUOUS, SYN_GRADED, SYN_LEVELS
 
 
 @dataclass
@@ -80,6 +83,11 @@ class Synapse:
         opts = self.options()
         gmin, gmax = self.g_bounds_S()
         return self.kind, self.n_states, bool(opts.get("stochastic", True)), float(opts.get("gain", 1.0)), gmin, gmax
+
+    def graded_args(self) -> tuple[float, float, float]:
+        """(A_LTP, A_LTD in pulses, c2c σ per pulse as a fraction of the range): the graded-update arguments of
+        the kernels; zeros for every kind but graded."""
+        return 0.0, 0.0, 0.0
 
     def to_dict(self) -> dict:
         gmin, gmax = self.g_bounds_S()
@@ -173,7 +181,23 @@ class Compound(Synapse):
         return state * gp + (self.n_mtj - state) * gap
 
 
-SYNAPSES: dict[str, type[Synapse]] = {c.name: c for c in (Ideal, Quantized, DomainWall, Compound)}
+@dataclass
+class Graded(Synapse):
+    """A graded LTP/LTD device (``devices.graded.GradedDevice``): w = x, the normalised conductance; the rule's
+    ΔW = t − w becomes stochastic (``stochastic``) or nearest rounding of |ΔW|·P pulses applied along the device's
+    LTP (ΔW > 0) or LTD (ΔW < 0) curve with its cycle-to-cycle noise per pulse (``kernels.graded_step``). The
+    device-to-device spread of the device is not applied in training (one nominal curve for every synapse)."""
+
+    name: ClassVar[str] = KIND_GRADED
+    kind: ClassVar[int] = SYN_GRADED
+    stochastic: bool = True
+
+    def graded_args(self) -> tuple[float, float, float]:
+        m = self.device.model
+        return float(m.a_ltp_pulses), float(m.a_ltd_pulses), float(m.sigma_c2c_pct) / 100
+
+
+SYNAPSES: dict[str, type[Synapse]] = {c.name: c for c in (Ideal, Quantized, DomainWall, Compound, Graded)}
 
 
 def synapse_option_names(kind: str) -> tuple[str, ...]:
@@ -189,10 +213,12 @@ def _build(spec: SynapseSpec, device: SynapseDevice, options: dict[str, Any]) ->
     return SYNAPSES[spec.kind](spec, device, **options)
 
 
-def make_synapse(spec: str | SynapseSpec, preset: str | None = None, **options: Any) -> Synapse:
-    """The strategy for ``spec`` on ``synapse_device(spec, preset)``; ``options`` as in :attr:`Synapse.options`."""
-    s = SynapseSpec.parse(spec)
-    return _build(s, synapse_device(s, preset), options)
+def make_synapse(spec: str | SynapseSpec, preset: str | None = None, device_params: dict[str, Any] | None = None,
+                 **options: Any) -> Synapse:
+    """The strategy for ``spec`` on ``synapse_device(spec, preset, **device_params)`` (``preset``: a preset name or
+    a device file; ``device_params``: dataclass field overrides); ``options`` as in :attr:`Synapse.options`."""
+    dev = synapse_device(SynapseSpec.parse(spec), preset, **(device_params or {}))
+    return _build(dev.spec, dev, options)  # the device's spec: ``graded`` is graded:P of the device
 
 
 def synapse_from_record(record: dict[str, Any], **options: Any) -> Synapse:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import torch
 
-from .kinds import RULE_TRACE, SYN_COMPOUND, SYN_CONTINUOUS, SYN_LEVELS
+from .kinds import RULE_TRACE, SYN_COMPOUND, SYN_CONTINUOUS, SYN_GRADED, SYN_LEVELS
 from .params import (
     P_E_DECAY,
     P_E_REFRAC,
@@ -179,10 +179,10 @@ def weight_change(X: torch.Tensor, S: torch.Tensor, rule, gen: torch.Generator |
 
 
 def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, dW, merge_winner, syn_kind, n_lev,
-                 stochastic, gain, gmin, gmax, norm, gen, soft_bound=False, scale_wins=False):
+                 stochastic, gain, gmin, gmax, norm, gen, soft_bound=False, scale_wins=False, graded=(0.0, 0.0, 0.0)):
     """Torch twin of :func:`spinsyn.snn.kernels.apply_update` (in place on ``w``, ``state``, ``theta``).
 
-    ``counts`` (B, N), ``dW`` (B, 784, N)."""
+    ``counts`` (B, N), ``dW`` (B, 784, N); ``graded`` (A_LTP, A_LTD in pulses, c2c per pulse) of ``SYN_GRADED``."""
     theta.copy_(theta0_decayed + (theta_after - theta0_decayed).sum(0))
     cmax, best_b = counts.max(0)  # first maximum on ties
     cols = cmax > 0
@@ -220,6 +220,8 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
         lev = lev.clamp(0, L1)
         state[:, c] = lev.to(state.dtype)
         w[:, c] = lev / L1
+    elif syn_kind == SYN_GRADED:
+        w[:, c] = graded_step(w[:, c], tg, n_lev, graded, stochastic, gen)
     else:
         k = state[:, c].to(tg.dtype)
         d = gain * (tg * n_lev - k)
@@ -230,3 +232,26 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
         state[:, c] = k.to(state.dtype)
         x = (k * gp[:, c] + (n_lev - k) * gap[:, c] - gmin) / (gmax - gmin)
         w[:, c] = x.clamp(0.0, 1.0)
+
+
+def graded_step(x: torch.Tensor, tg: torch.Tensor, P: int, graded, stochastic: bool,
+                gen: torch.Generator | None) -> torch.Tensor:
+    """Torch twin of :func:`spinsyn.snn.kernels.graded_step` on (784, C) tensors: x after the pulses realising
+    ``tg − x`` (``graded`` = (A_LTP, A_LTD) in pulses, c2c σ per pulse as a fraction of the range)."""
+    a_ltp, a_ltd, c2c = (float(v) for v in graded)
+    dw = tg - x
+    m = dw.abs() * P
+    lo = m.floor()
+    if stochastic:
+        n = lo + (torch.rand(m.shape, generator=gen, device=m.device, dtype=m.dtype) < m - lo).to(m.dtype)
+    else:
+        n = torch.floor(m + 0.5)
+    up = dw > 0
+    y = torch.where(up, x, 1.0 - x)
+    a = torch.where(up, torch.full_like(x, a_ltp), torch.full_like(x, a_ltd))
+    em = -torch.expm1(-n / a)
+    y = y * (1.0 - em) + em / (-torch.expm1(-P / a))
+    if c2c > 0:
+        y = y + c2c * n.sqrt() * torch.randn(y.shape, generator=gen, device=y.device, dtype=y.dtype)
+    y = y.clamp(0.0, 1.0)
+    return torch.where(n > 0, torch.where(up, y, 1.0 - y), x)

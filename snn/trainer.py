@@ -23,10 +23,10 @@ from spinsyn.fileio import write_json
 
 from . import labels as L
 from .checkpoint import CHECKPOINT_NAME, compiled_rule, net_state, read_checkpoint, save_checkpoint
-from .config import TrainConfig, resolve_device, resolve_engine, validate_config
+from .config import TrainConfig, device_summary, resolve_device, resolve_engine, validate_config
 from .engine import make_engine
 from .inference import image_seeds, read_noise_fn, readout, spike_counts, spike_prob
-from .kinds import SYN_CONTINUOUS
+from .kinds import SYN_FLOAT_KINDS
 from .network import ASSIGN_WINDOW, HISTORY_EVERY, init_state
 from .rules import CompiledRule
 from .synapses import synapse_from_record
@@ -101,7 +101,7 @@ class Trainer:
         else:
             self.compile_rule()
             self.ns = init_state(self.params, self.syn, self.cfg.seed, norm)
-            if self.syn.kind == SYN_CONTINUOUS:
+            if self.syn.kind in SYN_FLOAT_KINDS:
                 self.ns.state, self.ns.gp_S, self.ns.gap_S = np.zeros((1, 1), np.int32), np.ones((1, 1)), \
                     np.ones((1, 1))
         self.eng = make_engine(self.engine_kind, self.ns, self.params, self.compile_rule(), self.syn, norm,
@@ -114,7 +114,7 @@ class Trainer:
     def compile_rule(self) -> CompiledRule:
         """Compile the rule of a new run (reads its rule or sweep file, once)."""
         if self.compiled is None:
-            self.compiled = self.rule.compile(self.params.dt_ms)
+            self.compiled = self.rule.compile(self.params.dt_ms, time_scale=self.cfg.rule_time_scale)
         return self.compiled
 
     # ------------------------------------------------------------------------------------------ epochs
@@ -274,6 +274,7 @@ class Trainer:
             "config": json.loads(cfg.to_json()),
             "synapse": self.syn.to_dict(),
             "synapse_device": self.syn.device.record(),
+            "device_model": device_summary(self.syn),  # device source and level conductances (µS)
             "history": self.history,
             "rule_function": self.compile_rule().describe(),
             "mean_spikes_per_test_image": float(ct.sum(1).mean()) if len(ct) else 0.0,

@@ -3,6 +3,7 @@ table, failed trials, and the best trial's device curve, fit, receptive fields a
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -43,6 +44,49 @@ def _summary(page: Page, study_dir: Path, results: StudyResults) -> None:
     if toml.is_file():
         page.heading("study.toml", 3)
         page.preformatted(toml.read_text(encoding="utf-8", errors="replace"))
+
+
+def device_rows(results: StudyResults) -> list[tuple[str, str, str]]:
+    """(axis value, device label, source line) of every device file a study's ``device.preset`` axis names,
+    and of the device stored in each rule file of its ``rule.source`` axis (a rule fitted from a sweep)."""
+    from spinsyn.devices import is_device_file, read_device_file  # lazy: startup
+
+    rows = []
+    for axis in ("device.preset", "rule.source"):
+        if axis not in results.axes:
+            continue
+        for value in dict.fromkeys(t.cells[axis] for t in results.trials):
+            if not str(value).lower().endswith(".json"):
+                continue
+            if axis == "device.preset" and is_device_file(value):
+                try:
+                    dev = read_device_file(value)
+                    rows.append((value, dev.label, dev.source_line()))
+                except ValueError as exc:
+                    rows.append((value, "unreadable", str(exc)))
+            elif axis == "rule.source":
+                rows.append((value, f"rule file {Path(value).name}", _rule_device_source(Path(value))))
+    return rows
+
+
+def _rule_device_source(path: Path) -> str:
+    """The device a rule file was fitted on (its ``source.device`` cell label), or what it was fitted from."""
+    try:
+        src = json.loads(path.read_text()).get("source") or {}
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
+    fields = ((src.get("device") or {}).get("model") or {}).get("fields") or {}
+    cells = [fields] + [v for v in fields.values() if isinstance(v, dict)]
+    label = next((c["source"] for c in cells if isinstance(c.get("source"), str) and c["source"]), None)
+    fitted = f"fitted from {Path(str(src.get('path', '?'))).name} ({src.get('kind', '?')})"
+    return f"{fitted} on device {label}" if label else fitted
+
+
+def _devices(page: Page, results: StudyResults) -> None:
+    rows = device_rows(results)
+    if rows:
+        page.heading("Devices and rule files", 3)
+        page.table(["axis value", "device", "source"], rows, text_cols=[0, 1, 2])
 
 
 def _fronts(page: Page, results: StudyResults, best: Trial | None) -> None:
@@ -133,6 +177,7 @@ def write_study_report(study_dir: str | Path) -> Path:
     best = results.best()
     page = Page(f"spinsyn study report: {study_dir.resolve().name}")
     _summary(page, study_dir, results)
+    _devices(page, results)
     _fronts(page, results, best)
     _effects(page, results)
     _table(page, results)

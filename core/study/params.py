@@ -12,6 +12,7 @@ trial's axis values. Values are checked here with :mod:`spinsyn.validation`; mes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from spinsyn.options import EXPORT_OPTIONS, SWEEP_OPTIONS, TRAIN_OPTIONS, Option, WritePulse
@@ -68,7 +69,8 @@ def _testbenches() -> tuple[str, ...]:
 
 _S, _T, _E = SWEEP_OPTIONS, TRAIN_OPTIONS, EXPORT_OPTIONS
 PARAMS: dict[str, Param] = {
-    "device.preset": Param("str", "compound", "sweep", doc="device preset (compound or domain-wall family)"),
+    "device.preset": Param("str", "compound", "sweep", doc="device preset (compound or domain-wall family), or a "
+                           "device file (spinsyn-device JSON, 'spinsyn device fit --out') of a compound device"),
     "device.n_mtj": _of(_S["n_mtj"], "sweep", 8),
     "device.levels": Param("int", 16, "sweep", 2, 4096, doc="levels of a domain-wall synapse (synapse dw:L)"),
     "device.sigma_pct": _of(_S["sigma_pct"], "sweep", 0.0),
@@ -81,7 +83,8 @@ PARAMS: dict[str, Param] = {
     "device.read_noise": _of(_T["read_noise_sigma"], "train", None),
     "device.g_spread": _of(_T["g_spread"], "train", None),
     "rule.source": Param("str", "fitted", "train", choices=RULE_SOURCES,
-                         doc="published rule, a bi-sigmoid fitted to the sweep, or the sweep table itself"),
+                         doc="published rule, a bi-sigmoid fitted to the sweep, the sweep table itself, or a "
+                             "rule file (spinsyn-rule JSON, 'spinsyn fit --out')"),
     "network.neurons": _of(_T["neurons"], "train", 100, "network.neurons"),
     "network.n_train": _of(_T["n_train"], "train", 2000, "network.n_train"),
     "network.n_test": _of(_T["n_test"], "train", 1000, "network.n_test", lo=1),  # simulate needs test images
@@ -110,9 +113,45 @@ def check_value(key: str, value: Any, where: str) -> Any:
     if p.kind == "str":
         if not isinstance(value, str):
             raise ValueError(f"{name}: expected str, got {value!r}")
+        if key in FILE_KEYS and value.lower().endswith(".json"):
+            return _check_json_file(key, value, name)
         choices = p.choices or {"device.preset": _presets, "device.testbench": _testbenches}.get(key, lambda: None)()
         return check_choice(value, name, choices) if choices else value
     return _check_tuple(p, name, value)
+
+
+#: settings whose value may be a file instead of a name: a device file (device.preset), a rule file (rule.source)
+FILE_KEYS = ("device.preset", "rule.source")
+
+
+def _check_json_file(key: str, value: str, name: str) -> str:
+    """A device file (``device.preset``, read and checked) or a rule file (``rule.source``, read by its
+    loader); ValueError ``<name>: <problem>``. Returns ``value``."""
+    try:
+        if key == "device.preset":
+            from spinsyn.devices import is_device_file, read_device_file  # lazy: startup
+
+            if not is_device_file(value):
+                raise ValueError(f"{value!r} names a preset, not a device file")
+            read_device_file(value)
+        else:
+            from spinsyn.fitting import load_rule  # lazy: startup
+
+            load_rule(value)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    return value
+
+
+def file_sha256(value: Any) -> str | None:
+    """The sha256 of a device or rule file named by a setting (None for names): part of the cache keys, so an
+    edited file is not served from the cache."""
+    if not isinstance(value, str) or not value.lower().endswith(".json"):
+        return None
+    from spinsyn.fileio import sha256_file  # lazy: startup
+
+    p = Path(value)
+    return sha256_file(p) if p.is_file() else None
 
 
 def _check_tuple(p: Param, name: str, value: Any) -> tuple:

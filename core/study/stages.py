@@ -53,9 +53,8 @@ def _fit(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs:
 def _train(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
     from spinsyn import snn  # lazy: startup
 
-    assert upstream is not None  # every stage after the sweep has one
-    opts = dict(task.inputs["make_config"])
-    if task.upstream is not None:
+    opts = dict(task.inputs["make_config"])  # a published rule or a rule file: no upstream entry
+    if task.upstream is not None and upstream is not None:
         opts["rule"] = upstream / OUTPUT[task.upstream]
     m = snn.train(snn.make_config(**opts), folder / OUTPUT["train"], progress=False)
     print(f"test accuracy: all activity {m['accuracy_all_activity']:.4f}, proportion {m['accuracy_proportion']:.4f}")

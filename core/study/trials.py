@@ -18,7 +18,7 @@ from typing import Any, cast
 import numpy as np
 
 from .cache import stage_key
-from .params import PARAMS, defaults
+from .params import PARAMS, defaults, file_sha256
 from .spec import Axis, StudySpec
 
 FIT_MODEL = "bisigmoid"
@@ -76,13 +76,20 @@ def sample_axis(a: Axis, rng: Any) -> Any:
 
 
 def device_family(preset: str) -> str:
-    """``compound`` or ``dw`` for a device preset; ValueError for single-MTJ presets."""
+    """``compound`` or ``dw`` for a device preset or file; a one-cell device (``stt-mtj``, ``sot-mtj``, a fitted
+    ``measured-mtj`` file) is ``compound``: ``device.n_mtj`` of its cells in parallel, as ``synapse_device`` builds
+    it. ValueError for anything else."""
     from spinsyn import devices  # lazy: startup
+    from spinsyn.devices.cell import Cell  # lazy: startup
 
-    family = devices.get_model(preset).synapse_family
+    model = devices.get_model(preset)
+    family = model.synapse_family
     if family in ("compound", "dw"):
         return family
-    raise ValueError(f"device.preset: {preset!r} is a single MTJ; use a compound or domain-wall preset")
+    if family is None and isinstance(model, Cell):
+        return "compound"
+    raise ValueError(f"device.preset: {preset!r} is a {model.name} device; use a compound, domain-wall or "
+                     "binary-cell preset or device file")
 
 
 def synapse_spec(s: dict[str, Any]) -> str:
@@ -97,15 +104,32 @@ def train_options(s: dict[str, Any], data_dir: str | None) -> dict[str, Any]:
             "n_test": s["network.n_test"], "epochs": s["network.epochs"], "seed": s["network.seed"],
             "device": s["network.device"], "device_preset": s["device.preset"], "input_preset": s["network.input"],
             "data_dir": data_dir}
+    if file_sha256(s["device.preset"]) is not None:  # a device file: --device-model
+        opts["device_model"] = opts.pop("device_preset")
+    if is_rule_file(s["rule.source"]):
+        opts["rule"] = s["rule.source"]
     for key in ("read_noise", "g_spread"):
         if s[f"device.{key}"] is not None:
             opts[key] = s[f"device.{key}"]
     return opts
 
 
+def is_rule_file(source: Any) -> bool:
+    """True when ``rule.source`` names a rule file (``*.json``) rather than published / fitted / sweep."""
+    return isinstance(source, str) and source.lower().endswith(".json")
+
+
+def files_sha256(s: dict[str, Any]) -> dict[str, str]:
+    """The sha256 of the device and rule files a trial names (``device.preset``, ``rule.source``), for the cache
+    keys: an edited file gives new keys."""
+    out = {k: file_sha256(s[k]) for k in ("device.preset", "rule.source")}
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def _sweep_inputs(s: dict[str, Any]) -> dict[str, Any]:
     compound = device_family(s["device.preset"]) == "compound"
-    return {"preset": s["device.preset"], "n_mtj": s["device.n_mtj"] if compound else None,
+    return {"preset": s["device.preset"], **({"files_sha256": files_sha256(s)} if files_sha256(s) else {}),
+            "n_mtj": s["device.n_mtj"] if compound else None,
             "sigma_pct": s["device.sigma_pct"], "testbench": s["device.testbench"], "engine": s["device.engine"],
             "trials": s["device.trials"], "dt_ms": list(s["device.dt_ms"]), "seed": s["device.seed"]}
 
@@ -114,10 +138,13 @@ def sweep_model(inputs: dict[str, Any]) -> Any:
     """The swept device of sweep ``inputs``: the preset, with ``n_mtj`` (compound) and the ``sigma_pct`` spread."""
     from spinsyn import devices  # lazy: startup
 
-    over: dict[str, Any] = {} if inputs["n_mtj"] is None else {"n_mtj": inputs["n_mtj"]}
+    base = devices.get_model(inputs["preset"])
+    cell = base.synapse_family is None and inputs["n_mtj"] is not None  # one cell: n_mtj of them in parallel
+    over: dict[str, Any] = {} if inputs["n_mtj"] is None or cell else {"n_mtj": inputs["n_mtj"]}
     if inputs["sigma_pct"] > 0:
         over.update(devices.get_model(inputs["preset"], **over).spread_overrides(inputs["sigma_pct"]))
-    return devices.get_model(inputs["preset"], **over)
+    model = devices.get_model(inputs["preset"], **over)
+    return devices.CompoundSynapse(int(inputs["n_mtj"]), model) if cell else model
 
 
 def sweep_model_inputs_ok(inputs: dict[str, Any]) -> None:
@@ -150,13 +177,16 @@ def plan(s: dict[str, Any], data_dir: str | None) -> list[StageTask]:
     source = s["rule.source"]
     tasks: list[StageTask] = []
     rule_from = None
-    if source != "published":
+    if source != "published" and not is_rule_file(source):
         rule_from = _task("sweep", _sweep_inputs(s), None)
         tasks.append(rule_from)
     if source == "fitted":
         rule_from = _task("fit", {"model": FIT_MODEL, "seed": s["device.seed"]}, rule_from)
         tasks.append(rule_from)
-    train = _task("train", {"rule_source": source, "make_config": train_options(s, data_dir)}, rule_from)
+    train_in = {"rule_source": source, "make_config": train_options(s, data_dir)}
+    if files_sha256(s):  # device / rule files by content: an edited file is not served from the cache
+        train_in["files_sha256"] = files_sha256(s)
+    train = _task("train", train_in, rule_from)
     export = _task("export", {"tile": list(s["export.tile"]), "tolerance_levels": s["export.tolerance"],
                               "write_pulse": s["export.write_pulse"], "half_select": s["export.half_select"],
                               "seed": s["export.seed"]}, train)

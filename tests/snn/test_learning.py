@@ -17,6 +17,7 @@ MEASURED = {
     ("quantized:9", "numba", 300): (0.387, 0.250),
     ("compound:8", "numba", 300): (0.493, 0.163),
     ("dw:16", "numba", 300): (0.510, 0.247),
+    ("graded", "numba", 300): (0.557, 0.190),  # measured 2026-12-07 (NeuroSim Ag:a-Si preset, DEFAULT_NU 0.001)
     ("compound:8", "torch", 200): (0.525, 0.225),
 }
 #: the torch engine on CPU trains ~15 images/s: its other kinds run with -m slow
@@ -25,7 +26,7 @@ MEASURED_SLOW = {
     ("quantized:9", "torch", 300): (0.447, 0.210),
     ("dw:16", "torch", 300): (0.490, 0.167),
 }
-MARGIN = {"ideal": 0.19, "quantized:9": 0.07, "compound:8": 0.15, "dw:16": 0.13}
+MARGIN = {"ideal": 0.19, "quantized:9": 0.07, "compound:8": 0.15, "dw:16": 0.13, "graded": 0.18}
 
 
 def _accuracy(tmp_path, synapse, engine, n, *extra):

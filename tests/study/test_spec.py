@@ -41,7 +41,7 @@ def test_random_sample_is_seeded_and_inside_the_ranges(tmp_path):
     (("neurons = 10", "neurons = 0"), "network.neurons: got 0"),
     (("neurons = 10", "neurons = 2.5"), "network.neurons: expected int"),
     (('preset = "compound"', 'preset = "nope"'), "device.preset: got 'nope'"),
-    (('preset = "compound"', 'preset = "stt-mtj"'), "is a single MTJ"),
+    (('preset = "compound"', 'preset = "graded"'), "is a graded device"),
     (("dt_ms = [0.0, 60.0, 6.0]", "dt_ms = [60.0, 0.0, 6.0]"), "device.dt_ms: got [60.0, 0.0, 6.0]"),
     (("device.n_mtj = [2]", "device.n_mtj = [2, 300]"), "device.n_mtj: got 300"),
     (("device.n_mtj = [2]", "device.n_mtj = []"), "axes.device.n_mtj: expected at least one value"),
