@@ -13,6 +13,7 @@ from . import (
 )
 from .author import SWITCHING, run_author
 from .devicefile import DeviceFile, get_model, is_device_file, read_device_file
+from .graded import GradedDevice
 from .measured_mtj import MeasuredMTJ
 from .models import (
     PRESETS,
@@ -38,6 +39,7 @@ from .synapse import (
     DEFAULT_PRESET,
     KIND_COMPOUND,
     KIND_DW,
+    KIND_GRADED,
     KIND_IDEAL,
     KIND_QUANTIZED,
     SYNAPSE_KINDS,
@@ -48,6 +50,8 @@ from .synapse import (
 
 __all__ = [
     "DeviceFile",
+    "GradedDevice",
+    "KIND_GRADED",
     "MeasuredMTJ",
     "is_device_file",
     "read_device_file",

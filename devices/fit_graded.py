@@ -24,6 +24,7 @@ Held-out error: leave-one-cycle-out (fit on the other cycles, RMS on the cycle l
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -278,16 +279,23 @@ def fit_pulse_response(table: LabTable | PulseData | dict[str, Any], *, n_boot: 
                  "range (lag-1 covariance of the step residuals)")
     dev = _to_device(theta, P, c2c, d2d, base)
     n_cyc = len({s.cycle for s in segs})
-    boot = _bootstrap(segs, P, n_boot, np.random.default_rng(seed), theta) if n_boot else np.zeros((0, 4))
+    boot = _bootstrap(segs, P, n_boot, np.random.default_rng(seed), theta) if n_boot and n_cyc >= 2 \
+        else np.zeros((0, 4))
     if n_cyc < 3:
-        notes.append(f"only {n_cyc} cycle(s): the bootstrap intervals are rough or missing")
+        notes.append(f"only {n_cyc} cycle(s): " + ("no interval (a bootstrap over one cycle resamples the same "
+                                                  "cycle)" if n_cyc < 2 else "the bootstrap intervals are rough"))
     ci = {}
     for j, name in enumerate(("g_min_S", "g_max_S", "a_ltp_pulses", "a_ltd_pulses")):
         ci[name] = [float(np.percentile(boot[:, j], 2.5)), float(np.percentile(boot[:, j], 97.5))] \
             if boot.shape[0] >= 10 else None
     units = {"g_min_S": "S", "g_max_S": "S", "a_ltp_pulses": "pulses", "a_ltd_pulses": "pulses",
              "n_pulses": "pulses", "sigma_c2c_pct": "% of range per pulse", "sigma_d2d_pct": "%"}
-    params = {k: {"value": float(getattr(dev, k)), "unit": u, "ci95": ci.get(k)} for k, u in units.items()}
+    method = {"g_min_S": "least squares", "g_max_S": "least squares", "a_ltp_pulses": "least squares",
+              "a_ltd_pulses": "least squares", "n_pulses": "pulses per segment (mode)",
+              "sigma_c2c_pct": "step residuals, read noise separated", "sigma_d2d_pct": "per-device fits"}
+    params = {k: {"value": float(getattr(dev, k)), "unit": u, "ci95": ci.get(k),
+                  "method": method[k] + (", 95 % bootstrap over cycles" if ci.get(k) else "")}
+              for k, u in units.items()}
     heldout = _heldout(segs, P, theta)
     if heldout is None:
         notes.append("held-out error: one cycle only, not computed")
@@ -320,5 +328,10 @@ def plot_pulse_fit(table: LabTable | PulseData | dict[str, Any], device: GradedD
     ax.set_title(f"graded fit: A_LTP {device.a_ltp_pulses:.3g}, A_LTD {device.a_ltd_pulses:.3g} pulses")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    from spinsyn.fileio import atomic_path  # lazy: optional
+    from spinsyn.validation import figure_save_kwargs  # lazy: optional
+
+    suffix = Path(path).suffix or ".png"
+    with atomic_path(Path(path)) as tmp:  # marked as spinsyn's figure: a rerun may replace it
+        fig.savefig(tmp, format=suffix.lstrip("."), **figure_save_kwargs(suffix))
     plt.close(fig)

@@ -30,3 +30,19 @@ def test_graded_fit_of_public_data():
     assert dev.n_pulses == 1000 and 1.0e-6 < dev.g_min_S < 1.3e-6 and 2.8e-6 < dev.g_max_S < 3.4e-6
     assert rep["rms_S"] < 0.15 * span
     assert dev.a_ltd_pulses < dev.a_ltp_pulses
+
+
+def test_cli_fit_writes_a_device_and_a_replaceable_figure(tmp_path):
+    """``spinsyn device fit --family graded``: one cycle gives no interval (said so), the figure is spinsyn's (a
+    rerun replaces it without --overwrite), the read noise is separated from the per-pulse noise."""
+    import json
+
+    from spinsyn.cli import main
+
+    args = ["device", "fit", str(PUBLIC / "gong_ltp_ltd.csv"), "--family", "graded", "--out", str(tmp_path / "d.json"),
+            "--plot", str(tmp_path / "d.png")]
+    assert main(args) == 0 and main(args) == 0
+    doc = json.loads((tmp_path / "d.json").read_text())
+    assert doc["family"] == "graded" and doc["parameters"]["a_ltp_pulses"]["ci95"] is None
+    notes = doc["fits"]["pulses"]["notes"]
+    assert any("no interval" in n for n in notes) and any("read noise" in n for n in notes)

@@ -52,8 +52,16 @@ def _alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2:].split()[0] not in ("Z", "X")
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT back to its default, so Python installs KeyboardInterrupt. A suite started in the
+    background by a non-interactive shell (``./scripts/test &``) inherits SIGINT ignored, and a spinsyn started that
+    way rightly keeps ignoring it (nohup/background semantics); these tests are about the interactive case."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(spinsyn_cmd(*args), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(spinsyn_cmd(*args), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def _leftovers(folder: Path) -> list[str]:

@@ -11,16 +11,9 @@ from spinsyn.snn.params import NetworkParams
 from spinsyn.snn.rules import BiSigmoidTrace, PostPre
 from spinsyn.snn.synapses import make_synapse
 
+from .synthetic import synthetic_digits
 
-def _images(n):
-    rng = np.random.default_rng(3)
-    # blob-like synthetic digits: bright strokes on a dark background
-    img = np.zeros((n, 28, 28))
-    for k in range(n):
-        r, c = rng.integers(6, 18, 2)
-        img[k, r:r + 10, c:c + 3] = 255
-        img[k, r + rng.integers(0, 8), c:c + 8] = 255
-    return img.reshape(n, 784)
+_images = synthetic_digits
 
 
 @pytest.mark.parametrize("rule", [BiSigmoidTrace(nu_post=0.05),

@@ -15,15 +15,9 @@ from spinsyn.snn.params import NetworkParams
 from spinsyn.snn.rules import BiSigmoidTrace
 from spinsyn.snn.synapses import Graded, make_synapse, synapse_from_record
 
+from .synthetic import synthetic_digits
 
-def _images(n):
-    rng = np.random.default_rng(3)
-    img = np.zeros((n, 28, 28))
-    for k in range(n):
-        r, c = rng.integers(6, 18, 2)
-        img[k, r:r + 10, c:c + 3] = 255
-        img[k, r + rng.integers(0, 8), c:c + 8] = 255
-    return img.reshape(n, 784)
+_images = synthetic_digits
 
 
 def test_spec_and_strategy():
