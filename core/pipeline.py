@@ -11,7 +11,7 @@ fit         ``spinsyn.fitting.fit_file``                                ``rule.j
 train       ``spinsyn.snn.make_config`` + ``spinsyn.snn.train``         ``run/`` (checkpoint, metrics, plots)
 export      ``spinsyn.hw_export.export_run``                            ``chip/`` (HDF5, CSV, manifest)
 verify      ``spinsyn.hw_export.verify_chip``                           (checks ``chip/``)
-simulate    ``spinsyn.hw_export.simulate_chip``                         ``simulate.json``
+simulate    ``spinsyn.hw_export.simulate_chip`` (after 0,1s,1h,1d,1y)   ``simulate.json``
 report      ``spinsyn.report.write_pipeline_report``                    ``report.html`` (self-contained)
 ==========  ==========================================================  ==============================
 
@@ -68,6 +68,7 @@ class PipelineConfig:
     data_dir: str | None = None
     tile: tuple[int, int] = (128, 128)
     device_model: str | None = None
+    after: str = "0,1s,1h,1d,1y"  # simulate's --after: ages of the chip for the report's accuracy-over-time plot
 
     @property
     def out(self) -> Path:
@@ -120,6 +121,9 @@ def check(cfg: PipelineConfig) -> None:
     _sweep_model(cfg, devices)
     devices.get_testbench("published")
     check_fit_options(FIT_MODEL, "linear", 0, cfg.seed)
+    from spinsyn.hw_export.ageing import parse_ages  # lazy: startup
+
+    parse_ages(cfg.after)
     train_config(cfg)
     for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
         if n > 0:
@@ -239,14 +243,29 @@ def _simulate(cfg: PipelineConfig, force: bool) -> None:
     from spinsyn import hw_export  # lazy: startup
     from spinsyn.fileio import write_json  # lazy: startup
 
-    r = hw_export.simulate_chip(cfg.out / "chip", seed=cfg.simulate_seed, n_test=cfg.n_test, data_dir=cfg.data_dir)
+    r = hw_export.simulate_chip(cfg.out / "chip", seed=cfg.simulate_seed, n_test=cfg.n_test, data_dir=cfg.data_dir,
+                                after=cfg.after)
     write_json(cfg.out / "simulate.json", r, fmt=hw_export.SIMULATION_FORMAT, version=hw_export.SIMULATION_VERSION,
                seed=cfg.simulate_seed)
     if r.get("accuracy"):
         key, a = r["accuracy_key"], r["accuracy"]
         print(f"accuracy ({key}, {r['n_test']} test images): trained {100 * a['trained'][key]:.2f}%, programmed "
               f"{100 * a['programmed'][key]:.2f}% -> drop {r['drop_points']:.2f} points")
+        _print_ageing(r)
     print(f"wrote {cfg.out / 'simulate.json'}")
+
+
+def _print_ageing(r: dict[str, Any]) -> None:
+    """One line: accuracy at each ``after`` time and when 1 point is lost (from ``simulate_chip``'s ``ageing``)."""
+    from spinsyn.hw_export.ageing import format_duration  # lazy: startup
+
+    ag = r.get("ageing")
+    if not ag or "accuracy_key" not in ag:
+        return
+    accs = ", ".join(f"{a['label']} {100 * a['accuracy']:.1f}%" for a in ag["ages"])
+    one = ag.get("one_point", {}).get("time_s")
+    print(f"ageing (retention {format_duration(ag['retention_s'])}): {accs}; 1 point lost after "
+          f"{format_duration(one) if one else 'more than ' + ag['ages'][-1]['label']}")
 
 
 def _report(cfg: PipelineConfig, force: bool) -> None:
@@ -273,7 +292,8 @@ def steps(cfg: PipelineConfig) -> list[Step]:
         Step("export", f"spinsyn.hw_export.export_run({out / 'run'}, tile={cfg.tile[0]}x{cfg.tile[1]}) -> "
              f"{out / 'chip'}", out / "chip" / "manifest.json", _export),
         Step("verify", f"spinsyn.hw_export.verify_chip({out / 'chip'})", None, _verify),
-        Step("simulate", f"spinsyn.hw_export.simulate_chip({out / 'chip'}, n_test={cfg.n_test}) -> "
+        Step("simulate", f"spinsyn.hw_export.simulate_chip({out / 'chip'}, n_test={cfg.n_test}, "
+             f"after={cfg.after}) -> "
              f"{out / 'simulate.json'}", out / "simulate.json", _simulate),
         Step("report", f"spinsyn.report.write_pipeline_report({out}) -> {out / 'report.html'}",
              out / "report.html", _report),

@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--switching", default="physical", choices=("physical", "author"),
                    help="physical (default): the hazard integral; author: the published Verilog-A model's "
                         "per-step redraw (reproduces that simulator's numerics, not physics; --engine reference)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="RNG seed of the Monte-Carlo switching draws (default 0)")
     SWEEP_OPTIONS["jobs"].add_to(s)
     s.add_argument("--scheduler", default="none",
                    help="none (default: this process, --jobs ngspice processes), local[:N] (a dask LocalCluster of N "
@@ -63,9 +63,14 @@ def register(subparsers: Any) -> None:
     s.add_argument("--out", required=True, help="sweep HDF5 to write (an existing spinsyn sweep is replaced)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing --out that is not a spinsyn sweep")
     s.set_defaults(func=cmd_sweep)
-    pl = sub.add_parser("plot", help="plot a sweep file")
-    pl.add_argument("file")
-    pl.add_argument("--out", required=True, help="figure to write (.png/.pdf/.svg/...)")
+    pl = sub.add_parser("plot", help="plot a sweep file",
+                        description="Figure of a sweep file (device sweep --out): the normalised conductance change "
+                                    "ΔG (mean ± std over the trials) against the spike delay Δt (ms), the "
+                                    "switching fractions AP→P and P→AP against Δt, and one waveform (V_mtj, G in "
+                                    "µS) if the sweep stored any (--save-waveforms).")
+    pl.add_argument("file", metavar="SWEEP_H5", help="sweep HDF5 written by 'spinsyn device sweep --out'")
+    pl.add_argument("--out", required=True, metavar="FIGURE",
+                    help="figure to write; the format follows the suffix (.png/.pdf/.svg/...)")
     pl.add_argument("--overwrite", action="store_true",
                     help="replace an existing --out that is not a figure spinsyn wrote")
     pl.set_defaults(func=cmd_plot)

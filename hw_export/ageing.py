@@ -217,3 +217,57 @@ def one_point_time(ages: list[dict[str, Any]], retention_s: float | None, points
         prev_p, prev_l = p, loss
     return {"points": points, "time_s": None, "flip_probability": None,
             "method": "not reached at the largest --after time"}
+
+
+def _axis_units(ages: list[dict[str, Any]]) -> str:
+    """The time units of the ``--after`` labels in time order (``1s,1h,10y`` -> ``"s, h, y"``); a bare number is
+    seconds."""
+    units: list[str] = []
+    for a in sorted(ages, key=lambda a: a["t_s"]):
+        m = _DURATION.match(str(a.get("label", "")))
+        unit = (m.group(2) if m else None) or ("s" if a["t_s"] > 0 else None)
+        if unit and unit not in units:
+            units.append(unit)
+    return ", ".join(units) or "s"
+
+
+def draw_ageing(fig: Any, result: dict[str, Any]) -> dict[str, str]:
+    """Draw accuracy (%, 95 % CI) and flipped MTJs (%, axis from 0) against the time after programming on the
+    matplotlib ``Figure`` ``fig`` from a ``simulate_chip`` result with ``ageing``. The x axis is logarithmic,
+    ticked at the ``--after`` times with their own labels (``1s``, ``1d``, ``10y``) and named with their units;
+    the legend sits below the axes, outside the data. Returns the axis labels (``{"x", "y", "y2"}``, with units)."""
+    ag = result["ageing"]
+    ages = [a for a in ag["ages"] if a["t_s"] > 0]
+    labels = {"x": f"time after programming ({_axis_units(ag['ages'])}; log scale)", "y": "accuracy (%)",
+              "y2": "flipped MTJs (%)"}
+    ax = fig.add_subplot(1, 1, 1)
+    if ages and "accuracy" in ages[0]:
+        t = np.array([a["t_s"] for a in ages])
+        acc = np.array([100 * a["accuracy"] for a in ages])
+        ci = np.array([[100 * (a["accuracy"] - a["accuracy_ci95"][0]), 100 * (a["accuracy_ci95"][1] - a["accuracy"])]
+                       for a in ages]).T.clip(min=0)
+        ax.errorbar(t, acc, yerr=ci, marker="o", capsize=3, label=f"accuracy ({result['n_test']} images, 95% CI)")
+        ref = 100 * result["accuracy"][ag["from"]][ag["accuracy_key"]]
+        ax.axhline(ref, ls="--", c="k", lw=1, label=f"t = 0 ({ag['from']}) {ref:.1f} %")
+        ax.axhline(ref - 1, ls=":", c="k", lw=1, label="1 point lost")
+        ax.axhline(10, ls="-.", c="r", lw=1, label="chance (10 %)")
+        one = ag.get("one_point", {}).get("time_s")
+        if one:
+            ax.axvline(one, c="g", lw=1, label=f"1-point time {format_duration(one)}")
+        ax.set_ylim(0, 100)
+    ax.set_xscale("log")
+    if ages:
+        ax.set_xticks([a["t_s"] for a in ages], [str(a["label"]) for a in ages])
+        ax.minorticks_off()
+    ax.set_xlabel(labels["x"])
+    ax.set_ylabel(labels["y"])
+    ax2 = ax.twinx()
+    ax2.plot([a["t_s"] for a in ages], [100 * a["flipped_fraction"] for a in ages], "s--", c="tab:orange",
+             alpha=0.7, label="flipped MTJs (%)")
+    ax2.set_ylim(0, 55)  # a share: from 0; 50 % is the equilibrium of the telegraph process
+    ax2.set_ylabel(labels["y2"])
+    ax.set_title(f"{result.get('synapse', '')}: retention {format_duration(ag['retention_s'])} (one MTJ)")
+    handles = [h for a in (ax, ax2) for h in a.get_legend_handles_labels()[0]]
+    names = [n for a in (ax, ax2) for n in a.get_legend_handles_labels()[1]]
+    ax.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7, frameon=False)
+    return labels

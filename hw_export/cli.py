@@ -1,9 +1,10 @@
-"""``spinsyn export``: weights -> chip directory; ``export verify CHIP_DIR``; ``export simulate CHIP_DIR``.
+"""``spinsyn export``: weights -> chip directory; ``export verify CHIP_DIR``; ``export simulate CHIP_DIR``;
+``export nir RUN_DIR``.
 
-argparse cannot mix a sub-command with a free positional path, so ``export`` takes one positional
-``SOURCE`` and an optional second one: when SOURCE is the word ``verify`` or ``simulate`` the second
-positional is the chip directory and that action runs; anything else is a run directory or a weight
-file to export (write ``./verify`` to export a file literally named ``verify``).
+argparse cannot mix a sub-command with a free positional path, so the first positional of ``export`` is read by
+:class:`_SourceOrAction` (a sub-command action): the words ``verify``, ``simulate`` and ``nir`` select their own
+parser (own options, own ``--help``); anything else is a run directory or a weight file to export, whose options
+are ``export``'s own (write ``./verify`` to export a file literally named ``verify``).
 
 An snn run brings its synapse and device (``spinsyn.hw_export.export_run``): ``--synapse`` is optional there, and
 another synapse, ``--device`` or ``--device-param`` need ``--requantize``. Weight files need ``--synapse``.
@@ -25,26 +26,73 @@ from spinsyn.validation import check_scalar
 
 ACTIONS = ("verify", "simulate", "nir")
 
+_EXPORT_USAGE = (
+    "spinsyn export RUN_DIR --out CHIP_DIR   (the synapse and device come from the run)\n"
+    "spinsyn export WEIGHTS.npy|.pt --synapse compound:8 --out CHIP_DIR   (write chip files)\n"
+    "spinsyn export verify CHIP_DIR     (schema, ranges, shapes, checksums; see 'export verify --help')\n"
+    "spinsyn export simulate CHIP_DIR   (program on the device model, evaluate accuracy; 'export simulate --help')\n"
+    "spinsyn export nir RUN_DIR --out net.nir   (the trained network as a NIR graph; 'export nir --help')\n"
+    "The first positional is an action word (verify/simulate/nir) or the source to export\n"
+    "(write ./verify to export a file literally named 'verify'). The options below are the export's own."
+)
+
+
+class _SourceOrAction(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The first positional of ``export``: an action word (``verify``/``simulate``/``nir``, each with its own parser
+    and help) or the run directory / weight file to export, whose remaining arguments :attr:`source_parser` reads
+    into the same namespace (so export options given before the source are kept)."""
+
+    source_parser: argparse.ArgumentParser
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.words: dict[str, argparse.ArgumentParser] = {}
+        self.choices = None  # type: ignore[assignment]  # any first positional: an action word, else the source
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """An action word and its own parser."""
+        self.words[name] = super().add_parser(name, **kwargs)
+        return self.words[name]
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if values[0] in self.words:
+            super().__call__(parser, namespace, values, option_string)
+            return
+        namespace.source = values[0]
+        _, extra = self.source_parser.parse_known_args(list(values[1:]), namespace)
+        if extra:  # left for the top-level parser to report, as argparse does for a sub-command
+            unrecognized = getattr(argparse, "_UNRECOGNIZED_ARGS_ATTR", "_unrecognized_args")
+            vars(namespace).setdefault(unrecognized, []).extend(extra)
+
 
 def register(subparsers: Any) -> None:
-    """Add the ``export`` command to the ``spinsyn`` CLI."""
+    """Add the ``export`` command to the ``spinsyn`` CLI: ``export SOURCE`` with its options, and the action words
+    ``verify``, ``simulate`` and ``nir``, each a parser with only its own options."""
     p = subparsers.add_parser(
         "export",
-        help="export weights to chip programming files; 'export verify DIR'; 'export simulate DIR'",
-        description=(
-            "spinsyn export RUN_DIR --out CHIP_DIR   (the synapse and device come from the run)\n"
-            "spinsyn export WEIGHTS.npy|.pt --synapse compound:8 --out CHIP_DIR   (write chip files)\n"
-            "spinsyn export verify CHIP_DIR     (schema, ranges, shapes, checksums)\n"
-            "spinsyn export simulate CHIP_DIR   (program on the device model, evaluate accuracy)\n"
-            "spinsyn export nir RUN_DIR --out net.nir   (the trained network as a NIR graph)\n"
-            "The first positional is an action word (verify/simulate) or the source to export."
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="export weights to chip programming files; 'export verify DIR'; 'export simulate DIR'; 'export nir RUN'",
+        description=_EXPORT_USAGE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", metavar="RUN_DIR_OR_WEIGHTS|verify|simulate",
-                   help="snn run directory, .npy or .pt weight matrix (inputs x outputs), or an action word")
-    p.add_argument("chip_dir", nargs="?", metavar="CHIP_DIR", help="chip directory (verify/simulate)")
-    g = p.add_argument_group("export")
+    words = p.add_subparsers(action=_SourceOrAction, dest="source", required=True,
+                             metavar="RUN_DIR|WEIGHTS|verify|simulate|nir",
+                             help="snn run directory or .npy/.pt weight matrix (inputs x outputs) to export, or an "
+                                  "action word:")
+    _add_export_options(p)
+    source = argparse.ArgumentParser(prog=p.prog, add_help=False)
+    source.add_argument("chip_dir", nargs="?", help=argparse.SUPPRESS)  # an error: export writes to --out
+    _add_export_options(source)
+    words.source_parser = source
+    _register_verify(words)
+    _register_simulate(words)
+    _register_nir(words)
+    p.set_defaults(func=handler)
+
+
+def _add_export_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``export SOURCE`` (writing a chip folder)."""
+    g = p.add_argument_group("export options")
+    g.add_argument("--out", default=None, metavar="CHIP_DIR", help="output chip directory (required)")
     g.add_argument("--synapse", help="compound:N | dw:L | quantized:L: required for weight files; a run brings its "
                    "own (another one needs --requantize; ideal runs default to quantized:32)")
     g.add_argument("--requantize", action="store_true",
@@ -69,14 +117,30 @@ def register(subparsers: Any) -> None:
     EXPORT_OPTIONS.add_arguments(g, ("half_select",))
     g.add_argument("--no-csv", action="store_true", help="skip the per-tile CSV views")
     g.add_argument("--overwrite", action="store_true",
-                   help="replace an existing CHIP_DIR if it is a spinsyn chip folder (never anything else); nir "
-                        "--out, simulate --json: replace an existing file that is not a spinsyn file of that kind "
-                        "(never an input, nor a file inside a run, chip, study or pipeline folder)")
-    g.add_argument("--out", default=None, help="output chip directory (required for export)")
-    v = p.add_argument_group("verify and simulate")
-    v.add_argument("--allow-extra", action="store_true",
+                   help="replace an existing CHIP_DIR if it is a spinsyn chip folder (never anything else)")
+    EXPORT_OPTIONS.add_arguments(g, ("seed",))
+
+
+def _register_verify(words: Any) -> None:
+    v = words.add_parser("verify", help="check a chip folder: schema, ranges, shapes, checksums",
+                         description="spinsyn export verify CHIP_DIR: check a chip folder (schema, ranges, shapes, "
+                                     "sha256 checksums of every file manifest.json lists). Exit 0 when it passes.")
+    v.add_argument("chip_dir", nargs="?", metavar="CHIP_DIR", help="chip directory written by 'spinsyn export'")
+    _add_allow_extra(v)
+    v.set_defaults(func=handler, source="verify")
+
+
+def _add_allow_extra(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-extra", action="store_true",
                    help="accept files in CHIP_DIR that manifest.json does not list (default: they fail)")
-    s = p.add_argument_group("simulate")
+
+
+def _register_simulate(words: Any) -> None:
+    s = words.add_parser("simulate", help="program a chip folder on the device model and evaluate MNIST accuracy",
+                         description="spinsyn export simulate CHIP_DIR: verify the chip, program it on the device "
+                                     "model (write-verify replay, half-select disturb, read noise) and evaluate "
+                                     "MNIST accuracy with a table of loss terms; --after ages it.")
+    s.add_argument("chip_dir", nargs="?", metavar="CHIP_DIR", help="chip directory written by 'spinsyn export'")
     s.add_argument("--n-test", type=int, default=None, help="MNIST test images (default: all available)")
     s.add_argument("--data-dir", default=None, help="MNIST folder (default: spinsyn lookup order)")
     s.add_argument("--run", default=None, help="snn run directory if it moved since export")
@@ -89,8 +153,25 @@ def register(subparsers: Any) -> None:
     s.add_argument("--plot", default=None, metavar="DIR",
                    help="folder for accuracy_vs_time.png with --after (default: the folder of --json; never the "
                         "chip folder)")
-    EXPORT_OPTIONS.add_arguments(p, ("seed",))
-    p.set_defaults(func=handler)
+    s.add_argument("--overwrite", action="store_true",
+                   help="--json / the plot: replace an existing file that is not a spinsyn file of that kind (never "
+                        "an input, nor a file inside a run, chip, study or pipeline folder)")
+    _add_allow_extra(s)
+    EXPORT_OPTIONS.add_arguments(s, ("seed",))
+    s.set_defaults(func=handler, source="simulate")
+
+
+def _register_nir(words: Any) -> None:
+    n = words.add_parser("nir", help="write a trained snn run as a NIR graph",
+                         description="spinsyn export nir RUN_DIR --out net.nir: the trained network as a NIR graph "
+                                     "(Neuromorphic Intermediate Representation; Norse, snnTorch, Sinabs, Rockpool, "
+                                     "Lava-DL, ... read it).")
+    n.add_argument("chip_dir", nargs="?", metavar="RUN_DIR", help="snn run directory ('spinsyn train --out')")
+    n.add_argument("--out", default=None, metavar="FILE", help="output .nir file (required)")
+    n.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out file that is not a spinsyn file of that kind (never an input, nor "
+                        "a file inside a run, chip, study or pipeline folder)")
+    n.set_defaults(func=handler, source="nir")
 
 
 def _fail_if(cond: bool, msg: str) -> None:
@@ -107,7 +188,7 @@ def handler(args: argparse.Namespace) -> int:
             return _nir(args)
         return _verify(args) if args.source == "verify" else _simulate(args)
     _fail_if(args.chip_dir is not None, f"export: unexpected second positional {args.chip_dir!r} "
-             "(use --out CHIP_DIR; actions are 'verify' and 'simulate')")
+             "(use --out CHIP_DIR; actions are 'verify', 'simulate' and 'nir')")
     return _export(args)
 
 

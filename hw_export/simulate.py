@@ -266,43 +266,17 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
 
 
 def plot_ageing(result: dict[str, Any], path: Path) -> Path:
-    """``accuracy_vs_time.png``: accuracy (95 % CI) and flipped-MTJ fraction against time after programming."""
+    """``accuracy_vs_time.png``: accuracy (95 % CI) and flipped-MTJ fraction against time after programming
+    (:func:`spinsyn.hw_export.ageing.draw_ageing`)."""
     import matplotlib  # lazy: startup
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # lazy: startup
 
-    from .ageing import format_duration  # lazy: startup
+    from .ageing import draw_ageing  # lazy: startup
 
-    ag = result["ageing"]
-    ages = [a for a in ag["ages"] if a["t_s"] > 0]
-    t0 = [a for a in ag["ages"] if a["t_s"] == 0]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    if ages and "accuracy" in ages[0]:
-        t = np.array([a["t_s"] for a in ages])
-        acc = np.array([100 * a["accuracy"] for a in ages])
-        ci = np.array([[100 * (a["accuracy"] - a["accuracy_ci95"][0]), 100 * (a["accuracy_ci95"][1] - a["accuracy"])]
-                       for a in ages]).T
-        ax.errorbar(t, acc, yerr=ci, marker="o", capsize=3, label=f"accuracy ({result['n_test']} images, 95% CI)")
-        ref = 100 * result["accuracy"][ag["from"]][ag["accuracy_key"]]
-        ax.axhline(ref, ls="--", c="k", lw=1, label=f"t = 0 ({ag['from']}) {ref:.1f}%")
-        ax.axhline(ref - 1, ls=":", c="k", lw=1, label="1 point lost")
-        ax.axhline(10, ls="-.", c="r", lw=1, label="chance (10%)")
-        one = ag.get("one_point", {}).get("time_s")
-        if one:
-            ax.axvline(one, c="g", lw=1, label=f"1-point time {format_duration(one)}")
-    ax.set_xscale("log")
-    ax.set_xlabel("time after programming (s)")
-    ax.set_ylabel("accuracy (%)")
-    ax2 = ax.twinx()
-    ax2.plot([a["t_s"] for a in ages], [100 * a["flipped_fraction"] for a in ages], "s--", c="tab:orange",
-             alpha=0.7, label="flipped MTJs (%)")
-    ax2.set_ylabel("flipped MTJs (%)")
-    tau = ag["retention_s"]
-    ax.set_title(f"{result.get('synapse', '')} retention {format_duration(tau)}" + (" (t = 0 dashed)" if t0 else ""))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower left", fontsize=7)
-    ax2.legend(loc="upper right", fontsize=7)
+    fig = plt.figure(figsize=(7, 5))
+    draw_ageing(fig, result)
     fig.tight_layout()
     path = Path(path)
     from spinsyn.fileio import atomic_path  # lazy: startup
@@ -310,6 +284,7 @@ def plot_ageing(result: dict[str, Any], path: Path) -> Path:
 
     fmt = path.suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:  # a refused write (EFBIG, ENOSPC) names path and leaves no partial figure
-        fig.savefig(tmp, dpi=120, format=fmt, **figure_save_kwargs(path.suffix or "png"))  # marked: rerun may replace
+        fig.savefig(tmp, dpi=120, format=fmt, bbox_inches="tight",
+                    **figure_save_kwargs(path.suffix or "png"))  # marked: rerun may replace
     plt.close(fig)
     return path

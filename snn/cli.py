@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -27,10 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                     if a.dest not in ("help", "resume", "quiet")})
 
     e = subparsers.add_parser("eval", help="test a trained run on MNIST")
-    e.add_argument("run_dir", metavar="RUN_DIR")
-    e.add_argument("--n-test", type=int, default=10000)
-    e.add_argument("--data-dir", default=None)
-    e.add_argument("--device", default="auto")
+    e.add_argument("run_dir", metavar="RUN_DIR", help="snn run directory ('spinsyn train --out')")
+    e.add_argument("--n-test", type=int, default=10000, help="MNIST test images (default 10000)")
+    e.add_argument("--data-dir", default=None, help="MNIST folder (default: spinsyn lookup order, see 'spinsyn "
+                   "data mnist')")
+    e.add_argument("--device", default="auto",
+                   help="torch device: auto (default: cuda when available), cpu, cuda or cuda:N")
     e.add_argument("--json", action="store_true", help="print the result as JSON")
     e.add_argument("--assign", type=int, default=None, metavar="N",
                    help="first assign labels on N training images (learning off) and store them in the run "
@@ -77,6 +80,52 @@ def _note_rule_device(cfg) -> None:
         print(f"spinsyn: note: {note}", file=sys.stderr)
 
 
+def _rule_text(rule: dict) -> str:
+    """Which learning rule a run uses: its file with sha256 (12 hex), or the published bi-sigmoid."""
+    if rule.get("name") == "postpre":
+        return "BindsNET PostPre (no rule file)"
+    path = rule.get("rule_path") or rule.get("sweep_path")
+    if not path:
+        return "published bi-sigmoid (spinsyn.fitting.published_rule)"
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    except OSError:
+        digest = "unreadable"
+    what = "device sweep" if rule.get("sweep_path") else "rule file"
+    return f"{what} {Path(path).name} (sha256 {digest})"
+
+
+def _device_text(cfg) -> str:
+    """Which device a run's synapses are programmed on: a preset with its source, a device file's label, or the
+    device stored in the --rule file; with the --device-param overrides."""
+    from spinsyn.devices import PRESETS, SynapseSpec, is_device_file, read_device_file  # lazy: startup
+    from spinsyn.devices.synapse import DEFAULT_PRESET  # lazy: startup
+
+    from .config import _rule_device  # lazy: startup
+
+    preset = cfg.device_preset
+    rule_dev = _rule_device(cfg) if preset is None else None
+    if rule_dev is not None:
+        text = f"the device stored in {Path(rule_dev['path']).name}"
+    elif preset is not None and is_device_file(preset):
+        try:
+            text = f"device file {read_device_file(preset).label}"
+        except ValueError:
+            text = f"device file {Path(preset).name}"
+    else:
+        spec = SynapseSpec.parse(cfg.synapse)
+        name = preset or DEFAULT_PRESET[spec.kind]
+        text = f"preset {name} [source: {PRESETS[name][1]}]" if name in PRESETS else f"preset {name}"
+        text += f", {spec.n} MTJs per synapse (--synapse {spec})" if spec.kind == "compound" else ""
+    params = cfg.device_params or {}
+    return text + (f" with --device-param {', '.join(f'{k}={v}' for k, v in params.items())}" if params else "")
+
+
+def start_line(cfg) -> str:
+    """The line ``spinsyn train`` prints before training: synapse, rule and device of the run."""
+    return f"train: synapse {cfg.synapse}; rule: {_rule_text(cfg.rule)}; device: {_device_text(cfg)}"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import read_checkpoint  # lazy: startup
     from .config import TrainConfig, resolve_device, resolve_engine  # lazy: startup
@@ -99,6 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_run_dir(run_dir, resume)
     resolve_engine(cfg.engine, resolve_device(cfg.device))
     _check_data(cfg.data_dir, cfg.n_train, cfg.n_test)
+    print(start_line(cfg), flush=True)  # also with --quiet (which only hides the progress bar)
     m = train(cfg, run_dir, resume=resume, progress=not getattr(args, "quiet", False))
     acc = ("not measured (--n-test 0)" if m["accuracy_all_activity"] is None else
            f"all activity {100 * m['accuracy_all_activity']:.2f} %, proportion weighting "

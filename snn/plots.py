@@ -11,8 +11,9 @@ from spinsyn.fileio import atomic_path
 
 
 def write_plots(run_dir: str | Path, w: np.ndarray, history: list, confusion: np.ndarray,
-                assignments: np.ndarray | None = None) -> list[Path]:
-    """Write ``receptive_fields.png``, ``accuracy.png``, ``confusion.png`` into ``run_dir``."""
+                assignments: np.ndarray | None = None, final: dict | None = None) -> list[Path]:
+    """Write ``receptive_fields.png``, ``accuracy.png``, ``confusion.png`` into ``run_dir``. ``final``: the test
+    result (``accuracy_all_activity``, ``accuracy_proportion`` as fractions, ``n_test``), marked on accuracy.png."""
     import matplotlib  # lazy: startup
 
     matplotlib.use("Agg")
@@ -33,11 +34,7 @@ def write_plots(run_dir: str | Path, w: np.ndarray, history: list, confusion: np
     fig.colorbar(im, ax=ax, fraction=0.046)
     out.append(_save(fig, run_dir / "receptive_fields.png"))
     fig, ax = plt.subplots(figsize=(6, 4))
-    if history:
-        ax.plot([h["samples"] for h in history], [100 * h["running_accuracy"] for h in history])
-    ax.set_xlabel("training images"), ax.set_ylabel("running accuracy (%)")
-    ax.set_title("accuracy during training (last 250 images)")
-    ax.grid(alpha=0.3)
+    _accuracy_axes(ax, history, final)
     out.append(_save(fig, run_dir / "accuracy.png"))
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.imshow(confusion, cmap="Blues")
@@ -47,6 +44,27 @@ def write_plots(run_dir: str | Path, w: np.ndarray, history: list, confusion: np
     ax.set_xticks(range(10)), ax.set_yticks(range(10))
     out.append(_save(fig, run_dir / "confusion.png"))
     return out
+
+
+def _accuracy_axes(ax, history: list, final: dict | None) -> None:
+    """Running training accuracy (%, y from 0) and the final test accuracy as a labelled line and end marker."""
+    x = [h["samples"] for h in history]
+    if history:
+        ax.plot(x, [100 * h["running_accuracy"] for h in history], label="running accuracy (last 250 images)")
+    acc = (final or {}).get("accuracy_all_activity")
+    if acc is not None:
+        n = final.get("n_test", "?") if final else "?"
+        ax.axhline(100 * acc, color="C3", ls="--", lw=1.2)
+        ax.plot([x[-1] if x else 0], [100 * acc], "o", color="C3",
+                label=f"final test accuracy {100 * acc:.2f} % ({n} images, all activity)")
+        ax.annotate(f"test {100 * acc:.1f} %", (x[-1] if x else 0, 100 * acc), textcoords="offset points",
+                    xytext=(-4, 6), ha="right", color="C3", fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("training images (count)"), ax.set_ylabel("accuracy (%)")
+    ax.set_title("accuracy during training and on the test set")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
 
 
 def _save(fig, path: Path) -> Path:

@@ -249,7 +249,7 @@ class Trainer:
         try:
             from .plots import write_plots  # lazy: startup
 
-            write_plots(self.run_dir, self.ns.w, self.history, np.asarray(res["confusion"]), asg)
+            write_plots(self.run_dir, self.ns.w, self.history, np.asarray(res["confusion"]), asg, final=res)
         except Exception as exc:  # noqa: BLE001 - plots are a convenience; the run's files are written
             print(f"spinsyn: warning: plots not written ({exc})")
 

@@ -9,7 +9,7 @@ def pytest_collection_modifyitems(config, items):
     wants_slow = "slow" in marks or "claims" in marks
     wants_claims = "claims" in marks
     skip_slow = pytest.mark.skip(reason="slow: run with -m slow")
-    skip_claims = pytest.mark.skip(reason="a README claim: run with -m claims")
+    skip_claims = pytest.mark.skip(reason="a docs/results.md claim: run with -m claims")
     try:
         import torch
 

@@ -126,24 +126,61 @@ def sweep_png(sweep_path: Path) -> bytes:
         return plot_sweep(sweep_path, Path(tmp) / "sweep.png").read_bytes()
 
 
+def axis_labels(fig: Any) -> list[str]:
+    """Every non-empty x / y label of ``fig``'s axes (units included), for the page's ``data-axes``."""
+    return [lab for ax in fig.axes for lab in (ax.get_xlabel(), ax.get_ylabel()) if lab]
+
+
 def fit_figure(rule: Any, data: Any | None) -> bytes:
     """The rule curve over its valid Δt window (ms), over the sweep's mean ± std per Δt when ``data`` (a
-    ``spinsyn.fitting.FitData``) is given. ``rule``: a ``spinsyn.fitting.Rule``."""
-    fig, (ax,) = new_figure(6.4, 4.0)
+    ``spinsyn.fitting.FitData``) is given, with its additive decomposition (``spinsyn.fitting.plot.draw_fit``:
+    S shown in µS). ``rule``: a ``spinsyn.fitting.Rule``."""
+    return fit_figure_axes(rule, data)[0]
+
+
+def fit_figure_axes(rule: Any, data: Any | None) -> tuple[bytes, list[str]]:
+    """:func:`fit_figure` and its axis labels."""
+    from spinsyn.fitting.plot import draw_fit  # lazy: startup
+
+    fig, (ax,) = new_figure(8.0, 4.0)
     lo, hi = rule.window_ms
     if data is not None:
         lo, hi = min(lo, float(data.dt_ms.min())), max(hi, float(data.dt_ms.max()))
-        ax.plot(data.raw_dt_ms, data.raw_y, ".", color="0.75", ms=2, label="trials")
-        ax.errorbar(data.dt_ms, data.y_mean, yerr=np.nan_to_num(data.y_std), fmt="o", ms=3, color="k", capsize=2,
-                    label="sweep mean ± std")
-    xs = np.linspace(lo, hi, 400)
-    r2 = rule.metrics.get("r2")
-    ax.plot(xs, rule(xs), "C3-", lw=2, label=f"{rule.model}" + (f" (R² = {r2:.3f})" if r2 is not None else ""))
-    ax.axhline(0, color="0.5", lw=0.5)
-    ax.set(xlabel="Δt (ms)", ylabel=data.y_label if data is not None else "Δw (normalised)",
-           title=f"learning rule: {rule.model}")
-    ax.legend(fontsize=8)
-    return png_bytes(fig)
+    text = draw_fit(ax, data, rule, np.linspace(lo, hi, 400), rule.metrics.get("r2"))
+    ax.set(xlabel="Δt (ms)", title=f"learning rule: {rule.model}" + (f"; {text}" if text else ""))
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return png_bytes(fig), axis_labels(fig)
+
+
+def ageing_figure(result: dict[str, Any]) -> tuple[bytes, list[str]]:
+    """Accuracy (%) and flipped MTJs (%) over the time after programming from a ``simulate_chip`` result with
+    ``ageing`` (``spinsyn.hw_export.ageing.draw_ageing``); PNG bytes and axis labels."""
+    from matplotlib.figure import Figure  # lazy: startup
+    from spinsyn.hw_export.ageing import draw_ageing  # lazy: startup
+
+    fig = Figure(figsize=(6.0, 4.6))
+    draw_ageing(fig, result)
+    return png_bytes(fig), axis_labels(fig)
+
+
+def conditions_figure(names: Sequence[str], acc: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                      title: str) -> tuple[bytes, list[str]]:
+    """Accuracy (%, with 95 % CI) of each round-trip condition at t = 0, in pipeline order (trained network ->
+    programmed chip); ``acc``, ``lo``, ``hi`` are fractions. PNG bytes and axis labels."""
+    fig, (ax,) = new_figure(5.2, 3.8)
+    y = 100 * np.asarray(acc, float)
+    err = np.nan_to_num(np.vstack([y - 100 * np.asarray(lo, float), 100 * np.asarray(hi, float) - y]).clip(min=0))
+    ax.bar(range(len(names)), y, color="C0", alpha=0.8)
+    ax.errorbar(range(len(names)), y, yerr=err, fmt="none", ecolor="k", capsize=3)
+    for i, v in enumerate(y):  # the value above its error bar
+        ax.annotate(f"{v:.1f}", (i, v + err[1, i]), textcoords="offset points", xytext=(0, 3), ha="center",
+                    fontsize=7)
+    ax.axhline(10, ls="-.", c="r", lw=1)
+    ax.set_xticks(range(len(names)), [n.replace("_", " ") for n in names], rotation=30, ha="right", fontsize=8)
+    ax.set(ylim=(0, 100), xlabel="condition (t = 0, pipeline order)", ylabel="accuracy (%)", title=title)
+    ax.title.set_fontsize(9)
+    return png_bytes(fig), axis_labels(fig)
 
 
 def receptive_fields_figure(w: np.ndarray, title: str) -> bytes:
@@ -167,6 +204,7 @@ def conductance_figure(g_S: np.ndarray, levels_S: np.ndarray, title: str) -> byt
     """Crossbar conductance map ``g_S`` (device rows × device columns, S; NaN = no device) in µS, and the
     histogram of its values with the device's level conductances ``levels_S`` (S) marked."""
     fig, (ax, axh) = new_figure(11.0, 4.2, ncols=2)
+    fig.subplots_adjust(wspace=0.45)  # room between the colour bar's "G (µS)" and the histogram's y label
     im = ax.imshow(g_S.T * 1e6, aspect="auto", cmap="viridis", interpolation="nearest")
     ax.set(xlabel="device row (input)", ylabel="device column (output)", title=title)
     fig.colorbar(im, ax=ax, label="G (µS)")
@@ -174,6 +212,6 @@ def conductance_figure(g_S: np.ndarray, levels_S: np.ndarray, title: str) -> byt
     axh.hist(vals, bins=80, color="C0")
     for g in np.asarray(levels_S).ravel() * 1e6:
         axh.axvline(g, color="C3", lw=0.6, alpha=0.7)
-    axh.set(xlabel="G (µS)", ylabel="devices", title="programmed conductances (red: levels)")
+    axh.set(xlabel="G (µS)", ylabel="devices (count, log scale)", title="programmed conductances (red: levels)")
     axh.set_yscale("log")
     return png_bytes(fig)

@@ -3,7 +3,10 @@
 The page needs nothing from outside (no CSS, JS or font files, no network): styles and the one script are
 inline and every image is ``<img src="data:image/png;base64,...">``. The script runs on ``load`` and records on
 ``<body>`` whether every image decoded: ``data-images-total``, ``data-images-loaded`` and ``data-images-ok``
-(``"true"`` when every ``<img>`` has a natural width > 0), so a headless browser can check the page.
+(``"true"`` when every ``<img>`` has a natural width > 0), ``data-page-overflow-px`` (how far the page is wider
+than the window, 0 when it fits) and ``data-tables-overflowing`` (shown tables that need their own horizontal
+scroll; a full table folded in a closed ``<details>`` does not count) with ``data-tables-overflowing-heads`` (each
+one's first header and its widths, to find it), so a headless browser can check the page.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.3em; border-bottom: 1px solid #ccc; m
 h3 { font-size: 1.1em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
-th { background: #f0f0f0; } td.text { text-align: left; white-space: normal; }
+th { background: #f0f0f0; } td.text { text-align: left; white-space: normal; overflow-wrap: anywhere; }
 .scroll { overflow-x: auto; }
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #444; }
@@ -28,6 +31,9 @@ figcaption { font-size: 0.9em; color: #444; }
 .row figure { flex: 1 1 420px; max-width: 580px; }
 p.missing { color: #8a4b00; background: #fff5e6; padding: 4px 8px; border-left: 3px solid #e0a040; }
 pre { background: #f7f7f7; padding: 6px; font-size: 0.85em; overflow-x: auto; }
+div.warning { color: #7a0000; background: #fdecea; padding: 6px 10px; border-left: 4px solid #c62828;
+  margin: 0.8em 0; }
+details { margin: 0.5em 0; } summary { cursor: pointer; color: #245; }
 """
 
 #: sets data-images-* on <body> once every image has loaded (or failed to)
@@ -38,6 +44,14 @@ window.addEventListener('load', function () {
   document.body.dataset.imagesTotal = String(imgs.length);
   document.body.dataset.imagesLoaded = String(ok);
   document.body.dataset.imagesOk = String(ok === imgs.length);
+  var wide = Array.prototype.slice.call(document.querySelectorAll('.scroll')).filter(function (d) {
+    // visible tables only: a full table folded in a closed <details> may scroll once opened
+    return !d.closest('details:not([open])') && d.scrollWidth > d.clientWidth + 1; });
+  document.body.dataset.pageOverflowPx = String(Math.max(0, document.documentElement.scrollWidth - window.innerWidth));
+  document.body.dataset.tablesOverflowing = String(wide.length);
+  document.body.dataset.tablesOverflowingHeads = wide.map(function (d) {
+    var th = d.querySelector('th');
+    return (th ? th.textContent : '?') + ' ' + d.scrollWidth + '>' + d.clientWidth; }).join(' | ');
 });
 """
 
@@ -81,6 +95,19 @@ class Page:
         """A visible note that a piece of the report is absent or unreadable, and why."""
         self._parts.append(f'<p class="missing">{esc(text)}</p>')
 
+    def warning(self, title: str, text: str) -> None:
+        """A red box that cannot be overlooked (e.g. a volatile device): bold ``title`` then ``text``."""
+        self._parts.append(f'<div class="warning" role="alert"><strong>{esc(title)}</strong> {esc(text)}</div>')
+
+    @contextmanager
+    def collapsed(self, summary: str) -> Iterator[None]:
+        """Everything added inside the ``with`` block is folded under ``summary`` (``<details>``)."""
+        self._parts.append(f"<details><summary>{esc(summary)}</summary>")
+        try:
+            yield
+        finally:
+            self._parts.append("</details>")
+
     def preformatted(self, text: str) -> None:
         self._parts.append(f"<pre>{esc(text)}</pre>")
 
@@ -98,9 +125,10 @@ class Page:
         self._parts.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
                            f"<tbody>{body}</tbody></table></div>")
 
-    def figure(self, fig_id: str, png: bytes, alt: str, caption: str = "") -> str:
+    def figure(self, fig_id: str, png: bytes, alt: str, caption: str = "", axes: Sequence[str] = ()) -> str:
         """Embed the PNG bytes ``png`` as ``<figure id=fig_id>`` with alt text and a caption; returns the id
-        (made unique on the page). ValueError if ``png`` is not a PNG."""
+        (made unique on the page). ``axes``: the figure's axis labels (units included), kept on the element as
+        ``data-axes`` (joined by `` | ``) so the page can be checked. ValueError if ``png`` is not a PNG."""
         if not png.startswith(PNG_SIGNATURE):
             raise ValueError(f"figure {fig_id}: not PNG data")
         uid, n = slug(fig_id), 2
@@ -109,7 +137,8 @@ class Page:
         self._ids.add(uid)
         data = base64.b64encode(png).decode("ascii")
         cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-        self._parts.append(f'<figure id="{uid}"><img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+        meta = f' data-axes="{esc(" | ".join(axes))}"' if axes else ""
+        self._parts.append(f'<figure id="{uid}"><img src="data:image/png;base64,{data}" alt="{esc(alt)}"{meta}>'
                            f"{cap}</figure>")
         return uid
 

@@ -78,13 +78,14 @@ def _fit(page: Page, rule_path: Path, sweep: Path | None, prefix: str) -> None:
 
     rule = load_rule(rule_path)
     data = read_input(sweep) if sweep is not None and sweep.is_file() else None
-    page.figure(f"{prefix}-fit", figures.fit_figure(rule, data), alt=f"{rule.model} rule curve"
+    png, axes = figures.fit_figure_axes(rule, data)
+    page.figure(f"{prefix}-fit", png, axes=axes, alt=f"{rule.model} rule curve"
                 + (" over the device sweep" if data is not None else ""),
                 caption=f"{rule_path}: {rule.model} rule" + (f" fitted to {sweep}" if data is not None else
                                                              " (no sweep to compare with)"))
     rows = [(k, "—" if v.value is None else f"{v.value:.6g}", v.unit, "—" if v.stderr is None else f"{v.stderr:.3g}",
              "yes" if v.identifiable else "no") for k, v in rule.params.items()]
-    page.table(["parameter", "value", "unit", "stderr", "identifiable"], rows)
+    page.table(["parameter", "value", "unit", "stderr (unit of value)", "identifiable"], rows)
 
 
 def _receptive_fields(page: Page, run: Path, prefix: str) -> None:
@@ -119,5 +120,6 @@ def _conductance(page: Page, chip_dir: Path, prefix: str) -> None:
                 figures.conductance_figure(g, chip.meta_arrays["g_levels_S"], f"{chip.meta['synapse']}: "
                                            f"{g.shape[0]}×{g.shape[1]} devices"),
                 alt="crossbar conductance map after simulated programming, and the histogram of conductances",
+                axes=["device row (input)", "device column (output)", "G (µS)", "devices (count, log scale)"],
                 caption=f"{chip_dir}: {s.get('devices', '?')} devices on {chip.meta['tiles']['n_tiles']} tiles, "
                         f"{s.get('failed', '?')} failed write-verify (spinsyn.hw_export.load_chip).")

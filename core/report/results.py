@@ -100,3 +100,40 @@ def read_results(path: str | Path) -> StudyResults:
             raise SpinsynFileError(f"{path}: line {i}: status {cells['status']!r} is not one of {STATUSES}")
         trials.append(Trial(cells))
     return StudyResults(path, header, axes, trials)
+
+
+#: axes that are operating conditions the chip meets (not design choices) unless a study's ``[roles]`` says
+#: otherwise: the read noise and device-to-device spreads (temperature and deployment time join this list once
+#: they become study settings). Every other axis is a design axis.
+DEFAULT_CONDITIONS = ("device.read_noise", "device.g_spread", "device.sigma_pct")
+ROLES = ("design", "condition")
+
+#: axis and metric names as a reader sees them, with units
+LABELS = {
+    "device.preset": "device", "device.n_mtj": "MTJs per synapse", "device.levels": "domain-wall levels",
+    "device.sigma_pct": "device spread σ (%)", "device.testbench": "testbench", "device.engine": "sweep engine",
+    "device.trials": "sweep instances per Δt", "device.dt_ms": "swept Δt (ms)", "device.seed": "sweep seed",
+    "device.read_noise": "read noise (σ/G)", "device.g_spread": "G spread (σ/G)", "rule.source": "learning rule",
+    "network.neurons": "neurons", "network.n_train": "training images", "network.n_test": "test images",
+    "network.epochs": "epochs", "network.input": "input preset", "network.seed": "network seed",
+    "network.device": "torch device", "export.tile": "tile (rows×columns)",
+    "export.tolerance": "write-verify tolerance (levels)", "export.write_pulse": "write pulse",
+    "export.half_select": "half-select scheme", "export.seed": "export seed", "simulate.seed": "simulation seed",
+    "accuracy": "accuracy (%)", "accuracy_trained": "accuracy before programming (%)",
+    "energy_pJ_per_synapse": "programming energy (pJ per synapse)",
+    "program_time_ns_per_synapse": "programming time (ns per synapse)",
+    "devices": "magnetic devices", "devices_per_synapse": "devices per synapse (MTJs or DW)",
+    "retention_s": "retention (s)", "wall_s": "wall time (s)",
+}
+
+
+def label(column: str) -> str:
+    """``column`` (an axis key or a metric) as a label with its unit; the key itself when none is known."""
+    return LABELS.get(column, column)
+
+
+def axis_roles(axes: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """``design`` or ``condition`` for each axis: ``overrides`` (a study's ``[roles]``), else
+    :data:`DEFAULT_CONDITIONS`."""
+    over = overrides or {}
+    return {a: over.get(a, "condition" if a in DEFAULT_CONDITIONS else "design") for a in axes}

@@ -43,6 +43,8 @@ def _cmd(args: argparse.Namespace) -> int:
     csv = r.out / "results.csv"
     print(f"study: {r.trials} trials, {r.ok} ok, {r.failed} failed ({r.skipped} done already) in {r.wall_s:.1f} s; "
           f"results in {csv} and {r.out / 'results.parquet'}")
+    print(f"study: writing the report {r.out / 'report.html'} (figures of the fronts and the best trial) ...",
+          flush=True)
     print(f"wrote {write_study_report(r.out)}")
     if not r.failed:
         return 0

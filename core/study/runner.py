@@ -18,6 +18,7 @@ from spinsyn.validation import check_writable_dir
 
 from .cache import clean_staging
 from .execute import live_workers, open_client, parse_scheduler, run_trials
+from .progress import StudyBar
 from .results import ResultsWriter, axis_cell, build_row
 from .search import run_search
 from .spec import StudySpec, load_spec, toml_document
@@ -94,11 +95,15 @@ def _check_folder(out: Path, spec: StudySpec) -> None:
 
 
 def same_study(a: str, b: str) -> bool:
-    """Whether two study files say the same (comments and layout aside)."""
+    """Whether two study files say the same (comments and layout aside; ``[roles]`` aside too: it only changes
+    how the report reads the results, and the rerun writes the new study.toml for it)."""
     try:
-        return toml_document(a, "study.toml") == toml_document(b, "study.toml")
+        docs = [toml_document(t, "study.toml") for t in (a, b)]
     except ValueError:
         return False
+    for d in docs:
+        d.pop("roles", None)
+    return docs[0] == docs[1]
 
 
 def _prepare_folder(out: Path, spec: StudySpec) -> None:
@@ -126,7 +131,7 @@ class _Runner:
     def run(self, trials: list[Trial], plans: dict[int, list[StageTask]]) -> dict[int, dict[str, Any]]:
         todo = [t for t in trials if not _finished(self.old.get(t.index), t)]
         self.skipped += len(trials) - len(todo)
-        self.bar.update(len(trials) - len(todo))
+        self.bar.skip(len(trials) - len(todo))
 
         def on_done(trial: Trial, error: str | None) -> None:
             try:
@@ -134,8 +139,7 @@ class _Runner:
             except (ValueError, OSError, KeyError) as exc:  # an entry that cannot be read: the trial failed
                 row = build_row(self.out, trial, plans[trial.index], f"results: {type(exc).__name__}: {exc}")
             self.writer.add(row)
-            self.bar.update(1)
-            self.bar.set_postfix(workers=live_workers(self.client), refresh=True)
+            self.bar.done(live_workers(self.client))
 
         run_trials(str(self.out.resolve()), todo, plans, self.client, on_done)
         self.writer.write()
@@ -162,14 +166,11 @@ def run_study(study: str | Path, out: str | Path, scheduler: str = "none", progr
     check_image_counts(spec, data_dir)  # the MNIST folder, and n_train/n_test within its images
     trials = expand(spec) if spec.mode != "optuna" else []
     plans = check_trials(spec, trials, data_dir)
-    from tqdm import tqdm  # lazy: startup
-
     with folder_lock(out, "--out"):
         _check_folder(out, spec)
         total = spec.samples if spec.mode == "optuna" else len(trials)
         # the scheduler is reached before the folder is made: an unreachable tcp:// leaves nothing behind
-        with open_client(scheduler) as client, tqdm(total=total, unit="trial", desc="study", disable=not progress,
-                                                     dynamic_ncols=True) as bar:
+        with open_client(scheduler) as client, StudyBar(total, disable=not progress) as bar:
             _prepare_folder(out, spec)
             r = _Runner(spec, out, data_dir, client, bar)
             if spec.mode == "optuna":

@@ -2,7 +2,9 @@
 
 Sections: ``[study]`` (mode, samples, seed, batch, objectives, data_dir, name); the fixed settings
 ``[device]``, ``[rule]``, ``[network]``, ``[export]``, ``[simulate]`` (keys of :data:`params.PARAMS`); ``[axes]``:
-dotted key -> list of values, or ``{low, high, log}`` for a random sample or an Optuna search. Unknown keys and bad
+dotted key -> list of values, or ``{low, high, log}`` for a random sample or an Optuna search; ``[roles]``: axis ->
+``"design"`` or ``"condition"`` (what the report's Pareto fronts treat as a choice or as an operating condition;
+defaults: :data:`spinsyn.report.results.DEFAULT_CONDITIONS` are conditions). Unknown keys and bad
 values raise ``ValueError("<file>: <key>: <problem>")``, and so do an axis given twice under any spelling
 (``"device.n_mtj"`` and ``device.n_mtj``, a table ``[axes.device]`` and a dotted key) and a file that sets
 nothing (no axes and no settings: empty, or whitespace and comments only).
@@ -64,6 +66,8 @@ class StudySpec:
     name: str = ""
     fixed: dict[str, Any] = field(default_factory=dict)
     axes: tuple[Axis, ...] = ()
+    #: axis -> "design" | "condition" (every axis; the ``[roles]`` table over the defaults)
+    roles: dict[str, str] = field(default_factory=dict)
 
     @property
     def axis_keys(self) -> list[str]:
@@ -90,9 +94,9 @@ def load_spec(path: str | Path) -> StudySpec:
     except UnicodeDecodeError:
         raise ValueError(f"{where}: not UTF-8 text") from None
     doc = toml_document(text, where)
-    unknown = sorted(set(doc) - {"study", "axes", *SECTIONS})
+    unknown = sorted(set(doc) - {"study", "axes", "roles", *SECTIONS})
     if unknown:
-        raise ValueError(f"{where}: {unknown[0]}: unknown section; expected study, axes, {', '.join(SECTIONS)}")
+        raise ValueError(f"{where}: {unknown[0]}: unknown section; expected study, axes, roles, {', '.join(SECTIONS)}")
     fixed = _fixed(doc, where)
     axes = _axes(_table(doc, "axes", where), where)
     for a in axes:
@@ -102,7 +106,8 @@ def load_spec(path: str | Path) -> StudySpec:
     if not axes and not fixed:
         raise ValueError(f"{where}: no axes and no parameters: the file sets nothing to study; give [axes] (and "
                          f"settings in [{'], ['.join(SECTIONS)}]), docs/study.md")
-    return StudySpec(path=p, text=text, fixed=fixed, axes=tuple(axes), **study)
+    roles = _roles(_table(doc, "roles", where), where, [a.key for a in axes])
+    return StudySpec(path=p, text=text, fixed=fixed, axes=tuple(axes), roles=roles, **study)
 
 
 def _table(doc: dict[str, Any], name: str, where: str) -> dict[str, Any]:
@@ -124,13 +129,28 @@ def _fixed(doc: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-def _spelling(path: tuple[str, ...]) -> str:
+def _roles(table: dict[str, Any], where: str, axis_keys: list[str]) -> dict[str, str]:
+    """Every axis's role: ``[roles]`` (``"device.read_noise" = "design"``, quoted or bare dotted keys) over the
+    defaults; a key that is not an axis of the study, or a role other than design/condition, is refused."""
+    from spinsyn.report.results import ROLES, axis_roles  # lazy: startup
+
+    given = _flatten(table, where, section="roles")
+    for key, role in given.items():
+        if key not in axis_keys:
+            raise ValueError(f"{where}: roles.{key}: not an axis of this study; roles are for axes "
+                             f"({', '.join(axis_keys) or 'none'})")
+        check_choice(role, f"{where}: roles.{key}", ROLES)
+    return axis_roles(axis_keys, given)
+
+
+def _spelling(path: tuple[str, ...], section: str = "axes") -> str:
     """How a key path was written: ``axes.device.n_mtj`` or ``axes."device.n_mtj"``."""
-    return ".".join(["axes", *(k if _BARE_KEY.fullmatch(k) else json.dumps(k) for k in path)])
+    return ".".join([section, *(k if _BARE_KEY.fullmatch(k) else json.dumps(k) for k in path)])
 
 
 def _flatten(table: dict[str, Any], where: str, path: tuple[str, ...] = (),
-             out: dict[str, Any] | None = None, spelled: dict[str, str] | None = None) -> dict[str, Any]:
+             out: dict[str, Any] | None = None, spelled: dict[str, str] | None = None,
+             section: str = "axes") -> dict[str, Any]:
     """``{"device": {"n_mtj": [..]}}`` and ``{"device.n_mtj": [..]}`` alike -> ``{"device.n_mtj": [..]}``; an axis
     given twice under any spelling (a quoted and a dotted key, a table and a key, two tables) is refused."""
     out = {} if out is None else out
@@ -138,13 +158,13 @@ def _flatten(table: dict[str, Any], where: str, path: tuple[str, ...] = (),
     for k, v in table.items():
         p = (*path, k)
         if isinstance(v, dict) and not (set(v) & set(RANGE_KEYS)):
-            _flatten(v, where, p, out, spelled)
+            _flatten(v, where, p, out, spelled, section)
             continue
         key = ".".join(p)
         if key in out:
-            raise ValueError(f"{where}: axes.{key}: given twice (as {spelled[key]} and as {_spelling(p)}); "
-                             "give each axis once")
-        out[key], spelled[key] = v, _spelling(p)
+            raise ValueError(f"{where}: {section}.{key}: given twice (as {spelled[key]} and as "
+                             f"{_spelling(p, section)}); give each axis once")
+        out[key], spelled[key] = v, _spelling(p, section)
     return out
 
 

@@ -1,7 +1,7 @@
-"""Where every bold figure of README.md's Results section is checked: a claims test (``-m claims``, this folder)
-that reproduces it within a stated tolerance, or the benchmark/command that measures it (too long for a test:
-full-MNIST trainings of minutes to hours, BindsNET, a GPU, a 4-hour study). ``test_registry.py`` fails when a
-bold figure has no entry, so the README cannot gain an unchecked headline."""
+"""Where every bold figure of docs/results.md (and of the results table on README.md's front page) is checked: a
+claims test (``-m claims``, this folder) that reproduces it within a stated tolerance, or the benchmark/command that
+measures it (too long for a test: full-MNIST trainings of minutes to hours, BindsNET, a GPU, a 4-hour study).
+``test_registry.py`` fails when a bold figure has no entry, so neither file can gain an unchecked headline."""
 
 #: bold text fragment -> "test:<test function in tests/claims>" or "bench:<command that measures it>"
 CLAIMS: dict[str, str] = {

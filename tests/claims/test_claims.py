@@ -1,6 +1,6 @@
-"""README headline figures reproduced within stated tolerances (``./scripts/test -m claims``; the quick ones
-are also in ``-m slow``). Each test names the README figure it guards; tests/claims/registry.py maps every bold
-figure of the Results section to its test or benchmark."""
+"""Headline figures of docs/results.md reproduced within stated tolerances (``./scripts/test -m claims``; the
+quick ones are also in ``-m slow``). Each test names the figure it guards; tests/claims/registry.py maps every bold
+figure there and in the README's results table to its test or benchmark."""
 
 import json
 import math
@@ -18,7 +18,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 @pytest.mark.claims
 @pytest.mark.slow
 def test_device_constants_and_retention():
-    """README: retention 4.05 s (published geometry) and 5.7 years (physical preset), Brown's formula."""
+    """docs/results.md: retention 4.05 s (published geometry) and 5.7 years (physical preset), Brown's formula."""
     from spinsyn.devices import get_model
 
     assert get_model("stt-mtj").retention_s == pytest.approx(4.05, abs=0.005)
@@ -30,7 +30,7 @@ def test_device_constants_and_retention():
 @pytest.mark.parametrize("name,stem,want", [("stt-mtj-macrospin", "cmtj_grid_macrospin", (132, 132)),
                                             ("stt-mtj-physical", "cmtj_grid_physical", (127, 127))])
 def test_write_physics_against_the_stored_cmtj_grid(monkeypatch, name, stem, want):
-    """README: 132/132 and 127/127 grid points within 2x of cmtj's interval. spinsyn's side is recomputed here
+    """docs/results.md: 132/132 and 127/127 grid points within 2x of cmtj's interval. spinsyn's side is recomputed here
     against the stored cmtj counts (benchmarks/results/*.json, measured by bench_cmtj.py --grid)."""
     from spinsyn.devices import STTMTJ, get_model
 
@@ -49,8 +49,8 @@ def test_write_physics_against_the_stored_cmtj_grid(monkeypatch, name, stem, wan
 @pytest.mark.claims
 @pytest.mark.slow
 def test_physical_testbench_reproduces_the_published_curve(tmp_path):
-    """README: compound-physical + the physical testbench fit t0 20.54, t1 48.95 ms (reference engine, 0:60:1 x 50,
-    seed 0: deterministic, so within 0.3 ms; published 20.78 / 48.94)."""
+    """docs/results.md: compound-physical + the physical testbench fit t0 20.54, t1 48.95 ms (reference engine,
+    0:60:1 x 50, seed 0: deterministic, so within 0.3 ms; published 20.78 / 48.94)."""
     assert main(["device", "sweep", "--model", "compound", "--preset", "compound-physical", "--testbench",
                  "physical", "--dt-ms", "0:60:1", "--trials", "50", "--engine", "reference", "--seed", "0",
                  "--out", str(tmp_path / "s.h5")]) == 0
@@ -62,7 +62,7 @@ def test_physical_testbench_reproduces_the_published_curve(tmp_path):
 @pytest.mark.claims
 @pytest.mark.slow
 def test_stored_cmtj_replays_meet_the_criterion():
-    """README: the default chip replayed with cmtj: 1.56 pulses/device, 1.3e-5 failed (criterion holds); the
+    """docs/results.md: the default chip replayed with cmtj: 1.56 pulses/device, 1.3e-5 failed (criterion holds); the
     pre-fix chip: 27.6 % failed (cmtj), 29.7 % (spinsyn's write physics). Checks the stored benchmark output."""
     after = json.loads((RESULTS / "cmtj_replay_default_chip.json").read_text())
     before = json.loads((RESULTS / "cmtj_replay_before_chip.json").read_text())
@@ -75,7 +75,7 @@ def test_stored_cmtj_replays_meet_the_criterion():
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """The README's issue-20 run: compound:8, 100 neurons, 2,000 embedded images, seed 0."""
+    """The issue-20 run of docs/results.md: compound:8, 100 neurons, 2,000 embedded images, seed 0."""
     out = tmp_path_factory.mktemp("claims") / "run"
     assert main(["train", "--synapse", "compound:8", "--neurons", "100", "--n-train", "2000", "--n-test", "1000",
                  "--seed", "0", "--out", str(out), "--quiet", "--no-plots"]) == 0
@@ -85,7 +85,7 @@ def demo_run(tmp_path_factory):
 @pytest.mark.claims
 @pytest.mark.slow
 def test_retentive_chip_holds_ten_years(demo_run, tmp_path):
-    """README: the run re-quantised onto compound-retentive keeps 64.0 % at 0, 1 and 10 years (within 2 points:
+    """docs/results.md: the run re-quantised onto compound-retentive keeps 64.0 % at 0, 1 and 10 years (within 2 points:
     the network's own accuracy; asserted exactly equal across the ages, 0 MTJs flipped)."""
     chip = tmp_path / "chip"
     assert main(["export", str(demo_run), "--requantize", "--device", "compound-retentive", "--out", str(chip)]) == 0
@@ -106,7 +106,7 @@ def _mnist_dir() -> Path | None:
 @pytest.mark.claims
 @pytest.mark.parametrize("synapse,want", [("ideal", 0.8585), ("compound:8", 0.8484)])
 def test_full_mnist_100_neurons(tmp_path, synapse, want):
-    """README: 100 neurons, 1 epoch of full MNIST, --input diehl-cook, seed 0: 85.85 % (ideal) and 84.84 %
+    """docs/results.md: 100 neurons, 1 epoch of full MNIST, --input diehl-cook, seed 0: 85.85 % (ideal) and 84.84 %
     (compound:8) on the 10,000 test images, within 1 point (about a minute each on 2 cores)."""
     data = _mnist_dir()
     if data is None:

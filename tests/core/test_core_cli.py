@@ -32,7 +32,7 @@ def test_doctor_reports_ngspice_version(capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "ngspice" in out and "version" in out
-    assert "mnist train" in out and "torch" in out
+    assert "ok  mnist" in out and " images" in out and "torch" in out  # source and its image counts (issue 24)
 
 
 def test_doctor_fails_without_ngspice(capsys, monkeypatch):

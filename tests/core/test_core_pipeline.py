@@ -24,8 +24,12 @@ def test_pipeline_end_to_end_and_resume(tmp_path, capsys):
     assert abs(sim["drop_points"]) <= 6.0  # trained -> chip (measured -2.0 points on 200 images)
     assert (out / "chip" / "manifest.json").is_file() and (out / "simulate.json").is_file()
     html = (out / "report.html").read_text()  # the report step: every piece of the run is in the page
-    assert html.count("<img src=\"data:image/png;base64,") == 4 and 'class="missing"' not in html
-    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+    # 4 pieces + the t = 0 accuracy and the accuracy over time (simulate ages the chip: 0, 1s, 1h, 1d, 1y)
+    assert html.count("<img src=\"data:image/png;base64,") == 6 and 'class="missing"' not in html
+    assert [a["label"] for a in sim["ageing"]["ages"]] == ["0", "1s", "1h", "1d", "1y"]
+    assert 'id="pipeline-ageing"' in html
+    printed = capsys.readouterr().out
+    assert f"report: {out / 'report.html'}" in printed and "ageing (retention " in printed
     # a second run finds every output and redoes nothing
     assert main(argv) == 0
     assert capsys.readouterr().out.count("skipping") == 7

@@ -20,7 +20,7 @@ def test_graded_sweep_has_many_mean_levels():
     assert np.all(dg[r.dt_ms <= 10] > 0.3) and dg[-1] < -0.1  # potentiation early, depression at the end
     levels = np.unique(np.round(dg / 0.02))
     inner = levels[(levels > levels.min()) & (levels < levels.max())]
-    assert inner.size >= 9, dg  # README: 11 distinct levels (measured 12, 10 inside the extremes)
+    assert inner.size >= 9, dg  # docs/results.md: 11 distinct levels (measured 12, 10 inside the extremes)
     assert np.unique(np.round(r.state_after, 9)).size > 100  # the walls rest at many distinct positions
 
 

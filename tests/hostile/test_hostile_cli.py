@@ -22,7 +22,7 @@ from .conftest import spinsyn_cmd
 
 #: seconds a bad-input run may take: interpreter start, imports (torch for train/eval) and the checks, on a
 #: loaded 2-core machine running HOSTILE_JOBS cases at once; measured times are printed with -s
-# README: max 2.5 s one at a time; 8 s leaves 3x for 2 jobs on a loaded 2-core CI
+# docs/reliability.md: max 2.5 s one at a time; 8 s leaves 3x for 2 jobs on a loaded 2-core CI
 TIME_LIMIT_S = float(os.environ.get("HOSTILE_TIME_LIMIT_S", "8"))
 LEFTOVER_MARKS = (".tmp", ".spinsyn-probe-", ".spinsyn-lock", ".spinsyn-export-", "spinsyn-failed-")
 
@@ -67,7 +67,7 @@ def outcomes(hostile_env, tmp_path_factory) -> dict[str, Outcome]:
 def test_table_is_large_and_unique():
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
-    assert len(CASES) >= 103  # the README states 103 hostile command lines
+    assert len(CASES) >= 103  # docs/reliability.md states 103 hostile command lines
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -5,7 +5,7 @@ trains and classifies test images like spinsyn does.
 Tolerance: the consumer integrates with Euler steps (leak 1 − dt/τ, not exp(−dt/τ)), has no refractory period,
 lets every neuron over threshold spike (spinsyn: one per step) and closes the exc → inh → exc loop one step
 sooner (docs/snn.md "NIR export"), so spike counts differ slightly; ≥ 80 % of the images must get the same class
-(measured: 92 % on a 100-neuron compound:8 run, 1,000 images, README)."""
+(measured: 92 % on a 100-neuron compound:8 run, 1,000 images, docs/results.md)."""
 
 from __future__ import annotations
 
@@ -80,4 +80,4 @@ def test_norse_classifies_like_spinsyn(run):
     X, y = load_mnist("test", None, n=100)
     r = bench.agreement(run, X, y.astype(np.int64), seed=3)
     assert r["spikes_per_image_norse"] > 0 and r["spikes_per_image_spinsyn"] > 0
-    assert r["agreement"] >= 0.85, r  # README 89.2 % on 1,000 images; this 100-image run measured 0.89
+    assert r["agreement"] >= 0.85, r  # docs/results.md 89.2 % on 1,000 images; this 100-image run measured 0.89

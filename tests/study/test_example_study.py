@@ -1,4 +1,4 @@
-"""examples/study_n_mtj.toml: the study the README reports, checked as written and run in a quick mode.
+"""examples/study_n_mtj.toml: the study docs/results.md reports, checked as written and run in a quick mode.
 
 The quick mode is the example file itself with only its sizes shrunk (network, images, sweep trials and Δt
 step; N ∈ {1, 16} of its five values), so its axes, rule source and export settings are what the full study
