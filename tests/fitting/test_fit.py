@@ -74,7 +74,7 @@ def test_auto_prefers_bisigmoid_on_bisigmoid_data():
         assert res.rule.model == "bisigmoid" and "BIC" in reason
 
 
-@pytest.mark.parametrize("two_sided", [True, False])
+@pytest.mark.parametrize("two_sided", [pytest.param(True, marks=pytest.mark.slow), False])  # two-sided: 30 s
 def test_auto_prefers_exp_stdp_on_exponential_window(two_sided):
     x = np.arange(-60.0, 61.0) if two_sided else np.arange(0.0, 61.0)
     for seed in range(2):
