@@ -249,8 +249,10 @@ def _simulate(cfg: PipelineConfig, force: bool) -> None:
                seed=cfg.simulate_seed)
     if r.get("accuracy"):
         key, a = r["accuracy_key"], r["accuracy"]
+        final = r.get("final", "programmed")  # the last condition of the round trip (disturbed when sampled)
         print(f"accuracy ({key}, {r['n_test']} test images): trained {100 * a['trained'][key]:.2f}%, programmed "
-              f"{100 * a['programmed'][key]:.2f}% -> drop {r['drop_points']:.2f} points")
+              f"{100 * a['programmed'][key]:.2f}%, {final} {100 * a[final][key]:.2f}% -> drop "
+              f"{r['drop_points']:.2f} points (trained -> {final}) at t = 0")
         _print_ageing(r)
     print(f"wrote {cfg.out / 'simulate.json'}")
 
