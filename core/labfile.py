@@ -393,3 +393,8 @@ def read_table(path: str | Path, columns: Sequence[Column], *, mapping: Mapping[
         raise SpinsynFileError(f"{path}: no usable data rows (all {len(rows)} dropped)")
     return LabTable(out, tuple(notes), n_rows, int(bad.sum()), sha, str(path), units,
                     {n: header[j] for n, (j, _) in found.items()}, {n: u or None for n, (_, u) in found.items()})
+
+
+def merge_columns(tables: Sequence[LabTable]) -> dict[str, np.ndarray]:
+    """The columns of several tables read with the same column set, concatenated in order (rows of all files)."""
+    return {k: np.concatenate([t.columns[k] for t in tables]) for k in tables[0].columns}

@@ -32,7 +32,7 @@ from spinsyn.fileio import atomic_path
 from spinsyn.safeload import clean_text
 
 from . import measured_mtj  # noqa: F401  (a device file's record may name MeasuredMTJ)
-from .models import PRESETS, model_name
+from .models import PRESETS, apply_overrides, model_name
 from .models import get_model as get_preset
 from .records import model_from_record, model_record
 
@@ -163,21 +163,3 @@ def get_model(name: str | Path, **overrides: Any) -> Any:
     dev = read_device_file(name)
     model = _with_source(dev.model, dev.label)
     return apply_overrides(model, overrides, str(name)) if overrides else model
-
-
-def apply_overrides(model: Any, overrides: dict[str, Any], what: str) -> Any:
-    """``dataclasses.replace`` with the cell taking the fields that are its own (as ``models.get_model``)."""
-    own_names = {f.name for f in dataclasses.fields(model)}
-    own = {k: v for k, v in overrides.items() if k in own_names}
-    rest = {k: v for k, v in overrides.items() if k not in own_names}
-    cell = getattr(model, "cell", model)
-    if rest and cell is not model:
-        bad = sorted(set(rest) - {f.name for f in dataclasses.fields(cell)})
-        if bad:
-            raise ValueError(f"unknown parameter(s) {bad} for device {what!r}")
-        part = next(f.name for f in dataclasses.fields(model) if getattr(model, f.name) is cell)
-        own[part] = dataclasses.replace(cell, **rest)
-    elif rest:
-        raise ValueError(f"unknown parameter(s) {sorted(rest)} for device {what!r}; expected some of "
-                         f"{sorted(own_names)}")
-    return dataclasses.replace(model, **own)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spinsyn.labfile import merge_columns
 
 
 def plot_fits(tables: dict[str, list], model: Any, sections: dict[str, Any], path: str) -> None:
@@ -47,14 +48,10 @@ def plot_fits(tables: dict[str, list], model: Any, sections: dict[str, Any], pat
     plt.close(fig)
 
 
-def _cols(tables: list) -> dict[str, np.ndarray]:
-    return {k: np.concatenate([t.columns[k] for t in tables]) for k in tables[0].columns}
-
-
 def _switching(ax: Any, tables: list, cell: Any, to_p: bool, rep: dict[str, Any]) -> None:
     from .fit_switching import _direction  # lazy: startup
 
-    c = _cols(tables)
+    c = merge_columns(tables)
     d = np.array([_direction(x) for x in c["direction"]])
     m = d == to_p
     widths = np.unique(c["width_ns"][m])
@@ -82,7 +79,7 @@ def _resistance(ax: Any, tables: list, cell: Any) -> None:
     from .fit_resistance import _states  # lazy: startup
     from .physics import r_ap_formula  # lazy: startup
 
-    c = _cols(tables)
+    c = merge_columns(tables)
     s = _states(c["state"])
     for state, label in ((1, "P"), (0, "AP")):
         ax.plot(c["v_V"][s == state], c["r_ohm"][s == state], "o", ms=3, label=f"{label} data")
@@ -98,7 +95,7 @@ def _resistance(ax: Any, tables: list, cell: Any) -> None:
 def _retention(ax: Any, tables: list, rep: dict[str, Any]) -> None:
     from .fit_retention import flipped_fraction  # lazy: startup
 
-    c = _cols(tables)
+    c = merge_columns(tables)
     ax.plot(c["t_s"], c["n_flipped"] / c["n_cells"], "o", ms=3, label="data")
     if "delta" in rep:
         tt = np.geomspace(c["t_s"].min(), c["t_s"].max(), 100)

@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 import numpy as np
+from spinsyn.labfile import merge_columns
 
 KINDS = ("switching", "resistance", "retention", "pulses")
 FAMILIES = ("auto", "stt-mtj", "compound", "graded")
@@ -173,7 +174,7 @@ def _electrical(tables: dict[str, list], params: dict[str, float]) -> tuple[Any,
     from .fit_switching import Electrical  # lazy: startup
 
     if tables["resistance"]:
-        t = _merge(tables["resistance"])
+        t = merge_columns(tables["resistance"])
         res = fit_resistance(t["state"], t["v_V"], t["r_ohm"])
         return Electrical(res["r_p_ohm"][0], res["tmr0"][0], res["vh_V"][0]), res
     missing = [k for k in ELECTRICAL_PARAMS if k not in params]
@@ -183,15 +184,11 @@ def _electrical(tables: dict[str, list], params: dict[str, float]) -> tuple[Any,
     return Electrical(params["r_p_ohm"], params["tmr0"], params["vh_V"]), {}
 
 
-def _merge(tables: list) -> dict[str, np.ndarray]:
-    return {k: np.concatenate([t.columns[k] for t in tables]) for k in tables[0].columns}
-
-
 def _fit_mtj(tables: dict[str, list], params: dict[str, float], folds: int) -> tuple[Any, dict[str, Any]]:
     from .fit_switching import SwitchingData, fit_switching  # lazy: startup
 
     el, res = _electrical(tables, params)
-    s = _merge(tables["switching"])
+    s = merge_columns(tables["switching"])
     data = SwitchingData.from_columns(s["direction"], s["width_ns"], s["v_V"], s["n_attempts"], s["n_switched"])
     cell, rep = fit_switching(data, el, folds=folds, temperature_K=params.get("temperature_K", 300.0))
     fits: dict[str, Any] = {"switching": rep["switching"]}
@@ -213,7 +210,7 @@ def _fit_mtj(tables: dict[str, list], params: dict[str, float], folds: int) -> t
 def _retention(tables: list, cell: Any) -> dict[str, Any]:
     from .fit_retention import fit_retention  # lazy: startup
 
-    t = _merge(tables)
+    t = merge_columns(tables)
     temp = t.get("temperature_K")
     rep = fit_retention(t["t_s"], t["n_cells"], t["n_flipped"], tau_d_s=cell.tau_d_ns * 1e-9,
                         temperature_K=None if temp is None else np.asarray(temp, float))

@@ -32,7 +32,7 @@ import numpy as np
 from . import macrospin
 from . import netlist as nl
 from . import reference as ref
-from .models import _MTJArray, format_duration
+from .models import _MTJArray, format_duration, per_distinct_voltage
 from .physics import EULER_C, TRANSIT_EPS_BROWN, conductance_formula, r_ap_formula, rate_formula
 
 
@@ -137,10 +137,14 @@ class MeasuredMTJ(_MTJArray):
 
     def cell_write_probabilities(self, v_V, width_s) -> tuple[np.ndarray, np.ndarray]:
         """(P(AP->P), P(P->AP)) of a write pulse: the Fokker–Planck tables of each direction's (Delta, tau_D)."""
-        i_up, i_dn = self.aiding_currents_rel(v_V)
         tau = self.tau_d_ns * 1e-9
-        return (macrospin.table(self.delta_to_p, tau).p(i_up, width_s),
-                macrospin.table(self.delta_to_ap, tau).p(i_dn, width_s))
+        up, dn = macrospin.table(self.delta_to_p, tau), macrospin.table(self.delta_to_ap, tau)
+
+        def both(v, w):
+            i_up, i_dn = self.aiding_currents_rel(v)
+            return up.p(i_up, w), dn.p(i_dn, w)
+
+        return per_distinct_voltage(both, v_V, width_s)
 
     def half_select_probabilities(self, v_hs_V, width_s) -> tuple[np.ndarray, np.ndarray]:
         """A half-selected cell sees v_hs_V across its barrier: the write physics at that bias."""

@@ -135,6 +135,17 @@ class Device:
         return []
 
 
+def per_distinct_voltage(fn: Any, v_V, width_s) -> tuple[np.ndarray, np.ndarray]:
+    """``fn(v, w) -> (p_up, p_dn)`` on broadcast arrays, evaluated once per distinct voltage when there is one width
+    and many voltages (a write-verify batch on the DAC grid: the write tables' interpolation is the hot part)."""
+    v, w = np.broadcast_arrays(np.asarray(v_V, dtype=float), np.asarray(width_s, dtype=float))
+    if v.size > 64 and np.all(w.flat[0] == w):
+        vu, inv = np.unique(v, return_inverse=True)
+        pu, pd = fn(vu, w.flat[0])
+        return pu[inv].reshape(v.shape), pd[inv].reshape(v.shape)
+    return fn(v, w)
+
+
 def format_duration(seconds: float) -> str:
     """Seconds, with a larger unit when long: '6.45 s', '7.1e+08 s (22.4 years)'."""
     units = (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60))
@@ -301,14 +312,8 @@ class STTMTJ(_MTJArray):
         """(P(AP->P), P(P->AP)) of one MTJ for a rectangular write pulse of v_V (V_mtj) and width_s seconds, from
         the macrospin Fokker–Planck model of the cell's own geometry and materials, ungated
         (``macrospin.switching_table``): the write physics of programming, for every preset."""
-        p = derive(self)
-        v, w = np.broadcast_arrays(np.asarray(v_V, dtype=float), np.asarray(width_s, dtype=float))
-        tab = macrospin.switching_table(self)
-        if v.size > 64 and np.all(w.flat[0] == w):  # one width, few voltages (the DAC grid): each V once
-            vu, inv = np.unique(v, return_inverse=True)
-            pu, pd = self._write_p(p, tab, vu, w.flat[0])
-            return pu[inv].reshape(v.shape), pd[inv].reshape(v.shape)
-        return self._write_p(p, tab, v, w)
+        p, tab = derive(self), macrospin.switching_table(self)
+        return per_distinct_voltage(lambda v, w: self._write_p(p, tab, v, w), v_V, width_s)
 
     @staticmethod
     def _write_p(p: MTJParams, tab, v: np.ndarray, w) -> tuple[np.ndarray, np.ndarray]:
@@ -824,7 +829,12 @@ def get_model(name: str, **overrides: Any):
     """
     if name not in PRESETS:
         raise ValueError(f"unknown device model {name!r}; expected one of {sorted(PRESETS)}")
-    model = PRESETS[name][0]()
+    return apply_overrides(PRESETS[name][0](), overrides, name)
+
+
+def apply_overrides(model: Any, overrides: dict[str, Any], name: str) -> Any:
+    """``dataclasses.replace`` with ``overrides``; for a device made of a component (compound: its cell), the
+    overrides that are the component's fields go to it. ValueError naming device ``name`` for unknown ones."""
     fields = {f.name for f in dataclasses.fields(model)}
     own = {k: v for k, v in overrides.items() if k in fields}
     rest = {k: v for k, v in overrides.items() if k not in fields}
