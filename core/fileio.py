@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .lazyimport import import_uninterrupted
 
 PathLike = str | os.PathLike
 
@@ -160,7 +161,7 @@ def atomic_h5(path: PathLike) -> Iterator[Any]:
     is one OSError naming ``path`` (:func:`atomic_path`), never HDF5's error cascade or a crash in its
     finalisers; nothing is left behind. Memory: the whole file (chip and sweep files are at most tens of MB).
     """
-    import h5py  # lazy: startup
+    h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
 
     f = h5py.File(f"spinsyn-memory-{os.getpid()}-{id(path)}-{next(_H5_COUNTER)}.h5", "w", driver="core",
                   backing_store=False)

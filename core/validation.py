@@ -36,6 +36,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from .lazyimport import import_uninterrupted
+
 Closed = Literal["both", "left", "right", "neither"]
 
 
@@ -245,7 +247,7 @@ def _json_format(fh: Any, size: int) -> str | None:
 
 
 def _h5_format(path: Path) -> str | None:
-    import h5py  # lazy: startup
+    h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
 
     with h5py.File(path, "r") as f:
         fmt = f.attrs.get("format")

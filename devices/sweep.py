@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spinsyn.lazyimport import import_uninterrupted
 from spinsyn.parallel import live_workers, open_client, parse_scheduler
 from spinsyn.validation import check_choice, check_scalar
 
@@ -234,7 +235,7 @@ def _read_waveforms(f) -> list[dict[str, Any]]:
 
 def read_sweep(path: str | Path) -> SweepResult:
     """Read and validate a "spinsyn-sweep" v1 file."""
-    import h5py  # lazy: startup
+    h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
     from spinsyn.fileio import SpinsynFileError, h5_read_meta  # lazy: startup
 
     path = Path(path)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from spinsyn.fileio import SpinsynFileError, check_format, to_json
+from spinsyn.lazyimport import import_uninterrupted
 
 from .csvcheck import verify_csv_contents
 from .csvlayout import (  # noqa: F401  (chipfile stays the public home of these names)
@@ -334,7 +335,7 @@ class Chip:
 
 def load_chip(chip_dir: Path, *, check: bool = True, allow_extra: bool = False) -> Chip:
     """Read CHIP_DIR (after :func:`verify_chip` unless ``check`` is False)."""
-    import h5py  # lazy: startup
+    h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
 
     chip_dir = Path(chip_dir)
     if check:
@@ -484,7 +485,7 @@ def _read_json_strict(path: Path) -> dict[str, Any]:
 
 
 def _verify_h5(path: Path) -> dict[str, Any]:
-    import h5py  # lazy: startup
+    h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
     from spinsyn.fileio import h5_read_meta  # lazy: startup
 
     try:

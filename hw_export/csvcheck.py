@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from spinsyn.fileio import SpinsynFileError
+from spinsyn.lazyimport import import_uninterrupted
 
 from .csvfast import format_csv
 from .csvlayout import (
@@ -81,7 +82,7 @@ def _check_fusion(path: Path, m_uS: np.ndarray) -> None:
 
 def verify_csv_contents(chip_dir: Path, listed: set[str], summary: dict[str, Any]) -> None:
     """Cross-check every CSV view listed in the manifest against chip.h5 (raises ``SpinsynFileError``)."""
-    import h5py  # lazy: startup
+    h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
 
     n_rows, n_cols = summary["device_shape"]
     R, C = summary["tile_shape"]

@@ -15,6 +15,7 @@ from typing import Any, cast
 import numpy as np
 from spinsyn.devices import KIND_COMPOUND, KIND_DW, KIND_IDEAL, KIND_QUANTIZED, SynapseSpec
 from spinsyn.devices.synapse import KIND_GRADED
+from spinsyn.lazyimport import import_uninterrupted
 from spinsyn.options import NU_MAX as NU_MAX  # re-exported (spinsyn.snn.checkpoint)
 from spinsyn.options import TRAIN_OPTIONS
 from spinsyn.validation import check_choice, check_file, check_scalar
@@ -128,7 +129,7 @@ class TrainConfig:
 # ---------------------------------------------------------------------------------------------- make_config
 def _rule_file(path: str | Path) -> dict:
     """``{"name": "sweep", "sweep_path"}`` for a device sweep HDF5, else ``{"rule_path"}`` (a rule JSON)."""
-    import h5py  # lazy: startup
+    h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
 
     p = check_file(path, "--rule").resolve()
     return {"name": "sweep", "sweep_path": str(p)} if h5py.is_hdf5(p) else {"rule_path": str(p)}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spinsyn.lazyimport import import_uninterrupted
 
 from .network import TrainedNetwork
 
@@ -98,7 +99,7 @@ def export_nir(run_dir: str | Path, out_file: str | Path, *, overwrite: bool = F
     of :func:`spinsyn.validation.check_output_file`: never inside the run, never over a file other than a NIR file
     spinsyn wrote unless ``overwrite``). The file's root carries ``format = "spinsyn-nir"``, ``format_version``
     and ``provenance`` next to NIR's own content. Returns a summary."""
-    import h5py  # lazy: startup
+    h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
     import nir  # lazy: optional
     from spinsyn.fileio import atomic_write_bytes, h5_write_meta  # lazy: startup
     from spinsyn.validation import NIR_FORMAT, check_output_file  # lazy: startup

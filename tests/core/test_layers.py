@@ -31,7 +31,8 @@ PACKAGES = {"core": "spinsyn", "devices": "spinsyn.devices", "fitting": "spinsyn
 #: layers, lowest first; a module belongs to the first entry it equals or lies under, scanning from the top
 LAYERS: list[tuple[str, ...]] = [
     ("spinsyn.fileio", "spinsyn.validation", "spinsyn.locks", "spinsyn.ngspice", "spinsyn.parallel",
-     "spinsyn.safeload", "spinsyn.mnist", "spinsyn.options", "spinsyn.labfile"),
+     "spinsyn.safeload", "spinsyn.mnist", "spinsyn.options", "spinsyn.labfile",
+     "spinsyn.lazyimport"),
     ("spinsyn.devices",),
     ("spinsyn.fitting",),
     ("spinsyn.snn",),
