@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -96,95 +93,7 @@ class TileData:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-# ----------------------------------------------------------------------------- writing
-
-
-SCHEDULE_CHUNK = 1 << 16
-
-
-def _compressed_chunks(arr: np.ndarray, level: int, pool: Any) -> list[Any]:
-    """Futures of zlib-compressed fixed-size chunks of ``arr`` (last chunk zero-padded), as HDF5's
-    deflate filter stores them; zlib releases the GIL, so chunks compress in parallel."""
-    c = min(arr.size, SCHEDULE_CHUNK)
-    futs = []
-    for a in range(0, arr.size, c):
-        part = arr[a:a + c]
-        if part.size < c:
-            pad = np.zeros(c, dtype=arr.dtype)
-            pad[: part.size] = part
-            part = pad
-        futs.append(pool.submit(zlib.compress, part.tobytes(), level))
-    return futs
-
-
-def _h5_write(path: Path, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
-              seed: int | None, schedule_compression: int, pool: Any) -> None:
-    from spinsyn.fileio import atomic_h5, h5_dataset, h5_write_meta  # lazy: startup
-
-    with atomic_h5(path) as f:  # built in memory: HDF5 never meets a refused write (EFBIG, ENOSPC) itself
-        h5_write_meta(f, fmt=CHIP_FORMAT, version=CHIP_VERSION, seed=seed)
-        g = f.create_group("meta")
-        for k, v in meta.items():
-            g.attrs[k] = to_json(v)
-        for k, arr in meta_arrays.items():
-            h5_dataset(g, k, arr)
-        tg = f.create_group("tiles")
-        for i, td in enumerate(tiles):
-            grp = tg.create_group(str(i))
-            for k, v in td.attrs.items():
-                grp.attrs[k] = to_json(v)
-            for name in TILE_DATASETS:
-                arr = getattr(td, name)
-                if name == "schedule":
-                    if arr.size:
-                        ds = grp.create_dataset(name, shape=arr.shape, dtype=arr.dtype, compression="gzip",
-                                                compression_opts=schedule_compression,
-                                                chunks=(min(arr.size, SCHEDULE_CHUNK),))
-                        for j, fut in enumerate(_compressed_chunks(arr, schedule_compression, pool)):
-                            ds.id.write_direct_chunk((j * SCHEDULE_CHUNK,), fut.result())
-                    else:
-                        ds = grp.create_dataset(name, data=arr)
-                    ds.attrs["units"] = "see columns"
-                    ds.attrs["column_units"] = to_json(
-                        {"row": "1", "col": "1", "step": "1", "v_V": "V", "width_ns": "ns", "polarity": "1",
-                         "verify_lo_S": "S", "verify_hi_S": "S"})
-                else:
-                    kw = {"compression": "gzip", "compression_opts": 4, "shuffle": True} if arr.ndim == 2 else {}
-                    unit = "1" if name == "state" else None
-                    h5_dataset(grp, name, arr, units=unit, **kw)
-
-
-def _tile_csvs(td: TileData, discrete: bool) -> tuple[bytes, bytes]:
-    from .csvfast import format_csv  # lazy: startup
-
-    cols, dec = target_columns(td)
-    if discrete != (dec[6] == 0):
-        dec[6] = 0 if discrete else 6
-    return format_csv(TARGET_CSV_HEADER, cols, dec), format_csv(SCHEDULE_CSV_HEADER, *schedule_columns(td.schedule))
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file of the staging folder; an OSError names ``path``."""
-    from spinsyn.fileio import named_os_error  # lazy: startup
-
-    try:
-        with open(path, "wb") as fh:
-            fh.write(data)
-    except OSError as exc:
-        raise named_os_error(exc, path) from None
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# ----------------------------------------------------------------------------- writing (chipwriter.py writes)
 
 
 def manifest_doc(root: Path, files: list[str], seed: int | None,
@@ -227,71 +136,6 @@ def _sha256(path: Path) -> str:
     from spinsyn.fileio import sha256_file  # lazy: startup
 
     return sha256_file(path)
-
-
-def _submit_csvs(pool: Any, tmp: Path, tiles: list[TileData], discrete: bool) -> tuple[list[str], list[Any]]:
-    """Start writing the per-tile CSVs in ``pool``; returns (relative paths, futures)."""
-    (tmp / "csv").mkdir()
-
-    def one(i: int, td: TileData) -> None:
-        t_bytes, s_bytes = _tile_csvs(td, discrete)
-        _write_bytes(tmp / f"csv/tile_{i}_targets.csv", t_bytes)
-        _write_bytes(tmp / f"csv/tile_{i}_schedule.csv", s_bytes)
-
-    files, futs = [], []
-    for i, td in enumerate(tiles):
-        futs.append(pool.submit(one, i, td))
-        files += [f"csv/tile_{i}_targets.csv", f"csv/tile_{i}_schedule.csv"]
-    return files, futs
-
-
-def _write_matrices(tmp: Path, targets_uS: np.ndarray, fusion: bool) -> list[str]:
-    """The whole-layer target matrix CSV, and the aihwkit Fusion CSV when ``fusion``."""
-    from .csvfast import format_csv  # lazy: startup
-
-    m = np.asarray(targets_uS)
-    body = format_csv([f"c{j}" for j in range(m.shape[1])], list(m.T), [6] * m.shape[1])
-    _write_bytes(tmp / MATRIX_NAME, body.split(b"\n", 1)[1])  # plain matrix, no header
-    if not fusion:
-        return [MATRIX_NAME]
-    _write_bytes(tmp / FUSION_NAME, _fusion_csv(m))
-    return [MATRIX_NAME, FUSION_NAME]
-
-
-def _write_payload(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
-                   report: dict[str, Any], targets_uS: np.ndarray | None, discrete: bool, seed: int | None,
-                   csv: bool, schedule_compression: int, jobs: int, fusion: bool) -> None:
-    """Every file of the chip directory into ``tmp``, fsynced, and the manifest last."""
-    from spinsyn.fileio import provenance  # lazy: startup
-
-    from .interrupts import check_interrupted  # lazy: startup
-
-    files = [H5_NAME, REPORT_NAME]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futs: list[Any] = []
-        if csv:
-            csv_files, futs = _submit_csvs(pool, tmp, tiles, discrete)
-            files += csv_files
-        _h5_write(tmp / H5_NAME, meta, meta_arrays, tiles, seed, schedule_compression, pool)
-        check_interrupted()  # a signal swallowed by a finaliser stops the export here (safe points)
-        for j in futs:
-            j.result()
-        check_interrupted()
-        if targets_uS is not None:
-            files += _write_matrices(tmp, targets_uS, fusion)
-        rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(seed), **report}
-        _write_bytes(tmp / REPORT_NAME, (to_json(rep) + "\n").encode("utf-8"))
-        paths = [tmp / f for f in files]
-        digests = dict(zip(files, pool.map(_sha256, paths)))
-        list(pool.map(_fsync_file, paths))
-    check_interrupted()
-    man = manifest_doc(tmp, files, seed, digests, device_source(meta.get("synapse_device")))
-    _write_bytes(tmp / MANIFEST_NAME, (to_json(man) + "\n").encode("utf-8"))
-    _fsync_file(tmp / MANIFEST_NAME)
-    if csv:
-        _fsync_dir(tmp / "csv")
-    _fsync_dir(tmp)
-    os.chmod(tmp, 0o755)
 
 
 def chip_dir_problem(path: Path) -> str | None:

@@ -45,12 +45,18 @@ def _format(vals: np.ndarray, decimals: np.ndarray) -> np.ndarray:  # pragma: no
 
 def format_csv(header: list[str], columns: list[np.ndarray], decimals: list[int]) -> bytes:
     """CSV bytes: ``header`` line then one line per row; column j rounded to ``decimals[j]`` places."""
-    if len(header) != len(columns) or len(columns) != len(decimals):
+    if len(header) != len(columns):
+        raise ValueError("header, columns and decimals must have the same length")
+    return (",".join(header) + "\n").encode("ascii") + format_rows(columns, decimals)
+
+
+def format_rows(columns: list[np.ndarray], decimals: list[int]) -> bytes:
+    """CSV lines without a header: one line per row; column j rounded to ``decimals[j]`` places."""
+    if len(columns) != len(decimals):
         raise ValueError("header, columns and decimals must have the same length")
     n = len(columns[0]) if columns else 0
     vals = np.empty((n, len(columns)), dtype=np.int64)
     for j, (col, d) in enumerate(zip(columns, decimals)):
         col = np.asarray(col)
         vals[:, j] = col if d == 0 and col.dtype.kind in "iub" else np.rint(col.astype(np.float64) * 10.0**d)
-    body = _format(vals, np.asarray(decimals, dtype=np.int64)).tobytes() if n else b""
-    return (",".join(header) + "\n").encode("ascii") + body
+    return _format(vals, np.asarray(decimals, dtype=np.int64)).tobytes() if n else b""

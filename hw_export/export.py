@@ -45,7 +45,7 @@ from .program import (
     pulse_energy_J,
     write_verify,
 )
-from .tiling import TileLayout, make_layout, to_tiles
+from .tiling import TileLayout, make_layout
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,19 @@ class ExportResult:
     timings_s: dict[str, float]
 
 
+#: cells (devices and padding) of one batch of whole tiles: the export maps, programs, schedules, reports and
+#: writes the chip one batch at a time, so its memory does not grow with the chip (a tile larger than this is a
+#: batch of its own). Part of the random-stream definition: batch 0 continues the calibration's generator,
+#: batch b >= 1 draws from ``SeedSequence(seed, spawn_key=(b,))``; a chip of one batch is programmed exactly as
+#: the whole-layer export before the streaming one.
+BATCH_CELLS = 1 << 18
+
+
 @dataclass
 class LayerMap:
-    """Step 1: the level of every device, tiled. ``lv`` (I, M) level per device; ``lv_t``/``mask_t``
-    (T, R, C); ``used`` flat indices of real cells in programming order (tile-major, row-major inside a
-    tile); ``wv`` the write-verify config with an absolute tolerance resolved; ``tol_S`` band half-width."""
+    """Step 1: the level of every device of the layer and its tiling. ``lv`` (I, M) level per device (int32);
+    ``wv`` the write-verify config with an absolute tolerance resolved; ``tol_S`` band half-width (S).
+    :meth:`tiles` cuts the per-tile arrays of a range of tiles (:class:`TileSet`)."""
 
     n_inputs: int
     n_outputs: int
@@ -105,22 +113,55 @@ class LayerMap:
     scale: ScaleFactors
     lv: np.ndarray
     layout: TileLayout
-    lv_t: np.ndarray
-    mask_t: np.ndarray
-    used: np.ndarray
     wv: WriteVerifyConfig
     tol_S: float
     from_state: bool
 
+    def batches(self, cells: int = BATCH_CELLS) -> list[tuple[int, int]]:
+        """Tile ranges [t0, t1) of at most ``cells`` cells each (at least one tile), in tile order."""
+        per = max(1, cells // (self.layout.tile_rows * self.layout.tile_cols))
+        T = self.layout.n_tiles
+        return [(t0, min(t0 + per, T)) for t0 in range(0, T, per)]
+
+    def tiles(self, t0: int, t1: int) -> TileSet:
+        """The levels and masks of tiles ``t0 .. t1 - 1`` (padding: reset level 0, mask False)."""
+        lay = self.layout
+        R, C = lay.tile_rows, lay.tile_cols
+        lv_t = np.zeros((t1 - t0, R, C), np.int32)
+        mask_t = np.zeros((t1 - t0, R, C), bool)
+        for k, t in enumerate(range(t0, t1)):
+            (r0, c0), (ru, cu) = lay.origin(t), lay.used(t)
+            lv_t[k, :ru, :cu] = self.lv[r0:r0 + ru, c0:c0 + cu]
+            mask_t[k, :ru, :cu] = True
+        return TileSet(t0, lv_t, mask_t, np.flatnonzero(mask_t.ravel()))
+
+    def used_levels(self) -> np.ndarray:
+        """(D,) level of every device in programming order (tile-major, row-major inside a tile)."""
+        return np.concatenate([ts.lv_t.ravel()[ts.used] for ts in (self.tiles(a, b) for a, b in self.batches())])
+
+
+@dataclass
+class TileSet:
+    """Tiles ``t0 .. t0 + n - 1`` of a :class:`LayerMap`: ``lv_t``/``mask_t`` (n, R, C); ``used`` flat indices of
+    real cells in programming order (tile-major, row-major inside a tile), local to the set."""
+
+    t0: int
+    lv_t: np.ndarray
+    mask_t: np.ndarray
+    used: np.ndarray
+
     @property
-    def g_target_S(self) -> np.ndarray:
-        """(T * R * C,) target conductance of every cell (padding: reset level)."""
-        return self.levels.g_S[self.lv_t.ravel()]
+    def n_tiles(self) -> int:
+        return int(self.lv_t.shape[0])
+
+    def g_target_S(self, levels: LevelTable) -> np.ndarray:
+        """(n * R * C,) target conductance of every cell (padding: reset level)."""
+        return levels.g_S[self.lv_t.ravel()]
 
 
 @dataclass
 class Programmed:
-    """Step 2: calibration and the write-verify outcome of the used cells (targets and bands (D,))."""
+    """Step 2: the write-verify outcome of the used cells of a tile set (targets and bands (D,))."""
 
     cal: Calibration
     res: ProgramResult
@@ -131,10 +172,10 @@ class Programmed:
 
 @dataclass
 class Schedule:
-    """Step 3: schedule rows in programming order (device-major, step inside). ``cell`` (P,) global cell
-    index ``(t * R + row) * C + col``; ``v_V`` (P,) float64 amplitudes (``rows["v_V"]`` is float32);
-    ``tile_of_row`` (P,); ``g_before_S`` (P,); ``row_bounds`` and ``dev_bounds`` (T+1,) slices of rows / used
-    devices per tile."""
+    """Step 3: schedule rows of a tile set in programming order (device-major, step inside). ``cell`` (P,) cell
+    index ``(k * R + row) * C + col`` local to the set (k: tile of the set); ``v_V`` (P,) float64 amplitudes
+    (``rows["v_V"]`` is float32); ``tile_of_row`` (P,) k; ``g_before_S`` (P,); ``row_bounds`` and ``dev_bounds``
+    (n+1,) slices of rows / used devices per tile."""
 
     rows: np.ndarray
     cell: np.ndarray
@@ -147,11 +188,11 @@ class Schedule:
 
 @dataclass
 class Report:
-    """Step 4: disturb risk (T, R, C), per-tile report dicts and the layer summary."""
+    """Step 4 for a tile set: disturb risk (n, R, C), per-tile report dicts and the set's summary partials."""
 
     risk: np.ndarray
     tiles: list[dict[str, Any]]
-    summary: dict[str, Any]
+    partial: SummaryParts
 
 
 def _stats(x: np.ndarray) -> dict[str, float]:
@@ -177,7 +218,7 @@ def _given_levels(levels_in: np.ndarray, shape: tuple[int, ...], mapping: str, n
 def map_layer(w: np.ndarray, dev: SynapseDevice, cfg: ExportConfig,
               levels_in: np.ndarray | None = None) -> LayerMap:
     """Step 1: levels of ``dev``, scale factors, level per device (quantised from ``w`` (I, O), or the
-    given ``levels_in`` (I, O): a run's trained device states, unipolar only), tiles and verify bands."""
+    given ``levels_in`` (I, O): a run's trained device states, unipolar only), tiling and verify bands."""
     w = _check_weights(w)
     levels = level_table(dev)
     lo, hi = weight_range(w, cfg.mapping, cfg.w_range)
@@ -185,7 +226,7 @@ def map_layer(w: np.ndarray, dev: SynapseDevice, cfg: ExportConfig,
     if levels_in is not None:
         lv = _given_levels(levels_in, w.shape, cfg.mapping, len(levels.g_S))
     else:
-        lv = weights_to_levels(w, scale)
+        lv = weights_to_levels(w, scale).astype(np.int32, copy=False)
     layout = make_layout(lv.shape, (cfg.tile_rows, cfg.tile_cols))
     if layout.n_tiles > 65536:
         raise ValueError(f"--tile: {layout.tile_rows}x{layout.tile_cols} tiles cut the {lv.shape[0]}x{lv.shape[1]} "
@@ -193,36 +234,41 @@ def map_layer(w: np.ndarray, dev: SynapseDevice, cfg: ExportConfig,
     wv = dataclasses.replace(cfg.write_verify, v_read_V=dev.v_read_V)
     if wv.tolerance_S is not None:
         wv = dataclasses.replace(wv, tolerance_levels=wv.tolerance_S / scale.level_step_S, tolerance_S=None)
-    mask_t = to_tiles(np.ones(lv.shape, np.uint8), layout, fill=0).astype(bool)
-    return LayerMap(int(w.shape[0]), int(w.shape[1]), cfg.mapping, levels, scale, lv, layout,
-                    to_tiles(lv, layout, fill=0), mask_t, np.flatnonzero(mask_t.ravel()), wv,
+    return LayerMap(int(w.shape[0]), int(w.shape[1]), cfg.mapping, levels, scale, lv, layout, wv,
                     wv.tolerance_levels * scale.level_step_S, levels_in is not None)
 
 
-def program_layer(lm: LayerMap, dev: SynapseDevice, seed: int = 0, backend: Any = None) -> Programmed:
-    """Step 2: calibrate ``dev`` and write-verify every used cell from the global reset."""
-    rng = np.random.default_rng(seed)
+def batch_rng(seed: int, batch: int, first: np.random.Generator) -> np.random.Generator:
+    """The random generator of tile batch ``batch``: ``first`` (the calibration's) for batch 0, else an
+    independent child stream of ``seed`` (see :data:`BATCH_CELLS`)."""
+    if batch == 0:
+        return first
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(batch,)))
+
+
+def program_tiles(lm: LayerMap, ts: TileSet, dev: SynapseDevice, cal: Calibration, rng: np.random.Generator,
+                  backend: Any = None) -> Programmed:
+    """Step 2: write-verify every used cell of ``ts`` from the global reset with calibration ``cal``."""
     levels = lm.levels
-    cal = calibrate(dev, levels, lm.wv, rng, backend)
-    lv_u = lm.lv_t.ravel()[lm.used]
+    lv_u = ts.lv_t.ravel()[ts.used]
     g_t = levels.g_S[lv_u]
     lo_S, hi_S = g_t - lm.tol_S, g_t + lm.tol_S
-    state0 = np.full(lm.used.size, levels.state[0], dtype=levels.state.dtype)
+    state0 = np.full(ts.used.size, levels.state[0], dtype=levels.state.dtype)
     res = write_verify(dev, levels, cal, lm.wv, state0, levels.state[lv_u], lo_S, hi_S, rng, backend=backend)
     return Programmed(cal, res, g_t, lo_S, hi_S)
 
 
-def build_schedule(lm: LayerMap, prog: Programmed) -> Schedule:
-    """Step 3: the pulse log as schedule rows, device-major (used cells ascending), step inside."""
+def build_schedule(lm: LayerMap, ts: TileSet, prog: Programmed) -> Schedule:
+    """Step 3: the pulse log of ``ts`` as schedule rows, device-major (used cells ascending), step inside."""
     res, lay = prog.res, lm.layout
-    R, C, T = lay.tile_rows, lay.tile_cols, lay.n_tiles
+    R, C, T = lay.tile_rows, lay.tile_cols, ts.n_tiles
     n_p = res.n_pulses
     first = np.cumsum(n_p) - n_p
     P = int(n_p.sum())
     perm = np.empty(P, np.int64)
     perm[first[res.dev] + res.step] = np.arange(P)
     dev_sorted = res.dev[perm]
-    cell = lm.used[dev_sorted]  # global cell index (t * R + row) * C + col, ascending
+    cell = ts.used[dev_sorted]  # cell index (k * R + row) * C + col in the set, ascending
     cell_local = cell % (R * C)
     rows = np.empty(P, dtype=SCHEDULE_DTYPE)
     rows["row"] = cell_local // C
@@ -235,51 +281,28 @@ def build_schedule(lm: LayerMap, prog: Programmed) -> Schedule:
     rows["verify_lo_S"] = prog.lo_S[dev_sorted]
     rows["verify_hi_S"] = prog.hi_S[dev_sorted]
     tile_of_row = cell // (R * C)
-    dev_bounds = np.searchsorted(lm.used // (R * C), np.arange(T + 1))
+    dev_bounds = np.searchsorted(ts.used // (R * C), np.arange(T + 1))
     row_bounds = np.searchsorted(tile_of_row, np.arange(T + 1))
     return Schedule(rows, cell, v_V, tile_of_row, res.g_before_S[perm], row_bounds, dev_bounds)
 
 
-def _disturb_risk(lm: LayerMap, prog: Programmed, sched: Schedule) -> np.ndarray:
-    """(T, R, C) half-select disturb risk of every cell (0 on padding)."""
+def _disturb_risk(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule) -> np.ndarray:
+    """(n, R, C) half-select disturb risk of every cell of ``ts`` (0 on padding)."""
     lay, levels = lm.layout, lm.levels
-    e_P, e_AP = half_select_exposure(prog.cal, lm.wv, (lay.n_tiles, lay.tile_rows, lay.tile_cols), sched.cell,
+    e_P, e_AP = half_select_exposure(prog.cal, lm.wv, (ts.n_tiles, lay.tile_rows, lay.tile_cols), sched.cell,
                                      sched.v_V, sched.rows["polarity"], levels.discrete)
     if levels.discrete:
-        risk = disturb_probability(e_P, e_AP, levels.state[lm.lv_t].astype(np.float64), levels.n_max)
+        risk = disturb_probability(e_P, e_AP, levels.state[ts.lv_t].astype(np.float64), levels.n_max)
     else:  # expected net wall drift in levels
         risk = np.abs(e_P - e_AP) / levels.n_max * (len(levels.g_S) - 1)
-    return np.where(lm.mask_t, risk, 0.0)
+    return np.where(ts.mask_t, risk, 0.0)
 
 
-def _per_exposure(lm: LayerMap, prog: Programmed, sched: Schedule) -> dict[str, Any]:
-    """Half-select exposures per used cell (pulses on its lines after it was programmed) and the per-MTJ
-    switching probability of one exposure (the calibration's analytic table): at the schedule's largest
-    amplitude / k and averaged over its pulses, per direction."""
-    lay, cal, wv = lm.layout, prog.cal, lm.wv
-    shape = (lay.n_tiles, lay.tile_rows, lay.tile_cols)
-    n = half_select_counts(shape, sched.cell, wv.half_select)[lm.mask_t]
-    out: dict[str, Any] = {"exposures_per_cell": {"mean": float(n.mean()) if n.size else 0.0,
-                                                  "max": float(n.max()) if n.size else 0.0}}
-    if cal.p_hs_P is None or not sched.v_V.size:
-        return out
-    assert cal.p_hs_AP is not None  # the calibration sets both directions together
-    vh = np.abs(sched.v_V) / wv.half_select_divisor
-    idx = np.clip(np.round(vh / wv.v_resolution_V).astype(np.int64), 0, cal.v_hs_V.size - 1)
-    up = sched.rows["polarity"] > 0
-    top = int(idx.max())
-    out.update({"v_half_select_max_V": float(cal.v_hs_V[top]),
-                "to_P_at_max": float(cal.p_hs_P[top]), "to_AP_at_max": float(cal.p_hs_AP[top]),
-                "to_P_mean": float(cal.p_hs_P[idx[up]].mean()) if up.any() else 0.0,
-                "to_AP_mean": float(cal.p_hs_AP[idx[~up]].mean()) if (~up).any() else 0.0})
-    return out
-
-
-def _tile_costs(lm: LayerMap, sched: Schedule) -> dict[str, np.ndarray]:
-    """Per-tile (T,) write, half-select and read energy (J), pulses, devices and time (ns)."""
+def _tile_costs(lm: LayerMap, ts: TileSet, sched: Schedule) -> dict[str, np.ndarray]:
+    """Per-tile (n,) write, half-select and read energy (J), pulses, devices and time (ns) of ``ts``."""
     wv, lay = lm.wv, lm.layout
-    T, R, C = lay.n_tiles, lay.tile_rows, lay.tile_cols
-    g_used = np.where(lm.mask_t, lm.g_target_S.reshape(T, R, C), 0.0)
+    T, R, C = ts.n_tiles, lay.tile_rows, lay.tile_cols
+    g_used = np.where(ts.mask_t, ts.g_target_S(lm.levels).reshape(T, R, C), 0.0)
     vv = sched.v_V
     tr = sched.tile_of_row
     e_write = np.bincount(tr, pulse_energy_J(vv, sched.g_before_S, wv.width_ns), minlength=T)
@@ -293,63 +316,148 @@ def _tile_costs(lm: LayerMap, sched: Schedule) -> dict[str, np.ndarray]:
     e_read = (wv.v_read_V**2 * wv.t_read_ns * 1e-9) * (
         g_used.sum(axis=(1, 2)) + np.bincount(tr, sched.g_before_S, minlength=T))
     pulses = np.diff(sched.row_bounds)
-    devices = lm.mask_t.sum(axis=(1, 2))
+    devices = ts.mask_t.sum(axis=(1, 2))
     time_ns = pulses * (wv.width_ns + wv.t_settle_ns) + (devices + pulses) * wv.t_read_ns
     return {"e_write": e_write, "e_hs": e_hs, "e_read": e_read, "pulses": pulses, "devices": devices,
             "time_ns": time_ns}
 
 
-def _summary(lm: LayerMap, prog: Programmed, risk: np.ndarray, tiles: list[dict[str, Any]],
-             per_exposure: dict[str, Any]) -> dict[str, Any]:
-    res = prog.res
-    n_used = lm.used.size
+_HIST_EDGES = np.array([-np.inf, -1.5, -0.5, 0.5, 1.5, np.inf])
+
+
+@dataclass
+class SummaryParts:
+    """Sums, maxima and counts of one or more tile sets, from which :meth:`summary` forms the layer summary
+    (mean = sum / count, as ``np.mean`` computes it, so a chip of one batch gives the whole-layer figures)."""
+
+    devices: int = 0
+    pulses: int = 0
+    pulses_max: float = 0.0
+    failed: int = 0
+    err_sum: float = 0.0
+    err_max: float = 0.0
+    hist: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(5, np.int64))
+    inside: int = 0
+    risk_sum: float = 0.0
+    risk_max: float = 0.0
+    risk_over: int = 0
+    expo_sum: float = 0.0
+    expo_max: float = 0.0
+    hs_top: int = -1
+    hs_P: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.0])  # sum, count over set pulses
+    hs_AP: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.0])  # sum, count over reset pulses
+
+    def add(self, o: SummaryParts) -> None:
+        """Add another part (a later tile set)."""
+        self.devices += o.devices
+        self.pulses += o.pulses
+        self.failed += o.failed
+        self.inside += o.inside
+        self.risk_over += o.risk_over
+        self.hist += o.hist
+        for k in ("pulses_max", "err_max", "risk_max", "expo_max"):
+            setattr(self, k, max(getattr(self, k), getattr(o, k)))
+        for k in ("err_sum", "risk_sum", "expo_sum"):
+            setattr(self, k, getattr(self, k) + getattr(o, k))
+        self.hs_top = max(self.hs_top, o.hs_top)
+        for mine, theirs in ((self.hs_P, o.hs_P), (self.hs_AP, o.hs_AP)):
+            mine[0] += theirs[0]
+            mine[1] += theirs[1]
+
+    def per_exposure(self, cal: Calibration) -> dict[str, Any]:
+        n = max(self.devices, 1)
+        out: dict[str, Any] = {"exposures_per_cell": {"mean": self.expo_sum / n if self.devices else 0.0,
+                                                      "max": self.expo_max}}
+        if cal.p_hs_P is None or self.hs_top < 0:
+            return out
+        assert cal.p_hs_AP is not None  # the calibration sets both directions together
+        top = self.hs_top
+        out.update({"v_half_select_max_V": float(cal.v_hs_V[top]),
+                    "to_P_at_max": float(cal.p_hs_P[top]), "to_AP_at_max": float(cal.p_hs_AP[top]),
+                    "to_P_mean": self.hs_P[0] / self.hs_P[1] if self.hs_P[1] else 0.0,
+                    "to_AP_mean": self.hs_AP[0] / self.hs_AP[1] if self.hs_AP[1] else 0.0})
+        return out
+
+    def summary(self, lm: LayerMap, cal: Calibration, tiles: list[dict[str, Any]]) -> dict[str, Any]:
+        """The layer summary of report.json and /meta (``tiles``: every tile's report dict)."""
+        n_used, syn = self.devices, lm.n_inputs * lm.n_outputs
+        energy = sum(r["energy_total_J"] for r in tiles)
+        serial_s = sum(r["time_ns"] for r in tiles) * 1e-9
+        return {
+            "devices": int(n_used), "synapses": syn, "tiles": lm.layout.n_tiles,
+            "pulses": int(self.pulses), "pulses_per_device": self._stat(self.pulses, self.pulses_max),
+            "failed": int(self.failed), "failed_fraction": self.failed / n_used if n_used else 0.0,
+            "abs_error_levels": self._stat(self.err_sum, self.err_max),
+            "error_levels_histogram": {"edges": ["-inf", -1.5, -0.5, 0.5, 1.5, "inf"],
+                                       "counts": self.hist.tolist()},
+            "inside_band": int(self.inside),
+            "time_parallel_tiles_s": max(r["time_ns"] for r in tiles) * 1e-9,
+            "time_serial_tiles_s": serial_s,
+            "energy_total_J": energy,
+            "energy_per_synapse_J": energy / max(syn, 1),
+            "time_per_synapse_serial_s": serial_s / max(syn, 1),
+            "write_pulse": {"width_ns": lm.wv.width_ns, "v_max_V": lm.wv.v_max_V},
+            "disturb_risk": {"mean": float(self.risk_sum / max(n_used, 1)), "max": float(self.risk_max),
+                             "expected_disturbed_cells": float(self.risk_sum) if lm.levels.discrete else None,
+                             "cells_over_1e-3": int(self.risk_over),
+                             "unit": "probability" if lm.levels.discrete else "expected drift (levels)",
+                             "scheme": lm.wv.half_select, "per_exposure": self.per_exposure(cal)},
+        }
+
+    def _stat(self, total: float, top: float) -> dict[str, float]:
+        return {"mean": float(total) / self.devices if self.devices else 0.0, "max": float(top)}
+
+
+def _parts(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule, risk: np.ndarray) -> SummaryParts:
+    """The summary partials of one tile set."""
+    res, cal, wv = prog.res, prog.cal, lm.wv
     err = (res.g_S - prog.g_t) / lm.scale.level_step_S
-    hist_edges = np.array([-np.inf, -1.5, -0.5, 0.5, 1.5, np.inf])
+    npul = res.n_pulses.astype(float)
     flat = risk.ravel()
-    discrete = lm.levels.discrete
-    return {
-        "devices": int(n_used), "synapses": lm.n_inputs * lm.n_outputs, "tiles": lm.layout.n_tiles,
-        "pulses": int(res.n_pulses.sum()), "pulses_per_device": _stats(res.n_pulses.astype(float)),
-        "failed": int(res.failed.sum()), "failed_fraction": float(res.failed.mean()) if n_used else 0.0,
-        "abs_error_levels": _stats(np.abs(err)),
-        "error_levels_histogram": {"edges": ["-inf", -1.5, -0.5, 0.5, 1.5, "inf"],
-                                   "counts": np.histogram(err, hist_edges)[0].tolist()},
-        "inside_band": int(((res.g_S >= prog.lo_S) & (res.g_S <= prog.hi_S)).sum()),
-        "time_parallel_tiles_s": max(r["time_ns"] for r in tiles) * 1e-9,
-        "time_serial_tiles_s": sum(r["time_ns"] for r in tiles) * 1e-9,
-        "energy_total_J": sum(r["energy_total_J"] for r in tiles),
-        "energy_per_synapse_J": sum(r["energy_total_J"] for r in tiles) / max(lm.n_inputs * lm.n_outputs, 1),
-        "time_per_synapse_serial_s": sum(r["time_ns"] for r in tiles) * 1e-9 / max(lm.n_inputs * lm.n_outputs, 1),
-        "write_pulse": {"width_ns": lm.wv.width_ns, "v_max_V": lm.wv.v_max_V},
-        "disturb_risk": {"mean": float(flat.sum() / max(n_used, 1)), "max": float(flat.max()),
-                         "expected_disturbed_cells": float(flat.sum()) if discrete else None,
-                         "cells_over_1e-3": int((flat > 1e-3).sum()),
-                         "unit": "probability" if discrete else "expected drift (levels)",
-                         "scheme": lm.wv.half_select, "per_exposure": per_exposure},
-    }
+    lay = lm.layout
+    expo = half_select_counts((ts.n_tiles, lay.tile_rows, lay.tile_cols), sched.cell, wv.half_select)[ts.mask_t]
+    part = SummaryParts(
+        devices=int(ts.used.size), pulses=int(res.n_pulses.sum()), pulses_max=float(npul.max(initial=0.0)),
+        failed=int(res.failed.sum()), err_sum=float(np.add.reduce(np.abs(err))),
+        err_max=float(np.abs(err).max(initial=0.0)), hist=np.histogram(err, _HIST_EDGES)[0].astype(np.int64),
+        inside=int(((res.g_S >= prog.lo_S) & (res.g_S <= prog.hi_S)).sum()),
+        risk_sum=float(flat.sum()), risk_max=float(flat.max()), risk_over=int((flat > 1e-3).sum()),
+        expo_sum=float(np.add.reduce(expo)), expo_max=float(expo.max(initial=0.0)))
+    part.err_sum = float(np.add.reduce(np.abs(err)))
+    part.pulses_max = float(npul.max(initial=0.0))
+    if cal.p_hs_P is not None and sched.v_V.size:
+        assert cal.p_hs_AP is not None
+        vh = np.abs(sched.v_V) / wv.half_select_divisor
+        idx = np.clip(np.round(vh / wv.v_resolution_V).astype(np.int64), 0, cal.v_hs_V.size - 1)
+        up = sched.rows["polarity"] > 0
+        part.hs_top = int(idx.max())
+        part.hs_P = [float(np.add.reduce(cal.p_hs_P[idx[up]])), float(up.sum())]
+        part.hs_AP = [float(np.add.reduce(cal.p_hs_AP[idx[~up]])), float((~up).sum())]
+    part.devices = int(ts.used.size)
+    return part
 
 
-def layer_report(lm: LayerMap, prog: Programmed, sched: Schedule) -> Report:
-    """Step 4: disturb risk, per-tile time/energy/error report and the layer summary."""
-    risk = _disturb_risk(lm, prog, sched)
-    cost = _tile_costs(lm, sched)
+def tile_report(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule) -> Report:
+    """Step 4: disturb risk, per-tile time/energy/error report and the summary partials of ``ts``."""
+    risk = _disturb_risk(lm, ts, prog, sched)
+    cost = _tile_costs(lm, ts, sched)
     res = prog.res
     abs_err = np.abs((res.g_S - prog.g_t) / lm.scale.level_step_S)
     tiles = []
-    for t in range(lm.layout.n_tiles):
-        du = slice(sched.dev_bounds[t], sched.dev_bounds[t + 1])
-        rt = risk[t]
-        e = (float(cost["e_write"][t]), float(cost["e_hs"][t]), float(cost["e_read"][t]))
+    for k in range(ts.n_tiles):
+        du = slice(sched.dev_bounds[k], sched.dev_bounds[k + 1])
+        rt = risk[k]
+        e = (float(cost["e_write"][k]), float(cost["e_hs"][k]), float(cost["e_read"][k]))
         tiles.append({
-            "tile": t, "devices": int(cost["devices"][t]), "pulses": int(cost["pulses"][t]),
+            "tile": ts.t0 + k, "devices": int(cost["devices"][k]), "pulses": int(cost["pulses"][k]),
             "pulses_per_device": _stats(res.n_pulses[du].astype(float)),
-            "failed": int(res.failed[du].sum()), "time_ns": float(cost["time_ns"][t]),
+            "failed": int(res.failed[du].sum()), "time_ns": float(cost["time_ns"][k]),
             "energy_write_J": e[0], "energy_half_select_J": e[1], "energy_read_J": e[2], "energy_total_J": sum(e),
             "abs_error_levels": _stats(abs_err[du]),
-            "disturb_risk": {"mean": float(rt[lm.mask_t[t]].mean()), "max": float(rt.max()),
+            "disturb_risk": {"mean": float(rt[ts.mask_t[k]].mean()), "max": float(rt.max()),
                              "cells_over_1e-3": int((rt > 1e-3).sum())},
         })
-    return Report(risk, tiles, _summary(lm, prog, risk, tiles, _per_exposure(lm, prog, sched)))
+    return Report(risk, tiles, _parts(lm, ts, prog, sched, risk))
 
 
 def state_of_levels(levels: LevelTable, lv: np.ndarray) -> np.ndarray:
@@ -358,43 +466,45 @@ def state_of_levels(levels: LevelTable, lv: np.ndarray) -> np.ndarray:
     return s.astype(np.int16) if levels.discrete else s.astype(np.float64)
 
 
-def _cell_maps(lm: LayerMap, prog: Programmed) -> dict[str, np.ndarray]:
-    """(T * R * C,) simulated conductance, pulses, failed flags and verify bands of every cell."""
-    n = lm.layout.n_tiles * lm.layout.tile_rows * lm.layout.tile_cols
+def _cell_maps(lm: LayerMap, ts: TileSet, prog: Programmed) -> dict[str, np.ndarray]:
+    """(n * R * C,) simulated conductance, pulses, failed flags and verify bands of every cell of ``ts``."""
+    n = ts.n_tiles * lm.layout.tile_rows * lm.layout.tile_cols
     res = prog.res
     g = np.full(n, lm.levels.g_S[0])
-    g[lm.used] = res.g_S
+    g[ts.used] = res.g_S
     npul = np.zeros(n, np.uint16)
-    npul[lm.used] = res.n_pulses
+    npul[ts.used] = res.n_pulses
     fail = np.zeros(n, np.uint8)
-    fail[lm.used] = res.failed
-    tgt = lm.g_target_S
+    fail[ts.used] = res.failed
+    tgt = ts.g_target_S(lm.levels)
     return {"g_sim_S": g, "n_pulses": npul, "failed": fail, "g_target_S": tgt, "verify_lo_S": tgt - lm.tol_S,
             "verify_hi_S": tgt + lm.tol_S}
 
 
-def chip_tiles(lm: LayerMap, prog: Programmed, sched: Schedule, rep: Report) -> list[TileData]:
-    """One :class:`TileData` per tile (datasets and attributes of ``/tiles/<i>``)."""
+def chip_tiles(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule, rep: Report) -> list[TileData]:
+    """One :class:`TileData` per tile of ``ts`` (datasets and attributes of ``/tiles/<i>``)."""
     lay = lm.layout
     R, C = lay.tile_rows, lay.tile_cols
-    maps = _cell_maps(lm, prog)
-    sign_pattern = np.ones(lay.n_cols, np.int8) if lm.mapping == "unipolar" else np.tile(
-        np.array([1, -1], np.int8), lay.n_cols // 2)
+    maps = _cell_maps(lm, ts, prog)
     per_out = 1 if lm.mapping == "unipolar" else 2
     tiles: list[TileData] = []
-    for t in range(lay.n_tiles):
-        sl = slice(t * R * C, (t + 1) * R * C)
+    for k in range(ts.n_tiles):
+        t = ts.t0 + k
+        sl = slice(k * R * C, (k + 1) * R * C)
         cidx = lay.col_index(t)
         col_sign = np.zeros(C, np.int8)
-        col_sign[cidx >= 0] = sign_pattern[cidx[cidx >= 0]]
+        if lm.mapping == "unipolar":
+            col_sign[cidx >= 0] = 1
+        else:
+            col_sign[cidx >= 0] = np.where(cidx[cidx >= 0] % 2 == 0, 1, -1)
         (r0, c0), (ru, cu) = lay.origin(t), lay.used(t)
-        cell = {k: v[sl].reshape(R, C) for k, v in maps.items()}
+        cell = {key: v[sl].reshape(R, C) for key, v in maps.items()}
         tiles.append(TileData(
-            **cell, state=state_of_levels(lm.levels, lm.lv_t[t]), level=lm.lv_t[t].astype(np.int32),
-            mask=lm.mask_t[t].astype(np.uint8), row_index=lay.row_index(t),
+            **cell, state=state_of_levels(lm.levels, ts.lv_t[k]), level=ts.lv_t[k].astype(np.int32),
+            mask=ts.mask_t[k].astype(np.uint8), row_index=lay.row_index(t),
             col_index=np.where(cidx >= 0, cidx // per_out, -1).astype(np.int32), col_sign=col_sign,
-            disturb_risk=rep.risk[t], schedule=sched.rows[sched.row_bounds[t]:sched.row_bounds[t + 1]],
-            attrs={"layer_row0": r0, "layer_col0": c0, "rows_used": ru, "cols_used": cu, "report": rep.tiles[t]},
+            disturb_risk=rep.risk[k], schedule=sched.rows[sched.row_bounds[k]:sched.row_bounds[k + 1]],
+            attrs={"layer_row0": r0, "layer_col0": c0, "rows_used": ru, "cols_used": cu, "report": rep.tiles[k]},
         ))
     return tiles
 
@@ -417,10 +527,10 @@ def write_physics_record(dev: SynapseDevice) -> dict[str, Any]:
                     "Fokker-Planck probability of the device's own geometry and materials"}
 
 
-def chip_meta(lm: LayerMap, prog: Programmed, rep: Report, dev: SynapseDevice,
+def chip_meta(lm: LayerMap, cal: Calibration, summary: dict[str, Any], dev: SynapseDevice,
               seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """``/meta`` attributes and datasets of chip.h5."""
-    lay, cal, record = lm.layout, prog.cal, dev.record()
+    """``/meta`` attributes and datasets of chip.h5 (``summary``: :meth:`SummaryParts.summary`)."""
+    lay, record = lm.layout, dev.record()
     unipolar = lm.mapping == "unipolar"
     meta = {
         "synapse_device": record, "device_model": record["model"], "synapse": str(dev.spec),
@@ -440,7 +550,7 @@ def chip_meta(lm: LayerMap, prog: Programmed, rep: Report, dev: SynapseDevice,
         "reset": {"state": float(lm.levels.state[0]), "g_S": float(lm.levels.g_S[0]),
                   "note": "global reset to the lowest-conductance state before programming"},
         "write_physics": write_physics_record(dev),
-        "summary": rep.summary,
+        "summary": summary,
         "seed": seed,
     }
     arrays = {"g_levels_S": lm.levels.g_S, "level_state": lm.levels.state.astype(np.float64),
@@ -461,7 +571,7 @@ def choose_write_pulse(lm: LayerMap, dev: SynapseDevice, cfg: ExportConfig, back
     from .pulses import search_write_pulse  # lazy: startup
 
     tile = (min(lm.layout.tile_rows, lm.layout.n_rows), min(lm.layout.tile_cols, lm.layout.n_cols))
-    choice = search_write_pulse(dev, lm.levels, lm.wv, lm.lv_t.ravel()[lm.used], lm.tol_S, tile, seed=cfg.seed,
+    choice = search_write_pulse(dev, lm.levels, lm.wv, lm.used_levels(), lm.tol_S, tile, seed=cfg.seed,
                                 backend=backend)
     lm.wv = dataclasses.replace(lm.wv, width_ns=choice.width_ns, v_max_V=choice.v_max_V)
     return {"mode": "auto", "width_ns": choice.width_ns, "v_max_V": choice.v_max_V, **choice.record()}
@@ -537,35 +647,55 @@ def export_chip(w: np.ndarray, cfg: ExportConfig, out_dir: Path, *, source: dict
 def _export(w: np.ndarray, cfg: ExportConfig, out_dir: Path, source: dict[str, Any] | None, dev: SynapseDevice,
             levels: np.ndarray | None, overwrite: bool, notes: list[str] | None, backend: Any,
             sources: tuple[Path, ...]) -> ExportResult:
-    clock = [time.perf_counter()]
+    clock = _Clock()
     lm = map_layer(w, dev, cfg, levels)
     pulse = choose_write_pulse(lm, dev, cfg, backend)
-    clock.append(time.perf_counter())
-    prog = program_layer(lm, dev, cfg.seed, backend)
-    clock.append(time.perf_counter())
-    sched = build_schedule(lm, prog)
-    clock.append(time.perf_counter())
-    rep = layer_report(lm, prog, sched)
-    clock.append(time.perf_counter())
-    tiles = chip_tiles(lm, prog, sched, rep)
-    meta, meta_arrays = chip_meta(lm, prog, rep, dev, cfg.seed)
-    meta["source"] = source or {"kind": "array"}
-    meta["notes"] = list(notes or [])
-    meta["retention"] = retention_record(dev, cfg.deployment_s)
-    meta["retention_s"] = meta["retention"]["retention_s"]
-    meta["write_pulse"] = pulse
-    clock.append(time.perf_counter())
-    report = {"summary": rep.summary, "tiles": rep.tiles, "synapse": str(dev.spec), "levels_from": meta["levels_from"],
-              "mapping": cfg.mapping, "source": meta["source"], "notes": meta["notes"],
-              "retention": meta["retention"],
-              "warnings": retention_warnings(meta["retention"]) + _pulse_warnings(pulse),
-              "write_pulse": pulse}
-    staging.write_chip_dir(out_dir, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
-                            targets_uS=lm.levels.g_S[lm.lv] * 1e6, discrete=lm.levels.discrete,
-                            fusion=cfg.mapping == "unipolar", seed=cfg.seed, csv=cfg.csv, overwrite=overwrite,
-                            sources=sources)
-    clock.append(time.perf_counter())
-    names = ("map_tile", "program", "schedule", "report", "tiles", "write_files")
-    timings = {k: b - a for k, a, b in zip(names, clock[:-1], clock[1:])}
-    timings["total"] = clock[-1] - clock[0]
-    return ExportResult(out_dir, report, timings)
+    rng = np.random.default_rng(cfg.seed)
+    cal = calibrate(dev, lm.levels, lm.wv, rng, backend)
+    clock.lap("map_tile")
+    parts, tile_reports = SummaryParts(), []
+    with staging.open_chip_dir(out_dir, discrete=lm.levels.discrete, seed=cfg.seed, csv=cfg.csv,
+                               overwrite=overwrite, fusion=cfg.mapping == "unipolar", sources=sources) as cw:
+        for b, (t0, t1) in enumerate(lm.batches()):
+            ts = lm.tiles(t0, t1)
+            prog = program_tiles(lm, ts, dev, cal, batch_rng(cfg.seed, b, rng), backend)
+            clock.lap("program")
+            sched = build_schedule(lm, ts, prog)
+            clock.lap("schedule")
+            rep = tile_report(lm, ts, prog, sched)
+            parts.add(rep.partial)
+            tile_reports += rep.tiles
+            tiles = chip_tiles(lm, ts, prog, sched, rep)
+            clock.lap("report")
+            cw.add_tiles(tiles)
+            del ts, prog, sched, rep, tiles
+            clock.lap("write_files")
+        summary = parts.summary(lm, cal, tile_reports)
+        meta, meta_arrays = chip_meta(lm, cal, summary, dev, cfg.seed)
+        meta.update(source=source or {"kind": "array"}, notes=list(notes or []),
+                    retention=retention_record(dev, cfg.deployment_s), write_pulse=pulse)
+        meta["retention_s"] = meta["retention"]["retention_s"]
+        report = {"summary": summary, "tiles": tile_reports, "synapse": str(dev.spec),
+                  "levels_from": meta["levels_from"], "mapping": cfg.mapping, "source": meta["source"],
+                  "notes": meta["notes"], "retention": meta["retention"],
+                  "warnings": retention_warnings(meta["retention"]) + _pulse_warnings(pulse), "write_pulse": pulse}
+        cw.finish(meta, meta_arrays, report, (lm.lv, lm.levels.g_S))
+    clock.lap("write_files")
+    return ExportResult(out_dir, report, clock.timings())
+
+
+class _Clock:
+    """Wall time per named phase, summed over the tile batches (s)."""
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+        self.t0 = self.t
+        self.spent: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.spent[name] = self.spent.get(name, 0.0) + now - self.t
+        self.t = now
+
+    def timings(self) -> dict[str, float]:
+        return {**self.spent, "total": self.t - self.t0}

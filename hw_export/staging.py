@@ -29,13 +29,15 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import chipfile, interrupts
+from . import interrupts
 from .chipfile import TileData, chip_dir_problem
+from .chipwriter import ChipWriter
 from .interrupts import check_interrupted, interrupt_guard  # noqa: F401  (re-exported)
 
 TMP_PREFIX = ".spinsyn-export-"
@@ -226,28 +228,38 @@ class Staging:
 
 
 def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray],
-                   tiles: list[TileData], report: dict[str, Any], targets_uS: np.ndarray | None,
-                   discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False,
-                   schedule_compression: int = 1, jobs: int = 2, fusion: bool = False,
-                   sources: tuple[Path, ...] = ()) -> Path:
-    """Write the whole chip directory atomically (``spinsyn.hw_export.staging``: a marked temporary folder,
-    renamed onto ``out_dir`` when complete; removed on error, SIGINT or SIGTERM).
+                   tiles: list[TileData], report: dict[str, Any], matrix: tuple[np.ndarray, np.ndarray] | None,
+                   discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False, jobs: int = 2,
+                   fusion: bool = False, sources: tuple[Path, ...] = ()) -> Path:
+    """Write a whole chip directory at once (all ``tiles`` given) atomically: :func:`open_chip_dir` with one
+    batch. ``matrix`` = (level per device (I, M), level conductances (L,) S) gives the layer's target matrix CSV
+    (and aihwkit's Fusion CSV when ``fusion``, i.e. one device per weight). Returns ``out_dir``."""
+    with open_chip_dir(out_dir, discrete=discrete, seed=seed, csv=csv, overwrite=overwrite, jobs=jobs,
+                       fusion=fusion, sources=sources) as cw:
+        cw.add_tiles(tiles)
+        cw.finish(meta, meta_arrays, report, matrix)
+    return Path(out_dir)
 
-    ``targets_uS`` (I, M) is the layer's target conductance matrix in uS (also written in aihwkit's Fusion
-    CSV layout when ``fusion`` is True, i.e. one device per weight). ``overwrite`` replaces an existing chip
-    folder (never anything else); ``sources``: paths the export read, which ``out_dir`` must neither be nor
-    hold. Returns ``out_dir``.
-    """
+
+@contextlib.contextmanager
+def open_chip_dir(out_dir: Path, *, discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False,
+                  jobs: int = 2, fusion: bool = False, sources: tuple[Path, ...] = ()) -> Iterator[ChipWriter]:
+    """A :class:`~spinsyn.hw_export.chipwriter.ChipWriter` writing into a marked temporary folder beside
+    ``out_dir`` (``add_tiles`` batch by batch, then ``finish``); when the body returns, the folder is renamed onto
+    ``out_dir`` (an existing chip folder replaced only with ``overwrite``); on an error, SIGINT or SIGTERM it is
+    removed and ``out_dir`` is untouched. ``sources``: paths the export read, which ``out_dir`` must neither be
+    nor hold. A refused write (EFBIG, ENOSPC) is one OSError naming the chip's file."""
     out_dir = Path(out_dir)
     with interrupt_guard(), Staging(out_dir, overwrite, sources) as st:
         try:
-            chipfile._write_payload(st.payload, meta=meta, meta_arrays=meta_arrays, tiles=tiles, report=report,
-                           targets_uS=targets_uS, discrete=discrete, seed=seed, csv=csv,
-                           schedule_compression=schedule_compression, jobs=jobs, fusion=fusion)
-        except OSError as exc:  # a refused write (EFBIG, ENOSPC) names the chip's file, not the staging copy
+            cw = ChipWriter(st.payload, discrete=discrete, seed=seed, csv=csv, fusion=fusion, jobs=jobs)
+            try:
+                yield cw
+            finally:
+                cw.close()
+        except OSError as exc:  # a refused write names the chip's file, not the staging copy
             raise _named_in_out(exc, st.payload, out_dir) from None
         st.commit()
-    return out_dir
 
 
 def _named_in_out(exc: OSError, payload: Path, out_dir: Path) -> OSError:

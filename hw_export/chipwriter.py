@@ -1,0 +1,341 @@
+"""Writing a chip folder's files tile by tile (:class:`ChipWriter`), so an export's memory does not grow with the
+chip: chip.h5 is written to disk as tiles arrive, each tile's datasets compressed in worker threads into whole-tile
+chunks (``write_direct_chunk``; zlib releases the GIL), its CSV views formatted, hashed, written and fsynced in the
+workers while the next tile batch is programmed; the layer-wide CSVs are formatted in row blocks. The folder layout
+and every file's content are those of ``chipfile`` (see its docstring); ``staging`` wraps this in a marked
+temporary folder renamed onto the chip folder when complete.
+
+Compression (measured on a 1 M-synapse chip, docs/hw_export.md): per-tile maps ``(R, C)`` in one chunk each with
+byte shuffle + deflate level :data:`MAP_LEVEL`; schedules in chunks of :data:`SCHEDULE_CHUNK` rows with deflate
+level 1 (the rows are already dense).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from spinsyn.fileio import named_os_error, to_json, units_from_name
+from spinsyn.lazyimport import import_uninterrupted
+
+from .chipfile import (
+    CHIP_FORMAT,
+    CHIP_VERSION,
+    FUSION_NAME,
+    H5_NAME,
+    MANIFEST_NAME,
+    MATRIX_NAME,
+    REPORT_FORMAT,
+    REPORT_NAME,
+    SCHEDULE_CSV_HEADER,
+    TARGET_CSV_HEADER,
+    TILE_DATASETS,
+    TileData,
+    _fusion_header,
+    device_source,
+    manifest_doc,
+    schedule_columns,
+    target_columns,
+)
+from .interrupts import check_interrupted
+
+#: schedule rows per HDF5 chunk (2 MB), deflate level 1
+SCHEDULE_CHUNK = 1 << 16
+#: deflate level of the per-tile (R, C) maps (after byte shuffle)
+MAP_LEVEL = 1
+#: values per block of the layer-wide CSVs
+MATRIX_BLOCK = 1 << 20
+
+_SCHEDULE_UNITS = to_json({"row": "1", "col": "1", "step": "1", "v_V": "V", "width_ns": "ns", "polarity": "1",
+                           "verify_lo_S": "S", "verify_hi_S": "S"})
+
+
+def _shuffled(arr: np.ndarray) -> bytes:
+    """HDF5's byte-shuffle filter applied to ``arr`` (byte j of every element, then byte j + 1, ...)."""
+    a = np.ascontiguousarray(arr)
+    return a.view(np.uint8).reshape(a.size, a.dtype.itemsize).T.tobytes()
+
+
+def _schedule_chunks(arr: np.ndarray, level: int) -> list[bytes]:
+    """zlib-compressed fixed-size chunks of ``arr`` (last chunk zero-padded), as HDF5's deflate filter stores them."""
+    c = min(arr.size, SCHEDULE_CHUNK)
+    out = []
+    for a in range(0, arr.size, c):
+        part = arr[a:a + c]
+        if part.size < c:
+            pad = np.zeros(c, dtype=arr.dtype)
+            pad[: part.size] = part
+            part = pad
+        out.append(zlib.compress(part.tobytes(), level))
+    return out
+
+
+def _tile_payload(td: TileData, level: int) -> dict[str, Any]:
+    """The compressed chunks of one tile: ``name -> bytes`` for (R, C) maps, list of bytes for the schedule."""
+    out: dict[str, Any] = {}
+    for name in TILE_DATASETS:
+        arr = getattr(td, name)
+        if name == "schedule":
+            out[name] = _schedule_chunks(arr, 1) if arr.size else None
+        elif arr.ndim == 2:
+            out[name] = zlib.compress(_shuffled(arr), level)
+    return out
+
+
+def h5_os_error(exc: BaseException, path: Path) -> OSError:
+    """An HDF5 write failure as one OSError naming ``path``: the system's error (EFBIG, ENOSPC) when HDF5's message
+    carries its number, else EIO with HDF5's first line."""
+    m = re.search(r"errno = (\d+)", str(exc))
+    if m:
+        code = int(m.group(1))
+        return OSError(code, os.strerror(code), str(path))
+    first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    return OSError(5, f"HDF5 write failed ({first})", str(path))
+
+
+class _Hashed:
+    """A new file written in pieces, hashed (sha256) as it is written; an OSError names ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sha = hashlib.sha256()
+        try:
+            self.fh = open(path, "wb")
+        except OSError as exc:
+            raise named_os_error(exc, path) from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.fh.write(data)
+        except OSError as exc:
+            raise named_os_error(exc, self.path) from None
+        self.sha.update(data)
+
+    def close(self) -> str:
+        try:
+            self.fh.close()
+        except OSError as exc:
+            raise named_os_error(exc, self.path) from None
+        return self.sha.hexdigest()
+
+
+def write_file(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new file; returns its sha256."""
+    f = _Hashed(path)
+    try:
+        f.write(data)
+    finally:
+        digest = f.close()
+    return digest
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _tile_csvs(tmp: Path, i: int, td: TileData, discrete: bool) -> dict[str, str]:
+    """Format, write and hash the two CSV views of tile ``i``; returns {relative path: sha256}."""
+    from .csvfast import format_csv  # lazy: startup
+
+    cols, dec = target_columns(td)
+    if discrete != (dec[6] == 0):
+        dec[6] = 0 if discrete else 6
+    out = {}
+    for rel, body in ((f"csv/tile_{i}_targets.csv", lambda: format_csv(TARGET_CSV_HEADER, cols, dec)),
+                      (f"csv/tile_{i}_schedule.csv",
+                       lambda: format_csv(SCHEDULE_CSV_HEADER, *schedule_columns(td.schedule)))):
+        out[rel] = write_file(tmp / rel, body())
+    return out
+
+
+class ChipWriter:
+    """The files of a chip folder written into ``tmp`` tile by tile: :meth:`add_tiles` for each batch of tiles in
+    order, then :meth:`finish` with /meta, the report and the layer's level matrix; :meth:`close` always (it stops
+    the workers and closes chip.h5). ``jobs`` worker threads compress and write the CSVs; one more fsyncs."""
+
+    def __init__(self, tmp: Path, *, discrete: bool, seed: int | None, csv: bool, fusion: bool, jobs: int = 2,
+                 map_level: int = MAP_LEVEL) -> None:
+        from spinsyn.fileio import h5_write_meta  # lazy: startup
+
+        h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
+        self.tmp, self.discrete, self.seed, self.csv, self.fusion = tmp, discrete, seed, csv, fusion
+        self.map_level = map_level
+        self.pool = ThreadPoolExecutor(max(1, jobs))
+        self.syncer = ThreadPoolExecutor(1)
+        self.synced: list[Future[None]] = []
+        self.pending: list[Future[dict[str, str]]] = []
+        self.digests: dict[str, str] = {}
+        self.files = [H5_NAME, REPORT_NAME]
+        self.h5_path = tmp / H5_NAME
+        self.n_tiles = 0
+        try:
+            self.h5 = h5py.File(self.h5_path, "w")
+            h5_write_meta(self.h5, fmt=CHIP_FORMAT, version=CHIP_VERSION, seed=seed)
+            self.tiles_group = self.h5.create_group("tiles")
+        except Exception as exc:
+            raise h5_os_error(exc, self.h5_path) from None
+        if csv:
+            (tmp / "csv").mkdir()
+
+    def add_tiles(self, tiles: list[TileData]) -> None:
+        """Write the next tiles (numbered on from the last call) to chip.h5 and their CSVs (in the workers)."""
+        payloads = [self.pool.submit(_tile_payload, td, self.map_level) for td in tiles]
+        csv_jobs = []
+        for k, td in enumerate(tiles):
+            i = self.n_tiles + k
+            if self.csv:
+                csv_jobs.append(self.pool.submit(_tile_csvs, self.tmp, i, td, self.discrete))
+                self.files += [f"csv/tile_{i}_targets.csv", f"csv/tile_{i}_schedule.csv"]
+        for k, (td, fut) in enumerate(zip(tiles, payloads)):
+            self._h5_tile(str(self.n_tiles + k), td, fut.result())
+            check_interrupted()  # a signal swallowed by a finaliser stops the export here (safe points)
+        self.n_tiles += len(tiles)
+        self._collect(self.pending)  # the previous batch's CSVs: at most two batches in flight
+        self.pending = csv_jobs
+        try:
+            self.h5.flush()
+        except Exception as exc:
+            raise h5_os_error(exc, self.h5_path) from None
+        self.synced.append(self.syncer.submit(fsync_file, self.h5_path))
+
+    def _collect(self, jobs: list[Future[dict[str, str]]]) -> None:
+        for job in jobs:
+            done = job.result()
+            self.digests.update(done)
+            self.synced += [self.syncer.submit(fsync_file, self.tmp / rel) for rel in done]
+        check_interrupted()
+
+    def _h5_tile(self, name: str, td: TileData, chunks: dict[str, Any]) -> None:
+        try:
+            grp = self.tiles_group.create_group(name)
+            for k, v in td.attrs.items():
+                grp.attrs[k] = to_json(v)
+            for ds_name in TILE_DATASETS:
+                self._h5_dataset(grp, ds_name, getattr(td, ds_name), chunks.get(ds_name))
+        except OSError as exc:
+            raise h5_os_error(exc, self.h5_path) from None
+
+    def _h5_dataset(self, grp: Any, name: str, arr: np.ndarray, chunk: Any) -> None:
+        if name == "schedule":
+            if chunk:
+                ds = grp.create_dataset(name, shape=arr.shape, dtype=arr.dtype, compression="gzip",
+                                        compression_opts=1, chunks=(min(arr.size, SCHEDULE_CHUNK),))
+                for j, data in enumerate(chunk):
+                    ds.id.write_direct_chunk((j * SCHEDULE_CHUNK,), data)
+            else:
+                ds = grp.create_dataset(name, data=arr)
+            ds.attrs["units"] = "see columns"
+            ds.attrs["column_units"] = _SCHEDULE_UNITS
+            return
+        if chunk is None:  # 1-D index vectors: small, contiguous
+            ds = grp.create_dataset(name, data=arr)
+        else:
+            ds = grp.create_dataset(name, shape=arr.shape, dtype=arr.dtype, chunks=arr.shape, compression="gzip",
+                                    compression_opts=self.map_level, shuffle=True)
+            ds.id.write_direct_chunk((0, 0), chunk)
+        ds.attrs["units"] = "1" if name == "state" else units_from_name(name)
+
+    def finish(self, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], report: dict[str, Any],
+               matrix: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """/meta, the layer CSVs (``matrix`` = (level per device (I, M), level conductances (L,) S)), report.json,
+        fsync of everything, and the manifest last."""
+        from spinsyn.fileio import h5_dataset, provenance  # lazy: startup
+
+        try:
+            g = self.h5.create_group("meta")
+            for k, v in meta.items():
+                g.attrs[k] = to_json(v)
+            for k, arr in meta_arrays.items():
+                h5_dataset(g, k, arr)
+            self.h5.close()
+        except Exception as exc:
+            raise h5_os_error(exc, self.h5_path) from None
+        h5_digest = self.pool.submit(_sha256_file, self.h5_path)
+        self._collect(self.pending)
+        self.pending = []
+        if matrix is not None:
+            self._write_matrices(*matrix)
+        rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(self.seed), **report}
+        self.digests[REPORT_NAME] = write_file(self.tmp / REPORT_NAME, (to_json(rep) + "\n").encode("utf-8"))
+        self.digests[H5_NAME] = h5_digest.result()
+        for rel in (H5_NAME, REPORT_NAME, *(f for f in (MATRIX_NAME, FUSION_NAME) if f in self.files)):
+            self.synced.append(self.syncer.submit(fsync_file, self.tmp / rel))
+        for job in self.synced:
+            job.result()
+        check_interrupted()
+        man = manifest_doc(self.tmp, self.files, self.seed, self.digests, device_source(meta.get("synapse_device")))
+        write_file(self.tmp / MANIFEST_NAME, (to_json(man) + "\n").encode("utf-8"))
+        fsync_file(self.tmp / MANIFEST_NAME)
+        if self.csv:
+            fsync_dir(self.tmp / "csv")
+        fsync_dir(self.tmp)
+        os.chmod(self.tmp, 0o755)
+
+    def _write_matrices(self, lv: np.ndarray, g_levels_S: np.ndarray) -> None:
+        """layer_targets_uS.csv (device rows x columns, no header) and, when ``fusion``, aihwkit_fusion.csv (one
+        line, outputs-major), formatted in blocks of :data:`MATRIX_BLOCK` values."""
+        from .csvfast import format_rows  # lazy: startup
+
+        n_in, n_out = lv.shape
+        f = _Hashed(self.tmp / MATRIX_NAME)
+        step = max(1, MATRIX_BLOCK // n_out)
+        for a in range(0, n_in, step):
+            m = g_levels_S[lv[a:a + step]] * 1e6
+            f.write(format_rows(list(m.T), [6] * n_out))
+        self.digests[MATRIX_NAME] = f.close()
+        self.files.append(MATRIX_NAME)
+        if not self.fusion:
+            return
+        f = _Hashed(self.tmp / FUSION_NAME)
+        f.write(_fusion_header(n_in, n_out))
+        step = max(1, MATRIX_BLOCK // n_in)
+        for a in range(0, n_out, step):
+            flat = np.ascontiguousarray(g_levels_S[lv[:, a:a + step]].T).ravel() * 1e6
+            body = format_rows([flat], [6]).replace(b"\n", b",")
+            f.write(body if a + step < n_out else body[:-1] + b"\n")
+        self.digests[FUSION_NAME] = f.close()
+        self.files.append(FUSION_NAME)
+
+    def close(self) -> None:
+        """Stop the workers (queued work cancelled) and close chip.h5 if still open; errors here are ignored (the
+        staging folder is removed after a failure)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.syncer.shutdown(wait=True, cancel_futures=True)
+        try:
+            if self.h5.id.valid:
+                self.h5.close()
+        except Exception:  # noqa: BLE001 - a failed HDF5 file is being discarded
+            pass
+
+
+def _sha256_file(path: Path) -> str:
+    from spinsyn.fileio import sha256_file  # lazy: startup
+
+    return sha256_file(path)
+
+
+def write_tiles(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
+                report: dict[str, Any], matrix: tuple[np.ndarray, np.ndarray] | None, discrete: bool,
+                seed: int | None, csv: bool, jobs: int, fusion: bool) -> None:
+    """Every file of a chip folder into ``tmp`` at once (all tiles given together)."""
+    w = ChipWriter(tmp, discrete=discrete, seed=seed, csv=csv, fusion=fusion, jobs=jobs)
+    try:
+        w.add_tiles(tiles)
+        w.finish(meta, meta_arrays, report, matrix)
+    finally:
+        w.close()
