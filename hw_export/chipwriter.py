@@ -5,9 +5,10 @@ workers while the next tile batch is programmed; the layer-wide CSVs are formatt
 and every file's content are those of ``chipfile`` (see its docstring); ``staging`` wraps this in a marked
 temporary folder renamed onto the chip folder when complete.
 
-Compression (measured on a 1 M-synapse chip, docs/hw_export.md): per-tile maps ``(R, C)`` in one chunk each with
-byte shuffle + deflate level :data:`MAP_LEVEL`; schedules in chunks of :data:`SCHEDULE_CHUNK` rows with deflate
-level 1 (the rows are already dense).
+Compression (measured on 16 tiles of 128 x 128 compound:8 cells, docs/hw_export.md): per-tile maps ``(R, C)`` in one
+chunk each with deflate level :data:`MAP_LEVEL` (byte shuffle first for integer maps only: it makes the float maps
+of a few distinct conductances 3x larger and 3x slower to compress); schedules in chunks of :data:`SCHEDULE_CHUNK`
+rows with deflate level 1 (shuffling their 31-byte rows doubles the size).
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def _shuffled(arr: np.ndarray) -> bytes:
     return a.view(np.uint8).reshape(a.size, a.dtype.itemsize).T.tobytes()
 
 
+def _shuffle(arr: np.ndarray) -> bool:
+    """Byte shuffle before deflate for integer maps only: float maps of a few distinct conductances compress 3x
+    smaller and 3x faster without it (measured, docs/hw_export.md)."""
+    return arr.dtype.kind in "iu" and arr.dtype.itemsize > 1
+
+
 def _schedule_chunks(arr: np.ndarray, level: int) -> list[bytes]:
     """zlib-compressed fixed-size chunks of ``arr`` (last chunk zero-padded), as HDF5's deflate filter stores them."""
     c = min(arr.size, SCHEDULE_CHUNK)
@@ -84,7 +91,7 @@ def _tile_payload(td: TileData, level: int) -> dict[str, Any]:
         if name == "schedule":
             out[name] = _schedule_chunks(arr, 1) if arr.size else None
         elif arr.ndim == 2:
-            out[name] = zlib.compress(_shuffled(arr), level)
+            out[name] = zlib.compress(_shuffled(arr) if _shuffle(arr) else arr.tobytes(), level)
     return out
 
 
@@ -163,6 +170,44 @@ def _tile_csvs(tmp: Path, i: int, td: TileData, discrete: bool) -> dict[str, str
     return out
 
 
+class _LowLevel:
+    """HDF5's low-level calls for the many small objects of a chip (h5py's high-level ``attrs[...] =`` and
+    ``create_dataset`` cost ~0.5 ms each; a tile has 14 datasets and 20 attributes): the same attribute types
+    (variable-length UTF-8 strings, scalar) and dataset layouts (chunked, filters shuffle + deflate)."""
+
+    def __init__(self, h5py: Any) -> None:
+        self.h5py = h5py
+        self.str_dtype = h5py.string_dtype("utf-8")
+        self.str_type = h5py.h5t.py_create(self.str_dtype, logical=True)
+        self.scalar = h5py.h5s.create(h5py.h5s.SCALAR)
+        self.dcpl: dict[tuple[Any, ...], Any] = {}
+
+    def attr(self, oid: Any, name: str, value: str) -> None:
+        a = self.h5py.h5a.create(oid, name.encode(), self.str_type, self.scalar)
+        a.write(np.array(value, dtype=self.str_dtype))
+
+    def dataset(self, gid: Any, name: str, arr: np.ndarray, chunks: tuple[int, ...] | None = None, level: int = 0,
+                shuffle: bool = False) -> Any:
+        """A new dataset shaped and typed like ``arr``: chunked with deflate ``level`` (written by the caller with
+        ``write_direct_chunk``), or contiguous with ``arr`` written (``chunks`` None)."""
+        h5 = self.h5py
+        space = h5.h5s.create_simple(arr.shape)
+        tid = h5.h5t.py_create(arr.dtype)
+        if chunks is None:
+            d = h5.h5d.create(gid, name.encode(), tid, space)
+            d.write(h5.h5s.ALL, h5.h5s.ALL, np.ascontiguousarray(arr))
+            return d
+        key = (chunks, level, shuffle)
+        if key not in self.dcpl:
+            dcpl = h5.h5p.create(h5.h5p.DATASET_CREATE)
+            dcpl.set_chunk(chunks)
+            if shuffle:
+                dcpl.set_shuffle()
+            dcpl.set_deflate(level)
+            self.dcpl[key] = dcpl
+        return h5.h5d.create(gid, name.encode(), tid, space, dcpl=self.dcpl[key])
+
+
 class ChipWriter:
     """The files of a chip folder written into ``tmp`` tile by tile: :meth:`add_tiles` for each batch of tiles in
     order, then :meth:`finish` with /meta, the report and the layer's level matrix; :meth:`close` always (it stops
@@ -183,6 +228,7 @@ class ChipWriter:
         self.files = [H5_NAME, REPORT_NAME]
         self.h5_path = tmp / H5_NAME
         self.n_tiles = 0
+        self.ll = _LowLevel(h5py)
         try:
             self.h5 = h5py.File(self.h5_path, "w")
             h5_write_meta(self.h5, fmt=CHIP_FORMAT, version=CHIP_VERSION, seed=seed)
@@ -224,31 +270,30 @@ class ChipWriter:
         try:
             grp = self.tiles_group.create_group(name)
             for k, v in td.attrs.items():
-                grp.attrs[k] = to_json(v)
+                self.ll.attr(grp.id, k, to_json(v))
             for ds_name in TILE_DATASETS:
                 self._h5_dataset(grp, ds_name, getattr(td, ds_name), chunks.get(ds_name))
         except OSError as exc:
             raise h5_os_error(exc, self.h5_path) from None
 
     def _h5_dataset(self, grp: Any, name: str, arr: np.ndarray, chunk: Any) -> None:
+        ll = self.ll
         if name == "schedule":
             if chunk:
-                ds = grp.create_dataset(name, shape=arr.shape, dtype=arr.dtype, compression="gzip",
-                                        compression_opts=1, chunks=(min(arr.size, SCHEDULE_CHUNK),))
+                d = ll.dataset(grp.id, name, arr, (min(arr.size, SCHEDULE_CHUNK),), 1, shuffle=False)
                 for j, data in enumerate(chunk):
-                    ds.id.write_direct_chunk((j * SCHEDULE_CHUNK,), data)
+                    d.write_direct_chunk((j * SCHEDULE_CHUNK,), data)
             else:
-                ds = grp.create_dataset(name, data=arr)
-            ds.attrs["units"] = "see columns"
-            ds.attrs["column_units"] = _SCHEDULE_UNITS
+                d = grp.create_dataset(name, data=arr).id
+            ll.attr(d, "units", "see columns")
+            ll.attr(d, "column_units", _SCHEDULE_UNITS)
             return
         if chunk is None:  # 1-D index vectors: small, contiguous
-            ds = grp.create_dataset(name, data=arr)
+            d = ll.dataset(grp.id, name, arr)
         else:
-            ds = grp.create_dataset(name, shape=arr.shape, dtype=arr.dtype, chunks=arr.shape, compression="gzip",
-                                    compression_opts=self.map_level, shuffle=True)
-            ds.id.write_direct_chunk((0, 0), chunk)
-        ds.attrs["units"] = "1" if name == "state" else units_from_name(name)
+            d = ll.dataset(grp.id, name, arr, arr.shape, self.map_level, shuffle=_shuffle(arr))
+            d.write_direct_chunk((0,) * arr.ndim, chunk)
+        ll.attr(d, "units", "1" if name == "state" else units_from_name(name))
 
     def finish(self, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], report: dict[str, Any],
                matrix: tuple[np.ndarray, np.ndarray] | None) -> None:

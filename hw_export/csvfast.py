@@ -10,28 +10,43 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+#: "00", "01", ..., "99": two digits per division in :func:`_format`
+_PAIRS = np.frombuffer(b"".join(f"{i:02d}".encode() for i in range(100)), dtype=np.uint8).copy()
+
 
 @numba.njit(cache=True, nogil=True)
-def _format(vals: np.ndarray, decimals: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def _format(vals: np.ndarray, decimals: np.ndarray, pairs: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n, k = vals.shape
     buf = np.empty(n * k * 24 + n + 16, dtype=np.uint8)
     tmp = np.empty(24, dtype=np.uint8)
     pos = 0
     for i in range(n):
         for j in range(k):
-            v = vals[i, j]
-            if v < 0:
+            s = vals[i, j]
+            if s < 0:
                 buf[pos] = 45  # '-'
                 pos += 1
-                v = -v
+                s = -s
+            v = np.uint64(s)
             d = decimals[j]
             m = 0
-            while True:  # digits, least significant first
-                tmp[m] = 48 + v % 10
-                v //= 10
+            while v >= 100:  # digits least significant first, two per (unsigned) division
+                q = v // np.uint64(100)
+                r = v - q * np.uint64(100)
+                tmp[m] = pairs[2 * r + 1]
+                tmp[m + 1] = pairs[2 * r]
+                m += 2
+                v = q
+            if v >= 10:
+                tmp[m] = pairs[2 * v + 1]
+                tmp[m + 1] = pairs[2 * v]
+                m += 2
+            else:
+                tmp[m] = 48 + v
                 m += 1
-                if v == 0 and m > d:
-                    break
+            while m <= d:  # leading zeros: a digit before the decimal point
+                tmp[m] = 48
+                m += 1
             for q in range(m - 1, -1, -1):
                 buf[pos] = tmp[q]
                 pos += 1
@@ -59,4 +74,4 @@ def format_rows(columns: list[np.ndarray], decimals: list[int]) -> bytes:
     for j, (col, d) in enumerate(zip(columns, decimals)):
         col = np.asarray(col)
         vals[:, j] = col if d == 0 and col.dtype.kind in "iub" else np.rint(col.astype(np.float64) * 10.0**d)
-    return _format(vals, np.asarray(decimals, dtype=np.int64)).tobytes() if n else b""
+    return _format(vals, np.asarray(decimals, dtype=np.int64), _PAIRS).tobytes() if n else b""

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -656,20 +658,12 @@ def _export(w: np.ndarray, cfg: ExportConfig, out_dir: Path, source: dict[str, A
     parts, tile_reports = SummaryParts(), []
     with staging.open_chip_dir(out_dir, discrete=lm.levels.discrete, seed=cfg.seed, csv=cfg.csv,
                                overwrite=overwrite, fusion=cfg.mapping == "unipolar", sources=sources) as cw:
-        for b, (t0, t1) in enumerate(lm.batches()):
-            ts = lm.tiles(t0, t1)
-            prog = program_tiles(lm, ts, dev, cal, batch_rng(cfg.seed, b, rng), backend)
-            clock.lap("program")
-            sched = build_schedule(lm, ts, prog)
-            clock.lap("schedule")
-            rep = tile_report(lm, ts, prog, sched)
+        for rep, tiles in _ahead(_programmed_batches(lm, dev, cal, rng, cfg.seed, backend, clock)):
             parts.add(rep.partial)
             tile_reports += rep.tiles
-            tiles = chip_tiles(lm, ts, prog, sched, rep)
-            clock.lap("report")
             cw.add_tiles(tiles)
-            del ts, prog, sched, rep, tiles
-            clock.lap("write_files")
+            del rep, tiles
+        clock.lap("write_files")
         summary = parts.summary(lm, cal, tile_reports)
         meta, meta_arrays = chip_meta(lm, cal, summary, dev, cfg.seed)
         meta.update(source=source or {"kind": "array"}, notes=list(notes or []),
@@ -692,6 +686,10 @@ class _Clock:
         self.t0 = self.t
         self.spent: dict[str, float] = {}
 
+    def add(self, **seconds: float) -> None:
+        for k, v in seconds.items():
+            self.spent[k] = self.spent.get(k, 0.0) + v
+
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.spent[name] = self.spent.get(name, 0.0) + now - self.t
@@ -699,3 +697,30 @@ class _Clock:
 
     def timings(self) -> dict[str, float]:
         return {**self.spent, "total": self.t - self.t0}
+
+
+def _programmed_batches(lm: LayerMap, dev: SynapseDevice, cal: Calibration, rng: np.random.Generator, seed: int,
+                        backend: Any, clock: _Clock) -> Iterator[tuple[Report, list[TileData]]]:
+    """Program, schedule and report the tile batches in order: (report, tile data) per batch. ``clock`` collects
+    the program / schedule / report time (a thread of its own: these overlap the writing)."""
+    for b, (t0, t1) in enumerate(lm.batches()):
+        t = time.perf_counter()
+        ts = lm.tiles(t0, t1)
+        prog = program_tiles(lm, ts, dev, cal, batch_rng(seed, b, rng), backend)
+        t_prog = time.perf_counter()
+        sched = build_schedule(lm, ts, prog)
+        t_sched = time.perf_counter()
+        rep = tile_report(lm, ts, prog, sched)
+        tiles = chip_tiles(lm, ts, prog, sched, rep)
+        clock.add(program=t_prog - t, schedule=t_sched - t_prog, report=time.perf_counter() - t_sched)
+        yield rep, tiles
+
+
+def _ahead(batches: Iterator[Any]) -> Iterator[Any]:
+    """The items of ``batches``, each computed in a worker thread while the caller consumes the previous one (at
+    most two batches in memory). numpy releases the GIL in its array loops, so programming overlaps writing."""
+    with ThreadPoolExecutor(1) as pool:
+        nxt = pool.submit(next, batches, None)
+        while (item := nxt.result()) is not None:
+            nxt = pool.submit(next, batches, None)
+            yield item

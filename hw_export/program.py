@@ -178,7 +178,11 @@ class Calibration:
         """Pulse magnitude (V) whose mean response equals ``frac`` (set where ``up``, else reset)."""
         rs = np.maximum.accumulate(self.r_set) + np.arange(self.v_V.size) * 1e-12
         rr = np.maximum.accumulate(self.r_reset) + np.arange(self.v_V.size) * 1e-12
-        return np.where(up, np.interp(frac, rs, self.v_V), np.interp(frac, rr, self.v_V))
+        frac, up = np.broadcast_arrays(np.asarray(frac, dtype=np.float64), np.asarray(up, dtype=bool))
+        out = np.empty(frac.shape)
+        out[up] = np.interp(frac[up], rs, self.v_V)  # each direction interpolated only where it applies
+        out[~up] = np.interp(frac[~up], rr, self.v_V)
+        return out
 
     def drift(self, v_V: np.ndarray, up: bool) -> np.ndarray:
         """Mean response per pulse at magnitudes ``v_V`` (interpolated)."""

@@ -28,6 +28,7 @@ least disturb (else the least write error) is chosen and marked infeasible; the 
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,22 +144,28 @@ def search_write_pulse(dev: SynapseDevice, levels: LevelTable, wv: WriteVerifyCo
     widths = WIDTHS_NS[KIND_COMPOUND if dev.spec.kind == KIND_COMPOUND else "other"]
     fast = dataclasses.replace(wv, n_calibration=min(wv.n_calibration, 512))
     caps = amplitude_caps(wv)
-    table: list[dict[str, Any]] = []
 
-    def at(w: float, i: int) -> dict[str, Any] | None:
+    def at(w: float, i: int, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         cfg = dataclasses.replace(fast, width_ns=w, v_max_V=float(caps[i]))
         try:
             r = evaluate_pulse(dev, levels, cfg, sample, tol_S, tile, seed, backend)
         except ValueError:  # this cap cannot move the device at this width
             return None
         r["feasible"] = r["error_upper"] <= error_target and r["disturb"] <= error_target
-        table.append(r)
+        rows.append(r)
         return r
 
-    for w in widths:
-        i = _smallest_working_cap(lambda j, w=w: at(w, j), caps.size, error_target)
+    def per_width(w: float) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        i = _smallest_working_cap(lambda j: at(w, j, rows), caps.size, error_target)
         for j in range(i + 1, min(i + 1 + EXTRA_CAPS, caps.size)) if i is not None else ():
-            at(w, j)
+            at(w, j, rows)
+        return rows
+
+    # widths are independent (each candidate draws from its own generator): two threads (numpy's pulse sampling
+    # releases the GIL), the table in width order as one thread would build it
+    with ThreadPoolExecutor(2) as pool:
+        table = [r for rows in pool.map(per_width, widths) for r in rows]
     if not table:
         raise ValueError(f"--write-pulse auto: no (width, amplitude) of {list(widths)} ns x caps up to "
                          f"{wv.v_max_V} V moves {dev.spec}; give --write-pulse WIDTH_NS or raise --v-max")
