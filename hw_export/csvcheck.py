@@ -28,7 +28,7 @@ from .csvlayout import (
     schedule_columns,
     target_columns,
 )
-from .tiling import TileLayout, from_tiles
+from .tiling import TileLayout
 
 _TILE_FIELDS = ("g_target_S", "state", "level", "mask", "verify_lo_S", "verify_hi_S", "row_index", "col_index",
                 "col_sign", "schedule")
@@ -81,27 +81,71 @@ def _check_fusion(path: Path, m_uS: np.ndarray) -> None:
 
 
 def verify_csv_contents(chip_dir: Path, listed: set[str], summary: dict[str, Any]) -> None:
-    """Cross-check every CSV view listed in the manifest against chip.h5 (raises ``SpinsynFileError``)."""
+    """Cross-check every CSV view listed in the manifest against chip.h5 (raises ``SpinsynFileError``), tile by
+    tile and the layer CSVs band by band (memory: one band of tiles, not the chip)."""
     h5py = import_uninterrupted("h5py")  # lazy (startup); never half-imported by a signal
 
-    n_rows, n_cols = summary["device_shape"]
-    R, C = summary["tile_shape"]
-    g_tiles = []
     with h5py.File(chip_dir / H5_NAME, "r") as f:
         for i in range(summary["n_tiles"]):
             g = f["tiles"][str(i)]
             td = SimpleNamespace(**{k: g[k][()] for k in _TILE_FIELDS})
-            g_tiles.append(td.g_target_S)
             rel = f"csv/tile_{i}_targets.csv"
             if rel in listed:
                 _check_table(chip_dir / rel, TARGET_CSV_HEADER, *target_columns(td))
             rel = f"csv/tile_{i}_schedule.csv"
             if rel in listed:
                 _check_table(chip_dir / rel, SCHEDULE_CSV_HEADER, *schedule_columns(td.schedule))
-    if MATRIX_NAME not in listed and FUSION_NAME not in listed:
-        return
-    m = from_tiles(np.stack(g_tiles), TileLayout(n_rows, n_cols, R, C)) * 1e6
-    if MATRIX_NAME in listed:
-        _check_table(chip_dir / MATRIX_NAME, None, list(m.T), [6] * n_cols)
-    if FUSION_NAME in listed:
-        _check_fusion(chip_dir / FUSION_NAME, m)
+        lay = TileLayout(*summary["device_shape"], *summary["tile_shape"])
+        if MATRIX_NAME in listed:
+            _check_matrix_streamed(chip_dir / MATRIX_NAME, f, lay)
+        if FUSION_NAME in listed:
+            _check_fusion_streamed(chip_dir / FUSION_NAME, f, lay)
+
+
+def _band(f: Any, lay: TileLayout, tiles: range, axis: int) -> np.ndarray:
+    """g_target_S in uS of ``tiles`` (one row of the tile grid, ``axis`` 1, or one column, ``axis`` 0) joined into
+    their block of the device matrix."""
+    parts = []
+    for t in tiles:
+        ru, cu = lay.used(t)
+        parts.append(f["tiles"][str(t)]["g_target_S"][:ru, :cu] * 1e6)
+    return np.concatenate(parts, axis=axis)
+
+
+def _check_matrix_streamed(path: Path, f: Any, lay: TileLayout) -> None:
+    """layer_targets_uS.csv, one band of tile rows at a time: equal bytes pass; the first band that differs sends
+    the whole file to the field-by-field comparison (:func:`_check_table`)."""
+    from .csvfast import format_rows  # lazy: startup
+
+    gr, gc = lay.grid
+    with open(path, "rb") as fh:
+        for b in range(gr):
+            m = _band(f, lay, range(b * gc, (b + 1) * gc), 1)
+            want = format_rows(list(m.T), [6] * lay.n_cols)
+            if fh.read(len(want)) != want:
+                break
+        else:
+            if not fh.read(1):
+                return
+    m = np.concatenate([_band(f, lay, range(b * gc, (b + 1) * gc), 1) for b in range(gr)], axis=0)
+    _check_table(path, None, list(m.T), [6] * lay.n_cols)
+
+
+def _check_fusion_streamed(path: Path, f: Any, lay: TileLayout) -> None:
+    """aihwkit_fusion.csv, one band of tile columns (outputs) at a time, as :func:`_check_matrix_streamed`."""
+    from .csvfast import format_rows  # lazy: startup
+
+    gr, gc = lay.grid
+    with open(path, "rb") as fh:
+        same = fh.read(len(head := _fusion_header(lay.n_rows, lay.n_cols))) == head
+        for b in range(gc) if same else ():
+            flat = np.ascontiguousarray(_band(f, lay, range(b, gr * gc, gc), 0).T).ravel()
+            want = format_rows([flat], [6]).replace(b"\n", b",")
+            want = want if b + 1 < gc else want[:-1] + b"\n"
+            if fh.read(len(want)) != want:
+                same = False
+                break
+        if same and not fh.read(1):
+            return
+    m = np.concatenate([_band(f, lay, range(b * gc, (b + 1) * gc), 1) for b in range(gr)], axis=0)
+    _check_fusion(path, m)
