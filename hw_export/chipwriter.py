@@ -17,7 +17,9 @@ import hashlib
 import os
 import re
 import zlib
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +85,33 @@ def _schedule_chunks(arr: np.ndarray, level: int) -> list[bytes]:
     return out
 
 
-def _tile_payload(td: TileData, level: int) -> dict[str, Any]:
-    """The compressed chunks of one tile: ``name -> bytes`` for (R, C) maps, list of bytes for the schedule."""
-    out: dict[str, Any] = {}
+@dataclass
+class PackedTile:
+    """One tile ready for chip.h5: its attributes, the small 1-D datasets (and an empty schedule) as arrays, the
+    (shape, dtype) and compressed chunks of the others (``chunks``: bytes per (R, C) map, a list of chunk bytes for
+    the schedule), and the sha256 of its CSV views already written (relative path -> digest)."""
+
+    attrs: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    layout: dict[str, tuple[tuple[int, ...], np.dtype]]
+    chunks: dict[str, Any]
+    csv: dict[str, str]
+
+
+def pack_tile(td: TileData, i: int, tmp: Path, *, csv: bool, discrete: bool, level: int = MAP_LEVEL) -> PackedTile:
+    """Compress tile ``i``'s datasets and (``csv``) write its CSV views into ``tmp`` (a worker thread or process)."""
+    arrays, layout, chunks = {}, {}, {}
     for name in TILE_DATASETS:
         arr = getattr(td, name)
-        if name == "schedule":
-            out[name] = _schedule_chunks(arr, 1) if arr.size else None
+        if name == "schedule" and arr.size:
+            chunks[name] = _schedule_chunks(arr, 1)
         elif arr.ndim == 2:
-            out[name] = zlib.compress(_shuffled(arr) if _shuffle(arr) else arr.tobytes(), level)
-    return out
+            chunks[name] = zlib.compress(_shuffled(arr) if _shuffle(arr) else arr.tobytes(), level)
+        else:
+            arrays[name] = arr
+            continue
+        layout[name] = (arr.shape, arr.dtype)
+    return PackedTile(dict(td.attrs), arrays, layout, chunks, _tile_csvs(tmp, i, td, discrete) if csv else {})
 
 
 def h5_os_error(exc: BaseException, path: Path) -> OSError:
@@ -186,13 +205,14 @@ class _LowLevel:
         a = self.h5py.h5a.create(oid, name.encode(), self.str_type, self.scalar)
         a.write(np.array(value, dtype=self.str_dtype))
 
-    def dataset(self, gid: Any, name: str, arr: np.ndarray, chunks: tuple[int, ...] | None = None, level: int = 0,
+    def dataset(self, gid: Any, name: str, arr: Any, chunks: tuple[int, ...] | None = None, level: int = 0,
                 shuffle: bool = False) -> Any:
-        """A new dataset shaped and typed like ``arr``: chunked with deflate ``level`` (written by the caller with
-        ``write_direct_chunk``), or contiguous with ``arr`` written (``chunks`` None)."""
+        """A new dataset: chunked with deflate ``level``, shaped and typed by ``arr`` = (shape, dtype) (written by
+        the caller with ``write_direct_chunk``), or contiguous with the array ``arr`` written (``chunks`` None)."""
         h5 = self.h5py
-        space = h5.h5s.create_simple(arr.shape)
-        tid = h5.h5t.py_create(arr.dtype)
+        shape, dtype = (arr.shape, arr.dtype) if isinstance(arr, np.ndarray) else arr
+        space = h5.h5s.create_simple(shape)
+        tid = h5.h5t.py_create(dtype)
         if chunks is None:
             d = h5.h5d.create(gid, name.encode(), tid, space)
             d.write(h5.h5s.ALL, h5.h5s.ALL, np.ascontiguousarray(arr))
@@ -223,11 +243,11 @@ class ChipWriter:
         self.pool = ThreadPoolExecutor(max(1, jobs))
         self.syncer = ThreadPoolExecutor(1)
         self.synced: list[Future[None]] = []
-        self.pending: list[Future[dict[str, str]]] = []
         self.digests: dict[str, str] = {}
         self.files = [H5_NAME, REPORT_NAME]
         self.h5_path = tmp / H5_NAME
         self.n_tiles = 0
+        self.matrices: list[Future[dict[str, str]]] = []
         self.ll = _LowLevel(h5py)
         try:
             self.h5 = h5py.File(self.h5_path, "w")
@@ -239,66 +259,78 @@ class ChipWriter:
             (tmp / "csv").mkdir()
 
     def add_tiles(self, tiles: list[TileData]) -> None:
-        """Write the next tiles (numbered on from the last call) to chip.h5 and their CSVs (in the workers)."""
-        payloads = [self.pool.submit(_tile_payload, td, self.map_level) for td in tiles]
-        csv_jobs = []
-        for k, td in enumerate(tiles):
-            i = self.n_tiles + k
-            if self.csv:
-                csv_jobs.append(self.pool.submit(_tile_csvs, self.tmp, i, td, self.discrete))
-                self.files += [f"csv/tile_{i}_targets.csv", f"csv/tile_{i}_schedule.csv"]
-        for k, (td, fut) in enumerate(zip(tiles, payloads)):
-            self._h5_tile(str(self.n_tiles + k), td, fut.result())
+        """Write the next tiles (numbered on from the last call): packed (:func:`pack_tile`) by the worker threads,
+        stored in order as each is ready."""
+        self.add_packed(self.pack(tiles))
+
+    def pack(self, tiles: list[TileData], first: int | None = None) -> Iterator[PackedTile]:
+        """The tiles packed by the worker threads (numbered from ``first``, default: after those stored), in order
+        as each is ready."""
+        i0 = self.n_tiles if first is None else first
+        jobs = [self.pool.submit(pack_tile, td, i0 + k, self.tmp, csv=self.csv, discrete=self.discrete,
+                                 level=self.map_level) for k, td in enumerate(tiles)]
+        return (job.result() for job in jobs)
+
+    def add_packed(self, packed: Iterable[PackedTile]) -> None:
+        """Store the next packed tiles in chip.h5 and list their CSV views (fsynced by the syncer thread)."""
+        for pt in packed:
+            self._h5_tile(str(self.n_tiles), pt)
+            for rel, digest in pt.csv.items():
+                self.files.append(rel)
+                self.digests[rel] = digest
+                self.synced.append(self.syncer.submit(fsync_file, self.tmp / rel))
+            self.n_tiles += 1
             check_interrupted()  # a signal swallowed by a finaliser stops the export here (safe points)
-        self.n_tiles += len(tiles)
-        self._collect(self.pending)  # the previous batch's CSVs: at most two batches in flight
-        self.pending = csv_jobs
         try:
             self.h5.flush()
         except Exception as exc:
             raise h5_os_error(exc, self.h5_path) from None
         self.synced.append(self.syncer.submit(fsync_file, self.h5_path))
 
-    def _collect(self, jobs: list[Future[dict[str, str]]]) -> None:
-        for job in jobs:
-            done = job.result()
-            self.digests.update(done)
-            self.synced += [self.syncer.submit(fsync_file, self.tmp / rel) for rel in done]
-        check_interrupted()
-
-    def _h5_tile(self, name: str, td: TileData, chunks: dict[str, Any]) -> None:
+    def _h5_tile(self, name: str, pt: PackedTile) -> None:
         try:
             grp = self.tiles_group.create_group(name)
-            for k, v in td.attrs.items():
+            for k, v in pt.attrs.items():
                 self.ll.attr(grp.id, k, to_json(v))
             for ds_name in TILE_DATASETS:
-                self._h5_dataset(grp, ds_name, getattr(td, ds_name), chunks.get(ds_name))
+                self._h5_dataset(grp, ds_name, pt)
         except OSError as exc:
             raise h5_os_error(exc, self.h5_path) from None
 
-    def _h5_dataset(self, grp: Any, name: str, arr: np.ndarray, chunk: Any) -> None:
+    def _h5_dataset(self, grp: Any, name: str, pt: PackedTile) -> None:
         ll = self.ll
-        if name == "schedule":
-            if chunk:
-                d = ll.dataset(grp.id, name, arr, (min(arr.size, SCHEDULE_CHUNK),), 1, shuffle=False)
+        if name in pt.arrays:  # 1-D index vectors (small, contiguous) or an empty schedule
+            d = ll.dataset(grp.id, name, pt.arrays[name])
+        else:
+            shape, dtype = pt.layout[name]
+            chunk = pt.chunks[name]
+            if name == "schedule":
+                d = ll.dataset(grp.id, name, (shape, dtype), (min(shape[0], SCHEDULE_CHUNK),), 1, shuffle=False)
                 for j, data in enumerate(chunk):
                     d.write_direct_chunk((j * SCHEDULE_CHUNK,), data)
             else:
-                d = grp.create_dataset(name, data=arr).id
+                d = ll.dataset(grp.id, name, (shape, dtype), shape, self.map_level,
+                               shuffle=dtype.kind in "iu" and dtype.itemsize > 1)
+                d.write_direct_chunk((0,) * len(shape), chunk)
+        if name == "schedule":
             ll.attr(d, "units", "see columns")
             ll.attr(d, "column_units", _SCHEDULE_UNITS)
-            return
-        if chunk is None:  # 1-D index vectors: small, contiguous
-            d = ll.dataset(grp.id, name, arr)
         else:
-            d = ll.dataset(grp.id, name, arr, arr.shape, self.map_level, shuffle=_shuffle(arr))
-            d.write_direct_chunk((0,) * arr.ndim, chunk)
-        ll.attr(d, "units", "1" if name == "state" else units_from_name(name))
+            ll.attr(d, "units", "1" if name == "state" else units_from_name(name))
+
+    def start_matrices(self, lv: np.ndarray, g_levels_S: np.ndarray) -> None:
+        """Start writing the layer CSVs (level per device ``lv`` (I, M), level conductances (L,) S) in the workers
+        (:meth:`finish` waits for them)."""
+        self.files.append(MATRIX_NAME)
+        self.matrices = [self.pool.submit(self._matrix_csv, lv, g_levels_S)]
+        if self.fusion:
+            self.files.append(FUSION_NAME)
+            self.matrices.append(self.pool.submit(self._fusion_csv, lv, g_levels_S))
 
     def finish(self, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], report: dict[str, Any],
-               matrix: tuple[np.ndarray, np.ndarray] | None) -> None:
-        """/meta, the layer CSVs (``matrix`` = (level per device (I, M), level conductances (L,) S)), report.json,
-        fsync of everything, and the manifest last."""
+               matrix: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """/meta, the layer CSVs (``matrix`` = (level per device (I, M), level conductances (L,) S), unless
+        :meth:`start_matrices` started them), report.json, fsync of everything, and the manifest last."""
         from spinsyn.fileio import h5_dataset, provenance  # lazy: startup
 
         try:
@@ -311,10 +343,10 @@ class ChipWriter:
         except Exception as exc:
             raise h5_os_error(exc, self.h5_path) from None
         h5_digest = self.pool.submit(_sha256_file, self.h5_path)
-        self._collect(self.pending)
-        self.pending = []
         if matrix is not None:
-            self._write_matrices(*matrix)
+            self.start_matrices(*matrix)
+        for job in self.matrices:
+            self.digests.update(job.result())
         rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(self.seed), **report}
         self.digests[REPORT_NAME] = write_file(self.tmp / REPORT_NAME, (to_json(rep) + "\n").encode("utf-8"))
         self.digests[H5_NAME] = h5_digest.result()
@@ -331,9 +363,8 @@ class ChipWriter:
         fsync_dir(self.tmp)
         os.chmod(self.tmp, 0o755)
 
-    def _write_matrices(self, lv: np.ndarray, g_levels_S: np.ndarray) -> None:
-        """layer_targets_uS.csv (device rows x columns, no header) and, when ``fusion``, aihwkit_fusion.csv (one
-        line, outputs-major), formatted in blocks of :data:`MATRIX_BLOCK` values."""
+    def _matrix_csv(self, lv: np.ndarray, g_levels_S: np.ndarray) -> dict[str, str]:
+        """layer_targets_uS.csv: device rows x columns in uS, no header, in blocks of :data:`MATRIX_BLOCK` values."""
         from .csvfast import format_rows  # lazy: startup
 
         n_in, n_out = lv.shape
@@ -342,10 +373,13 @@ class ChipWriter:
         for a in range(0, n_in, step):
             m = g_levels_S[lv[a:a + step]] * 1e6
             f.write(format_rows(list(m.T), [6] * n_out))
-        self.digests[MATRIX_NAME] = f.close()
-        self.files.append(MATRIX_NAME)
-        if not self.fusion:
-            return
+        return {MATRIX_NAME: f.close()}
+
+    def _fusion_csv(self, lv: np.ndarray, g_levels_S: np.ndarray) -> dict[str, str]:
+        """aihwkit_fusion.csv: the header lines, then one line of the conductances in uS, outputs-major."""
+        from .csvfast import format_rows  # lazy: startup
+
+        n_in, n_out = lv.shape
         f = _Hashed(self.tmp / FUSION_NAME)
         f.write(_fusion_header(n_in, n_out))
         step = max(1, MATRIX_BLOCK // n_in)
@@ -353,8 +387,7 @@ class ChipWriter:
             flat = np.ascontiguousarray(g_levels_S[lv[:, a:a + step]].T).ravel() * 1e6
             body = format_rows([flat], [6]).replace(b"\n", b",")
             f.write(body if a + step < n_out else body[:-1] + b"\n")
-        self.digests[FUSION_NAME] = f.close()
-        self.files.append(FUSION_NAME)
+        return {FUSION_NAME: f.close()}
 
     def close(self) -> None:
         """Stop the workers (queued work cancelled) and close chip.h5 if still open; errors here are ignored (the

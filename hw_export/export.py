@@ -30,6 +30,8 @@ from spinsyn.options import WritePulse
 from . import staging
 from .ageing import DEFAULT_DEPLOYMENT_S, retention_record, retention_warnings
 from .chipfile import SCHEDULE_DTYPE, TileData
+from .chipwriter import pack_tile
+from .forked import ForkedWorkers, can_fork
 from .mapping import MappingKind, ScaleFactors, make_scale, weight_range, weights_to_levels
 from .program import (
     Calibration,
@@ -119,9 +121,10 @@ class LayerMap:
     tol_S: float
     from_state: bool
 
-    def batches(self, cells: int = BATCH_CELLS) -> list[tuple[int, int]]:
-        """Tile ranges [t0, t1) of at most ``cells`` cells each (at least one tile), in tile order."""
-        per = max(1, cells // (self.layout.tile_rows * self.layout.tile_cols))
+    def batches(self, cells: int | None = None) -> list[tuple[int, int]]:
+        """Tile ranges [t0, t1) of at most ``cells`` (default :data:`BATCH_CELLS`) cells each (at least one tile),
+        in tile order."""
+        per = max(1, (BATCH_CELLS if cells is None else cells) // (self.layout.tile_rows * self.layout.tile_cols))
         T = self.layout.n_tiles
         return [(t0, min(t0 + per, T)) for t0 in range(0, T, per)]
 
@@ -138,8 +141,13 @@ class LayerMap:
         return TileSet(t0, lv_t, mask_t, np.flatnonzero(mask_t.ravel()))
 
     def used_levels(self) -> np.ndarray:
-        """(D,) level of every device in programming order (tile-major, row-major inside a tile)."""
-        return np.concatenate([ts.lv_t.ravel()[ts.used] for ts in (self.tiles(a, b) for a, b in self.batches())])
+        """(D,) level of every device in programming order (tile-major, row-major inside a tile's used block)."""
+        lay = self.layout
+        parts = []
+        for t in range(lay.n_tiles):
+            (r0, c0), (ru, cu) = lay.origin(t), lay.used(t)
+            parts.append(self.lv[r0:r0 + ru, c0:c0 + cu].ravel())
+        return np.concatenate(parts)
 
 
 @dataclass
@@ -561,7 +569,8 @@ def chip_meta(lm: LayerMap, cal: Calibration, summary: dict[str, Any], dev: Syna
     return meta, arrays
 
 
-def choose_write_pulse(lm: LayerMap, dev: SynapseDevice, cfg: ExportConfig, backend: Any = None) -> dict[str, Any]:
+def choose_write_pulse(lm: LayerMap, dev: SynapseDevice, cfg: ExportConfig, backend: Any = None,
+                       procs: ForkedWorkers | None = None) -> dict[str, Any]:
     """``cfg.write_pulse == "auto"``: search the write pulse (:mod:`spinsyn.hw_export.pulses`) on the chip's
     targets and set ``lm.wv``'s width and amplitude cap to the optimum; returns the record stored in /meta.
     A device with its own write pulse (:func:`program.declared_write_pulse`, graded devices) is programmed with it
@@ -573,8 +582,9 @@ def choose_write_pulse(lm: LayerMap, dev: SynapseDevice, cfg: ExportConfig, back
     from .pulses import search_write_pulse  # lazy: startup
 
     tile = (min(lm.layout.tile_rows, lm.layout.n_rows), min(lm.layout.tile_cols, lm.layout.n_cols))
+    widths = None if procs is None else (lambda ws, params: procs.map(("widths", params, w) for w in ws))
     choice = search_write_pulse(dev, lm.levels, lm.wv, lm.used_levels(), lm.tol_S, tile, seed=cfg.seed,
-                                backend=backend)
+                                backend=backend, map_widths=widths)
     lm.wv = dataclasses.replace(lm.wv, width_ns=choice.width_ns, v_max_V=choice.v_max_V)
     return {"mode": "auto", "width_ns": choice.width_ns, "v_max_V": choice.v_max_V, **choice.record()}
 
@@ -646,36 +656,106 @@ def export_chip(w: np.ndarray, cfg: ExportConfig, out_dir: Path, *, source: dict
         return _export(w, cfg, out_dir, source, _device_for(cfg, device), levels, overwrite, notes, backend, sources)
 
 
+#: chips of at least this many tile batches are programmed in forked worker processes (one per core)
+PROCESS_MIN_BATCHES = 4
+
+
 def _export(w: np.ndarray, cfg: ExportConfig, out_dir: Path, source: dict[str, Any] | None, dev: SynapseDevice,
             levels: np.ndarray | None, overwrite: bool, notes: list[str] | None, backend: Any,
             sources: tuple[Path, ...]) -> ExportResult:
     clock = _Clock()
     lm = map_layer(w, dev, cfg, levels)
-    pulse = choose_write_pulse(lm, dev, cfg, backend)
-    rng = np.random.default_rng(cfg.seed)
-    cal = calibrate(dev, lm.levels, lm.wv, rng, backend)
-    clock.lap("map_tile")
-    parts, tile_reports = SummaryParts(), []
-    with staging.open_chip_dir(out_dir, discrete=lm.levels.discrete, seed=cfg.seed, csv=cfg.csv,
-                               overwrite=overwrite, fusion=cfg.mapping == "unipolar", sources=sources) as cw:
-        for rep, tiles in _ahead(_programmed_batches(lm, dev, cal, rng, cfg.seed, backend, clock)):
-            parts.add(rep.partial)
-            tile_reports += rep.tiles
-            cw.add_tiles(tiles)
-            del rep, tiles
-        clock.lap("write_files")
-        summary = parts.summary(lm, cal, tile_reports)
-        meta, meta_arrays = chip_meta(lm, cal, summary, dev, cfg.seed)
-        meta.update(source=source or {"kind": "array"}, notes=list(notes or []),
-                    retention=retention_record(dev, cfg.deployment_s), write_pulse=pulse)
-        meta["retention_s"] = meta["retention"]["retention_s"]
-        report = {"summary": summary, "tiles": tile_reports, "synapse": str(dev.spec),
-                  "levels_from": meta["levels_from"], "mapping": cfg.mapping, "source": meta["source"],
-                  "notes": meta["notes"], "retention": meta["retention"],
-                  "warnings": retention_warnings(meta["retention"]) + _pulse_warnings(pulse), "write_pulse": pulse}
-        cw.finish(meta, meta_arrays, report, (lm.lv, lm.levels.g_S))
+    procs = _workers(lm, dev, backend)  # forked before this export starts any thread
+    try:
+        with staging.open_chip_dir(out_dir, discrete=lm.levels.discrete, seed=cfg.seed, csv=cfg.csv,
+                                   overwrite=overwrite, fusion=cfg.mapping == "unipolar", sources=sources) as cw:
+            cw.start_matrices(lm.lv, lm.levels.g_S)  # the layer CSVs need only the levels: written meanwhile
+            pulse = choose_write_pulse(lm, dev, cfg, backend, procs)
+            rng = np.random.default_rng(cfg.seed)
+            cal = calibrate(dev, lm.levels, lm.wv, rng, backend)
+            clock.lap("map_tile")
+            parts, tile_reports = SummaryParts(), []
+            for rep, packed in _batches(lm, dev, cal, rng, cfg.seed, backend, clock, cw, procs):
+                parts.add(rep.partial)
+                tile_reports += rep.tiles
+                cw.add_packed(packed)
+                del rep, packed
+            clock.lap("write_files")
+            summary = parts.summary(lm, cal, tile_reports)
+            meta, meta_arrays = chip_meta(lm, cal, summary, dev, cfg.seed)
+            meta.update(source=source or {"kind": "array"}, notes=list(notes or []),
+                        retention=retention_record(dev, cfg.deployment_s), write_pulse=pulse)
+            meta["retention_s"] = meta["retention"]["retention_s"]
+            report = {"summary": summary, "tiles": tile_reports, "synapse": str(dev.spec),
+                      "levels_from": meta["levels_from"], "mapping": cfg.mapping, "source": meta["source"],
+                      "notes": meta["notes"], "retention": meta["retention"],
+                      "warnings": retention_warnings(meta["retention"]) + _pulse_warnings(pulse),
+                      "write_pulse": pulse}
+            cw.finish(meta, meta_arrays, report)
+    finally:
+        if procs is not None:
+            procs.close()
     clock.lap("write_files")
     return ExportResult(out_dir, report, clock.timings())
+
+
+def _workers(lm: LayerMap, dev: SynapseDevice, backend: Any) -> ForkedWorkers | None:
+    """Forked workers (one per usable core) for a chip of at least :data:`PROCESS_MIN_BATCHES` batches, else None
+    (the batches are then programmed in a thread of this process)."""
+    from spinsyn.parallel import usable_cores  # lazy: startup
+
+    n = min(usable_cores(), len(lm.batches()))
+    if len(lm.batches()) < PROCESS_MIN_BATCHES or n < 2 or not can_fork():
+        return None
+    return ForkedWorkers(_batch_in_worker, (lm, dev, backend), n)
+
+
+def program_batch(lm: LayerMap, dev: SynapseDevice, cal: Calibration, rng: np.random.Generator, t0: int, t1: int,
+                  backend: Any = None) -> tuple[Report, list[TileData], dict[str, float]]:
+    """Tiles ``t0 .. t1 - 1`` programmed with ``rng``, scheduled and reported: (report, tile data, seconds per
+    step)."""
+    t = time.perf_counter()
+    ts = lm.tiles(t0, t1)
+    prog = program_tiles(lm, ts, dev, cal, rng, backend)
+    t_prog = time.perf_counter()
+    sched = build_schedule(lm, ts, prog)
+    t_sched = time.perf_counter()
+    rep = tile_report(lm, ts, prog, sched)
+    tiles = chip_tiles(lm, ts, prog, sched, rep)
+    return rep, tiles, {"program": t_prog - t, "schedule": t_sched - t_prog, "report": time.perf_counter() - t_sched}
+
+
+def _batch_in_worker(state: tuple[LayerMap, SynapseDevice, Any], arg: tuple[Any, ...]) -> Any:
+    """One batch in a forked worker: programmed, then packed (compressed, CSVs written) for the writer; or
+    (``("widths", params, w)``) one width of the write-pulse search."""
+    lm, dev, backend = state
+    if arg[0] == "widths":  # a width of the write-pulse search
+        from .pulses import width_candidates  # lazy: startup
+
+        return width_candidates(dev, arg[1], backend, arg[2])
+    b, t0, t1, wv, cal, rng, seed, tmp, csv = arg
+    lm = dataclasses.replace(lm, wv=wv)  # the write pulse chosen after the fork
+    rep, tiles, spent = program_batch(lm, dev, cal, batch_rng(seed, b, rng), t0, t1, backend)
+    t = time.perf_counter()
+    packed = [pack_tile(td, t0 + k, tmp, csv=csv, discrete=lm.levels.discrete) for k, td in enumerate(tiles)]
+    spent["pack"] = time.perf_counter() - t
+    rep.risk = np.zeros(0)  # in the tiles' data already
+    return rep, packed, spent
+
+
+def _batches(lm: LayerMap, dev: SynapseDevice, cal: Calibration, rng: np.random.Generator, seed: int, backend: Any,
+             clock: _Clock, cw: Any, procs: ForkedWorkers | None) -> Iterator[tuple[Report, list[Any]]]:
+    """(report, packed tiles) of every batch in order: from the forked workers, or programmed in a worker thread
+    one batch ahead and packed by the writer's threads."""
+    if procs is not None:
+        args = ((b, t0, t1, lm.wv, cal, rng if b == 0 else None, seed, cw.tmp, cw.csv)
+                for b, (t0, t1) in enumerate(lm.batches()))
+        for rep, packed, spent in procs.map(args):
+            clock.add(**spent)
+            yield rep, packed
+        return
+    for rep, tiles in _ahead(_programmed_batches(lm, dev, cal, rng, seed, backend, clock)):
+        yield rep, cw.pack(tiles)  # packed by the writer's threads, stored as each tile is ready
 
 
 class _Clock:
@@ -704,15 +784,8 @@ def _programmed_batches(lm: LayerMap, dev: SynapseDevice, cal: Calibration, rng:
     """Program, schedule and report the tile batches in order: (report, tile data) per batch. ``clock`` collects
     the program / schedule / report time (a thread of its own: these overlap the writing)."""
     for b, (t0, t1) in enumerate(lm.batches()):
-        t = time.perf_counter()
-        ts = lm.tiles(t0, t1)
-        prog = program_tiles(lm, ts, dev, cal, batch_rng(seed, b, rng), backend)
-        t_prog = time.perf_counter()
-        sched = build_schedule(lm, ts, prog)
-        t_sched = time.perf_counter()
-        rep = tile_report(lm, ts, prog, sched)
-        tiles = chip_tiles(lm, ts, prog, sched, rep)
-        clock.add(program=t_prog - t, schedule=t_sched - t_prog, report=time.perf_counter() - t_sched)
+        rep, tiles, spent = program_batch(lm, dev, cal, batch_rng(seed, b, rng), t0, t1, backend)
+        clock.add(**spent)
         yield rep, tiles
 
 

@@ -86,12 +86,24 @@ def _nearest_level(g_levels: np.ndarray, g_want: np.ndarray) -> np.ndarray:
     return idx.astype(np.int32)
 
 
+#: weights quantised per block of rows of about this many values (cache-sized: 4x faster than whole at 10 M)
+_BLOCK = 1 << 18
+
+
 def weights_to_levels(w: np.ndarray, scale: ScaleFactors) -> np.ndarray:
     """Level index per device.
 
     Unipolar: ``w`` (I, O) -> levels (I, O). Differential: ``w`` (I, O) -> levels (I, 2*O) with the pair of
     output ``j`` in device columns ``2j`` (G+) and ``2j+1`` (G-). Weights outside the range are clipped.
     """
+    w = np.asarray(w, dtype=np.float64)
+    rows = max(1, _BLOCK // max(w.shape[-1], 1)) if w.ndim == 2 else 0
+    if w.ndim != 2 or rows >= w.shape[0]:
+        return _levels_block(w, scale)
+    return np.concatenate([_levels_block(w[a:a + rows], scale) for a in range(0, w.shape[0], rows)])
+
+
+def _levels_block(w: np.ndarray, scale: ScaleFactors) -> np.ndarray:
     g_levels = np.asarray(scale.g_levels_S)
     span_g = scale.g_max_S - scale.g_min_S
     w = np.asarray(w, dtype=np.float64)

@@ -129,14 +129,16 @@ def evaluate_pulse(dev: SynapseDevice, levels: LevelTable, wv: WriteVerifyConfig
 
 def search_write_pulse(dev: SynapseDevice, levels: LevelTable, wv: WriteVerifyConfig, target_level: np.ndarray,
                        tol_S: float, tile: tuple[int, int], *, error_target: float = DEFAULT_ERROR_TARGET,
-                       n_sample: int = 4096, seed: int = 0, backend: Any = None) -> PulseChoice:
+                       n_sample: int = 4096, seed: int = 0, backend: Any = None,
+                       map_widths: Any = None) -> PulseChoice:
     """The minimum-energy (width, amplitude cap) meeting ``error_target`` (see the module docstring).
 
     Per width, the smallest cap whose write error rate meets the target is found by bisection over the caps
     (the error rate falls as the cap rises), then that cap and the next ``EXTRA_CAPS`` above it are compared;
     disturb and energy grow with the cap, so larger caps are not tried. Without a feasible candidate: the least
     disturb among those meeting the write-error target, else the least write error, with ``feasible`` False (the
-    export warns)."""
+    export warns). ``map_widths(widths, params)``: the per-width candidate lists in width order (each
+    ``width_candidates(dev, params, backend, w)``), by default from two threads."""
     rng = np.random.default_rng([seed, 98])
     lv = np.asarray(target_level).ravel()
     # a chip with fewer used cells than n_sample programs its targets several times over (with replacement)
@@ -144,28 +146,13 @@ def search_write_pulse(dev: SynapseDevice, levels: LevelTable, wv: WriteVerifyCo
     widths = WIDTHS_NS[KIND_COMPOUND if dev.spec.kind == KIND_COMPOUND else "other"]
     fast = dataclasses.replace(wv, n_calibration=min(wv.n_calibration, 512))
     caps = amplitude_caps(wv)
-
-    def at(w: float, i: int, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-        cfg = dataclasses.replace(fast, width_ns=w, v_max_V=float(caps[i]))
-        try:
-            r = evaluate_pulse(dev, levels, cfg, sample, tol_S, tile, seed, backend)
-        except ValueError:  # this cap cannot move the device at this width
-            return None
-        r["feasible"] = r["error_upper"] <= error_target and r["disturb"] <= error_target
-        rows.append(r)
-        return r
-
-    def per_width(w: float) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        i = _smallest_working_cap(lambda j: at(w, j, rows), caps.size, error_target)
-        for j in range(i + 1, min(i + 1 + EXTRA_CAPS, caps.size)) if i is not None else ():
-            at(w, j, rows)
-        return rows
-
-    # widths are independent (each candidate draws from its own generator): two threads (numpy's pulse sampling
-    # releases the GIL), the table in width order as one thread would build it
-    with ThreadPoolExecutor(2) as pool:
-        table = [r for rows in pool.map(per_width, widths) for r in rows]
+    params = (levels, fast, caps, sample, tol_S, tile, seed, error_target)
+    if map_widths is not None:  # e.g. the export's forked workers (they hold the device)
+        per_width = list(map_widths(widths, params))
+    else:  # widths are independent (each candidate draws from its own generator): two threads, table in order
+        with ThreadPoolExecutor(2) as pool:
+            per_width = list(pool.map(lambda w: width_candidates(dev, params, backend, w), widths))
+    table = [r for rows in per_width for r in rows]
     if not table:
         raise ValueError(f"--write-pulse auto: no (width, amplitude) of {list(widths)} ns x caps up to "
                          f"{wv.v_max_V} V moves {dev.spec}; give --write-pulse WIDTH_NS or raise --v-max")
@@ -179,6 +166,29 @@ def search_write_pulse(dev: SynapseDevice, levels: LevelTable, wv: WriteVerifyCo
         best = min(table, key=lambda r: (r["error_rate"], r["disturb"]))
     return PulseChoice(best["width_ns"], best["v_max_V"], best["energy_per_synapse_J"], best["time_per_synapse_s"],
                        best["error_rate"], best["disturb"], int(sample.size), table, bool(ok))
+
+
+def width_candidates(dev: SynapseDevice, params: tuple[Any, ...], backend: Any, w: float) -> list[dict[str, Any]]:
+    """The candidates evaluated at width ``w`` (ns), in evaluation order: the smallest cap meeting the error target
+    (bisection) and the next :data:`EXTRA_CAPS` caps above it. ``params`` = (levels, write-verify config, caps,
+    sample, tol_S, tile, seed, error_target)."""
+    levels, fast, caps, sample, tol_S, tile, seed, error_target = params
+    rows: list[dict[str, Any]] = []
+
+    def at(i: int) -> dict[str, Any] | None:
+        cfg = dataclasses.replace(fast, width_ns=w, v_max_V=float(caps[i]))
+        try:
+            r = evaluate_pulse(dev, levels, cfg, sample, tol_S, tile, seed, backend)
+        except ValueError:  # this cap cannot move the device at this width
+            return None
+        r["feasible"] = r["error_upper"] <= error_target and r["disturb"] <= error_target
+        rows.append(r)
+        return r
+
+    i = _smallest_working_cap(at, caps.size, error_target)
+    for j in range(i + 1, min(i + 1 + EXTRA_CAPS, caps.size)) if i is not None else ():
+        at(j)
+    return rows
 
 
 def _smallest_working_cap(evaluate: Any, n_caps: int, error_target: float) -> int | None:

@@ -31,8 +31,11 @@ def test_many_batches_summary_matches_files(tmp_path: Path, monkeypatch) -> None
 
     monkeypatch.setattr(ex, "BATCH_CELLS", 256)
     w = np.random.default_rng(5).random((40, 70))
+    monkeypatch.setattr(ex, "PROCESS_MIN_BATCHES", 10**9)  # the thread path (the forked one: below)
     res = export_chip(w, ExportConfig("compound:8", tile_rows=16, tile_cols=16, write_pulse="10"), tmp_path / "c")
-    assert res.report["summary"]["tiles"] == 15
+    assert res.report["summary"]["tiles"] == 15 and len(ex.map_layer(w, ExportConfig("compound:8").synapse_device(),
+                                                                      ExportConfig("compound:8", tile_rows=16,
+                                                                                   tile_cols=16)).batches()) == 15
     chip = load_chip(tmp_path / "c")  # verify_chip first
     s = res.report["summary"]
     mask = [t.mask.astype(bool) for t in chip.tiles]
@@ -50,3 +53,24 @@ def test_many_batches_summary_matches_files(tmp_path: Path, monkeypatch) -> None
     err = np.concatenate([(t.g_sim_S[m] - t.g_target_S[m]) / step for t, m in zip(chip.tiles, mask)])
     assert s["error_levels_histogram"]["counts"] == np.histogram(err, [-np.inf, -1.5, -0.5, 0.5, 1.5, np.inf])[0].tolist()
     assert [r["tile"] for r in res.report["tiles"]] == list(range(15))
+
+
+def test_forked_workers_write_the_same_chip_as_the_thread(tmp_path: Path, monkeypatch) -> None:
+    """A chip of many batches programmed by forked worker processes (the write-pulse search's widths too) equals
+    the one programmed in a thread of the export (same random stream per batch and candidate), file by file."""
+    import spinsyn.parallel
+    from spinsyn.hw_export import ExportConfig, export_chip
+    from spinsyn.hw_export import export as ex
+
+    monkeypatch.setattr(ex, "BATCH_CELLS", 512)
+    monkeypatch.setattr(spinsyn.parallel, "usable_cores", lambda: 2)
+    w = np.random.default_rng(6).random((50, 90))
+    cfg = ExportConfig("compound:8", tile_rows=16, tile_cols=16)  # write pulse auto: the search
+    digests = {}
+    for name, min_batches in (("thread", 10**9), ("forked", 2)):
+        monkeypatch.setattr(ex, "PROCESS_MIN_BATCHES", min_batches)
+        res = export_chip(w, cfg, tmp_path / name)
+        assert res.report["summary"]["tiles"] == 24
+        assert ("pack" in res.timings_s) == (name == "forked")  # the path taken
+        digests[name] = chip_digests(tmp_path / name)
+    assert digests["thread"] == digests["forked"]
