@@ -1,13 +1,17 @@
 """The ``spinsyn`` command line.
 
 Each stage registers its own commands (``<stage>/cli.py: register(subparsers)``); the core adds
-``doctor``, ``data`` and ``pipeline``. Errors that come from bad input (``ValueError``, including
+``doctor``, ``data`` and ``pipeline``. Startup is kept short: ``--version`` is answered before any parser is built,
+a command line naming a command builds only that command's parser, and building a parser imports no stage code (the
+stage packages load their contents on first use, ``spinsyn.lazyimport.lazy_package``; each command's handler
+imports its stage). Errors that come from bad input (``ValueError``, including
 :class:`spinsyn.fileio.SpinsynFileError`) are printed as one line ``spinsyn: error: ...`` with exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -17,9 +21,23 @@ from typing import Any
 
 from . import __version__
 
+#: (commands, the module whose ``register(subparsers)`` adds them; None: this module), in pipeline order (the order
+#: of ``spinsyn --help``)
+COMMANDS: tuple[tuple[tuple[str, ...], str | None], ...] = (
+    (("device",), "spinsyn.devices.cli"),
+    (("fit",), "spinsyn.fitting.cli"),
+    (("train", "eval", "import"), "spinsyn.snn.cli"),
+    (("export",), "spinsyn.hw_export.cli"),
+    (("doctor",), "spinsyn.doctor"),
+    (("data",), None),
+    (("pipeline",), "spinsyn.pipeline"),
+    (("study",), "spinsyn.study.cli"),
+)
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``spinsyn`` parser with every stage's commands."""
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``spinsyn`` parser with every stage's commands, or with only ``command``'s (what ``main`` builds for a
+    command line that names one). Imports each stage's ``cli`` module, never the stage itself."""
     parser = argparse.ArgumentParser(
         prog="spinsyn",
         description=(
@@ -29,21 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spinsyn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    # every stage ships with the core: their commands, in pipeline order
-    from spinsyn.devices import cli as devices_cli  # lazy: startup
-    from spinsyn.fitting import cli as fitting_cli  # lazy: startup
-    from spinsyn.hw_export import cli as hw_export_cli  # lazy: startup
-    from spinsyn.snn import cli as snn_cli  # lazy: startup
-
-    from . import doctor, pipeline  # lazy: startup
-    from .study import cli as study_cli  # lazy: startup
-
-    for stage_cli in (devices_cli, fitting_cli, snn_cli, hw_export_cli):
-        stage_cli.register(sub)
-    doctor.register(sub)
-    _register_data(sub)
-    pipeline.register(sub)
-    study_cli.register(sub)
+    for names, module in COMMANDS:
+        if command is not None and command not in names:
+            continue
+        if module is None:
+            _register_data(sub)
+        else:  # every stage ships with the core; its cli module imports no stage code
+            importlib.import_module(module).register(sub)
     return parser
 
 
@@ -148,7 +158,12 @@ def _interrupted(args: argparse.Namespace, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spinsyn`` console script. Returns the exit code."""
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words == ["--version"]:  # answered before any parser is built, as argparse's own action does (exit 0)
+        print(f"spinsyn {__version__}")
+        raise SystemExit(0)
+    known = {name for names, _ in COMMANDS for name in names}
+    parser = build_parser(words[0] if words and words[0] in known else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import numbers
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -175,6 +176,20 @@ class WritePulse:
         return cls(auto=False, width_ns=WIDTH_NS.check(width, name))
 
 
+def parse_threads(value: Any, name: str = "--threads") -> int | str:
+    """The ``--threads`` value: ``"auto"`` or a whole number >= 0 (int or its text; 0 = all that
+    NUMBA_NUM_THREADS allows); ValueError ``<name>: got …, expected auto or a whole number >= 0``."""
+    if value == "auto":
+        return "auto"
+    n = value.strip() if isinstance(value, str) else value
+    if isinstance(n, str) and n.isdigit():
+        n = int(n)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"{name}: got {value!r}, expected auto or a whole number >= 0 (0 = all that "
+                         "NUMBA_NUM_THREADS allows)")
+    return int(n)
+
+
 # ---------------------------------------------------------------------------------------------- the tables
 #: largest learning rate (``--nu``, ``--nu-pre``): ν is the weight change per pairing at the rule's peak and
 #: weights live in [0, 1], so ν ≥ 1 already saturates every update; beyond 10³ it is a typo
@@ -248,8 +263,10 @@ TRAIN_OPTIONS = OptionTable("train", [
     Option("checkpoint_weights", str, "float64", "ideal synapses: dtype of the weights in the final checkpoint "
            "(float16: 4x smaller, relative error <= 2^-11; leveled synapses always store exact level indices)",
            choices=("float64", "float32", "float16")),
-    Option("threads", int, 0, "CPU threads of the numba engine (0 = all that NUMBA_NUM_THREADS allows); images of a "
-           "batch and of evaluation run in parallel, with the same results at any thread count", min=0),
+    Option("threads", str, "auto", "CPU threads of the numba engine: auto = a second thread only when a core is "
+           "free at the start of training (spinsyn.snn.threads); N pins it (0 = all that NUMBA_NUM_THREADS allows); "
+           "images of a batch and of evaluation run in parallel, with the same results at any thread count",
+           metavar="auto|N"),
     Option("plots", bool, True, "do not write the PNG figures (saves ~1.3 s)", flag="--no-plots"),
 ], aliases={"read_noise": "read_noise_sigma"})
 

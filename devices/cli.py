@@ -11,6 +11,10 @@ from typing import Any
 import numpy as np
 from spinsyn.options import SWEEP_OPTIONS
 
+#: ``device sweep --model`` choices: ``spinsyn.devices.models.model_names()`` (the device classes' family names,
+#: sorted) written out, so that building the parser imports no device model; tests/devices/test_cli.py checks it
+MODEL_NAMES = ("compound", "dw-mtj", "graded", "measured-mtj", "sot-mtj", "stt-mtj")
+
 
 def parse_range(text: str) -> list[float]:
     """``START:STOP:STEP`` (STOP exclusive, like ``range``) or a comma list, in ms."""
@@ -32,12 +36,10 @@ def parse_range(text: str) -> list[float]:
 
 def register(subparsers: Any) -> None:
     """Add the ``device`` command."""
-    from .models import model_names  # lazy: startup
-
     p = subparsers.add_parser("device", help="spintronic synapse pulse simulations (ngspice / reference)")
     sub = p.add_subparsers(dest="device_cmd", metavar="SUBCOMMAND", required=True)
     s = sub.add_parser("sweep", help="Δt x trials pulse sweep -> spinsyn-sweep HDF5")
-    s.add_argument("--model", default=None, choices=model_names(), help="device model (required unless --device)")
+    s.add_argument("--model", default=None, choices=MODEL_NAMES, help="device model (required unless --device)")
     s.add_argument("--preset", default=None, help="named preset (default: the model name); see 'device info'")
     s.add_argument("--device", default=None, metavar="DEVICE_JSON",
                    help="a device file (spinsyn device fit --out) instead of --model/--preset")

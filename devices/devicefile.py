@@ -31,7 +31,11 @@ from typing import Any
 from spinsyn.fileio import atomic_path
 from spinsyn.safeload import clean_text
 
-from . import measured_mtj  # noqa: F401  (a device file's record may name MeasuredMTJ)
+from . import (  # noqa: F401
+    graded,  # registers its preset, also when spinsyn.devices is not loaded whole (spinsyn.lazyimport)
+    measured_mtj,  # a device file's record may name MeasuredMTJ
+    sot,  # registers its preset, as graded
+)
 from .models import PRESETS, apply_overrides, model_name
 from .models import get_model as get_preset
 from .records import model_from_record, model_record

@@ -6,20 +6,27 @@ sweep/CSV file -> rule JSON + figure), :func:`fit`, :func:`read_input` (sweep HD
 ``spinsyn.devices.read_sweep``, or CSV) and :class:`FitData`/:class:`FitResult`.
 """
 
-from .fit import FitResult, describe_fit, fit, fit_file
-from .inputs import FitData, read_input
-from .rules import (
-    FAMILIES,
-    PUBLISHED_PARAMS,
-    Family,
-    ParamInfo,
-    Rule,
-    get_family,
-    load_rule,
-    published_rule,
-    register_family,
-    save_rule,
-)
+from typing import TYPE_CHECKING
+
+from spinsyn.lazyimport import lazy_package
+
+if TYPE_CHECKING:  # loaded on first use (spinsyn.lazyimport.lazy_package): 'import spinsyn.<stage>.cli' stays light
+    from .fit import FitResult, describe_fit, fit, fit_file
+    from .inputs import FitData, read_input
+    from .rules import (
+        FAMILIES,
+        PUBLISHED_PARAMS,
+        Family,
+        ParamInfo,
+        Rule,
+        get_family,
+        load_rule,
+        published_rule,
+        register_family,
+        save_rule,
+    )
+
+__getattr__, __dir__ = lazy_package(__name__)
 
 __all__ = [
     "FitData", "FitResult", "describe_fit", "fit", "fit_file", "read_input",

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from .fit import LOSSES
+from .result import LOSSES
 
 
 def register(subparsers: Any) -> None:

@@ -18,12 +18,11 @@ import numpy as np
 from spinsyn.validation import FIGURE_SUFFIXES
 
 from .inputs import FitData
-from .result import FitResult
+from .result import LOSSES, FitResult
 from .rules import FAMILIES, ParamInfo, Rule, get_family
 
 AUTO_CANDIDATES = ("bisigmoid", "exp-stdp", "sigmoid")
 #: least-squares losses of scipy.optimize.least_squares (robust ones down-weight outliers)
-LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 
 
 def _t975(dof: int) -> float:

@@ -8,6 +8,10 @@ import numpy as np
 
 from .rules import Rule
 
+#: least-squares losses of ``spinsyn fit --loss`` (scipy.optimize.least_squares names; robust ones down-weight
+#: outliers); here, not in fit.py, so that building the parser imports no fitting code
+LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
+
 
 @dataclass(frozen=True)
 class FitResult:

@@ -19,37 +19,47 @@ Public API::
     simulate_chip(chip_dir, *, seed=1, n_test=None, data_dir=None, run_dir=None, eval_device="auto",
                   disturb=True, allow_extra=False, after=None) -> dict   (round trip: roundtrip.CONDITIONS /
                   LOSS_TERMS; after="0,1s,1h": ageing, see hw_export.ageing)
-    map_layer / program_layer / build_schedule / layer_report: the four steps export_chip composes
+    map_layer, then per batch of tiles (LayerMap.batches / tiles): program_tiles / build_schedule / tile_report /
+    chip_tiles: the steps export_chip composes (a chip streamed to disk batch by batch)
 
 """
 
-from .chipfile import Chip, load_chip, verify_chip
-from .export import (
-    ExportConfig,
-    ExportResult,
-    LayerMap,
-    Programmed,
-    Report,
-    Schedule,
-    build_schedule,
-    export_chip,
-    layer_report,
-    map_layer,
-    program_layer,
-)
-from .inputs import WeightSource, load_weights
-from .mapping import ScaleFactors, conductance_to_weights, levels_to_conductance, weights_to_levels
-from .program import WriteVerifyConfig
-from .roundtrip import SIMULATION_FORMAT, SIMULATION_VERSION
-from .runs import export_run, run_target
-from .simulate import program_chip, simulate_chip
-from .tiling import TileLayout, from_tiles, make_layout, parse_tile, to_tiles
+from typing import TYPE_CHECKING
+
+from spinsyn.lazyimport import lazy_package
+
+if TYPE_CHECKING:  # loaded on first use (spinsyn.lazyimport.lazy_package): 'import spinsyn.<stage>.cli' stays light
+    from .chipfile import Chip, load_chip, verify_chip
+    from .export import (
+        ExportConfig,
+        ExportResult,
+        LayerMap,
+        Programmed,
+        Report,
+        Schedule,
+        SummaryParts,
+        TileSet,
+        build_schedule,
+        export_chip,
+        map_layer,
+        program_tiles,
+        tile_report,
+    )
+    from .inputs import WeightSource, load_weights
+    from .mapping import ScaleFactors, conductance_to_weights, levels_to_conductance, weights_to_levels
+    from .program import WriteVerifyConfig
+    from .roundtrip import SIMULATION_FORMAT, SIMULATION_VERSION
+    from .runs import export_run, run_target
+    from .simulate import program_chip, simulate_chip
+    from .tiling import TileLayout, from_tiles, make_layout, parse_tile, to_tiles
+
+__getattr__, __dir__ = lazy_package(__name__)
 
 __all__ = [
     "SIMULATION_FORMAT", "SIMULATION_VERSION", "Chip", "ExportConfig", "ExportResult", "LayerMap", "Programmed",
-    "Report", "ScaleFactors", "Schedule",
+    "Report", "ScaleFactors", "Schedule", "SummaryParts", "TileSet",
     "TileLayout", "WeightSource", "WriteVerifyConfig", "build_schedule", "conductance_to_weights",
-    "export_chip", "export_run", "from_tiles", "layer_report", "levels_to_conductance", "load_chip", "load_weights",
-    "make_layout", "map_layer", "parse_tile", "program_chip", "program_layer", "run_target",
-    "simulate_chip", "to_tiles", "verify_chip", "weights_to_levels",
+    "export_chip", "export_run", "from_tiles", "levels_to_conductance", "load_chip", "load_weights",
+    "make_layout", "map_layer", "parse_tile", "program_chip", "program_tiles", "run_target",
+    "simulate_chip", "tile_report", "to_tiles", "verify_chip", "weights_to_levels",
 ]

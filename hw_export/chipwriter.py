@@ -100,7 +100,9 @@ class PackedTile:
 
 def pack_tile(td: TileData, i: int, tmp: Path, *, csv: bool, discrete: bool, level: int = MAP_LEVEL) -> PackedTile:
     """Compress tile ``i``'s datasets and (``csv``) write its CSV views into ``tmp`` (a worker thread or process)."""
-    arrays, layout, chunks = {}, {}, {}
+    arrays: dict[str, np.ndarray] = {}
+    layout: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    chunks: dict[str, Any] = {}
     for name in TILE_DATASETS:
         arr = getattr(td, name)
         if name == "schedule" and arr.size:
@@ -352,8 +354,8 @@ class ChipWriter:
         self.digests[H5_NAME] = h5_digest.result()
         for rel in (H5_NAME, REPORT_NAME, *(f for f in (MATRIX_NAME, FUSION_NAME) if f in self.files)):
             self.synced.append(self.syncer.submit(fsync_file, self.tmp / rel))
-        for job in self.synced:
-            job.result()
+        for synced in self.synced:
+            synced.result()
         check_interrupted()
         man = manifest_doc(self.tmp, self.files, self.seed, self.digests, device_source(meta.get("synapse_device")))
         write_file(self.tmp / MANIFEST_NAME, (to_json(man) + "\n").encode("utf-8"))

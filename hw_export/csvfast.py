@@ -47,10 +47,10 @@ def _format(vals: np.ndarray, decimals: np.ndarray, pairs: np.ndarray) -> np.nda
             while m <= d:  # leading zeros: a digit before the decimal point
                 tmp[m] = 48
                 m += 1
-            for q in range(m - 1, -1, -1):
-                buf[pos] = tmp[q]
+            for e in range(m - 1, -1, -1):
+                buf[pos] = tmp[e]
                 pos += 1
-                if q == d and d > 0:
+                if e == d and d > 0:
                     buf[pos] = 46  # '.'
                     pos += 1
             buf[pos] = 44 if j < k - 1 else 10  # ',' or '\n'

@@ -164,13 +164,16 @@ def loss_terms(correct: dict[str, np.ndarray], final: str = "disturbed") -> list
 
 def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_test: int | None = None,
                         data_dir: str | None = None, eval_device: str = "auto",
-                        aged: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                        aged: list[dict[str, Any]] | None = None, read_noise: float | None = None) -> dict[str, Any]:
     """Evaluate every condition under the one noise model; accuracies, loss terms and the total drop. ``aged``
-    (:func:`spinsyn.hw_export.ageing.age_chip`) adds one ``aged@<label>`` condition per time."""
+    (:func:`spinsyn.hw_export.ageing.age_chip`) adds one ``aged@<label>`` condition per time; ``read_noise``: the
+    read noise σ to evaluate with (:func:`spinsyn.snn.with_read_noise`; None: the run's own)."""
     from spinsyn.mnist import load_mnist  # lazy: startup
-    from spinsyn.snn import evaluate, load_run  # lazy: startup
+    from spinsyn.snn import evaluate, load_run, with_read_noise  # lazy: startup
 
     net = load_run(run_dir)
+    if read_noise is not None:
+        net = with_read_noise(net, read_noise)
     layer = conductance_to_weights(prog["g_target_S"], prog["scale"]).shape
     if tuple(net.w.shape) != layer:
         raise ValueError(f"{run_dir}: trained weights {net.w.shape} do not match the chip's layer {layer}")

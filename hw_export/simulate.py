@@ -211,9 +211,10 @@ def _ageing_accuracy(ageing: dict[str, Any], ev: dict[str, Any]) -> None:
 
 def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, data_dir: str | None = None,
                   run_dir: str | Path | None = None, eval_device: str = "auto", disturb: bool = True,
-                  backend: Any = None, allow_extra: bool = False,
-                  after: list[tuple[str, float]] | str | None = None) -> dict[str, Any]:
-    """Verify CHIP_DIR, program it in simulation and, for snn runs, evaluate the round trip.
+                  backend: Any = None, allow_extra: bool = False, after: list[tuple[str, float]] | str | None = None,
+                  read_noise: float | None = None) -> dict[str, Any]:
+    """Verify CHIP_DIR, program it in simulation and, for snn runs, evaluate the round trip (``read_noise``: the
+    read noise σ of compound synapses to evaluate with instead of the run's own, :func:`spinsyn.snn.with_read_noise`).
 
     Returns a dict with ``programming`` statistics, ``weights`` errors and (runs only, see
     :mod:`spinsyn.hw_export.roundtrip`) ``accuracy`` per condition (``trained``, ``trained_no_read_noise``,
@@ -257,7 +258,8 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
         result["accuracy"] = None
         result["note"] = "weights did not come from an snn run: no network to evaluate (pass --run RUN_DIR)"
         return result
-    ev = evaluate_round_trip(rd, chip, out, n_test=n_test, data_dir=data_dir, eval_device=eval_device, aged=aged)
+    ev = evaluate_round_trip(rd, chip, out, n_test=n_test, data_dir=data_dir, eval_device=eval_device, aged=aged,
+                             read_noise=read_noise)
     result["weights"].update(ev.pop("weights"))
     result.update(ev)
     if ageing is not None:

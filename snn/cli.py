@@ -126,6 +126,14 @@ def start_line(cfg) -> str:
     return f"train: synapse {cfg.synapse}; rule: {_rule_text(cfg.rule)}; device: {_device_text(cfg)}"
 
 
+def _threads_text(m: dict) -> str:
+    """``, 2 threads; auto: 1.93 cores free (…), …`` for a numba run's metrics, else ``""``."""
+    t = m.get("threads") or {}
+    if not t.get("used"):
+        return ""
+    return f", {t['used']} thread{'s' if t['used'] > 1 else ''}; {t['reason']}"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import read_checkpoint  # lazy: startup
     from .config import TrainConfig, resolve_device, resolve_engine  # lazy: startup
@@ -154,8 +162,8 @@ def cmd_train(args: argparse.Namespace) -> int:
            f"all activity {100 * m['accuracy_all_activity']:.2f} %, proportion weighting "
            f"{100 * m['accuracy_proportion']:.2f} % ({m['n_test']} images)")
     print(f"test accuracy: {acc}; train {m['train_samples_per_s']:.0f} "
-          f"samples/s, test {m['test_samples_per_s']:.0f} samples/s on {m['device']} ({m['engine']}); "
-          f"run in {run_dir}")
+          f"samples/s, test {m['test_samples_per_s']:.0f} samples/s on {m['device']} "
+          f"({m['engine']}{_threads_text(m)}); run in {run_dir}")
     return 0
 
 

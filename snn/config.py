@@ -17,7 +17,7 @@ from spinsyn.devices import KIND_COMPOUND, KIND_DW, KIND_IDEAL, KIND_QUANTIZED, 
 from spinsyn.devices.synapse import KIND_GRADED
 from spinsyn.lazyimport import import_uninterrupted
 from spinsyn.options import NU_MAX as NU_MAX  # re-exported (spinsyn.snn.checkpoint)
-from spinsyn.options import TRAIN_OPTIONS
+from spinsyn.options import TRAIN_OPTIONS, parse_threads
 from spinsyn.validation import check_choice, check_file, check_scalar
 
 from .params import N_INPUT, NetworkParams
@@ -86,7 +86,7 @@ class TrainConfig:
     device_preset: str | None = None
     checkpoint_weights: str = _default("checkpoint_weights")  # ideal synapses: dtype of w in the final checkpoint
     plots: bool = _default("plots")  # write the PNG figures at the end of the run (matplotlib; ~1.3 s)
-    threads: int = _default("threads")  # numba CPU threads (0 = all allowed by NUMBA_NUM_THREADS)
+    threads: int | str = _default("threads")  # numba CPU threads: "auto" (spinsyn.snn.threads) or N (0 = all allowed)
     origin: dict | None = None  # where a run not trained by spinsyn came from (`spinsyn import`); None = trained
     extra: dict = field(default_factory=dict)  # options declared only in TRAIN_OPTIONS (no field of their own)
 
@@ -199,6 +199,7 @@ def make_config(**options: Any) -> TrainConfig:
     (detected by content); ``device``: torch device; ``device_preset``: synapse device preset. Raises ValueError
     naming the option (TypeError for an unknown keyword)."""
     o = TRAIN_OPTIONS.resolve(options, "make_config")
+    o["threads"] = parse_threads(o["threads"])  # the command line gives text: "auto" or a number
     kind = SynapseSpec.parse(o["synapse"]).kind
     network = _network(o["neurons"], o["input_preset"], o["intensity"], o["time_ms"], o["w_inh"], o["norm"])
     rule = _rule_options(kind, o["learning_rule"], o["rule"], o["nu"], o["nu_pre"], o["rule_spread"],
@@ -257,9 +258,11 @@ def _check_numbers(cfg: TrainConfig) -> None:
     by its entry in :data:`spinsyn.options.TRAIN_OPTIONS`."""
     for name in plain_options():
         opt = _O[name]
-        if name not in ("device", "device_preset", "device_model", "device_params"):  # checked by form below
+        if name not in ("device", "device_preset", "device_model", "device_params", "threads"):  # checked below
             opt.check(getattr(cfg, name), name if opt.type is bool else None, optional=False)
     _O["nu_final"].check(cfg.nu_final_frac, optional=False)
+    if parse_threads(cfg.threads) != cfg.threads:  # the text "2" where make_config stores the number
+        raise ValueError(f"--threads: got {cfg.threads!r}, expected auto or a whole number >= 0")
     dev = cfg.device
     if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:")
                                                                            and dev[5:].isdigit())):
@@ -277,7 +280,7 @@ def _check_numbers(cfg: TrainConfig) -> None:
 def _check_run(cfg: TrainConfig) -> None:
     """:func:`_check_numbers`, then the thread count, device and engine this machine offers."""
     _check_numbers(cfg)
-    if cfg.threads > 1:
+    if cfg.threads != "auto" and cfg.threads > 1:  # type: ignore[operator]  # an int once not "auto"
         from numba import config as numba_config  # lazy: startup
 
         check_scalar(cfg.threads, _O["threads"].cli, _INT, max_val=int(numba_config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]

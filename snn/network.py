@@ -10,6 +10,7 @@ weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 from spinsyn.devices import SynapseDevice, SynapseSpec
+from spinsyn.options import TRAIN_OPTIONS
+from spinsyn.validation import check_scalar
 
 from . import labels as L
 from .checkpoint import compiled_rule, net_state, read_checkpoint
@@ -35,7 +38,7 @@ from .inference import (  # noqa: F401  (image_seeds, spike_prob: public here to
 from .kinds import SYN_FLOAT_KINDS
 from .params import NetworkParams
 from .rules import CompiledRule, LearningRule, rule_from_dict
-from .synapses import Synapse, synapse_from_record
+from .synapses import Compound, Synapse, synapse_from_record
 
 HISTORY_EVERY = 250  # images between running-accuracy points
 ASSIGN_WINDOW = 5000  # images whose responses give the running-accuracy label assignment
@@ -105,6 +108,21 @@ def load_run(run_dir: str | Path) -> TrainedNetwork:
         ck["proportions"].numpy() if "proportions" in ck else np.zeros((N, 10)),
         ns.gp_S if "gp_S" in ck else None, ns.gap_S if "gap_S" in ck else None,
     )
+
+
+def with_read_noise(net: TrainedNetwork, sigma: float) -> TrainedNetwork:
+    """``net`` with the read noise σ (relative σ of G, ``--read-noise``) of its compound synapses set to ``sigma``
+    for evaluation (:func:`evaluate`, ``spinsyn.hw_export.simulate_chip``): read noise acts only at inference, so
+    one trained network serves every read noise. The weights are shared, not copied. ValueError for a σ out of
+    range or a network whose synapses are not compound."""
+    opt = TRAIN_OPTIONS["read_noise_sigma"]
+    sigma = float(check_scalar(sigma, opt.cli, float, min_val=opt.min, max_val=opt.max,
+                               include_boundaries=opt.closed))
+    if not isinstance(net.synapse, Compound):
+        raise ValueError(f"{opt.cli} applies to compound synapses only (this network has {net.spec} synapses)")
+    options = {**net.config.synapse_options, "read_noise": sigma}
+    return dataclasses.replace(net, config=dataclasses.replace(net.config, synapse_options=options),
+                               synapse=dataclasses.replace(net.synapse, read_noise=sigma))
 
 
 def _eval_inputs(net: TrainedNetwork, ns: NetState, w: np.ndarray | None, g_S: np.ndarray | None,

@@ -30,6 +30,7 @@ from .kinds import SYN_FLOAT_KINDS
 from .network import ASSIGN_WINDOW, HISTORY_EVERY, init_state
 from .rules import CompiledRule
 from .synapses import synapse_from_record
+from .threads import CoreWatch, resolve_threads
 
 METRICS_FORMAT, METRICS_VERSION = "spinsyn-metrics", 1
 UPDATE_SEED_MIX = 0x5BD1E995  # synapse-update seed of a batch = seed of its first image ^ this
@@ -67,6 +68,8 @@ class Trainer:
         self.epoch0 = self.done0 = 0
         self.t_train, self.n_done_call, self.t_loop = 0.0, 0, 0.0
         self.compiled: CompiledRule | None = None
+        #: ``--threads auto``: watch the cores while the run sets up (decided in :meth:`start`)
+        self.core_watch = CoreWatch() if cfg.threads == "auto" and self.engine_kind == "numba" else None
 
     # ------------------------------------------------------------------------------------------ set-up
     def load_data(self) -> None:
@@ -104,12 +107,24 @@ class Trainer:
             if self.syn.kind in SYN_FLOAT_KINDS:
                 self.ns.state, self.ns.gp_S, self.ns.gap_S = np.zeros((1, 1), np.int32), np.ones((1, 1)), \
                     np.ones((1, 1))
+        self.threads = self._threads()
         self.eng = make_engine(self.engine_kind, self.ns, self.params, self.compile_rule(), self.syn, norm,
-                               self.cfg.merge != "sum", self.device, threads=self.cfg.threads,
+                               self.cfg.merge != "sum", self.device, threads=self.threads["used"],
                                scale_wins=self.cfg.merge == "winner-scaled")
         if self.cfg.train_min_spikes:
             self.eng.train_min_spikes = int(self.cfg.train_min_spikes)
         self.last_ck = self.epoch0 * self.cfg.n_train + self.done0
+
+    def _threads(self) -> dict:
+        """The numba threads of this run (``--threads``; ``auto`` decided now from how busy the cores are,
+        :func:`spinsyn.snn.threads.resolve_threads`): ``{"requested", "used", "reason"}`` (metrics.json)."""
+        if self.engine_kind != "numba":
+            return {"requested": self.cfg.threads, "used": 0, "reason": f"not used by the {self.engine_kind} engine"}
+        import numba  # lazy: startup
+
+        max_threads = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+        n, why = resolve_threads(self.cfg.threads, max_threads, watch=self.core_watch)
+        return {"requested": self.cfg.threads, "used": n, "reason": why}
 
     def compile_rule(self) -> CompiledRule:
         """Compile the rule of a new run (reads its rule or sweep file, once)."""
@@ -271,6 +286,7 @@ class Trainer:
             "train_time_s": self.t_train,
             "device": self.eng.device,
             "engine": self.engine_kind,
+            "threads": self.threads,  # numba threads requested, used and why (``--threads auto``)
             "config": json.loads(cfg.to_json()),
             "synapse": self.syn.to_dict(),
             "synapse_device": self.syn.device.record(),

@@ -10,11 +10,18 @@ Public API: :func:`run_study`, :func:`load_spec` (:class:`StudySpec`, :class:`Ax
 :data:`SCHEDULER_HELP`, :data:`PARAMS` (the settings a study can fix or vary), :func:`columns` (results columns).
 """
 
-from .execute import SCHEDULER_HELP, default_scheduler, live_workers, open_client, parse_scheduler
-from .params import PARAMS, Param
-from .results import columns
-from .runner import StudyOutcome, run_study
-from .spec import Axis, StudySpec, load_spec
+from typing import TYPE_CHECKING
+
+from spinsyn.lazyimport import lazy_package
+
+if TYPE_CHECKING:  # loaded on first use (spinsyn.lazyimport.lazy_package): 'import spinsyn.<stage>.cli' stays light
+    from .execute import SCHEDULER_HELP, default_scheduler, live_workers, open_client, parse_scheduler
+    from .params import PARAMS, Param
+    from .results import columns
+    from .runner import StudyOutcome, run_study
+    from .spec import Axis, StudySpec, load_spec
+
+__getattr__, __dir__ = lazy_package(__name__)
 
 __all__ = [
     "PARAMS",

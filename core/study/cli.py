@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .execute import SCHEDULER_HELP, default_scheduler
+from spinsyn.parallel import SCHEDULER_HELP, default_scheduler  # light: the parser imports no study module
 
 #: exit status of a study that ran but had failed trials (bad input is 2, as for every command)
 EXIT_TRIALS_FAILED = 1

@@ -34,7 +34,10 @@ class Param:
 
     ``lo``/``hi`` bound numbers (``closed``: which ends belong to the range, as
     :func:`spinsyn.validation.check_scalar`); ``choices`` bound strings (None: any string, checked by the stage);
-    ``stage`` is the first stage whose inputs hold it."""
+    ``stage`` is the first stage that reads it (one of :data:`spinsyn.study.cache.STAGES`): that stage's cache
+    key holds it, every later stage's key holds it through the upstream key, and no earlier stage's key does
+    (tests/study/test_keys.py checks this for every setting). Evaluation-only settings (read noise, the number
+    of test images) belong to ``simulate``, so trials that differ only in them share their training."""
 
     kind: str
     default: Any
@@ -72,22 +75,26 @@ PARAMS: dict[str, Param] = {
     "device.preset": Param("str", "compound", "sweep", doc="device preset (compound or domain-wall family), or a "
                            "device file (spinsyn-device JSON, 'spinsyn device fit --out') of a compound device"),
     "device.n_mtj": _of(_S["n_mtj"], "sweep", 8),
-    "device.levels": Param("int", 16, "sweep", 2, 4096, doc="levels of a domain-wall synapse (synapse dw:L)"),
+    # read by the training (synapse dw:L); the sweep of a domain-wall preset does not depend on it
+    "device.levels": Param("int", 16, "train", 2, 4096, doc="levels of a domain-wall synapse (synapse dw:L)"),
     "device.sigma_pct": _of(_S["sigma_pct"], "sweep", 0.0),
     "device.testbench": Param("str", "published", "sweep", doc="pulse testbench preset of the sweep"),
     "device.engine": _of(_S["engine"], "sweep", "reference"),
     "device.trials": _of(_S["trials"], "sweep", 20),
     "device.dt_ms": Param("range3", (0.0, 60.0, 2.0), "sweep", doc="swept delays (start, stop, step) ms"),
     "device.seed": _of(_S["seed"], "sweep", 0, "device.seed"),
-    # the read noise σ of compound synapses (--read-noise; snn default if unset)
-    "device.read_noise": _of(_T["read_noise_sigma"], "train", None),
+    # the read noise σ of compound synapses (--read-noise; snn default if unset): it acts only at inference
+    # (trained weights are bit-identical for any σ), so the simulate stage applies it and trainings are shared
+    "device.read_noise": _of(_T["read_noise_sigma"], "simulate", None),
     "device.g_spread": _of(_T["g_spread"], "train", None),
     "rule.source": Param("str", "fitted", "train", choices=RULE_SOURCES,
                          doc="published rule, a bi-sigmoid fitted to the sweep, the sweep table itself, or a "
                              "rule file (spinsyn-rule JSON, 'spinsyn fit --out')"),
     "network.neurons": _of(_T["neurons"], "train", 100, "network.neurons"),
     "network.n_train": _of(_T["n_train"], "train", 2000, "network.n_train"),
-    "network.n_test": _of(_T["n_test"], "train", 1000, "network.n_test", lo=1),  # simulate needs test images
+    # test images of the evaluation (the simulate stage; a training's own test pass is skipped): lo 1, simulate needs
+    # test images
+    "network.n_test": _of(_T["n_test"], "simulate", 1000, "network.n_test", lo=1),
     "network.epochs": _of(_T["epochs"], "train", 1, "network.epochs"),
     "network.input": _of(_T["input_preset"], "train", "bindsnet"),
     "network.seed": _of(_T["seed"], "train", 0, "network.seed"),

@@ -60,7 +60,7 @@ def check_trials(spec: StudySpec, trials: list[Trial], data_dir: str | None) -> 
             plans[trial.index] = tasks = plan(trial.settings, data_dir)
             for task in tasks:
                 if task.key not in checked:
-                    _check_task(task)
+                    _check_task(task, tasks)
                     checked.add(task.key)
         except ValueError as exc:
             where = ", ".join(f"{k}={v!r}" for k, v in trial.axes.items())
@@ -68,11 +68,15 @@ def check_trials(spec: StudySpec, trials: list[Trial], data_dir: str | None) -> 
     return plans
 
 
-def _check_task(task: StageTask) -> None:
+def _check_task(task: StageTask, tasks: list[StageTask]) -> None:
+    """Check one stage task of a trial (``tasks``: all of that trial's, in order)."""
     if task.stage == "sweep":
         sweep_model_inputs_ok(task.inputs)
     elif task.stage == "train":
         train_check(task.inputs["make_config"])
+    elif task.stage == "simulate" and task.inputs["read_noise"] is not None:  # compound synapses only, in range
+        train = next(t for t in tasks if t.stage == "train")
+        train_check({**train.inputs["make_config"], "read_noise_sigma": task.inputs["read_noise"]})
     elif task.stage == "export":
         from spinsyn import hw_export  # lazy: startup
 

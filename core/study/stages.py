@@ -12,6 +12,10 @@ train      ``spinsyn.snn.make_config`` + ``train``          ``run/``
 export     ``spinsyn.hw_export.export_run`` + ``verify``    ``chip/``
 simulate   ``spinsyn.hw_export.simulate_chip``              ``simulate.json``
 =========  ===============================================  =====================
+
+The training reads only what training reads (:data:`spinsyn.study.params.PARAMS`, ``stage``): it runs no test
+pass, and the evaluation-only settings (read noise σ, test images) are applied by ``simulate``, which evaluates
+the trained and the programmed network with the trial's read noise (``simulate_chip(read_noise=...)``).
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ def _train(task: StageTask, folder: Path, upstream: Path | None, root: Path, job
     if task.upstream is not None and upstream is not None:
         opts["rule"] = upstream / OUTPUT[task.upstream]
     m = snn.train(snn.make_config(**opts), folder / OUTPUT["train"], progress=False)
-    print(f"test accuracy: all activity {m['accuracy_all_activity']:.4f}, proportion {m['accuracy_proportion']:.4f}")
+    print(f"trained {m['n_train']} images x {m['epochs']} epochs at {m['train_samples_per_s']:.1f} images/s "
+          "(evaluated by the simulate stage)")
 
 
 def _export(task: StageTask, folder: Path, upstream: Path | None, root: Path, jobs: int) -> None:
@@ -80,7 +85,7 @@ def _simulate(task: StageTask, folder: Path, upstream: Path | None, root: Path, 
     assert upstream is not None  # every stage after the sweep has one
     i = task.inputs
     r = hw_export.simulate_chip(upstream / OUTPUT["export"], seed=i["seed"], n_test=i["n_test"],
-                                data_dir=i["data_dir"], eval_device=i["device"])
+                                data_dir=i["data_dir"], eval_device=i["device"], read_noise=i["read_noise"])
     write_json(folder / OUTPUT["simulate"], r, fmt=hw_export.SIMULATION_FORMAT,
                version=hw_export.SIMULATION_VERSION, seed=i["seed"])
 

@@ -99,18 +99,20 @@ def synapse_spec(s: dict[str, Any]) -> str:
 
 
 def train_options(s: dict[str, Any], data_dir: str | None) -> dict[str, Any]:
-    """Keyword arguments of ``spinsyn.snn.make_config`` for a trial (the rule file is added when it exists)."""
+    """Keyword arguments of ``spinsyn.snn.make_config`` for a trial's training (the rule file is added when it
+    exists): only what training reads. The evaluation-only settings (``device.read_noise``, ``network.n_test``)
+    go to the simulate stage; the training runs no test pass (``n_test`` 0) and keeps the snn default read noise,
+    so one training serves every read noise and test size."""
     opts = {"synapse": synapse_spec(s), "neurons": s["network.neurons"], "n_train": s["network.n_train"],
-            "n_test": s["network.n_test"], "epochs": s["network.epochs"], "seed": s["network.seed"],
+            "n_test": 0, "epochs": s["network.epochs"], "seed": s["network.seed"],
             "device": s["network.device"], "device_preset": s["device.preset"], "input_preset": s["network.input"],
             "data_dir": data_dir}
     if file_sha256(s["device.preset"]) is not None:  # a device file: --device-model
         opts["device_model"] = opts.pop("device_preset")
     if is_rule_file(s["rule.source"]):
         opts["rule"] = s["rule.source"]
-    for key in ("read_noise", "g_spread"):
-        if s[f"device.{key}"] is not None:
-            opts[key] = s[f"device.{key}"]
+    if s["device.g_spread"] is not None:
+        opts["g_spread"] = s["device.g_spread"]
     return opts
 
 
@@ -191,7 +193,7 @@ def plan(s: dict[str, Any], data_dir: str | None) -> list[StageTask]:
                               "write_pulse": s["export.write_pulse"], "half_select": s["export.half_select"],
                               "seed": s["export.seed"]}, train)
     sim = _task("simulate", {"seed": s["simulate.seed"], "n_test": s["network.n_test"], "data_dir": data_dir,
-                             "device": s["network.device"]}, export)
+                             "device": s["network.device"], "read_noise": s["device.read_noise"]}, export)
     return [*tasks, train, export, sim]
 
 

@@ -43,8 +43,6 @@ CLAIMS: dict[str, str] = {
     "64.0 % at 0, 1 and 10 years": "test:test_retentive_chip_holds_ten_years",
     "8.1 s": "bench:python benchmarks/bench_export.py",
     "68.7": "bench:spinsyn study examples/study_n_mtj.toml --out DIR --scheduler local:2",
-    "173 s": "bench:spinsyn study examples/study_n_mtj.toml --out DIR --scheduler local:1",
-    "97 s": "bench:spinsyn study examples/study_n_mtj.toml --out DIR --scheduler local:2",
 }
 
 #: bold run-in headings of the Results section that contain digits but state no figure

@@ -72,3 +72,15 @@ def test_read_sweep_validates_units_shapes_and_bounds(tmp_path, edit, msg):
     with pytest.raises(SpinsynFileError, match="s.h5") as ei:
         D.read_sweep(path)
     assert msg in str(ei.value)
+
+
+def test_model_choices_are_the_device_families():
+    """``device sweep --model`` lists its choices without importing the models (a fast --help); they are the
+    families the models define."""
+    import subprocess
+    import sys
+
+    # a fresh interpreter: other tests register extra models (e.g. 'toy') in this one
+    names = subprocess.run([sys.executable, "-c", "from spinsyn.devices import SynapseSpec; "
+                            "from spinsyn.devices.models import model_names; print(','.join(model_names()))"], capture_output=True, text=True, check=True)
+    assert ",".join(cli.MODEL_NAMES) == names.stdout.strip()

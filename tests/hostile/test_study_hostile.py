@@ -297,17 +297,18 @@ def test_a_tampered_study_entry_is_recomputed_not_trusted(tmp_path, capsys, done
 
 
 # ------------------------------------------------------------------------------- exit codes
-def _fail_train_of(monkeypatch, noise: set[float]) -> None:
+def _fail_simulate_of(monkeypatch, noise: set[float]) -> None:
+    """The simulate stage (which applies the read noise; the trials share their training) fails for ``noise``."""
     from spinsyn.study import stages
 
-    real = stages.ACTIONS["train"]
+    real = stages.ACTIONS["simulate"]
 
-    def train_or_fail(task, folder, upstream, root, jobs):
-        if task.inputs["make_config"].get("read_noise", 0.0) in noise:
+    def simulate_or_fail(task, folder, upstream, root, jobs):
+        if task.inputs["read_noise"] in noise:
             raise RuntimeError("device on fire")
         real(task, folder, upstream, root, jobs)
 
-    monkeypatch.setitem(stages.ACTIONS, "train", train_or_fail)
+    monkeypatch.setitem(stages.ACTIONS, "simulate", simulate_or_fail)
 
 
 @pytest.mark.parametrize("noise,failed", [({0.05}, [1]), ({0.0, 0.05}, [0, 1])], ids=["one-of-two", "all"])
@@ -317,11 +318,10 @@ def test_failed_trials_exit_1_saying_how_many_and_where(tmp_path, capsys, monkey
     toml, base = done
     out = tmp_path / "out"
     shutil.copytree(base, out, symlinks=True)
-    for i in failed:  # the trainings that will fail are not in the cache
-        shutil.rmtree(out / rows(base)[i]["run_dir"])
+    shutil.rmtree(out / "cache" / "simulate")  # the simulations (one per trial) run again; some fail
     for name in ("results.csv", "results.parquet"):
         (out / name).unlink()
-    _fail_train_of(monkeypatch, noise)
+    _fail_simulate_of(monkeypatch, noise)
     capsys.readouterr()
     rc = main(["study", str(toml), "--out", str(out), "--scheduler", "none", "--quiet"])
     cap = capsys.readouterr()

@@ -51,7 +51,8 @@ def test_many_batches_summary_matches_files(tmp_path: Path, monkeypatch) -> None
     step = (chip.meta_arrays["g_levels_S"][-1] - chip.meta_arrays["g_levels_S"][0]) / (
         chip.meta_arrays["g_levels_S"].size - 1)
     err = np.concatenate([(t.g_sim_S[m] - t.g_target_S[m]) / step for t, m in zip(chip.tiles, mask)])
-    assert s["error_levels_histogram"]["counts"] == np.histogram(err, [-np.inf, -1.5, -0.5, 0.5, 1.5, np.inf])[0].tolist()
+    edges = [-np.inf, -1.5, -0.5, 0.5, 1.5, np.inf]
+    assert s["error_levels_histogram"]["counts"] == np.histogram(err, edges)[0].tolist()
     assert [r["tile"] for r in res.report["tiles"]] == list(range(15))
 
 

@@ -33,8 +33,8 @@ def test_layout_columns_and_shared_entries(quick_run):
     assert list(rows[0]) == columns(AXES) and [r["trial"] for r in rows] == ["0", "1"]
     assert [(r["status"], r["error"], r["device.read_noise"]) for r in rows] == [("ok", "", "0.0"), ("ok", "", "0.05")]
     assert rows[0]["sweep_dir"] == rows[1]["sweep_dir"] and rows[0]["fit_dir"] == rows[1]["fit_dir"]
-    assert rows[0]["run_dir"] != rows[1]["run_dir"]
-    for stage, n in (("sweep", 1), ("fit", 1), ("train", 2), ("export", 2), ("simulate", 2)):
+    assert rows[0]["run_dir"] == rows[1]["run_dir"]  # read noise acts only at evaluation: one training
+    for stage, n in (("sweep", 1), ("fit", 1), ("train", 1), ("export", 1), ("simulate", 2)):
         assert len(list((out / "cache" / stage).iterdir())) == n, stage  # one computation per distinct input
     r = rows[1]
     assert (out / r["sweep_dir"] / "sweep.h5").is_file() and (out / r["fit_dir"] / "rule.json").is_file()
@@ -74,12 +74,12 @@ def test_a_failed_trial_is_recorded_and_the_study_goes_on(tmp_path, quick_run, m
     real = stages.ACTIONS["train"]
 
     def train_or_fail(task, folder, upstream, root, jobs):
-        if task.inputs["make_config"].get("read_noise") == 0.05:
+        if task.inputs["make_config"].get("g_spread") == 0.1:  # training reads g_spread (not read noise)
             raise RuntimeError("device on fire")
         real(task, folder, upstream, root, jobs)
 
     monkeypatch.setitem(stages.ACTIONS, "train", train_or_fail)
-    toml = quick_toml(tmp_path, 'device.n_mtj = [2]\ndevice.read_noise = [0.05, 0.0]')
+    toml = quick_toml(tmp_path, 'device.n_mtj = [2]\ndevice.g_spread = [0.1, 0.05]')
     outcome = run_study(toml, out, "none", progress=False)
     assert (outcome.ok, outcome.failed) == (1, 1)
     rows = read_rows(out)

@@ -20,7 +20,7 @@ def test_quick_study_expands_to_a_grid(tmp_path):
     assert trials[5].settings["network.neurons"] == 10 and trials[5].settings["export.write_pulse"] == "fixed"
     keys = [{t.stage: t.key for t in plan(tr.settings, None)} for tr in trials]
     assert len({k["sweep"] for k in keys}) == 2 and len({k["fit"] for k in keys}) == 2  # shared by read noise
-    assert len({k["train"] for k in keys}) == 6
+    assert len({k["train"] for k in keys}) == 2 and len({k["simulate"] for k in keys}) == 6  # noise: evaluation
 
 
 def test_random_sample_is_seeded_and_inside_the_ranges(tmp_path):
