@@ -28,7 +28,6 @@ CLAIMS: dict[str, str] = {
                "--data-dir ../shared/data/mnist (35 min)",
     "92.21 %": "bench:spinsyn train --input diehl-cook --synapse compound:8 --neurons 1600 --epochs 7 "
                "--data-dir ../shared/data/mnist (43 min)",
-    "1.39 s": "bench:python benchmarks/bench_startup.py",
     "89.2 %": "bench:python benchmarks/nir_agreement.py RUN --n 1000 (test_nir_export: >= 0.85 on 100 images)",
     "72.9 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
     "72.3 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
@@ -41,7 +40,15 @@ CLAIMS: dict[str, str] = {
               "(benchmarks/results/cmtj_replay_before_chip.json)",
     "1.56, 1.3e-5": "test:test_stored_cmtj_replays_meet_the_criterion",
     "64.0 % at 0, 1 and 10 years": "test:test_retentive_chip_holds_ten_years",
-    "8.1 s": "bench:python benchmarks/bench_export.py",
+    "526 / 883 / 1,298 MB": "bench:python benchmarks/bench_export.py --sizes 1,10,30",
+    "31.7 s": "bench:python benchmarks/bench_export.py --sizes 1,10,30",
+    "4.7 s": "bench:python benchmarks/bench_export.py --sizes 1,10,30",
+    "69.7 s": "bench:python benchmarks/bench_study_scaling.py",
+    "44.2 s": "bench:python benchmarks/bench_study_scaling.py",
+    "0.79": "bench:python benchmarks/bench_study_scaling.py",
+    "0.049 s": "bench:python benchmarks/bench_cli.py",
+    "1.29 s": "bench:python benchmarks/bench_cli.py",
+    "1.20×": "bench:python benchmarks/bench_threads.py --repeat 2 --data-dir ../shared/data/mnist",
     "68.7": "bench:spinsyn study examples/study_n_mtj.toml --out DIR --scheduler local:2",
 }
 
