@@ -48,8 +48,8 @@ def _child_rss_mb() -> float:
 
 class _PssSampler:
     """Peak of the summed proportional set size (``/proc/PID/smaps_rollup`` Pss) of this process and its children
-    (the export's forked workers), sampled every :attr:`PERIOD_S` in a thread: the memory the export really holds (shared
-    copy-on-write pages counted once)."""
+    (the export's forked workers), sampled every :attr:`PERIOD_S` in a thread: the memory the export really holds
+    (shared copy-on-write pages counted once)."""
 
     #: seconds between samples (reading smaps_rollup walks page tables: every 0.1 s cost the export ~20 %)
     PERIOD_S = float(os.environ.get("SPINSYN_BENCH_PSS_PERIOD_S", "1.0"))
@@ -190,7 +190,8 @@ def main() -> int:
               f"failed {s['failed']}")
         print(f"export time (best of {args.repeat}): {dt:.2f} s  [target < {target_s:.0f} s]  -> "
               f"{'PASS' if dt < target_s else 'MISS'}")
-        print(f"peak memory of the export (this process and its workers, Pss sampled every {_PssSampler.PERIOD_S:g} s): {pss:.0f} MB "
+        print(f"peak memory of the export (this process and its workers, Pss sampled every "
+              f"{_PssSampler.PERIOD_S:g} s): {pss:.0f} MB "
               f"[target < {target_mb:.0f} MB] -> {'PASS' if pss < target_mb else 'MISS'}; peak RSS {rss:.0f} MB in "
               f"this process (verify included), {child:.0f} MB in the largest worker (shared pages included)")
         print(f"(after the warm-up: {rss0:.0f} MB; the weights: {w.nbytes / 2**20:.0f} MB); chip directory "

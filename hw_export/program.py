@@ -34,6 +34,8 @@ from spinsyn.devices import (
 )
 from spinsyn.devices.synapse import KIND_GRADED
 
+from . import wvkernels
+
 HalfSelect = Literal["V/2", "V/3"]
 
 
@@ -305,6 +307,53 @@ class ProgramResult:
     g_before_S: np.ndarray
 
 
+def _state_conductances(dev: SynapseDevice, levels: LevelTable, state: np.ndarray) -> np.ndarray | None:
+    """(N + 1,) read conductance of each MTJ count of a compound synapse with integer states (its reads become a
+    table lookup in :mod:`wvkernels`), else None (the numpy path)."""
+    if dev.spec.kind != KIND_COMPOUND or not levels.discrete or state.dtype.kind not in "iu":
+        return None
+    return np.asarray(dev.conductance_S(np.arange(int(levels.n_max) + 1, dtype=state.dtype)), dtype=np.float64)
+
+
+def _select(dev: SynapseDevice, levels: LevelTable, active: np.ndarray, state: np.ndarray, g_lo_S: np.ndarray,
+            g_hi_S: np.ndarray, n_p: np.ndarray, max_pulses: int, failed: np.ndarray, g_all: np.ndarray,
+            target_state: np.ndarray, span: float, aim: float, last_pol: np.ndarray, nochange: np.ndarray,
+            v_step: float) -> tuple[np.ndarray, ...]:
+    """numpy form of :func:`wvkernels.select` (any device): read, mark failures, and the devices to pulse."""
+    s = state[active]
+    g = dev.conductance_S(s)
+    g_all[active] = g
+    out = (g < g_lo_S[active]) | (g > g_hi_S[active])
+    capped = out & (n_p[active] >= max_pulses)
+    failed[active[capped]] = True
+    keep = out & ~capped
+    active, s, g = active[keep], s[keep], g[keep]
+    up = g < g_lo_S[active]
+    tgt = target_state[active]
+    if levels.discrete:
+        need = np.abs(tgt - s).astype(np.float64)
+        avail = np.where(up, span - s, s).astype(np.float64)
+        frac = aim * need / np.maximum(avail, 1.0)
+    else:
+        frac = aim * np.abs(tgt - s)
+    pol = np.where(up, 1, -1).astype(np.int8)
+    flipped = pol != last_pol[active]
+    boost = np.where(flipped, 0, nochange[active]) * v_step
+    return active, s, g, up, frac, pol, flipped, boost
+
+
+def _update(active: np.ndarray, s: np.ndarray, new: np.ndarray, pol: np.ndarray, flipped: np.ndarray,
+            nochange: np.ndarray, last_pol: np.ndarray, state: np.ndarray, n_p: np.ndarray) -> np.ndarray:
+    """numpy form of :func:`wvkernels.update`."""
+    changed = new != s
+    nochange[active] = np.where(changed, 0, np.where(flipped, 1, nochange[active] + 1))
+    last_pol[active] = pol
+    step = n_p[active].copy()
+    state[active] = new
+    n_p[active] += 1
+    return step
+
+
 def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: WriteVerifyConfig,
                  state0: np.ndarray, target_state: np.ndarray, g_lo_S: np.ndarray, g_hi_S: np.ndarray,
                  rng: np.random.Generator, n_pulses0: np.ndarray | None = None, backend: Any = None) -> ProgramResult:
@@ -325,39 +374,23 @@ def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: 
     logs: list[tuple[np.ndarray, ...]] = []
     g_all = np.empty(D, np.float64)
     failed = np.zeros(D, bool)
-    span = levels.n_max
+    g_tab = _state_conductances(dev, levels, state)
+    book = (g_lo_S, g_hi_S, n_p, cfg.max_pulses, failed, g_all, target_state, float(levels.n_max), float(cfg.aim),
+            last_pol, nochange, float(cal.v_step_V))
     while active.size:
-        s = state[active]
-        g = dev.conductance_S(s)
-        g_all[active] = g
-        out = (g < g_lo_S[active]) | (g > g_hi_S[active])
-        capped = out & (n_p[active] >= cfg.max_pulses)
-        failed[active[capped]] = True
-        keep = out & ~capped
-        active, s, g = active[keep], s[keep], g[keep]
+        if g_tab is not None:
+            active, s, g, up, frac, pol, flipped, boost = wvkernels.select(active, state, g_tab, *book)
+        else:
+            active, s, g, up, frac, pol, flipped, boost = _select(dev, levels, active, state, *book)
         if not active.size:
             break
-        up = g < g_lo_S[active]
-        tgt = target_state[active]
-        if levels.discrete:
-            need = np.abs(tgt - s).astype(np.float64)
-            avail = np.where(up, span - s, s).astype(np.float64)
-            frac = cfg.aim * need / np.maximum(avail, 1.0)
-        else:
-            frac = cfg.aim * np.abs(tgt - s)
-        pol = np.where(up, 1, -1).astype(np.int8)
-        flipped = pol != last_pol[active]
-        boost = np.where(flipped, 0, nochange[active]) * cal.v_step_V
         v = np.full(active.size, cfg.v_max_V) if identical else \
             np.clip(cal.v_for(frac, up) + boost, cfg.v_min_V, cfg.v_max_V)
         v = np.round(v / cfg.v_resolution_V) * cfg.v_resolution_V
         new = pulse(dev, s, v * pol * cal.set_sign, cfg.width_ns, rng, backend)
-        changed = new != s
-        nochange[active] = np.where(changed, 0, np.where(flipped, 1, nochange[active] + 1))
-        last_pol[active] = pol
-        logs.append((active, n_p[active].copy(), v, pol, g))
-        state[active] = new
-        n_p[active] += 1
+        step = wvkernels.update(active, s, new, pol, flipped, nochange, last_pol, state, n_p) if g_tab is not None \
+            else _update(active, s, new, pol, flipped, nochange, last_pol, state, n_p)
+        logs.append((active, step, v, pol, g))
     if logs:
         dev_idx, step, v, pol, gb = (np.concatenate(x) for x in zip(*logs))
     else:

@@ -81,6 +81,7 @@ def test_model_choices_are_the_device_families():
     import sys
 
     # a fresh interpreter: other tests register extra models (e.g. 'toy') in this one
-    names = subprocess.run([sys.executable, "-c", "from spinsyn.devices import SynapseSpec; "
-                            "from spinsyn.devices.models import model_names; print(','.join(model_names()))"], capture_output=True, text=True, check=True)
+    code = "from spinsyn.devices import SynapseSpec; from spinsyn.devices.models import model_names; " \
+           "print(','.join(model_names()))"
+    names = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ",".join(cli.MODEL_NAMES) == names.stdout.strip()
