@@ -231,9 +231,10 @@ class _LowLevel:
 
 
 class ChipWriter:
-    """The files of a chip folder written into ``tmp`` tile by tile: :meth:`add_tiles` for each batch of tiles in
-    order, then :meth:`finish` with /meta, the report and the layer's level matrix; :meth:`close` always (it stops
-    the workers and closes chip.h5). ``jobs`` worker threads compress and write the CSVs; one more fsyncs."""
+    """The files of a chip folder written into ``tmp`` tile by tile: :meth:`start_matrices` (the layer CSVs), then
+    :meth:`add_packed` for the tiles in order (packed by :meth:`pack` in the writer's threads, or by
+    :func:`pack_tile` in worker processes), then :meth:`finish` with /meta and the report; :meth:`close` always (it
+    stops the workers and closes chip.h5). ``jobs`` worker threads compress and write the CSVs; one more fsyncs."""
 
     def __init__(self, tmp: Path, *, discrete: bool, seed: int | None, csv: bool, fusion: bool, jobs: int = 2,
                  map_level: int = MAP_LEVEL) -> None:
@@ -259,11 +260,6 @@ class ChipWriter:
             raise h5_os_error(exc, self.h5_path) from None
         if csv:
             (tmp / "csv").mkdir()
-
-    def add_tiles(self, tiles: list[TileData]) -> None:
-        """Write the next tiles (numbered on from the last call): packed (:func:`pack_tile`) by the worker threads,
-        stored in order as each is ready."""
-        self.add_packed(self.pack(tiles))
 
     def pack(self, tiles: list[TileData], first: int | None = None) -> Iterator[PackedTile]:
         """The tiles packed by the worker threads (numbered from ``first``, default: after those stored), in order
@@ -329,10 +325,9 @@ class ChipWriter:
             self.files.append(FUSION_NAME)
             self.matrices.append(self.pool.submit(self._fusion_csv, lv, g_levels_S))
 
-    def finish(self, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], report: dict[str, Any],
-               matrix: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """/meta, the layer CSVs (``matrix`` = (level per device (I, M), level conductances (L,) S), unless
-        :meth:`start_matrices` started them), report.json, fsync of everything, and the manifest last."""
+    def finish(self, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], report: dict[str, Any]) -> None:
+        """/meta, the layer CSVs (waited for, when :meth:`start_matrices` started them), report.json, fsync of
+        everything, and the manifest last."""
         from spinsyn.fileio import h5_dataset, provenance  # lazy: startup
 
         try:
@@ -345,8 +340,6 @@ class ChipWriter:
         except Exception as exc:
             raise h5_os_error(exc, self.h5_path) from None
         h5_digest = self.pool.submit(_sha256_file, self.h5_path)
-        if matrix is not None:
-            self.start_matrices(*matrix)
         for job in self.matrices:
             self.digests.update(job.result())
         rep = {"format": REPORT_FORMAT, "format_version": 1, "provenance": provenance(self.seed), **report}
@@ -407,15 +400,3 @@ def _sha256_file(path: Path) -> str:
     from spinsyn.fileio import sha256_file  # lazy: startup
 
     return sha256_file(path)
-
-
-def write_tiles(tmp: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray], tiles: list[TileData],
-                report: dict[str, Any], matrix: tuple[np.ndarray, np.ndarray] | None, discrete: bool,
-                seed: int | None, csv: bool, jobs: int, fusion: bool) -> None:
-    """Every file of a chip folder into ``tmp`` at once (all tiles given together)."""
-    w = ChipWriter(tmp, discrete=discrete, seed=seed, csv=csv, fusion=fusion, jobs=jobs)
-    try:
-        w.add_tiles(tiles)
-        w.finish(meta, meta_arrays, report, matrix)
-    finally:
-        w.close()

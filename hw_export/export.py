@@ -6,7 +6,7 @@
 3. :func:`build_schedule` -- the pulses as per-tile schedules in programming order (:class:`Schedule`);
 4. :func:`layer_report` -- half-select disturb, energy, time, per-tile and layer summaries (:class:`Report`);
 
-then :func:`chip_tiles` / :func:`chip_meta` assemble what ``staging.write_chip_dir`` writes.
+then :func:`chip_tiles` / :func:`chip_meta` assemble what ``staging.open_chip_dir``'s writer stores.
 
 The device is a ``spinsyn.devices.SynapseDevice``: the one an snn run trained on (rebuilt from the record in
 its checkpoint, so the chip's level conductances are those the network trained with) or
@@ -422,19 +422,17 @@ def _parts(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule, risk: n
     """The summary partials of one tile set."""
     res, cal, wv = prog.res, prog.cal, lm.wv
     err = (res.g_S - prog.g_t) / lm.scale.level_step_S
-    npul = res.n_pulses.astype(float)
+    abs_err = np.abs(err)
     flat = risk.ravel()
     lay = lm.layout
     expo = half_select_counts((ts.n_tiles, lay.tile_rows, lay.tile_cols), sched.cell, wv.half_select)[ts.mask_t]
     part = SummaryParts(
-        devices=int(ts.used.size), pulses=int(res.n_pulses.sum()), pulses_max=float(npul.max(initial=0.0)),
-        failed=int(res.failed.sum()), err_sum=float(np.add.reduce(np.abs(err))),
-        err_max=float(np.abs(err).max(initial=0.0)), hist=np.histogram(err, _HIST_EDGES)[0].astype(np.int64),
+        devices=int(ts.used.size), pulses=int(res.n_pulses.sum()), pulses_max=float(res.n_pulses.max(initial=0)),
+        failed=int(res.failed.sum()), err_sum=float(np.add.reduce(abs_err)), err_max=float(abs_err.max(initial=0.0)),
+        hist=np.histogram(err, _HIST_EDGES)[0].astype(np.int64),
         inside=int(((res.g_S >= prog.lo_S) & (res.g_S <= prog.hi_S)).sum()),
         risk_sum=float(flat.sum()), risk_max=float(flat.max()), risk_over=int((flat > 1e-3).sum()),
         expo_sum=float(np.add.reduce(expo)), expo_max=float(expo.max(initial=0.0)))
-    part.err_sum = float(np.add.reduce(np.abs(err)))
-    part.pulses_max = float(npul.max(initial=0.0))
     if cal.p_hs_P is not None and sched.v_V.size:
         assert cal.p_hs_AP is not None
         vh = np.abs(sched.v_V) / wv.half_select_divisor
@@ -443,7 +441,6 @@ def _parts(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule, risk: n
         part.hs_top = int(idx.max())
         part.hs_P = [float(np.add.reduce(cal.p_hs_P[idx[up]])), float(up.sum())]
         part.hs_AP = [float(np.add.reduce(cal.p_hs_AP[idx[~up]])), float((~up).sum())]
-    part.devices = int(ts.used.size)
     return part
 
 

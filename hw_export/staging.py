@@ -33,10 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import interrupts
-from .chipfile import TileData, chip_dir_problem
+from .chipfile import chip_dir_problem
 from .chipwriter import ChipWriter
 from .interrupts import check_interrupted, interrupt_guard  # noqa: F401  (re-exported)
 
@@ -227,28 +225,14 @@ class Staging:
                 self._lock.close()
 
 
-def write_chip_dir(out_dir: Path, *, meta: dict[str, Any], meta_arrays: dict[str, np.ndarray],
-                   tiles: list[TileData], report: dict[str, Any], matrix: tuple[np.ndarray, np.ndarray] | None,
-                   discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False, jobs: int = 2,
-                   fusion: bool = False, sources: tuple[Path, ...] = ()) -> Path:
-    """Write a whole chip directory at once (all ``tiles`` given) atomically: :func:`open_chip_dir` with one
-    batch. ``matrix`` = (level per device (I, M), level conductances (L,) S) gives the layer's target matrix CSV
-    (and aihwkit's Fusion CSV when ``fusion``, i.e. one device per weight). Returns ``out_dir``."""
-    with open_chip_dir(out_dir, discrete=discrete, seed=seed, csv=csv, overwrite=overwrite, jobs=jobs,
-                       fusion=fusion, sources=sources) as cw:
-        cw.add_tiles(tiles)
-        cw.finish(meta, meta_arrays, report, matrix)
-    return Path(out_dir)
-
-
 @contextlib.contextmanager
 def open_chip_dir(out_dir: Path, *, discrete: bool, seed: int | None, csv: bool = True, overwrite: bool = False,
                   jobs: int = 2, fusion: bool = False, sources: tuple[Path, ...] = ()) -> Iterator[ChipWriter]:
     """A :class:`~spinsyn.hw_export.chipwriter.ChipWriter` writing into a marked temporary folder beside
-    ``out_dir`` (``add_tiles`` batch by batch, then ``finish``); when the body returns, the folder is renamed onto
-    ``out_dir`` (an existing chip folder replaced only with ``overwrite``); on an error, SIGINT or SIGTERM it is
-    removed and ``out_dir`` is untouched. ``sources``: paths the export read, which ``out_dir`` must neither be
-    nor hold. A refused write (EFBIG, ENOSPC) is one OSError naming the chip's file."""
+    ``out_dir`` (``start_matrices``, ``add_packed`` batch by batch, then ``finish``); when the body returns, the
+    folder is renamed onto ``out_dir`` (an existing chip folder replaced only with ``overwrite``); on an error,
+    SIGINT or SIGTERM it is removed and ``out_dir`` is untouched. ``sources``: paths the export read, which
+    ``out_dir`` must neither be nor hold. A refused write (EFBIG, ENOSPC) is one OSError naming the chip's file."""
     out_dir = Path(out_dir)
     with interrupt_guard(), Staging(out_dir, overwrite, sources) as st:
         try:
