@@ -170,10 +170,12 @@ def main() -> int:
             t0 = time.perf_counter()
             res = export_chip(w, cfg, out, backend=backend)
             dt = time.perf_counter() - t0
-            if best is None or dt < best[0]:
-                best = (dt, res)
             print(f"run {i}: {dt:.2f} s  " + "  ".join(f"{k} {v:.2f}" for k, v in res.timings_s.items()))
-            if i + 1 < args.repeat:
+            if best is None or dt < best[0]:
+                if best is not None:  # keep only the best run's chip (verified and measured below)
+                    shutil.rmtree(best[1].out_dir)
+                best = (dt, res)
+            else:
                 shutil.rmtree(out)
         dt, res = best
         s = res.report["summary"]

@@ -273,6 +273,9 @@ TRAIN_OPTIONS = OptionTable("train", [
 #: largest write pulse width (ns): 1 ms, far beyond any MTJ write
 WIDTH_NS = Option("width_ns", float, None, "write pulse width", unit="ns", min=0.0, max=1e6, closed="right")
 
+#: technology-node presets of spinsyn.hw_export.circuit.tech (tests/hw_export/test_circuit_config.py checks them)
+TECH_NODE_NAMES = ("22nm", "28nm", "32nm", "40nm", "45nm", "65nm")
+
 EXPORT_OPTIONS = OptionTable("export", [
     Option("mapping", str, "unipolar", "one device per weight, or a G+/G- pair", choices=("unipolar", "differential")),
     WIDTH_NS,
@@ -290,7 +293,28 @@ EXPORT_OPTIONS = OptionTable("export", [
     Option("seed", int, None, "RNG seed (export default 0, simulate default 1)", min=0, max=2**63 - 1),
     Option("tile", str, "128x128", "crossbar tile size ROWSxCOLS (each side as tile_side)", metavar="ROWSxCOLS"),
     Option("tile_side", int, 128, "rows or columns of one crossbar tile", min=1, max=65535, flag=""),
+    Option("circuit", bool, False, "model each tile as a circuit: program with the voltage that reaches each cell "
+           "(line and driver resistance, half-selected currents) and read through line resistance and sneak paths "
+           "(spinsyn.hw_export.circuit)"),
+    Option("tech_node", str, "28nm", "technology node of the circuit's wires, transistors and ADCs (NeuroSim "
+           "parameters; 28 and 40 nm interpolated)", choices=TECH_NODE_NAMES),
+    Option("access", str, "0T1R", "cell access device of the circuit: none (cross-point) or one transistor per MTJ",
+           choices=("0T1R", "1T1R")),
+    Option("wire_ohm", float, None, "word/bit-line resistance per synapse pitch (default: Cu at --tech-node)",
+           unit="ohm", min=0.0, max=1e6),
+    Option("driver_ohm", float, None, "word-line driver output resistance (default: a 100 um NMOS at --tech-node)",
+           unit="ohm", min=0.0, max=1e9),
+    Option("sense_ohm", float, None, "bit-line driver / sense input resistance (default: as --driver-ohm)",
+           unit="ohm", min=0.0, max=1e9),
+    Option("compensate", bool, True, "do not raise the applied write voltage to make up for the circuit's drop "
+           "(V / eta, capped at --v-max)", flag="--no-compensate"),
+    Option("adc_bits", int, None, "simulate: digitise every tile's column sums at each time step with ADCs of this "
+           "many bits (full scale calibrated on training images; default: exact sums)", min=1, max=16),
+    Option("adc_offset_lsb", float, 0.0, "simulate: static offset spread of each ADC (sigma)", unit="LSB", min=0.0,
+           max=1e3),
+    Option("adc_noise_lsb", float, 0.0, "simulate: noise of each conversion (sigma)", unit="LSB", min=0.0, max=1e3),
 ])
+
 
 SWEEP_OPTIONS = OptionTable("sweep", [
     Option("n_mtj", int, 8, "MTJs in the compound synapse", min=1, max=256),

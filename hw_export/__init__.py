@@ -30,6 +30,7 @@ from spinsyn.lazyimport import lazy_package
 
 if TYPE_CHECKING:  # loaded on first use (spinsyn.lazyimport.lazy_package): 'import spinsyn.<stage>.cli' stays light
     from .chipfile import Chip, load_chip, verify_chip
+    from .circuit.config import CircuitConfig
     from .export import (
         ExportConfig,
         ExportResult,
@@ -56,8 +57,8 @@ if TYPE_CHECKING:  # loaded on first use (spinsyn.lazyimport.lazy_package): 'imp
 __getattr__, __dir__ = lazy_package(__name__)
 
 __all__ = [
-    "SIMULATION_FORMAT", "SIMULATION_VERSION", "Chip", "ExportConfig", "ExportResult", "LayerMap", "Programmed",
-    "Report", "ScaleFactors", "Schedule", "SummaryParts", "TileSet",
+    "SIMULATION_FORMAT", "SIMULATION_VERSION", "Chip", "CircuitConfig", "ExportConfig", "ExportResult", "LayerMap",
+    "Programmed", "Report", "ScaleFactors", "Schedule", "SummaryParts", "TileSet",
     "TileLayout", "WeightSource", "WriteVerifyConfig", "build_schedule", "conductance_to_weights",
     "export_chip", "export_run", "from_tiles", "levels_to_conductance", "load_chip", "load_weights",
     "make_layout", "map_layer", "parse_tile", "program_chip", "program_tiles", "run_target",

@@ -360,9 +360,20 @@ def _read_meta(path: Path, m: Any, version: int) -> dict[str, Any]:
             meta[key] = json.loads(m.attrs[key])
         except (TypeError, json.JSONDecodeError):
             raise _fail(path, f"/meta attribute {key!r} is not valid JSON") from None
+    for key in OPTIONAL_META_ATTRS:
+        if key in m.attrs:
+            try:
+                meta[key] = json.loads(m.attrs[key])
+            except (TypeError, json.JSONDecodeError):
+                raise _fail(path, f"/meta attribute {key!r} is not valid JSON") from None
     for key in META_DATASETS:
         _need(path, key in m, f"/meta lacks dataset {key!r}")
     return meta
+
+
+#: /meta attributes only some chips have (checked when present): ``circuit``, the circuit the schedules were
+#: computed for (``export --circuit``; ``spinsyn.hw_export.CircuitConfig.record``)
+OPTIONAL_META_ATTRS = ("circuit",)
 
 
 @dataclass
@@ -400,8 +411,17 @@ def _context(path: Path, f: Any, meta: dict[str, Any]) -> tuple[_Ctx, int]:
     _need(path, tmap.shape == (T,), f"/meta/tile_map has shape {tmap.shape}, expected ({T},)")
     _need(path, len(f["tiles"]) == T, f"/tiles has {len(f['tiles'])} groups, expected {T}")
     tol = float(wv["tolerance_levels"]) * (g_max - g_min) / (L - 1)
-    return _Ctx(path, R, C, n_rows, n_cols, g_levels, g_min, g_max, tol, float(wv["v_max_V"]),
-                int(wv["max_pulses"])), T
+    v_max = float(wv["v_max_V"])
+    if "circuit" in meta:  # the circuit the schedules were computed for
+        from .circuit.config import CircuitConfig  # lazy: startup
+
+        try:
+            circ = CircuitConfig.from_record(meta["circuit"])
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise _fail(path, f"/meta/circuit: {exc}") from None
+        if circ.compensate:  # compensation drives up to the driver's maximum
+            v_max = max(v_max, circ.v_driver_max_V)
+    return _Ctx(path, R, C, n_rows, n_cols, g_levels, g_min, g_max, tol, v_max, int(wv["max_pulses"])), T
 
 
 def _verify_h5_body(path: Path, f: Any, version: int = CHIP_VERSION) -> dict[str, Any]:

@@ -119,6 +119,34 @@ def _add_export_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--overwrite", action="store_true",
                    help="replace an existing CHIP_DIR if it is a spinsyn chip folder (never anything else)")
     EXPORT_OPTIONS.add_arguments(g, ("seed",))
+    _add_circuit_options(p, CIRCUIT_FLAGS)
+
+
+#: the circuit options (spinsyn.options.EXPORT_OPTIONS) of export and of simulate (its programming is the chip's)
+CIRCUIT_FLAGS = ("circuit", "tech_node", "access", "wire_ohm", "driver_ohm", "sense_ohm", "compensate")
+
+
+def _add_circuit_options(p: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+    g = p.add_argument_group("circuit options (spinsyn.hw_export.circuit; the others apply with --circuit)")
+    EXPORT_OPTIONS.add_arguments(g, names)
+
+
+def circuit_of(args: argparse.Namespace) -> Any:
+    """The :class:`~spinsyn.hw_export.circuit.config.CircuitConfig` of ``--circuit`` and its options (each checked
+    by its entry in ``spinsyn.options.EXPORT_OPTIONS``), None without ``--circuit``; a circuit option without it
+    fails."""
+    o = EXPORT_OPTIONS
+    given = {n: getattr(args, n) for n in CIRCUIT_FLAGS[1:] if hasattr(args, n)}
+    if not args.circuit:
+        for n, v in given.items():
+            _fail_if(v != o[n].default, f"{o[n].cli}: applies with --circuit only")
+        return None
+    from .circuit.config import CircuitConfig  # lazy: startup
+
+    vals = {n: o[n].check(v) for n, v in given.items()}
+    return CircuitConfig(tech_node=vals["tech_node"], access=vals["access"], r_wire_ohm=vals["wire_ohm"],
+                         r_driver_ohm=vals["driver_ohm"], r_sense_ohm=vals["sense_ohm"],
+                         compensate=vals.get("compensate", True))
 
 
 def _register_verify(words: Any) -> None:
@@ -158,6 +186,9 @@ def _register_simulate(words: Any) -> None:
                         "an input, nor a file inside a run, chip, study or pipeline folder)")
     _add_allow_extra(s)
     EXPORT_OPTIONS.add_arguments(s, ("seed",))
+    _add_circuit_options(s, CIRCUIT_FLAGS[:-1])
+    g = s.add_argument_group("column ADC options (the round trip's adc condition)")
+    EXPORT_OPTIONS.add_arguments(g, ("adc_bits", "adc_offset_lsb", "adc_noise_lsb"))
     s.set_defaults(func=handler, source="simulate")
 
 
@@ -303,7 +334,7 @@ def _export(args: argparse.Namespace) -> int:
             "overwrite": args.overwrite, "write_verify": _write_verify(args, pulse),
             "w_range": parse_w_range(args.w_range), "device": args.device,
             "device_params": _parse_params(args.device_param), "csv": not args.no_csv, "write_pulse": pulse.mode,
-            "deployment_s": _deployment(args.deployment)}
+            "deployment_s": _deployment(args.deployment), "circuit": circuit_of(args)}
     check_writable_dir(args.out, "--out")  # a file, or a folder that cannot be written, fails here
     check_unlocked(args.out, "--out")
     check_out_dir(Path(args.out), overwrite=args.overwrite, sources=(Path(args.source),))
@@ -336,7 +367,7 @@ def _export_file(src: Any, spec: Any, args: argparse.Namespace, opts: dict[str, 
     cfg = ExportConfig(synapse=spec, mapping=opts["mapping"], tile_rows=tile[0], tile_cols=tile[1],
                        device=opts["device"], device_params=opts["device_params"], w_range=opts["w_range"],
                        write_verify=opts["write_verify"], seed=opts["seed"], csv=opts["csv"],
-                       write_pulse=opts["write_pulse"], deployment_s=opts["deployment_s"])
+                       write_pulse=opts["write_pulse"], deployment_s=opts["deployment_s"], circuit=opts["circuit"])
     return export_chip(src.w, cfg, Path(args.out), source=src.record(), overwrite=opts["overwrite"])
 
 
@@ -358,9 +389,21 @@ def _print_export(res: Any, tile: tuple[int, int], mapping: str) -> None:
     print(f"  write pulse ({wp['mode']}): {wp['width_ns']:g} ns, amplitudes <= {wp['v_max_V']:g} V; per synapse "
           f"{s['energy_per_synapse_J'] * 1e12:.1f} pJ and {s['time_per_synapse_serial_s'] * 1e9:.1f} ns (serial)")
     _print_retention(rep["retention"])
+    if "circuit" in s:
+        _print_export_circuit(s["circuit"])
     print(f"  took {res.timings_s['total']:.2f} s")
     for w in rep["warnings"]:
         print(f"spinsyn: warning: {w}", file=sys.stderr)
+
+
+def _print_export_circuit(c: dict[str, Any]) -> None:
+    cfg, r, p = c["config"], c["config"]["resolved"], c["programming"]
+    print(f"  circuit {cfg['tech_node']} {cfg['access']}: wire {r['r_wire_ohm']:.3g} ohm/synapse, driver "
+          f"{r['r_driver_ohm']:.3g} ohm, sense {r['r_sense_ohm']:.3g} ohm; write share eta mean {c['eta']['mean']:.3f} "
+          f"min {c['eta']['min']:.3f} at {c['v_write_nominal_V']:.3g} V; "
+          f"{'compensated up to ' + format(cfg['v_driver_max_V'], 'g') + ' V' if c['compensated'] else 'uncompensated'}"
+          f", {c['unreachable']} devices unreachable; programming {p['energy_J']['total'] * 1e6:.3f} uJ, "
+          f"{p['latency_s']['total'] * 1e3:.3f} ms, tile area {p['area_um2']['total'] * 1e-6:.4f} mm^2 in all")
 
 
 def _print_per_exposure(d: dict[str, Any]) -> None:
@@ -423,18 +466,22 @@ def _simulate(args: argparse.Namespace) -> int:
         check_output_file(args.json, "--json", writes=SIMULATION_FORMAT, inputs=(args.chip_dir, args.run),
                           overwrite=args.overwrite)
     seed = 1 if args.seed is None else EXPORT_OPTIONS["seed"].check(args.seed)
+    circuit = circuit_of(args)
     after = parse_ages(args.after) if args.after is not None else None
     _fail_if(args.plot is not None and after is None, "--plot: applies with --after only")
     plot_dir = _plot_dir(args) if after else None
     r = simulate_chip(Path(args.chip_dir), seed=seed, n_test=args.n_test, data_dir=args.data_dir,
                       run_dir=args.run, eval_device=args.eval_device, disturb=not args.no_disturb,
-                      allow_extra=args.allow_extra, after=after)
+                      allow_extra=args.allow_extra, after=after, circuit=circuit, adc_bits=args.adc_bits,
+                      adc_offset_lsb=args.adc_offset_lsb, adc_noise_lsb=args.adc_noise_lsb)
     p = r["programming"]
     print(f"programmed {p['devices']} devices (seed {seed}): {p['pulses_replayed']} scheduled pulses replayed, "
           f"{p['extra_pulses']} extra on {p['devices_needing_extra_pulses']} devices, {p['failed']} failed")
     print(f"  inside band: {100 * p['inside_band_after_programming']:.3f}% after programming, "
           f"{100 * p['inside_band_after_disturb']:.3f}% after {p['half_select']} disturb "
           f"({p['disturbed_devices']} devices disturbed); |error| mean {p['abs_error_levels_mean']:.4f} levels")
+    if "circuit" in r:
+        _print_circuit(r["circuit"])
     if r.get("accuracy"):
         _print_round_trip(r)
     else:
@@ -500,7 +547,16 @@ def _print_ageing(r: dict[str, Any]) -> None:
 
 
 TERM_NAMES = {"quantisation": "quantisation", "programming_error": "programming error",
-              "half_select_disturb": "half-select disturb", "read_noise": "read noise"}
+              "half_select_disturb": "half-select disturb", "circuit": "circuit (IR drop)", "adc": "column ADC",
+              "read_noise": "read noise"}
+
+
+def _print_circuit(c: dict[str, Any]) -> None:
+    cfg, a = c["config"], c["attenuation"]
+    r = cfg["resolved"]
+    print(f"  circuit: {cfg['tech_node']} {cfg['access']}, wire {r['r_wire_ohm']:.3g} ohm/synapse, driver "
+          f"{r['r_driver_ohm']:.3g} ohm, sense {r['r_sense_ohm']:.3g} ohm; read at {c['v_read_V']:g} V: sensed/ideal "
+          f"current mean {a['mean']:.3f}, 1st percentile {a['p01']:.3f}, min {a['min']:.3f}")
 
 
 def _print_round_trip(r: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from spinsyn.devices import SynapseDevice, SynapseSpec, synapse_device
 from spinsyn.options import WritePulse
 
-from . import staging
+from . import staging, wvkernels
 from .ageing import DEFAULT_DEPLOYMENT_S, retention_record, retention_warnings
 from .chipfile import SCHEDULE_DTYPE, TileData
 from .chipwriter import pack_tile
@@ -35,6 +35,7 @@ from .forked import ForkedWorkers, can_fork
 from .mapping import MappingKind, ScaleFactors, make_scale, weight_range, weights_to_levels
 from .program import (
     Calibration,
+    CircuitDrive,
     LevelTable,
     ProgramResult,
     WritePhysics,
@@ -46,7 +47,6 @@ from .program import (
     half_select_counts,
     half_select_exposure,
     level_table,
-    pulse_energy_J,
     write_verify,
 )
 from .tiling import TileLayout, make_layout
@@ -71,6 +71,7 @@ class ExportConfig:
     csv: bool = True
     write_pulse: str | WritePulse = "auto"
     deployment_s: float = DEFAULT_DEPLOYMENT_S
+    circuit: Any = None  # spinsyn.hw_export.circuit.CircuitConfig: tiles as circuits (None: ideal lines)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "synapse", SynapseSpec.parse(self.synapse))
@@ -120,6 +121,7 @@ class LayerMap:
     wv: WriteVerifyConfig
     tol_S: float
     from_state: bool
+    circuit: Any = None  # CircuitConfig or None (ExportConfig.circuit)
 
     def batches(self, cells: int | None = None) -> list[tuple[int, int]]:
         """Tile ranges [t0, t1) of at most ``cells`` (default :data:`BATCH_CELLS`) cells each (at least one tile),
@@ -139,6 +141,11 @@ class LayerMap:
             lv_t[k, :ru, :cu] = self.lv[r0:r0 + ru, c0:c0 + cu]
             mask_t[k, :ru, :cu] = True
         return TileSet(t0, lv_t, mask_t, np.flatnonzero(mask_t.ravel()))
+
+    @property
+    def n_cells(self) -> int:
+        """MTJs per crossbar cell: N of compound:N, else 1."""
+        return int(self.levels.n_max) if self.levels.discrete else 1
 
     def used_levels(self) -> np.ndarray:
         """(D,) level of every device in programming order (tile-major, row-major inside a tile's used block)."""
@@ -178,6 +185,8 @@ class Programmed:
     g_t: np.ndarray
     lo_S: np.ndarray
     hi_S: np.ndarray
+    drive: CircuitDrive | None = None  # with a circuit: the write shares (circuit.chipcircuit)
+    eta: np.ndarray | None = None  # (n, R, C) write share of every cell with a circuit
 
 
 @dataclass
@@ -245,7 +254,7 @@ def map_layer(w: np.ndarray, dev: SynapseDevice, cfg: ExportConfig,
     if wv.tolerance_S is not None:
         wv = dataclasses.replace(wv, tolerance_levels=wv.tolerance_S / scale.level_step_S, tolerance_S=None)
     return LayerMap(int(w.shape[0]), int(w.shape[1]), cfg.mapping, levels, scale, lv, layout, wv,
-                    wv.tolerance_levels * scale.level_step_S, levels_in is not None)
+                    wv.tolerance_levels * scale.level_step_S, levels_in is not None, cfg.circuit)
 
 
 def batch_rng(seed: int, batch: int, first: np.random.Generator) -> np.random.Generator:
@@ -264,8 +273,33 @@ def program_tiles(lm: LayerMap, ts: TileSet, dev: SynapseDevice, cal: Calibratio
     g_t = levels.g_S[lv_u]
     lo_S, hi_S = g_t - lm.tol_S, g_t + lm.tol_S
     state0 = np.full(ts.used.size, levels.state[0], dtype=levels.state.dtype)
-    res = write_verify(dev, levels, cal, lm.wv, state0, levels.state[lv_u], lo_S, hi_S, rng, backend=backend)
-    return Programmed(cal, res, g_t, lo_S, hi_S)
+    bias = tiles_bias(lm, ts, dev, cal)
+    drive = None if bias is None else CircuitDrive(
+        bias[0].ravel()[ts.used], lm.circuit.v_driver_max_V if lm.circuit.compensate else None, bias[1], bias[2])
+    res = write_verify(dev, levels, cal, lm.wv, state0, levels.state[lv_u], lo_S, hi_S, rng, backend=backend,
+                       drive=drive)
+    return Programmed(cal, res, g_t, lo_S, hi_S, drive, None if bias is None else bias[0])
+
+
+def nominal_write_V(cal: Calibration) -> float:
+    """The amplitude at which the calibrated mean set response crosses half the range (V): where a circuit's
+    write share is evaluated."""
+    return float(cal.v_for(np.array([0.5]), np.array([True]))[0])
+
+
+def tiles_bias(lm: LayerMap, ts: TileSet, dev: SynapseDevice,
+               cal: Calibration) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(eta (n, R, C), kappa_row (n, R), kappa_col (n, C)): write shares of every cell of ``ts`` and of its
+    half-selected neighbours through its tile's circuit (None without one), on the target states
+    (:func:`spinsyn.hw_export.circuit.chipcircuit.tile_bias`)."""
+    if lm.circuit is None:
+        return None
+    from .circuit.chipcircuit import tile_bias  # lazy: startup
+
+    st = lm.levels.state[ts.lv_t]
+    v = nominal_write_V(cal)
+    parts = [tile_bias(lm.circuit, dev, st[k], v, lm.wv.half_select) for k in range(ts.n_tiles)]
+    return tuple(np.stack(x) for x in zip(*parts))  # type: ignore[return-value]
 
 
 def build_schedule(lm: LayerMap, ts: TileSet, prog: Programmed) -> Schedule:
@@ -275,32 +309,25 @@ def build_schedule(lm: LayerMap, ts: TileSet, prog: Programmed) -> Schedule:
     n_p = res.n_pulses
     first = np.cumsum(n_p) - n_p
     P = int(n_p.sum())
-    perm = np.empty(P, np.int64)
-    perm[first[res.dev] + res.step] = np.arange(P)
-    dev_sorted = res.dev[perm]
-    cell = ts.used[dev_sorted]  # cell index (k * R + row) * C + col in the set, ascending
-    cell_local = cell % (R * C)
     rows = np.empty(P, dtype=SCHEDULE_DTYPE)
-    rows["row"] = cell_local // C
-    rows["col"] = cell_local % C
-    rows["step"] = res.step[perm]
-    v_V = res.v_V[perm]
-    rows["v_V"] = v_V
-    rows["width_ns"] = lm.wv.width_ns
-    rows["polarity"] = res.polarity[perm]
-    rows["verify_lo_S"] = prog.lo_S[dev_sorted]
-    rows["verify_hi_S"] = prog.hi_S[dev_sorted]
-    tile_of_row = cell // (R * C)
+    cell, v_V, g_before = np.empty(P, np.int64), np.empty(P), np.empty(P)
+    tile_of_row = np.empty(P, np.int64)
+    fields = tuple(rows[f] for f in ("row", "col", "step", "v_V", "width_ns", "polarity", "verify_lo_S",
+                                     "verify_hi_S"))
+    wvkernels.schedule_rows(res.dev, res.step, first, ts.used, res.v_V, res.polarity, res.g_before_S, prog.lo_S,
+                            prog.hi_S, R, C, float(lm.wv.width_ns), fields, (cell, v_V, g_before, tile_of_row))
+    # one pass; cell ascending (the used cells in order)
     dev_bounds = np.searchsorted(ts.used // (R * C), np.arange(T + 1))
     row_bounds = np.searchsorted(tile_of_row, np.arange(T + 1))
-    return Schedule(rows, cell, v_V, tile_of_row, res.g_before_S[perm], row_bounds, dev_bounds)
+    return Schedule(rows, cell, v_V, tile_of_row, g_before, row_bounds, dev_bounds)
 
 
 def _disturb_risk(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule) -> np.ndarray:
     """(n, R, C) half-select disturb risk of every cell of ``ts`` (0 on padding)."""
     lay, levels = lm.layout, lm.levels
+    kappa = None if prog.drive is None else prog.drive.kappa(sched.tile_of_row, sched.rows["row"], sched.rows["col"])
     e_P, e_AP = half_select_exposure(prog.cal, lm.wv, (ts.n_tiles, lay.tile_rows, lay.tile_cols), sched.cell,
-                                     sched.v_V, sched.rows["polarity"], levels.discrete)
+                                     sched.v_V, sched.rows["polarity"], levels.discrete, kappa)
     if levels.discrete:
         risk = disturb_probability(e_P, e_AP, levels.state[ts.lv_t].astype(np.float64), levels.n_max)
     else:  # expected net wall drift in levels
@@ -315,16 +342,16 @@ def _tile_costs(lm: LayerMap, ts: TileSet, sched: Schedule) -> dict[str, np.ndar
     g_used = np.where(ts.mask_t, ts.g_target_S(lm.levels).reshape(T, R, C), 0.0)
     vv = sched.v_V
     tr = sched.tile_of_row
-    e_write = np.bincount(tr, pulse_energy_J(vv, sched.g_before_S, wv.width_ns), minlength=T)
     g_self = g_used.ravel()[sched.cell]
     if wv.half_select == "V/2":
         rc = (g_used.sum(axis=2).ravel()[tr * R + sched.rows["row"]]
               + g_used.sum(axis=1).ravel()[tr * C + sched.rows["col"]] - 2 * g_self)
     else:
         rc = g_used.sum(axis=(1, 2))[tr] - g_self
-    e_hs = np.bincount(tr, pulse_energy_J(vv / wv.half_select_divisor, rc, wv.width_ns), minlength=T)
-    e_read = (wv.v_read_V**2 * wv.t_read_ns * 1e-9) * (
-        g_used.sum(axis=(1, 2)) + np.bincount(tr, sched.g_before_S, minlength=T))
+    # np.bincount(tr, pulse_energy_J(...)) of the write and half-select pulses and of g_before, in one pass
+    e_write, e_hs, g_before = wvkernels.tile_energy_sums(tr, vv, sched.g_before_S, rc, wv.half_select_divisor,
+                                                         float(wv.width_ns), T)
+    e_read = (wv.v_read_V**2 * wv.t_read_ns * 1e-9) * (g_used.sum(axis=(1, 2)) + g_before)
     pulses = np.diff(sched.row_bounds)
     devices = ts.mask_t.sum(axis=(1, 2))
     time_ns = pulses * (wv.width_ns + wv.t_settle_ns) + (devices + pulses) * wv.t_read_ns
@@ -412,10 +439,28 @@ class SummaryParts:
                              "cells_over_1e-3": int(self.risk_over),
                              "unit": "probability" if lm.levels.discrete else "expected drift (levels)",
                              "scheme": lm.wv.half_select, "per_exposure": self.per_exposure(cal)},
+            **({"circuit": _circuit_summary(lm, cal, tiles)} if lm.circuit is not None else {}),
         }
 
     def _stat(self, total: float, top: float) -> dict[str, float]:
         return {"mean": float(total) / self.devices if self.devices else 0.0, "max": float(top)}
+
+
+def _circuit_summary(lm: LayerMap, cal: Calibration, tiles: list[dict[str, Any]]) -> dict[str, Any]:
+    """The chip as a circuit: its record, the devices' write share and unreachable devices, programming cost."""
+    from .circuit.chipcircuit import chip_programming_cost  # lazy: startup
+
+    c = [t["circuit"] for t in tiles]
+    n = np.array([t["devices"] for t in tiles], float)
+    unreachable = int(sum(x["unreachable"] for x in c))
+    return {"config": lm.circuit.record(lm.n_cells), "v_write_nominal_V": nominal_write_V(cal),
+            "eta": {"mean": float(np.dot(n, [x["eta"]["mean"] for x in c]) / max(n.sum(), 1)),
+                    "min": float(min(x["eta"]["min"] for x in c))},
+            "unreachable": unreachable, "unreachable_fraction": unreachable / max(int(n.sum()), 1),
+            "compensated": bool(lm.circuit.compensate),
+            "programming": chip_programming_cost([x["programming"] for x in c]),
+            "eta_model": "line model of the selected word and bit line (spinsyn.hw_export.circuit.bias) on the "
+                         "tile's target states at v_write_nominal_V"}
 
 
 def _parts(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule, risk: np.ndarray) -> SummaryParts:
@@ -435,12 +480,11 @@ def _parts(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule, risk: n
         expo_sum=float(np.add.reduce(expo)), expo_max=float(expo.max(initial=0.0)))
     if cal.p_hs_P is not None and sched.v_V.size:
         assert cal.p_hs_AP is not None
-        vh = np.abs(sched.v_V) / wv.half_select_divisor
-        idx = np.clip(np.round(vh / wv.v_resolution_V).astype(np.int64), 0, cal.v_hs_V.size - 1)
-        up = sched.rows["polarity"] > 0
-        part.hs_top = int(idx.max())
-        part.hs_P = [float(np.add.reduce(cal.p_hs_P[idx[up]])), float(up.sum())]
-        part.hs_AP = [float(np.add.reduce(cal.p_hs_AP[idx[~up]])), float((~up).sum())]
+        p_up, p_down, top = wvkernels.half_select_gather(sched.v_V, sched.rows["polarity"], wv.half_select_divisor,
+                                                         wv.v_resolution_V, cal.p_hs_P, cal.p_hs_AP)
+        part.hs_top = int(top)
+        part.hs_P = [float(np.add.reduce(p_up)), float(p_up.size)]
+        part.hs_AP = [float(np.add.reduce(p_down)), float(p_down.size)]
     return part
 
 
@@ -464,7 +508,24 @@ def tile_report(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule) ->
             "disturb_risk": {"mean": float(rt[ts.mask_t[k]].mean()), "max": float(rt.max()),
                              "cells_over_1e-3": int((rt > 1e-3).sum())},
         })
+        if prog.eta is not None:
+            tiles[-1]["circuit"] = _tile_circuit(lm, ts, prog, sched, k)
     return Report(risk, tiles, _parts(lm, ts, prog, sched, risk))
+
+
+def _tile_circuit(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule, k: int) -> dict[str, Any]:
+    """Tile ``k`` of ``ts`` as a circuit: its cells' write share, unreachable devices, programming cost."""
+    from .circuit.chipcircuit import eta_stats, tile_programming_cost  # lazy: startup
+
+    assert prog.eta is not None and prog.res.unreachable is not None  # a circuit export sets both
+    R, C = lm.layout.tile_rows, lm.layout.tile_cols
+    rows = slice(sched.row_bounds[k], sched.row_bounds[k + 1])
+    du = slice(sched.dev_bounds[k], sched.dev_bounds[k + 1])
+    pulses = np.bincount(sched.cell[rows] - k * R * C, minlength=R * C).reshape(R, C).astype(np.float64)
+    g = lm.levels.g_S[ts.lv_t[k]]
+    v = float(sched.v_V[rows].mean()) if sched.v_V[rows].size else nominal_write_V(prog.cal)
+    return {"eta": eta_stats(prog.eta[k][ts.mask_t[k]]), "unreachable": int(prog.res.unreachable[du].sum()),
+            "v_applied_mean_V": v, "programming": tile_programming_cost(lm.circuit, lm.n_cells, g, pulses, v, lm.wv)}
 
 
 def state_of_levels(levels: LevelTable, lv: np.ndarray) -> np.ndarray:
@@ -560,6 +621,8 @@ def chip_meta(lm: LayerMap, cal: Calibration, summary: dict[str, Any], dev: Syna
         "summary": summary,
         "seed": seed,
     }
+    if lm.circuit is not None:  # the circuit the schedules were computed for (simulate reads the chip through it)
+        meta["circuit"] = lm.circuit.record(lm.n_cells)
     arrays = {"g_levels_S": lm.levels.g_S, "level_state": lm.levels.state.astype(np.float64),
               "tile_map": lay.index_map(), "calibration_v_V": cal.v_V, "calibration_r_set": cal.r_set,
               "calibration_r_reset": cal.r_reset}

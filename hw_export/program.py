@@ -221,11 +221,17 @@ def half_select_probabilities(mtj: Any, v_hs_V: np.ndarray, width_ns: float, set
     """Per-MTJ switching probability of one half-select exposure of magnitude ``v_hs_V`` (V/2 or V/3): towards P
     under a set pulse (V_mtj = +set_sign·v) and towards AP under a reset pulse (V_mtj = -set_sign·v). Each
     direction is evaluated at the polarity that drives it: P -> AP needs V_mtj < 0."""
-    sp = physics(backend).switch_probability
+    return (half_select_probability(mtj, v_hs_V, width_ns, set_sign, True, backend),
+            half_select_probability(mtj, v_hs_V, width_ns, set_sign, False, backend))
+
+
+def half_select_probability(mtj: Any, v_hs_V: np.ndarray, width_ns: float, set_sign: int, to_parallel: bool,
+                            backend: Any = None) -> np.ndarray:
+    """One direction of :func:`half_select_probabilities`: towards P (``to_parallel``, under set pulses) or towards
+    AP (under reset pulses)."""
     v = np.asarray(v_hs_V, dtype=float)
-    p_P = np.clip(np.asarray(sp(mtj, set_sign * v, width_ns, True), float), 0, 1)
-    p_AP = np.clip(np.asarray(sp(mtj, -set_sign * v, width_ns, False), float), 0, 1)
-    return p_P, p_AP
+    sign = set_sign if to_parallel else -set_sign
+    return np.clip(np.asarray(physics(backend).switch_probability(mtj, sign * v, width_ns, to_parallel), float), 0, 1)
 
 
 def _half_select_table(dev: SynapseDevice, cfg: WriteVerifyConfig, set_sign: int,
@@ -239,8 +245,10 @@ def _half_select_table(dev: SynapseDevice, cfg: WriteVerifyConfig, set_sign: int
 
 
 def calibrate(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, rng: np.random.Generator,
-              backend: Any = None) -> Calibration:
-    """Measure the mean pulse response of ``dev`` on ``cfg.n_calibration`` devices per amplitude."""
+              backend: Any = None, half_select: bool = True) -> Calibration:
+    """Measure the mean pulse response of ``dev`` on ``cfg.n_calibration`` devices per amplitude. ``half_select``
+    False leaves out the half-select table (``v_hs_V`` empty, ``p_hs_*`` None; it draws no random numbers): the
+    write-pulse search, which evaluates disturb at its own pulses, does not read it."""
     q = cfg.v_resolution_V
     v = np.unique(np.round(np.linspace(cfg.v_min_V, cfg.v_max_V, 49) / q) * q)
     n = cfg.n_calibration
@@ -275,7 +283,7 @@ def calibrate(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, rn
                 f"{cfg.width_ns} ns) moves only {r.max():.3f} of the range on average (needs {need:.3f} to cross "
                 f"it within {cfg.max_pulses} pulses); raise --v-max, the width or --max-pulses"
             )
-    v_hs, p_P, p_AP = _half_select_table(dev, cfg, set_sign, backend)
+    v_hs, p_P, p_AP = _half_select_table(dev, cfg, set_sign, backend) if half_select else (np.zeros(0), None, None)
     step = cfg.v_step_V
     if step is None:
         widths = [np.interp(0.9, _rising(r), v) - np.interp(0.1, _rising(r), v) for r in (r_set, r_reset)]
@@ -292,8 +300,9 @@ class ProgramResult:
 
     ``state`` (D,) final device states; ``g_S`` (D,) final read conductance; ``n_pulses`` (D,);
     ``failed`` (D,) bool: outside the band after ``max_pulses``. Pulse log (P,) in iteration-major order:
-    ``dev`` device index, ``step`` (0-based per device), ``v_V`` magnitude, ``polarity`` (+1 raises G),
-    ``g_before_S`` read conductance before the pulse.
+    ``dev`` device index, ``step`` (0-based per device), ``v_V`` magnitude applied by the driver, ``polarity`` (+1
+    raises G), ``g_before_S`` read conductance before the pulse. ``unreachable`` (D,) bool (with a circuit and
+    compensation, :class:`CircuitDrive`): a pulse wanted more than the driver's maximum at the cell.
     """
 
     state: np.ndarray
@@ -305,6 +314,40 @@ class ProgramResult:
     v_V: np.ndarray
     polarity: np.ndarray
     g_before_S: np.ndarray
+    unreachable: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class CircuitDrive:
+    """The voltage that reaches each device through its tile's circuit (:mod:`spinsyn.hw_export.circuit.bias`).
+
+    ``eta`` (D,): the selected cell's share of the driver's voltage; a pulse of amplitude V at the driver puts
+    eta·V on the cell. ``v_driver_max_V``: compensate, applying V/eta for a wanted cell voltage V, capped at this
+    driver maximum (a pulse capped there makes its device *unreachable*); None: no compensation (the driver applies
+    the amplitude meant for the cell, as a controller unaware of the circuit would). ``kappa_row`` / ``kappa_col``
+    (T, R) / (T, C): per tile, the share of a pulse's amplitude its half-selected neighbours see
+    (:func:`half_select_exposure`)."""
+
+    eta: np.ndarray
+    v_driver_max_V: float | None = None
+    kappa_row: np.ndarray | None = None
+    kappa_col: np.ndarray | None = None
+
+    def kappa(self, tile: np.ndarray, row: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per pulse (P,) of tiles ``tile``, rows ``row``, columns ``col``: the share of its amplitude that the
+        half-selected cells of its word line / bit line see (``kappa_row`` (T, R), ``kappa_col`` (T, C));
+        None without them (nominal V/k)."""
+        if self.kappa_row is None or self.kappa_col is None:
+            return None
+        return self.kappa_row[tile, row], self.kappa_col[tile, col]
+
+    def applied(self, v_cell_V: np.ndarray, active: np.ndarray, q_V: float) -> tuple[np.ndarray, np.ndarray]:
+        """(driver amplitude on the DAC grid q_V, whether it was capped) for wanted cell amplitudes of ``active``."""
+        if self.v_driver_max_V is None:
+            return v_cell_V, np.zeros(v_cell_V.shape, bool)
+        want = v_cell_V / self.eta[active]
+        capped = want > self.v_driver_max_V
+        return np.round(np.minimum(want, self.v_driver_max_V) / q_V) * q_V, capped
 
 
 def _state_conductances(dev: SynapseDevice, levels: LevelTable, state: np.ndarray) -> np.ndarray | None:
@@ -356,13 +399,15 @@ def _update(active: np.ndarray, s: np.ndarray, new: np.ndarray, pol: np.ndarray,
 
 def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: WriteVerifyConfig,
                  state0: np.ndarray, target_state: np.ndarray, g_lo_S: np.ndarray, g_hi_S: np.ndarray,
-                 rng: np.random.Generator, n_pulses0: np.ndarray | None = None, backend: Any = None) -> ProgramResult:
+                 rng: np.random.Generator, n_pulses0: np.ndarray | None = None, backend: Any = None,
+                 drive: CircuitDrive | None = None) -> ProgramResult:
     """Closed-loop write-verify of D devices from ``state0`` towards ``target_state`` (all (D,)).
 
     Each iteration reads every unfinished device, stops those inside ``[g_lo_S, g_hi_S]``, and pulses
     the rest once (one vectorised ``apply_pulse`` call). ``n_pulses0`` counts pulses already spent (so
     the cap ``cfg.max_pulses`` is per device in total). Devices with a :func:`declared_write_pulse` get
-    identical pulses of ``cfg.v_max_V`` (one step each, no amplitude choice, no ISPP).
+    identical pulses of ``cfg.v_max_V`` (one step each, no amplitude choice, no ISPP). ``drive``: the devices sit in
+    circuits (:class:`CircuitDrive`): the log holds the driver's amplitudes, the devices get eta times them.
     """
     identical = declared_write_pulse(dev) is not None
     D = state0.size
@@ -375,6 +420,7 @@ def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: 
     g_all = np.empty(D, np.float64)
     failed = np.zeros(D, bool)
     g_tab = _state_conductances(dev, levels, state)
+    unreachable = np.zeros(D, bool) if drive is not None else None
     book = (g_lo_S, g_hi_S, n_p, cfg.max_pulses, failed, g_all, target_state, float(levels.n_max), float(cfg.aim),
             last_pol, nochange, float(cal.v_step_V))
     while active.size:
@@ -387,7 +433,12 @@ def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: 
         v = np.full(active.size, cfg.v_max_V) if identical else \
             np.clip(cal.v_for(frac, up) + boost, cfg.v_min_V, cfg.v_max_V)
         v = np.round(v / cfg.v_resolution_V) * cfg.v_resolution_V
-        new = pulse(dev, s, v * pol * cal.set_sign, cfg.width_ns, rng, backend)
+        v_cell = v
+        if drive is not None:
+            v, capped = drive.applied(v, active, cfg.v_resolution_V)
+            unreachable[active[capped]] = True  # type: ignore[index]  # set with drive
+            v_cell = v * drive.eta[active]
+        new = pulse(dev, s, v_cell * pol * cal.set_sign, cfg.width_ns, rng, backend)
         step = wvkernels.update(active, s, new, pol, flipped, nochange, last_pol, state, n_p) if g_tab is not None \
             else _update(active, s, new, pol, flipped, nochange, last_pol, state, n_p)
         logs.append((active, step, v, pol, g))
@@ -397,17 +448,19 @@ def write_verify(dev: SynapseDevice, levels: LevelTable, cal: Calibration, cfg: 
         dev_idx = step = np.zeros(0, np.int64)
         v = gb = np.zeros(0)
         pol = np.zeros(0, np.int8)
-    return ProgramResult(state, g_all, n_p, failed, dev_idx, step, v, pol, gb)
+    return ProgramResult(state, g_all, n_p, failed, dev_idx, step, v, pol, gb, unreachable)
 
 
 def replay(dev: SynapseDevice, cal: Calibration, state0: np.ndarray, g_lo_S: np.ndarray, g_hi_S: np.ndarray,
            start: np.ndarray, count: np.ndarray, v_V: np.ndarray, polarity: np.ndarray, width_ns: np.ndarray,
-           rng: np.random.Generator, backend: Any = None) -> tuple[np.ndarray, np.ndarray]:
+           rng: np.random.Generator, backend: Any = None,
+           eta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Execute stored pulse schedules with verify on D devices.
 
     Device ``d`` owns schedule rows ``start[d] .. start[d] + count[d]`` (in step order). Before each
-    step it is read and stops once inside its band (as a chip controller would). Returns (state, pulses
-    applied) per device.
+    step it is read and stops once inside its band (as a chip controller would). ``eta`` (D,): the share of the
+    scheduled (driver) amplitude that reaches each device through its circuit (None: all of it). Returns (state,
+    pulses applied) per device.
     """
     state = state0.copy()
     used = np.zeros(state.size, np.int64)
@@ -425,8 +478,8 @@ def replay(dev: SynapseDevice, cal: Calibration, state0: np.ndarray, g_lo_S: np.
         for w in np.unique(widths):  # schedules normally use one width
             sel = widths == w
             idx = active[sel]
-            state[idx] = pulse(dev, state[idx], v_V[row[sel]] * polarity[row[sel]] * cal.set_sign, float(w), rng,
-                               backend)
+            v = v_V[row[sel]] if eta is None else v_V[row[sel]] * eta[idx]
+            state[idx] = pulse(dev, state[idx], v * polarity[row[sel]] * cal.set_sign, float(w), rng, backend)
         used[active] += 1
         t += 1
     return state, used
@@ -453,21 +506,9 @@ def _suffix_flat(m: np.ndarray) -> np.ndarray:
     return c.reshape(sh)
 
 
-def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: tuple[int, ...],
-                         cell: np.ndarray, v_V: np.ndarray, polarity: np.ndarray,
-                         discrete: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Disturb exposure of every cell from pulses applied *after* it was programmed (tiles in parallel,
-    cells row-major inside a tile).
-
-    ``tile_shape`` (R, C) for one tile or (T, R, C) for T tiles; ``cell`` (P,) flat cell index
-    ((t * R + row) * C + col) of each pulse, ``v_V`` (P,) magnitude, ``polarity`` (P,).
-    Returns (towards higher G, towards lower G), each of ``tile_shape``: for MTJ devices the summed per-MTJ
-    hazard ``-log(1 - p_switch(V/k))``; for analog devices the summed mean displacement (state units).
-    """
-    shape = tuple(tile_shape)
-    n_cells = int(np.prod(shape))
-    k = cfg.half_select_divisor
-    vh = np.abs(v_V) / k
+def _hazards(cal: Calibration, cfg: WriteVerifyConfig, vh: np.ndarray,
+             discrete: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(towards P, towards AP) hazard (MTJs) or mean drift (analog) of half-select exposures at ``vh`` (V)."""
     if discrete and cal.p_hs_P is not None:
         idx = np.clip(np.round(vh / cfg.v_resolution_V).astype(np.int64), 0, cal.v_hs_V.size - 1)
         assert cal.p_hs_AP is not None  # the calibration sets both directions together
@@ -476,21 +517,44 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
     else:
         hz_P = cal.drift(vh, True)
         hz_AP = cal.drift(vh, False)
+    return np.asarray(hz_P, dtype=np.float64), np.asarray(hz_AP, dtype=np.float64)
+
+
+def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: tuple[int, ...],
+                         cell: np.ndarray, v_V: np.ndarray, polarity: np.ndarray,
+                         discrete: bool, kappa: tuple[np.ndarray, np.ndarray] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Disturb exposure of every cell from pulses applied *after* it was programmed (tiles in parallel,
+    cells row-major inside a tile).
+
+    ``tile_shape`` (R, C) for one tile or (T, R, C) for T tiles; ``cell`` (P,) flat cell index
+    ((t * R + row) * C + col) of each pulse, ``v_V`` (P,) magnitude, ``polarity`` (P,).
+    Returns (towards higher G, towards lower G), each of ``tile_shape``: for MTJ devices the summed per-MTJ
+    hazard ``-log(1 - p_switch(V/k))``; for analog devices the summed mean displacement (state units).
+    ``kappa`` (row, column), each (P,): the share of each pulse's amplitude that the half-selected cells on its
+    row / column see through the tile's circuit (:mod:`spinsyn.hw_export.circuit`), instead of 1/k; the cells on
+    neither line (V/3) keep V/3.
+    """
+    shape = tuple(tile_shape)
+    n_cells = int(np.prod(shape))
+    k = cfg.half_select_divisor
     up = polarity > 0
-
-    def per_cell(sel: np.ndarray, hz: np.ndarray) -> np.ndarray:
-        return np.bincount(cell[sel], weights=hz[sel], minlength=n_cells).astype(np.float64, copy=False).reshape(shape)
-
-    def line(m: np.ndarray) -> np.ndarray:
-        return _suffix_row(m) + _suffix_col(m)
-
-    e_P = line(per_cell(up, hz_P))
-    e_AP = line(per_cell(~up, hz_AP))
+    cell = np.asarray(cell, dtype=np.int64)
+    v = np.abs(v_V)
+    hz_P, hz_AP = _hazards(cal, cfg, v / k, discrete)
+    # per cell: the hazards of set pulses towards P, of reset pulses towards AP (np.bincount's sums, one pass)
+    if kappa is None:
+        m_P, m_AP = (m.reshape(shape) for m in wvkernels.split_bincount(cell, up, hz_P, hz_AP, n_cells, False))
+        e_P, e_AP = _suffix_row(m_P) + _suffix_col(m_P), _suffix_row(m_AP) + _suffix_col(m_AP)
+    else:
+        (rP, rAP), (cP, cAP) = _hazards(cal, cfg, v * kappa[0], discrete), _hazards(cal, cfg, v * kappa[1], discrete)
+        r_P, r_AP = (m.reshape(shape) for m in wvkernels.split_bincount(cell, up, rP, rAP, n_cells, False))
+        c_P, c_AP = (m.reshape(shape) for m in wvkernels.split_bincount(cell, up, cP, cAP, n_cells, False))
+        e_P, e_AP = _suffix_row(r_P) + _suffix_col(c_P), _suffix_row(r_AP) + _suffix_col(c_AP)
     if cfg.half_select == "V/3":  # cells on neither line see -V/3: the opposite polarity
-        m = per_cell(~up, hz_P)
-        e_P += _suffix_flat(m) - line(m)
-        m = per_cell(up, hz_AP)
-        e_AP += _suffix_flat(m) - line(m)
+        m_P, m_AP = (m.reshape(shape) for m in wvkernels.split_bincount(cell, up, hz_P, hz_AP, n_cells, True))
+        e_P += _suffix_flat(m_P) - (_suffix_row(m_P) + _suffix_col(m_P))
+        e_AP += _suffix_flat(m_AP) - (_suffix_row(m_AP) + _suffix_col(m_AP))
     return e_P, e_AP
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from spinsyn.devices import KIND_COMPOUND, SynapseDevice
 
-from .program import LevelTable, WriteVerifyConfig, calibrate, component_mtj, half_select_probabilities, write_verify
+from .program import LevelTable, WriteVerifyConfig, calibrate, component_mtj, half_select_probability, write_verify
 from .roundtrip import accuracy_ci
 
 #: candidate widths (ns) per device kind: STT-MTJs switch in 1-100 ns; domain walls move ~1 um/us
@@ -92,8 +92,8 @@ def _disturb(dev: SynapseDevice, cal: Any, wv: WriteVerifyConfig, levels: LevelT
         drift = (cal.drift(vh[up], True).sum() - cal.drift(vh[~up], False).sum()) / n
         return float(abs(drift) * later / levels.n_max * (len(levels.g_S) - 1))
     k_bar = float(np.mean(res.state))  # the victims: cells at the sample's mean target state
-    p_P = half_select_probabilities(mtj, vh[up], wv.width_ns, cal.set_sign, backend)[0]
-    p_AP = half_select_probabilities(mtj, vh[~up], wv.width_ns, cal.set_sign, backend)[1]
+    p_P = half_select_probability(mtj, vh[up], wv.width_ns, cal.set_sign, True, backend)
+    p_AP = half_select_probability(mtj, vh[~up], wv.width_ns, cal.set_sign, False, backend)
 
     def victims(p: np.ndarray, m: float) -> float:  # expected victims disturbed per pulse, summed
         return float(-np.expm1(m * np.log1p(-np.minimum(p, 1 - 1e-15))).sum())
@@ -107,7 +107,7 @@ def evaluate_pulse(dev: SynapseDevice, levels: LevelTable, wv: WriteVerifyConfig
     """Energy and time per synapse, write error rate and disturb of write-verify with ``wv`` on the targets
     ``target_level`` (levels of a sample of cells). Raises ValueError if the device cannot be programmed."""
     rng = np.random.default_rng([seed, 99])
-    cal = calibrate(dev, levels, wv, rng, backend)
+    cal = calibrate(dev, levels, wv, rng, backend, half_select=False)  # disturb: at the pulses below (_disturb)
     n = target_level.size
     g_t = levels.g_S[target_level]
     state0 = np.full(n, levels.state[0], dtype=levels.state.dtype)
@@ -174,15 +174,22 @@ def width_candidates(dev: SynapseDevice, params: tuple[Any, ...], backend: Any, 
     sample, tol_S, tile, seed, error_target)."""
     levels, fast, caps, sample, tol_S, tile, seed, error_target = params
     rows: list[dict[str, Any]] = []
+    done: dict[int, dict[str, Any] | None] = {}  # a candidate is a pure function of its cap (own generator)
 
     def at(i: int) -> dict[str, Any] | None:
-        cfg = dataclasses.replace(fast, width_ns=w, v_max_V=float(caps[i]))
-        try:
-            r = evaluate_pulse(dev, levels, cfg, sample, tol_S, tile, seed, backend)
-        except ValueError:  # this cap cannot move the device at this width
+        if i not in done:  # the caps above the bisection's answer are often among those it tried
+            cfg = dataclasses.replace(fast, width_ns=w, v_max_V=float(caps[i]))
+            try:
+                r = evaluate_pulse(dev, levels, cfg, sample, tol_S, tile, seed, backend)
+            except ValueError:  # this cap cannot move the device at this width
+                r = None
+            if r is not None:
+                r["feasible"] = r["error_upper"] <= error_target and r["disturb"] <= error_target
+            done[i] = r
+        r = done[i]
+        if r is None:
             return None
-        r["feasible"] = r["error_upper"] <= error_target and r["disturb"] <= error_target
-        rows.append(r)
+        rows.append(dict(r))  # the table lists every evaluation, a repeated one again
         return r
 
     i = _smallest_working_cap(at, caps.size, error_target)

@@ -87,13 +87,14 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, synapse: str | Synap
                seed: int = 0, overwrite: bool = False, write_verify: WriteVerifyConfig | None = None,
                device: str | None = None, device_params: dict[str, Any] | None = None,
                w_range: tuple[float, float] | None = None, csv: bool = True, write_pulse: str = "auto",
-               deployment_s: float = DEFAULT_DEPLOYMENT_S) -> ExportResult:
+               deployment_s: float = DEFAULT_DEPLOYMENT_S, circuit: Any = None) -> ExportResult:
     """Export the snn run in ``run_dir`` to the chip directory ``out_dir``.
 
     The synapse and device come from the run (its checkpoint's ``SynapseDevice``); ``synapse`` different from
     the run's, ``device`` or ``device_params`` need ``requantize=True``. ``w_range`` defaults to [0, 1].
     ``write_pulse``: ``"fixed"`` (``write_verify``'s width) or ``"auto"`` (:mod:`spinsyn.hw_export.pulses`);
-    ``deployment_s``: the lifetime the retention is checked against (report ``warnings``)."""
+    ``deployment_s``: the lifetime the retention is checked against (report ``warnings``); ``circuit``: a
+    ``spinsyn.hw_export.CircuitConfig`` (tiles as circuits; None: ideal lines)."""
     src = load_weights(run_dir)
     if src.kind != "run":
         raise ValueError(f"{run_dir}: not an snn run directory")
@@ -102,6 +103,6 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, synapse: str | Synap
     cfg = ExportConfig(dev.spec, mapping=mapping, tile_rows=int(tile[0]), tile_cols=int(tile[1]),
                        device=dev.preset, w_range=w_range if w_range is not None else src.w_range,
                        write_verify=write_verify or WriteVerifyConfig(), seed=seed, csv=csv, write_pulse=write_pulse,
-                       deployment_s=deployment_s)
+                       deployment_s=deployment_s, circuit=circuit)
     return export_chip(src.w, cfg, Path(out_dir), source=src.record(), device=dev, levels=target.levels,
                        overwrite=overwrite, notes=list(target.notes))

@@ -13,6 +13,7 @@ alone, no rule or sweep file) is evaluated under one noise model (:mod:`spinsyn.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from .program import (
     replay,
     write_verify,
 )
-from .tiling import TileLayout, from_tiles
+from .tiling import TileLayout, from_tiles, to_tiles
 
 
 def chip_device(chip: Chip) -> SynapseDevice:
@@ -86,17 +87,19 @@ def _cells(chip: Chip, layout: TileLayout) -> _Cells:
 
 def _sample_disturb(dev: SynapseDevice, cal: Calibration, wv: WriteVerifyConfig, levels: LevelTable,
                     layout: TileLayout, cells: _Cells, state: np.ndarray, n_used: np.ndarray,
-                    rng: np.random.Generator) -> int:
-    """Sample half-select disturb of the applied pulses into ``state`` (in place); returns devices changed."""
+                    rng: np.random.Generator, drive: Any = None) -> int:
+    """Sample half-select disturb of the applied pulses into ``state`` (in place); returns devices changed.
+    ``drive``: the chip's circuit (half-selected cells see its ``kappa`` shares of each pulse)."""
     R, C = layout.tile_rows, layout.tile_cols
     sched, used = cells.sched, cells.used
     applied = sched["step"] < n_used[cells.dev]
     n_disturbed = 0
     for t in range(layout.n_tiles):
         rows = np.flatnonzero((cells.tile_of_row == t) & applied)
+        kappa = None if drive is None else drive.kappa(np.full(rows.size, t), sched["row"][rows], sched["col"][rows])
         e_P, e_AP = half_select_exposure(cal, wv, (R, C), cells.cell[rows] - t * R * C,
                                          sched["v_V"][rows].astype(np.float64), sched["polarity"][rows],
-                                         levels.discrete)
+                                         levels.discrete, kappa)
         d_lo, d_hi = np.searchsorted(used, [t * R * C, (t + 1) * R * C])
         loc = used[d_lo:d_hi] - t * R * C
         s = state[d_lo:d_hi]
@@ -152,25 +155,79 @@ def program_chip(chip: Chip, *, seed: int = 1, disturb: bool = True, backend: An
     start = np.cumsum(count) - count
     state0 = np.full(c.used.size, levels.state[0], dtype=levels.state.dtype)
     v_dac = np.round(c.sched["v_V"].astype(np.float64) / wv.v_resolution_V) * wv.v_resolution_V  # f4 -> DAC grid
+    drive = chip_drive(chip, dev, layout, levels, c)
     state, n_used = replay(dev, cal, state0, c.lo, c.hi, start, count, v_dac, c.sched["polarity"].astype(np.float64),
-                           c.sched["width_ns"].astype(np.float64), rng, backend)
+                           c.sched["width_ns"].astype(np.float64), rng, backend,
+                           eta=None if drive is None else drive.eta)
     res = write_verify(dev, levels, cal, wv, state, levels.state[c.level], c.lo, c.hi, rng, n_pulses0=n_used,
-                       backend=backend)
+                       backend=backend, drive=drive)
     state_prog = res.state.copy()
     g_prog = dev.conductance_S(state_prog)
     state, n_disturbed = res.state, 0
     if disturb:
-        n_disturbed = _sample_disturb(dev, cal, wv, levels, layout, c, state, n_used, rng)
+        n_disturbed = _sample_disturb(dev, cal, wv, levels, layout, c, state, n_used, rng, drive)
     g_dist = dev.conductance_S(state) if disturb else g_prog
     stats = _program_stats(c, levels, scale, g_prog, g_dist, n_used, res.n_pulses - n_used, res.failed)
     stats.update({"disturbed_devices": n_disturbed, "seed": seed, "half_select": wv.half_select,
                   "disturb_sampled": bool(disturb)})
+    if drive is not None:
+        assert res.unreachable is not None  # set with a drive
+        stats["unreachable"] = int(res.unreachable.sum())
     g0, s0 = float(levels.g_S[0]), levels.state[0]
     return {"g_S": _layer(g_dist, g0, c, layout), "g_programmed_S": _layer(g_prog, g0, c, layout),
             "state": _layer(state, s0, c, layout), "state_programmed": _layer(state_prog, s0, c, layout),
             "g_target_S": from_tiles(np.stack([t.g_target_S for t in chip.tiles]), layout),
             "level": from_tiles(np.stack([t.level for t in chip.tiles]), layout),
             "scale": scale, "levels": levels, "stats": stats}
+
+
+def chip_drive(chip: Chip, dev: SynapseDevice, layout: TileLayout, levels: LevelTable, c: _Cells) -> Any:
+    """The :class:`~spinsyn.hw_export.program.CircuitDrive` of a chip exported with ``--circuit`` (its record and
+    the export's nominal write amplitude; the write share of each used cell on the target states, as the export
+    computed it), else None."""
+    rec = chip.meta.get("circuit")
+    if rec is None:
+        return None
+    from .circuit.chipcircuit import tile_bias  # lazy: startup
+    from .circuit.config import CircuitConfig  # lazy: startup
+    from .program import CircuitDrive  # lazy: startup
+
+    cfg = CircuitConfig.from_record(rec)
+    v = float(chip.meta["summary"]["circuit"]["v_write_nominal_V"])
+    wv = WriteVerifyConfig(**chip.meta["write_verify"])
+    eta, k_row, k_col = (np.stack(x) for x in zip(*[tile_bias(cfg, dev, levels.state[t.level], v, wv.half_select)
+                                                      for t in chip.tiles]))
+    return CircuitDrive(eta.ravel()[c.used], cfg.v_driver_max_V if cfg.compensate else None, k_row, k_col)
+
+
+def chip_circuit(chip: Chip, circuit: Any = None) -> Any:
+    """The :class:`~spinsyn.hw_export.circuit.config.CircuitConfig` a chip is read through: the chip's own
+    ``/meta/circuit`` record (it was exported for that circuit), else ``circuit`` (a what-if read of an ideal-line
+    chip), else None. A chip with a record and another ``circuit`` is refused (ValueError)."""
+    from .circuit.config import CircuitConfig  # lazy: startup
+
+    rec = chip.meta.get("circuit")
+    own = CircuitConfig.from_record(rec) if rec is not None else None
+    if own is not None and circuit is not None and dataclasses.replace(circuit, compensate=own.compensate) != own:
+        raise ValueError(f"{chip.path}: the chip was exported for its own circuit ({own.tech_node}, {own.access}); "
+                         "the circuit options apply to chips exported without --circuit")
+    return own if own is not None else circuit
+
+
+def circuit_read(chip: Chip, out: dict[str, Any], cfg: Any) -> dict[str, Any]:
+    """Read attenuation ``alpha`` (device_rows, device_cols) of the final chip states ``out["state"]`` through the
+    circuit ``cfg`` (one read-matrix solve per tile, :func:`spinsyn.hw_export.circuit.readout.read_attenuation`),
+    and its statistics."""
+    from .circuit.readout import attenuation_stats, read_attenuation  # lazy: startup
+
+    dev = chip_device(chip)
+    layout = _chip_parts(chip)[0]
+    reset = out["levels"].state[0]
+    st = to_tiles(np.asarray(out["state"]), layout, fill=reset)
+    alpha = np.stack([read_attenuation(cfg, dev, st[t], max(1, dev.n_cells)) for t in range(layout.n_tiles)])
+    mask = np.stack([t.mask for t in chip.tiles]).astype(bool)
+    return {"alpha": from_tiles(alpha, layout), "config": cfg.record(max(1, dev.n_cells)),
+            "attenuation": attenuation_stats(alpha, mask), "v_read_V": float(dev.v_read_V)}
 
 
 def chip_calibration(chip: Chip) -> Calibration:
@@ -205,14 +262,26 @@ def _ageing_accuracy(ageing: dict[str, Any], ev: dict[str, Any]) -> None:
         c = AGED_PREFIX + a["label"]
         a.update({"accuracy": ev["accuracy"][c][key], "accuracy_ci95": ev["accuracy_ci95"][c],
                   "retention_points": terms[c]["points"], "retention_ci95_points": terms[c]["ci95_points"]})
-    ageing["accuracy_key"], ageing["from"] = key, ev["final"]
+    ageing["accuracy_key"], ageing["from"] = key, ev["final_chip"]
     ageing["one_point"] = one_point_time(ageing["ages"], ageing["retention_s"])
+
+
+def _check_adc(bits: int | None, offset_lsb: float, noise_lsb: float) -> None:
+    from spinsyn.options import EXPORT_OPTIONS  # lazy: startup
+
+    o = EXPORT_OPTIONS
+    o["adc_bits"].check(bits)
+    o["adc_offset_lsb"].check(offset_lsb)
+    o["adc_noise_lsb"].check(noise_lsb)
+    if bits is None and (offset_lsb or noise_lsb):
+        raise ValueError(f"{o['adc_offset_lsb'].cli} / {o['adc_noise_lsb'].cli}: apply with --adc-bits only")
 
 
 def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, data_dir: str | None = None,
                   run_dir: str | Path | None = None, eval_device: str = "auto", disturb: bool = True,
                   backend: Any = None, allow_extra: bool = False, after: list[tuple[str, float]] | str | None = None,
-                  read_noise: float | None = None) -> dict[str, Any]:
+                  read_noise: float | None = None, circuit: Any = None, adc_bits: int | None = None,
+                  adc_offset_lsb: float = 0.0, adc_noise_lsb: float = 0.0) -> dict[str, Any]:
     """Verify CHIP_DIR, program it in simulation and, for snn runs, evaluate the round trip (``read_noise``: the
     read noise σ of compound synapses to evaluate with instead of the run's own, :func:`spinsyn.snn.with_read_noise`).
 
@@ -225,6 +294,12 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
     (:mod:`spinsyn.hw_export.ageing`) to each time; ``ageing`` then holds, per time, the flip probability, the
     flipped fraction, the level error and (runs) the accuracy ``aged@<label>`` with its CI and retention loss,
     and ``one_point`` (the time at which 1 accuracy point is lost).
+
+    ``circuit`` (a ``CircuitConfig``): read chips exported without one through it (:func:`chip_circuit`; a chip
+    exported with ``--circuit`` is always read through its own): ``circuit`` then holds the read attenuation
+    statistics and the round trip the ``circuit`` condition and loss term. ``adc_bits`` (runs): add the ``adc``
+    condition, every tile's column sums digitised at each time step (``adc_offset_lsb`` / ``adc_noise_lsb``: the
+    static offset and conversion noise σ in LSB; :mod:`spinsyn.hw_export.roundtrip`).
     """
     from .ageing import check_ages, parse_ages  # lazy: startup
     from .roundtrip import evaluate_round_trip  # lazy: startup
@@ -234,6 +309,7 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
         from spinsyn.validation import check_scalar  # lazy: startup
 
         check_scalar(n_test, "--n-test", int, min_val=1)
+    _check_adc(adc_bits, adc_offset_lsb, adc_noise_lsb)
     chip = load_chip(Path(chip_dir), allow_extra=allow_extra)
     src = chip.meta.get("source", {})
     rd = Path(run_dir) if run_dir else (Path(src["run_dir"]) if src.get("run_dir") else None)
@@ -241,7 +317,10 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
         from spinsyn.snn import read_checkpoint  # lazy: startup
 
         read_checkpoint(rd)  # the run's checkpoint is range-checked before the chip is programmed
+    cfg = chip_circuit(chip, circuit)
     out = program_chip(chip, seed=seed, disturb=disturb, backend=backend)
+    if cfg is not None:
+        out["circuit"] = circuit_read(chip, out, cfg)
     aged, ageing = _ageing(chip, out, ages, seed)
     scale = out["scale"]
     w_prog = conductance_to_weights(out["g_S"], scale)
@@ -254,12 +333,17 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
     }
     if ageing is not None:
         result["ageing"] = ageing
+    if cfg is not None:
+        result["circuit"] = {k: v for k, v in out["circuit"].items() if k != "alpha"}
     if rd is None:
         result["accuracy"] = None
         result["note"] = "weights did not come from an snn run: no network to evaluate (pass --run RUN_DIR)"
         return result
+    adc = None if adc_bits is None else {"bits": adc_bits, "rows": int(chip.meta["tiles"]["tile_rows"]),
+                                         "offset_lsb_sigma": adc_offset_lsb, "noise_lsb_sigma": adc_noise_lsb,
+                                         "seed": seed}
     ev = evaluate_round_trip(rd, chip, out, n_test=n_test, data_dir=data_dir, eval_device=eval_device, aged=aged,
-                             read_noise=read_noise)
+                             read_noise=read_noise, adc=adc)
     result["weights"].update(ev.pop("weights"))
     result.update(ev)
     if ageing is not None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from spinsyn.lazyimport import lazy_package
 
 if TYPE_CHECKING:  # loaded on first use (spinsyn.lazyimport.lazy_package): 'import spinsyn.<stage>.cli' stays light
+    from .adc import AdcModel
     from .bindsnet_file import UnsafePickleError, read_bindsnet_file
     from .bindsnet_import import import_bindsnet, load_bindsnet
     from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, checkpoint_path, read_checkpoint
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # loaded on first use (spinsyn.lazyimport.lazy_package): 'imp
 __getattr__, __dir__ = lazy_package(__name__)
 
 __all__ = [
+    "AdcModel",
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
     "RULES",

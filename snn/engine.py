@@ -11,12 +11,16 @@ batch with ``update_seed``. Both engines give identical results on identical inp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .params import P_THETA_DECAY, NetworkParams
 from .rules import CompiledRule
 from .synapses import Synapse
+
+if TYPE_CHECKING:
+    from .adc import AdcModel
 
 
 @dataclass
@@ -136,12 +140,21 @@ class NumbaEngine:
                        self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(update_seed),
                        bool(self.rule.soft_bound), self.scale_wins, *self._graded)
 
-    def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None,
+                    adc: AdcModel | None = None) -> np.ndarray:
+        """Spike counts (B, N) of the images with spike probabilities ``p_steps`` (B, 784) and seeds ``seeds``
+        (B,) on ``w`` (None: the engine's own); ``adc``: digitise each step's input per row block
+        (:mod:`spinsyn.snn.adc`), None: the exact sum."""
         from . import kernels as K  # lazy: startup
 
         self._pin(p_steps.shape[0])
+        ww = self.ns.w if w is None else w
         counts = np.zeros((p_steps.shape[0], self.ns.w.shape[1]), np.int64)
-        K.eval_batch(p_steps, seeds, self.T, self.ns.w if w is None else w, self.ns.theta, self.P, counts)
+        if adc is None:
+            K.eval_batch(p_steps, seeds, self.T, ww, self.ns.theta, self.P, counts)
+        else:
+            K.eval_batch(p_steps, seeds, self.T, ww, self.ns.theta, self.P, counts,
+                         *adc.kernel_args(ww.shape[1], seeds, ww.shape[0]))
         return counts
 
     def train_trains(self, X: np.ndarray, update_seed: int) -> np.ndarray:
@@ -241,9 +254,12 @@ class TorchEngine:
         self.gen.manual_seed(int(update_seed))
         return self._update(self.torch.as_tensor(X, device=self.device, dtype=self.dtype), update_seed)
 
-    def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None,
+                    adc: AdcModel | None = None) -> np.ndarray:
         from . import torch_engine as TE  # lazy: startup
 
+        if adc is not None:
+            raise ValueError("adc: the ADC model runs on the numba CPU engine only (evaluate with device='cpu')")
         torch = self.torch
         self.gen.manual_seed(int(seeds[0]) if len(seeds) else 0)
         p = torch.as_tensor(p_steps, device=self.device, dtype=self.dtype)

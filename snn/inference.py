@@ -9,6 +9,7 @@ Public so that :mod:`spinsyn.snn.trainer`, :mod:`spinsyn.snn.assign`, :mod:`spin
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from .engine import NetState
 from .kinds import SYN_COMPOUND
 from .params import NetworkParams
 from .synapses import Synapse
+
+if TYPE_CHECKING:
+    from .adc import AdcModel
 
 
 def image_seeds(seed: int, epoch: int, positions: np.ndarray) -> np.ndarray:
@@ -37,9 +41,12 @@ def spike_prob(images: np.ndarray, params: NetworkParams) -> np.ndarray:
 
 def spike_counts(engine, images: np.ndarray, params: NetworkParams, seed_base: int, w: np.ndarray | None,
             chunk: int = 256, progress: Callable[[int], None] | None = None, read_noise_fn: Callable | None = None,
-            min_spikes: int = 0) -> np.ndarray:
+            min_spikes: int = 0, adc: AdcModel | None = None) -> np.ndarray:
     """Spike counts (n, N) of ``images``; ``read_noise_fn``: ``k -> w`` the noisy weights of the chunk starting at
-    image ``k`` (:func:`noisy_weights_fn`), else the fixed weights ``w`` (None: the engine's own)."""
+    image ``k`` (:func:`noisy_weights_fn`), else the fixed weights ``w`` (None: the engine's own); ``adc``: the
+    column ADC (:class:`~spinsyn.snn.adc.AdcModel`) on whatever weights a chunk uses (numba engine only), None:
+    exact input sums."""
+    extra = {} if adc is None else {"adc": adc}  # engines and stand-ins without the argument keep working
     p = spike_prob(images, params)
     if getattr(engine, "device", "cpu").startswith("cuda"):
         chunk = max(chunk, 2048)  # one batch of the torch engine per 2,048 images on a GPU
@@ -47,7 +54,7 @@ def spike_counts(engine, images: np.ndarray, params: NetworkParams, seed_base: i
     for k in range(0, len(p), chunk):
         seeds = image_seeds(seed_base, 10**6, np.arange(k, min(k + chunk, len(p))))
         ww = read_noise_fn(k) if read_noise_fn is not None else w
-        out.append(engine.eval_counts(p[k:k + chunk], seeds, ww))
+        out.append(engine.eval_counts(p[k:k + chunk], seeds, ww, **extra))
         if progress:
             progress(len(seeds))
     counts = np.concatenate(out) if out else np.zeros((0, params.n_neurons), np.int64)
@@ -62,7 +69,7 @@ def spike_counts(engine, images: np.ndarray, params: NetworkParams, seed_base: i
             sel = low[k:k + chunk]
             seeds = image_seeds(seed_base, 10**6 + r, sel)
             ww = read_noise_fn(int(sel[0]) + 10**7 * r) if read_noise_fn is not None else w
-            counts[sel] = engine.eval_counts(np.minimum(p[sel] * scale, 1.0), seeds, ww)
+            counts[sel] = engine.eval_counts(np.minimum(p[sel] * scale, 1.0), seeds, ww, **extra)
     return counts
 
 

@@ -23,6 +23,7 @@ from spinsyn.options import TRAIN_OPTIONS
 from spinsyn.validation import check_scalar
 
 from . import labels as L
+from .adc import AdcModel
 from .checkpoint import compiled_rule, net_state, read_checkpoint
 from .config import TrainConfig, resolve_device
 from .engine import NetState, make_engine
@@ -153,7 +154,7 @@ def _eval_inputs(net: TrainedNetwork, ns: NetState, w: np.ndarray | None, g_S: n
 
 def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device: str = "auto",
              w: np.ndarray | None = None, *, g_S: np.ndarray | None = None, apply_read_noise: bool | None = None,
-             per_image: bool = False, read_noise: bool | None = None) -> dict:
+             per_image: bool = False, read_noise: bool | None = None, adc: AdcModel | None = None) -> dict:
     """Classify ``images`` (n, 28, 28) uint8 with ``net``'s label assignment. Returns
     ``{"accuracy_all_activity", "accuracy_proportion", "confusion", "n_test", "test_samples_per_s", "device"}``
     (with ``per_image``: also ``correct_all_activity`` / ``correct_proportion``, (n,) bool per image).
@@ -166,6 +167,10 @@ def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device
     conductances are evaluated (trained, ``g_S``, or ``G_min + w·(G_max − G_min)``), with the same draws for
     the same chunk whatever the conductances, so evaluations differ only by their conductances; False: none.
     ``read_noise``: the old name of ``apply_read_noise``, still accepted.
+    ``adc`` (:class:`~spinsyn.snn.adc.AdcModel`): each step's input is the sum of the ADC-digitised partial sums of
+    its row blocks (tiles) instead of the exact sum, on whichever weights are evaluated (with read noise: each
+    chunk's noisy weights); it runs on the numba CPU engine (``device`` "auto" or "cpu"; ValueError for "cuda").
+    None (default): the exact sum, as before.
     The Poisson input spikes are the same in every call (seeded per image position)."""
     if read_noise is not None:
         if apply_read_noise is not None:
@@ -176,6 +181,13 @@ def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device
         raise ValueError(f"images: expected shape (n, 28, 28), got {images.shape}")
     if len(labels) != len(images):
         raise ValueError(f"labels: expected {len(images)} labels, got {len(labels)}")
+    if adc is not None:
+        if not isinstance(adc, AdcModel):
+            raise ValueError(f"adc: expected an AdcModel or None, got {type(adc).__name__}")
+        if device != "auto" and device != "cpu":
+            raise ValueError(f"adc: the ADC model runs on the numba CPU engine only; got device {device!r} "
+                             "(use 'cpu' or 'auto')")
+        device = "cpu"
     dev = resolve_device(device)
     ns = NetState(np.ascontiguousarray(net.w, dtype=np.float64),
                   net.state if net.state is not None else np.zeros((1, 1), np.int32),
@@ -186,7 +198,7 @@ def evaluate(net: TrainedNetwork, images: np.ndarray, labels: np.ndarray, device
                       dev)
     t0 = time.perf_counter()
     counts = spike_counts(eng, images, net.params, net.config.seed + 1, w, read_noise_fn=noise,
-                     min_spikes=net.config.min_spikes)
+                     min_spikes=net.config.min_spikes, adc=adc)
     dt = time.perf_counter() - t0
     y = np.asarray(labels, np.int64)
     res = readout(counts, y, net.assignments, net.proportions)

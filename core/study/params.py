@@ -105,7 +105,17 @@ PARAMS: dict[str, Param] = {
     "export.write_pulse": Param("str", "auto", "export", choices=WRITE_PULSES),
     "export.half_select": _of(_E["half_select"], "export", "V/2"),
     "export.seed": _of(_E["seed"], "export", 0, "export.seed"),
+    # the tiles as circuits (spinsyn.hw_export.circuit): "none" (ideal lines, the default) or the cell access device;
+    # the rest applies when it is not "none"
+    "export.circuit": Param("str", "none", "export", choices=("none", *(_E["access"].choices or ())),
+                            doc="tiles as circuits with this access device (0T1R, 1T1R), or ideal lines (none)"),
+    "export.tech_node": _of(_E["tech_node"], "export", "28nm"),
+    "export.wire_ohm": _of(_E["wire_ohm"], "export", None),
+    "export.driver_ohm": _of(_E["driver_ohm"], "export", None),
     "simulate.seed": _of(_E["seed"], "simulate", 1, "simulate.seed"),
+    # the column ADC of inference (bits; unset: exact column sums): an evaluation setting, trainings and chips shared
+    "simulate.adc_bits": Param("int", None, "simulate", 1, 16, doc="bits of the column ADCs that digitise every "
+                               "tile's partial sums at each time step (unset: exact sums)"),
 }
 
 

@@ -72,8 +72,12 @@ def _export(task: StageTask, folder: Path, upstream: Path | None, root: Path, jo
     i = task.inputs
     wv = hw_export.WriteVerifyConfig(tolerance_levels=i["tolerance_levels"], half_select=i["half_select"])
     chip = folder / OUTPUT["export"]
+    c = i.get("circuit")
+    circuit = None if c is None else hw_export.CircuitConfig(
+        tech_node=c["tech_node"], access=c["access"], r_wire_ohm=c["wire_ohm"], r_driver_ohm=c["driver_ohm"],
+        r_sense_ohm=c["driver_ohm"])
     hw_export.export_run(upstream / OUTPUT["train"], chip, tile=tuple(i["tile"]), seed=i["seed"], write_verify=wv,
-                         write_pulse=i["write_pulse"])
+                         write_pulse=i["write_pulse"], circuit=circuit)
     s = hw_export.verify_chip(chip)
     print(f"{chip}: OK ({s['files_checked']} files, {s['n_tiles']} tiles, {s['n_devices']} devices)")
 
@@ -85,7 +89,8 @@ def _simulate(task: StageTask, folder: Path, upstream: Path | None, root: Path, 
     assert upstream is not None  # every stage after the sweep has one
     i = task.inputs
     r = hw_export.simulate_chip(upstream / OUTPUT["export"], seed=i["seed"], n_test=i["n_test"],
-                                data_dir=i["data_dir"], eval_device=i["device"], read_noise=i["read_noise"])
+                                data_dir=i["data_dir"], eval_device=i["device"], read_noise=i["read_noise"],
+                                adc_bits=i.get("adc_bits"))
     write_json(folder / OUTPUT["simulate"], r, fmt=hw_export.SIMULATION_FORMAT,
                version=hw_export.SIMULATION_VERSION, seed=i["seed"])
 

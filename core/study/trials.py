@@ -189,11 +189,18 @@ def plan(s: dict[str, Any], data_dir: str | None) -> list[StageTask]:
     if files_sha256(s):  # device / rule files by content: an edited file is not served from the cache
         train_in["files_sha256"] = files_sha256(s)
     train = _task("train", train_in, rule_from)
-    export = _task("export", {"tile": list(s["export.tile"]), "tolerance_levels": s["export.tolerance"],
-                              "write_pulse": s["export.write_pulse"], "half_select": s["export.half_select"],
-                              "seed": s["export.seed"]}, train)
-    sim = _task("simulate", {"seed": s["simulate.seed"], "n_test": s["network.n_test"], "data_dir": data_dir,
-                             "device": s["network.device"], "read_noise": s["device.read_noise"]}, export)
+    export_in = {"tile": list(s["export.tile"]), "tolerance_levels": s["export.tolerance"],
+                 "write_pulse": s["export.write_pulse"], "half_select": s["export.half_select"],
+                 "seed": s["export.seed"]}
+    if s["export.circuit"] != "none":  # absent otherwise: the cache keys of ideal-line chips stay as they were
+        export_in["circuit"] = {"access": s["export.circuit"], "tech_node": s["export.tech_node"],
+                                "wire_ohm": s["export.wire_ohm"], "driver_ohm": s["export.driver_ohm"]}
+    export = _task("export", export_in, train)
+    sim_in = {"seed": s["simulate.seed"], "n_test": s["network.n_test"], "data_dir": data_dir,
+              "device": s["network.device"], "read_noise": s["device.read_noise"]}
+    if s["simulate.adc_bits"] is not None:
+        sim_in["adc_bits"] = s["simulate.adc_bits"]
+    sim = _task("simulate", sim_in, export)
     return [*tasks, train, export, sim]
 
 

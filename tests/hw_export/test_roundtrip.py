@@ -44,7 +44,7 @@ def test_simulate_reports_each_loss_term(c8, tmp_path, capsys):
     assert set(acc) == {"trained", "trained_no_read_noise", "targets", "programmed", "disturbed"}
     assert acc["targets"] == acc["trained"]
     terms = {t["term"]: t for t in r["loss_terms"]}
-    assert list(terms) == [t for t, _, _ in LOSS_TERMS if t != "retention"]  # retention: only with --after
+    assert list(terms) == [t for t, _, _ in LOSS_TERMS if t not in ("retention", "circuit", "adc")]  # --after etc.
     q = terms["quantisation"]
     assert q["points"] == 0.0 and q["discordant"] == [0, 0] and q["ci95_points"] == [0.0, 0.0]
     assert r["weights"]["targets_vs_trained_mean_levels"] == 0.0

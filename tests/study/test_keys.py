@@ -26,7 +26,9 @@ OTHER = {
     "rule.source": "sweep", "network.neurons": 20, "network.n_train": 50, "network.n_test": 30,
     "network.epochs": 2, "network.input": "diehl-cook", "network.seed": 9, "network.device": "cuda",
     "export.tile": (64, 64), "export.tolerance": 0.3, "export.write_pulse": "fixed", "export.half_select": "V/3",
-    "export.seed": 4, "simulate.seed": 2,
+    "export.seed": 4, "simulate.seed": 2, "export.circuit": "0T1R",
+    "export.tech_node": ("65nm", {"export.circuit": "0T1R"}), "export.wire_ohm": (2.0, {"export.circuit": "1T1R"}),
+    "export.driver_ohm": (5.0, {"export.circuit": "0T1R"}), "simulate.adc_bits": 4,
 }
 
 
@@ -37,7 +39,8 @@ def _keys(settings: dict) -> dict[str, str]:
 def test_every_setting_is_declared_and_changes_exactly_its_stage_and_later():
     assert set(OTHER) == set(PARAMS), "give every new setting a second value here"
     for key, p in PARAMS.items():
-        other, base_over = OTHER[key] if key == "device.levels" else (OTHER[key], {})
+        o = OTHER[key]
+        other, base_over = o if isinstance(o, tuple) and len(o) == 2 and isinstance(o[1], dict) else (o, {})
         base = {**{k: q.default for k, q in PARAMS.items()}, **base_over}
         a, b = _keys(base), _keys({**base, key: other})
         both = [s for s in STAGES if s in a and s in b]
