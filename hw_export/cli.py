@@ -557,6 +557,12 @@ def _print_circuit(c: dict[str, Any]) -> None:
     print(f"  circuit: {cfg['tech_node']} {cfg['access']}, wire {r['r_wire_ohm']:.3g} ohm/synapse, driver "
           f"{r['r_driver_ohm']:.3g} ohm, sense {r['r_sense_ohm']:.3g} ohm; read at {c['v_read_V']:g} V: sensed/ideal "
           f"current mean {a['mean']:.3f}, 1st percentile {a['p01']:.3f}, min {a['min']:.3f}")
+    inf = c.get("inference")
+    if inf:
+        print(f"  inference ({inf['adc_bits']}-bit column ADCs, {inf['active_rows_fraction']:.3g} of the rows driven "
+              f"per step): {inf['per_image']['energy_J'] * 1e9:.3g} nJ and {inf['per_image']['latency_s'] * 1e6:.3g} "
+              f"us per image ({inf['per_image']['steps']} steps), area {inf['area_um2']['total'] * 1e-6:.4g} mm^2 "
+              f"(ADCs {100 * inf['area_um2']['adcs'] / inf['area_um2']['total']:.0f} %)")
 
 
 def _print_round_trip(r: dict[str, Any]) -> None:

@@ -252,6 +252,9 @@ def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_te
                         "conductances": rc.mapping},
         "weights": _weight_errors(net, rc, weight_step(prog["scale"]), final),
         **({"adc": _adc_record(adc_model)} if adc_model is not None else {}),
+        "input_activity": {"rows_active_per_step": float(images.mean() / 255.0 * net.params.intensity_Hz
+                                                        * net.params.dt_ms * 1e-3),
+                           "steps_per_image": int(net.params.steps)},
     }
 
 

@@ -277,6 +277,22 @@ def _check_adc(bits: int | None, offset_lsb: float, noise_lsb: float) -> None:
         raise ValueError(f"{o['adc_offset_lsb'].cli} / {o['adc_noise_lsb'].cli}: apply with --adc-bits only")
 
 
+def _inference_cost(chip: Chip, out: dict[str, Any], cfg: Any, activity: dict[str, Any],
+                    adc_bits: int | None) -> dict[str, Any]:
+    """Energy, latency and area of inference through the chip's tiles (``circuit.chipcircuit``): one time step
+    (every tile read once, rows driven with the test images' mean spike probability) and one image (its steps)."""
+    from .circuit.chipcircuit import chip_inference_cost  # lazy: startup
+
+    dev = chip_device(chip)
+    layout = _chip_parts(chip)[0]
+    g = to_tiles(np.asarray(out["g_S"]), layout, fill=float(out["levels"].g_S[0]))
+    rec = chip_inference_cost(cfg, dev, g, activity["rows_active_per_step"], adc_bits)
+    steps = int(activity["steps_per_image"])
+    rec["per_image"] = {"steps": steps, "energy_J": rec["energy_J"]["total"] * steps,
+                        "latency_s": rec["latency_s"]["total"] * steps}
+    return rec
+
+
 def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, data_dir: str | None = None,
                   run_dir: str | Path | None = None, eval_device: str = "auto", disturb: bool = True,
                   backend: Any = None, allow_extra: bool = False, after: list[tuple[str, float]] | str | None = None,
@@ -346,6 +362,8 @@ def simulate_chip(chip_dir: Path, *, seed: int = 1, n_test: int | None = None, d
                              read_noise=read_noise, adc=adc)
     result["weights"].update(ev.pop("weights"))
     result.update(ev)
+    if cfg is not None:
+        result["circuit"]["inference"] = _inference_cost(chip, out, cfg, ev["input_activity"], adc_bits)
     if ageing is not None:
         _ageing_accuracy(ageing, ev)
     return result

@@ -16,7 +16,10 @@ from spinsyn.fileio import SpinsynFileError
 
 LEAD_COLUMNS = ("trial", "status", "error")
 METRIC_COLUMNS = ("accuracy", "accuracy_lo", "accuracy_hi", "accuracy_trained", "energy_pJ_per_synapse",
-                  "program_time_ns_per_synapse", "devices", "devices_per_synapse", "retention_s", "wall_s")
+                  "program_time_ns_per_synapse", "devices", "devices_per_synapse", "retention_s", "area_mm2",
+                  "inference_nJ_per_image", "wall_s")
+#: metric columns only studies of chips read through their circuits fill (export.circuit not "none")
+CIRCUIT_COLUMNS = ("area_mm2", "inference_nJ_per_image")
 PATH_COLUMNS = ("sweep_dir", "fit_dir", "run_dir", "chip_dir")
 STATUSES = ("ok", "failed")
 
@@ -41,7 +44,7 @@ class Trial:
 
     def num(self, column: str) -> float:
         """The cell of ``column`` as a float (NaN if empty)."""
-        return to_float(self.cells[column])
+        return to_float(self.cells.get(column, ""))
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def _check_header(path: Path, header: list[str]) -> list[str]:
     """The axis names; SpinsynFileError naming the file if the header is not the study layout."""
     if tuple(header[:3]) != LEAD_COLUMNS:
         raise SpinsynFileError(f"{path}: header must start with {','.join(LEAD_COLUMNS)}; got {','.join(header[:3])}")
-    missing = [c for c in (*METRIC_COLUMNS, *PATH_COLUMNS) if c not in header]
+    missing = [c for c in (*METRIC_COLUMNS, *PATH_COLUMNS) if c not in header and c not in CIRCUIT_COLUMNS]
     if missing:
         raise SpinsynFileError(f"{path}: missing column(s) {', '.join(missing)}")
     if len(set(header)) != len(header):
@@ -124,6 +127,10 @@ LABELS = {
     "program_time_ns_per_synapse": "programming time (ns per synapse)",
     "devices": "magnetic devices", "devices_per_synapse": "devices per synapse (MTJs or DW)",
     "retention_s": "retention (s)", "wall_s": "wall time (s)",
+    "export.circuit": "tiles as circuits (access device)", "export.tech_node": "technology node",
+    "export.wire_ohm": "wire resistance (Ω per synapse)", "export.driver_ohm": "driver resistance (Ω)",
+    "simulate.adc_bits": "column ADC bits", "area_mm2": "chip area (mm²)",
+    "inference_nJ_per_image": "inference energy (nJ per image)",
 }
 
 

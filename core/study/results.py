@@ -17,7 +17,8 @@ from .params import PARAMS
 from .trials import StageTask, Trial
 
 METRICS = ("accuracy", "accuracy_lo", "accuracy_hi", "accuracy_trained", "energy_pJ_per_synapse",
-           "program_time_ns_per_synapse", "devices", "devices_per_synapse", "retention_s", "wall_s")
+           "program_time_ns_per_synapse", "devices", "devices_per_synapse", "retention_s", "area_mm2",
+           "inference_nJ_per_image", "wall_s")
 DIRS = {"sweep_dir": "sweep", "fit_dir": "fit", "run_dir": "train", "chip_dir": "export"}
 CSV_NAME, PARQUET_NAME = "results.csv", "results.parquet"
 
@@ -55,7 +56,17 @@ def _metrics(root: Path, by_stage: dict[str, StageTask]) -> dict[str, Any]:
             "accuracy_trained": sim["accuracy"]["trained"][key],
             "energy_pJ_per_synapse": s["energy_per_synapse_J"] * 1e12,
             "program_time_ns_per_synapse": s["time_per_synapse_serial_s"] * 1e9, "devices": devices,
-            "devices_per_synapse": devices / s["synapses"], "retention_s": _finite(chip.meta.get("retention_s"))}
+            "devices_per_synapse": devices / s["synapses"], "retention_s": _finite(chip.meta.get("retention_s")),
+            **_circuit_metrics(sim)}
+
+
+def _circuit_metrics(sim: dict[str, Any]) -> dict[str, float | None]:
+    """Chip area (mm²) and inference energy per image (nJ) of a chip read through its circuit (export.circuit
+    not "none"), else empty cells."""
+    inf = sim.get("circuit", {}).get("inference")
+    if not inf:
+        return {"area_mm2": None, "inference_nJ_per_image": None}
+    return {"area_mm2": inf["area_um2"]["total"] * 1e-6, "inference_nJ_per_image": inf["per_image"]["energy_J"] * 1e9}
 
 
 def _magnetic_devices(chip: Any) -> int:

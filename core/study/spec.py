@@ -28,7 +28,7 @@ SECTIONS = ("device", "rule", "network", "export", "simulate")
 STUDY_KEYS = ("mode", "samples", "seed", "batch", "objectives", "data_dir", "name")
 #: result columns an Optuna search may optimise
 METRICS = ("accuracy", "accuracy_trained", "energy_pJ_per_synapse", "program_time_ns_per_synapse", "devices",
-           "devices_per_synapse", "retention_s")
+           "devices_per_synapse", "retention_s", "area_mm2", "inference_nJ_per_image")
 DEFAULT_OBJECTIVES = (("accuracy", "max"), ("energy_pJ_per_synapse", "min"))
 RANGE_KEYS = ("low", "high", "log")
 MAX_TRIALS = 10000

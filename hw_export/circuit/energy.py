@@ -110,20 +110,13 @@ class Breakdown:
         return d
 
 
-@dataclass(frozen=True)
-class TileCost:
-    """Cost of one inference (``kind="inference"``) or of programming (``"programming"``) of one tile."""
+class _Totals:
+    """Totals of a cost's breakdowns and its efficiency (shared by :class:`TileCost` and :class:`ChipCost`)."""
 
-    kind: str
-    node: str
-    rows: int
-    cols: int
-    access: str
     energy_J: Breakdown
     latency_s: Breakdown
     area_um2: Breakdown
-    ops: int = 0
-    pulses: int = 0
+    ops: int
 
     @property
     def energy_total_J(self) -> float:
@@ -144,7 +137,23 @@ class TileCost:
 
 
 @dataclass(frozen=True)
-class ChipCost:
+class TileCost(_Totals):
+    """Cost of one inference (``kind="inference"``) or of programming (``"programming"``) of one tile."""
+
+    kind: str
+    node: str
+    rows: int
+    cols: int
+    access: str
+    energy_J: Breakdown
+    latency_s: Breakdown
+    area_um2: Breakdown
+    ops: int = 0
+    pulses: int = 0
+
+
+@dataclass(frozen=True)
+class ChipCost(_Totals):
     """The sum of tiles' costs (``chip_cost``)."""
 
     kind: str
@@ -155,22 +164,6 @@ class ChipCost:
     ops: int
     pulses: int
     tiles_in_parallel: bool
-
-    @property
-    def energy_total_J(self) -> float:
-        return self.energy_J.total
-
-    @property
-    def latency_total_s(self) -> float:
-        return self.latency_s.total
-
-    @property
-    def area_total_um2(self) -> float:
-        return self.area_um2.total
-
-    @property
-    def tops_per_W(self) -> float | None:
-        return self.ops / self.energy_total_J / 1e12 if self.ops and self.energy_total_J > 0 else None
 
 
 # ---------------------------------------------------------------------------------------------------- validation
