@@ -307,7 +307,9 @@ EXPORT_OPTIONS = OptionTable("export", [
     Option("sense_ohm", float, None, "bit-line driver / sense input resistance (default: as --driver-ohm)",
            unit="ohm", min=0.0, max=1e9),
     Option("compensate", bool, True, "do not raise the applied write voltage to make up for the circuit's drop "
-           "(V / eta, capped at --v-max)", flag="--no-compensate"),
+           "(V / eta, capped at the driver's maximum)", flag="--no-compensate"),
+    Option("column_gain", bool, True, "do not divide each tile column's sensed current by its cells' mean read "
+           "attenuation (a digital gain per sense amplifier)", flag="--no-column-gain"),
     Option("adc_bits", int, None, "simulate: digitise every tile's column sums at each time step with ADCs of this "
            "many bits (full scale calibrated on training images; default: exact sums)", min=1, max=16),
     Option("adc_offset_lsb", float, 0.0, "simulate: static offset spread of each ADC (sigma)", unit="LSB", min=0.0,

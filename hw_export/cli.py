@@ -123,7 +123,8 @@ def _add_export_options(p: argparse.ArgumentParser) -> None:
 
 
 #: the circuit options (spinsyn.options.EXPORT_OPTIONS) of export and of simulate (its programming is the chip's)
-CIRCUIT_FLAGS = ("circuit", "tech_node", "access", "wire_ohm", "driver_ohm", "sense_ohm", "compensate")
+CIRCUIT_FLAGS = ("circuit", "tech_node", "access", "wire_ohm", "driver_ohm", "sense_ohm", "column_gain",
+                 "compensate")
 
 
 def _add_circuit_options(p: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
@@ -146,7 +147,7 @@ def circuit_of(args: argparse.Namespace) -> Any:
     vals = {n: o[n].check(v) for n, v in given.items()}
     return CircuitConfig(tech_node=vals["tech_node"], access=vals["access"], r_wire_ohm=vals["wire_ohm"],
                          r_driver_ohm=vals["driver_ohm"], r_sense_ohm=vals["sense_ohm"],
-                         compensate=vals.get("compensate", True))
+                         column_gain=vals["column_gain"], compensate=vals.get("compensate", True))
 
 
 def _register_verify(words: Any) -> None:
@@ -556,7 +557,9 @@ def _print_circuit(c: dict[str, Any]) -> None:
     r = cfg["resolved"]
     print(f"  circuit: {cfg['tech_node']} {cfg['access']}, wire {r['r_wire_ohm']:.3g} ohm/synapse, driver "
           f"{r['r_driver_ohm']:.3g} ohm, sense {r['r_sense_ohm']:.3g} ohm; read at {c['v_read_V']:g} V: sensed/ideal "
-          f"current mean {a['mean']:.3f}, 1st percentile {a['p01']:.3f}, min {a['min']:.3f}")
+          f"current mean {a['mean']:.3f}, 1st percentile {a['p01']:.3f}, min {a['min']:.3f}"
+          + (f"; after the column gains 1st percentile {c['after_column_gain']['p01']:.3f}" if c["column_gain"] else
+             "; no column gain"))
     inf = c.get("inference")
     if inf:
         print(f"  inference ({inf['adc_bits']}-bit column ADCs, {inf['active_rows_fraction']:.3g} of the rows driven "

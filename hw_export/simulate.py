@@ -218,7 +218,7 @@ def circuit_read(chip: Chip, out: dict[str, Any], cfg: Any) -> dict[str, Any]:
     """Read attenuation ``alpha`` (device_rows, device_cols) of the final chip states ``out["state"]`` through the
     circuit ``cfg`` (one read-matrix solve per tile, :func:`spinsyn.hw_export.circuit.readout.read_attenuation`),
     and its statistics."""
-    from .circuit.readout import attenuation_stats, read_attenuation  # lazy: startup
+    from .circuit.readout import attenuation_stats, column_gain, read_attenuation  # lazy: startup
 
     dev = chip_device(chip)
     layout = _chip_parts(chip)[0]
@@ -226,8 +226,10 @@ def circuit_read(chip: Chip, out: dict[str, Any], cfg: Any) -> dict[str, Any]:
     st = to_tiles(np.asarray(out["state"]), layout, fill=reset)
     alpha = np.stack([read_attenuation(cfg, dev, st[t], max(1, dev.n_cells)) for t in range(layout.n_tiles)])
     mask = np.stack([t.mask for t in chip.tiles]).astype(bool)
-    return {"alpha": from_tiles(alpha, layout), "config": cfg.record(max(1, dev.n_cells)),
-            "attenuation": attenuation_stats(alpha, mask), "v_read_V": float(dev.v_read_V)}
+    seen = column_gain(alpha, mask) if cfg.column_gain else alpha
+    return {"alpha": from_tiles(seen, layout), "config": cfg.record(max(1, dev.n_cells)),
+            "attenuation": attenuation_stats(alpha, mask), "after_column_gain": attenuation_stats(seen, mask),
+            "column_gain": bool(cfg.column_gain), "v_read_V": float(dev.v_read_V)}
 
 
 def chip_calibration(chip: Chip) -> Calibration:

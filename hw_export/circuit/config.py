@@ -35,7 +35,9 @@ class CircuitConfig:
     ``compensate``: programming applies V/η for a wanted cell voltage V, η the selected cell's share of the
     applied voltage (:mod:`spinsyn.hw_export.circuit.bias`), capped at ``v_driver_max_V``; without it the driver
     applies V and the cell gets η·V. ``adc_bits``: the column ADCs' resolution the energy and area assume when a
-    simulation does not give its own."""
+    simulation does not give its own. ``column_gain``: each tile column's sensed current is divided by the mean
+    attenuation of its cells (a digital gain per sense amplifier, set by a calibration read), so that inference
+    loses only to the attenuation's spread within a column (:mod:`spinsyn.hw_export.circuit.readout`)."""
 
     tech_node: str = "28nm"
     access: Literal["0T1R", "1T1R"] = "0T1R"
@@ -47,6 +49,7 @@ class CircuitConfig:
     compensate: bool = True
     v_driver_max_V: float = V_DRIVER_MAX_V
     adc_bits: int = 8
+    column_gain: bool = True
 
     def __post_init__(self) -> None:
         tech_node(self.tech_node)  # ValueError naming the presets

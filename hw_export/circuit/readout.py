@@ -7,7 +7,9 @@ junctions linearised at the all-rows-on operating point; exact for a linear netw
 *attenuation* of cell (i, j) is ``alpha = M[i, j] / g[i, j]``, g its ideal read conductance: the network sees
 ``alpha·g`` where an ideal crossbar gives g. The G_min offset of the unipolar weight mapping
 (w = (G − G_min)/(G_max − G_min)) is removed by a reference current that shares the attenuation (a G_min
-reference per cell position), so the weight becomes ``alpha·w``.
+reference per cell position), so the weight becomes ``alpha·w``. With ``CircuitConfig.column_gain`` (default) every
+tile column's sense amplifier divides by the mean attenuation of its cells (a digital gain set by a calibration
+read; :func:`column_gain`): what remains is the attenuation's spread within the column (bit-line drop, sneak paths).
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ def read_attenuation(cfg: CircuitConfig, dev: Any, state: np.ndarray, n_cells: i
     iv = JunctionIV.from_device(dev, st)
     m = read_matrix(cfg.tile(st.shape[0], st.shape[1], n_cells), iv, float(dev.v_read_V))
     return m / iv.secant_conductance_S(np.full(st.shape, float(dev.v_read_V)))
+
+
+def column_gain(alpha: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(T, R, C) attenuation after a per-column digital gain: each tile column (T, C) divided by the mean attenuation
+    of its real (``mask``) cells; columns without one keep theirs."""
+    n = mask.sum(axis=1)
+    mean = np.where(n > 0, (alpha * mask).sum(axis=1) / np.maximum(n, 1), 1.0)
+    return alpha / mean[:, None, :]
 
 
 def attenuation_stats(alpha: np.ndarray, mask: np.ndarray) -> dict[str, Any]:

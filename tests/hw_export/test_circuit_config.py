@@ -43,3 +43,15 @@ def test_circuit_options_need_circuit(tmp_path, capsys):
     rc = main(["export", "simulate", str(tmp_path), "--wire-ohm", "1"])
     assert rc == 2
     assert "--wire-ohm: applies with --circuit only" in capsys.readouterr().err
+
+
+def test_column_gain_divides_each_tile_column_by_its_mean():
+    import numpy as np
+    from spinsyn.hw_export.circuit.readout import column_gain
+
+    alpha = np.array([[[0.5, 0.2], [0.3, 0.4], [0.9, 0.9]]])  # one tile, 3 rows x 2 columns
+    mask = np.array([[[True, True], [True, True], [False, True]]])  # row 2 of column 0 is padding
+    seen = column_gain(alpha, mask)
+    assert np.allclose(seen[0, :, 0], alpha[0, :, 0] / 0.4)  # mean of 0.5 and 0.3 (padding left out)
+    assert np.allclose(seen[0, :, 1], alpha[0, :, 1] / 0.5)
+    assert np.allclose(column_gain(np.ones((1, 2, 2)), np.zeros((1, 2, 2), bool)), 1.0)  # no real cell: gain 1

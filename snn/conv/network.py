@@ -1,0 +1,284 @@
+"""The Mozafari et al. (2019) network: training (STDP layer by layer, then R-STDP), evaluation, npz files.
+
+Per image: DoG + latency code (C0=6, 28×28) → pad → conv 1 (STDP, k-WTA) → pool → pad → conv 2 (STDP, k-WTA)
+→ pool → pad → conv 3 = decision layer. The decision is the class of the conv-3 neuron with the largest
+potential at the last step (every neuron with u > 0 fires at the last step, so that is also the first to fire;
+SpykeTorch ``get_k_winners(pot, 1, 0, fire(pot))``); feature f belongs to class f // (f3 / n_classes). No neuron
+with u > 0: silent (prediction −1, counted wrong).
+
+Training follows [ST] ``MozafariDeep.py``: layer 1 for ``epochs1`` passes (winners of the layer being trained
+after point-wise inhibition, STDP of their kernels, a+ doubling every ``lr_double_every`` images up to
+``a_plus_max``), then layer 2 likewise, then ``epochs3`` passes of R-STDP on conv 3 (reward: STDP, punishment:
+anti-STDP, rates rescaled after each block of ``adapt_every`` images by its miss / hit ratio). Layers 1-2 are
+frozen after their phase, so their outputs are computed once per image and cached for the next phase.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..synapses import Synapse, make_synapse, synapse_from_record
+from .coding import encode_images
+from .config import ConvConfig
+from .layers import (
+    conv_step,
+    k_winners,
+    kernels_by_input,
+    pad_times,
+    pointwise_inhibition,
+    pool_times,
+    potential_binary,
+    receptive_field,
+    stdp_dw,
+)
+from .updates import LayerWeights, apply_update
+
+FORMAT = "spinsyn-conv-1"
+
+
+@dataclass
+class ConvNetwork:
+    """Trained (or training) network: ``config`` and the three layers' weights (F, C, K, K)."""
+
+    config: ConvConfig
+    layers: list[LayerWeights]
+    synapse: Synapse | None = None
+    history: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def w(self) -> list[np.ndarray]:
+        return [lw.w for lw in self.layers]
+
+    def decision_map(self) -> np.ndarray:
+        """Class of each conv-3 feature (f3,) int."""
+        c = self.config
+        return np.arange(c.f3) // (c.f3 // c.n_classes)
+
+
+def init_network(config: ConvConfig, synapse: Synapse | None, rng: np.random.Generator) -> ConvNetwork:
+    """Random initial weights N(w_init_mean, w_init_std), clipped to [0, 1], realised on ``synapse``."""
+    c = config
+    shapes = [(c.f1, c.n_dog, c.k1_px, c.k1_px), (c.f2, c.f1, c.k2_px, c.k2_px), (c.f3, c.f2, c.k3_px, c.k3_px)]
+    layers = [LayerWeights.create(rng.normal(c.w_init_mean, c.w_init_std, s), synapse, rng) for s in shapes]
+    return ConvNetwork(config, layers, synapse)
+
+
+# --- forward pieces -------------------------------------------------------------------------------------------------
+
+def encode(config: ConvConfig, images: np.ndarray) -> np.ndarray:
+    """Latency-coded, padded input of conv 1: (n, 2·len(dog_sizes), H + 2·pad1, W + 2·pad1) int16."""
+    c = config
+    s = encode_images(images, c.dog_sizes_px, c.dog_threshold, c.norm_radius_px, c.T)
+    return np.pad(s, ((0, 0), (0, 0), (c.pad1, c.pad1), (c.pad1, c.pad1)), constant_values=c.T)
+
+
+def _layer(net: ConvNetwork, li: int, s_in: np.ndarray, learning: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Spike times and first-spike potentials of conv layer ``li`` (0 or 1) for padded input ``s_in``."""
+    c = net.config
+    thr = (c.thr1, c.thr2)[li]
+    t, pot = conv_step(s_in, net.layers[li].w, thr, c.T)
+    if learning or c.pointwise_inference:
+        t = pointwise_inhibition(t, pot.v_first, c.T)
+    return t, pot.v_first
+
+
+def _next_input(net: ConvNetwork, li: int, t: np.ndarray) -> np.ndarray:
+    c = net.config
+    pool, pad = ((c.pool1_px, c.pad2), (c.pool2_px, c.pad3))[li]
+    return pad_times(pool_times(t, pool), pad, c.T)
+
+
+def propagate(net: ConvNetwork, s0: np.ndarray, upto: int) -> np.ndarray:
+    """Padded input of layer ``upto`` (1: conv 2, 2: conv 3) for coded input ``s0`` of one image, layers frozen."""
+    s = s0
+    for li in range(upto):
+        t, _ = _layer(net, li, s, learning=False)
+        s = _next_input(net, li, t)
+    return s
+
+
+def decide(net: ConvNetwork, x3: np.ndarray, w3T: np.ndarray | None = None) -> tuple[int, int]:
+    """Decision for one image from the binary conv-3 input ``x3`` (C, H, W) (input fired at all): (class or −1,
+    flat index of the winning neuron in (f3, Ho, Wo) or −1). ``w3T``: cached ``kernels_by_input`` of conv 3."""
+    c = net.config
+    u = potential_binary(x3, net.layers[2].w, w3T)  # (f3, Ho, Wo)
+    flat = int(np.argmax(u))
+    if u.flat[flat] <= 0.0:
+        return -1, -1
+    return int(net.decision_map()[flat // (u.shape[1] * u.shape[2])]), flat
+
+
+# --- training -------------------------------------------------------------------------------------------------------
+
+def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int, rng: np.random.Generator,
+                      log: Callable[[str], None] | None) -> None:
+    c = net.config
+    K = (c.k1_px, c.k2_px)[li]
+    kw, r = (c.kwta1, c.rinh1) if li == 0 else (c.kwta2, c.rinh2)
+    ap, an = c.a_plus, c.a_minus
+    lw = net.layers[li]
+    seen = 0
+    for ep in range(epochs):
+        t0 = time.perf_counter()
+        for n in rng.permutation(len(inputs)):
+            s_in = inputs[n]
+            t, v1 = _layer(net, li, s_in, learning=True)
+            for f, i, j in k_winners(t, v1, kw, r, c.T):
+                dw = stdp_dw(receptive_field(s_in, i, j, K), int(t[f, i, j]), lw.base(f), ap, an)
+                apply_update(lw, int(f), dw, rng)
+            seen += 1
+            if seen % c.lr_double_every == 0:
+                ap = min(2 * ap, c.a_plus_max)
+                an = c.a_minus_ratio * ap
+        if log:
+            log(f"conv{li + 1} epoch {ep + 1}/{epochs}: {len(inputs)} images, {time.perf_counter() - t0:.1f} s, "
+                f"a+ = {ap:.4g}")
+
+
+def _train_rstdp(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epochs: int, rng: np.random.Generator,
+                 log: Callable[[str], None] | None) -> list[float]:
+    c = net.config
+    lw = net.layers[2]
+    K = c.k3_px
+    f_miss, f_hit = 1.0 - 1.0 / c.n_classes, 1.0 / c.n_classes  # [ST]/[M19]: chance-level ratios to start
+    hits = misses = block = 0
+    train_acc = []
+    w3T = kernels_by_input(lw.w)
+    ho, wo = x3.shape[2] - K + 1, x3.shape[3] - K + 1
+    for ep in range(epochs):
+        t0 = time.perf_counter()
+        ep_hits = 0
+        for n in rng.permutation(len(x3)):
+            d, flat = decide(net, x3[n], w3T)
+            if d >= 0:
+                f, rest = divmod(flat, ho * wo)
+                i, j = divmod(rest, wo)
+                pre = receptive_field(x3[n], i, j, K)
+                if d == labels[n]:
+                    dw = np.where(pre, c.ar_plus * f_miss, c.ar_minus * f_miss)
+                    hits += 1
+                    ep_hits += 1
+                else:
+                    dw = np.where(pre, c.ap_minus * f_hit, c.ap_plus * f_hit)
+                    misses += 1
+                apply_update(lw, f, dw, rng, lo=c.w3_lo, hi=c.w3_hi)
+                w3T[:, f] = lw.w[f].ravel()
+            block += 1
+            if block == c.adapt_every:
+                f_miss, f_hit = misses / block, hits / block
+                hits = misses = block = 0
+        train_acc.append(ep_hits / len(x3))
+        if log:
+            log(f"conv3 R-STDP epoch {ep + 1}/{epochs}: train accuracy {train_acc[-1]:.4f}, "
+                f"{time.perf_counter() - t0:.1f} s")
+    return train_acc
+
+
+def _layer_inputs(net: ConvNetwork, s0: np.ndarray, upto: int) -> np.ndarray:
+    return np.stack([propagate(net, s, upto) for s in s0])
+
+
+def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, seed: int,
+               synapse: str | Synapse | None = None, log: Callable[[str], None] | None = None) -> ConvNetwork:
+    """Train the network on ``images`` (n, 28, 28) uint8 with ``labels`` (n,) in 0..n_classes−1: STDP of conv 1
+    and conv 2, then R-STDP of conv 3, with the schedule of ``config``. ``synapse``: None/"ideal" (float weights),
+    a spec string ("quantized:16", "compound:8") or a :class:`~spinsyn.snn.synapses.Synapse`. Deterministic given
+    ``seed``. ``log`` receives one line per epoch."""
+    images = np.asarray(images)
+    labels = np.asarray(labels).astype(np.int64)
+    if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"images (n, H, W) and labels (n,) must match and be non-empty, got {images.shape}, "
+                         f"{labels.shape}")
+    if labels.min() < 0 or labels.max() >= config.n_classes:
+        raise ValueError(f"labels must be in 0..{config.n_classes - 1}")
+    syn = make_synapse(synapse) if isinstance(synapse, str) and synapse != "ideal" else (
+        None if synapse in (None, "ideal") else synapse)
+    assert syn is None or isinstance(syn, Synapse)
+    rng = np.random.default_rng(seed)
+    net = init_network(config, syn, rng)
+    t0 = time.perf_counter()
+    s0 = encode(config, images)
+    timing = {"encode_s": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    _train_stdp_layer(net, 0, s0, config.epochs1, rng, log)
+    timing["conv1_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    s1 = _layer_inputs(net, s0, 1)
+    _train_stdp_layer(net, 1, s1, config.epochs2, rng, log)
+    timing["conv2_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    x3 = np.stack([_next_input(net, 1, _layer(net, 1, s, learning=False)[0]) < config.T for s in s1])
+    acc = _train_rstdp(net, x3, labels, config.epochs3, rng, log)
+    timing["conv3_s"] = time.perf_counter() - t0
+    net.history = {"train_accuracy": acc, "timing": timing, "n_train": int(len(images)), "seed": int(seed)}
+    return net
+
+
+# --- evaluation -----------------------------------------------------------------------------------------------------
+
+def predict_conv(net: ConvNetwork, images: np.ndarray) -> np.ndarray:
+    """Predicted class per image (n,) int64, −1 where the decision layer stays silent."""
+    c = net.config
+    s0 = encode(c, np.asarray(images))
+    out = np.empty(len(s0), np.int64)
+    w3T = kernels_by_input(net.layers[2].w)
+    for n, s in enumerate(s0):
+        out[n] = decide(net, propagate(net, s, 2) < c.T, w3T)[0]
+    return out
+
+
+def evaluate_conv(net: ConvNetwork, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Accuracy of ``net`` on ``images`` (n, 28, 28): {"accuracy": fraction correct (silent = wrong), "silent":
+    fraction silent, "per_image": predictions (n,) int64 (−1 silent), "n": n}."""
+    labels = np.asarray(labels).astype(np.int64)
+    pred = predict_conv(net, images)
+    if len(pred) != len(labels):
+        raise ValueError(f"{len(pred)} images but {len(labels)} labels")
+    n = max(len(pred), 1)
+    return {"accuracy": float(np.sum(pred == labels) / n), "silent": float(np.sum(pred < 0) / n),
+            "per_image": pred, "n": int(len(pred))}
+
+
+# --- files ----------------------------------------------------------------------------------------------------------
+
+def save_conv(net: ConvNetwork, path: str | Path) -> Path:
+    """Write ``net`` to ``path`` (.npz): config, synapse record, read weights and device state per layer."""
+    path = Path(path)
+    meta: dict[str, Any] = {"format": FORMAT, "config": net.config.to_dict(),
+                            "history": {k: v for k, v in net.history.items()}}
+    if net.synapse is not None:
+        meta["synapse"] = {"record": net.synapse.device.record(), "options": net.synapse.options()}
+    arrays: dict[str, np.ndarray] = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
+    for i, lw in enumerate(net.layers, 1):
+        arrays[f"w{i}"] = lw.w
+        for name in ("state", "gp", "gap"):
+            a = getattr(lw, name)
+            if a is not None:
+                arrays[f"{name}{i}"] = a
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    return path
+
+
+def load_conv(path: str | Path) -> ConvNetwork:
+    """Read a network written by :func:`save_conv`."""
+    with np.load(Path(path)) as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a {FORMAT} file (format {meta.get('format')!r})")
+        cfg = ConvConfig.from_dict(meta["config"])
+        syn = None
+        if "synapse" in meta:
+            syn = synapse_from_record(meta["synapse"]["record"], **meta["synapse"]["options"])
+        layers = []
+        for i in (1, 2, 3):
+            kw = {name: z[f"{name}{i}"] for name in ("state", "gp", "gap") if f"{name}{i}" in z}
+            layers.append(LayerWeights(z[f"w{i}"].copy(), syn, **kw))
+    return ConvNetwork(cfg, layers, syn, meta.get("history", {}))

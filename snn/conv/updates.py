@@ -1,0 +1,106 @@
+"""Weights of a conv layer on a synapse kind, and the one place where a learning rule's change is realised.
+
+:class:`LayerWeights` holds the read weights ``w`` (F, ...) in [0, 1] that the layer computes with and, for device
+synapses, the device state of :mod:`spinsyn.snn.synapses` (levels, MTJs in P, per-synapse MTJ conductances), built
+with that module's strategy objects (``Synapse.init_state``, ``g_S``), so the physics stays there.
+:func:`apply_update` realises a change ``dw`` of one feature's kernel as the Diehl & Cook kernels do
+(``snn/kernels.py`` ``apply_update``): target ``t = clip(base + dw, lo, hi)``, then
+
+* ideal: ``w = t``;
+* quantized:L, dw:L: stochastic rounding of t onto L equally spaced levels (``E[level] = t``; nearest with
+  ``stochastic=False``);
+* compound:N: from k MTJs in P, d = gain·(t·N − k); each AP MTJ switches with probability d/(N − k) (d > 0), each P
+  MTJ with −d/k (d < 0); w is the read conductance (k·G_P + (N−k)·G_AP − G_min)/(G_max − G_min).
+
+``base`` is the weight the update acts on: ``w`` for ideal and levels, the nominal level k/N for compound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kinds import SYN_COMPOUND, SYN_CONTINUOUS, SYN_LEVELS
+from ..synapses import Synapse
+
+
+@dataclass
+class LayerWeights:
+    """Read weights ``w`` (F, C, K, K) float64 in [0, 1] of one layer on ``synapse`` (None: ideal floats) with its
+    device state: ``state`` int32 (levels or MTJs in P; shape of w, or None), ``gp``/``gap`` (S) per synapse
+    (compound only, else None)."""
+
+    w: np.ndarray
+    synapse: Synapse | None = None
+    state: np.ndarray | None = None
+    gp: np.ndarray | None = None
+    gap: np.ndarray | None = None
+
+    @property
+    def scheme(self) -> int:
+        return SYN_CONTINUOUS if self.synapse is None else self.synapse.kind
+
+    @classmethod
+    def create(cls, w0: np.ndarray, synapse: Synapse | None, rng: np.random.Generator) -> LayerWeights:
+        """Weights realising the targets ``w0`` (clipped to [0, 1]) on ``synapse``."""
+        w0 = np.clip(np.asarray(w0, np.float64), 0.0, 1.0)
+        if synapse is None or synapse.kind == SYN_CONTINUOUS:
+            return cls(w0.copy(), synapse)
+        if synapse.kind not in (SYN_LEVELS, SYN_COMPOUND):
+            raise ValueError(f"synapse: {synapse.spec} is not supported by the conv network yet "
+                             "(ideal, quantized:L, dw:L, compound:N)")
+        state, gp, gap = synapse.init_state(w0, rng)
+        lw = cls(w0.copy(), synapse, state.astype(np.int32), gp if synapse.kind == SYN_COMPOUND else None,
+                 gap if synapse.kind == SYN_COMPOUND else None)
+        lw.w[...] = lw._read(slice(None))
+        return lw
+
+    def _read(self, idx) -> np.ndarray:
+        syn = self.synapse
+        assert syn is not None and self.state is not None
+        if syn.kind == SYN_LEVELS:
+            return self.state[idx] / (syn.spec.n - 1)
+        assert self.gp is not None and self.gap is not None
+        gmin, gmax = syn.g_bounds_S()
+        g = syn.g_S(None, self.state[idx], self.gp[idx], self.gap[idx])
+        return np.clip((g - gmin) / (gmax - gmin), 0.0, 1.0)
+
+    def base(self, f: int) -> np.ndarray:
+        """The weight the rule acts on for feature ``f``: w, or the nominal level k/N for compound."""
+        if self.scheme == SYN_COMPOUND:
+            assert self.state is not None and self.synapse is not None
+            return self.state[f] / self.synapse.spec.n
+        return self.w[f]
+
+
+def apply_update(weights: LayerWeights, f: int, dw: np.ndarray, rng: np.random.Generator, *, lo: float = 0.0,
+                 hi: float = 1.0) -> None:
+    """Realise the change ``dw`` (shape of ``weights.w[f]``) of feature ``f``'s kernel on the layer's synapse kind,
+    in place, with targets clipped to [lo, hi] (see the module docstring)."""
+    t = np.clip(weights.base(f) + dw, lo, hi)
+    syn = weights.synapse
+    scheme = weights.scheme
+    if scheme == SYN_CONTINUOUS:
+        weights.w[f] = t
+        return
+    assert syn is not None and weights.state is not None
+    stochastic = bool(getattr(syn, "stochastic", True))
+    if scheme == SYN_LEVELS:
+        L1 = syn.spec.n - 1
+        x = t * L1
+        lev = np.floor(x + rng.random(x.shape)) if stochastic else np.floor(x + 0.5)
+        weights.state[f] = np.clip(lev, 0, L1).astype(np.int32)
+    elif scheme == SYN_COMPOUND:
+        n = syn.spec.n
+        k = weights.state[f].astype(np.int64)
+        d = float(getattr(syn, "gain", 1.0)) * (t * n - k)
+        up = (d > 0) & (k < n)
+        dn = (d < 0) & (k > 0)
+        p_up = np.where(up, np.minimum(1.0, d / np.maximum(n - k, 1)), 0.0)
+        p_dn = np.where(dn, np.minimum(1.0, -d / np.maximum(k, 1)), 0.0)
+        k = k + rng.binomial(n - k, p_up) - rng.binomial(k, p_dn)
+        weights.state[f] = k.astype(np.int32)
+    else:  # pragma: no cover - LayerWeights.create refuses other kinds
+        raise ValueError(f"synapse scheme {scheme} not supported")
+    weights.w[f] = weights._read(f)
