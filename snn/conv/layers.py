@@ -47,9 +47,29 @@ def pool_times(s: np.ndarray, k: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def _input_hist(s_in, wT, K, T, i, j, hist):
+    """hist[t, f] = Σ of kernel weights of the inputs in the receptive field of (i, j) that fire at t; returns the
+    number of such inputs."""
+    C = s_in.shape[0]
+    F = wT.shape[1]
+    hist[:, :] = 0.0
+    n = 0
+    for c in range(C):
+        for dy in range(K):
+            for dx in range(K):
+                t = s_in[c, i + dy, j + dx]
+                if t < T:
+                    row = wT[(c * K + dy) * K + dx]
+                    for f in range(F):
+                        hist[t, f] += row[f]
+                    n += 1
+    return n
+
+
+@njit(cache=True)
 def _conv_times(s_in, wT, K, thr, T):
     """wT: kernels as (C·K·K, F), contiguous over features (the inner loop is a vector add per active input)."""
-    C, Hp, Wp = s_in.shape
+    _, Hp, Wp = s_in.shape
     F = wT.shape[1]
     Ho, Wo = Hp - K + 1, Wp - K + 1
     t_out = np.full((F, Ho, Wo), T, np.int16)
@@ -59,18 +79,7 @@ def _conv_times(s_in, wT, K, thr, T):
     cum = np.zeros(F)
     for i in range(Ho):
         for j in range(Wo):
-            hist[:, :] = 0.0
-            n = 0
-            for c in range(C):
-                for dy in range(K):
-                    for dx in range(K):
-                        t = s_in[c, i + dy, j + dx]
-                        if t < T:
-                            row = wT[(c * K + dy) * K + dx]
-                            for f in range(F):
-                                hist[t, f] += row[f]
-                            n += 1
-            if n == 0:
+            if _input_hist(s_in, wT, K, T, i, j, hist) == 0:
                 continue
             cum[:] = 0.0
             for t in range(T):
@@ -79,8 +88,7 @@ def _conv_times(s_in, wT, K, thr, T):
                     if t_out[f, i, j] == T and cum[f] > thr:
                         t_out[f, i, j] = t
                         v_first[f, i, j] = cum[f]
-            for f in range(F):
-                v_final[f, i, j] = cum[f]
+            v_final[:, i, j] = cum
     return t_out, v_first, v_final
 
 

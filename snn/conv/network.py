@@ -107,7 +107,6 @@ def propagate(net: ConvNetwork, s0: np.ndarray, upto: int) -> np.ndarray:
 def decide(net: ConvNetwork, x3: np.ndarray, w3T: np.ndarray | None = None) -> tuple[int, int]:
     """Decision for one image from the binary conv-3 input ``x3`` (C, H, W) (input fired at all): (class or −1,
     flat index of the winning neuron in (f3, Ho, Wo) or −1). ``w3T``: cached ``kernels_by_input`` of conv 3."""
-    c = net.config
     u = potential_binary(x3, net.layers[2].w, w3T)  # (f3, Ho, Wo)
     flat = int(np.argmax(u))
     if u.flat[flat] <= 0.0:
@@ -263,7 +262,7 @@ def save_conv(net: ConvNetwork, path: str | Path) -> Path:
             if a is not None:
                 arrays[f"{name}{i}"] = a
     with open(path, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]  # numpy stubs type ** as allow_pickle
     return path
 
 

@@ -6,7 +6,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from spinsyn.snn.conv import (
     ConvConfig,
     LayerWeights,
@@ -179,19 +178,20 @@ def test_apply_update_compound_switches_mtjs_towards_the_target():
 
 # --- end to end -----------------------------------------------------------------------------------------------------
 
-TINY = ConvConfig(f1=8, f2=32, f3=40, kwta2=4, epochs1=1, epochs2=1, epochs3=6, lr_double_every=50,
+TINY = ConvConfig(f1=8, f2=32, f3=40, kwta2=4, epochs1=2, epochs2=2, epochs3=20, lr_double_every=50,
                   adapt_every=100)
 
 
 def test_tiny_training_learns_above_chance_and_round_trips(tmp_path):
     from spinsyn.mnist import load_mnist
 
-    X, y = load_mnist("train", None, n=300)
+    X, y = load_mnist("train", None, n=500)
     net = train_conv(TINY, X[:200], y[:200], seed=3)
-    assert net.history["train_accuracy"][-1] > 0.3  # R-STDP on 200 images, 10 classes (chance 0.1)
+    acc = net.history["train_accuracy"]
+    assert acc[-1] > 0.4 and acc[-1] > acc[0]  # R-STDP on 200 images, 10 classes (chance 0.1); measured 0.6
     r = evaluate_conv(net, X[200:], y[200:])
-    assert r["per_image"].shape == (100,) and 0.0 <= r["silent"] <= 1.0
-    assert r["accuracy"] > 0.2  # held-out images, chance 0.1
+    assert r["per_image"].shape == (300,) and 0.0 <= r["silent"] <= 1.0
+    assert r["accuracy"] > 0.3  # 300 held-out images, chance 0.1; measured 0.50 (0.46-0.55 over seeds 0, 1, 3)
     again = train_conv(TINY, X[:200], y[:200], seed=3)
     for a, b in zip(net.w, again.w):
         np.testing.assert_array_equal(a, b)  # deterministic given the seed
@@ -200,14 +200,14 @@ def test_tiny_training_learns_above_chance_and_round_trips(tmp_path):
     assert back.config == net.config
     for a, b in zip(net.w, back.w):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(evaluate_conv(back, X[200:], y[200:])["per_image"], r["per_image"])
+    np.testing.assert_array_equal(evaluate_conv(back, X[200:300], y[200:300])["per_image"], r["per_image"][:100])
 
 
 def test_quantized_training_runs_and_saves_device_state(tmp_path):
     from spinsyn.mnist import load_mnist
 
     X, y = load_mnist("train", None, n=60)
-    cfg = dataclasses.replace(TINY, epochs3=1)
+    cfg = dataclasses.replace(TINY, epochs1=1, epochs2=1, epochs3=1)
     net = train_conv(cfg, X, y, seed=0, synapse="quantized:16")
     for lw in net.layers:
         np.testing.assert_allclose(lw.w, lw.state / 15)
