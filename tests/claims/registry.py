@@ -47,6 +47,15 @@ CLAIMS: dict[str, str] = {
     "39.2 s": "bench:python benchmarks/bench_study_scaling.py --repeat 2",
     "0.96": "bench:python benchmarks/bench_study_scaling.py --repeat 2",
     "0.049 s": "bench:python benchmarks/bench_cli.py",
+    "545×": "bench:python benchmarks/bench_crossbar_solver.py --sizes 32,64,128 (agreement: "
+            "tests/hw_export/test_circuit_solver.py, 128x128 -m slow)",
+    "2e-5": "bench:python benchmarks/circuit_accuracy.py --run RUN400 --sweep tile --values 16,32,64,128 "
+            "--n-test 10000 (benchmarks/results/circuit_tile.json; tests/hw_export/test_circuit_program.py, tiny run)",
+    "0.231": "bench:python benchmarks/circuit_accuracy.py --run RUN400 --sweep tile --values 16,32,64,128 "
+             "--n-test 10000",
+    "more than 1 point at 32×32": "bench:python benchmarks/circuit_accuracy.py --run RUN400 --sweep tile --values "
+                                  "16,32,64,128 --n-test 10000",
+    "32×32 with 3-bit ADCs (1.97 mm², 113 nJ, 63.2 %)": "bench:spinsyn study examples/study_tile_adc.toml --out DIR",
     "1.29 s": "bench:python benchmarks/bench_cli.py",
     "1.20×": "bench:python benchmarks/bench_threads.py --repeat 2 --data-dir ../shared/data/mnist",
     "68.7": "bench:spinsyn study examples/study_n_mtj.toml --out DIR --scheduler local:2",
