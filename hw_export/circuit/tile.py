@@ -14,6 +14,7 @@ line one node, ``r_driver_ohm = 0`` / ``r_sense_ohm = 0`` ties the line end to i
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -263,6 +264,25 @@ def tile_graph(circ: TileCircuit) -> TileGraph:
                                   np.char.add("sbl", np.arange(C).astype(str))]).astype(object)
     return TileGraph(circ, int(free.size), final(w), final(b), final(top), final(p), final(q), g,
                      np.concatenate([prov_names[free], fixed_names]))
+
+
+#: conductance of a 1T1R access transistor that is off (S): 1 TΩ
+G_ACCESS_OFF_S = 1e-12
+
+
+def gate_rows(graph: TileGraph, row_on: np.ndarray) -> TileGraph:
+    """``graph`` of a 1T1R tile with the access transistors of the rows where ``row_on`` (R,) bool is False turned
+    off (conductance :data:`G_ACCESS_OFF_S`): programming selects one row's transistors. Other tiles: unchanged."""
+    if graph.circ.access != "1T1R":
+        return graph
+    on = np.asarray(row_on, dtype=bool)
+    if on.shape != (graph.circ.rows,):
+        raise ValueError(f"row_on has shape {on.shape}; expected ({graph.circ.rows},)")
+    row_of = np.full(graph.n_nodes, -1)
+    row_of[graph.top.ravel()] = np.repeat(np.arange(graph.circ.rows), graph.circ.cols)
+    r = row_of[graph.lin_q]
+    off = (r >= 0) & ~on[np.maximum(r, 0)]
+    return dataclasses.replace(graph, lin_g_S=np.where(off, G_ACCESS_OFF_S, graph.lin_g_S))
 
 
 # -------------------------------------------------------------------------------------------------- solution
