@@ -524,7 +524,9 @@ def _tile_circuit(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule, 
     pulses = np.bincount(sched.cell[rows] - k * R * C, minlength=R * C).reshape(R, C).astype(np.float64)
     g = lm.levels.g_S[ts.lv_t[k]]
     v = float(sched.v_V[rows].mean()) if sched.v_V[rows].size else nominal_write_V(prog.cal)
-    return {"eta": eta_stats(prog.eta[k][ts.mask_t[k]]), "unreachable": int(prog.res.unreachable[du].sum()),
+    cells = ts.used[du][prog.res.unreachable[du]] - k * R * C
+    return {"eta": eta_stats(prog.eta[k][ts.mask_t[k]]), "unreachable": int(cells.size),
+            "unreachable_cells": np.stack([cells // C, cells % C], axis=1).tolist(),
             "v_applied_mean_V": v, "programming": tile_programming_cost(lm.circuit, lm.n_cells, g, pulses, v, lm.wv)}
 
 

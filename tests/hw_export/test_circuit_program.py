@@ -103,3 +103,21 @@ def test_cli_export_and_simulate_with_a_circuit(chips, tmp_path, capsys):
     assert "circuit (IR drop)" in text and "column ADC" in text and "inference (5-bit column ADCs" in text
     assert main(["export", "simulate", str(chip), "--adc-noise-lsb", "0.5"]) == 2
     assert "--adc-noise-lsb" in capsys.readouterr().err
+
+
+def test_unreachable_devices_are_listed_per_tile(chips, tmp_path):
+    """Drivers too weak for compensation within 1.8 V: the devices whose pulses hit the cap are counted and listed by
+    (row, column) in report.json, tile by tile."""
+    import json
+
+    run, _out = chips
+    chip = tmp_path / "weak"
+    export_run(run, chip, tile=(32, 32), csv=False,
+               circuit=CircuitConfig(r_wire_ohm=2.0, r_driver_ohm=150.0, r_sense_ohm=150.0))
+    rep = json.loads((chip / "report.json").read_text())
+    total = rep["summary"]["circuit"]["unreachable"]
+    assert total > 0
+    assert sum(len(t["circuit"]["unreachable_cells"]) for t in rep["tiles"]) == total
+    t = next(t for t in rep["tiles"] if t["circuit"]["unreachable"])
+    mask = load_chip(chip).tiles[t["tile"]].mask
+    assert all(mask[r, c] for r, c in t["circuit"]["unreachable_cells"])  # real cells, not padding
