@@ -195,7 +195,16 @@ def parse_threads(value: Any, name: str = "--threads") -> int | str:
 #: weights live in [0, 1], so ν ≥ 1 already saturates every update; beyond 10³ it is a typo
 NU_MAX = 1e3
 
+#: the networks ``spinsyn train --network`` trains: dc = Diehl & Cook 2015 (spinsyn.snn), conv = Mozafari et al. 2019
+#: convolutional STDP with an R-STDP decision layer (spinsyn.snn.conv; issue 27)
+NETWORK_KINDS = ("dc", "conv")
+#: the train options a --network conv run reads (spinsyn.snn.conv.run); every other one applies to dc only
+CONV_OPTIONS = ("network_kind", "synapse", "n_train", "n_test", "seed", "data_dir", "conv_epochs")
+
 TRAIN_OPTIONS = OptionTable("train", [
+    Option("network_kind", str, "dc", "network: dc = Diehl & Cook 2015; conv = convolutional STDP with an R-STDP "
+           "decision layer (Mozafari et al. 2019; issue 27, in progress; docs/snn.md)", choices=NETWORK_KINDS,
+           flag="--network"),
     Option("synapse", str, "ideal", "ideal | quantized:L | compound:N | dw:L"),
     Option("neurons", int, 100, "excitatory neurons", min=1),
     Option("n_train", int, 60000, "training images", min=1),
@@ -268,6 +277,9 @@ TRAIN_OPTIONS = OptionTable("train", [
            "images of a batch and of evaluation run in parallel, with the same results at any thread count",
            metavar="auto|N"),
     Option("plots", bool, True, "do not write the PNG figures (saves ~1.3 s)", flag="--no-plots"),
+    Option("conv_epochs", str, "2,4,680", "--network conv: passes over the training images of conv layer 1 (STDP), "
+           "conv layer 2 (STDP) and the decision layer (R-STDP); default: SpykeTorch MozafariDeep.py (commit aa302c7)",
+           metavar="E1,E2,E3"),
 ], aliases={"read_noise": "read_noise_sigma"})
 
 #: largest write pulse width (ns): 1 ms, far beyond any MTJ write

@@ -68,6 +68,7 @@ class PipelineConfig:
     data_dir: str | None = None
     tile: tuple[int, int] = (128, 128)
     device_model: str | None = None
+    circuit: bool = False  # tiles as circuits (hw_export --circuit, the technology node's defaults)
     after: str = "0,1s,1h,1d,1y"  # simulate's --after: ages of the chip for the report's accuracy-over-time plot
 
     @property
@@ -222,7 +223,8 @@ def _export(cfg: PipelineConfig, force: bool) -> None:
     from spinsyn import hw_export  # lazy: startup
 
     # the step runs only when chip/manifest.json is missing (or --force): a chip/ left without one is unfinished
-    res = hw_export.export_run(cfg.out / "run", cfg.out / "chip", tile=cfg.tile, seed=cfg.seed, overwrite=True)
+    res = hw_export.export_run(cfg.out / "run", cfg.out / "chip", tile=cfg.tile, seed=cfg.seed, overwrite=True,
+                               circuit=hw_export.CircuitConfig() if cfg.circuit else None)
     s = res.report["summary"]
     print(f"exported {s['synapses']} synapses ({s['devices']} devices) onto {s['tiles']} tiles of "
           f"{cfg.tile[0]}x{cfg.tile[1]} -> {res.out_dir}; failed {s['failed']}, inside band {s['inside_band']}")
@@ -291,8 +293,9 @@ def steps(cfg: PipelineConfig) -> list[Step]:
         Step("train", f"spinsyn.snn.train(synapse={cfg.synapse}, neurons={cfg.neurons}, n_train={cfg.n_train}, "
              f"n_test={cfg.n_test}, epochs={cfg.epochs}, device={cfg.device}) -> {out / 'run'}",
              out / "run" / "metrics.json", _train),
-        Step("export", f"spinsyn.hw_export.export_run({out / 'run'}, tile={cfg.tile[0]}x{cfg.tile[1]}) -> "
-             f"{out / 'chip'}", out / "chip" / "manifest.json", _export),
+        Step("export", f"spinsyn.hw_export.export_run({out / 'run'}, tile={cfg.tile[0]}x{cfg.tile[1]}"
+             f"{', circuit=CircuitConfig()' if cfg.circuit else ''}) -> {out / 'chip'}",
+             out / "chip" / "manifest.json", _export),
         Step("verify", f"spinsyn.hw_export.verify_chip({out / 'chip'})", None, _verify),
         Step("simulate", f"spinsyn.hw_export.simulate_chip({out / 'chip'}, n_test={cfg.n_test}, "
              f"after={cfg.after}) -> "
@@ -352,6 +355,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     TRAIN_OPTIONS.add_arguments(p, names, {n: getattr(d, n) for n in names})
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: lookup order, embedded subset)")
     TRAIN_OPTIONS.add_arguments(p, ("device_model",))  # swept, trained and exported on (default: compound)
+    EXPORT_OPTIONS.add_arguments(p, ("circuit",))  # with the node's defaults; a chip already there needs --force
     p.add_argument("--force", action="store_true", help="redo steps whose outputs exist")
     p.set_defaults(func=_cmd)
 
@@ -361,5 +365,6 @@ def _cmd(args: argparse.Namespace) -> int:
         out_dir=args.out, trials=args.trials, engine=args.engine, jobs=args.jobs, synapse=args.synapse,
         neurons=args.neurons, n_train=args.n_train, n_test=args.n_test, epochs=args.epochs,
         device=args.device, seed=args.seed, data_dir=args.data_dir, device_model=args.device_model,
+        circuit=args.circuit,
     )
     return run(cfg, force=args.force)

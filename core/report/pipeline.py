@@ -84,17 +84,34 @@ def _summary_rows(out_dir: Path, metrics: dict[str, Any] | None, sim: dict[str, 
         rows.append(("hw_export", "chip", f"{s.get('synapses', '?')} synapses on {s.get('devices', '?')} devices, "
                      f"{s.get('tiles', '?')} tiles; {s.get('failed', '?')} failed write-verify"))
         rows.append(("hw_export", "retention of one MTJ", format_duration(ret.get("retention_s"))))
+        if "circuit" in s:
+            rows.append(("hw_export", "tiles as circuits", _circuit_text(s["circuit"])))
     if sim is not None and sim.get("accuracy"):
         key, fin = sim["accuracy_key"], sim.get("final", "programmed")
         rows.append(("hw_export", f"accuracy at t = 0 ({fin}, %)",
                      f"{_pct(sim['accuracy'][fin][key])}; drop {sim.get('drop_points', float('nan')):.2f} points "
                      f"from the trained network ({sim.get('n_test', '?')} images, readout {key})"))
+        inf = (sim.get("circuit") or {}).get("inference")
+        if inf:
+            rows.append(("hw_export", "one inference through the circuit",
+                         f"{inf['per_image']['energy_J'] * 1e9:.3g} nJ and {inf['per_image']['latency_s'] * 1e6:.3g} "
+                         f"us per image, chip area {inf['area_um2']['total'] * 1e-6:.3g} mm² "
+                         f"({inf['adc_bits']}-bit column ADCs)"))
         ag = sim.get("ageing") or {}
         if ag.get("ages") and "accuracy" in ag["ages"][-1]:
             one = (ag.get("one_point") or {}).get("time_s")
             rows.append(("hw_export", "1 accuracy point lost after",
                          format_duration(one) if one else f"not within {ag['ages'][-1]['label']}"))
     return rows
+
+
+def _circuit_text(c: dict[str, Any]) -> str:
+    """The export summary's circuit in one line: node, access, resistances, write share, unreachable, programming."""
+    cfg, r, p = c["config"], c["config"]["resolved"], c["programming"]
+    comp = "compensated" if c["compensated"] else "uncompensated"
+    return (f"{cfg['tech_node']} {cfg['access']}, wire {r['r_wire_ohm']:.3g} Ω/synapse, driver {r['r_driver_ohm']:.3g} "
+            f"Ω; write share η mean {c['eta']['mean']:.3f} (min {c['eta']['min']:.3f}), {comp}, "
+            f"{c['unreachable']} devices unreachable; programming {p['energy_J']['total'] * 1e6:.3g} µJ")
 
 
 def _conditions(sim: dict[str, Any]) -> list[str]:

@@ -121,3 +121,16 @@ def test_unreachable_devices_are_listed_per_tile(chips, tmp_path):
     t = next(t for t in rep["tiles"] if t["circuit"]["unreachable"])
     mask = load_chip(chip).tiles[t["tile"]].mask
     assert all(mask[r, c] for r, c in t["circuit"]["unreachable_cells"])  # real cells, not padding
+
+
+def test_pipeline_report_rows_show_the_circuit(chips, tmp_path):
+    import json
+
+    from spinsyn.report.pipeline import _summary_rows
+
+    _run, out = chips
+    chip_report = json.loads((out["compensated"] / "report.json").read_text())
+    sim = simulate_chip(out["compensated"], n_test=20, seed=3)
+    rows = {item: value for _stage, item, value in _summary_rows(tmp_path, None, sim, chip_report)}
+    assert "compensated" in rows["tiles as circuits"] and "write share" in rows["tiles as circuits"]
+    assert "nJ" in rows["one inference through the circuit"]
