@@ -199,7 +199,7 @@ NU_MAX = 1e3
 #: convolutional STDP with an R-STDP decision layer (spinsyn.snn.conv; issue 27)
 NETWORK_KINDS = ("dc", "conv")
 #: the train options a --network conv run reads (spinsyn.snn.conv.run); every other one applies to dc only
-CONV_OPTIONS = ("network_kind", "synapse", "n_train", "n_test", "seed", "data_dir", "conv_epochs")
+CONV_OPTIONS = ("network_kind", "synapse", "n_train", "n_test", "seed", "data_dir", "conv_epochs", "conv_config")
 
 TRAIN_OPTIONS = OptionTable("train", [
     Option("network_kind", str, "dc", "network: dc = Diehl & Cook 2015; conv = convolutional STDP with an R-STDP "
@@ -280,6 +280,10 @@ TRAIN_OPTIONS = OptionTable("train", [
     Option("conv_epochs", str, "2,4,680", "--network conv: passes over the training images of conv layer 1 (STDP), "
            "conv layer 2 (STDP) and the decision layer (R-STDP); default: SpykeTorch MozafariDeep.py (commit aa302c7)",
            metavar="E1,E2,E3"),
+    Option("conv_config", str, "{}", "--network conv: hyperparameters other than the passes, as a JSON object of "
+           "spinsyn.snn.conv.ConvConfig fields (inline, or the path of a .json file holding one), e.g. "
+           "'{\"lr_double_every\": 50}'; fields left out keep their defaults (SpykeTorch MozafariDeep.py)",
+           metavar="JSON"),
 ], aliases={"read_noise": "read_noise_sigma"})
 
 #: largest write pulse width (ns): 1 ms, far beyond any MTJ write

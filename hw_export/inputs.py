@@ -153,6 +153,10 @@ def load_weights(src: str | Path, key: str | None = None) -> WeightSource:
         from spinsyn.snn import checkpoint_path  # lazy: startup
 
         if not checkpoint_path(path).is_file():
+            from spinsyn.snn.conv.run import CONV_NET_NAME  # lazy: startup
+
+            if (path / CONV_NET_NAME).is_file():  # a conv run (spinsyn train --network conv): no crossbar mapping yet
+                raise SpinsynFileError(f"{path}: conv runs cannot be exported to chips yet (issue 27)")
             raise SpinsynFileError(f"{path}: not an snn run directory (no {checkpoint_path(path).name})")
         return _run_source(path)
     if not path.is_file():

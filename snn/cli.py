@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from spinsyn.options import TRAIN_OPTIONS, parse_device_params
+from spinsyn.options import CONV_OPTIONS, TRAIN_OPTIONS, parse_device_params
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train the Diehl & Cook network with hardware-aware synapses",
                               description="Unsupervised STDP training on MNIST (Diehl & Cook 2015 as in BindsNET), "
                                           "then label assignment and test. Writes RUN_DIR/checkpoint.pt, "
-                                          "metrics.json and plots.")
+                                          "metrics.json and plots. --network conv: convolutional STDP with an "
+                                          "R-STDP decision layer (Mozafari et al. 2019; issue 27), writes "
+                                          "RUN_DIR/conv.npz and metrics.json.")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory to write (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     TRAIN_OPTIONS.add_arguments(p)  # every training option: flag, type, default, help from spinsyn.options
@@ -134,11 +136,79 @@ def _threads_text(m: dict) -> str:
     return f", {t['used']} thread{'s' if t['used'] > 1 else ''}; {t['reason']}"
 
 
+#: the flag of a train destination whose flag is not its table entry's
+_FLAGS = {"device_params": "--device-param"}
+#: the options only a --network conv run reads
+_CONV_ONLY = ("conv_epochs", "conv_config")
+
+
+def _flag(dest: str) -> str:
+    return _FLAGS.get(dest) or (TRAIN_OPTIONS[dest].cli if dest in TRAIN_OPTIONS else "--" + dest.replace("_", "-"))
+
+
+def _check_network_options(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an option given with a value other than its default that the chosen ``--network``
+    does not read: ``<option>: applies to --network dc only`` (or ``conv``), naming the first one."""
+    defaults = getattr(args, "train_defaults", {}) or {}
+    conv = getattr(args, "network_kind", "dc") == "conv"
+    if conv and args.resume:
+        raise ValueError("--resume: applies to --network dc only (a conv run is trained in one go)")
+    for dest, default in defaults.items():
+        if getattr(args, dest, default) == default or dest == "out":
+            continue
+        if conv and dest == "device" and args.device == "cpu":
+            continue  # conv runs on the CPU: saying so is allowed
+        if conv and dest == "device":
+            raise ValueError(f"--device: {args.device!r}: --network conv runs on the CPU only (numba; no GPU path yet, "
+                             "issue 27)")
+        if conv and dest not in CONV_OPTIONS:
+            raise ValueError(f"{_flag(dest)}: applies to --network dc only")
+        if not conv and dest in _CONV_ONLY:
+            raise ValueError(f"{_flag(dest)}: applies to --network conv only")
+
+
+def _cmd_train_conv(args: argparse.Namespace) -> int:
+    """``spinsyn train --network conv``: every option checked, then the folder and the data, then the work
+    (:func:`spinsyn.snn.conv.run.train_conv_run`)."""
+    from .conv.run import (  # lazy: startup
+        check_conv_synapse,
+        conv_config,
+        parse_conv_config,
+        parse_conv_epochs,
+        train_conv_run,
+    )
+    from .trainer import check_run_dir  # lazy: startup
+
+    if not args.out:
+        raise ValueError("--out RUN_DIR is required")
+    synapse = check_conv_synapse(args.synapse)
+    epochs = parse_conv_epochs(args.conv_epochs)
+    for name in ("n_train", "n_test", "seed"):
+        TRAIN_OPTIONS[name].check(getattr(args, name), optional=False)
+    config = conv_config(epochs, parse_conv_config(args.conv_config))
+    run_dir = Path(args.out)
+    check_run_dir(run_dir, False)
+    _check_data(args.data_dir, args.n_train, args.n_test)
+    print(f"train: network conv (Mozafari et al. 2019, spinsyn.snn.conv); synapse {synapse}; passes "
+          f"{','.join(map(str, epochs))} (conv 1, conv 2, R-STDP); {args.n_train} training images", flush=True)
+    quiet = getattr(args, "quiet", False)
+    m = train_conv_run(run_dir, config=config, synapse=synapse, n_train=args.n_train, n_test=args.n_test,
+                       seed=args.seed, data_dir=args.data_dir, log=None if quiet else (lambda s: print(s, flush=True)))
+    acc = ("not measured (--n-test 0)" if m["accuracy"] is None else
+           f"{100 * m['accuracy']:.2f} % ({m['n_test']} images, {100 * m['silent']:.1f} % silent)")
+    print(f"test accuracy: {acc}; train {m['train_time_s']:.1f} s, test {m['test_time_s']:.1f} s, wall "
+          f"{m['wall_time_s']:.1f} s; run in {run_dir}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import read_checkpoint  # lazy: startup
     from .config import TrainConfig, resolve_device, resolve_engine  # lazy: startup
     from .trainer import check_run_dir, train  # lazy: startup
 
+    _check_network_options(args)
+    if getattr(args, "network_kind", "dc") == "conv":
+        return _cmd_train_conv(args)
     if args.resume:
         _check_resume_alone(args)
         check_run_dir(Path(args.resume), True)
@@ -170,11 +240,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from spinsyn.mnist import load_mnist  # lazy: startup
 
-    from .checkpoint import read_checkpoint  # lazy: startup
+    from .checkpoint import CHECKPOINT_NAME, read_checkpoint  # lazy: startup
+    from .conv.run import is_conv_run  # lazy: startup
     from .network import evaluate, load_run  # lazy: startup
 
     if args.n_test < 1:
         raise ValueError(f"--n-test: expected a positive integer, got {args.n_test}")
+    if is_conv_run(args.run_dir) and not (Path(args.run_dir) / CHECKPOINT_NAME).exists():
+        return _eval_conv(args)
     ck = read_checkpoint(args.run_dir)  # a missing or foreign file fails here, before the network code loads
     _check_data(args.data_dir, args.assign or 0, args.n_test)
     if args.assign is not None:
@@ -193,4 +266,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{args.run_dir}: all activity {100 * res['accuracy_all_activity']:.2f} %, proportion weighting "
               f"{100 * res['accuracy_proportion']:.2f} % on {res['n_test']} test images "
               f"({res['test_samples_per_s']:.0f} samples/s, {res['device']})")
+    return 0
+
+
+def _eval_conv(args: argparse.Namespace) -> int:
+    """``spinsyn eval RUN`` of a conv run (``spinsyn train --network conv``): its network on ``--n-test`` images."""
+    from .conv.run import evaluate_conv_run  # lazy: startup
+
+    if args.assign is not None:
+        raise ValueError("--assign: applies to Diehl & Cook runs only (a conv run's decision layer has its classes)")
+    _check_data(args.data_dir, 0, args.n_test)
+    res = evaluate_conv_run(args.run_dir, args.n_test, args.data_dir)
+    if args.json:
+        print(json.dumps({"network": "conv", **res}, indent=2))
+    else:
+        print(f"{args.run_dir}: conv network {100 * res['accuracy']:.2f} % ({100 * res['silent']:.1f} % silent) on "
+              f"{res['n_test']} test images ({res['test_samples_per_s']:.0f} samples/s, cpu)")
     return 0

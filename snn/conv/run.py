@@ -1,0 +1,161 @@
+"""A conv run folder: what ``spinsyn train --network conv --out RUN`` writes and ``spinsyn eval RUN`` reads.
+
+``RUN/conv.npz`` holds the trained network (:func:`~spinsyn.snn.conv.save_conv`, format ``spinsyn-conv-1``: config,
+synapse record, read weights and device state per layer; read with :func:`~spinsyn.snn.conv.load_conv`), and
+``RUN/metrics.json`` (``spinsyn-metrics`` v1 as a Diehl & Cook run's, with ``"network": "conv"``) the test accuracy,
+image counts, wall times and configuration. Both are written atomically (:func:`spinsyn.fileio.atomic_path`,
+:func:`spinsyn.fileio.write_json`), the network first: a folder with ``metrics.json`` holds a finished run. The
+folder is checked, locked and cleaned on error as ``spinsyn train`` does for a Diehl & Cook run
+(:func:`spinsyn.snn.trainer.check_run_dir`, :func:`spinsyn.locks.folder_lock`). A conv run has no
+``checkpoint.pt``: it cannot be resumed (a run is trained in one go) nor exported to chips yet (issue 27).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from spinsyn.options import TRAIN_OPTIONS
+
+from .config import ConvConfig
+
+#: the network file of a conv run folder
+CONV_NET_NAME = "conv.npz"
+#: synapse kinds the conv network realises (spinsyn.snn.conv.updates.apply_update)
+CONV_SYNAPSE_KINDS = ("ideal", "quantized", "dw", "compound")
+
+
+def parse_conv_epochs(text: Any, name: str = TRAIN_OPTIONS["conv_epochs"].cli) -> tuple[int, int, int]:
+    """``"2,4,15"`` → ``(2, 4, 15)``: passes of conv 1 (STDP), conv 2 (STDP) and the decision layer (R-STDP), each a
+    whole number >= 0 (0 leaves that layer at its random initial weights). ValueError ``<name>: …`` otherwise."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"{name}: got {text!r}, expected three whole numbers E1,E2,E3 (passes of conv 1, conv 2 "
+                         "and the R-STDP decision layer), e.g. 2,4,680")
+    e1, e2, e3 = (int(p) for p in parts)
+    return e1, e2, e3
+
+
+def check_conv_synapse(synapse: Any, name: str = TRAIN_OPTIONS["synapse"].cli) -> str:
+    """The synapse spec text when the conv network supports it (ideal, quantized:L, dw:L, compound:N); ValueError
+    ``<name>: …`` otherwise (a bad spec: :meth:`spinsyn.devices.SynapseSpec.parse`'s message)."""
+    from spinsyn.devices import SynapseSpec  # lazy: startup
+
+    spec = SynapseSpec.parse(synapse)
+    if spec.kind not in CONV_SYNAPSE_KINDS:
+        raise ValueError(f"{name}: {spec} is not supported by --network conv yet (ideal, quantized:L, dw:L, "
+                         "compound:N)")
+    return str(spec)
+
+
+def parse_conv_config(text: Any, name: str = TRAIN_OPTIONS["conv_config"].cli) -> dict[str, Any]:
+    """The :class:`ConvConfig` fields of ``text``: a JSON object, inline (``'{"f2": 64}'``) or in the file ``text``
+    names. The passes (``epochs1..3``) are refused: they come from ``--conv-epochs``. ValueError ``<name>: …`` for
+    anything else than a JSON object of known fields with valid values."""
+    src = str(text).strip()
+    if not src.startswith("{"):
+        try:
+            src = Path(src).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{name}: {text!r} is neither a JSON object nor a readable JSON file ({exc})") from None
+    try:
+        d = json.loads(src)
+    except ValueError as exc:
+        raise ValueError(f"{name}: not valid JSON ({exc})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{name}: expected a JSON object of ConvConfig fields, got {type(d).__name__}")
+    passes = sorted(k for k in d if k in ("epochs1", "epochs2", "epochs3"))
+    if passes:
+        raise ValueError(f"{name}: {', '.join(passes)}: give the passes with --conv-epochs E1,E2,E3")
+    try:
+        ConvConfig.from_dict(d)  # unknown fields and bad values fail here, naming the field
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    return d
+
+
+def conv_config(epochs: tuple[int, int, int], overrides: dict[str, Any] | None = None) -> ConvConfig:
+    """:class:`ConvConfig` (defaults: SpykeTorch ``MozafariDeep.py``) with the fields of ``overrides`` and the passes
+    of ``epochs`` = (conv 1, conv 2, decision layer)."""
+    e1, e2, e3 = epochs
+    return dataclasses.replace(ConvConfig.from_dict(dict(overrides or {})), epochs1=e1, epochs2=e2, epochs3=e3)
+
+
+def is_conv_run(run_dir: str | Path) -> bool:
+    """True when ``run_dir`` is a folder holding a conv network (``conv.npz``)."""
+    return (Path(run_dir) / CONV_NET_NAME).is_file()
+
+
+def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_train: int, n_test: int, seed: int,
+                   data_dir: str | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train the conv network on the first ``n_train`` MNIST training images, test it on the first ``n_test`` test
+    images (0: not measured) and write the run folder ``run_dir`` (module docstring). Returns the metrics
+    (also in ``metrics.json``): ``accuracy`` (fraction correct, silent = wrong; None without test images),
+    ``silent`` fraction, ``n_train``, ``n_test``, ``train_time_s``, ``test_time_s``, ``wall_time_s`` (s), the
+    R-STDP ``train_accuracy`` per pass, ``timing`` per phase (s), ``synapse``, ``seed``, ``config``
+    (:meth:`ConvConfig.to_dict`). ``log``: one line per pass. The folder is checked first; an error leaves
+    nothing behind."""
+    from spinsyn.fileio import atomic_path, write_json  # lazy: startup
+    from spinsyn.locks import folder_lock  # lazy: startup
+    from spinsyn.mnist import load_mnist  # lazy: startup
+
+    from ..trainer import METRICS_FORMAT, METRICS_VERSION, _removed_on_error, check_run_dir  # lazy: startup
+    from .network import evaluate_conv, save_conv, train_conv  # lazy: startup
+
+    run_dir = Path(run_dir)
+    synapse = check_conv_synapse(synapse)
+    check_run_dir(run_dir, False)
+    t_start = time.perf_counter()
+    with folder_lock(run_dir, "--out"):
+        check_run_dir(run_dir, False)  # again, now that no other writer can change it
+        with _removed_on_error(run_dir, enabled=True):
+            X, y = load_mnist("train", data_dir, n=n_train)
+            test = load_mnist("test", data_dir, n=n_test) if n_test > 0 else None
+            t0 = time.perf_counter()
+            net = train_conv(config, X, y, seed=seed, synapse=synapse, log=log)
+            t_train = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            res = evaluate_conv(net, *test) if test is not None else None
+            t_test = time.perf_counter() - t0
+            hist = net.history
+            metrics: dict[str, Any] = {
+                "network": "conv",
+                "accuracy": None if res is None else res["accuracy"],
+                "silent": None if res is None else res["silent"],
+                "n_train": int(len(X)),
+                "n_test": 0 if res is None else int(res["n"]),
+                "train_time_s": t_train,
+                "test_time_s": t_test,
+                "wall_time_s": time.perf_counter() - t_start,
+                "train_accuracy": [float(a) for a in hist.get("train_accuracy", [])],
+                "timing": hist.get("timing", {}),
+                "synapse": synapse,
+                "seed": int(seed),
+                "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+                "network_file": CONV_NET_NAME,
+                "config": config.to_dict(),
+            }
+            with atomic_path(run_dir / CONV_NET_NAME) as tmp:
+                save_conv(net, tmp)
+            write_json(run_dir / "metrics.json", metrics, fmt=METRICS_FORMAT, version=METRICS_VERSION, seed=seed)
+    return metrics
+
+
+def evaluate_conv_run(run_dir: str | Path, n_test: int, data_dir: str | None = None) -> dict[str, Any]:
+    """Test the conv network of ``run_dir`` on the first ``n_test`` MNIST test images: ``{"accuracy", "silent",
+    "n_test", "test_samples_per_s"}`` (:func:`~spinsyn.snn.conv.evaluate_conv`)."""
+    from spinsyn.mnist import load_mnist  # lazy: startup
+
+    from .network import evaluate_conv, load_conv  # lazy: startup
+
+    net = load_conv(Path(run_dir) / CONV_NET_NAME)
+    X, y = load_mnist("test", data_dir, n=n_test)
+    t0 = time.perf_counter()
+    r = evaluate_conv(net, X, y)
+    dt = time.perf_counter() - t0
+    return {"accuracy": r["accuracy"], "silent": r["silent"], "n_test": r["n"],
+            "test_samples_per_s": r["n"] / max(dt, 1e-9)}

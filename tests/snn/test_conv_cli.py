@@ -1,0 +1,111 @@
+"""``spinsyn train --network conv``, ``eval`` and ``export`` of a conv run (issue 27), on the embedded MNIST subset."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from spinsyn.cli import main
+
+#: a small network and fast schedule (as tests/snn/test_conv.py TINY): a+ doubles every 50 images, the R-STDP rates
+#: adapt every 100, so 200 images learn something; measured 45 % on 100 test images (chance 10 %)
+TINY_JSON = json.dumps({"f1": 8, "f2": 32, "f3": 40, "kwta2": 4, "lr_double_every": 50, "adapt_every": 100})
+TINY = ["--network", "conv", "--n-train", "200", "--n-test", "100", "--conv-epochs", "2,2,20",
+        "--conv-config", TINY_JSON, "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def conv_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("conv") / "run"
+    assert main(["train", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_conv_writes_a_run_folder_above_chance(conv_run):
+    assert sorted(p.name for p in conv_run.iterdir()) == ["conv.npz", "metrics.json"]
+    m = json.loads((conv_run / "metrics.json").read_text())
+    assert m["format"] == "spinsyn-metrics" and m["network"] == "conv"
+    assert m["n_train"] == 200 and m["n_test"] == 100 and m["synapse"] == "ideal"
+    assert m["accuracy"] > 0.25  # chance 0.10; measured 0.45
+    assert m["wall_time_s"] >= m["train_time_s"] > 0
+    cfg = m["config"]
+    assert (cfg["epochs1"], cfg["epochs2"], cfg["epochs3"]) == (2, 2, 20) and cfg["f2"] == 32
+    assert len(m["train_accuracy"]) == 20
+
+
+def test_eval_conv_run_repeats_the_train_accuracy(conv_run, capsys):
+    capsys.readouterr()
+    assert main(["eval", str(conv_run), "--n-test", "100", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    m = json.loads((conv_run / "metrics.json").read_text())
+    assert res["network"] == "conv" and res["n_test"] == 100
+    assert res["accuracy"] == pytest.approx(m["accuracy"])  # inference is deterministic
+    assert main(["eval", str(conv_run), "--n-test", "10", "--assign", "20"]) == 2
+    assert "--assign: applies to Diehl & Cook runs only" in capsys.readouterr().err
+
+
+def test_export_of_a_conv_run_refuses_in_one_line(conv_run, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["export", str(conv_run), "--out", str(tmp_path / "chip")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "conv runs cannot be exported to chips yet (issue 27)" in err
+    assert not (tmp_path / "chip").exists()
+
+
+def test_a_quantized_conv_run_keeps_its_device_states(tmp_path):
+    from spinsyn.snn.conv import load_conv
+
+    out = tmp_path / "q"
+    assert main(["train", "--network", "conv", "--synapse", "quantized:16", "--n-train", "30", "--n-test", "10",
+                 "--conv-epochs", "1,1,1", "--conv-config", TINY_JSON, "--seed", "2", "--quiet", "--out",
+                 str(out)]) == 0
+    net = load_conv(out / "conv.npz")
+    assert str(net.synapse.spec) == "quantized:16" and net.layers[0].state is not None
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--network", "conv", "--neurons", "10"], "--neurons: applies to --network dc only"),
+    (["--network", "conv", "--epochs", "2"], "--epochs: applies to --network dc only"),
+    (["--network", "conv", "--device-param", "tmr0=0.7"], "--device-param: applies to --network dc only"),
+    (["--network", "conv", "--no-plots"], "--no-plots: applies to --network dc only"),
+    (["--network", "conv", "--device", "cuda"], "--device: 'cuda': --network conv runs on the CPU only"),
+    (["--network", "conv", "--synapse", "graded"], "--synapse: graded is not supported by --network conv"),
+    (["--network", "conv", "--synapse", "compound:0"], "--synapse:"),
+    (["--network", "conv", "--conv-epochs", "1,2"], "--conv-epochs: got '1,2'"),
+    (["--network", "conv", "--conv-config", '{"epochs3": 5}'], "--conv-config: epochs3: give the passes"),
+    (["--network", "conv", "--conv-config", '{"f3": 25}'], "--conv-config: f3 (25) must be a multiple"),
+    (["--network", "conv", "--conv-config", "[1]"], "--conv-config:"),
+    (["--network", "conv", "--n-train", "0"], "--n-train:"),
+    (["--network", "dc", "--conv-epochs", "1,1,1"], "--conv-epochs: applies to --network conv only"),
+    (["--conv-config", "{}", "--conv-epochs", "1,1,2"], "--conv-epochs: applies to --network conv only"),
+])
+def test_bad_combinations_exit_2_with_one_line_and_write_nothing(argv, message, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *argv, "--n-test", "10", "--out", str(out), "--quiet"]) == 2
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spinsyn: error: ") and message in lines[0]
+    assert cap.out == "" and not out.exists()
+
+
+def test_resume_is_refused_for_conv(conv_run, capsys):
+    assert main(["train", "--network", "conv", "--resume", str(conv_run)]) == 2
+    assert "--resume: applies to --network dc only" in capsys.readouterr().err
+
+
+def test_network_dc_is_the_default_and_trains_as_before(tmp_path):
+    """``--network dc`` given or not: the same Diehl & Cook run (same weights and metrics, no conv files)."""
+    import numpy as np
+    from spinsyn.snn import read_checkpoint
+
+    args = ["train", "--synapse", "dw:16", "--neurons", "6", "--n-train", "20", "--n-test", "10", "--n-assign",
+            "20", "--device", "cpu", "--no-plots", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--network", "dc", "--out", str(tmp_path / "b")]) == 0
+    ma, mb = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in "ab")
+    assert "network" not in ma and "extra" not in ma["config"] and ma["config"] == mb["config"]
+    assert ma["accuracy_all_activity"] == mb["accuracy_all_activity"]
+    wa, wb = (np.asarray(read_checkpoint(tmp_path / r)["w"]) for r in "ab")
+    np.testing.assert_array_equal(wa, wb)
+    assert not (tmp_path / "a" / "conv.npz").exists()
