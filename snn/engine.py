@@ -84,7 +84,7 @@ class NumbaEngine:
         K.apply_update(w, ns.state.copy(), ns.gp_S.copy(), ns.gap_S.copy(), th, th.copy(), tha, counts, dWT, spiked,
                        nsp, self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(0),
                        bool(r.soft_bound), self.scale_wins, *self._graded)
-        K.eval_batch(p, sd, 1, w, th, self.P, counts)
+        K.eval_batch(p, sd, 1, w, th, self.P, counts, *K.NO_ADC_BATCH)
 
     def _pin(self, B: int) -> None:
         """Use ``min(threads, B)`` threads for a call on ``B`` images: a parallel region with idle threads costs
@@ -151,7 +151,7 @@ class NumbaEngine:
         ww = self.ns.w if w is None else w
         counts = np.zeros((p_steps.shape[0], self.ns.w.shape[1]), np.int64)
         if adc is None:
-            K.eval_batch(p_steps, seeds, self.T, ww, self.ns.theta, self.P, counts)
+            K.eval_batch(p_steps, seeds, self.T, ww, self.ns.theta, self.P, counts, *K.NO_ADC_BATCH)
         else:
             K.eval_batch(p_steps, seeds, self.T, ww, self.ns.theta, self.P, counts,
                          *adc.kernel_args(ww.shape[1], seeds, ww.shape[0]))
@@ -172,7 +172,7 @@ class NumbaEngine:
             th = ns.theta.copy()
             nsp[b] = K.simulate_image(i_idx.astype(np.int32), ptr, self.T, ns.w, th, self.P, True, r.kind, r.f_tab,
                                       r.nu_pre, r.nu_post, r.trace_decay, r.spread, r.offset, dWT[b], counts[b],
-                                      spiked[b])
+                                      spiked[b], *K.NO_ADC_IMAGE)
             tha[b] = th
         self._merge(counts, dWT, spiked, nsp, tha, update_seed)
         return counts.copy()

@@ -42,6 +42,11 @@ N_IN = 784
 #: ``adc_offset`` of a disabled ADC (the default of :func:`simulate_image` and :func:`eval_batch`)
 _NO_ADC_OFFSET = np.zeros((1, 1))
 _NO_ADC_SEEDS = np.zeros(1, np.uint32)
+#: the trailing ADC arguments of :func:`simulate_image` / :func:`eval_batch` for "no ADC". The kernels have no
+#: default arguments: numba keys its on-disk cache on the argument types, and an omitted array default gets a type
+#: that differs in every process, so each process would compile (and write its cache) again.
+NO_ADC_IMAGE = (0, 1.0, 0.0, 0.0, _NO_ADC_OFFSET, 0)
+NO_ADC_BATCH = (0, 1.0, 0.0, 0.0, _NO_ADC_OFFSET, _NO_ADC_SEEDS)
 
 
 def _ziggurat_tables(n: int = 128, r: float = 3.442619855899, v: float = 9.91256303526217e-3) -> tuple:
@@ -141,8 +146,7 @@ def poisson_trains(p_step: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu_post, trace_decay, spread,
-                   offset, dWT, counts, spiked, adc_rows=0, adc_lsb=1.0, adc_top=0.0, adc_noise=0.0,
-                   adc_offset=_NO_ADC_OFFSET, adc_seed=0):
+                   offset, dWT, counts, spiked, adc_rows, adc_lsb, adc_top, adc_noise, adc_offset, adc_seed):
     """Simulate one image (T steps). Updates ``theta`` (N,) in place (learning only); adds the weight change
     to ``dWT`` (N, 784) rows of neurons that spiked; ``counts`` (N,) spike counts; ``spiked`` lists neurons
     in order of first spike. Returns the number of neurons that spiked.
@@ -310,7 +314,8 @@ def run_batch(p_steps, seeds, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, n
         idx, ptr = poisson_trains(p_steps[b], T)
         th = theta.copy()
         n_spiked[b] = simulate_image(idx, ptr, T, w, th, P, learn, rule_kind, f_tab, nu_pre, nu_post,
-                                     trace_decay, spread, offset, dWT_all[b], counts[b], spiked_all[b])
+                                     trace_decay, spread, offset, dWT_all[b], counts[b], spiked_all[b],
+                                     0, 1.0, 0.0, 0.0, _NO_ADC_OFFSET, 0)
         theta_after[b, :] = th
 
 
@@ -454,8 +459,7 @@ def adc_input(idx, lo, hi, w, rows, lsb, top, noise, offset, I_in, part, rng):
 
 
 @njit(cache=True, parallel=True)
-def eval_batch(p_steps, seeds, T, w, theta, P, counts, adc_rows=0, adc_lsb=1.0, adc_top=0.0, adc_noise=0.0,
-               adc_offset=_NO_ADC_OFFSET, adc_seeds=_NO_ADC_SEEDS):
+def eval_batch(p_steps, seeds, T, w, theta, P, counts, adc_rows, adc_lsb, adc_top, adc_noise, adc_offset, adc_seeds):
     """Inference (no learning, θ fixed) of B images in parallel; ``counts`` (B, N) spike counts. ``adc_rows`` > 0:
     the input of each step goes through the ADC of :func:`adc_input` (arguments as there), whose noise (if any)
     is drawn from image b's own splitmix64 stream seeded with ``adc_seeds[b]`` (B,) uint32."""

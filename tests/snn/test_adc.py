@@ -123,13 +123,13 @@ def test_clipped_input_misses_the_spike_the_exact_sum_fires():
     def run(*adc):
         counts, sp = np.zeros(1, np.int64), np.zeros(1, np.int64)
         K.simulate_image(idx, ptr, 4, w, np.zeros(1), P, False, 0, np.zeros(1), 0.0, 0.0, 1.0, 0.0, 0.0,
-                         np.zeros((1, 1)), counts, sp, *adc)
+                         np.zeros((1, 1)), counts, sp, *(adc or K.NO_ADC_IMAGE))
         return int(counts[0])
 
     assert run() == 1
-    fine = AdcModel(rows=16, bits=8, full_scale=255 * 0.1).kernel_args(1, np.zeros(1, np.uint32))[:5]
+    fine = (*AdcModel(rows=16, bits=8, full_scale=255 * 0.1).kernel_args(1, np.zeros(1, np.uint32))[:5], 0)
     assert run(*fine) == 1  # lsb 0.1 mV: gap + 0.4 is a code
-    clipped = AdcModel(rows=16, bits=4, full_scale=gap - 1.0).kernel_args(1, np.zeros(1, np.uint32))[:5]
+    clipped = (*AdcModel(rows=16, bits=4, full_scale=gap - 1.0).kernel_args(1, np.zeros(1, np.uint32))[:5], 0)
     assert run(*clipped) == 0
 
 

@@ -40,7 +40,7 @@ def _run(rule, spikes, T=120):
     sp = np.zeros(1, np.int64)
     c = rule.compile(1.0)
     K.simulate_image(idx, ptr, T, w, np.zeros(1), P, True, c.kind, c.f_tab, c.nu_pre, c.nu_post, c.trace_decay,
-                     c.spread, c.offset, dWT, counts, sp)
+                     c.spread, c.offset, dWT, counts, sp, *K.NO_ADC_IMAGE)
     return dWT[0], counts[0]
 
 
