@@ -199,6 +199,10 @@ def make_config(**options: Any) -> TrainConfig:
     (detected by content); ``device``: torch device; ``device_preset``: synapse device preset. Raises ValueError
     naming the option (TypeError for an unknown keyword)."""
     o = TRAIN_OPTIONS.resolve(options, "make_config")
+    if o["network_kind"] != "dc":  # the conv network has its own entry points; a TrainConfig is Diehl & Cook's
+        raise ValueError(f"network_kind={o['network_kind']!r}: make_config builds the Diehl & Cook network (dc); "
+                         "train the convolutional one with spinsyn.snn.conv.train_conv (or spinsyn train --network "
+                         "conv)")
     o["threads"] = parse_threads(o["threads"])  # the command line gives text: "auto" or a number
     kind = SynapseSpec.parse(o["synapse"]).kind
     network = _network(o["neurons"], o["input_preset"], o["intensity"], o["time_ms"], o["w_inh"], o["norm"])

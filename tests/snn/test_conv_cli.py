@@ -109,3 +109,14 @@ def test_network_dc_is_the_default_and_trains_as_before(tmp_path):
     wa, wb = (np.asarray(read_checkpoint(tmp_path / r)["w"]) for r in "ab")
     np.testing.assert_array_equal(wa, wb)
     assert not (tmp_path / "a" / "conv.npz").exists()
+
+
+def test_make_config_refuses_the_conv_network():
+    """make_config builds a Diehl & Cook TrainConfig: asked for the conv network it says where that lives instead of
+    silently building dc."""
+    import pytest
+    from spinsyn.snn import make_config
+
+    with pytest.raises(ValueError, match="network_kind='conv'.*train_conv"):
+        make_config(network_kind="conv")
+    assert make_config(network_kind="dc").synapse == make_config().synapse
