@@ -70,7 +70,6 @@ circuit solver :mod:`.nodal` supplies it), IR drop (the solver), and resistance-
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -418,10 +417,5 @@ def cost_record(cost: TileCost | ChipCost) -> dict[str, Any]:
     return rec
 
 
-def node_record(node: TechNode | str) -> dict[str, Any]:
-    """The node's parameters with their source, JSON-able (for a report's "parameters used")."""
-    return dataclasses.asdict(tech_node(node))
-
-
-__all__ = ["Breakdown", "ChipCost", "TileCost", "chip_cost", "cost_record", "inference_cost", "node_record",
+__all__ = ["Breakdown", "ChipCost", "TileCost", "chip_cost", "cost_record", "inference_cost",
            "programming_cost", "tile_area"]
