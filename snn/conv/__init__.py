@@ -9,12 +9,17 @@ from .layers import (
     pad_times,
     pointwise_inhibition,
     pool_times,
+    potential_binary,
     receptive_field,
     stdp_dw,
+    winner_binary,
 )
 from .network import (
     ConvNetwork,
+    EpochHook,
     decide,
+    decide_all,
+    decision_weights,
     encode,
     evaluate_conv,
     init_network,
@@ -27,7 +32,8 @@ from .network import (
 from .updates import LayerWeights, apply_update
 
 __all__ = [
-    "ConvConfig", "ConvNetwork", "ConvPotentials", "LayerWeights", "apply_update", "conv_step", "decide",
+    "ConvConfig", "ConvNetwork", "ConvPotentials", "EpochHook", "LayerWeights", "apply_update", "conv_step", "decide",
+    "decide_all", "decision_weights", "potential_binary", "winner_binary",
     "dog_bank", "dog_filter", "dog_kernel", "encode", "encode_images", "evaluate_conv", "init_network",
     "intensity_to_latency", "k_winners", "load_conv", "pad_times", "pointwise_inhibition", "pool_times",
     "predict_conv", "propagate", "receptive_field", "save_conv", "stdp_dw", "train_conv",

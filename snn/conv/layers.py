@@ -181,38 +181,64 @@ def stdp_dw(pre_times: np.ndarray, t_post: int, w: np.ndarray, a_plus: float, a_
 
 
 @njit(cache=True)
-def _potential_binary(x, wT, K):
+def _potential_scatter(x, wT, K):
+    """u (Ho·Wo, F) in wT's dtype: every input that fired adds its kernel row to each output position it reaches
+    (the work is the number of active inputs × positions reached × F, contiguous over F)."""
     C, Hp, Wp = x.shape
     F = wT.shape[1]
     Ho, Wo = Hp - K + 1, Wp - K + 1
-    u = np.zeros((F, Ho, Wo))
-    acc = np.zeros(F)
-    for i in range(Ho):
-        for j in range(Wo):
-            acc[:] = 0.0
-            for c in range(C):
-                for dy in range(K):
-                    for dx in range(K):
-                        if x[c, i + dy, j + dx]:
-                            row = wT[(c * K + dy) * K + dx]
-                            for f in range(F):
-                                acc[f] += row[f]
-            for f in range(F):
-                u[f, i, j] = acc[f]
+    u = np.zeros((Ho * Wo, F), wT.dtype)
+    for c in range(C):
+        for y in range(Hp):
+            for xx in range(Wp):
+                if not x[c, y, xx]:
+                    continue
+                for i in range(max(0, y - K + 1), min(Ho, y + 1)):
+                    for j in range(max(0, xx - K + 1), min(Wo, xx + 1)):
+                        row = wT[(c * K + y - i) * K + xx - j]
+                        p = i * Wo + j
+                        for f in range(F):
+                            u[p, f] += row[f]
     return u
 
 
-def kernels_by_input(w: np.ndarray) -> np.ndarray:
-    """Kernels (F, C, K, K) as a contiguous (C·K·K, F) matrix (the layout of the numba kernels)."""
+@njit(cache=True)
+def _argmax_fpos(u):
+    """(flat index in (F, Ho, Wo) order, value) of the largest entry of u (Ho·Wo, F); the first in that order on a
+    tie (np.argmax of the (F, Ho, Wo) array)."""
+    P, F = u.shape
+    best = 0
+    bv = u[0, 0]
+    for f in range(F):
+        for p in range(P):
+            if u[p, f] > bv:
+                bv = u[p, f]
+                best = f * P + p
+    return best, bv
+
+
+def kernels_by_input(w: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """Kernels (F, C, K, K) as a contiguous (C·K·K, F) matrix of ``dtype`` (the layout of the numba kernels)."""
     F = w.shape[0]
-    return np.ascontiguousarray(np.asarray(w, np.float64).reshape(F, -1).T)
+    return np.ascontiguousarray(np.asarray(w).reshape(F, -1).T, dtype=dtype)
 
 
 def potential_binary(x: np.ndarray, w: np.ndarray, wT: np.ndarray | None = None) -> np.ndarray:
     """Potential (F, Ho, Wo) after all input spikes of a valid convolution of the binary map ``x`` (C, H, W) (input
     fired at all) with kernels ``w`` (F, C, K, K): the decision layer's last-step potential. ``wT``: a cached
-    :func:`kernels_by_input` of ``w``."""
+    :func:`kernels_by_input` of ``w`` (its dtype is the accumulation dtype: float32 is what training and
+    evaluation use, float64 the exact reference)."""
     K = w.shape[-1]
     if wT is None:
         wT = kernels_by_input(w)
-    return _potential_binary(np.ascontiguousarray(x, np.bool_), wT, K)
+    u = _potential_scatter(np.ascontiguousarray(x, np.bool_), wT, K)
+    Ho, Wo = x.shape[1] - K + 1, x.shape[2] - K + 1
+    return np.ascontiguousarray(u.T).reshape(wT.shape[1], Ho, Wo)
+
+
+def winner_binary(x: np.ndarray, wT: np.ndarray, K: int) -> tuple[int, float]:
+    """The decision layer's winner for the binary input ``x`` (C, H, W): (flat index in (F, Ho, Wo) order of the
+    largest last-step potential, that potential), ties to the first index; ``wT`` (C·K·K, F) from
+    :func:`kernels_by_input` (float32 or float64)."""
+    flat, v = _argmax_fpos(_potential_scatter(np.ascontiguousarray(x, np.bool_), wT, int(K)))
+    return int(flat), float(v)

@@ -34,9 +34,9 @@ from .layers import (
     pad_times,
     pointwise_inhibition,
     pool_times,
-    potential_binary,
     receptive_field,
     stdp_dw,
+    winner_binary,
 )
 from .updates import LayerWeights, apply_update
 
@@ -104,14 +104,27 @@ def propagate(net: ConvNetwork, s0: np.ndarray, upto: int) -> np.ndarray:
     return s
 
 
+def decision_weights(net: ConvNetwork) -> np.ndarray:
+    """The decision layer's kernels as the (C·K·K, f3) float32 matrix :func:`decide` accumulates in (the
+    potentials of training and evaluation are float32 sums of float64-stored weights)."""
+    return kernels_by_input(net.layers[2].w, np.float32)
+
+
 def decide(net: ConvNetwork, x3: np.ndarray, w3T: np.ndarray | None = None) -> tuple[int, int]:
     """Decision for one image from the binary conv-3 input ``x3`` (C, H, W) (input fired at all): (class or −1,
-    flat index of the winning neuron in (f3, Ho, Wo) or −1). ``w3T``: cached ``kernels_by_input`` of conv 3."""
-    u = potential_binary(x3, net.layers[2].w, w3T)  # (f3, Ho, Wo)
-    flat = int(np.argmax(u))
-    if u.flat[flat] <= 0.0:
+    flat index of the winning neuron in (f3, Ho, Wo) or −1). ``w3T``: cached :func:`decision_weights`."""
+    K = net.config.k3_px
+    flat, v = winner_binary(x3, decision_weights(net) if w3T is None else w3T, K)
+    if v <= 0.0:
         return -1, -1
-    return int(net.decision_map()[flat // (u.shape[1] * u.shape[2])]), flat
+    ho, wo = x3.shape[1] - K + 1, x3.shape[2] - K + 1
+    return int(flat // (ho * wo)) // (net.config.f3 // net.config.n_classes), flat
+
+
+def decide_all(net: ConvNetwork, x3: np.ndarray) -> np.ndarray:
+    """Decisions (n,) int64 (−1 silent) for binary conv-3 inputs ``x3`` (n, C, H, W) of frozen layers 1-2."""
+    w3T = decision_weights(net)
+    return np.array([decide(net, x, w3T)[0] for x in x3], np.int64)
 
 
 # --- training -------------------------------------------------------------------------------------------------------
@@ -141,15 +154,19 @@ def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int
                 f"a+ = {ap:.4g}")
 
 
+#: called after each R-STDP pass with (pass number from 1, the network, that pass's training accuracy)
+EpochHook = Callable[[int, "ConvNetwork", float], None]
+
+
 def _train_rstdp(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epochs: int, rng: np.random.Generator,
-                 log: Callable[[str], None] | None) -> list[float]:
+                 log: Callable[[str], None] | None, on_epoch: EpochHook | None = None) -> list[float]:
     c = net.config
     lw = net.layers[2]
     K = c.k3_px
     f_miss, f_hit = 1.0 - 1.0 / c.n_classes, 1.0 / c.n_classes  # [ST]/[M19]: chance-level ratios to start
     hits = misses = block = 0
     train_acc = []
-    w3T = kernels_by_input(lw.w)
+    w3T = decision_weights(net)
     ho, wo = x3.shape[2] - K + 1, x3.shape[3] - K + 1
     for ep in range(epochs):
         t0 = time.perf_counter()
@@ -177,6 +194,8 @@ def _train_rstdp(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epochs: i
         if log:
             log(f"conv3 R-STDP epoch {ep + 1}/{epochs}: train accuracy {train_acc[-1]:.4f}, "
                 f"{time.perf_counter() - t0:.1f} s")
+        if on_epoch is not None:
+            on_epoch(ep + 1, net, train_acc[-1])
     return train_acc
 
 
@@ -185,11 +204,13 @@ def _layer_inputs(net: ConvNetwork, s0: np.ndarray, upto: int) -> np.ndarray:
 
 
 def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, seed: int,
-               synapse: str | Synapse | None = None, log: Callable[[str], None] | None = None) -> ConvNetwork:
+               synapse: str | Synapse | None = None, log: Callable[[str], None] | None = None,
+               on_epoch: EpochHook | None = None) -> ConvNetwork:
     """Train the network on ``images`` (n, 28, 28) uint8 with ``labels`` (n,) in 0..n_classes−1: STDP of conv 1
     and conv 2, then R-STDP of conv 3, with the schedule of ``config``. ``synapse``: None/"ideal" (float weights),
     a spec string ("quantized:16", "compound:8") or a :class:`~spinsyn.snn.synapses.Synapse`. Deterministic given
-    ``seed``. ``log`` receives one line per epoch."""
+    ``seed``. ``log`` receives one line per epoch; ``on_epoch(pass, net, train_accuracy)`` is called after each
+    R-STDP pass (e.g. to test or save the network on the way)."""
     images = np.asarray(images)
     labels = np.asarray(labels).astype(np.int64)
     if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
@@ -214,7 +235,7 @@ def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, se
     timing["conv2_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     x3 = np.stack([_next_input(net, 1, _layer(net, 1, s, learning=False)[0]) < config.T for s in s1])
-    acc = _train_rstdp(net, x3, labels, config.epochs3, rng, log)
+    acc = _train_rstdp(net, x3, labels, config.epochs3, rng, log, on_epoch)
     timing["conv3_s"] = time.perf_counter() - t0
     net.history = {"train_accuracy": acc, "timing": timing, "n_train": int(len(images)), "seed": int(seed)}
     return net
@@ -227,7 +248,7 @@ def predict_conv(net: ConvNetwork, images: np.ndarray) -> np.ndarray:
     c = net.config
     s0 = encode(c, np.asarray(images))
     out = np.empty(len(s0), np.int64)
-    w3T = kernels_by_input(net.layers[2].w)
+    w3T = decision_weights(net)
     for n, s in enumerate(s0):
         out[n] = decide(net, propagate(net, s, 2) < c.T, w3T)[0]
     return out

@@ -19,9 +19,11 @@ from spinsyn.snn.conv import (
     load_conv,
     pointwise_inhibition,
     pool_times,
+    potential_binary,
     save_conv,
     stdp_dw,
     train_conv,
+    winner_binary,
 )
 from spinsyn.snn.conv.network import _train_rstdp, init_network
 from spinsyn.snn.synapses import make_synapse
@@ -146,6 +148,32 @@ def test_rstdp_reward_potentiates_active_inputs_punishment_depresses_them():
         np.testing.assert_allclose(d[:2], expect[0])
         np.testing.assert_allclose(d[2:], expect[1])
         np.testing.assert_array_equal(net.layers[2].w[1], w_before[1])  # the loser is untouched
+
+
+def _potential_by_hand(x, w):
+    F, C, K, _ = w.shape
+    Ho, Wo = x.shape[1] - K + 1, x.shape[2] - K + 1
+    u = np.zeros((F, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            u[:, i, j] = np.tensordot(w, x[:, i:i + K, j:j + K].astype(float), axes=3)
+    return u
+
+
+def test_decision_potential_and_winner_match_a_direct_convolution():
+    rng = np.random.default_rng(3)
+    x = rng.random((7, 9, 9)) < 0.3
+    x[:, :2] = x[:, -2:] = False  # zero padding as the decision layer's input has
+    w = rng.uniform(0.2, 0.8, (12, 7, 5, 5))
+    ref = _potential_by_hand(x, w)
+    np.testing.assert_allclose(potential_binary(x, w), ref, rtol=1e-12)
+    w32 = np.ascontiguousarray(w.reshape(12, -1).T, np.float32)
+    np.testing.assert_allclose(potential_binary(x, w, w32), ref, rtol=1e-5)
+    flat, v = winner_binary(x, w32, 5)
+    assert flat == int(np.argmax(ref)) and v == pytest.approx(ref.max(), rel=1e-5)
+    w_tie = np.full_like(w, 0.5)  # every neuron of a full window ties: the first in (F, Ho, Wo) order wins
+    x_full = np.ones_like(x)
+    assert winner_binary(x_full, np.ascontiguousarray(w_tie.reshape(12, -1).T, np.float32), 5)[0] == 0
 
 
 # --- synapse kinds --------------------------------------------------------------------------------------------------
