@@ -58,25 +58,31 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _register_data(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="datasets: locate or download MNIST")
+    p = sub.add_parser("data", help="datasets: locate or download MNIST or Fashion-MNIST")
     dsub = p.add_subparsers(dest="dataset", metavar="DATASET", required=True)
-    m = dsub.add_parser("mnist", help="show where MNIST is read from, or download it into the cache")
-    m.add_argument("--download", action="store_true", help="download the full set (sha256-verified)")
-    m.add_argument("--dest", default=None, help="download folder (default: the user cache)")
-    m.add_argument("--data-dir", default=None, help="folder to check instead of the lookup order")
-    m.set_defaults(func=_cmd_data_mnist)
+    for name, title, check in (("mnist", "MNIST", "sha256-verified"),
+                               ("fashion-mnist", "Fashion-MNIST", "MD5-verified against the published checksums")):
+        m = dsub.add_parser(name, help=f"show where {title} is read from, or download it into the cache")
+        m.add_argument("--download", action="store_true", help=f"download the full set ({check})")
+        m.add_argument("--dest", default=None, help="download folder (default: the user cache)")
+        m.add_argument("--data-dir", default=None, help="folder to check instead of the lookup order")
+        m.set_defaults(func=_cmd_data_mnist)
 
 
 def _cmd_data_mnist(args: argparse.Namespace) -> int:
+    """``spinsyn data mnist|fashion-mnist``: download (``--download``), or say where each split is read from."""
     from . import mnist  # lazy: startup
 
+    dataset = getattr(args, "dataset", "mnist")
+    title = mnist.dataset_spec(dataset).title
     if args.download:
-        dest = mnist.download_mnist(args.dest)
-        print(f"MNIST downloaded and verified in {dest}")
+        fetch = mnist.download_fashion_mnist if dataset == "fashion-mnist" else mnist.download_mnist
+        dest = fetch(args.dest)
+        print(f"{title} downloaded and verified in {dest}")
         return 0
     for split in ("train", "test"):
-        src = mnist.resolve_mnist_dir(args.data_dir, split)
-        images, _ = mnist.load_mnist(split, args.data_dir)
+        src = mnist.resolve_mnist_dir(args.data_dir, split, dataset)
+        images, _ = mnist.load_mnist(split, args.data_dir, dataset=dataset)
         print(f"{split}: {len(images)} images from {src.folder} ({src.origin})")
     return 0
 

@@ -199,7 +199,15 @@ NU_MAX = 1e3
 #: convolutional STDP with an R-STDP decision layer (spinsyn.snn.conv; issue 27)
 NETWORK_KINDS = ("dc", "conv")
 #: the train options a --network conv run reads (spinsyn.snn.conv.run); every other one applies to dc only
-CONV_OPTIONS = ("network_kind", "synapse", "n_train", "n_test", "seed", "data_dir", "conv_epochs", "conv_config")
+CONV_OPTIONS = ("network_kind", "synapse", "n_train", "n_test", "seed", "data_dir", "dataset", "conv_epochs",
+                "conv_config", "rule")
+#: the datasets ``--dataset`` names: MNIST, and Fashion-MNIST (Xiao, Rasul & Vollgraf 2017, arXiv:1708.07747), read
+#: by the same IDX reader (the keys of spinsyn.mnist.DATASETS, listed here so that building a parser imports no numpy)
+DATASET_NAMES = ("mnist", "fashion-mnist")
+#: ``--dataset``: declared once here; ``spinsyn eval`` and ``export simulate`` add it with default None (the run's)
+DATASET = Option("dataset", str, "mnist", "images to train and test on: mnist, or fashion-mnist (Xiao et al. 2017, "
+                 "same IDX files and shapes; no embedded subset: spinsyn data fashion-mnist --download); --data-dir "
+                 "and the lookup order then name a Fashion-MNIST folder", choices=DATASET_NAMES)
 
 TRAIN_OPTIONS = OptionTable("train", [
     Option("network_kind", str, "dc", "network: dc = Diehl & Cook 2015; conv = convolutional STDP with an R-STDP "
@@ -220,6 +228,7 @@ TRAIN_OPTIONS = OptionTable("train", [
     Option("device", str, "auto", "torch device: auto | cpu | cuda[:i]"),
     Option("engine", str, "auto", "auto = numba on CPU, torch on CUDA", choices=("auto", "numba", "torch")),
     Option("data_dir", str, None, "MNIST folder (default: lookup order of spinsyn.mnist)"),
+    DATASET,
     Option("device_preset", str, None, "synapse device preset, e.g. stt-mtj, sot-mtj (spinsyn device info; "
            "default: the synapse kind's)", metavar="PRESET"),
     Option("device_model", str, None, "synapse device file (spinsyn-device JSON, 'spinsyn device fit --out'): the "

@@ -193,8 +193,9 @@ def loss_terms(correct: dict[str, np.ndarray], final_chip: str = "disturbed") ->
 def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_test: int | None = None,
                         data_dir: str | None = None, eval_device: str = "auto",
                         aged: list[dict[str, Any]] | None = None, read_noise: float | None = None,
-                        adc: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Evaluate every condition under the one noise model; accuracies, loss terms and the total drop. ``aged``
+                        adc: dict[str, Any] | None = None, dataset: str | None = None) -> dict[str, Any]:
+    """Evaluate every condition under the one noise model; accuracies, loss terms and the total drop, on the test
+    images of ``dataset`` (None: the run's own ``--dataset``, MNIST or Fashion-MNIST; :mod:`spinsyn.mnist`). ``aged``
     (:func:`spinsyn.hw_export.ageing.age_chip`) adds one ``aged@<label>`` condition per time; ``read_noise``: the
     read noise σ to evaluate with (:func:`spinsyn.snn.with_read_noise`; None: the run's own); ``adc``
     (``{"bits", "rows", "offset_lsb_sigma", "noise_lsb_sigma", "seed"}``) adds the ``adc`` condition."""
@@ -202,6 +203,7 @@ def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_te
     from spinsyn.snn import evaluate, load_run, with_read_noise  # lazy: startup
 
     net = load_run(run_dir)
+    dataset = net.config.dataset if dataset is None else dataset
     if read_noise is not None:
         net = with_read_noise(net, read_noise)
     layer = conductance_to_weights(prog["g_target_S"], prog["scale"]).shape
@@ -212,8 +214,8 @@ def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_te
     adc_model = None
     if adc is not None:
         rc.g["adc"] = rc.g["circuit" if "circuit" in rc.g else final_chip]
-        adc_model = _adc_model(net, rc.g["adc"], adc, data_dir)
-    images, labels = load_mnist("test", data_dir, n=n_test)
+        adc_model = _adc_model(net, rc.g["adc"], adc, data_dir, dataset)
+    images, labels = load_mnist("test", data_dir, n=n_test, dataset=dataset)
     key = "accuracy_all_activity"
     conds = [c for c, _ in CONDITIONS if c in rc.g or c == "trained_no_read_noise"]
     if not prog["stats"].get("disturb_sampled", True):
@@ -262,12 +264,12 @@ def evaluate_round_trip(run_dir: Path, chip: Chip, prog: dict[str, Any], *, n_te
 ADC_CALIBRATION_IMAGES = 200
 
 
-def _adc_model(net: Any, g: np.ndarray, adc: dict[str, Any], data_dir: str | None) -> Any:
+def _adc_model(net: Any, g: np.ndarray, adc: dict[str, Any], data_dir: str | None, dataset: str = "mnist") -> Any:
     """The column ADC of the ``adc`` condition, its full scale calibrated on the weights it digitises."""
     from spinsyn.mnist import load_mnist  # lazy: startup
     from spinsyn.snn import AdcModel  # lazy: startup
 
-    cal, _ = load_mnist("train", data_dir, n=ADC_CALIBRATION_IMAGES)
+    cal, _ = load_mnist("train", data_dir, n=ADC_CALIBRATION_IMAGES, dataset=dataset)
     return AdcModel.calibrated(_weights(net, g), cal, net.params, rows=int(adc["rows"]), bits=int(adc["bits"]),
                                offset_lsb_sigma=float(adc.get("offset_lsb_sigma", 0.0)),
                                noise_lsb_sigma=float(adc.get("noise_lsb_sigma", 0.0)), seed=int(adc.get("seed", 0)))

@@ -17,8 +17,10 @@ import numpy as np
 from . import labels as L
 
 
-def assign_run_labels(run_dir: str | Path, n_assign: int, data_dir: str | None = None, device: str = "auto") -> dict:
-    """Assign labels on ``n_assign`` training images and store ``assignments``/``proportions`` in ``run_dir``'s
+def assign_run_labels(run_dir: str | Path, n_assign: int, data_dir: str | None = None, device: str = "auto",
+                      dataset: str | None = None) -> dict:
+    """Assign labels on ``n_assign`` training images of ``dataset`` (None: the run's own, ``--dataset`` at
+    training; ``"mnist"`` or ``"fashion-mnist"``) and store ``assignments``/``proportions`` in ``run_dir``'s
     checkpoint. Returns ``{"n_assign", "assigned_classes"}``."""
     from spinsyn.locks import folder_lock  # lazy: startup
     from spinsyn.mnist import load_mnist  # lazy: startup
@@ -35,7 +37,7 @@ def assign_run_labels(run_dir: str | Path, n_assign: int, data_dir: str | None =
     with folder_lock(run_dir, "RUN_DIR"):
         ck = read_checkpoint(run_dir)
         net = load_run(run_dir)
-        X, y = load_mnist("train", data_dir, n=n_assign)
+        X, y = load_mnist("train", data_dir, n=n_assign, dataset=net.config.dataset if dataset is None else dataset)
         if len(X) < n_assign:
             raise ValueError(f"--assign: {n_assign} images requested but the MNIST training set found has {len(X)}")
         dev = resolve_device(device)

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from spinsyn.options import CONV_OPTIONS, TRAIN_OPTIONS, parse_device_params
+from spinsyn.options import CONV_OPTIONS, DATASET, TRAIN_OPTIONS, parse_device_params
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--n-test", type=int, default=10000, help="MNIST test images (default 10000)")
     e.add_argument("--data-dir", default=None, help="MNIST folder (default: spinsyn lookup order, see 'spinsyn "
                    "data mnist')")
+    DATASET.add_to(e, default=None, help="images to test on: mnist or fashion-mnist (default: the dataset the run "
+                   "was trained on, recorded in its config and metrics.json)")
     e.add_argument("--device", default="auto",
                    help="torch device: auto (default: cuda when available), cpu, cuda or cuda:N")
     e.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -54,12 +56,12 @@ def config_from_args(args: argparse.Namespace):
                        device_params=parse_device_params(getattr(args, "device_params", None)))
 
 
-def _check_data(data_dir: str | None, n_train: int, n_test: int) -> None:
+def _check_data(data_dir: str | None, n_train: int, n_test: int, dataset: str = "mnist") -> None:
     from spinsyn.mnist import resolve_mnist_dir  # lazy: startup
 
     for split, n in (("train", n_train), ("test", n_test)):
         if n > 0:
-            resolve_mnist_dir(data_dir, split)  # raises naming the folder when MNIST is not there
+            resolve_mnist_dir(data_dir, split, dataset)  # raises naming the folder when the data are not there
 
 
 def _check_resume_alone(args: argparse.Namespace) -> None:
@@ -173,6 +175,7 @@ def _cmd_train_conv(args: argparse.Namespace) -> int:
     from .conv.run import (  # lazy: startup
         check_conv_synapse,
         conv_config,
+        conv_rule,
         parse_conv_config,
         parse_conv_epochs,
         train_conv_run,
@@ -186,14 +189,19 @@ def _cmd_train_conv(args: argparse.Namespace) -> int:
     for name in ("n_train", "n_test", "seed"):
         TRAIN_OPTIONS[name].check(getattr(args, name), optional=False)
     config = conv_config(epochs, parse_conv_config(args.conv_config))
+    rule = conv_rule(args.rule)
+    if rule is not None:
+        rule.compile(config.rule_dt_ms)  # a rule that does not fit the latency steps: one line, before any work
     run_dir = Path(args.out)
     check_run_dir(run_dir, False)
-    _check_data(args.data_dir, args.n_train, args.n_test)
-    print(f"train: network conv (Mozafari et al. 2019, spinsyn.snn.conv); synapse {synapse}; passes "
+    _check_data(args.data_dir, args.n_train, args.n_test, args.dataset)
+    rule_text = f"rule {args.rule} for conv 1-2" if args.rule else "the papers' STDP"
+    print(f"train: network conv (Mozafari et al. 2019, spinsyn.snn.conv); synapse {synapse}; {rule_text}; passes "
           f"{','.join(map(str, epochs))} (conv 1, conv 2, R-STDP); {args.n_train} training images", flush=True)
     quiet = getattr(args, "quiet", False)
     m = train_conv_run(run_dir, config=config, synapse=synapse, n_train=args.n_train, n_test=args.n_test,
-                       seed=args.seed, data_dir=args.data_dir, log=None if quiet else (lambda s: print(s, flush=True)))
+                       seed=args.seed, data_dir=args.data_dir, dataset=args.dataset, rule=args.rule,
+                       log=None if quiet else (lambda s: print(s, flush=True)))
     acc = ("not measured (--n-test 0)" if m["accuracy"] is None else
            f"{100 * m['accuracy']:.2f} % ({m['n_test']} images, {100 * m['silent']:.1f} % silent)")
     print(f"test accuracy: {acc}; train {m['train_time_s']:.1f} s, test {m['test_time_s']:.1f} s, wall "
@@ -225,7 +233,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         resume = False
     check_run_dir(run_dir, resume)
     resolve_engine(cfg.engine, resolve_device(cfg.device))
-    _check_data(cfg.data_dir, cfg.n_train, cfg.n_test)
+    _check_data(cfg.data_dir, cfg.n_train, cfg.n_test, cfg.dataset)
     print(start_line(cfg), flush=True)  # also with --quiet (which only hides the progress bar)
     m = train(cfg, run_dir, resume=resume, progress=not getattr(args, "quiet", False))
     acc = ("not measured (--n-test 0)" if m["accuracy_all_activity"] is None else
@@ -241,6 +249,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from spinsyn.mnist import load_mnist  # lazy: startup
 
     from .checkpoint import CHECKPOINT_NAME, read_checkpoint  # lazy: startup
+    from .config import TrainConfig  # lazy: startup
     from .conv.run import is_conv_run  # lazy: startup
     from .network import evaluate, load_run  # lazy: startup
 
@@ -249,37 +258,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if is_conv_run(args.run_dir) and not (Path(args.run_dir) / CHECKPOINT_NAME).exists():
         return _eval_conv(args)
     ck = read_checkpoint(args.run_dir)  # a missing or foreign file fails here, before the network code loads
-    _check_data(args.data_dir, args.assign or 0, args.n_test)
+    dataset = args.dataset or TrainConfig.from_json(ck["config_json"]).dataset  # default: the run's
+    _check_data(args.data_dir, args.assign or 0, args.n_test, dataset)
     if args.assign is not None:
         from .assign import assign_run_labels  # lazy: startup
 
-        a = assign_run_labels(args.run_dir, args.assign, args.data_dir, args.device)
+        a = assign_run_labels(args.run_dir, args.assign, args.data_dir, args.device, dataset=dataset)
         print(f"{args.run_dir}: labels assigned on {a['n_assign']} training images and stored in the run")
     elif "assignments" not in ck:
         raise ValueError(f"{args.run_dir}: the run has no label assignment; add --assign N (N training images)")
     net = load_run(args.run_dir)
-    X, y = load_mnist("test", args.data_dir, n=args.n_test)
+    X, y = load_mnist("test", args.data_dir, n=args.n_test, dataset=dataset)
     res = evaluate(net, X, y, device=args.device)
     if args.json:
-        print(json.dumps({k: v for k, v in res.items()}, indent=2))
+        print(json.dumps({k: v for k, v in res.items()} | {"dataset": dataset}, indent=2))
     else:
         print(f"{args.run_dir}: all activity {100 * res['accuracy_all_activity']:.2f} %, proportion weighting "
-              f"{100 * res['accuracy_proportion']:.2f} % on {res['n_test']} test images "
+              f"{100 * res['accuracy_proportion']:.2f} % on {res['n_test']}{_dataset_text(dataset)} test images "
               f"({res['test_samples_per_s']:.0f} samples/s, {res['device']})")
     return 0
 
 
+def _dataset_text(dataset: str) -> str:
+    """`` Fashion-MNIST`` in an eval line of a run on another dataset than MNIST; ``""`` for MNIST (as before)."""
+    return "" if dataset == "mnist" else " " + {"fashion-mnist": "Fashion-MNIST"}.get(dataset, dataset)
+
+
 def _eval_conv(args: argparse.Namespace) -> int:
     """``spinsyn eval RUN`` of a conv run (``spinsyn train --network conv``): its network on ``--n-test`` images."""
-    from .conv.run import evaluate_conv_run  # lazy: startup
+    from .conv.run import conv_run_dataset, evaluate_conv_run  # lazy: startup
 
     if args.assign is not None:
         raise ValueError("--assign: applies to Diehl & Cook runs only (a conv run's decision layer has its classes)")
-    _check_data(args.data_dir, 0, args.n_test)
-    res = evaluate_conv_run(args.run_dir, args.n_test, args.data_dir)
+    dataset = args.dataset or conv_run_dataset(args.run_dir)  # default: the run's
+    _check_data(args.data_dir, 0, args.n_test, dataset)
+    res = evaluate_conv_run(args.run_dir, args.n_test, args.data_dir, dataset=dataset)
     if args.json:
         print(json.dumps({"network": "conv", **res}, indent=2))
     else:
         print(f"{args.run_dir}: conv network {100 * res['accuracy']:.2f} % ({100 * res['silent']:.1f} % silent) on "
-              f"{res['n_test']} test images ({res['test_samples_per_s']:.0f} samples/s, cpu)")
+              f"{res['n_test']}{_dataset_text(dataset)} test images ({res['test_samples_per_s']:.0f} samples/s, cpu)")
     return 0

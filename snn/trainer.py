@@ -73,19 +73,21 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ set-up
     def load_data(self) -> None:
-        from spinsyn.mnist import load_mnist  # lazy: startup
+        from spinsyn.mnist import dataset_spec, load_mnist  # lazy: startup
 
         cfg = self.cfg
-        self.Xtr, ytr = load_mnist("train", cfg.data_dir, n=cfg.n_train)
+        title = dataset_spec(cfg.dataset).title  # --dataset: MNIST (default) or Fashion-MNIST
+        self.Xtr, ytr = load_mnist("train", cfg.data_dir, n=cfg.n_train, dataset=cfg.dataset)
         if len(self.Xtr) < cfg.n_train:
-            raise ValueError(f"--n-train: {cfg.n_train} requested but the MNIST training set found has {len(self.Xtr)}")
+            raise ValueError(f"--n-train: {cfg.n_train} requested but the {title} training set found has "
+                             f"{len(self.Xtr)}")
         self.ytr = ytr.astype(np.int64)
         if cfg.n_test:
-            self.Xte, yte = load_mnist("test", cfg.data_dir, n=cfg.n_test)
+            self.Xte, yte = load_mnist("test", cfg.data_dir, n=cfg.n_test, dataset=cfg.dataset)
         else:
             self.Xte, yte = np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
         if len(self.Xte) < cfg.n_test:
-            raise ValueError(f"--n-test: {cfg.n_test} requested but the MNIST test set found has {len(self.Xte)}")
+            raise ValueError(f"--n-test: {cfg.n_test} requested but the {title} test set found has {len(self.Xte)}")
         self.yte = yte.astype(np.int64)
 
     def start(self) -> None:
@@ -277,6 +279,7 @@ class Trainer:
             "epochs": int(cfg.epochs),
             "n_test": len(self.Xte),
             "n_assign": int(n_assign),
+            "dataset": cfg.dataset,  # --dataset (spinsyn.mnist.DATASETS); also in config.extra unless mnist
             "train_samples_per_s": n_train_total / max(self.t_train, 1e-9) if self.n_done_call else 0.0,
             # the whole epoch loop: encoding, engine, running accuracy, label windows, checkpoints
             "train_loop_samples_per_s": n_train_total / max(self.t_loop, 1e-9) if self.n_done_call else 0.0,

@@ -76,6 +76,10 @@ class ConvConfig:
     #: training passes over the training images ([ST]: 2 for layer 1, 4 for layer 2)
     epochs1: int = 2
     epochs2: int = 4
+    #: ms per latency step when a fitted rule (``--rule``) shapes the STDP of conv 1-2: Δt = (t_post − t_pre)·dt.
+    #: 4 ms puts the T = 15 steps on 0–60 ms, the published bi-sigmoid's window (spinsyn.fitting.published_rule;
+    #: the papers' rule has no Δt axis, so this is spinsyn's choice, not theirs)
+    rule_dt_ms: float = 4.0
 
     # --- R-STDP of the decision layer (additive, no stabiliser) ---------------------------------------------------
     #: reward: STDP (a_r+, a_r−); punishment: anti-STDP (a_p−, a_p+) on spiked / silent inputs
@@ -114,6 +118,8 @@ class ConvConfig:
             raise ValueError(f"f3 ({self.f3}) must be a multiple of n_classes ({self.n_classes})")
         if not 0.0 <= self.w3_lo < self.w3_hi <= 1.0:
             raise ValueError(f"w3_lo, w3_hi must satisfy 0 <= lo < hi <= 1, got {self.w3_lo}, {self.w3_hi}")
+        if not self.rule_dt_ms > 0:
+            raise ValueError(f"rule_dt_ms must be > 0, got {self.rule_dt_ms!r}")
         if self.thr1 < 0 or self.thr2 < 0:
             raise ValueError("thr1, thr2 must be >= 0")
 

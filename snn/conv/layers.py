@@ -172,11 +172,21 @@ def receptive_field(s_in: np.ndarray, i: int, j: int, K: int) -> np.ndarray:
 
 
 def stdp_dw(pre_times: np.ndarray, t_post: int, w: np.ndarray, a_plus: float, a_minus: float,
-            stabilizer: bool = True) -> np.ndarray:
+            stabilizer: bool = True, f_tab: np.ndarray | None = None) -> np.ndarray:
     """STDP change of one winner's kernel: ``a_plus`` where the input fired no later than the post spike
     (``pre ≤ t_post``, causal or simultaneous), ``a_minus`` elsewhere (later or never), times ``w(1−w)`` with the
-    ``stabilizer`` (the multiplicative rule of Mozafari et al. 2019 eq. 3). Shapes of ``pre_times`` and ``w``."""
-    a = np.where(pre_times <= t_post, a_plus, a_minus)
+    ``stabilizer`` (the multiplicative rule of Mozafari et al. 2019 eq. 3). Shapes of ``pre_times`` and ``w``.
+
+    ``f_tab`` (W+1,): a fitted rule (``spinsyn.snn.rules`` ``CompiledRule.f_tab``: f(k·dt)/max|f| per step of
+    Δt = t_post − t_pre ≥ 0, 0 beyond the table) shapes the causal branch: ``a_plus·f`` where f ≥ 0 and
+    ``−a_minus·f`` where f < 0 (so f = −1 gives ``a_minus``); later or silent inputs keep ``a_minus``."""
+    causal = pre_times <= t_post
+    if f_tab is None:
+        a = np.where(causal, a_plus, a_minus)
+    else:
+        k = np.where(causal, t_post - pre_times.astype(np.int64), 0)
+        f = np.where(k < len(f_tab), np.asarray(f_tab)[np.minimum(k, len(f_tab) - 1)], 0.0)
+        a = np.where(causal, np.where(f >= 0.0, a_plus * f, -a_minus * f), a_minus)
     return a * (w * (1.0 - w)) if stabilizer else a
 
 

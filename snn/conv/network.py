@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ..kinds import RULE_TRACE
+from ..rules import LearningRule
 from ..synapses import Synapse, make_synapse, synapse_from_record
 from .coding import encode_images
 from .config import ConvConfig
@@ -130,7 +132,7 @@ def decide_all(net: ConvNetwork, x3: np.ndarray) -> np.ndarray:
 # --- training -------------------------------------------------------------------------------------------------------
 
 def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int, rng: np.random.Generator,
-                      log: Callable[[str], None] | None) -> None:
+                      log: Callable[[str], None] | None, f_tab: np.ndarray | None = None) -> None:
     c = net.config
     K = (c.k1_px, c.k2_px)[li]
     kw, r = (c.kwta1, c.rinh1) if li == 0 else (c.kwta2, c.rinh2)
@@ -143,7 +145,7 @@ def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int
             s_in = inputs[n]
             t, v1 = _layer(net, li, s_in, learning=True)
             for f, i, j in k_winners(t, v1, kw, r, c.T):
-                dw = stdp_dw(receptive_field(s_in, i, j, K), int(t[f, i, j]), lw.base(f), ap, an)
+                dw = stdp_dw(receptive_field(s_in, i, j, K), int(t[f, i, j]), lw.base(f), ap, an, f_tab=f_tab)
                 apply_update(lw, int(f), dw, rng)
             seen += 1
             if seen % c.lr_double_every == 0:
@@ -199,18 +201,32 @@ def _train_rstdp(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epochs: i
     return train_acc
 
 
+def _compile_rule(rule: LearningRule | None, config: ConvConfig) -> tuple[np.ndarray | None, dict[str, Any] | None]:
+    """(f table per latency step, record) of a fitted trace rule at ``config.rule_dt_ms``; (None, None) without."""
+    if rule is None:
+        return None, None
+    compiled = rule.compile(config.rule_dt_ms)
+    if compiled.kind != RULE_TRACE:
+        raise ValueError(f"--rule: the conv network takes a trace rule (bi-sigmoid JSON or device sweep), not "
+                         f"{rule.name!r}")
+    return np.asarray(compiled.f_tab, np.float64), {**compiled.info, "dt_ms": config.rule_dt_ms,
+                                                     "f_per_step": compiled.f_tab[:config.T].round(6).tolist()}
+
+
 def _layer_inputs(net: ConvNetwork, s0: np.ndarray, upto: int) -> np.ndarray:
     return np.stack([propagate(net, s, upto) for s in s0])
 
 
 def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, seed: int,
                synapse: str | Synapse | None = None, log: Callable[[str], None] | None = None,
-               on_epoch: EpochHook | None = None) -> ConvNetwork:
+               on_epoch: EpochHook | None = None, rule: LearningRule | None = None) -> ConvNetwork:
     """Train the network on ``images`` (n, 28, 28) uint8 with ``labels`` (n,) in 0..n_classes−1: STDP of conv 1
     and conv 2, then R-STDP of conv 3, with the schedule of ``config``. ``synapse``: None/"ideal" (float weights),
     a spec string ("quantized:16", "compound:8") or a :class:`~spinsyn.snn.synapses.Synapse`. Deterministic given
     ``seed``. ``log`` receives one line per epoch; ``on_epoch(pass, net, train_accuracy)`` is called after each
-    R-STDP pass (e.g. to test or save the network on the way)."""
+    R-STDP pass (e.g. to test or save the network on the way). ``rule``: a fitted trace rule (bi-sigmoid JSON or
+    device sweep, :mod:`spinsyn.snn.rules`) that shapes the STDP of conv 1-2 (:func:`stdp_dw`), read at
+    ``config.rule_dt_ms`` per step; None: the papers' sign rule. The decision layer keeps the papers' R-STDP."""
     images = np.asarray(images)
     labels = np.asarray(labels).astype(np.int64)
     if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
@@ -221,23 +237,25 @@ def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, se
     syn = make_synapse(synapse) if isinstance(synapse, str) and synapse != "ideal" else (
         None if synapse in (None, "ideal") else synapse)
     assert syn is None or isinstance(syn, Synapse)
+    f_tab, rule_info = _compile_rule(rule, config)
     rng = np.random.default_rng(seed)
     net = init_network(config, syn, rng)
     t0 = time.perf_counter()
     s0 = encode(config, images)
     timing = {"encode_s": time.perf_counter() - t0}
     t0 = time.perf_counter()
-    _train_stdp_layer(net, 0, s0, config.epochs1, rng, log)
+    _train_stdp_layer(net, 0, s0, config.epochs1, rng, log, f_tab)
     timing["conv1_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     s1 = _layer_inputs(net, s0, 1)
-    _train_stdp_layer(net, 1, s1, config.epochs2, rng, log)
+    _train_stdp_layer(net, 1, s1, config.epochs2, rng, log, f_tab)
     timing["conv2_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     x3 = np.stack([_next_input(net, 1, _layer(net, 1, s, learning=False)[0]) < config.T for s in s1])
     acc = _train_rstdp(net, x3, labels, config.epochs3, rng, log, on_epoch)
     timing["conv3_s"] = time.perf_counter() - t0
-    net.history = {"train_accuracy": acc, "timing": timing, "n_train": int(len(images)), "seed": int(seed)}
+    net.history = {"train_accuracy": acc, "timing": timing, "n_train": int(len(images)), "seed": int(seed),
+                   "rule": rule_info}
     return net
 
 

@@ -85,20 +85,35 @@ def conv_config(epochs: tuple[int, int, int], overrides: dict[str, Any] | None =
     return dataclasses.replace(ConvConfig.from_dict(dict(overrides or {})), epochs1=e1, epochs2=e2, epochs3=e3)
 
 
+def conv_rule(path: str | Path | None) -> Any:
+    """The fitted trace rule of ``--rule PATH`` for the conv network (a ``spinsyn-rule`` JSON: the bi-sigmoid fit;
+    a device sweep HDF5: the device's own p_up − p_down), or None without a path. The file is checked here
+    (one-line ``--rule: …`` errors); its table is built when training starts, at ``ConvConfig.rule_dt_ms``."""
+    if path is None:
+        return None
+    from ..config import _rule_file  # lazy: startup
+    from ..rules import rule_from_dict  # lazy: startup
+
+    return rule_from_dict({"name": "trace", **_rule_file(path)})
+
+
 def is_conv_run(run_dir: str | Path) -> bool:
     """True when ``run_dir`` is a folder holding a conv network (``conv.npz``)."""
     return (Path(run_dir) / CONV_NET_NAME).is_file()
 
 
 def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_train: int, n_test: int, seed: int,
-                   data_dir: str | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train the conv network on the first ``n_train`` MNIST training images, test it on the first ``n_test`` test
-    images (0: not measured) and write the run folder ``run_dir`` (module docstring). Returns the metrics
-    (also in ``metrics.json``): ``accuracy`` (fraction correct, silent = wrong; None without test images),
+                   data_dir: str | None = None, log: Callable[[str], None] | None = None,
+                   rule: str | Path | None = None, dataset: str = "mnist") -> dict[str, Any]:
+    """Train the conv network on the first ``n_train`` training images of ``dataset`` (``"mnist"``,
+    ``"fashion-mnist"``: :func:`spinsyn.mnist.load_mnist`; recorded in the metrics as ``dataset``), test it on the
+    first ``n_test`` test images (0: not measured) and write the run folder ``run_dir`` (module docstring). Returns
+    the metrics (also in ``metrics.json``): ``accuracy`` (fraction correct, silent = wrong; None without test images),
     ``silent`` fraction, ``n_train``, ``n_test``, ``train_time_s``, ``test_time_s``, ``wall_time_s`` (s), the
     R-STDP ``train_accuracy`` per pass, ``timing`` per phase (s), ``synapse``, ``seed``, ``config``
-    (:meth:`ConvConfig.to_dict`). ``log``: one line per pass. The folder is checked first; an error leaves
-    nothing behind."""
+    (:meth:`ConvConfig.to_dict`), ``rule`` (the fitted rule's record, None for the papers' rule). ``log``: one line
+    per pass. ``rule``: a rule JSON or device sweep shaping the STDP of conv 1-2 (:func:`conv_rule`). The folder is
+    checked first; an error leaves nothing behind."""
     from spinsyn.fileio import atomic_path, write_json  # lazy: startup
     from spinsyn.locks import folder_lock  # lazy: startup
     from spinsyn.mnist import load_mnist  # lazy: startup
@@ -108,15 +123,19 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
 
     run_dir = Path(run_dir)
     synapse = check_conv_synapse(synapse)
+    dataset = TRAIN_OPTIONS["dataset"].check(dataset, "dataset")
+    learning_rule = conv_rule(rule)
+    if learning_rule is not None:
+        learning_rule.compile(config.rule_dt_ms)  # a rule that does not fit the latency steps fails before any work
     check_run_dir(run_dir, False)
     t_start = time.perf_counter()
     with folder_lock(run_dir, "--out"):
         check_run_dir(run_dir, False)  # again, now that no other writer can change it
         with _removed_on_error(run_dir, enabled=True):
-            X, y = load_mnist("train", data_dir, n=n_train)
-            test = load_mnist("test", data_dir, n=n_test) if n_test > 0 else None
+            X, y = load_mnist("train", data_dir, n=n_train, dataset=dataset)
+            test = load_mnist("test", data_dir, n=n_test, dataset=dataset) if n_test > 0 else None
             t0 = time.perf_counter()
-            net = train_conv(config, X, y, seed=seed, synapse=synapse, log=log)
+            net = train_conv(config, X, y, seed=seed, synapse=synapse, log=log, rule=learning_rule)
             t_train = time.perf_counter() - t0
             t0 = time.perf_counter()
             res = evaluate_conv(net, *test) if test is not None else None
@@ -136,8 +155,10 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
                 "synapse": synapse,
                 "seed": int(seed),
                 "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+                "dataset": dataset,
                 "network_file": CONV_NET_NAME,
                 "config": config.to_dict(),
+                "rule": hist.get("rule"),
             }
             with atomic_path(run_dir / CONV_NET_NAME) as tmp:
                 save_conv(net, tmp)
@@ -145,17 +166,34 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
     return metrics
 
 
-def evaluate_conv_run(run_dir: str | Path, n_test: int, data_dir: str | None = None) -> dict[str, Any]:
-    """Test the conv network of ``run_dir`` on the first ``n_test`` MNIST test images: ``{"accuracy", "silent",
-    "n_test", "test_samples_per_s"}`` (:func:`~spinsyn.snn.conv.evaluate_conv`)."""
+def conv_run_dataset(run_dir: str | Path) -> str:
+    """The dataset a conv run was trained on: ``dataset`` of its ``metrics.json`` (``"mnist"`` for a run written
+    before the key existed, or without a readable metrics.json); ValueError for a value ``--dataset`` does not
+    know."""
+    from spinsyn.fileio import read_json  # lazy: startup
+
+    path = Path(run_dir) / "metrics.json"
+    try:
+        dataset = read_json(path).get("dataset", "mnist") if path.is_file() else "mnist"
+    except ValueError:
+        dataset = "mnist"
+    return TRAIN_OPTIONS["dataset"].check(dataset, f"{path}: dataset")
+
+
+def evaluate_conv_run(run_dir: str | Path, n_test: int, data_dir: str | None = None,
+                      dataset: str | None = None) -> dict[str, Any]:
+    """Test the conv network of ``run_dir`` on the first ``n_test`` test images of ``dataset`` (None: the run's,
+    :func:`conv_run_dataset`): ``{"accuracy", "silent", "n_test", "test_samples_per_s", "dataset"}``
+    (:func:`~spinsyn.snn.conv.evaluate_conv`)."""
     from spinsyn.mnist import load_mnist  # lazy: startup
 
     from .network import evaluate_conv, load_conv  # lazy: startup
 
+    dataset = conv_run_dataset(run_dir) if dataset is None else dataset
     net = load_conv(Path(run_dir) / CONV_NET_NAME)
-    X, y = load_mnist("test", data_dir, n=n_test)
+    X, y = load_mnist("test", data_dir, n=n_test, dataset=dataset)
     t0 = time.perf_counter()
     r = evaluate_conv(net, X, y)
     dt = time.perf_counter() - t0
     return {"accuracy": r["accuracy"], "silent": r["silent"], "n_test": r["n"],
-            "test_samples_per_s": r["n"] / max(dt, 1e-9)}
+            "test_samples_per_s": r["n"] / max(dt, 1e-9), "dataset": dataset}

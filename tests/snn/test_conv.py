@@ -130,6 +130,31 @@ def test_stdp_sign_and_amount_on_a_hand_built_pair():
                                                                                         [-0.003, -0.003]]])
 
 
+def test_stdp_with_a_fitted_rule_follows_f_of_the_delay():
+    pre = np.array([[[5, 4, 0, 6, T]]], np.int16)  # post at 5: Δt = 0, 1, 5 steps; later; never
+    w = np.full((1, 1, 5), 0.5)
+    f_tab = np.array([1.0, 0.5, 0.0, 0.0, 0.0, -1.0])  # per step of Δt; a longer Δt would read 0
+    dw = stdp_dw(pre, 5, w, 0.004, -0.003, stabilizer=False, f_tab=f_tab)
+    np.testing.assert_allclose(dw, [[[0.004, 0.002, -0.003, -0.003, -0.003]]])
+    dw = stdp_dw(np.array([[[0]]], np.int16), 9, np.full((1, 1, 1), 0.5), 0.004, -0.003, f_tab=f_tab)
+    assert dw[0, 0, 0] == 0.0  # Δt = 9 steps lies beyond the table: no change
+
+
+def test_training_with_the_published_rule_records_it_and_changes_the_kernels():
+    from spinsyn.snn.rules import rule_from_dict
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((12, 28, 28)) * 255).astype(np.uint8)
+    y = np.arange(12) % 2
+    cfg = ConvConfig(f1=3, f2=4, f3=2, n_classes=2, epochs1=1, epochs2=1, epochs3=1, lr_double_every=4)
+    plain = train_conv(cfg, X, y, seed=1)
+    ruled = train_conv(cfg, X, y, seed=1, rule=rule_from_dict({"name": "trace"}))
+    assert plain.history["rule"] is None
+    rec = ruled.history["rule"]
+    assert rec["dt_ms"] == 4.0 and rec["f_per_step"][0] == 1.0 and min(rec["f_per_step"]) < -0.9
+    assert not np.array_equal(plain.layers[0].w, ruled.layers[0].w)
+
+
 def test_rstdp_reward_potentiates_active_inputs_punishment_depresses_them():
     cfg = ConvConfig(f1=2, f2=4, f3=2, n_classes=2, adapt_every=1000, epochs3=1)
     rng = np.random.default_rng(0)
