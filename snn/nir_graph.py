@@ -95,7 +95,8 @@ def nir_graph(net: TrainedNetwork) -> Any:
 
 
 def export_nir(run_dir: str | Path, out_file: str | Path, *, overwrite: bool = False) -> dict:
-    """Write the run in ``run_dir`` as a NIR file ``out_file`` (atomically; checked first under the output policy
+    """Write the run in ``run_dir`` (a Diehl & Cook run, or a conv run: :func:`spinsyn.snn.conv.nir_graph.
+    conv_nir_graph`) as a NIR file ``out_file`` (atomically; checked first under the output policy
     of :func:`spinsyn.validation.check_output_file`: never inside the run, never over a file other than a NIR file
     spinsyn wrote unless ``overwrite``). The file's root carries ``format = "spinsyn-nir"``, ``format_version``
     and ``provenance`` next to NIR's own content. Returns a summary."""
@@ -104,16 +105,25 @@ def export_nir(run_dir: str | Path, out_file: str | Path, *, overwrite: bool = F
     from spinsyn.fileio import atomic_write_bytes, h5_write_meta  # lazy: startup
     from spinsyn.validation import NIR_FORMAT, check_output_file  # lazy: startup
 
-    from .checkpoint import read_checkpoint  # lazy: startup
+    from .checkpoint import CHECKPOINT_NAME, read_checkpoint  # lazy: startup
+    from .conv.run import CONV_NET_NAME, is_conv_run  # lazy: startup
     from .network import load_run  # lazy: startup
 
     out_file = check_output_file(out_file, "--out", writes=NIR_FORMAT, inputs=(run_dir,), overwrite=overwrite)
-    read_checkpoint(run_dir)
-    g = nir_graph(load_run(run_dir))
+    # a conv run folder (spinsyn train --network conv; with a checkpoint it is a Diehl & Cook run, as for eval)
+    if is_conv_run(run_dir) and not (Path(run_dir) / CHECKPOINT_NAME).exists():
+        from .conv.network import load_conv  # lazy: startup
+        from .conv.nir_graph import conv_nir_graph, conv_nir_neurons  # lazy: startup
+
+        g = conv_nir_graph(load_conv(Path(run_dir) / CONV_NET_NAME))
+        neurons = conv_nir_neurons(g)
+    else:
+        read_checkpoint(run_dir)
+        g = nir_graph(load_run(run_dir))
+        neurons = int(g.nodes["exc"].v_threshold.size)
     buf = io.BytesIO()  # built in memory: a refused write is one OSError naming out_file (atomic_write_bytes)
     nir.write(buf, g)
     with h5py.File(buf, "a") as f:
         h5_write_meta(f, fmt=NIR_FORMAT, version=NIR_FILE_VERSION)
     atomic_write_bytes(out_file, buf.getvalue())
-    return {"out": str(out_file), "nodes": list(g.nodes), "edges": len(g.edges),
-            "neurons": int(g.nodes["exc"].v_threshold.size)}
+    return {"out": str(out_file), "nodes": list(g.nodes), "edges": len(g.edges), "neurons": neurons}
