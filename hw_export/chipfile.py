@@ -49,6 +49,8 @@ CHIP_VERSIONS_READ = (1, 2)
 MANIFEST_FORMAT = "spinsyn-chip-manifest"
 REPORT_FORMAT = "spinsyn-chip-report"
 MANIFEST_NAME = "manifest.json"
+#: the manifest of a conv chip folder (layer chip folders conv1..conv3 beside it; :mod:`spinsyn.hw_export.convchip`)
+CONV_MANIFEST_NAME = "conv_chip.json"
 REPORT_NAME = "report.json"
 
 SCHEDULE_DTYPE = np.dtype([
@@ -140,10 +142,15 @@ def _sha256(path: Path) -> str:
 
 def chip_dir_problem(path: Path) -> str | None:
     """Why ``path`` is not a folder ``--overwrite`` may replace (None: a spinsyn chip folder holding only the
-    files its manifest lists). The manifest must be a JSON object of format ``spinsyn-chip-manifest``."""
+    files its manifest lists, or a conv chip folder, :func:`spinsyn.hw_export.convchip.conv_chip_dir_problem`).
+    The manifest must be a JSON object of format ``spinsyn-chip-manifest``."""
     path = Path(path)
     if path.is_symlink() or not path.is_dir():
         return "is not a directory"
+    if not (path / MANIFEST_NAME).exists() and (path / CONV_MANIFEST_NAME).is_file():  # a conv chip folder
+        from .convchip import conv_chip_dir_problem  # lazy: convchip imports this module
+
+        return conv_chip_dir_problem(path)
     if (path / MANIFEST_NAME).is_symlink():
         return f"has a {MANIFEST_NAME} that is a symbolic link"
     try:

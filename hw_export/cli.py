@@ -344,8 +344,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_guarded(args: argparse.Namespace, spec: Any, tile: tuple[int, int], opts: dict[str, Any]) -> int:
+    from .convchip import is_conv_run  # lazy: startup
     from .inputs import load_weights  # lazy: startup
 
+    if is_conv_run(args.source):  # a conv run: one layer chip per conv layer and conv_chip.json
+        return _export_conv(args, spec, tile, opts)
     src = load_weights(args.source, key=args.key)
     if src.kind == "run":
         from .runs import export_run  # lazy: startup
@@ -355,6 +358,22 @@ def _export_guarded(args: argparse.Namespace, spec: Any, tile: tuple[int, int], 
     else:
         res = _export_file(src, spec, args, opts)
     _print_export(res, tile, args.mapping)
+    return 0
+
+
+def _export_conv(args: argparse.Namespace, spec: Any, tile: tuple[int, int], opts: dict[str, Any]) -> int:
+    """``export CONV_RUN --out CHIP``: :func:`spinsyn.hw_export.convchip.export_conv_run`, one summary per layer."""
+    from .convchip import export_conv_run  # lazy: startup
+
+    _fail_if(args.key is not None, "--key: applies to .pt weight files only")
+    res = export_conv_run(args.source, Path(args.out), synapse=spec, requantize=args.requantize, **opts)
+    for e, r in zip(res.manifest["layers"], res.layers):
+        print(f"{e['name']}: kernels {tuple(e['kernel_shape'])} -> matrix {e['matrix_shape'][0]}x"
+              f"{e['matrix_shape'][1]} (kernel-to-column); {e['positions']} output positions, "
+              f"{e['reads_per_image']} crossbar reads per image")
+        _print_export(r, tile, args.mapping)
+    print(f"conv chip {res.out_dir}: {len(res.layers)} layer chips and conv_chip.json; "
+          f"{res.manifest['reads_per_image']} crossbar reads per image in all")
     return 0
 
 
@@ -441,12 +460,63 @@ def _nir(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from .chipfile import verify_chip  # lazy: startup
+    from .convchip import is_conv_chip  # lazy: startup
 
+    if is_conv_chip(args.chip_dir):
+        return _verify_conv(args)
     s = verify_chip(Path(args.chip_dir), allow_extra=args.allow_extra)
     print(f"{args.chip_dir}: OK ({s['files_checked']} files, {s['n_tiles']} tiles of {s['tile_shape'][0]}x"
           f"{s['tile_shape'][1]}, {s['n_devices']} devices, {s['n_schedule_rows']} schedule rows, {s['synapse']})")
     if s["unlisted_files"]:
         print(f"  note: files not in manifest.json (accepted with --allow-extra): {', '.join(s['unlisted_files'])}")
+    return 0
+
+
+def _verify_conv(args: argparse.Namespace) -> int:
+    """``export verify CONV_CHIP``: every problem on a line of its own (``spinsyn: error: ...``, exit 2)."""
+    from .convchip import ConvChipError, verify_conv_chip  # lazy: startup
+
+    try:
+        s = verify_conv_chip(Path(args.chip_dir), allow_extra=args.allow_extra)
+    except ConvChipError as exc:
+        for p in exc.problems[:-1]:
+            print(f"spinsyn: error: {p}", file=sys.stderr)
+        raise ConvChipError(exc.problems[-1:]) from None
+    layers = ", ".join(f"{e['name']} {e['matrix_shape'][0]}x{e['matrix_shape'][1]}" for e in s["layers"])
+    print(f"{args.chip_dir}: OK (conv chip, {s['synapse']}: {layers}; {s['reads_per_image']} crossbar reads per "
+          "image)")
+    return 0
+
+
+#: ``export simulate`` options a conv chip refuses (option, attribute, its default)
+CONV_REFUSED = (("--after", "after", None), ("--plot", "plot", None), ("--adc-bits", "adc_bits", None),
+                ("--adc-offset-lsb", "adc_offset_lsb", 0.0), ("--adc-noise-lsb", "adc_noise_lsb", 0.0),
+                ("--eval-device", "eval_device", "auto"))
+
+
+def _simulate_conv(args: argparse.Namespace, seed: int) -> int:
+    """``export simulate CONV_CHIP``: :func:`spinsyn.hw_export.convsim.simulate_conv_chip`."""
+    from spinsyn.fileio import write_json  # lazy: startup
+
+    from .convsim import simulate_conv_chip  # lazy: startup
+
+    for opt, attr, default in CONV_REFUSED:
+        _fail_if(getattr(args, attr, default) != default, f"{opt}: not modelled for conv chips (issue 27); "
+                 "leave it out")
+    r = simulate_conv_chip(Path(args.chip_dir), seed=seed, n_test=args.n_test, data_dir=args.data_dir,
+                           run_dir=args.run, disturb=not args.no_disturb, allow_extra=args.allow_extra,
+                           circuit=circuit_of(args))
+    for lay in r["layers"]:
+        p = lay["programming"]
+        print(f"{lay['name']}: programmed {p['devices']} devices (seed {lay['seed']}): {p['pulses_replayed']} "
+              f"scheduled pulses replayed, {p['extra_pulses']} extra, {p['failed']} failed; inside band "
+              f"{100 * p['inside_band_after_disturb']:.3f}% after {p['half_select']} disturb; |error| mean "
+              f"{p['abs_error_levels_mean']:.4f} levels")
+    _print_round_trip(r)
+    if args.json:
+        from .roundtrip import SIMULATION_FORMAT, SIMULATION_VERSION  # lazy: startup
+
+        write_json(args.json, r, fmt=SIMULATION_FORMAT, version=SIMULATION_VERSION, seed=seed)
     return 0
 
 
@@ -467,6 +537,10 @@ def _simulate(args: argparse.Namespace) -> int:
         check_output_file(args.json, "--json", writes=SIMULATION_FORMAT, inputs=(args.chip_dir, args.run),
                           overwrite=args.overwrite)
     seed = 1 if args.seed is None else EXPORT_OPTIONS["seed"].check(args.seed)
+    from .convchip import is_conv_chip  # lazy: startup
+
+    if is_conv_chip(args.chip_dir):
+        return _simulate_conv(args, seed)
     circuit = circuit_of(args)
     after = parse_ages(args.after) if args.after is not None else None
     _fail_if(args.plot is not None and after is None, "--plot: applies with --after only")

@@ -155,8 +155,10 @@ def load_weights(src: str | Path, key: str | None = None) -> WeightSource:
         if not checkpoint_path(path).is_file():
             from spinsyn.snn.conv.run import CONV_NET_NAME  # lazy: startup
 
-            if (path / CONV_NET_NAME).is_file():  # a conv run (spinsyn train --network conv): no crossbar mapping yet
-                raise SpinsynFileError(f"{path}: conv runs cannot be exported to chips yet (issue 27)")
+            if (path / CONV_NET_NAME).is_file():  # a conv run: three layers, not one matrix (hw_export.convchip)
+                raise SpinsynFileError(f"{path}: a conv run holds three layers, not one weight matrix; export it "
+                                       "with spinsyn.hw_export.convchip.export_conv_run (spinsyn export RUN --out "
+                                       "CHIP writes a conv chip)")
             raise SpinsynFileError(f"{path}: not an snn run directory (no {checkpoint_path(path).name})")
         return _run_source(path)
     if not path.is_file():

@@ -44,12 +44,13 @@ def test_eval_conv_run_repeats_the_train_accuracy(conv_run, capsys):
     assert "--assign: applies to Diehl & Cook runs only" in capsys.readouterr().err
 
 
-def test_export_of_a_conv_run_refuses_in_one_line(conv_run, tmp_path, capsys):
+def test_export_of_a_conv_run_writes_a_verifiable_conv_chip(conv_run, tmp_path, capsys):
+    chip = tmp_path / "chip"  # one chip folder per layer and conv_chip.json (tests/hw_export/test_conv_chip.py)
+    assert main(["export", str(conv_run), "--out", str(chip), "--write-pulse", "10", "--no-csv"]) == 0
+    assert sorted(p.name for p in chip.iterdir()) == ["conv1", "conv2", "conv3", "conv_chip.json"]
     capsys.readouterr()
-    assert main(["export", str(conv_run), "--out", str(tmp_path / "chip")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "conv runs cannot be exported to chips yet (issue 27)" in err
-    assert not (tmp_path / "chip").exists()
+    assert main(["export", "verify", str(chip)]) == 0
+    assert "OK (conv chip, quantized:32" in capsys.readouterr().out  # an ideal run: 32 levels, as Diehl & Cook
 
 
 def test_a_quantized_conv_run_keeps_its_device_states(tmp_path):
@@ -77,6 +78,8 @@ def test_a_quantized_conv_run_keeps_its_device_states(tmp_path):
     (["--network", "conv", "--conv-config", '{"f3": 25}'], "--conv-config: f3 (25) must be a multiple"),
     (["--network", "conv", "--conv-config", "[1]"], "--conv-config:"),
     (["--network", "conv", "--n-train", "0"], "--n-train:"),
+    (["--network", "conv", "--rule", "/nonexistent/rule.json"], "--rule:"),
+    (["--network", "conv", "--rule-spread", "0.1"], "--rule-spread: applies to --network dc only"),
     (["--network", "dc", "--conv-epochs", "1,1,1"], "--conv-epochs: applies to --network conv only"),
     (["--conv-config", "{}", "--conv-epochs", "1,1,2"], "--conv-epochs: applies to --network conv only"),
 ])
@@ -87,6 +90,24 @@ def test_bad_combinations_exit_2_with_one_line_and_write_nothing(argv, message, 
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("spinsyn: error: ") and message in lines[0]
     assert cap.out == "" and not out.exists()
+
+
+def test_a_fitted_rule_shapes_conv_stdp_and_is_recorded(tmp_path):
+    from spinsyn.fitting import published_rule, save_rule
+    from spinsyn.snn.conv import load_conv
+
+    rule = save_rule(tmp_path / "rule.json", published_rule())
+    runs = {}
+    for name, extra in (("plain", []), ("ruled", ["--rule", str(rule)])):
+        out = tmp_path / name
+        assert main(["train", "--network", "conv", "--n-train", "30", "--n-test", "10", "--conv-epochs", "1,1,1",
+                     "--conv-config", TINY_JSON, "--seed", "4", "--quiet", "--out", str(out), *extra]) == 0
+        runs[name] = out
+    m = json.loads((runs["ruled"] / "metrics.json").read_text())
+    assert m["rule"]["dt_ms"] == 4.0 and m["rule"]["source_file"]["path"] == str(rule.resolve())
+    assert json.loads((runs["plain"] / "metrics.json").read_text())["rule"] is None
+    w_plain, w_rule = (load_conv(r / "conv.npz").layers[0].w for r in runs.values())
+    assert not (w_plain == w_rule).all()
 
 
 def test_resume_is_refused_for_conv(conv_run, capsys):
