@@ -93,7 +93,7 @@ def simulate_conv_chip(chip_dir: str | Path, *, seed: int = 1, n_test: int | Non
     ``drop_points`` (trained − final) with its CI, ``noise_model``."""
     from spinsyn.mnist import load_mnist  # lazy: startup
     from spinsyn.snn.conv import ConvNetwork, LayerWeights, evaluate_conv, load_conv  # lazy: startup
-    from spinsyn.snn.conv.run import CONV_NET_NAME  # lazy: startup
+    from spinsyn.snn.conv.run import CONV_NET_NAME, conv_run_dataset  # lazy: startup
 
     if n_test is not None:
         from spinsyn.validation import check_scalar  # lazy: startup
@@ -132,7 +132,7 @@ def simulate_conv_chip(chip_dir: str | Path, *, seed: int = 1, n_test: int | Non
                            "conductances": rc.mapping, "reads_per_image": e["reads_per_image"]})
     final_chip = "disturbed" if disturb else "programmed"
     conds = [c for c, _ in CONDITIONS if all(c in g for g in gs) and (disturb or c != "disturbed")]
-    images, labels = load_mnist("test", data_dir, n=n_test)
+    images, labels = load_mnist("test", data_dir, n=n_test, dataset=conv_run_dataset(rd))
     acc: dict[str, dict[str, float]] = {}
     correct: dict[str, np.ndarray] = {}
     for c in conds:

@@ -7,7 +7,8 @@ image counts, wall times and configuration. Both are written atomically (:func:`
 :func:`spinsyn.fileio.write_json`), the network first: a folder with ``metrics.json`` holds a finished run. The
 folder is checked, locked and cleaned on error as ``spinsyn train`` does for a Diehl & Cook run
 (:func:`spinsyn.snn.trainer.check_run_dir`, :func:`spinsyn.locks.folder_lock`). A conv run has no
-``checkpoint.pt``: it cannot be resumed (a run is trained in one go) nor exported to chips yet (issue 27).
+``checkpoint.pt``: it cannot be resumed (a run is trained in one go). ``spinsyn export`` maps it onto crossbars
+(:mod:`spinsyn.hw_export.convchip`).
 """
 
 from __future__ import annotations
