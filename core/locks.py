@@ -124,6 +124,14 @@ def folder_lock(folder: str | Path, name: str = "--out") -> Iterator[Path]:
         remove_empty_dirs(created)
 
 
+def unlink_held() -> None:
+    """Remove the lock files this process holds (the last-resort exit of an interrupted command that did not
+    unwind: :data:`spinsyn.hw_export.interrupts.FORCED_EXIT_S`); the locks themselves end with the process."""
+    for key in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.unlink(key)
+
+
 def check_unlocked(folder: str | Path, name: str = "--out") -> None:
     """Raise :class:`FolderLockedError` when another process holds ``folder``'s lock (creates nothing), so a
     command checking its options names the holder before any work. A lock file nobody holds (left by kill -9)

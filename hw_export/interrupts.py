@@ -6,6 +6,7 @@ interruption between files) and staging.py (which also needs chipfile.py) import
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -13,6 +14,41 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: seconds an interrupted export may take to unwind (threads stopped, staging folder removed) before a watchdog
+#: removes its staging folders and lock files itself and ends the process with the interruption's exit code: an
+#: interruption raised at an arbitrary point can leave a Python-level lock held that a worker thread then waits on
+#: forever, and a signalled process must still end (one such hang in ~20 SIGTERM tries was seen, not reproduced)
+FORCED_EXIT_S = 60.0
+#: cleanups the watchdog runs before it ends the process (registered by :class:`spinsyn.hw_export.staging.Staging`)
+_CLEANUPS: list[Callable[[], None]] = []
+
+
+def on_forced_exit(fn: Callable[[], None]) -> Callable[[], None]:
+    """Register ``fn`` to run if an interrupted export has not unwound within :data:`FORCED_EXIT_S`; returns the
+    function that unregisters it."""
+    _CLEANUPS.append(fn)
+
+    def remove() -> None:
+        with contextlib.suppress(ValueError):
+            _CLEANUPS.remove(fn)
+
+    return remove
+
+
+def _forced_exit(code: int) -> None:
+    """The watchdog: run the registered cleanups, remove this process's lock files, say so in one line, exit."""
+    from spinsyn.locks import unlink_held  # lazy: startup
+
+    for fn in list(_CLEANUPS):
+        with contextlib.suppress(Exception):
+            fn()
+    with contextlib.suppress(Exception):
+        unlink_held()
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"spinsyn: error: interrupted: the export did not stop within {FORCED_EXIT_S:g} s of the "
+                         "signal; its temporary folder and lock were removed and the process ends\n")
+        sys.stderr.flush()
+    os._exit(code)
 
 
 class _Guard:
@@ -23,6 +59,7 @@ class _Guard:
         self.raised = False
         self.committing = False
         self.exc: BaseException | None = None  # the interruption the handler raised
+        self.watchdog: threading.Timer | None = None  # ends the process if unwinding hangs (FORCED_EXIT_S)
 
 
 _GUARD: _Guard | None = None
@@ -42,6 +79,11 @@ def _handler(signum: int, frame: Any) -> None:
         return
     g.raised = True
     g.exc = _interruption(signum)
+    if g.watchdog is None:
+        code = 130 if signum == signal.SIGINT else 128 + signum
+        g.watchdog = threading.Timer(FORCED_EXIT_S, _forced_exit, (code,))
+        g.watchdog.daemon = True
+        g.watchdog.start()
     raise g.exc
 
 
@@ -79,6 +121,8 @@ def interrupt_guard(*, ignore_after: bool = False) -> Iterator[_Guard | None]:
         yield g
         ok = True
     finally:
+        if g.watchdog is not None:
+            g.watchdog.cancel()
         for s, h in prev.items():
             signal.signal(s, signal.SIG_IGN if ok and ignore_after else h)
         _GUARD = None

@@ -157,6 +157,7 @@ class Staging:
         self.sources = sources
         self.wrapper: Path | None = None
         self._lock: contextlib.ExitStack | None = None
+        self._unregister: Any = None
 
     @property
     def payload(self) -> Path:
@@ -180,6 +181,8 @@ class Staging:
         parent.mkdir(parents=True, exist_ok=True)
         remove_stale(parent)
         self.wrapper = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=TMP_SUFFIX, dir=parent))
+        wrapper = self.wrapper
+        self._unregister = interrupts.on_forced_exit(lambda: _rmtree(wrapper))
         st = _proc_stat(os.getpid())
         doc = {"format": MARKER_FORMAT, "pid": os.getpid(), "start": st[1] if st else None,
                "host": socket.gethostname(), "created": time.time(), "out": self.out_dir.name}
@@ -220,6 +223,8 @@ class Staging:
         try:
             if self.wrapper is not None:
                 _rmtree(self.wrapper)
+            if self._unregister is not None:
+                self._unregister()
         finally:
             if self._lock is not None:
                 self._lock.close()

@@ -752,3 +752,39 @@ def test_export_refused_write_leaves_old_chip_in_place(hostile_env, tmp_path):
                        preexec_fn=_limit(f.limit))
     assert r.returncode == 2 and r.stderr.startswith(f"spinsyn: error: {chip}/") and "File too large" in r.stderr
     assert _snapshot(chip) == before and not _leftovers(tmp_path)
+
+
+# ------------------------------------------------------------------------- a signalled export that does not unwind
+_HANG_SCRIPT = textwrap.dedent("""
+    import os, signal, sys, time
+    from pathlib import Path
+    from spinsyn.hw_export import interrupts
+    from spinsyn.hw_export.staging import Staging, interrupt_guard
+
+    interrupts.FORCED_EXIT_S = 1.0
+    out = Path(sys.argv[1])
+    with interrupt_guard(), Staging(out) as st:
+        (st.payload / "part.h5").write_bytes(b"x" * 1000)
+        print("staged", flush=True)
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+        except SystemExit:
+            pass  # as a thread stuck on a lock the interruption left held: the unwinding never gets past here
+        while True:
+            time.sleep(0.05)
+""")
+
+
+def test_an_export_that_does_not_unwind_after_sigterm_still_ends_and_leaves_nothing(tmp_path):
+    """The watchdog of hw_export.interrupts: FORCED_EXIT_S after the signal the process removes its staging folder
+    and lock file, prints one line and exits 143, even though its main thread never unwinds."""
+    out = tmp_path / "chip"
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", _HANG_SCRIPT, str(out)], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, **CHILD_ENV})
+    assert r.returncode == 143, r.stderr
+    assert r.stdout.strip() == "staged" and time.monotonic() - t0 < 30
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("spinsyn: error: interrupted: the export did not stop"), r.stderr
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == []
