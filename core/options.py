@@ -200,7 +200,7 @@ NU_MAX = 1e3
 NETWORK_KINDS = ("dc", "conv")
 #: the train options a --network conv run reads (spinsyn.snn.conv.run); every other one applies to dc only
 CONV_OPTIONS = ("network_kind", "synapse", "n_train", "n_test", "seed", "data_dir", "dataset", "conv_epochs",
-                "conv_config", "rule")
+                "conv_config", "rule", "device_preset", "device_model")
 #: the datasets ``--dataset`` names: MNIST, and Fashion-MNIST (Xiao, Rasul & Vollgraf 2017, arXiv:1708.07747), read
 #: by the same IDX reader (the keys of spinsyn.mnist.DATASETS, listed here so that building a parser imports no numpy)
 DATASET_NAMES = ("mnist", "fashion-mnist")

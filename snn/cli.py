@@ -189,6 +189,9 @@ def _cmd_train_conv(args: argparse.Namespace) -> int:
     for name in ("n_train", "n_test", "seed"):
         TRAIN_OPTIONS[name].check(getattr(args, name), optional=False)
     config = conv_config(epochs, parse_conv_config(args.conv_config))
+    from .config import _device_preset  # lazy: startup
+
+    device = _device_preset(args.device_preset, args.device_model)  # a preset name or a device file's path
     rule = conv_rule(args.rule)
     if rule is not None:
         rule.compile(config.rule_dt_ms)  # a rule that does not fit the latency steps: one line, before any work
@@ -200,7 +203,7 @@ def _cmd_train_conv(args: argparse.Namespace) -> int:
           f"{','.join(map(str, epochs))} (conv 1, conv 2, R-STDP); {args.n_train} training images", flush=True)
     quiet = getattr(args, "quiet", False)
     m = train_conv_run(run_dir, config=config, synapse=synapse, n_train=args.n_train, n_test=args.n_test,
-                       seed=args.seed, data_dir=args.data_dir, dataset=args.dataset, rule=args.rule,
+                       seed=args.seed, data_dir=args.data_dir, dataset=args.dataset, rule=args.rule, device=device,
                        log=None if quiet else (lambda s: print(s, flush=True)))
     acc = ("not measured (--n-test 0)" if m["accuracy"] is None else
            f"{100 * m['accuracy']:.2f} % ({m['n_test']} images, {100 * m['silent']:.1f} % silent)")

@@ -105,7 +105,8 @@ def is_conv_run(run_dir: str | Path) -> bool:
 
 def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_train: int, n_test: int, seed: int,
                    data_dir: str | None = None, log: Callable[[str], None] | None = None,
-                   rule: str | Path | None = None, dataset: str = "mnist") -> dict[str, Any]:
+                   rule: str | Path | None = None, dataset: str = "mnist", device: str | None = None
+                   ) -> dict[str, Any]:
     """Train the conv network on the first ``n_train`` training images of ``dataset`` (``"mnist"``,
     ``"fashion-mnist"``: :func:`spinsyn.mnist.load_mnist`; recorded in the metrics as ``dataset``), test it on the
     first ``n_test`` test images (0: not measured) and write the run folder ``run_dir`` (module docstring). Returns
@@ -113,8 +114,10 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
     ``silent`` fraction, ``n_train``, ``n_test``, ``train_time_s``, ``test_time_s``, ``wall_time_s`` (s), the
     R-STDP ``train_accuracy`` per pass, ``timing`` per phase (s), ``synapse``, ``seed``, ``config``
     (:meth:`ConvConfig.to_dict`), ``rule`` (the fitted rule's record, None for the papers' rule). ``log``: one line
-    per pass. ``rule``: a rule JSON or device sweep shaping the STDP of conv 1-2 (:func:`conv_rule`). The folder is
-    checked first; an error leaves nothing behind."""
+    per pass. ``rule``: a rule JSON or device sweep shaping the STDP of conv 1-2 (:func:`conv_rule`). ``device``: a
+    device preset name or device file (``--device-preset`` / ``--device-model``) the synapses are built on (its record
+    is stored in ``conv.npz``, so export programs that device). The folder is checked first; an error leaves nothing
+    behind."""
     from spinsyn.fileio import atomic_path, write_json  # lazy: startup
     from spinsyn.locks import folder_lock  # lazy: startup
     from spinsyn.mnist import load_mnist  # lazy: startup
@@ -126,6 +129,9 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
     synapse = check_conv_synapse(synapse)
     dataset = TRAIN_OPTIONS["dataset"].check(dataset, "dataset")
     learning_rule = conv_rule(rule)
+    from ..synapses import make_synapse  # lazy: startup
+
+    syn: Any = make_synapse(synapse, device) if device else synapse  # a preset or device file (--device-model)
     if learning_rule is not None:
         learning_rule.compile(config.rule_dt_ms)  # a rule that does not fit the latency steps fails before any work
     check_run_dir(run_dir, False)
@@ -136,7 +142,7 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
             X, y = load_mnist("train", data_dir, n=n_train, dataset=dataset)
             test = load_mnist("test", data_dir, n=n_test, dataset=dataset) if n_test > 0 else None
             t0 = time.perf_counter()
-            net = train_conv(config, X, y, seed=seed, synapse=synapse, log=log, rule=learning_rule)
+            net = train_conv(config, X, y, seed=seed, synapse=syn, log=log, rule=learning_rule)
             t_train = time.perf_counter() - t0
             t0 = time.perf_counter()
             res = evaluate_conv(net, *test) if test is not None else None

@@ -162,3 +162,21 @@ def test_study_two_device_files_and_a_rule_file(devices_dir, tmp_path):
     _device_file(b, 45000.0)
     after = {t.key for tr in expand(load_spec(toml)) for t in plan(tr.settings, None)}
     assert before != after
+
+
+def test_a_conv_run_trains_on_the_device_file_and_its_chip_programs_it(devices_dir, tmp_path):
+    """Issue 27: --network conv takes --device-model too; the run stores that device, export programs it."""
+    from spinsyn.hw_export.convchip import run_device
+    from spinsyn.snn.conv import load_conv
+
+    run, chip = tmp_path / "conv", tmp_path / "chip"
+    tiny = json.dumps({"f1": 4, "f2": 8, "f3": 10})
+    assert main(["train", "--network", "conv", "--synapse", "compound:8", "--device-model",
+                 str(devices_dir / "dev_b.json"), "--n-train", "20", "--n-test", "10", "--conv-epochs", "1,1,1",
+                 "--conv-config", tiny, "--quiet", "--out", str(run)]) == 0
+    net = load_conv(run / "conv.npz")
+    gmin, gmax = net.synapse.g_bounds_S()
+    assert gmax == pytest.approx(8 / 40000.0, rel=0.05)  # dev_b: R_P 40 kΩ per cell, 8 cells in parallel
+    assert run_device(net).record() == net.synapse.device.record()
+    assert main(["export", str(run), "--out", str(chip)]) == 0
+    assert main(["export", "verify", str(chip)]) == 0
