@@ -76,8 +76,8 @@ def register(subparsers: Any) -> None:
     )
     words = p.add_subparsers(action=_SourceOrAction, dest="source", required=True,
                              metavar="RUN_DIR|WEIGHTS|verify|simulate|nir",
-                             help="snn run directory or .npy/.pt weight matrix (inputs x outputs) to export, or an "
-                                  "action word:")
+                             help="snn run directory (--network dc or conv) or .npy/.pt weight matrix (inputs x "
+                                  "outputs) to export, or an action word:")
     _add_export_options(p)
     source = argparse.ArgumentParser(prog=p.prog, add_help=False)
     source.add_argument("chip_dir", nargs="?", help=argparse.SUPPRESS)  # an error: export writes to --out
@@ -198,7 +198,8 @@ def _register_nir(words: Any) -> None:
                          description="spinsyn export nir RUN_DIR --out net.nir: the trained network as a NIR graph "
                                      "(Neuromorphic Intermediate Representation; Norse, snnTorch, Sinabs, Rockpool, "
                                      "Lava-DL, ... read it).")
-    n.add_argument("chip_dir", nargs="?", metavar="RUN_DIR", help="snn run directory ('spinsyn train --out')")
+    n.add_argument("chip_dir", nargs="?", metavar="RUN_DIR",
+                   help="run directory ('spinsyn train --out', --network dc or conv)")
     n.add_argument("--out", default=None, metavar="FILE", help="output .nir file (required)")
     n.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out file that is not a spinsyn file of that kind (never an input, nor "
