@@ -163,7 +163,8 @@ class Calibration:
     pulse (compound: fraction of the available MTJs switched; analog: wall displacement), starting from
     the bottom / top state. ``set_sign``: sign of the voltage that raises the conductance.
     ``p_hs_P``/``p_hs_AP`` (J,) per-MTJ switching probability at the half-select voltages
-    ``v_hs_V`` = k * v_resolution_V (None for devices without an STT-MTJ).
+    ``v_hs_V`` = k * v_resolution_V (None for devices without an STT-MTJ). ``hs_drift``: the half-select response
+    of devices without one (:class:`HalfSelectDrift`; None: not measured, :meth:`drift` is used instead).
     """
 
     v_V: np.ndarray
@@ -175,6 +176,7 @@ class Calibration:
     v_hs_V: np.ndarray
     p_hs_P: np.ndarray | None
     p_hs_AP: np.ndarray | None
+    hs_drift: HalfSelectDrift | None = None
 
     def v_for(self, frac: np.ndarray, up: np.ndarray) -> np.ndarray:
         """Pulse magnitude (V) whose mean response equals ``frac`` (set where ``up``, else reset)."""
@@ -187,8 +189,38 @@ class Calibration:
         return out
 
     def drift(self, v_V: np.ndarray, up: bool) -> np.ndarray:
-        """Mean response per pulse at magnitudes ``v_V`` (interpolated)."""
-        return np.interp(v_V, self.v_V, self.r_set if up else self.r_reset)
+        """Mean response per pulse at magnitudes ``v_V`` (interpolated; 0 at 0 V, linear up to the first
+        calibrated amplitude ``v_min_V``: below it a pulse is weaker than any calibrated one, not equal to it)."""
+        r = self.r_set if up else self.r_reset
+        if self.v_V[0] > 0:
+            return np.interp(v_V, np.r_[0.0, self.v_V], np.r_[0.0, r])
+        return np.interp(v_V, self.v_V, r)
+
+
+@dataclass(frozen=True)
+class HalfSelectDrift:
+    """Half-select response of a device without a binary cell (domain wall, graded), measured on the device model
+    (:func:`half_select_drift`): mean displacement (fraction of the state range, >= 0) towards higher G under a set
+    exposure (``set_*``) and towards lower G under a reset exposure (``reset_*``) of magnitude ``v_V`` (J,),
+    ascending from 0 V, starting from the level states. ``first_*``: the first exposure; ``repeat_*``: a second,
+    identical one. A wall in a pinning landscape relaxes once to the next site it cannot pass (first >> repeat
+    below depinning) and then moves only by creep, so N exposures move it by about
+    ``max(first - repeat) + sum(repeat)``, not N x first (:func:`half_select_exposure`)."""
+
+    v_V: np.ndarray
+    first_set: np.ndarray
+    first_reset: np.ndarray
+    repeat_set: np.ndarray
+    repeat_reset: np.ndarray
+
+    def repeat(self, v_V: np.ndarray, up: bool) -> np.ndarray:
+        """Sustained displacement per exposure at magnitudes ``v_V`` (interpolated)."""
+        return np.interp(v_V, self.v_V, self.repeat_set if up else self.repeat_reset)
+
+    def relax(self, v_V: np.ndarray, up: bool) -> np.ndarray:
+        """One-time relaxation of the first exposure at ``v_V``: first - repeat (>= 0)."""
+        first = np.interp(v_V, self.v_V, self.first_set if up else self.first_reset)
+        return np.maximum(first - self.repeat(v_V, up), 0.0)
 
 
 def pulse(dev: SynapseDevice, state: np.ndarray, v_signed_V: np.ndarray, width_ns: float,
@@ -234,6 +266,35 @@ def half_select_probability(mtj: Any, v_hs_V: np.ndarray, width_ns: float, set_s
     return np.clip(np.asarray(physics(backend).switch_probability(mtj, sign * v, width_ns, to_parallel), float), 0, 1)
 
 
+#: seed of the half-select drift measurement (its own stream: the caller's generator is not advanced, so the
+#: replay and write-verify draws of a simulation are those of a calibration without it)
+HS_DRIFT_SEED = 0x485344
+
+
+def half_select_drift(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, set_sign: int,
+                      v_cal_V: np.ndarray, backend: Any = None) -> HalfSelectDrift:
+    """Measure :class:`HalfSelectDrift` of ``dev`` with two identical pulses of width ``cfg.width_ns`` on
+    ``cfg.n_calibration`` devices spread over the level states, at 0 V, at the half-select amplitudes of the
+    calibration grid ``v_cal_V`` (divided by 2 and 3) and on 25 points up to ``cfg.v_max_V`` (circuit shares)."""
+    q = cfg.v_resolution_V
+    v = np.unique(np.round(np.concatenate([[0.0], v_cal_V / 2, v_cal_V / 3,
+                                           np.linspace(0, cfg.v_max_V, 25)]) / q) * q)
+    n = cfg.n_calibration
+    rng = np.random.default_rng(HS_DRIFT_SEED)
+    s0 = np.tile(np.resize(levels.state, n).astype(levels.state.dtype), v.size)
+    span = float(levels.state[-1] - levels.state[0])
+    out = []
+    for sign in (1.0, -1.0):  # set (towards higher G), reset
+        vv = np.repeat(v, n) * sign * set_sign
+        s1 = pulse(dev, s0, vv, cfg.width_ns, rng, backend)
+        s2 = pulse(dev, s1, vv, cfg.width_ns, rng, backend)
+        for a, b in ((s0, s1), (s1, s2)):
+            d = sign * (b.astype(np.float64) - a.astype(np.float64)) / span
+            out.append(np.clip(d.reshape(v.size, n).mean(axis=1), 0.0, None))
+    f_set, r_set, f_reset, r_reset = out
+    return HalfSelectDrift(v, f_set, f_reset, r_set, r_reset)
+
+
 def _half_select_table(dev: SynapseDevice, cfg: WriteVerifyConfig, set_sign: int,
                        backend: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(v_hs_V, p_P, p_AP): per-MTJ switching probability on the DAC grid (None without an STT-MTJ)."""
@@ -248,7 +309,8 @@ def calibrate(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, rn
               backend: Any = None, half_select: bool = True) -> Calibration:
     """Measure the mean pulse response of ``dev`` on ``cfg.n_calibration`` devices per amplitude. ``half_select``
     False leaves out the half-select table (``v_hs_V`` empty, ``p_hs_*`` None; it draws no random numbers): the
-    write-pulse search, which evaluates disturb at its own pulses, does not read it."""
+    write-pulse search, which evaluates disturb at its own pulses, does not read it. Devices without a binary cell
+    get ``hs_drift`` (:func:`half_select_drift`, its own seeded stream) where ``half_select``."""
     q = cfg.v_resolution_V
     v = np.unique(np.round(np.linspace(cfg.v_min_V, cfg.v_max_V, 49) / q) * q)
     n = cfg.n_calibration
@@ -284,11 +346,14 @@ def calibrate(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, rn
                 f"it within {cfg.max_pulses} pulses); raise --v-max, the width or --max-pulses"
             )
     v_hs, p_P, p_AP = _half_select_table(dev, cfg, set_sign, backend) if half_select else (np.zeros(0), None, None)
+    hs_drift = None
+    if half_select and p_P is None:
+        hs_drift = half_select_drift(dev, levels, cfg, set_sign, v, backend)
     step = cfg.v_step_V
     if step is None:
         widths = [np.interp(0.9, _rising(r), v) - np.interp(0.1, _rising(r), v) for r in (r_set, r_reset)]
         step = max(q, round(min(widths) / 8 / q) * q)
-    return Calibration(v, r_set, r_reset, set_sign, cfg.width_ns, float(step), v_hs, p_P, p_AP)
+    return Calibration(v, r_set, r_reset, set_sign, cfg.width_ns, float(step), v_hs, p_P, p_AP, hs_drift)
 
 
 # ----------------------------------------------------------------------------- write-verify engine
@@ -514,10 +579,53 @@ def _hazards(cal: Calibration, cfg: WriteVerifyConfig, vh: np.ndarray,
         assert cal.p_hs_AP is not None  # the calibration sets both directions together
         hz_P = -np.log1p(-np.minimum(cal.p_hs_P, 1 - 1e-15))[idx]
         hz_AP = -np.log1p(-np.minimum(cal.p_hs_AP, 1 - 1e-15))[idx]
+    elif cal.hs_drift is not None:  # sustained drift per exposure; the one-time relaxation: _relaxation
+        hz_P = cal.hs_drift.repeat(vh, True)
+        hz_AP = cal.hs_drift.repeat(vh, False)
     else:
         hz_P = cal.drift(vh, True)
         hz_AP = cal.drift(vh, False)
     return np.asarray(hz_P, dtype=np.float64), np.asarray(hz_AP, dtype=np.float64)
+
+
+def _suffix_max(m: np.ndarray, axis: int) -> np.ndarray:
+    """Exclusive suffix maximum along ``axis`` (-1: cells later in the row, -2: later in the column) of m >= 0."""
+    a = np.moveaxis(m, axis, -1)
+    c = np.maximum.accumulate(a[..., ::-1], axis=-1)[..., ::-1]
+    out = np.zeros_like(a)
+    out[..., :-1] = c[..., 1:]
+    return np.moveaxis(out, -1, axis)
+
+
+def _cell_max(cell: np.ndarray, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per cell of ``shape``: the largest ``x`` among the pulses on it (0 without pulses)."""
+    out = np.zeros(int(np.prod(shape)))
+    np.maximum.at(out, cell, x)
+    return out.reshape(shape)
+
+
+def _relaxation(cal: Calibration, shape: tuple[int, ...], cell: np.ndarray, up: np.ndarray, v_row: np.ndarray,
+                v_col: np.ndarray, v3: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """One-time relaxation (towards higher G, towards lower G) of every cell of an analog device
+    (:class:`HalfSelectDrift`): the largest first-exposure excess among the pulses it sees after it was programmed
+    on its row (at ``v_row``) or column (``v_col``); V/3 (``v3``): also those elsewhere in the tile, in the opposite
+    direction (an upper bound: the flat maximum includes its own lines)."""
+    hs = cal.hs_drift
+    assert hs is not None  # the caller checked
+    out = []
+    for d in (True, False):
+        sel = up if d else ~up
+        r = _suffix_max(_cell_max(cell[sel], hs.relax(v_row[sel], d), shape), -1)
+        c = _suffix_max(_cell_max(cell[sel], hs.relax(v_col[sel], d), shape), -2)
+        out.append(np.maximum(r, c))
+    e_P, e_AP = out
+    if v3 is not None:  # set pulses push cells off their lines towards lower G, reset pulses towards higher G
+        n = shape[:-2] + (-1,)
+        for d, tgt in ((True, e_AP), (False, e_P)):
+            sel = up if d else ~up
+            flat = _cell_max(cell[sel], hs.relax(v3[sel], d), shape).reshape(n)
+            np.maximum(tgt, _suffix_max(flat, -1).reshape(shape), out=tgt)
+    return e_P, e_AP
 
 
 def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: tuple[int, ...],
@@ -530,7 +638,9 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
     ``tile_shape`` (R, C) for one tile or (T, R, C) for T tiles; ``cell`` (P,) flat cell index
     ((t * R + row) * C + col) of each pulse, ``v_V`` (P,) magnitude, ``polarity`` (P,).
     Returns (towards higher G, towards lower G), each of ``tile_shape``: for MTJ devices the summed per-MTJ
-    hazard ``-log(1 - p_switch(V/k))``; for analog devices the summed mean displacement (state units).
+    hazard ``-log(1 - p_switch(V/k))``; for analog devices the mean displacement (state units): with the
+    calibration's :class:`HalfSelectDrift`, the summed sustained drift of every exposure plus the largest one-time
+    relaxation among them (a pinned wall relaxes once, then creeps), else the summed first-pulse drift.
     ``kappa`` (row, column), each (P,): the share of each pulse's amplitude that the half-selected cells on its
     row / column see through the tile's circuit (:mod:`spinsyn.hw_export.circuit`), instead of 1/k; the cells on
     neither line (V/3) keep V/3.
@@ -555,6 +665,10 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
         m_P, m_AP = (m.reshape(shape) for m in wvkernels.split_bincount(cell, up, hz_P, hz_AP, n_cells, True))
         e_P += _suffix_flat(m_P) - (_suffix_row(m_P) + _suffix_col(m_P))
         e_AP += _suffix_flat(m_AP) - (_suffix_row(m_AP) + _suffix_col(m_AP))
+    if not discrete and cal.hs_drift is not None:
+        v_row, v_col = (v / k, v / k) if kappa is None else (v * kappa[0], v * kappa[1])
+        x_P, x_AP = _relaxation(cal, shape, cell, up, v_row, v_col, v / k if cfg.half_select == "V/3" else None)
+        e_P, e_AP = e_P + x_P, e_AP + x_AP
     return e_P, e_AP
 
 
