@@ -326,8 +326,9 @@ def _disturb_risk(lm: LayerMap, ts: TileSet, prog: Programmed, sched: Schedule) 
     """(n, R, C) half-select disturb risk of every cell of ``ts`` (0 on padding)."""
     lay, levels = lm.layout, lm.levels
     kappa = None if prog.drive is None else prog.drive.kappa(sched.tile_of_row, sched.rows["row"], sched.rows["col"])
+    state = None if levels.discrete else levels.state[ts.lv_t].astype(np.float64)  # per-level wall response
     e_P, e_AP = half_select_exposure(prog.cal, lm.wv, (ts.n_tiles, lay.tile_rows, lay.tile_cols), sched.cell,
-                                     sched.v_V, sched.rows["polarity"], levels.discrete, kappa)
+                                     sched.v_V, sched.rows["polarity"], levels.discrete, kappa, state)
     if levels.discrete:
         risk = disturb_probability(e_P, e_AP, levels.state[ts.lv_t].astype(np.float64), levels.n_max)
     else:  # expected net wall drift in levels

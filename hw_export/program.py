@@ -200,27 +200,60 @@ class Calibration:
 @dataclass(frozen=True)
 class HalfSelectDrift:
     """Half-select response of a device without a binary cell (domain wall, graded), measured on the device model
-    (:func:`half_select_drift`): mean displacement (fraction of the state range, >= 0) towards higher G under a set
-    exposure (``set_*``) and towards lower G under a reset exposure (``reset_*``) of magnitude ``v_V`` (J,),
-    ascending from 0 V, starting from the level states. ``first_*``: the first exposure; ``repeat_*``: a second,
-    identical one. A wall in a pinning landscape relaxes once to the next site it cannot pass (first >> repeat
-    below depinning) and then moves only by creep, so N exposures move it by about
-    ``max(first - repeat) + sum(repeat)``, not N x first (:func:`half_select_exposure`)."""
+    (:func:`half_select_drift`): mean displacement (fraction of the state range, >= 0) of walls starting at the
+    level states after N identical exposures of magnitude ``v_V`` (J,) (ascending from 0 V), N = ``n_exposures``
+    (I,) = 1, 2, 4, ..., towards higher G under set exposures (``train_set`` (J, I)) and towards lower G under reset
+    exposures (``train_reset``), non-decreasing in N, as if the strip had no end (a wall stopped by it is taken
+    on at its rate; the callers clip at the end); the mean over the level states, and per level state
+    ``level_state`` (L,) in ``level_set``/``level_reset`` (L, J, I): every device of a domain-wall model has the same
+    quenched pinning landscape, so a level's wall meets the same sites on every device. A wall in a pinning
+    landscape relaxes to the next site it cannot pass and then only creeps until it meets a site strong enough to
+    stop it, so the displacement saturates in N below depinning and grows ~N above it
+    (:meth:`displacement`, :func:`half_select_exposure`)."""
 
     v_V: np.ndarray
-    first_set: np.ndarray
-    first_reset: np.ndarray
-    repeat_set: np.ndarray
-    repeat_reset: np.ndarray
+    n_exposures: np.ndarray
+    train_set: np.ndarray
+    train_reset: np.ndarray
+    level_state: np.ndarray | None = None
+    level_set: np.ndarray | None = None
+    level_reset: np.ndarray | None = None
 
-    def repeat(self, v_V: np.ndarray, up: bool) -> np.ndarray:
-        """Sustained displacement per exposure at magnitudes ``v_V`` (interpolated)."""
-        return np.interp(v_V, self.v_V, self.repeat_set if up else self.repeat_reset)
+    def level_of(self, state: np.ndarray) -> np.ndarray:
+        """Index of the level state nearest to each ``state`` (for :meth:`displacement`'s ``level``)."""
+        assert self.level_state is not None
+        mid = (self.level_state[1:] + self.level_state[:-1]) / 2
+        return np.searchsorted(mid, np.asarray(state, dtype=np.float64))
 
-    def relax(self, v_V: np.ndarray, up: bool) -> np.ndarray:
-        """One-time relaxation of the first exposure at ``v_V``: first - repeat (>= 0)."""
-        first = np.interp(v_V, self.v_V, self.first_set if up else self.first_reset)
-        return np.maximum(first - self.repeat(v_V, up), 0.0)
+    def displacement(self, v_V: np.ndarray, n: np.ndarray, up: bool, level: np.ndarray | None = None) -> np.ndarray:
+        """Mean displacement after ``n`` exposures (>= 0, may be fractional) of magnitude ``v_V`` (V; arrays of
+        one shape): linear in V between the measured amplitudes, linear in log2 N between the measured counts,
+        n x the first exposure's below one exposure, and beyond the last count the last doubling's displacement
+        per exposure times the extra exposures; at most the whole range (1)."""
+        v, n = np.broadcast_arrays(np.asarray(v_V, dtype=np.float64), np.asarray(n, dtype=np.float64))
+        j = np.clip(np.searchsorted(self.v_V, v, side="right") - 1, 0, self.v_V.size - 2)
+        w = np.clip((v - self.v_V[j]) / (self.v_V[j + 1] - self.v_V[j]), 0.0, 1.0)
+        x = np.log2(np.maximum(n, 1.0))
+        i = np.minimum(np.floor(x).astype(np.int64), self.n_exposures.size - 2)
+        if level is not None and self.level_set is not None and self.level_reset is not None:
+            t3, lv = (self.level_set if up else self.level_reset), np.broadcast_to(level, v.shape)
+
+            def at(jj: np.ndarray, ii: np.ndarray) -> np.ndarray:
+                return np.asarray(t3[lv, jj, ii])
+        else:
+            t = self.train_set if up else self.train_reset
+
+            def at(jj: np.ndarray, ii: np.ndarray) -> np.ndarray:
+                return np.asarray(t[jj, ii])
+        lo = at(j, i) + (at(j + 1, i) - at(j, i)) * w
+        hi = at(j, i + 1) + (at(j + 1, i + 1) - at(j, i + 1)) * w
+        return self._log_count(lo, hi, x - i, n)
+
+    def _log_count(self, lo: np.ndarray, hi: np.ndarray, u: np.ndarray, n: np.ndarray) -> np.ndarray:
+        nn = self.n_exposures
+        d = np.where(u <= 1.0, lo + (hi - lo) * u, hi + (hi - lo) / nn[-2] * (n - nn[-1]))
+        d = np.where(n < 1.0, np.maximum(n, 0.0) * lo, d)  # lo = one exposure where n < 1
+        return np.minimum(d, 1.0)
 
 
 def pulse(dev: SynapseDevice, state: np.ndarray, v_signed_V: np.ndarray, width_ns: float,
@@ -269,30 +302,86 @@ def half_select_probability(mtj: Any, v_hs_V: np.ndarray, width_ns: float, set_s
 #: seed of the half-select drift measurement (its own stream: the caller's generator is not advanced, so the
 #: replay and write-verify draws of a simulation are those of a calibration without it)
 HS_DRIFT_SEED = 0x485344
+#: longest pulse train of :func:`half_select_drift` (exposures): a V/3 cell of a full 128 x 128 tile sees up to
+#: (R C - 1) x pulses per device, ~16,000 x 7; beyond it :meth:`HalfSelectDrift.displacement` extrapolates
+HS_TRAIN_MAX = 2**17
+#: trains up to this length are pulsed one exposure at a time
+HS_TRAIN_SEQUENTIAL = 16
+#: the longest train pulsed one exposure at a time on a device model whose pulses do not compose (below)
+HS_TRAIN_SEQUENTIAL_MAX = 256
 
 
 def half_select_drift(dev: SynapseDevice, levels: LevelTable, cfg: WriteVerifyConfig, set_sign: int,
-                      v_cal_V: np.ndarray, backend: Any = None) -> HalfSelectDrift:
-    """Measure :class:`HalfSelectDrift` of ``dev`` with two identical pulses of width ``cfg.width_ns`` on
-    ``cfg.n_calibration`` devices spread over the level states, at 0 V, at the half-select amplitudes of the
-    calibration grid ``v_cal_V`` (divided by 2 and 3) and on 25 points up to ``cfg.v_max_V`` (circuit shares)."""
+                      v_cal_V: np.ndarray, backend: Any = None, n_max: int = HS_TRAIN_MAX) -> HalfSelectDrift:
+    """Measure :class:`HalfSelectDrift` of ``dev``: trains of identical pulses of width ``cfg.width_ns`` through
+    :func:`pulse` on ``cfg.n_calibration`` devices spread over the level states, at 0 V, at the half-select
+    amplitudes of the calibration grid ``v_cal_V`` (divided by 2 and 3) and on 25 points up to ``cfg.v_max_V``
+    (circuit shares), recorded after 1, 2, 4, ... ``n_max`` pulses.
+
+    The first two pulses are applied one at a time (the first: the single-exposure response). Where the device
+    model's pulses compose (the states after them equal, on every device, those after one pulse of twice the width
+    from the start: a memoryless wall in a quenched landscape without per-pulse draws, as ``dw-mtj``), each distinct
+    (amplitude, state) wall goes on alone, one pulse at a time up to ``HS_TRAIN_SEQUENTIAL`` pulses, then doubled
+    with one pulse of width N w (exact for such a model: 1 + log2 n_max calls instead of n_max); else (per-pulse
+    draws, step models) all go on one pulse at a time up to ``HS_TRAIN_SEQUENTIAL_MAX`` and
+    :meth:`HalfSelectDrift.displacement` extrapolates beyond."""
+    if n_max < 2 or n_max & (n_max - 1):
+        raise ValueError(f"n_max must be a power of two >= 2, got {n_max}")
     q = cfg.v_resolution_V
     v = np.unique(np.round(np.concatenate([[0.0], v_cal_V / 2, v_cal_V / 3,
                                            np.linspace(0, cfg.v_max_V, 25)]) / q) * q)
     n = cfg.n_calibration
     rng = np.random.default_rng(HS_DRIFT_SEED)
     s0 = np.tile(np.resize(levels.state, n).astype(levels.state.dtype), v.size)
-    span = float(levels.state[-1] - levels.state[0])
-    out = []
+    lo, hi = float(levels.state[0]), float(levels.state[-1])
+    span = hi - lo
+    n_lv = levels.state.size
+    by_level = np.eye(n_lv)[np.arange(n) % n_lv]  # wall i starts at level i % L (np.resize)
+    share = by_level.sum(axis=0) / n
+    by_level = by_level / np.maximum(by_level.sum(axis=0), 1)
+    trains = []
     for sign in (1.0, -1.0):  # set (towards higher G), reset
         vv = np.repeat(v, n) * sign * set_sign
+
+        last = np.zeros((2, s0.size))  # per wall: displacement and count when last seen off the end
+
+        def moved(s: np.ndarray, count: int, sign: float = sign, last: np.ndarray = last) -> np.ndarray:
+            """Mean displacement per amplitude that the walls would have without the end of the strip: a wall
+            that reached the end on the way is taken on at its rate until it was last seen off it (count x its
+            displacement where it reached it on the first pulse); the caller clips at the end."""
+            x, x0 = s.astype(np.float64), s0.astype(np.float64)
+            d = np.clip(sign * (x - x0) / span, 0.0, None)
+            at_end = (np.abs(x - (hi if sign > 0 else lo)) <= 1e-9 * span) & (x0 != x)
+            est = np.where(last[1] > 0, last[0] * count / np.maximum(last[1], 1), d * count)
+            d = np.where(at_end, np.maximum(d, est), d)
+            last[0, ~at_end], last[1, ~at_end] = d[~at_end], count
+            return d.reshape(v.size, n) @ by_level  # (J, L) per-level means
+
         s1 = pulse(dev, s0, vv, cfg.width_ns, rng, backend)
-        s2 = pulse(dev, s1, vv, cfg.width_ns, rng, backend)
-        for a, b in ((s0, s1), (s1, s2)):
-            d = sign * (b.astype(np.float64) - a.astype(np.float64)) / span
-            out.append(np.clip(d.reshape(v.size, n).mean(axis=1), 0.0, None))
-    f_set, r_set, f_reset, r_reset = out
-    return HalfSelectDrift(v, f_set, f_reset, r_set, r_reset)
+        rec = [moved(s1, 1)]
+        s = pulse(dev, s1, vv, cfg.width_ns, rng, backend)
+        rec, k = [*rec, moved(s, 2)], 2
+        joined = pulse(dev, s0, vv, 2 * cfg.width_ns, rng, backend)
+        if np.allclose(joined.astype(np.float64), s.astype(np.float64), rtol=0.0, atol=1e-9 * span):
+            # the pulses compose, and a second draw gave the same states: pulse each distinct wall once
+            key, inv = np.unique(np.stack([vv, s.astype(np.float64)]), axis=1, return_inverse=True)
+            inv = inv.ravel()
+            s_u = s[np.unique(inv, return_index=True)[1]]
+            while k < n_max:
+                for _ in range(k if k < HS_TRAIN_SEQUENTIAL else 1):  # k more pulses, or one of width k w
+                    s_u = pulse(dev, s_u, key[0], cfg.width_ns * (1 if k < HS_TRAIN_SEQUENTIAL else k), rng, backend)
+                k *= 2
+                rec.append(moved(s_u[inv], k))
+        else:
+            while k < min(n_max, HS_TRAIN_SEQUENTIAL_MAX):
+                s = pulse(dev, s, vv, cfg.width_ns, rng, backend)
+                k += 1
+                if k & (k - 1) == 0:
+                    rec.append(moved(s, k))
+        trains.append(np.maximum.accumulate(np.stack(rec, axis=2), axis=2).transpose(1, 0, 2))  # (L, J, I)
+    mean = [np.tensordot(share, t, axes=1) for t in trains]
+    return HalfSelectDrift(v, 2 ** np.arange(trains[0].shape[2]), mean[0], mean[1],
+                           levels.state.astype(np.float64), trains[0], trains[1])
 
 
 def _half_select_table(dev: SynapseDevice, cfg: WriteVerifyConfig, set_sign: int,
@@ -579,59 +668,79 @@ def _hazards(cal: Calibration, cfg: WriteVerifyConfig, vh: np.ndarray,
         assert cal.p_hs_AP is not None  # the calibration sets both directions together
         hz_P = -np.log1p(-np.minimum(cal.p_hs_P, 1 - 1e-15))[idx]
         hz_AP = -np.log1p(-np.minimum(cal.p_hs_AP, 1 - 1e-15))[idx]
-    elif cal.hs_drift is not None:  # sustained drift per exposure; the one-time relaxation: _relaxation
-        hz_P = cal.hs_drift.repeat(vh, True)
-        hz_AP = cal.hs_drift.repeat(vh, False)
     else:
         hz_P = cal.drift(vh, True)
         hz_AP = cal.drift(vh, False)
     return np.asarray(hz_P, dtype=np.float64), np.asarray(hz_AP, dtype=np.float64)
 
 
-def _suffix_max(m: np.ndarray, axis: int) -> np.ndarray:
-    """Exclusive suffix maximum along ``axis`` (-1: cells later in the row, -2: later in the column) of m >= 0."""
-    a = np.moveaxis(m, axis, -1)
-    c = np.maximum.accumulate(a[..., ::-1], axis=-1)[..., ::-1]
-    out = np.zeros_like(a)
-    out[..., :-1] = c[..., 1:]
-    return np.moveaxis(out, -1, axis)
+#: amplitude bins of :func:`_train_exposure` (equal widths between the smallest and largest half-select amplitude)
+HS_AMPLITUDE_BINS = 24
 
 
-def _cell_max(cell: np.ndarray, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Per cell of ``shape``: the largest ``x`` among the pulses on it (0 without pulses)."""
-    out = np.zeros(int(np.prod(shape)))
-    np.maximum.at(out, cell, x)
-    return out.reshape(shape)
+def _off_line(m: np.ndarray) -> np.ndarray:
+    """Per cell: the sum of ``m`` over the cells after it in its tile that share neither its row nor its column."""
+    return _suffix_flat(m) - _suffix_row(m) - _suffix_col(m)
 
 
-def _relaxation(cal: Calibration, shape: tuple[int, ...], cell: np.ndarray, up: np.ndarray, v_row: np.ndarray,
-                v_col: np.ndarray, v3: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """One-time relaxation (towards higher G, towards lower G) of every cell of an analog device
-    (:class:`HalfSelectDrift`): the largest first-exposure excess among the pulses it sees after it was programmed
-    on its row (at ``v_row``) or column (``v_col``); V/3 (``v3``): also those elsewhere in the tile, in the opposite
-    direction (an upper bound: the flat maximum includes its own lines)."""
-    hs = cal.hs_drift
-    assert hs is not None  # the caller checked
-    out = []
+def _train_exposure(hs: HalfSelectDrift, shape: tuple[int, ...], cell: np.ndarray, up: np.ndarray,
+                    v_row: np.ndarray, v_col: np.ndarray, v3: np.ndarray | None,
+                    level: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean displacement (towards higher G, towards lower G) of every cell of an analog device from the pulses after
+    it (``half_select_exposure``): on its row at ``v_row`` and column at ``v_col`` (P,) in the pulse's direction,
+    V/3 (``v3``): elsewhere in the tile in the opposite one. Per direction the exposures are put in
+    ``HS_AMPLITUDE_BINS`` amplitude bins (a cell's exposures in a bin at their mean amplitude); from the largest bin
+    down, each bin adds what its n_b exposures add to a wall that already saw the C exposures of the larger bins,
+    ``D(a_b, C + n_b) - D(a_b, C)`` (:meth:`HalfSelectDrift.displacement`; the first bin of a cell: its displacement
+    from rest), and the sum is capped at all of the cell's exposures at its largest bin's amplitude. Below
+    depinning the weaker exposures then add little to a wall the stronger ones pinned, above it they add their own
+    flow (the order of a cell's exposures is not modelled). ``level`` (``shape``): each cell's level index, for the
+    per-level trains (None: the mean over the levels)."""
+    n_cells = int(np.prod(shape))
+    out, n_dir, first = [], [], []
     for d in (True, False):
-        sel = up if d else ~up
-        r = _suffix_max(_cell_max(cell[sel], hs.relax(v_row[sel], d), shape), -1)
-        c = _suffix_max(_cell_max(cell[sel], hs.relax(v_col[sel], d), shape), -2)
-        out.append(np.maximum(r, c))
-    e_P, e_AP = out
-    if v3 is not None:  # set pulses push cells off their lines towards lower G, reset pulses towards higher G
-        n = shape[:-2] + (-1,)
-        for d, tgt in ((True, e_AP), (False, e_P)):
-            sel = up if d else ~up
-            flat = _cell_max(cell[sel], hs.relax(v3[sel], d), shape).reshape(n)
-            np.maximum(tgt, _suffix_max(flat, -1).reshape(shape), out=tgt)
-    return e_P, e_AP
+        same = up == d  # pulses that push the cells on their lines in direction d
+        sources = [(same, v_row, _suffix_row), (same, v_col, _suffix_col)]
+        if v3 is not None:
+            sources.append((~same, v3, _off_line))
+        amps = np.concatenate([a[s] for s, a, _ in sources])
+        total = np.zeros(shape)
+        if not amps.size:
+            out.append(total)
+            n_dir.append(total)
+            first.append(total)
+            continue
+        edges = np.linspace(amps.min(), amps.max(), HS_AMPLITUDE_BINS + 1)
+        bins = [np.clip(np.searchsorted(edges, a, side="right") - 1, 0, HS_AMPLITUDE_BINS - 1) for _, a, _ in sources]
+        count, a_top = np.zeros(shape), np.zeros(shape)
+        for b in range(HS_AMPLITUDE_BINS - 1, -1, -1):
+            n_b, s_b = np.zeros(shape), np.zeros(shape)
+            for (sel, a, op), bi in zip(sources, bins):
+                k = sel & (bi == b)
+                if k.any():
+                    n_b += op(np.bincount(cell[k], minlength=n_cells).astype(np.float64).reshape(shape))
+                    s_b += op(np.bincount(cell[k], a[k], minlength=n_cells).reshape(shape))
+            has = n_b > 0.5
+            if not has.any():
+                continue
+            a_b = np.divide(s_b, n_b, out=np.zeros(shape), where=has)
+            inc = hs.displacement(a_b, count + n_b, d, level) - hs.displacement(a_b, count, d, level)
+            total += np.where(has, inc, 0.0)
+            a_top = np.where((count == 0) & has, a_b, a_top)
+            count += n_b
+        out.append(np.minimum(total, hs.displacement(a_top, count, d, level)))
+        n_dir.append(count)
+        first.append(hs.displacement(a_top, np.minimum(count, 1.0), d, level))
+    # a wall pushed both ways: its first-exposure relaxation (into the next site) is undone by a push the other way,
+    # so only the direction of its last exposures keeps it: p (up) = the share of exposures pushing up
+    p_up = np.divide(n_dir[0], n_dir[0] + n_dir[1], out=np.zeros(shape), where=(n_dir[0] + n_dir[1]) > 0)
+    return out[0] - (1.0 - p_up) * first[0], out[1] - p_up * first[1]
 
 
 def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: tuple[int, ...],
                          cell: np.ndarray, v_V: np.ndarray, polarity: np.ndarray,
-                         discrete: bool, kappa: tuple[np.ndarray, np.ndarray] | None = None
-                         ) -> tuple[np.ndarray, np.ndarray]:
+                         discrete: bool, kappa: tuple[np.ndarray, np.ndarray] | None = None,
+                         state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Disturb exposure of every cell from pulses applied *after* it was programmed (tiles in parallel,
     cells row-major inside a tile).
 
@@ -639,11 +748,12 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
     ((t * R + row) * C + col) of each pulse, ``v_V`` (P,) magnitude, ``polarity`` (P,).
     Returns (towards higher G, towards lower G), each of ``tile_shape``: for MTJ devices the summed per-MTJ
     hazard ``-log(1 - p_switch(V/k))``; for analog devices the mean displacement (state units): with the
-    calibration's :class:`HalfSelectDrift`, the summed sustained drift of every exposure plus the largest one-time
-    relaxation among them (a pinned wall relaxes once, then creeps), else the summed first-pulse drift.
+    calibration's :class:`HalfSelectDrift`, the measured displacement of a wall after as many identical exposures as
+    the cell sees, combined over amplitudes by :func:`_train_exposure`, else the summed first-pulse drift.
     ``kappa`` (row, column), each (P,): the share of each pulse's amplitude that the half-selected cells on its
     row / column see through the tile's circuit (:mod:`spinsyn.hw_export.circuit`), instead of 1/k; the cells on
-    neither line (V/3) keep V/3.
+    neither line (V/3) keep V/3. ``state`` (``tile_shape``): the cells' states before disturb, for an analog device's
+    per-level response (its wall sits in the same pinning landscape on every device); None: the mean over levels.
     """
     shape = tuple(tile_shape)
     n_cells = int(np.prod(shape))
@@ -651,6 +761,11 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
     up = polarity > 0
     cell = np.asarray(cell, dtype=np.int64)
     v = np.abs(v_V)
+    if not discrete and cal.hs_drift is not None:
+        v_row, v_col = (v / k, v / k) if kappa is None else (v * kappa[0], v * kappa[1])
+        hs = cal.hs_drift
+        level = None if state is None or hs.level_state is None else hs.level_of(np.asarray(state).reshape(shape))
+        return _train_exposure(hs, shape, cell, up, v_row, v_col, v / k if cfg.half_select == "V/3" else None, level)
     hz_P, hz_AP = _hazards(cal, cfg, v / k, discrete)
     # per cell: the hazards of set pulses towards P, of reset pulses towards AP (np.bincount's sums, one pass)
     if kappa is None:
@@ -665,10 +780,6 @@ def half_select_exposure(cal: Calibration, cfg: WriteVerifyConfig, tile_shape: t
         m_P, m_AP = (m.reshape(shape) for m in wvkernels.split_bincount(cell, up, hz_P, hz_AP, n_cells, True))
         e_P += _suffix_flat(m_P) - (_suffix_row(m_P) + _suffix_col(m_P))
         e_AP += _suffix_flat(m_AP) - (_suffix_row(m_AP) + _suffix_col(m_AP))
-    if not discrete and cal.hs_drift is not None:
-        v_row, v_col = (v / k, v / k) if kappa is None else (v * kappa[0], v * kappa[1])
-        x_P, x_AP = _relaxation(cal, shape, cell, up, v_row, v_col, v / k if cfg.half_select == "V/3" else None)
-        e_P, e_AP = e_P + x_P, e_AP + x_AP
     return e_P, e_AP
 
 

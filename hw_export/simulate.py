@@ -97,12 +97,17 @@ def _sample_disturb(dev: SynapseDevice, cal: Calibration, wv: WriteVerifyConfig,
     for t in range(layout.n_tiles):
         rows = np.flatnonzero((cells.tile_of_row == t) & applied)
         kappa = None if drive is None else drive.kappa(np.full(rows.size, t), sched["row"][rows], sched["col"][rows])
-        e_P, e_AP = half_select_exposure(cal, wv, (R, C), cells.cell[rows] - t * R * C,
-                                         sched["v_V"][rows].astype(np.float64), sched["polarity"][rows],
-                                         levels.discrete, kappa)
         d_lo, d_hi = np.searchsorted(used, [t * R * C, (t + 1) * R * C])
         loc = used[d_lo:d_hi] - t * R * C
         s = state[d_lo:d_hi]
+        before = None
+        if not levels.discrete:  # the cells' states before disturb: an analog device's per-level wall response
+            before = np.zeros(R * C)
+            before[loc] = s
+            before = before.reshape(R, C)
+        e_P, e_AP = half_select_exposure(cal, wv, (R, C), cells.cell[rows] - t * R * C,
+                                         sched["v_V"][rows].astype(np.float64), sched["polarity"][rows],
+                                         levels.discrete, kappa, before)
         if levels.discrete:
             up = rng.binomial((levels.n_max - s).astype(np.int64), -np.expm1(-e_P.ravel()[loc]))
             dn = rng.binomial(s.astype(np.int64), -np.expm1(-e_AP.ravel()[loc]))

@@ -4,7 +4,14 @@ own pulses applied one after another to the half-selected cells."""
 import numpy as np
 import pytest
 from spinsyn.devices import synapse_device
-from spinsyn.hw_export.program import WriteVerifyConfig, calibrate, half_select_exposure, level_table
+from spinsyn.hw_export.program import (
+    WriteVerifyConfig,
+    calibrate,
+    half_select_drift,
+    half_select_exposure,
+    level_table,
+    pulse,
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +65,57 @@ def test_flowing_wall_keeps_moving_above_depinning(dw16):
     truth = _sequential_drift(dev, lv, cfg, cal, 0.4, 4)
     assert truth > 0.1
     assert _model_drift(cal, cfg, 0.4, 4) == pytest.approx(truth, rel=0.25)
+
+
+def test_long_train_saturates_below_depinning(dw16):
+    """2,000 exposures at V/2 = 0.15 V (below depinning): the walls reach sites they cannot pass and stop; before
+    the train model, the model added the second-pulse creep 2,000 times (0.22 of the range against 0.027)."""
+    dev, lv, cfg, cal = dw16
+    truth = _sequential_drift(dev, lv, cfg, cal, 0.3, 2000)
+    model = _model_drift(cal, cfg, 0.3, 2000)
+    assert truth < 0.05
+    assert truth / 2 <= model <= 2 * truth
+
+
+def test_first_exposure_is_the_first_pulse(dw16):
+    """One exposure moves a cell by the device model's first-pulse response, as before the train model."""
+    dev, lv, cfg, cal = dw16
+    for v in (0.19, 0.3, 0.4):
+        assert _model_drift(cal, cfg, v, 1) == pytest.approx(_sequential_drift(dev, lv, cfg, cal, v, 1), rel=0.02,
+                                                              abs=1e-4)
+
+
+def test_composed_train_equals_one_pulse_at_a_time(dw16):
+    """The measured train (pulses composed into one of width N w, each distinct wall once) equals the device model
+    pulsed N times, and a train that stops early reads the same at its counts."""
+    dev, lv, cfg, cal = dw16
+    hs = cal.hs_drift
+    j = int(np.argmin(np.abs(hs.v_V - 0.16)))
+    s0 = np.resize(lv.state, cfg.n_calibration).astype(float)
+    s = s0.copy()
+    rng = np.random.default_rng(2)
+    for _ in range(64):
+        s = pulse(dev, s, np.full(s.size, cal.set_sign * hs.v_V[j]), cfg.width_ns, rng)
+    assert hs.train_set[j, 6] == pytest.approx(float(np.mean(s - s0)), abs=1e-9)
+    short = half_select_drift(dev, lv, cfg, cal.set_sign, cal.v_V, n_max=64)
+    np.testing.assert_allclose(short.train_set, hs.train_set[:, :7], atol=1e-12)
+
+
+def test_mixed_amplitudes_and_both_directions(dw16):
+    """A cell pushed both ways below depinning (V/3: set pulses on its row push it up, set pulses elsewhere push
+    it down) ends near where the last pushes left it: the model against the device model's own replay."""
+    dev, lv, cfg, cal = dw16
+    cfg3 = WriteVerifyConfig(n_calibration=cfg.n_calibration, v_max_V=cfg.v_max_V, half_select="V/3")
+    rng = np.random.default_rng(3)
+    n = 400
+    amps = rng.choice([0.2, 0.3, 0.4], n)  # V/3: 67, 100, 133 mV
+    cell = np.where(rng.random(n) < 0.2, 1, 5)  # tile (2, 4): cell 0's row (cell 1) or not (cell 5)
+    e_P, e_AP = half_select_exposure(cal, cfg3, (2, 4), cell, amps, np.ones(n, np.int8), False)
+    s0 = np.resize(lv.state, 2048).astype(float)
+    s = s0.copy()
+    for a, c in zip(amps, cell):
+        s = dev.model.apply_write_pulse(s, np.full(s.size, cal.set_sign * a / 3 * (1 if c == 1 else -1)),
+                                        cfg.width_ns, rng)
+    truth = float(np.mean(np.clip(s, 0, 1) - s0))
+    model = float(np.mean(np.clip(s0 + e_P[0, 0] - e_AP[0, 0], 0, 1) - s0))
+    assert abs(model - truth) < 0.01  # of the range; the sum of both trains' first pulses: ~0.025
