@@ -144,7 +144,7 @@ class MeasuredMTJ(_MTJArray):
             i_up, i_dn = self.aiding_currents_rel(v)
             return up.p(i_up, w), dn.p(i_dn, w)
 
-        return per_distinct_voltage(both, v_V, width_s)
+        return per_distinct_voltage(both, v_V, width_s, key=self)  # elementwise in v: cached per width
 
     def half_select_probabilities(self, v_hs_V, width_s) -> tuple[np.ndarray, np.ndarray]:
         """A half-selected cell sees v_hs_V across its barrier: the write physics at that bias."""

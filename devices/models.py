@@ -22,6 +22,7 @@ STT-MTJ equations (Beihang/Zhao compact model, Zhang et al., IEEE TED 59, 819 (2
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -31,7 +32,9 @@ from spinsyn.options import SWEEP_OPTIONS
 from . import macrospin
 from . import netlist as nl
 from . import reference as ref
+from .binomial import compound_write
 from .cell import Cell
+from .distinct import distinct
 from .physics import (  # noqa: F401  (re-exported: the public home of the model equations)
     E_C,
     EULER_C,
@@ -135,13 +138,67 @@ class Device:
         return []
 
 
-def per_distinct_voltage(fn: Any, v_V, width_s) -> tuple[np.ndarray, np.ndarray]:
+#: per (cell, width): the write probabilities already evaluated (``per_distinct_voltage``'s ``key``): sorted
+#: voltages (V,) and the two probabilities at them; at most :data:`_CACHE_KEYS` entries of :data:`_CACHE_VOLTAGES`
+#: voltages (the write-pulse search evaluates ~3,300 batches on a few hundred DAC voltages per width)
+_WRITE_P_CACHE: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_CACHE_KEYS = 64
+_CACHE_VOLTAGES = 1 << 14
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(fn: Any, vals: np.ndarray, width: float, key: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``fn(vals, width)`` (``vals`` (m,) distinct voltages) with the values of voltages seen before under ``key``
+    taken from :data:`_WRITE_P_CACHE` (fn is elementwise: the same value whichever batch computed it) and the new
+    ones computed and stored."""
+    ck = (key, width)
+    known = _WRITE_P_CACHE.get(ck)
+    if known is None:
+        pu, pd = fn(vals, width)
+        hit = np.zeros(vals.size, bool)
+    else:
+        kv, ku, kd = known
+        pos = np.minimum(np.searchsorted(kv, vals), kv.size - 1)
+        hit = kv[pos] == vals  # NaN never hits
+        pu, pd = np.empty(vals.size), np.empty(vals.size)
+        pu[hit], pd[hit] = ku[pos[hit]], kd[pos[hit]]
+        if hit.all():
+            return pu, pd
+        miss = ~hit
+        pu[miss], pd[miss] = fn(vals[miss], width)
+    new = ~hit & np.isfinite(vals)
+    if new.any():
+        v_new, u_new, d_new = vals[new], pu[new], pd[new]
+        if known is not None:
+            v_new, u_new, d_new = (np.concatenate([a, b]) for a, b in zip(known, (v_new, u_new, d_new)))
+        if v_new.size <= _CACHE_VOLTAGES:
+            order = np.argsort(v_new, kind="stable")
+            with _CACHE_LOCK:  # the write-pulse search evaluates widths in two threads
+                if ck not in _WRITE_P_CACHE and len(_WRITE_P_CACHE) >= _CACHE_KEYS:
+                    _WRITE_P_CACHE.pop(next(iter(_WRITE_P_CACHE)))  # the oldest key
+                _WRITE_P_CACHE[ck] = (v_new[order], u_new[order], d_new[order])
+    return pu, pd
+
+
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:  # a cell with array fields: no cache
+        return False
+    return True
+
+
+def per_distinct_voltage(fn: Any, v_V, width_s, key: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """``fn(v, w) -> (p_up, p_dn)`` on broadcast arrays, evaluated once per distinct voltage when there is one width
-    and many voltages (a write-verify batch on the DAC grid: the write tables' interpolation is the hot part)."""
+    and many voltages (a write-verify batch on the DAC grid: the write tables' interpolation is the hot part).
+    ``key`` (hashable, e.g. the frozen cell): fn is a pure elementwise function of (v, w) for this key, so the
+    values of voltages evaluated before at the same width are reused (bit-identical: the same computation)."""
     v, w = np.broadcast_arrays(np.asarray(v_V, dtype=float), np.asarray(width_s, dtype=float))
     if v.size > 64 and np.all(w.flat[0] == w):
-        vu, inv = np.unique(v, return_inverse=True)
-        pu, pd = fn(vu, w.flat[0])
+        flat = v.ravel()
+        first, inv = distinct(flat)  # fn is elementwise: any order of the distinct voltages gives the same values
+        vals, width = flat[first], float(w.flat[0])
+        pu, pd = fn(vals, width) if key is None or not _hashable(key) else _cached(fn, vals, width, key)
         return pu[inv].reshape(v.shape), pd[inv].reshape(v.shape)
     return fn(v, w)
 
@@ -224,8 +281,7 @@ class _MTJArray(Device):
         switch; a single cell is a compound of one)."""
         state, v, w = ref.pulse_arrays(state, v_V, width_ns)
         p_up, p_dn = self.write_probabilities(v, w)
-        k = state.astype(np.int64)
-        return k + rng.binomial(self.n_mtj - k, p_up) - rng.binomial(k, p_dn)
+        return compound_write(rng, self.n_mtj, state.astype(np.int64), p_up, p_dn)  # numpy's draws, compiled
 
     def info_lines(self) -> list[str]:
         return self.cell.cell_info_lines()
@@ -312,8 +368,8 @@ class STTMTJ(_MTJArray):
         """(P(AP->P), P(P->AP)) of one MTJ for a rectangular write pulse of v_V (V_mtj) and width_s seconds, from
         the macrospin Fokker–Planck model of the cell's own geometry and materials, ungated
         (``macrospin.switching_table``): the write physics of programming, for every preset."""
-        p, tab = derive(self), macrospin.switching_table(self)
-        return per_distinct_voltage(lambda v, w: self._write_p(p, tab, v, w), v_V, width_s)
+        return per_distinct_voltage(lambda v, w: self._write_p(derive(self), macrospin.switching_table(self), v, w),
+                                    v_V, width_s, key=self)
 
     @staticmethod
     def _write_p(p: MTJParams, tab, v: np.ndarray, w) -> tuple[np.ndarray, np.ndarray]:

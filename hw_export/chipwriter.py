@@ -12,11 +12,17 @@ rows with deflate level 1 (shuffling their 31-byte rows doubles the size). A map
 :data:`RAW_RATIO` of its size (a disturb-risk map of distinct probabilities: ratio 0.95) is stored as it is, with the
 chunk's filter mask marking deflate as skipped: the dataset keeps its chunking and filter pipeline and every reader
 gets the same values, without the time spent compressing a map that does not compress (:func:`_map_chunk`).
+
+Deflate (:func:`deflate`): ISA-L's (``isal.isal_zlib``, the optional ``[fast]`` extra) when it is installed, else
+zlib's. Both write zlib streams that HDF5's deflate filter (and every reader) inflates to the same bytes; at level 1
+ISA-L compresses 16 tiles' schedules 4.5x faster (43 ms instead of 206 ms for 32 MB) and 10 % smaller, their maps
+3x faster (measured, isal 1.9.1): the stored bytes differ, the values do not.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import re
 import zlib
@@ -63,6 +69,24 @@ MATRIX_BLOCK = 1 << 20
 RAW_RATIO = 0.9
 RAW_SAMPLE = 8
 
+try:  # optional: pip install 'spinsyn[fast]'
+    _isal_zlib: Any = importlib.import_module("isal.isal_zlib")
+except ImportError:  # pragma: no cover - depends on the environment
+    _isal_zlib = None
+#: ISA-L's zlib interface when installed (the ``[fast]`` extra), else None: :func:`deflate` then uses zlib
+FAST_DEFLATE: Any = _isal_zlib
+#: highest level ISA-L's zlib interface accepts (0-3); higher levels use zlib
+_ISAL_MAX_LEVEL = 3
+
+
+def deflate(data: bytes, level: int) -> bytes:
+    """``data`` as one zlib stream (deflate at ``level``): with :data:`FAST_DEFLATE` (ISA-L) when installed and
+    ``level`` <= 3, else with zlib; HDF5's deflate filter inflates either to ``data``."""
+    if FAST_DEFLATE is not None and level <= _ISAL_MAX_LEVEL:
+        return FAST_DEFLATE.compress(data, level)  # type: ignore[no-any-return]
+    return zlib.compress(data, level)
+
+
 _SCHEDULE_UNITS = to_json({"row": "1", "col": "1", "step": "1", "v_V": "V", "width_ns": "ns", "polarity": "1",
                            "verify_lo_S": "S", "verify_hi_S": "S"})
 
@@ -80,7 +104,8 @@ def _shuffle(arr: np.ndarray) -> bool:
 
 
 def _schedule_chunks(arr: np.ndarray, level: int) -> list[bytes]:
-    """zlib-compressed fixed-size chunks of ``arr`` (last chunk zero-padded), as HDF5's deflate filter stores them."""
+    """Deflated (:func:`deflate`) fixed-size chunks of ``arr`` (last chunk zero-padded), as HDF5's deflate filter
+    stores them."""
     c = min(arr.size, SCHEDULE_CHUNK)
     out = []
     for a in range(0, arr.size, c):
@@ -89,7 +114,7 @@ def _schedule_chunks(arr: np.ndarray, level: int) -> list[bytes]:
             pad = np.zeros(c, dtype=arr.dtype)
             pad[: part.size] = part
             part = pad
-        out.append(zlib.compress(part.tobytes(), level))
+        out.append(deflate(part.tobytes(), level))
     return out
 
 
@@ -102,9 +127,9 @@ def _map_chunk(data: bytes, level: int, deflate_bit: int) -> tuple[bytes, int]:
     block = n // (8 * k)
     if block >= 64:
         sample = b"".join(data[j * n // k: j * n // k + block] for j in range(k))
-        if len(zlib.compress(sample, level)) > RAW_RATIO * len(sample):
+        if len(deflate(sample, level)) > RAW_RATIO * len(sample):
             return data, 1 << deflate_bit
-    return zlib.compress(data, level), 0
+    return deflate(data, level), 0
 
 
 @dataclass

@@ -40,3 +40,39 @@ def test_raw_chunk_reads_back_through_the_same_pipeline(tmp_path, dtype):
         assert ds.compression == "gzip" and ds.chunks == arr.shape and ds.shuffle == shuffle
         assert ds.id.get_chunk_info(0).filter_mask == mask
         np.testing.assert_array_equal(ds[()], arr)
+
+
+def test_deflate_without_the_fast_extra_is_zlib(monkeypatch):
+    from spinsyn.hw_export import chipwriter
+
+    data = np.repeat(np.arange(4000, dtype="<i4"), 3).tobytes()
+    monkeypatch.setattr(chipwriter, "FAST_DEFLATE", None)
+    assert chipwriter.deflate(data, 1) == zlib.compress(data, 1)
+
+
+class _OtherZlibStream:
+    """A deflate whose streams differ from zlib.compress's (level 9, memLevel 9): what a faster library writes."""
+
+    @staticmethod
+    def compress(data: bytes, level: int) -> bytes:
+        c = zlib.compressobj(9, zlib.DEFLATED, 15, 9)
+        return c.compress(data) + c.flush()
+
+
+@pytest.mark.parametrize("fast", ["isal", "other-stream"])
+def test_fast_deflate_writes_the_same_chip_values(tmp_path, monkeypatch, fast):
+    """chip.h5 written with another deflate (ISA-L when the [fast] extra is installed, or any other valid zlib
+    stream) holds the same datasets, attributes and CSVs as with zlib; only its bytes differ."""
+    from spinsyn.hw_export import ExportConfig, chipwriter, export_chip
+
+    from tests.hw_export.chip_digest import chip_digests
+
+    lib = pytest.importorskip("isal.isal_zlib") if fast == "isal" else _OtherZlibStream
+    w = np.random.default_rng(4).random((70, 40))
+    cfg = ExportConfig("compound:8", tile_rows=32, tile_cols=32, write_pulse="10")
+    monkeypatch.setattr(chipwriter, "FAST_DEFLATE", None)
+    export_chip(w, cfg, tmp_path / "zlib")
+    monkeypatch.setattr(chipwriter, "FAST_DEFLATE", lib)
+    export_chip(w, cfg, tmp_path / "fast")
+    assert chip_digests(tmp_path / "fast") == chip_digests(tmp_path / "zlib")
+    assert (tmp_path / "fast" / "chip.h5").read_bytes() != (tmp_path / "zlib" / "chip.h5").read_bytes()
