@@ -42,16 +42,17 @@ fi
 LOG="$VENV/setup.log"
 quiet() { if ! "$@" >>"$LOG" 2>&1; then echo "[setup] failed: $*" >&2; tail -n 40 "$LOG" >&2; exit 1; fi; }
 EDITABLE=(--config-settings editable_mode=strict)
+EXTRAS="dev,cmtj,study,nir,interop-test,fast"
 
-# Re-install everything only when pyproject.toml or the install mode changed (stamp holds their hash); an old
-# venv with the default (import-hook) editable install is switched to strict mode by this step.
+# Re-install everything only when pyproject.toml, the extras or the install mode changed (stamp holds their
+# hash); an old venv with the default (import-hook) editable install is switched to strict mode by this step.
 STAMP="$VENV/.spinsyn-installed"
-WANT="$( (cat "$ROOT/pyproject.toml"; echo "${EDITABLE[*]}") | sha256sum | cut -d' ' -f1)"
+WANT="$( (cat "$ROOT/pyproject.toml"; echo "${EDITABLE[*]} $EXTRAS") | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
-    echo "[setup] installing torch==2.13.0 (CPU) and spinsyn[dev,cmtj,study,nir,interop-test] (strict editable)"
+    echo "[setup] installing torch==2.13.0 (CPU) and spinsyn[$EXTRAS] (strict editable)"
     quiet "$PY" -m pip install -q --upgrade pip "setuptools>=77" wheel  # the link-tree refresh builds in this venv
     quiet "$PY" -m pip install -q "torch==2.13.0"
-    quiet "$PY" -m pip install -q -e "$ROOT[dev,cmtj,study,nir,interop-test]" "${EDITABLE[@]}"
+    quiet "$PY" -m pip install -q -e "$ROOT[$EXTRAS]" "${EDITABLE[@]}"
     quiet "$PY" -m pip install -q --no-deps "norse==1.1.0"  # NIR consumer for tests (see pyproject interop-test)
     echo "$WANT" > "$STAMP"
     rm -f "$VENV/.spinsyn-links"
