@@ -100,11 +100,11 @@ def _sample_disturb(dev: SynapseDevice, cal: Calibration, wv: WriteVerifyConfig,
         d_lo, d_hi = np.searchsorted(used, [t * R * C, (t + 1) * R * C])
         loc = used[d_lo:d_hi] - t * R * C
         s = state[d_lo:d_hi]
-        before = None
+        before: np.ndarray | None = None
         if not levels.discrete:  # the cells' states before disturb: an analog device's per-level wall response
-            before = np.zeros(R * C)
-            before[loc] = s
-            before = before.reshape(R, C)
+            flat = np.zeros(R * C)
+            flat[loc] = s
+            before = flat.reshape(R, C)
         e_P, e_AP = half_select_exposure(cal, wv, (R, C), cells.cell[rows] - t * R * C,
                                          sched["v_V"][rows].astype(np.float64), sched["polarity"][rows],
                                          levels.discrete, kappa, before)
