@@ -40,7 +40,7 @@ from .layers import (
     stdp_dw,
     winner_binary,
 )
-from .updates import LayerWeights, apply_update
+from .updates import LayerWeights, apply_update, stabilizer_weight
 
 FORMAT = "spinsyn-conv-1"
 
@@ -145,7 +145,8 @@ def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int
             s_in = inputs[n]
             t, v1 = _layer(net, li, s_in, learning=True)
             for f, i, j in k_winners(t, v1, kw, r, c.T):
-                dw = stdp_dw(receptive_field(s_in, i, j, K), int(t[f, i, j]), lw.base(f), ap, an, f_tab=f_tab)
+                dw = stdp_dw(receptive_field(s_in, i, j, K), int(t[f, i, j]), stabilizer_weight(lw, int(f)), ap, an,
+                             f_tab=f_tab)
                 apply_update(lw, int(f), dw, rng)
             seen += 1
             if seen % c.lr_double_every == 0:

@@ -229,6 +229,23 @@ def test_apply_update_compound_switches_mtjs_towards_the_target():
     np.testing.assert_allclose(c.w[0], np.clip(c.state[0] / 8, 0, 1), atol=1e-9)  # no spread: w = k/N
 
 
+def test_stabilizer_lets_a_saturated_device_synapse_leave_its_last_state():
+    from spinsyn.snn.conv.updates import stabilizer_weight
+
+    rng = np.random.default_rng(4)
+    ideal = LayerWeights.create(np.array([[0.0, 0.3, 1.0]]), None, rng)
+    np.testing.assert_array_equal(stabilizer_weight(ideal, 0), ideal.w[0])  # ideal weights: the papers' w
+    c = LayerWeights.create(np.ones((1, 4000)), make_synapse("compound:8", g_spread=0.0), rng)
+    assert np.all(c.state == 8)
+    sw = stabilizer_weight(c, 0)
+    np.testing.assert_allclose(sw, 1 - 1 / 16)  # half a step inside the last state
+    never = np.full((1, 4000), T, np.int16)  # inputs that never fired: LTD of the winner's kernel
+    for _ in range(3):
+        apply_update(c, 0, stdp_dw(never, 3, stabilizer_weight(c, 0), 0.15, -0.1125)[0], rng)
+    assert c.state.mean() < 7.9  # it leaves k = N (with the stabilizer at k/N = 1 it could not: dw = 0)
+    assert np.all(stdp_dw(never, 3, np.ones((1, 4000)), 0.15, -0.1125) == 0)  # the stabilizer at w = 1 itself
+
+
 # --- end to end -----------------------------------------------------------------------------------------------------
 
 TINY = ConvConfig(f1=8, f2=32, f3=40, kwta2=4, epochs1=2, epochs2=2, epochs3=20, lr_double_every=50,
