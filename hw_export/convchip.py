@@ -246,6 +246,7 @@ def export_conv_run(run_dir: str | Path, out_dir: str | Path, *, synapse: str | 
             res = export_chip(ls.w, cfg, st.payload / name, source=record, device=dev, levels=tg.levels,
                               notes=[*tg.notes, f"{name} of a conv run: kernels {tuple(lw.w.shape)} unrolled "
                                                 "kernel-to-column (W = w.reshape(F, -1).T)"])
+            _interruptible_again()
             results.append(res)
             entries.append(_layer_entry(st.payload, name, k, lw.w.shape, ls.w.shape, g, res))
         man = {"config": src.net.config.to_dict(), "source": src.record(), "mapping": MAPPING_RECORD,
@@ -255,6 +256,18 @@ def export_conv_run(run_dir: str | Path, out_dir: str | Path, *, synapse: str | 
         st.commit()
     return ConvExportResult(out_dir, read_json(out_dir / CONV_MANIFEST_NAME), [
         dataclasses.replace(r, out_dir=out_dir / n) for r, n in zip(results, LAYER_DIRS)])
+
+
+def _interruptible_again() -> None:
+    """After a layer's chip folder is committed into the conv chip's staging folder: that commit is not the conv
+    chip's, so SIGINT/SIGTERM interrupt the remaining layers again (the layer's commit left the guard in its
+    commit phase, where signals are only recorded), and a signal recorded during it is raised now."""
+    from . import interrupts  # lazy: startup
+
+    g = interrupts._GUARD
+    if g is not None:
+        g.committing = False
+    interrupts.check_interrupted()
 
 
 def _layer_entry(root: Path, name: str, k: int, kshape: tuple[int, ...], mshape: tuple[int, ...],

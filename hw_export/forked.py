@@ -34,9 +34,25 @@ def _call(arg: Any) -> Any:
     return _FN(_STATE, arg)
 
 
+def omp_started() -> bool:
+    """Whether numba's GNU OpenMP threading layer has started in this process (a ``parallel=True`` kernel ran, e.g.
+    the domain-wall reference kernel during calibration, or training in the same process). A child forked after
+    that dies in its first parallel kernel ("Terminating: fork() called from a process already using GNU OpenMP")
+    and the export would wait for it forever."""
+    if "numba" not in sys.modules:
+        return False
+    import numba  # lazy: startup
+
+    try:
+        return bool(numba.threading_layer() == "omp")
+    except ValueError:  # no parallel kernel has run: the layer is not initialised
+        return False
+
+
 def can_fork() -> bool:
-    """Whether this process may fork workers: Linux-style fork, and not itself a daemonic worker (a study's)."""
-    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+    """Whether this process may fork workers: Linux-style fork, not itself a daemonic worker (a study's), and
+    numba's OpenMP layer not started (:func:`omp_started`; the export then programs in threads)."""
+    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon and not omp_started()
 
 
 class ForkedWorkers:

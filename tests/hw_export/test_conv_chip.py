@@ -179,6 +179,50 @@ def test_a_failed_export_leaves_nothing_and_overwrite_replaces_a_conv_chip(compo
     assert "--requantize" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
+def test_a_sigterm_after_the_first_layer_still_interrupts_the_conv_export(compound_run, tmp_path, monkeypatch):
+    """A layer's commit (into the conv chip's staging folder) must not leave the export in its commit phase, where
+    signals are only recorded: a SIGTERM during conv 2 ends the export with 143 and leaves nothing."""
+    import os
+    import signal
+
+    from spinsyn.hw_export import convchip, interrupts
+
+    real, phases = convchip.export_chip, []
+
+    def signalled_in_second(*a, **k):
+        phases.append(interrupts._GUARD.committing)
+        if len(phases) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, **k)
+
+    monkeypatch.setattr(convchip, "export_chip", signalled_in_second)
+    with pytest.raises(SystemExit) as exc:
+        export_conv_run(compound_run, tmp_path / "chip", write_pulse="fixed", csv=False, tile=(64, 64))
+    assert exc.value.code == 143 and phases == [False, False]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_forked_workers_step_aside_once_numba_openmp_has_started():
+    """A child forked after numba's GNU OpenMP layer started dies in its first parallel kernel and the export would
+    wait for it forever (seen: an ideal conv run's domain-wall chip hung in the pulse search)."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, numba\n"
+            "from spinsyn.hw_export.forked import can_fork, omp_started\n"
+            "before = can_fork()\n"
+            "@numba.njit(parallel=True)\n"
+            "def f(a):\n"
+            "    s = 0.0\n"
+            "    for i in numba.prange(a.size):\n"
+            "        s += a[i]\n"
+            "    return s\n"
+            "f(np.ones(8))\n"
+            "print(before, omp_started() == (numba.threading_layer() == 'omp'), can_fork() != omp_started())\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["True", "True", "True"], r.stderr
+
+
 def test_an_ideal_conv_run_is_quantised_onto_32_levels(tmp_path):
     run = _train(tmp_path / "ideal", "ideal")
     res = export_conv_run(run, tmp_path / "chip", write_pulse="fixed", csv=False, tile=(64, 64))
