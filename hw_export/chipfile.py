@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-from spinsyn.fileio import SpinsynFileError, check_format, to_json
+from spinsyn.fileio import SpinsynFileError, check_format, read_json, to_json
 from spinsyn.lazyimport import import_uninterrupted
 
 from .csvcheck import verify_csv_contents
@@ -51,6 +51,9 @@ REPORT_FORMAT = "spinsyn-chip-report"
 MANIFEST_NAME = "manifest.json"
 #: the manifest of a conv chip folder (layer chip folders conv1..conv3 beside it; :mod:`spinsyn.hw_export.convchip`)
 CONV_MANIFEST_NAME = "conv_chip.json"
+CONV_CHIP_FORMAT, CONV_CHIP_VERSION = "spinsyn-conv-chip", 1
+#: the layer chip folders of a conv chip, in network order
+LAYER_DIRS = ("conv1", "conv2", "conv3")
 REPORT_NAME = "report.json"
 
 SCHEDULE_DTYPE = np.dtype([
@@ -140,16 +143,32 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
+def conv_chip_dir_problem(path: Path) -> str | None:
+    """Why ``path`` is not a conv chip folder ``--overwrite`` may replace (None: it is: a readable conv manifest,
+    each layer a chip folder :func:`chip_dir_problem` accepts, nothing else)."""
+    try:
+        read_json(Path(path) / CONV_MANIFEST_NAME, fmt=CONV_CHIP_FORMAT, versions=(CONV_CHIP_VERSION,))
+    except SpinsynFileError:
+        return f"is not a spinsyn chip folder (no readable {CONV_MANIFEST_NAME})"
+    for p in Path(path).iterdir():
+        if p.name == CONV_MANIFEST_NAME:
+            continue
+        if p.name not in LAYER_DIRS or p.is_symlink():
+            return f"holds {p.name!r}, which is not a layer of its {CONV_MANIFEST_NAME}"
+        bad = chip_dir_problem(p)
+        if bad:
+            return f"has a layer folder {p.name} that {bad}"
+    return None
+
+
 def chip_dir_problem(path: Path) -> str | None:
     """Why ``path`` is not a folder ``--overwrite`` may replace (None: a spinsyn chip folder holding only the
-    files its manifest lists, or a conv chip folder, :func:`spinsyn.hw_export.convchip.conv_chip_dir_problem`).
+    files its manifest lists, or a conv chip folder, :func:`conv_chip_dir_problem`).
     The manifest must be a JSON object of format ``spinsyn-chip-manifest``."""
     path = Path(path)
     if path.is_symlink() or not path.is_dir():
         return "is not a directory"
     if not (path / MANIFEST_NAME).exists() and (path / CONV_MANIFEST_NAME).is_file():  # a conv chip folder
-        from .convchip import conv_chip_dir_problem  # lazy: convchip imports this module
-
         return conv_chip_dir_problem(path)
     if (path / MANIFEST_NAME).is_symlink():
         return f"has a {MANIFEST_NAME} that is a symbolic link"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import re
 import zlib
@@ -69,12 +70,10 @@ MATRIX_BLOCK = 1 << 20
 RAW_RATIO = 0.9
 RAW_SAMPLE = 8
 
-try:  # optional: pip install 'spinsyn[fast]'
-    _isal_zlib: Any = importlib.import_module("isal.isal_zlib")
-except ImportError:  # pragma: no cover - depends on the environment
-    _isal_zlib = None
-#: ISA-L's zlib interface when installed (the ``[fast]`` extra), else None: :func:`deflate` then uses zlib
-FAST_DEFLATE: Any = _isal_zlib
+#: ISA-L's zlib interface when installed (the ``[fast]`` extra, pip install 'spinsyn[fast]'), else None:
+#: :func:`deflate` then uses zlib
+FAST_DEFLATE: Any = (importlib.import_module("isal.isal_zlib") if importlib.util.find_spec("isal") is not None
+                     else None)
 #: highest level ISA-L's zlib interface accepts (0-3); higher levels use zlib
 _ISAL_MAX_LEVEL = 3
 

@@ -39,16 +39,21 @@ from spinsyn.devices import SynapseDevice, SynapseSpec, synapse_device
 from spinsyn.fileio import SpinsynFileError, read_json, sha256_file, write_json
 
 from .ageing import DEFAULT_DEPLOYMENT_S
-from .chipfile import CONV_MANIFEST_NAME, MANIFEST_NAME, chip_dir_problem, verify_chip
+from .chipfile import (  # noqa: F401  (conv_chip_dir_problem re-exported: the conv chip's public home)
+    CONV_CHIP_FORMAT,
+    CONV_CHIP_VERSION,
+    CONV_MANIFEST_NAME,
+    LAYER_DIRS,
+    MANIFEST_NAME,
+    conv_chip_dir_problem,
+    verify_chip,
+)
 from .csvlayout import H5_NAME
 from .export import ExportConfig, ExportResult, export_chip
 from .inputs import WeightSource
 from .mapping import MappingKind
 from .program import WriteVerifyConfig
 
-CONV_CHIP_FORMAT, CONV_CHIP_VERSION = "spinsyn-conv-chip", 1
-#: layer subfolders, in network order
-LAYER_DIRS = ("conv1", "conv2", "conv3")
 #: MNIST images are 28 x 28 px (the input the conv network is defined on)
 IMAGE_PX = 28
 MAPPING_RECORD = {
@@ -357,21 +362,3 @@ def verify_conv_chip(chip_dir: str | Path, *, allow_extra: bool = False) -> dict
     return {"layers": [{k: e[k] for k in ("name", "kernel_shape", "matrix_shape", "synapse", "positions",
                                           "reads_per_image")} for e in man["layers"]],
             "synapse": man["synapse"], "reads_per_image": man["reads_per_image"]}
-
-
-def conv_chip_dir_problem(path: Path) -> str | None:
-    """Why ``path`` is not a conv chip folder ``--overwrite`` may replace (None: it is: a readable conv manifest,
-    each layer a chip folder :func:`~spinsyn.hw_export.chipfile.chip_dir_problem` accepts, nothing else)."""
-    try:
-        read_conv_manifest(path)
-    except SpinsynFileError:
-        return f"is not a spinsyn chip folder (no readable {CONV_MANIFEST_NAME})"
-    for p in Path(path).iterdir():
-        if p.name == CONV_MANIFEST_NAME:
-            continue
-        if p.name not in LAYER_DIRS or p.is_symlink():
-            return f"holds {p.name!r}, which is not a layer of its {CONV_MANIFEST_NAME}"
-        bad = chip_dir_problem(p)
-        if bad:
-            return f"has a layer folder {p.name} that {bad}"
-    return None

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from spinsyn.fileio import sha256_file
+from spinsyn.validation import check_scalar
 
 from .chipfile import load_chip
 from .convchip import LAYER_DIRS, ConvChipError, conv_chip_problems, read_conv_manifest, roll_kernels, unroll_kernels
@@ -96,8 +97,6 @@ def simulate_conv_chip(chip_dir: str | Path, *, seed: int = 1, n_test: int | Non
     from spinsyn.snn.conv.run import CONV_NET_NAME, conv_run_dataset  # lazy: startup
 
     if n_test is not None:
-        from spinsyn.validation import check_scalar  # lazy: startup
-
         check_scalar(n_test, "--n-test", int, min_val=1)
     chip_dir = Path(chip_dir)
     problems = conv_chip_problems(chip_dir, allow_extra=allow_extra)

@@ -120,6 +120,12 @@ def interrupt_guard(*, ignore_after: bool = False) -> Iterator[_Guard | None]:
     try:
         yield g
         ok = True
+    except SystemError as exc:
+        if g.signum is None:
+            raise
+        # the signal's exception landed inside a compiled (numba) call, which reports it as "returned a result with
+        # an exception set": it is the interruption, not an error
+        raise (g.exc if g.exc is not None else _interruption(g.signum)) from exc
     finally:
         if g.watchdog is not None:
             g.watchdog.cancel()

@@ -56,22 +56,39 @@ def test_many_batches_summary_matches_files(tmp_path: Path, monkeypatch) -> None
     assert [r["tile"] for r in res.report["tiles"]] == list(range(15))
 
 
-def test_forked_workers_write_the_same_chip_as_the_thread(tmp_path: Path, monkeypatch) -> None:
-    """A chip of many batches programmed by forked worker processes (the write-pulse search's widths too) equals
-    the one programmed in a thread of the export (same random stream per batch and candidate), file by file."""
-    import spinsyn.parallel
-    from spinsyn.hw_export import ExportConfig, export_chip
-    from spinsyn.hw_export import export as ex
+_FORKED_SCRIPT = """
+import json, sys
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+import spinsyn.parallel
+from chip_digest import chip_digests
+from spinsyn.hw_export import ExportConfig, export_chip
+from spinsyn.hw_export import export as ex
+ex.BATCH_CELLS = 512
+spinsyn.parallel.usable_cores = lambda: 2
+w = np.random.default_rng(6).random((50, 90))
+cfg = ExportConfig("compound:8", tile_rows=16, tile_cols=16)  # write pulse auto: the search
+out = {}
+for name, min_batches in (("thread", 10**9), ("forked", 2)):
+    ex.PROCESS_MIN_BATCHES = min_batches
+    res = export_chip(w, cfg, Path(sys.argv[1]) / name)
+    out[name] = [res.report["summary"]["tiles"], "pack" in res.timings_s, chip_digests(Path(sys.argv[1]) / name)]
+print(json.dumps(out))
+"""
 
-    monkeypatch.setattr(ex, "BATCH_CELLS", 512)
-    monkeypatch.setattr(spinsyn.parallel, "usable_cores", lambda: 2)
-    w = np.random.default_rng(6).random((50, 90))
-    cfg = ExportConfig("compound:8", tile_rows=16, tile_cols=16)  # write pulse auto: the search
-    digests = {}
-    for name, min_batches in (("thread", 10**9), ("forked", 2)):
-        monkeypatch.setattr(ex, "PROCESS_MIN_BATCHES", min_batches)
-        res = export_chip(w, cfg, tmp_path / name)
-        assert res.report["summary"]["tiles"] == 24
-        assert ("pack" in res.timings_s) == (name == "forked")  # the path taken
-        digests[name] = chip_digests(tmp_path / name)
-    assert digests["thread"] == digests["forked"]
+
+def test_forked_workers_write_the_same_chip_as_the_thread(tmp_path: Path) -> None:
+    """A chip of many batches programmed by forked worker processes (the write-pulse search's widths too) equals
+    the one programmed in a thread of the export (same random stream per batch and candidate), file by file. In a
+    fresh interpreter: a process whose numba OpenMP layer has started (this test session's) programs in threads."""
+    import json
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _FORKED_SCRIPT, str(tmp_path), str(Path(__file__).parent)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["thread"][:2] == [24, False] and out["forked"][:2] == [24, True]  # the path taken
+    assert out["thread"][2] == out["forked"][2]

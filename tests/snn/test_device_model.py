@@ -175,8 +175,11 @@ def test_a_conv_run_trains_on_the_device_file_and_its_chip_programs_it(devices_d
                  str(devices_dir / "dev_b.json"), "--n-train", "20", "--n-test", "10", "--conv-epochs", "1,1,1",
                  "--conv-config", tiny, "--quiet", "--out", str(run)]) == 0
     net = load_conv(run / "conv.npz")
-    gmin, gmax = net.synapse.g_bounds_S()
-    assert gmax == pytest.approx(8 / 40000.0, rel=0.05)  # dev_b: R_P 40 kΩ per cell, 8 cells in parallel
+    from spinsyn.devices import synapse_device
+
+    file_dev = synapse_device("compound:8", str(devices_dir / "dev_b.json"))
+    assert net.synapse.g_bounds_S() == file_dev.g_bounds_S()  # the device file's conductances, not the preset's
+    assert net.synapse.g_bounds_S() != synapse_device("compound:8").g_bounds_S()
     assert run_device(net).record() == net.synapse.device.record()
     assert main(["export", str(run), "--out", str(chip)]) == 0
     assert main(["export", "verify", str(chip)]) == 0
