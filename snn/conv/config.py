@@ -96,6 +96,15 @@ class ConvConfig:
     #: R-STDP passes ([ST]: 680; shorten to fit a time budget)
     epochs3: int = 680
 
+    # --- reading a synapse ----------------------------------------------------------------------------------------
+    #: compound:N synapses are read as w = (G − N·G_AP)/(N·(G_P − G_AP)) with the nominal cell conductances, i.e.
+    #: against a reference column of N nominal AP cells that subtracts the offset; with device-to-device spread the
+    #: weight of k = 0 is then signed (±g_spread·G_AP/ΔG), not clipped. False: clipped to [0, 1] as the Diehl & Cook
+    #: kernels do (runs written before this field read False). The clip adds a positive bias to every zero-state
+    #: weight; measured on the same trained compound:8 conv 1-2 states (docs/snn.md), it raised the conv-3 input
+    #: density from 0.41 to 0.47 and cost 12 points. spinsyn's choice; the papers have float weights.
+    signed_read: bool = True
+
     # --- inference ------------------------------------------------------------------------------------------------
     #: apply the one-winner-per-position (point-wise) inhibition across feature maps in layers 1-2 outside their own
     #: training ([ST]: only while a layer learns; ``False``)
@@ -140,6 +149,7 @@ class ConvConfig:
         if unknown:
             raise ValueError(f"ConvConfig: unknown fields {unknown}")
         kw = dict(d)
+        kw.setdefault("signed_read", False)  # files written before the field: the clipped read they trained with
         if "dog_sizes_px" in kw:
             kw["dog_sizes_px"] = tuple(int(s) for s in kw["dog_sizes_px"])
         return cls(**kw)

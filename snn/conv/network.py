@@ -68,7 +68,8 @@ def init_network(config: ConvConfig, synapse: Synapse | None, rng: np.random.Gen
     """Random initial weights N(w_init_mean, w_init_std), clipped to [0, 1], realised on ``synapse``."""
     c = config
     shapes = [(c.f1, c.n_dog, c.k1_px, c.k1_px), (c.f2, c.f1, c.k2_px, c.k2_px), (c.f3, c.f2, c.k3_px, c.k3_px)]
-    layers = [LayerWeights.create(rng.normal(c.w_init_mean, c.w_init_std, s), synapse, rng) for s in shapes]
+    layers = [LayerWeights.create(rng.normal(c.w_init_mean, c.w_init_std, s), synapse, rng, signed=c.signed_read)
+              for s in shapes]
     return ConvNetwork(config, layers, synapse)
 
 
@@ -319,5 +320,5 @@ def load_conv(path: str | Path) -> ConvNetwork:
         layers = []
         for i in (1, 2, 3):
             kw = {name: z[f"{name}{i}"] for name in ("state", "gp", "gap") if f"{name}{i}" in z}
-            layers.append(LayerWeights(z[f"w{i}"].copy(), syn, **kw))
+            layers.append(LayerWeights(z[f"w{i}"].copy(), syn, **kw, signed=cfg.signed_read))
     return ConvNetwork(cfg, layers, syn, meta.get("history", {}))

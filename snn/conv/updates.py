@@ -36,14 +36,17 @@ class LayerWeights:
     state: np.ndarray | None = None
     gp: np.ndarray | None = None
     gap: np.ndarray | None = None
+    #: compound read signed against the nominal all-AP reference (ConvConfig.signed_read), else clipped to [0, 1]
+    signed: bool = False
 
     @property
     def scheme(self) -> int:
         return SYN_CONTINUOUS if self.synapse is None else self.synapse.kind
 
     @classmethod
-    def create(cls, w0: np.ndarray, synapse: Synapse | None, rng: np.random.Generator) -> LayerWeights:
-        """Weights realising the targets ``w0`` (clipped to [0, 1]) on ``synapse``."""
+    def create(cls, w0: np.ndarray, synapse: Synapse | None, rng: np.random.Generator, *,
+               signed: bool = False) -> LayerWeights:
+        """Weights realising the targets ``w0`` (clipped to [0, 1]) on ``synapse``; ``signed``: see :meth:`_read`."""
         w0 = np.clip(np.asarray(w0, np.float64), 0.0, 1.0)
         if synapse is None or synapse.kind == SYN_CONTINUOUS:
             return cls(w0.copy(), synapse)
@@ -52,11 +55,13 @@ class LayerWeights:
                              "(ideal, quantized:L, dw:L, compound:N)")
         state, gp, gap = synapse.init_state(w0, rng)
         lw = cls(w0.copy(), synapse, state.astype(np.int32), gp if synapse.kind == SYN_COMPOUND else None,
-                 gap if synapse.kind == SYN_COMPOUND else None)
+                 gap if synapse.kind == SYN_COMPOUND else None, signed)
         lw.w[...] = lw._read(slice(None))
         return lw
 
     def _read(self, idx) -> np.ndarray:
+        """Read weights of ``idx``: level / (L − 1); compound (G − G_min)/(G_max − G_min) with the nominal bounds,
+        signed (``self.signed``: a reference column of N nominal AP cells subtracts the offset) or clipped."""
         syn = self.synapse
         assert syn is not None and self.state is not None
         if syn.kind == SYN_LEVELS:
@@ -64,7 +69,8 @@ class LayerWeights:
         assert self.gp is not None and self.gap is not None
         gmin, gmax = syn.g_bounds_S()
         g = syn.g_S(None, self.state[idx], self.gp[idx], self.gap[idx])
-        return np.clip((g - gmin) / (gmax - gmin), 0.0, 1.0)
+        w = (g - gmin) / (gmax - gmin)
+        return w if self.signed else np.clip(w, 0.0, 1.0)
 
     def base(self, f: int) -> np.ndarray:
         """The weight the rule acts on for feature ``f``: w, or the nominal level k/N for compound."""

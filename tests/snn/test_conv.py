@@ -246,6 +246,33 @@ def test_stabilizer_lets_a_saturated_device_synapse_leave_its_last_state():
     assert np.all(stdp_dw(never, 3, np.ones((1, 4000)), 0.15, -0.1125) == 0)  # the stabilizer at w = 1 itself
 
 
+def test_compound_read_is_signed_against_the_nominal_reference_unless_clipped():
+    rng = np.random.default_rng(6)
+    syn = make_synapse("compound:8", g_spread=0.05)
+    signed = LayerWeights.create(np.zeros((1, 20000)), syn, rng, signed=True)
+    clipped = LayerWeights.create(np.zeros((1, 20000)), syn, np.random.default_rng(6), signed=False)
+    np.testing.assert_array_equal(signed.state, 0)
+    np.testing.assert_array_equal(clipped.state, signed.state)
+    # k = 0 with lognormal spread of G_AP: the signed read is centred on 0; the clip keeps only the upper half
+    assert abs(signed.w.mean()) < 0.002 and signed.w.min() < -0.02
+    assert clipped.w.min() == 0.0 and clipped.w.mean() > 0.3 * signed.w.std()
+    np.testing.assert_allclose(np.clip(signed.w, 0, 1), clipped.w)
+    apply_update(signed, 0, np.full(20000, 0.5), rng)  # updates keep the read of the layer
+    assert signed.w.max() > 0.3 and np.all(signed.state <= 8)
+
+
+def test_signed_read_is_recorded_and_files_written_before_it_read_clipped(tmp_path):
+    cfg = ConvConfig(f1=4, f2=8, f3=10, epochs1=0, epochs2=0, epochs3=0)
+    assert cfg.signed_read and ConvConfig.from_dict(cfg.to_dict()).signed_read
+    old = cfg.to_dict()
+    del old["signed_read"]
+    assert ConvConfig.from_dict(old).signed_read is False
+    net = init_network(cfg, make_synapse("compound:8"), np.random.default_rng(0))
+    assert all(lw.signed for lw in net.layers)
+    back = load_conv(save_conv(net, tmp_path / "c.npz"))
+    assert all(lw.signed for lw in back.layers)
+
+
 # --- end to end -----------------------------------------------------------------------------------------------------
 
 TINY = ConvConfig(f1=8, f2=32, f3=40, kwta2=4, epochs1=2, epochs2=2, epochs3=20, lr_double_every=50,
