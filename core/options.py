@@ -196,11 +196,16 @@ def parse_threads(value: Any, name: str = "--threads") -> int | str:
 NU_MAX = 1e3
 
 #: the networks ``spinsyn train --network`` trains: dc = Diehl & Cook 2015 (spinsyn.snn), conv = Mozafari et al. 2019
-#: convolutional STDP with an R-STDP decision layer (spinsyn.snn.conv; issue 27)
-NETWORK_KINDS = ("dc", "conv")
+#: convolutional STDP with an R-STDP decision layer (spinsyn.snn.conv; issue 27), lc = Saunders et al. 2019 locally
+#: connected network (spinsyn.snn.lc: the dc engine with an input mask and per-location inhibition; issue 27)
+NETWORK_KINDS = ("dc", "conv", "lc")
+#: the train options only a --network lc run reads (its geometry, spinsyn.snn.lc.LocalGeometry)
+LC_OPTIONS = ("lc_kernel", "lc_stride", "lc_filters", "lc_crop")
+#: the dc options a --network lc run does not read (its neuron count is --lc-filters x locations)
+LC_UNREAD = ("neurons",)
 #: the train options a --network conv run reads (spinsyn.snn.conv.run); every other one applies to dc only
 CONV_OPTIONS = ("network_kind", "synapse", "n_train", "n_test", "seed", "data_dir", "dataset", "conv_epochs",
-                "conv_config", "rule", "device_preset", "device_model")
+                "conv_config", "rule", "device_preset", "device_model", "device")
 #: the datasets ``--dataset`` names: MNIST, and Fashion-MNIST (Xiao, Rasul & Vollgraf 2017, arXiv:1708.07747), read
 #: by the same IDX reader (the keys of spinsyn.mnist.DATASETS, listed here so that building a parser imports no numpy)
 DATASET_NAMES = ("mnist", "fashion-mnist")
@@ -211,7 +216,9 @@ DATASET = Option("dataset", str, "mnist", "images to train and test on: mnist, o
 
 TRAIN_OPTIONS = OptionTable("train", [
     Option("network_kind", str, "dc", "network: dc = Diehl & Cook 2015; conv = convolutional STDP with an R-STDP "
-           "decision layer (Mozafari et al. 2019; issue 27, in progress; docs/snn.md)", choices=NETWORK_KINDS,
+           "decision layer (Mozafari et al. 2019; issue 27, in progress; docs/snn.md); lc = locally connected "
+           "(Saunders et al. 2019: k x k input patches, inhibition among the filters of one location)",
+           choices=NETWORK_KINDS,
            flag="--network"),
     Option("synapse", str, "ideal", "ideal | quantized:L | compound:N | dw:L"),
     Option("neurons", int, 100, "excitatory neurons", min=1),
@@ -286,6 +293,14 @@ TRAIN_OPTIONS = OptionTable("train", [
            "images of a batch and of evaluation run in parallel, with the same results at any thread count",
            metavar="auto|N"),
     Option("plots", bool, True, "do not write the PNG figures (saves ~1.3 s)", flag="--no-plots"),
+    Option("lc_kernel", int, 16, "--network lc: side of each location's input patch (Saunders et al. 2019 scripts: "
+           "16)", unit="pixels", min=1, max=28, metavar="K"),
+    Option("lc_stride", int, 2, "--network lc: step between neighbouring patches (scripts: 2)", unit="pixels", min=1,
+           max=28, metavar="S"),
+    Option("lc_filters", int, 25, "--network lc: neurons (filters) per location; neurons = filters x locations "
+           "(scripts: 25)", min=1, metavar="F"),
+    Option("lc_crop", int, 4, "--network lc: border pixels no patch covers; patches tile the central (28 - 2C)^2 "
+           "pixels (scripts: 4, i.e. 20 x 20 images)", unit="pixels", min=0, max=13, metavar="C"),
     Option("conv_epochs", str, "2,4,680", "--network conv: passes over the training images of conv layer 1 (STDP), "
            "conv layer 2 (STDP) and the decision layer (R-STDP); default: SpykeTorch MozafariDeep.py (commit aa302c7)",
            metavar="E1,E2,E3"),

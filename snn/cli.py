@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from spinsyn.options import CONV_OPTIONS, DATASET, TRAIN_OPTIONS, parse_device_params
+from spinsyn.options import CONV_OPTIONS, DATASET, LC_OPTIONS, LC_UNREAD, TRAIN_OPTIONS, parse_device_params
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "then label assignment and test. Writes RUN_DIR/checkpoint.pt, "
                                           "metrics.json and plots. --network conv: convolutional STDP with an "
                                           "R-STDP decision layer (Mozafari et al. 2019; issue 27), writes "
-                                          "RUN_DIR/conv.npz and metrics.json.")
+                                          "RUN_DIR/conv.npz and metrics.json. --network lc: locally connected "
+                                          "(Saunders et al. 2019), the Diehl & Cook engine with k x k input patches "
+                                          "and inhibition per location; writes what dc writes.")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory to write (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     TRAIN_OPTIONS.add_arguments(p)  # every training option: flag, type, default, help from spinsyn.options
@@ -126,8 +128,15 @@ def _device_text(cfg) -> str:
 
 
 def start_line(cfg) -> str:
-    """The line ``spinsyn train`` prints before training: synapse, rule and device of the run."""
-    return f"train: synapse {cfg.synapse}; rule: {_rule_text(cfg.rule)}; device: {_device_text(cfg)}"
+    """The line ``spinsyn train`` prints before training: synapse, rule and device of the run (and the geometry of a
+    locally connected network)."""
+    from .lc import geometry_of  # lazy: startup
+
+    geo = geometry_of(cfg.network)
+    net = "" if geo is None else (f"network lc ({geo.kernel}x{geo.kernel} patches, stride {geo.stride}, crop "
+                                  f"{geo.crop}: {geo.n_locations} locations x {geo.filters} filters = "
+                                  f"{geo.n_neurons} neurons); ")
+    return f"train: {net}synapse {cfg.synapse}; rule: {_rule_text(cfg.rule)}; device: {_device_text(cfg)}"
 
 
 def _threads_text(m: dict) -> str:
@@ -148,25 +157,35 @@ def _flag(dest: str) -> str:
     return _FLAGS.get(dest) or (TRAIN_OPTIONS[dest].cli if dest in TRAIN_OPTIONS else "--" + dest.replace("_", "-"))
 
 
+def _network_of_option(dest: str) -> str | None:
+    """The networks that read train option ``dest`` when not all do: ``"conv"``, ``"lc"``, ``"dc"`` or
+    ``"dc or lc"`` (the options of the Diehl & Cook engine, which the LC network shares); None for an option every
+    network reads."""
+    if dest in _CONV_ONLY:
+        return "conv"
+    if dest in LC_OPTIONS:
+        return "lc"
+    if dest in LC_UNREAD:
+        return "dc"
+    return None if dest in CONV_OPTIONS else "dc or lc"
+
+
 def _check_network_options(args: argparse.Namespace) -> None:
     """Refuse, before any work, an option given with a value other than its default that the chosen ``--network``
-    does not read: ``<option>: applies to --network dc only`` (or ``conv``), naming the first one."""
+    does not read: ``<option>: applies to --network dc only`` (or ``conv``, ``lc``, ``dc or lc``), naming the first
+    one (an option of the shared D&C engine: ``applies to --network dc only (and lc)``)."""
     defaults = getattr(args, "train_defaults", {}) or {}
-    conv = getattr(args, "network_kind", "dc") == "conv"
+    kind = getattr(args, "network_kind", "dc")
+    conv = kind == "conv"
     if conv and args.resume:
-        raise ValueError("--resume: applies to --network dc only (a conv run is trained in one go)")
+        raise ValueError("--resume: applies to --network dc only (and lc; a conv run is trained in one go)")
     for dest, default in defaults.items():
         if getattr(args, dest, default) == default or dest == "out":
             continue
-        if conv and dest == "device" and args.device == "cpu":
-            continue  # conv runs on the CPU: saying so is allowed
-        if conv and dest == "device":
-            raise ValueError(f"--device: {args.device!r}: --network conv runs on the CPU only (numba; no GPU path yet, "
-                             "issue 27)")
-        if conv and dest not in CONV_OPTIONS:
-            raise ValueError(f"{_flag(dest)}: applies to --network dc only")
-        if not conv and dest in _CONV_ONLY:
-            raise ValueError(f"{_flag(dest)}: applies to --network conv only")
+        readers = _network_of_option(dest)
+        if readers is not None and kind not in readers.split(" or "):
+            text = "dc only (and lc)" if readers == "dc or lc" else f"{readers} only"
+            raise ValueError(f"{_flag(dest)}: applies to --network {text}")
 
 
 def _cmd_train_conv(args: argparse.Namespace) -> int:
@@ -189,9 +208,10 @@ def _cmd_train_conv(args: argparse.Namespace) -> int:
     for name in ("n_train", "n_test", "seed"):
         TRAIN_OPTIONS[name].check(getattr(args, name), optional=False)
     config = conv_config(epochs, parse_conv_config(args.conv_config))
-    from .config import _device_preset  # lazy: startup
+    from .config import _device_preset, resolve_device  # lazy: startup
 
     device = _device_preset(args.device_preset, args.device_model)  # a preset name or a device file's path
+    compute = resolve_device(args.device)  # cpu: the numba path; cuda[:i]: the torch path (snn/conv/torch_train.py)
     rule = conv_rule(args.rule)
     if rule is not None:
         rule.compile(config.rule_dt_ms)  # a rule that does not fit the latency steps: one line, before any work
@@ -200,11 +220,12 @@ def _cmd_train_conv(args: argparse.Namespace) -> int:
     _check_data(args.data_dir, args.n_train, args.n_test, args.dataset)
     rule_text = f"rule {args.rule} for conv 1-2" if args.rule else "the papers' STDP"
     print(f"train: network conv (Mozafari et al. 2019, spinsyn.snn.conv); synapse {synapse}; {rule_text}; passes "
-          f"{','.join(map(str, epochs))} (conv 1, conv 2, R-STDP); {args.n_train} training images", flush=True)
+          f"{','.join(map(str, epochs))} (conv 1, conv 2, R-STDP); {args.n_train} training images; on {compute}",
+          flush=True)
     quiet = getattr(args, "quiet", False)
     m = train_conv_run(run_dir, config=config, synapse=synapse, n_train=args.n_train, n_test=args.n_test,
                        seed=args.seed, data_dir=args.data_dir, dataset=args.dataset, rule=args.rule, device=device,
-                       log=None if quiet else (lambda s: print(s, flush=True)))
+                       compute_device=compute, log=None if quiet else (lambda s: print(s, flush=True)))
     acc = ("not measured (--n-test 0)" if m["accuracy"] is None else
            f"{100 * m['accuracy']:.2f} % ({m['n_test']} images, {100 * m['silent']:.1f} % silent)")
     print(f"test accuracy: {acc}; train {m['train_time_s']:.1f} s, test {m['test_time_s']:.1f} s, wall "

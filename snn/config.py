@@ -16,10 +16,11 @@ import numpy as np
 from spinsyn.devices import KIND_COMPOUND, KIND_DW, KIND_IDEAL, KIND_QUANTIZED, SynapseSpec
 from spinsyn.devices.synapse import KIND_GRADED
 from spinsyn.lazyimport import import_uninterrupted
+from spinsyn.options import LC_OPTIONS, LC_UNREAD, TRAIN_OPTIONS, parse_threads
 from spinsyn.options import NU_MAX as NU_MAX  # re-exported (spinsyn.snn.checkpoint)
-from spinsyn.options import TRAIN_OPTIONS, parse_threads
 from spinsyn.validation import check_choice, check_file, check_scalar
 
+from .lc import LC_W_INH_MV, LocalGeometry, geometry_of
 from .params import N_INPUT, NetworkParams
 from .rules import LearningRule, rule_from_dict
 from .synapses import Synapse, make_synapse
@@ -167,19 +168,36 @@ def _synapse_options(kind: str, deterministic_rounding: bool, compound_gain: flo
 
 
 def _network(neurons: int, input_preset: str, intensity: float | None, time_ms: float | None,
-             w_inh: float | None, norm: bool) -> dict:
+             w_inh: float | None, norm: bool, lc: LocalGeometry | None = None) -> dict:
+    """The config's ``network`` dict. ``lc``: a locally connected network (:mod:`spinsyn.snn.lc`): filters ×
+    locations neurons, per-neuron norm 0.2·k² over its patch and inhibition 250 mV unless ``--w-inh`` (Saunders et
+    al. 2019 / BindsNET); None: Diehl & Cook (norm 78.4 over 784 inputs, inhibition 120 mV)."""
     inp: dict[str, Any] = dict(INPUT_PRESETS[check_choice(input_preset, "--input", sorted(INPUT_PRESETS))])
+    if lc is not None:
+        inp["w_inh_exc_mV"] = LC_W_INH_MV
     for key, val in (("intensity_Hz", intensity), ("time_ms", time_ms), ("w_inh_exc_mV", w_inh)):
         if val is not None:
             inp[key] = val
-    return NetworkParams(n_neurons=neurons, norm=78.4 if norm else None, **inp).to_dict()
+    if lc is None:
+        return NetworkParams(n_neurons=neurons, norm=78.4 if norm else None, **inp).to_dict()
+    return NetworkParams(n_neurons=lc.n_neurons, norm=lc.norm if norm else None, lc=lc, **inp).to_dict()
+
+
+def _geometry(o: dict[str, Any]) -> LocalGeometry | None:
+    """The LC geometry of the resolved options ``o`` (``--lc-*``, each checked by its table entry), None for dc."""
+    if o["network_kind"] != "lc":
+        return None
+    for name in ("lc_kernel", "lc_stride", "lc_filters", "lc_crop"):
+        _O[name].check(o[name], optional=False)
+    return LocalGeometry(o["lc_kernel"], o["lc_stride"], o["lc_filters"], o["lc_crop"]).check()
 
 
 #: options built into the config by the functions above; every other option is copied to the config field of
 #: its name (a new option with a field of its name needs no code here)
 _BUILT = frozenset({"synapse", "neurons", "input_preset", "intensity", "time_ms", "w_inh", "norm", "rule",
                     "learning_rule", "nu", "nu_pre", "rule_spread", "rule_offset", "soft_bound",
-                    "deterministic_rounding", "compound_gain", "g_spread", "read_noise_sigma", "nu_final", "data_dir"})
+                    "deterministic_rounding", "compound_gain", "g_spread", "read_noise_sigma", "nu_final", "data_dir",
+                    "lc_kernel", "lc_stride", "lc_filters", "lc_crop"})
 #: the options stored as given in the config field of their name (counts, choices, switches)
 PLAIN_OPTIONS = tuple(n for n in TRAIN_OPTIONS if n not in _BUILT)
 
@@ -199,13 +217,15 @@ def make_config(**options: Any) -> TrainConfig:
     (detected by content); ``device``: torch device; ``device_preset``: synapse device preset. Raises ValueError
     naming the option (TypeError for an unknown keyword)."""
     o = TRAIN_OPTIONS.resolve(options, "make_config")
-    if o["network_kind"] != "dc":  # the conv network has its own entry points; a TrainConfig is Diehl & Cook's
-        raise ValueError(f"network_kind={o['network_kind']!r}: make_config builds the Diehl & Cook network (dc); "
-                         "train the convolutional one with spinsyn.snn.conv.train_conv (or spinsyn train --network "
-                         "conv)")
+    if o["network_kind"] == "conv":  # the conv network has its own entry points; a TrainConfig is D&C's or LC's
+        raise ValueError(f"network_kind={o['network_kind']!r}: make_config builds the Diehl & Cook network (dc) and "
+                         "its locally connected variant (lc); train the convolutional one with "
+                         "spinsyn.snn.conv.train_conv (or spinsyn train --network conv)")
     o["threads"] = parse_threads(o["threads"])  # the command line gives text: "auto" or a number
     kind = SynapseSpec.parse(o["synapse"]).kind
-    network = _network(o["neurons"], o["input_preset"], o["intensity"], o["time_ms"], o["w_inh"], o["norm"])
+    _check_kind_options(o, options)
+    network = _network(o["neurons"], o["input_preset"], o["intensity"], o["time_ms"], o["w_inh"], o["norm"],
+                       _geometry(o))
     rule = _rule_options(kind, o["learning_rule"], o["rule"], o["nu"], o["nu_pre"], o["rule_spread"],
                          o["rule_offset"], o["soft_bound"], o["norm"])
     syn = _synapse_options(kind, o["deterministic_rounding"], o["compound_gain"], o["g_spread"],
@@ -220,6 +240,16 @@ def make_config(**options: Any) -> TrainConfig:
         extra={n: o[n] for n in plain_options() if n not in TrainConfig.field_names() and o[n] != _O[n].default})
     validate_config(cfg)
     return cfg
+
+
+def _check_kind_options(o: dict[str, Any], given: dict[str, Any]) -> None:
+    """Refuse an option the chosen network does not read, given with a value other than its default: ``--neurons``
+    for lc (filters × locations), ``--lc-*`` for dc."""
+    lc = o["network_kind"] == "lc"
+    for name in (LC_UNREAD if lc else LC_OPTIONS):
+        if name in given and o[name] != _O[name].default:
+            raise ValueError(f"{_O[name].cli}: applies to --network {'dc' if lc else 'lc'} only"
+                             + (" (an lc network has --lc-filters x locations neurons)" if lc else ""))
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -308,6 +338,11 @@ def _check_network(params: NetworkParams) -> None:
     for part in (params.exc, params.inh):
         for f in dataclasses.fields(part):
             check_scalar(getattr(part, f.name), f"network.{f.name}", float)
+    if params.lc is not None:
+        params.lc.check()
+        if params.n_neurons != params.lc.n_neurons:
+            raise ValueError(f"network.n_neurons: {params.n_neurons} does not match the locally connected geometry "
+                             f"({params.lc.filters} filters x {params.lc.n_locations} locations)")
 
 
 def _check_rule(rule: LearningRule, files: bool) -> None:
@@ -343,6 +378,7 @@ def _parse_network(d: Any) -> NetworkParams:
     if not isinstance(d, dict) or not all(isinstance(d.get(k, {}), dict) for k in ("exc", "inh")):
         raise ValueError(f"network: expected a JSON object (with 'exc' and 'inh' objects), got {str(d)[:80]!r}")
     try:
+        geometry_of(d)  # a malformed "lc" entry: ValueError naming network.lc
         return NetworkParams.from_dict(d)
     except TypeError as exc:
         raise ValueError(f"network: {exc}") from None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .lc import connectivity_mask, location_groups
 from .params import P_THETA_DECAY, NetworkParams
 from .rules import CompiledRule
 from .synapses import Synapse
@@ -39,6 +40,22 @@ def _syn_args(syn: Synapse) -> tuple[int, int, bool, float, float, float]:
     return syn.kernel_args()
 
 
+def topology(params: NetworkParams) -> tuple[np.ndarray, np.ndarray]:
+    """(inhibition group (N,) int64, connectivity mask uint8) of the network: all zeros and a (1, 1) "no mask" for
+    Diehl & Cook; the locations and the (784, N) patch mask of a locally connected network (:mod:`spinsyn.snn.lc`)."""
+    if params.lc is None:
+        return np.zeros(params.n_neurons, np.int64), np.zeros((1, 1), np.uint8)
+    return location_groups(params.lc), connectivity_mask(params.lc)
+
+
+def masked_weights(w: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Weights (784, N) as the network reads them: ``w · mask`` with an LC mask (masked cells exactly 0, whatever
+    the evaluated conductances or their read noise), ``w`` itself without one."""
+    if mask.shape != np.shape(w):
+        return w
+    return np.ascontiguousarray(np.asarray(w, np.float64) * mask)
+
+
 class NumbaEngine:
     """CPU engine: images of a batch in parallel threads, event-driven per image."""
 
@@ -56,6 +73,8 @@ class NumbaEngine:
         self.device = "cpu"
         self._syn = _syn_args(syn)
         self._graded = syn.graded_args()  # (A_LTP, A_LTD, c2c) of graded synapses, zeros otherwise
+        #: inhibition group per neuron and input mask (:func:`topology`; LC network: per location, patch)
+        self.group, self.mask = topology(params)
         #: Diehl & Cook's training rule: an image evoking fewer spikes is shown again (its first presentation
         #: discarded) with the input rate raised by 32 Hz per retry, up to 5 times; 0 = off (BindsNET)
         self.train_min_spikes = 0
@@ -78,13 +97,13 @@ class NumbaEngine:
         w, th, p, sd = ns.w.copy(), ns.theta.copy(), np.zeros((1, 784)), np.zeros(1, np.uint32)
         dWT, counts, spiked, nsp, tha = (np.zeros((1, N, 784)), np.zeros((1, N), np.int64), np.zeros((1, N), np.int64),
                                          np.zeros(1, np.int64), np.zeros((1, N)))
-        K.run_batch(p, sd, 1, w, th, self.P, True, r.kind, r.f_tab, r.nu_pre, r.nu_post, r.trace_decay, r.spread,
-                    r.offset, dWT, counts, spiked, nsp, tha)
+        K.run_batch(p, sd, 1, w, th, self.P, self.group, True, r.kind, r.f_tab, r.nu_pre, r.nu_post, r.trace_decay,
+                    r.spread, r.offset, dWT, counts, spiked, nsp, tha)
         kind, n_lev, stoch, gain, gmin, gmax = self._syn
         K.apply_update(w, ns.state.copy(), ns.gp_S.copy(), ns.gap_S.copy(), th, th.copy(), tha, counts, dWT, spiked,
                        nsp, self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(0),
-                       bool(r.soft_bound), self.scale_wins, *self._graded)
-        K.eval_batch(p, sd, 1, w, th, self.P, counts, *K.NO_ADC_BATCH)
+                       bool(r.soft_bound), self.scale_wins, *self._graded, self.mask)
+        K.eval_batch(p, sd, 1, w, th, self.P, self.group, counts, *K.NO_ADC_BATCH)
 
     def _pin(self, B: int) -> None:
         """Use ``min(threads, B)`` threads for a call on ``B`` images: a parallel region with idle threads costs
@@ -102,8 +121,8 @@ class NumbaEngine:
         self._pin(B)
         dWT, counts, spiked, nsp, tha = self._workspace(B)
         r, ns = self.rule, self.ns
-        K.run_batch(p_steps, seeds, self.T, ns.w, ns.theta, self.P, True, r.kind, r.f_tab, r.nu_pre, r.nu_post,
-                    r.trace_decay, r.spread, r.offset, dWT, counts, spiked, nsp, tha)
+        K.run_batch(p_steps, seeds, self.T, ns.w, ns.theta, self.P, self.group, True, r.kind, r.f_tab, r.nu_pre,
+                    r.nu_post, r.trace_decay, r.spread, r.offset, dWT, counts, spiked, nsp, tha)
         if self.train_min_spikes > 0:
             self._represent_weak(p_steps, seeds, dWT, counts, spiked, nsp, tha)
         self._merge(counts, dWT, spiked, nsp, tha, update_seed)
@@ -126,8 +145,8 @@ class NumbaEngine:
             p = np.minimum(p_steps[low] * ((base + 32.0 * retry) / base), 1.0)
             with np.errstate(over="ignore"):
                 sd = (seeds[low].astype(np.uint64) + np.uint64(0x9E3779B9 * retry)) & np.uint64(0xFFFFFFFF)
-            K.run_batch(p, sd.astype(np.uint32), self.T, ns.w, ns.theta, self.P, True, r_.kind, r_.f_tab, r_.nu_pre,
-                        r_.nu_post, r_.trace_decay, r_.spread, r_.offset, *sub)
+            K.run_batch(p, sd.astype(np.uint32), self.T, ns.w, ns.theta, self.P, self.group, True, r_.kind, r_.f_tab,
+                        r_.nu_pre, r_.nu_post, r_.trace_decay, r_.spread, r_.offset, *sub)
             dWT[low], counts[low], spiked[low], nsp[low], tha[low] = sub
 
     def _merge(self, counts, dWT, spiked, nsp, tha, update_seed):
@@ -138,7 +157,7 @@ class NumbaEngine:
         kind, n_lev, stoch, gain, gmin, gmax = self._syn
         K.apply_update(ns.w, ns.state, ns.gp_S, ns.gap_S, ns.theta, th0d, tha, counts, dWT, spiked, nsp,
                        self.merge_winner, kind, n_lev, stoch, gain, gmin, gmax, self.norm, np.uint32(update_seed),
-                       bool(self.rule.soft_bound), self.scale_wins, *self._graded)
+                       bool(self.rule.soft_bound), self.scale_wins, *self._graded, self.mask)
 
     def eval_counts(self, p_steps: np.ndarray, seeds: np.ndarray, w: np.ndarray | None = None,
                     adc: AdcModel | None = None) -> np.ndarray:
@@ -148,12 +167,12 @@ class NumbaEngine:
         from . import kernels as K  # lazy: startup
 
         self._pin(p_steps.shape[0])
-        ww = self.ns.w if w is None else w
+        ww = self.ns.w if w is None else masked_weights(w, self.mask)
         counts = np.zeros((p_steps.shape[0], self.ns.w.shape[1]), np.int64)
         if adc is None:
-            K.eval_batch(p_steps, seeds, self.T, ww, self.ns.theta, self.P, counts, *K.NO_ADC_BATCH)
+            K.eval_batch(p_steps, seeds, self.T, ww, self.ns.theta, self.P, self.group, counts, *K.NO_ADC_BATCH)
         else:
-            K.eval_batch(p_steps, seeds, self.T, ww, self.ns.theta, self.P, counts,
+            K.eval_batch(p_steps, seeds, self.T, ww, self.ns.theta, self.P, self.group, counts,
                          *adc.kernel_args(ww.shape[1], seeds, ww.shape[0]))
         return counts
 
@@ -172,7 +191,7 @@ class NumbaEngine:
             th = ns.theta.copy()
             nsp[b] = K.simulate_image(i_idx.astype(np.int32), ptr, self.T, ns.w, th, self.P, True, r.kind, r.f_tab,
                                       r.nu_pre, r.nu_post, r.trace_decay, r.spread, r.offset, dWT[b], counts[b],
-                                      spiked[b], *K.NO_ADC_IMAGE)
+                                      spiked[b], *K.NO_ADC_IMAGE, self.group)
             tha[b] = th
         self._merge(counts, dWT, spiked, nsp, tha, update_seed)
         return counts.copy()
@@ -189,6 +208,8 @@ class TorchEngine:
     def __init__(self, ns: NetState, params: NetworkParams, rule: CompiledRule, syn: Synapse, norm: float,
                  merge_winner: bool = True, device: str = "cpu", dtype=None, scale_wins: bool = False):
         import torch  # lazy: startup
+
+        from . import torch_engine as TE  # lazy: startup
 
         self.scale_wins = bool(scale_wins)  # ``--merge winner-scaled``
 
@@ -213,6 +234,10 @@ class TorchEngine:
         #: T-step loop on CUDA (``capture`` False: the eager loop, as on the CPU)
         self.capture = self.device.startswith("cuda")
         self._sims: dict[int, object] = {}
+        group, mask = topology(params)
+        #: LC network: one-hot location matrix (N, L) of the inhibition and the input mask (784, N); None for D&C
+        self.groups = None if params.lc is None else TE.group_matrix(torch.as_tensor(group), self.device, self.dtype)
+        self.mask = None if params.lc is None else tt(mask, torch.float64)
 
     def _sim(self, B: int):
         """The static training simulation for a batch of ``B`` on the engine's own ``w`` and θ. (Evaluation, a
@@ -221,7 +246,8 @@ class TorchEngine:
         from . import torch_engine as TE  # lazy: startup
 
         if B not in self._sims:
-            self._sims[B] = TE.StaticSimulation(B, self.T, self.w, self.theta, self.P, True, capture=self.capture)
+            self._sims[B] = TE.StaticSimulation(B, self.T, self.w, self.theta, self.P, True, capture=self.capture,
+                                                groups=self.groups)
         return self._sims[B]
 
     def _update(self, X, update_seed: int):
@@ -238,7 +264,7 @@ class TorchEngine:
         TE.apply_update(w64, self.state, self.gp, self.gap, theta64, th0d.to(torch.float64),
                         th_after.to(torch.float64), counts, dW.to(torch.float64), self.merge_winner, kind, n_lev,
                         stoch, gain, gmin, gmax, self.norm, self.gen, bool(self.rule.soft_bound), self.scale_wins,
-                        self._graded)
+                        self._graded, self.mask)
         self.w.copy_(w64)
         self.theta.copy_(theta64)
         return counts.round().to(torch.int64).cpu().numpy()
@@ -264,7 +290,9 @@ class TorchEngine:
         self.gen.manual_seed(int(seeds[0]) if len(seeds) else 0)
         p = torch.as_tensor(p_steps, device=self.device, dtype=self.dtype)
         ww = self.w if w is None else torch.as_tensor(w, device=self.device, dtype=self.dtype)
-        S, _ = TE.simulate(TE.poisson_dense(p, self.T, self.gen), ww, self.theta, self.P, False)
+        if w is not None and self.mask is not None:
+            ww = ww * self.mask.to(self.dtype)
+        S, _ = TE.simulate(TE.poisson_dense(p, self.T, self.gen), ww, self.theta, self.P, False, self.groups)
         return S.sum(1).round().to(torch.int64).cpu().numpy()
 
     def warm_up(self) -> None:

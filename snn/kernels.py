@@ -146,10 +146,15 @@ def poisson_trains(p_step: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu_post, trace_decay, spread,
-                   offset, dWT, counts, spiked, adc_rows, adc_lsb, adc_top, adc_noise, adc_offset, adc_seed):
+                   offset, dWT, counts, spiked, adc_rows, adc_lsb, adc_top, adc_noise, adc_offset, adc_seed,
+                   group=None):
     """Simulate one image (T steps). Updates ``theta`` (N,) in place (learning only); adds the weight change
     to ``dWT`` (N, 784) rows of neurons that spiked; ``counts`` (N,) spike counts; ``spiked`` lists neurons
     in order of first spike. Returns the number of neurons that spiked.
+
+    ``group`` (N,) int64: inhibition group of each neuron; neuron j gets ``w_IE · (inhibitory spikes of group(j) −
+    its own)``. None (default) or all zeros: Diehl & Cook's all-to-all inhibition; the location of each neuron: the
+    locally connected network (:func:`spinsyn.snn.lc.location_groups`).
 
     ``adc_rows`` > 0: the input current of each step is digitised per row block by :func:`adc_input` (arguments
     as there; the noise stream starts from ``adc_seed``; :meth:`spinsyn.snn.adc.AdcModel.kernel_args`); 0
@@ -165,6 +170,14 @@ def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu
     refi = np.zeros(N, np.int64)
     s_inh = np.zeros(N, np.bool_)
     n_inh = 0
+    if group is None:
+        grp = np.zeros(N, np.int64)
+    else:
+        grp = group
+    n_grp = 1
+    for j in range(N):
+        n_grp = max(n_grp, grp[j] + 1)
+    n_inh_g = np.zeros(n_grp, np.int64)
     I_in = np.zeros(N)
     adc_part = np.zeros(N if adc_rows > 0 else 0)
     adc_rng = np.full(1, np.uint64(adc_seed))
@@ -193,7 +206,7 @@ def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu
                         I_in[j] += w[row, j]
         if n_inh > 0:
             for j in range(N):
-                I_in[j] -= w_ie * (n_inh - (1 if s_inh[j] else 0))
+                I_in[j] -= w_ie * (n_inh_g[grp[j]] - (1 if s_inh[j] else 0))
         # --- excitatory layer
         best = -1
         best_over = -1.0
@@ -216,6 +229,8 @@ def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu
                     theta[j] += th_plus
         # --- inhibitory layer (input: exc spike of step t-1)
         n_inh = 0
+        for g in range(n_grp):
+            n_inh_g[g] = 0
         for j in range(N):
             vi[j] = i_dec * (vi[j] - i_rest) + i_rest
             if refi[j] <= 0 and j == e_prev:
@@ -227,6 +242,7 @@ def simulate_image(idx, ptr, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu
                 refi[j] = i_ref
                 vi[j] = i_reset
                 n_inh += 1
+                n_inh_g[grp[j]] += 1
         # --- spikes of step t, traces, learning
         if best >= 0:
             if counts[best] == 0:
@@ -303,11 +319,11 @@ def graded_step(x: float, dw: float, P: int, a_ltp: float, a_ltd: float, c2c: fl
 
 
 @njit(cache=True, parallel=True)
-def run_batch(p_steps, seeds, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, nu_post, trace_decay, spread,
+def run_batch(p_steps, seeds, T, w, theta, P, group, learn, rule_kind, f_tab, nu_pre, nu_post, trace_decay, spread,
               offset, dWT_all, counts, spiked_all, n_spiked, theta_after):
     """Simulate B images in parallel against the same ``w``; image b starts from ``theta`` and leaves its
     final θ in ``theta_after[b]``. ``p_steps`` (B, 784) spike probability per step; ``seeds`` (B,) uint32
-    seed of each image's random stream (input spikes, rule spread)."""
+    seed of each image's random stream (input spikes, rule spread); ``group`` (N,) as :func:`simulate_image`."""
     B = p_steps.shape[0]
     for b in prange(B):
         np.random.seed(seeds[b])
@@ -315,14 +331,14 @@ def run_batch(p_steps, seeds, T, w, theta, P, learn, rule_kind, f_tab, nu_pre, n
         th = theta.copy()
         n_spiked[b] = simulate_image(idx, ptr, T, w, th, P, learn, rule_kind, f_tab, nu_pre, nu_post,
                                      trace_decay, spread, offset, dWT_all[b], counts[b], spiked_all[b],
-                                     0, 1.0, 0.0, 0.0, _NO_ADC_OFFSET, 0)
+                                     0, 1.0, 0.0, 0.0, _NO_ADC_OFFSET, 0, group)
         theta_after[b, :] = th
 
 
 @njit(cache=True)
 def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, dWT_all, spiked_all, n_spiked,
                  merge_winner, syn_kind, n_lev, stochastic, gain, gmin, gmax, norm, seed, soft_bound, scale_wins,
-                 a_ltp=0.0, a_ltd=0.0, c2c=0.0):
+                 a_ltp=0.0, a_ltd=0.0, c2c=0.0, mask=None):
     """Merge the per-image weight changes of a batch and realise them with the synapse model (in place).
 
     θ: ``theta = θ0·decay^T + Σ_b (θ_b − θ0·decay^T)``. Weights: per neuron j, the change of the image in
@@ -333,8 +349,18 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
     tie), so a batch teaches as many images as batch 1 would; then ideal (``SYN_CONTINUOUS``),
     levels (``SYN_LEVELS``, ``n_lev`` levels), compound (``SYN_COMPOUND``, ``n_lev`` MTJs, ``gp``/``gap`` per
     synapse) or graded (``SYN_GRADED``: :func:`graded_step` of t − w with ``n_lev`` pulses over the range,
-    nonlinearities ``a_ltp``/``a_ltd`` in pulses, ``c2c`` per pulse)."""
+    nonlinearities ``a_ltp``/``a_ltd`` in pulses, ``c2c`` per pulse).
+
+    ``mask`` (784, N) uint8 or None (default): the fixed connectivity of a locally connected network
+    (:mod:`spinsyn.snn.lc`): the target of a masked synapse is 0 (so ``norm`` is the sum over the neuron's patch) and
+    its weight reads exactly 0 after the update, whatever the device (compound cells with spread included); None or
+    a (1, 1) array: no mask (Diehl & Cook, unchanged arithmetic)."""
     B, N = counts.shape
+    if mask is None:
+        msk = np.zeros((1, 1), np.uint8)
+    else:
+        msk = mask
+    use_mask = msk.shape[0] == N_IN
     np.random.seed(seed)
     for j in range(N):
         acc = theta0_decayed[j]
@@ -384,6 +410,8 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
                 dl = dl * (1.0 - base) if dl > 0.0 else dl * base
             x = base + dl
             x = 0.0 if x < 0.0 else (min(x, 1.0))
+            if use_mask and msk[i, j] == 0:
+                x = 0.0
             tgt[i] = x
             ssum += x
         if norm > 0.0 and ssum > 0.0:
@@ -422,6 +450,10 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
                 state[i, j] = k
                 x = (k * gp[i, j] + (n - k) * gap[i, j] - gmin) / span
                 w[i, j] = 0.0 if x < 0.0 else (min(x, 1.0))
+        if use_mask:
+            for i in range(N_IN):
+                if msk[i, j] == 0:
+                    w[i, j] = 0.0
     for b in range(B):
         for jj in range(n_spiked[b]):
             j = spiked_all[b, jj]
@@ -459,10 +491,12 @@ def adc_input(idx, lo, hi, w, rows, lsb, top, noise, offset, I_in, part, rng):
 
 
 @njit(cache=True, parallel=True)
-def eval_batch(p_steps, seeds, T, w, theta, P, counts, adc_rows, adc_lsb, adc_top, adc_noise, adc_offset, adc_seeds):
+def eval_batch(p_steps, seeds, T, w, theta, P, group, counts, adc_rows, adc_lsb, adc_top, adc_noise, adc_offset,
+               adc_seeds):
     """Inference (no learning, θ fixed) of B images in parallel; ``counts`` (B, N) spike counts. ``adc_rows`` > 0:
     the input of each step goes through the ADC of :func:`adc_input` (arguments as there), whose noise (if any)
-    is drawn from image b's own splitmix64 stream seeded with ``adc_seeds[b]`` (B,) uint32."""
+    is drawn from image b's own splitmix64 stream seeded with ``adc_seeds[b]`` (B,) uint32; ``group`` (N,) as
+    :func:`simulate_image`."""
     B = p_steps.shape[0]
     N = w.shape[1]
     dummy_f = np.zeros(1)
@@ -473,7 +507,7 @@ def eval_batch(p_steps, seeds, T, w, theta, P, counts, adc_rows, adc_lsb, adc_to
         dWT = np.zeros((1, 1))
         sp = np.zeros(N, np.int32)
         simulate_image(idx, ptr, T, w, th, P, False, RULE_TRACE, dummy_f, 0.0, 0.0, 1.0, 0.0, 0.0, dWT, counts[b], sp,
-                       adc_rows, adc_lsb, adc_top, adc_noise, adc_offset, adc_seeds[b] if adc_rows > 0 else 0)
+                       adc_rows, adc_lsb, adc_top, adc_noise, adc_offset, adc_seeds[b] if adc_rows > 0 else 0, group)
 
 
 @njit(cache=True, parallel=True)

@@ -37,6 +37,7 @@ from .inference import (  # noqa: F401  (image_seeds, spike_prob: public here to
     spike_prob,
 )
 from .kinds import SYN_FLOAT_KINDS
+from .lc import connectivity_mask
 from .params import NetworkParams
 from .rules import CompiledRule, LearningRule, rule_from_dict
 from .synapses import Compound, Synapse, synapse_from_record
@@ -78,9 +79,15 @@ class TrainedNetwork:
 
 # ---------------------------------------------------------------------------------------------- helpers
 def init_state(params: NetworkParams, syn: Synapse, seed: int, norm: float) -> NetState:
+    """Initial state: ``w = w_init_max·U(0, 1)`` per synapse, scaled per neuron to sum ``norm`` (if > 0), realised by
+    ``syn``. A locally connected network (``params.lc``) draws the same numbers and zeroes the masked synapses
+    before normalising (the sum is over each neuron's patch); they read exactly 0 on every device."""
     rng = np.random.default_rng([seed, 12345])
     N = params.n_neurons
     w0 = params.w_init_max * rng.random((784, N))
+    mask = connectivity_mask(params.lc) if params.lc is not None else None
+    if mask is not None:
+        w0 = w0 * mask
     if norm > 0:
         w0 = np.minimum(w0 * (norm / w0.sum(0, keepdims=True)), 1.0)
     state, gp, gap = syn.init_state(w0, rng)
@@ -89,6 +96,8 @@ def init_state(params: NetworkParams, syn: Synapse, seed: int, norm: float) -> N
         w = w0
     else:
         w = np.clip((syn.g_S(w0, state, gp, gap) - gmin) / (gmax - gmin), 0.0, 1.0)
+    if mask is not None:
+        w = w * mask
     return NetState(np.ascontiguousarray(w), state, gp, gap, np.zeros(N))
 
 

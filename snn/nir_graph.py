@@ -74,6 +74,14 @@ def nir_graph(net: TrainedNetwork) -> Any:
     ke, ki = e.tau_ms / dt, i.tau_ms / dt  # weight per mV of jump
     eye = np.eye(n)
     w = np.asarray(net.w, np.float64)
+    geo = getattr(net.params, "lc", None)
+    # lateral inhibition: every other neuron (Diehl & Cook), or every other neuron of the same location (--network lc)
+    others = 1.0 - eye
+    if geo is not None:
+        from .lc import location_groups  # lazy: startup
+
+        g = location_groups(geo)
+        others *= g[:, None] == g[None, :]
     nodes = {
         "input": nir.Input(input_type=np.array([w.shape[0]])),
         "w_in": nir.Affine(weight=w.T * ke, bias=np.zeros(n), metadata=_synapse_metadata(net)),
@@ -83,7 +91,7 @@ def nir_graph(net: TrainedNetwork) -> Any:
         "w_ei": nir.Affine(weight=p.w_exc_inh_mV * eye * ki, bias=np.zeros(n)),
         "inh": _lif(n, i.tau_ms, i.v_rest_mV, i.v_reset_mV, np.full(n, i.v_thresh_mV),
                     {"refrac_ms": i.refrac_ms, "v_offset_mV": i.v_reset_mV}),
-        "w_ie": nir.Affine(weight=-p.w_inh_exc_mV * (1.0 - eye) * ke, bias=np.zeros(n)),
+        "w_ie": nir.Affine(weight=-p.w_inh_exc_mV * others * ke, bias=np.zeros(n)),
         "output": nir.Output(output_type=np.array([n])),
     }
     edges = [("input", "w_in"), ("w_in", "exc"), ("exc", "w_ei"), ("w_ei", "inh"), ("inh", "w_ie"),

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .lc import LocalGeometry
+
 N_INPUT = 784
 
 
@@ -58,19 +60,27 @@ class NetworkParams:
     norm: float | None = 78.4  # per-neuron sum of input weights after each update; None = off
     exc: ExcParams = field(default_factory=ExcParams)
     inh: InhParams = field(default_factory=InhParams)
+    #: locally connected network (``--network lc``, :mod:`spinsyn.snn.lc`): input mask and per-location inhibition;
+    #: None = Diehl & Cook (dense input, all-to-all inhibition)
+    lc: LocalGeometry | None = None
 
     @property
     def steps(self) -> int:
         return int(round(self.time_ms / self.dt_ms))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["lc"] is None:  # Diehl & Cook configs store the same JSON as before the LC network existed
+            del d["lc"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> NetworkParams:
         d = dict(d)
         d["exc"] = ExcParams(**d.get("exc", {}))
         d["inh"] = InhParams(**d.get("inh", {}))
+        if d.get("lc") is not None:
+            d["lc"] = LocalGeometry(**d["lc"])
         return cls(**d)
 
     def packed(self) -> np.ndarray:

@@ -85,9 +85,19 @@ def poisson_dense(p_step: torch.Tensor, T: int, gen: torch.Generator) -> torch.T
     return (u < p_step[:, None, :]).to(p_step.dtype)
 
 
-def simulate(X: torch.Tensor, w: torch.Tensor, theta: torch.Tensor, P: list[float], learn: bool
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run B images against the same ``w``. Returns spikes S (B, T, N) and final θ per image (B, N)."""
+def group_matrix(group: torch.Tensor, device, dtype) -> torch.Tensor:
+    """One-hot (N, G) matrix of the inhibition group of each neuron (``group`` (N,) int): ``s @ M @ Mᵀ`` is, per
+    neuron, the number of spikes of its group (exact: sums of 0/1)."""
+    g = group.to(torch.int64)
+    n_groups = int(g.max()) + 1 if g.numel() else 1
+    return torch.nn.functional.one_hot(g, n_groups).to(device=device, dtype=dtype)
+
+
+def simulate(X: torch.Tensor, w: torch.Tensor, theta: torch.Tensor, P: list[float], learn: bool,
+             groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run B images against the same ``w``. Returns spikes S (B, T, N) and final θ per image (B, N). ``groups``
+    (N, G) one-hot (:func:`group_matrix`): inhibition only within a group (the locally connected network, as
+    :func:`spinsyn.snn.kernels.simulate_image`); None: all-to-all (Diehl & Cook)."""
     B, T, _ = X.shape
     N = w.shape[1]
     dt, dev = w.dtype, w.device
@@ -101,7 +111,10 @@ def simulate(X: torch.Tensor, w: torch.Tensor, theta: torch.Tensor, P: list[floa
     e_prev = torch.zeros((B, N), dtype=dt, device=dev)
     S = torch.empty((B, T, N), dtype=dt, device=dev)
     for t in range(T):
-        I_in = Iin[:, t] - P[P_W_IE] * (s_inh.sum(1, keepdim=True) - s_inh)
+        if groups is None:
+            I_in = Iin[:, t] - P[P_W_IE] * (s_inh.sum(1, keepdim=True) - s_inh)
+        else:
+            I_in = Iin[:, t] - P[P_W_IE] * ((s_inh @ groups) @ groups.T - s_inh)
         spk, es = exc_step(I_in, es, P, learn)
         s_inh, ins = inh_step(P[P_W_EI] * e_prev, ins, P)
         S[:, t] = spk
@@ -119,8 +132,8 @@ class StaticSimulation:
     θ (B, N) are the static outputs: valid until the next call."""
 
     def __init__(self, B: int, T: int, w: torch.Tensor, theta: torch.Tensor, P: list[float], learn: bool,
-                 capture: bool | None = None):
-        self.w, self.theta, self.P, self.learn = w, theta, P, learn
+                 capture: bool | None = None, groups: torch.Tensor | None = None):
+        self.w, self.theta, self.P, self.learn, self.groups = w, theta, P, learn, groups
         self.X = torch.zeros((B, T, w.shape[0]), dtype=w.dtype, device=w.device)
         self.captured = w.device.type == "cuda" if capture is None else capture
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -131,16 +144,16 @@ class StaticSimulation:
         side = torch.cuda.Stream(device=self.w.device)
         side.wait_stream(torch.cuda.current_stream(self.w.device))
         with torch.cuda.stream(side):  # warm-up outside the graph (allocator pools, lazy kernel loads)
-            simulate(self.X, self.w, self.theta, self.P, self.learn)
+            simulate(self.X, self.w, self.theta, self.P, self.learn, self.groups)
         torch.cuda.current_stream(self.w.device).wait_stream(side)
         self.graph = graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self.S, self.theta_after = simulate(self.X, self.w, self.theta, self.P, self.learn)
+            self.S, self.theta_after = simulate(self.X, self.w, self.theta, self.P, self.learn, self.groups)
 
     def __call__(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.X.copy_(X)
         if self.graph is None:  # eager: the same inputs, outputs not kept between calls
-            return simulate(self.X, self.w, self.theta, self.P, self.learn)
+            return simulate(self.X, self.w, self.theta, self.P, self.learn, self.groups)
         self.graph.replay()
         return self.S, self.theta_after
 
@@ -179,10 +192,12 @@ def weight_change(X: torch.Tensor, S: torch.Tensor, rule, gen: torch.Generator |
 
 
 def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, dW, merge_winner, syn_kind, n_lev,
-                 stochastic, gain, gmin, gmax, norm, gen, soft_bound=False, scale_wins=False, graded=(0.0, 0.0, 0.0)):
+                 stochastic, gain, gmin, gmax, norm, gen, soft_bound=False, scale_wins=False, graded=(0.0, 0.0, 0.0),
+                 mask=None):
     """Torch twin of :func:`spinsyn.snn.kernels.apply_update` (in place on ``w``, ``state``, ``theta``).
 
-    ``counts`` (B, N), ``dW`` (B, 784, N); ``graded`` (A_LTP, A_LTD in pulses, c2c per pulse) of ``SYN_GRADED``."""
+    ``counts`` (B, N), ``dW`` (B, 784, N); ``graded`` (A_LTP, A_LTD in pulses, c2c per pulse) of ``SYN_GRADED``;
+    ``mask`` (784, N) 0/1 of a locally connected network (masked targets 0, masked weights read 0), None: none."""
     theta.copy_(theta0_decayed + (theta_after - theta0_decayed).sum(0))
     cmax, best_b = counts.max(0)  # first maximum on ties
     cols = cmax > 0
@@ -202,6 +217,8 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
     if soft_bound:
         delta = torch.where(delta > 0, delta * (1.0 - base), delta * base)
     tgt = (base + delta).clamp(0.0, 1.0)
+    if mask is not None:
+        tgt = tgt * mask
     if norm > 0:
         ssum = tgt.sum(0, keepdim=True)
         tgt = torch.where(ssum > 0, (tgt * (norm / ssum.clamp_min(1e-300))).clamp(max=1.0), tgt)
@@ -232,6 +249,8 @@ def apply_update(w, state, gp, gap, theta, theta0_decayed, theta_after, counts, 
         state[:, c] = k.to(state.dtype)
         x = (k * gp[:, c] + (n_lev - k) * gap[:, c] - gmin) / (gmax - gmin)
         w[:, c] = x.clamp(0.0, 1.0)
+    if mask is not None:
+        w[:, c] = w[:, c] * mask[:, c]
 
 
 def graded_step(x: torch.Tensor, tg: torch.Tensor, P: int, graded, stochastic: bool,

@@ -103,10 +103,21 @@ def is_conv_run(run_dir: str | Path) -> bool:
     return (Path(run_dir) / CONV_NET_NAME).is_file()
 
 
+def _train(config: ConvConfig, X: Any, y: Any, *, device: str, **kw: Any) -> Any:
+    """:func:`.network.train_conv` on "cpu", :func:`.torch_train.train_conv_torch` on a CUDA device."""
+    if device == "cpu":
+        from .network import train_conv  # lazy: startup
+
+        return train_conv(config, X, y, **kw)
+    from .torch_train import train_conv_torch  # lazy: optional
+
+    return train_conv_torch(config, X, y, device=device, **kw)
+
+
 def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_train: int, n_test: int, seed: int,
                    data_dir: str | None = None, log: Callable[[str], None] | None = None,
-                   rule: str | Path | None = None, dataset: str = "mnist", device: str | None = None
-                   ) -> dict[str, Any]:
+                   rule: str | Path | None = None, dataset: str = "mnist", device: str | None = None,
+                   compute_device: str = "cpu") -> dict[str, Any]:
     """Train the conv network on the first ``n_train`` training images of ``dataset`` (``"mnist"``,
     ``"fashion-mnist"``: :func:`spinsyn.mnist.load_mnist`; recorded in the metrics as ``dataset``), test it on the
     first ``n_test`` test images (0: not measured) and write the run folder ``run_dir`` (module docstring). Returns
@@ -116,14 +127,16 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
     (:meth:`ConvConfig.to_dict`), ``rule`` (the fitted rule's record, None for the papers' rule). ``log``: one line
     per pass. ``rule``: a rule JSON or device sweep shaping the STDP of conv 1-2 (:func:`conv_rule`). ``device``: a
     device preset name or device file (``--device-preset`` / ``--device-model``) the synapses are built on (its record
-    is stored in ``conv.npz``, so export programs that device). The folder is checked first; an error leaves nothing
-    behind."""
+    is stored in ``conv.npz``, so export programs that device). ``compute_device``: "cpu" (the numba path,
+    :func:`.network.train_conv`) or a CUDA device ("cuda", "cuda:N": :func:`.torch_train.train_conv_torch`, the
+    forward caches and R-STDP batched on the GPU; recorded as ``device``). The folder is checked first; an error
+    leaves nothing behind."""
     from spinsyn.fileio import atomic_path, write_json  # lazy: startup
     from spinsyn.locks import folder_lock  # lazy: startup
     from spinsyn.mnist import load_mnist  # lazy: startup
 
     from ..trainer import METRICS_FORMAT, METRICS_VERSION, _removed_on_error, check_run_dir  # lazy: startup
-    from .network import evaluate_conv, save_conv, train_conv  # lazy: startup
+    from .network import evaluate_conv, save_conv  # lazy: startup
 
     run_dir = Path(run_dir)
     synapse = check_conv_synapse(synapse)
@@ -142,7 +155,7 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
             X, y = load_mnist("train", data_dir, n=n_train, dataset=dataset)
             test = load_mnist("test", data_dir, n=n_test, dataset=dataset) if n_test > 0 else None
             t0 = time.perf_counter()
-            net = train_conv(config, X, y, seed=seed, synapse=syn, log=log, rule=learning_rule)
+            net = _train(config, X, y, seed=seed, synapse=syn, log=log, rule=learning_rule, device=compute_device)
             t_train = time.perf_counter() - t0
             t0 = time.perf_counter()
             res = evaluate_conv(net, *test) if test is not None else None
@@ -166,6 +179,7 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
                 "network_file": CONV_NET_NAME,
                 "config": config.to_dict(),
                 "rule": hist.get("rule"),
+                "device": compute_device,
             }
             with atomic_path(run_dir / CONV_NET_NAME) as tmp:
                 save_conv(net, tmp)

@@ -62,7 +62,14 @@ def test_a_quantized_conv_run_keeps_its_device_states(tmp_path):
                  str(out)]) == 0
     net = load_conv(out / "conv.npz")
     assert str(net.synapse.spec) == "quantized:16" and net.layers[0].state is not None
-    assert json.loads((out / "metrics.json").read_text())["seed"] == 2
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["seed"] == 2 and m["device"] == "cpu"
+
+
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -70,7 +77,9 @@ def test_a_quantized_conv_run_keeps_its_device_states(tmp_path):
     (["--network", "conv", "--epochs", "2"], "--epochs: applies to --network dc only"),
     (["--network", "conv", "--device-param", "tmr0=0.7"], "--device-param: applies to --network dc only"),
     (["--network", "conv", "--no-plots"], "--no-plots: applies to --network dc only"),
-    (["--network", "conv", "--device", "cuda"], "--device: 'cuda': --network conv runs on the CPU only"),
+    pytest.param(["--network", "conv", "--device", "cuda"], "--device: 'cuda' requested but CUDA is not available",
+                 marks=pytest.mark.skipif(_cuda(), reason="a GPU is present: --device cuda is accepted")),
+    (["--network", "conv", "--device", "gpu"], "--device: expected auto, cpu or cuda[:i]"),
     (["--network", "conv", "--synapse", "graded"], "--synapse: graded is not supported by --network conv"),
     (["--network", "conv", "--synapse", "compound:0"], "--synapse:"),
     (["--network", "conv", "--conv-epochs", "1,2"], "--conv-epochs: got '1,2'"),
