@@ -12,6 +12,9 @@ of the curve (SpykeTorch prints the best test accuracy over its 680 passes, whic
 
     python benchmarks/conv_accuracy.py --n-train 60000 --n-test 10000 --conv-epochs 2,4,680 --test-every 5 \\
         --synapse ideal --seed 0 --data-dir ../shared/data/mnist --minutes 120 --out /tmp/conv_ideal
+
+``--device cuda`` trains with the torch path (batched forward caches, exact batched R-STDP; conv 1-2 STDP stays on
+numba); the test points still decide on the host.
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--minutes", type=float, default=0.0, help="stop at the first test point after this (0: never)")
     p.add_argument("--data-dir", default=os.environ.get("SPINSYN_MNIST_DIR"))
+    p.add_argument("--device", default="cpu", help="cpu (numba, default) or cuda[:i] (the torch path: "
+                   "spinsyn.snn.conv.torch_train.train_conv_torch, forward caches and R-STDP batched on the GPU)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     a.synapse = check_conv_synapse(a.synapse)
@@ -104,8 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     Xt, yt = load_mnist("test", a.data_dir, n=a.n_test)
     t0 = time.perf_counter()
     tester = _Tester(a, Xt, yt.astype(np.int64), t0)
+    kw: dict[str, Any] = {"seed": a.seed, "synapse": a.synapse, "log": lambda m: print(m, flush=True),
+                          "on_epoch": tester}
     try:
-        train_conv(cfg, X, y, seed=a.seed, synapse=a.synapse, log=lambda m: print(m, flush=True), on_epoch=tester)
+        if a.device == "cpu":
+            train_conv(cfg, X, y, **kw)
+        else:
+            from spinsyn.snn.conv.torch_train import train_conv_torch
+
+            train_conv_torch(cfg, X, y, device=a.device, **kw)
     except _Stop:
         print(f"stopped at the time limit ({a.minutes} min)")
     last = [r for r in tester.curve if "test_accuracy" in r][-1]
