@@ -88,7 +88,7 @@ class _Stop(Exception):
 def main(argv: list[str] | None = None) -> int:
     from spinsyn.mnist import load_mnist
     from spinsyn.snn.conv import train_conv
-    from spinsyn.snn.conv.run import check_conv_synapse, conv_config, parse_conv_epochs
+    from spinsyn.snn.conv.run import check_conv_synapse, conv_config, parse_conv_config, parse_conv_epochs
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-train", type=int, default=60000)
@@ -99,12 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--minutes", type=float, default=0.0, help="stop at the first test point after this (0: never)")
     p.add_argument("--data-dir", default=os.environ.get("SPINSYN_MNIST_DIR"))
+    p.add_argument("--conv-config", default=None, help="other ConvConfig fields as JSON, as spinsyn train")
     p.add_argument("--device", default="cpu", help="cpu (numba, default) or cuda[:i] (the torch path: "
                    "spinsyn.snn.conv.torch_train.train_conv_torch, forward caches and R-STDP batched on the GPU)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     a.synapse = check_conv_synapse(a.synapse)
-    cfg = conv_config(parse_conv_epochs(a.conv_epochs))
+    cfg = conv_config(parse_conv_epochs(a.conv_epochs), parse_conv_config(a.conv_config) if a.conv_config else None)
     X, y = load_mnist("train", a.data_dir, n=a.n_train)
     Xt, yt = load_mnist("test", a.data_dir, n=a.n_test)
     t0 = time.perf_counter()

@@ -81,6 +81,11 @@ class ConvConfig:
     #: the papers' rule has no Δt axis, so this is spinsyn's choice, not theirs)
     rule_dt_ms: float = 4.0
 
+    #: synapses of finitely many states: the stabilizer w(1−w) is evaluated at the nominal level kept this many steps
+    #: inside [0, 1] (spinsyn.snn.conv.updates.stabilizer_weight; at 0 a synapse in its first or last state could
+    #: never leave it). spinsyn's choice for device synapses; ideal weights are not affected
+    stabilizer_floor_steps: float = 0.5
+
     # --- R-STDP of the decision layer (additive, no stabiliser) ---------------------------------------------------
     #: reward: STDP (a_r+, a_r−); punishment: anti-STDP (a_p−, a_p+) on spiked / silent inputs
     #: ([ST] ``STDP(conv3, (0.004, -0.003), False, 0.2, 0.8)``, ``anti_stdp3 = STDP(conv3, (-0.004, 0.0005), ...)``)
@@ -127,6 +132,8 @@ class ConvConfig:
             raise ValueError(f"f3 ({self.f3}) must be a multiple of n_classes ({self.n_classes})")
         if not 0.0 <= self.w3_lo < self.w3_hi <= 1.0:
             raise ValueError(f"w3_lo, w3_hi must satisfy 0 <= lo < hi <= 1, got {self.w3_lo}, {self.w3_hi}")
+        if not 0.0 < self.stabilizer_floor_steps <= 0.5:
+            raise ValueError(f"stabilizer_floor_steps must be in (0, 0.5], got {self.stabilizer_floor_steps!r}")
         if not self.rule_dt_ms > 0:
             raise ValueError(f"rule_dt_ms must be > 0, got {self.rule_dt_ms!r}")
         if self.thr1 < 0 or self.thr2 < 0:
@@ -149,7 +156,6 @@ class ConvConfig:
         if unknown:
             raise ValueError(f"ConvConfig: unknown fields {unknown}")
         kw = dict(d)
-        kw.setdefault("signed_read", False)  # files written before the field: the clipped read they trained with
         if "dog_sizes_px" in kw:
             kw["dog_sizes_px"] = tuple(int(s) for s in kw["dog_sizes_px"])
         return cls(**kw)

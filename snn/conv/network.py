@@ -146,8 +146,8 @@ def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int
             s_in = inputs[n]
             t, v1 = _layer(net, li, s_in, learning=True)
             for f, i, j in k_winners(t, v1, kw, r, c.T):
-                dw = stdp_dw(receptive_field(s_in, i, j, K), int(t[f, i, j]), stabilizer_weight(lw, int(f)), ap, an,
-                             f_tab=f_tab)
+                stab = stabilizer_weight(lw, int(f), c.stabilizer_floor_steps)
+                dw = stdp_dw(receptive_field(s_in, i, j, K), int(t[f, i, j]), stab, ap, an, f_tab=f_tab)
                 apply_update(lw, int(f), dw, rng)
             seen += 1
             if seen % c.lr_double_every == 0:
@@ -313,7 +313,8 @@ def load_conv(path: str | Path) -> ConvNetwork:
         meta = json.loads(bytes(z["meta"]).decode())
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: not a {FORMAT} file (format {meta.get('format')!r})")
-        cfg = ConvConfig.from_dict(meta["config"])
+        # files written before ConvConfig.signed_read existed trained with the clipped read
+        cfg = ConvConfig.from_dict({"signed_read": False, **meta["config"]})
         syn = None
         if "synapse" in meta:
             syn = synapse_from_record(meta["synapse"]["record"], **meta["synapse"]["options"])

@@ -80,19 +80,20 @@ class LayerWeights:
         return self.w[f]
 
 
-def stabilizer_weight(weights: LayerWeights, f: int) -> np.ndarray:
+def stabilizer_weight(weights: LayerWeights, f: int, floor_steps: float = 0.5) -> np.ndarray:
     """The weight the STDP stabilizer w(1−w) of conv 1-2 is evaluated at for feature ``f``: ``w`` for ideal weights;
     for a synapse of finitely many states, its nominal level kept half a step inside [0, 1] (a state stands for the
     weights that round to it). At exactly 0 or 1 the stabilizer is 0 for LTP and LTD alike, so a device synapse
     that reached its first or last state could never leave it (ideal weights only approach the bounds); measured:
-    compound:8 conv 1-2 frozen that way gave a conv-3 input 2.5x denser than the ideal run's and 50 % accuracy."""
+    compound:8 conv 1-2 frozen that way gave a conv-3 input 2.5x denser than the ideal run's and 50 % accuracy.
+    ``floor_steps``: how far inside, in steps (ConvConfig.stabilizer_floor_steps; 0.5: half a step)."""
     base = weights.base(f)
     syn = weights.synapse
     if syn is None or weights.scheme == SYN_CONTINUOUS:
         return base
     steps = syn.spec.n if weights.scheme == SYN_COMPOUND else syn.spec.n - 1
-    half = 0.5 / max(steps, 1)
-    return np.clip(base, half, 1.0 - half)
+    inside = floor_steps / max(steps, 1)
+    return np.clip(base, inside, 1.0 - inside)
 
 
 def apply_update(weights: LayerWeights, f: int, dw: np.ndarray, rng: np.random.Generator, *, lo: float = 0.0,

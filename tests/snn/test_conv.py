@@ -244,6 +244,11 @@ def test_stabilizer_lets_a_saturated_device_synapse_leave_its_last_state():
         apply_update(c, 0, stdp_dw(never, 3, stabilizer_weight(c, 0), 0.15, -0.1125)[0], rng)
     assert c.state.mean() < 7.9  # it leaves k = N (with the stabilizer at k/N = 1 it could not: dw = 0)
     assert np.all(stdp_dw(never, 3, np.ones((1, 4000)), 0.15, -0.1125) == 0)  # the stabilizer at w = 1 itself
+    top = LayerWeights.create(np.ones((1, 10)), make_synapse("compound:8", g_spread=0.0), rng)
+    np.testing.assert_allclose(stabilizer_weight(top, 0, 0.125), 1 - 0.125 / 8)  # ConvConfig.stabilizer_floor_steps
+    for bad in (0.0, 0.6, -1.0):
+        with pytest.raises(ValueError, match="stabilizer_floor_steps"):
+            ConvConfig(stabilizer_floor_steps=bad)
 
 
 def test_compound_read_is_signed_against_the_nominal_reference_unless_clipped():
@@ -262,15 +267,25 @@ def test_compound_read_is_signed_against_the_nominal_reference_unless_clipped():
 
 
 def test_signed_read_is_recorded_and_files_written_before_it_read_clipped(tmp_path):
+    import json
+
+    from spinsyn.snn.conv.run import conv_config
+
     cfg = ConvConfig(f1=4, f2=8, f3=10, epochs1=0, epochs2=0, epochs3=0)
     assert cfg.signed_read and ConvConfig.from_dict(cfg.to_dict()).signed_read
-    old = cfg.to_dict()
-    del old["signed_read"]
-    assert ConvConfig.from_dict(old).signed_read is False
+    assert ConvConfig.from_dict({}).signed_read and conv_config((1, 1, 1), {"f2": 8}).signed_read  # the CLI's path
     net = init_network(cfg, make_synapse("compound:8"), np.random.default_rng(0))
     assert all(lw.signed for lw in net.layers)
-    back = load_conv(save_conv(net, tmp_path / "c.npz"))
-    assert all(lw.signed for lw in back.layers)
+    path = save_conv(net, tmp_path / "c.npz")
+    assert all(lw.signed for lw in load_conv(path).layers)
+    with np.load(path) as z:  # the same file as written before the field existed
+        arrays = dict(z)
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    del meta["config"]["signed_read"]
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = load_conv(tmp_path / "old.npz")
+    assert old.config.signed_read is False and not any(lw.signed for lw in old.layers)
 
 
 # --- end to end -----------------------------------------------------------------------------------------------------
