@@ -30,6 +30,8 @@ CLAIMS: dict[str, str] = {
                "--data-dir ../shared/data/mnist (43 min)",
     "95.85 %": "bench:python benchmarks/conv_accuracy.py --n-train 60000 --n-test 10000 --conv-epochs 2,4,680 "
                 "--test-every 5 --synapse ideal --seed 0 --minutes 95 --out RUN (then spinsyn eval RUN/run)",
+    "93.00 %": "bench:spinsyn train --network lc --lc-filters 500 --learning-rule postpre --threads 1 --no-plots "
+               "--data-dir ../shared/data/mnist --out RUN (24 min; benchmarks/results/lc_accuracy_f500_postpre.json)",
     "4.6×": "bench:python benchmarks/bench_conv_spyketorch.py (SpykeTorch venv: benchmarks/setup_spyketorch.sh)",
     "89.2 %": "bench:python benchmarks/nir_agreement.py RUN --n 1000 (test_nir_export: >= 0.85 on 100 images)",
     "72.9 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
