@@ -195,12 +195,18 @@ def _train_rstdp(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epochs: i
                 f_miss, f_hit = misses / block, hits / block
                 hits = misses = block = 0
         train_acc.append(ep_hits / len(x3))
-        if log:
-            log(f"conv3 R-STDP epoch {ep + 1}/{epochs}: train accuracy {train_acc[-1]:.4f}, "
-                f"{time.perf_counter() - t0:.1f} s")
-        if on_epoch is not None:
-            on_epoch(ep + 1, net, train_acc[-1])
+        end_of_pass(net, ep + 1, epochs, train_acc[-1], t0, log, on_epoch)
     return train_acc
+
+
+def end_of_pass(net: ConvNetwork, done: int, epochs: int, train_acc: float, t0: float,
+                log: Callable[[str], None] | None, on_epoch: EpochHook | None) -> None:
+    """After R-STDP pass ``done`` (from 1) of ``epochs`` begun at ``perf_counter`` time ``t0``: the log line, then
+    ``on_epoch``."""
+    if log:
+        log(f"conv3 R-STDP epoch {done}/{epochs}: train accuracy {train_acc:.4f}, {time.perf_counter() - t0:.1f} s")
+    if on_epoch is not None:
+        on_epoch(done, net, train_acc)
 
 
 def _compile_rule(rule: LearningRule | None, config: ConvConfig) -> tuple[np.ndarray | None, dict[str, Any] | None]:
@@ -215,20 +221,44 @@ def _compile_rule(rule: LearningRule | None, config: ConvConfig) -> tuple[np.nda
                                                      "f_per_step": compiled.f_tab[:config.T].round(6).tolist()}
 
 
-def _layer_inputs(net: ConvNetwork, s0: np.ndarray, upto: int) -> np.ndarray:
-    return np.stack([propagate(net, s, upto) for s in s0])
+@dataclass(frozen=True)
+class ConvBackend:
+    """Where :func:`train_conv` computes the frozen layers' outputs and the R-STDP: ``inputs(net, s, first, upto)``
+    -> the padded input of layer ``upto`` for the padded inputs ``s`` (n, ...) of layer ``first``, and
+    ``rstdp(net, x3, labels, epochs, rng, log, on_epoch)`` -> training accuracy per pass (the contract of
+    :func:`_train_rstdp`). The conv 1-2 STDP always runs on the numba path."""
+
+    name: str
+    inputs: Callable[[ConvNetwork, np.ndarray, int, int], np.ndarray]
+    rstdp: Callable[..., list[float]]
+
+
+def _cpu_inputs(net: ConvNetwork, s: np.ndarray, first: int, upto: int) -> np.ndarray:
+    out = []
+    for x in s:
+        for li in range(first, upto):
+            x = _next_input(net, li, _layer(net, li, x, learning=False)[0])
+        out.append(x)
+    return np.stack(out)
+
+
+#: the numba path
+CPU_BACKEND = ConvBackend("cpu", _cpu_inputs, _train_rstdp)
 
 
 def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, seed: int,
                synapse: str | Synapse | None = None, log: Callable[[str], None] | None = None,
-               on_epoch: EpochHook | None = None, rule: LearningRule | None = None) -> ConvNetwork:
+               on_epoch: EpochHook | None = None, rule: LearningRule | None = None,
+               backend: ConvBackend = CPU_BACKEND) -> ConvNetwork:
     """Train the network on ``images`` (n, 28, 28) uint8 with ``labels`` (n,) in 0..n_classes−1: STDP of conv 1
     and conv 2, then R-STDP of conv 3, with the schedule of ``config``. ``synapse``: None/"ideal" (float weights),
     a spec string ("quantized:16", "compound:8") or a :class:`~spinsyn.snn.synapses.Synapse`. Deterministic given
     ``seed``. ``log`` receives one line per epoch; ``on_epoch(pass, net, train_accuracy)`` is called after each
     R-STDP pass (e.g. to test or save the network on the way). ``rule``: a fitted trace rule (bi-sigmoid JSON or
     device sweep, :mod:`spinsyn.snn.rules`) that shapes the STDP of conv 1-2 (:func:`stdp_dw`), read at
-    ``config.rule_dt_ms`` per step; None: the papers' sign rule. The decision layer keeps the papers' R-STDP."""
+    ``config.rule_dt_ms`` per step; None: the papers' sign rule. The decision layer keeps the papers' R-STDP.
+    ``backend``: where the frozen layers' outputs and the R-STDP are computed (:class:`ConvBackend`; the torch path:
+    :func:`.torch_train.train_conv_torch`); the random draws are the same on every backend."""
     images = np.asarray(images)
     labels = np.asarray(labels).astype(np.int64)
     if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
@@ -249,15 +279,15 @@ def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, se
     _train_stdp_layer(net, 0, s0, config.epochs1, rng, log, f_tab)
     timing["conv1_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    s1 = _layer_inputs(net, s0, 1)
+    s1 = backend.inputs(net, s0, 0, 1)
     _train_stdp_layer(net, 1, s1, config.epochs2, rng, log, f_tab)
     timing["conv2_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    x3 = np.stack([_next_input(net, 1, _layer(net, 1, s, learning=False)[0]) < config.T for s in s1])
-    acc = _train_rstdp(net, x3, labels, config.epochs3, rng, log, on_epoch)
+    x3 = backend.inputs(net, s1, 1, 2) < config.T
+    acc = backend.rstdp(net, x3, labels, config.epochs3, rng, log, on_epoch)
     timing["conv3_s"] = time.perf_counter() - t0
     net.history = {"train_accuracy": acc, "timing": timing, "n_train": int(len(images)), "seed": int(seed),
-                   "rule": rule_info}
+                   "rule": rule_info, "device": backend.name}
     return net
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .layers import receptive_field
-from .network import ConvNetwork, EpochHook
+from .network import ConvNetwork, EpochHook, end_of_pass
 from .torch_path import decision_kernels, decision_potentials, ieee_fp32, torch_device, winners
 from .updates import apply_update
 
@@ -116,9 +116,5 @@ def train_rstdp_torch(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epoc
             ep_hits = sum(_chunk(net, x3, labels, perm[a:a + batch], x_dev, w3, rates, rng)
                           for a in range(0, len(perm), batch))
             train_acc.append(ep_hits / len(x3))
-            if log:
-                log(f"conv3 R-STDP epoch {ep + 1}/{epochs}: train accuracy {train_acc[-1]:.4f}, "
-                    f"{time.perf_counter() - t0:.1f} s")
-            if on_epoch is not None:
-                on_epoch(ep + 1, net, train_acc[-1])
+            end_of_pass(net, ep + 1, epochs, train_acc[-1], t0, log, on_epoch)
     return train_acc
