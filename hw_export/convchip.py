@@ -183,10 +183,16 @@ def load_conv_source(run_dir: str | Path) -> ConvSource:
     layers = []
     for lw in net.layers:
         w = unroll_kernels(lw.w).astype(np.float64)
-        if not np.all(np.isfinite(w)) or w.min() < 0.0 or w.max() > 1.0:
-            raise SpinsynFileError(f"{path}: weights outside [0, 1]")
         state = None if lw.state is None or lw.state.shape != lw.w.shape else unroll_kernels(lw.state).astype(
             np.int64)
+        signed = state is not None and lw.signed  # ConvConfig.signed_read: the device state is what is programmed
+        if not np.all(np.isfinite(w)) or (not signed and (w.min() < 0.0 or w.max() > 1.0)):
+            raise SpinsynFileError(f"{path}: weights outside [0, 1]")
+        if signed:
+            assert state is not None and lw.synapse is not None
+            if state.min() < 0 or state.max() > lw.synapse.spec.n:
+                raise SpinsynFileError(f"{path}: device states outside 0..{lw.synapse.spec.n}")
+            w = np.clip(w, 0.0, 1.0)  # the signed read's device spread around 0 and 1; the targets come from state
         layers.append(WeightSource(w, "run", path, sha, (0.0, 1.0), run_dir, state, dev))
     return ConvSource(net, run_dir, path, sha, layers)
 

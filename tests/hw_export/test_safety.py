@@ -179,7 +179,9 @@ def big(tmp_path_factory):
 def test_signal_exits_with_no_chip_and_no_temporary_folder(big, sig, code):
     d, window = big
     rng = np.random.default_rng(int(sig))
-    for i in range(10 if sig == signal.SIGINT else 2):
+    tries = 10 if sig == signal.SIGINT else 2
+    interrupted = 0
+    for i in range(tries):
         out = f"c_{int(sig)}_{i}"
         p = _spawn(d, out)
         _wait_guarded(p)
@@ -187,9 +189,14 @@ def test_signal_exits_with_no_chip_and_no_temporary_folder(big, sig, code):
         p.send_signal(sig)
         rc = p.wait(timeout=60)
         err = p.stderr.read().decode()
+        assert not [q for q in d.iterdir() if q.name.startswith(TMP_PREFIX)], i
+        if rc == 0:  # the export ran faster than the window measured under other load: finished before the signal
+            verify_chip(d / out)  # then it is a complete chip, and this try tested nothing about interruption
+            continue
         assert rc == code, (i, rc, err)
         assert not (d / out).exists()
-        assert not [q for q in d.iterdir() if q.name.startswith(TMP_PREFIX)], i
+        interrupted += 1
+    assert interrupted >= tries - max(1, tries // 4), f"{interrupted} of {tries} exports still ran at the signal"
 
 
 def test_kill_9_leftover_is_removed_by_the_next_export(big):
