@@ -32,6 +32,12 @@ CLAIMS: dict[str, str] = {
                 "--test-every 5 --synapse ideal --seed 0 --minutes 95 --out RUN (then spinsyn eval RUN/run)",
     "93.00 %": "bench:spinsyn train --network lc --lc-filters 500 --learning-rule postpre --threads 1 --no-plots "
                "--data-dir ../shared/data/mnist --out RUN (24 min; benchmarks/results/lc_accuracy_f500_postpre.json)",
+    "92.81 %": "bench:spinsyn export RUN --out CHIP && spinsyn export simulate CHIP --n-test 10000 (the compound:8 "
+               "conv run after 10 passes; benchmarks/results/conv_chip_compound8_signed_p10.json)",
+    "89.06 %": "bench:spinsyn export RUN --out CHIP && spinsyn export simulate CHIP --n-test 10000 "
+               "(benchmarks/results/conv_chip_compound8_signed_p10.json)",
+    "3.75 points [3.27, 4.23]": "bench:spinsyn export simulate CHIP --n-test 10000 "
+                                "(benchmarks/results/conv_chip_compound8_signed_p10.json)",
     "4.6×": "bench:python benchmarks/bench_conv_spyketorch.py (SpykeTorch venv: benchmarks/setup_spyketorch.sh)",
     "89.2 %": "bench:python benchmarks/nir_agreement.py RUN --n 1000 (test_nir_export: >= 0.85 on 100 images)",
     "72.9 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
