@@ -38,6 +38,9 @@ CLAIMS: dict[str, str] = {
                "(benchmarks/results/conv_chip_compound8_signed_p10.json)",
     "3.75 points [3.27, 4.23]": "bench:spinsyn export simulate CHIP --n-test 10000 "
                                 "(benchmarks/results/conv_chip_compound8_signed_p10.json)",
+    "93.33 %": "bench:python benchmarks/conv_accuracy.py --n-train 60000 --n-test 10000 --conv-epochs 2,4,70 "
+               "--test-every 5 --synapse compound:8 --seed 0 --minutes 72 --out RUN "
+               "(benchmarks/results/conv_accuracy_compound8_signed_60k.json)",
     "4.6×": "bench:python benchmarks/bench_conv_spyketorch.py (SpykeTorch venv: benchmarks/setup_spyketorch.sh)",
     "89.2 %": "bench:python benchmarks/nir_agreement.py RUN --n 1000 (test_nir_export: >= 0.85 on 100 images)",
     "72.9 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
