@@ -13,6 +13,16 @@ of the curve (SpykeTorch prints the best test accuracy over its 680 passes, whic
     python benchmarks/conv_accuracy.py --n-train 60000 --n-test 10000 --conv-epochs 2,4,680 --test-every 5 \\
         --synapse ideal --seed 0 --data-dir ../shared/data/mnist --minutes 120 --out /tmp/conv_ideal
 
+``--resume`` continues the run in ``--out`` from its last saved test point (the network file carries the R-STDP
+state and the generator, :mod:`spinsyn.snn.conv.resume`) up to the ``E3`` of ``--conv-epochs``, appending to its
+curve; ``E3 = 0`` stops after conv 1-2 (a test point at pass 0), so the 680 passes can be run in stages::
+
+    python benchmarks/conv_accuracy.py ... --conv-epochs 2,4,0 --out /tmp/conv_ideal
+    python benchmarks/conv_accuracy.py ... --conv-epochs 2,4,680 --minutes 100 --resume --out /tmp/conv_ideal
+
+A resumed run equals one that never stopped (same draws and decisions), and ``elapsed_s`` counts on from the
+stage it resumes.
+
 ``--device cuda`` trains with the torch path (batched forward caches, exact batched R-STDP; conv 1-2 STDP stays on
 numba); the test points still decide on the host.
 """
@@ -32,17 +42,21 @@ import numpy as np
 class _Tester:
     """Tests the network after R-STDP passes on cached conv-3 inputs of the test images, and saves the run."""
 
-    def __init__(self, args: argparse.Namespace, X: np.ndarray, y: np.ndarray, t_start: float) -> None:
-        self.args, self.X, self.y, self.t_start = args, X, y, t_start
+    def __init__(self, args: argparse.Namespace, X: np.ndarray, y: np.ndarray, t_start: float,
+                 curve: list[dict[str, Any]] | None = None) -> None:
+        self.args, self.X, self.y = args, X, y
         self.x3: np.ndarray | None = None
-        self.curve: list[dict[str, Any]] = []
+        self.curve: list[dict[str, Any]] = list(curve or [])
+        self.offset_s = self.curve[-1]["elapsed_s"] if self.curve else 0.0  # time of the stages before a resume
+        self.t_start = t_start
         self.out = Path(args.out)
 
-    def __call__(self, ep: int, net: Any, train_acc: float) -> None:
+    def __call__(self, ep: int, net: Any, train_acc: float | None) -> None:
         from spinsyn.snn.conv import decide_all, encode, propagate
 
-        elapsed = time.perf_counter() - self.t_start
-        last = ep == net.config.epochs3 or (self.args.minutes and elapsed > 60 * self.args.minutes)
+        session = time.perf_counter() - self.t_start
+        elapsed = self.offset_s + session
+        last = ep == net.config.epochs3 or (self.args.minutes and session > 60 * self.args.minutes)
         if ep % self.args.test_every and not last:
             self.curve.append({"pass": ep, "train_accuracy": train_acc, "elapsed_s": elapsed})
             return
@@ -53,8 +67,8 @@ class _Tester:
         acc, silent = float(np.mean(pred == self.y)), float(np.mean(pred < 0))
         self.curve.append({"pass": ep, "train_accuracy": train_acc, "test_accuracy": acc, "silent": silent,
                            "elapsed_s": elapsed})
-        print(f"pass {ep}: train {train_acc:.4f} test {acc:.4f} silent {silent:.4f} ({elapsed / 60:.1f} min)",
-              flush=True)
+        tr = "-" if train_acc is None else f"{train_acc:.4f}"
+        print(f"pass {ep}: train {tr} test {acc:.4f} silent {silent:.4f} ({elapsed / 60:.1f} min)", flush=True)
         self._save(net, acc, silent, elapsed)
         if last and ep < net.config.epochs3:
             raise _Stop()
@@ -85,11 +99,7 @@ class _Stop(Exception):
     """The time limit was reached at a test point."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    from spinsyn.mnist import load_mnist
-    from spinsyn.snn.conv import train_conv
-    from spinsyn.snn.conv.run import check_conv_synapse, conv_config, parse_conv_config, parse_conv_epochs
-
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-train", type=int, default=60000)
     p.add_argument("--n-test", type=int, default=10000)
@@ -97,28 +107,75 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-every", type=int, default=5)
     p.add_argument("--synapse", default="ideal")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--minutes", type=float, default=0.0, help="stop at the first test point after this (0: never)")
+    p.add_argument("--minutes", type=float, default=0.0, help="stop at the first test point after this many minutes "
+                   "of this invocation (0: never)")
     p.add_argument("--data-dir", default=os.environ.get("SPINSYN_MNIST_DIR"))
     p.add_argument("--conv-config", default=None, help="other ConvConfig fields as JSON, as spinsyn train")
     p.add_argument("--device", default="cpu", help="cpu (numba, default) or cuda[:i] (the torch path: "
                    "spinsyn.snn.conv.torch_train.train_conv_torch, forward caches and R-STDP batched on the GPU)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last test point")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
+    if a.resume:
+        a.previous = _previous(p, a)
+    return a
+
+
+#: arguments a resumed run must share with the run it continues
+_SAME = ("n_train", "n_test", "synapse", "seed", "conv_config")
+
+
+def _previous(p: argparse.ArgumentParser, a: argparse.Namespace) -> dict[str, Any]:
+    """The curve of the run in ``--out`` that ``--resume`` continues; argparse error (exit 2) when there is none or
+    it was made with other arguments."""
+    path = Path(a.out) / "curve.json"
+    if not (path.is_file() and (Path(a.out) / "run" / "conv.npz").is_file()):
+        p.error(f"--resume: {a.out} holds no run to resume (curve.json and run/conv.npz)")
+    prev = json.loads(path.read_text())
+    differ = [k for k in _SAME if prev["args"].get(k) != getattr(a, k)]
+    if differ:
+        names = ", ".join("--" + k.replace("_", "-") for k in differ)
+        saved = ", ".join(f"{k}={prev['args'].get(k)!r}" for k in differ)
+        p.error(f"--resume: {names} differ from the run in {a.out} ({saved})")
+    return dict(prev)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from spinsyn.mnist import load_mnist
+    from spinsyn.snn.conv import load_conv, train_conv
+    from spinsyn.snn.conv.network import CPU_BACKEND
+    from spinsyn.snn.conv.resume import resume_conv
+    from spinsyn.snn.conv.run import (
+        CONV_NET_NAME,
+        check_conv_synapse,
+        conv_config,
+        parse_conv_config,
+        parse_conv_epochs,
+    )
+
+    a = _arguments(argv)
     a.synapse = check_conv_synapse(a.synapse)
     cfg = conv_config(parse_conv_epochs(a.conv_epochs), parse_conv_config(a.conv_config) if a.conv_config else None)
     X, y = load_mnist("train", a.data_dir, n=a.n_train)
     Xt, yt = load_mnist("test", a.data_dir, n=a.n_test)
     t0 = time.perf_counter()
-    tester = _Tester(a, Xt, yt.astype(np.int64), t0)
-    kw: dict[str, Any] = {"seed": a.seed, "synapse": a.synapse, "log": lambda m: print(m, flush=True),
-                          "on_epoch": tester}
-    try:
-        if a.device == "cpu":
-            train_conv(cfg, X, y, **kw)
-        else:
-            from spinsyn.snn.conv.torch_train import train_conv_torch
+    prev = vars(a).pop("previous", None)
+    tester = _Tester(a, Xt, yt.astype(np.int64), t0, curve=prev["curve"] if prev else None)
+    if a.device == "cpu":
+        backend = CPU_BACKEND
+    else:
+        from spinsyn.snn.conv.torch_train import torch_backend
 
-            train_conv_torch(cfg, X, y, device=a.device, **kw)
+        backend = torch_backend(a.device)
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    try:
+        if prev:
+            net = load_conv(Path(a.out) / "run" / CONV_NET_NAME)
+            resume_conv(net, X, y, epochs3=cfg.epochs3, log=log, on_epoch=tester, backend=backend)
+        else:
+            net = train_conv(cfg, X, y, seed=a.seed, synapse=a.synapse, log=log, on_epoch=tester, backend=backend)
+            if cfg.epochs3 == 0:
+                tester(0, net, None)
     except _Stop:
         print(f"stopped at the time limit ({a.minutes} min)")
     last = [r for r in tester.curve if "test_accuracy" in r][-1]

@@ -15,6 +15,7 @@ frozen after their phase, so their outputs are computed once per image and cache
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..kinds import RULE_TRACE
+from ..kinds import RULE_TRACE, SYN_CONTINUOUS
 from ..rules import LearningRule
 from ..synapses import Synapse, make_synapse, synapse_from_record
 from .coding import encode_images
@@ -40,6 +41,8 @@ from .layers import (
     stdp_dw,
     winner_binary,
 )
+from .rstdp_pass import SparseInputs, rstdp_pass_ideal, sparse_winner
+from .rstdp_state import STATE_KEY, RstdpState
 from .updates import LayerWeights, apply_update, stabilizer_weight
 
 FORMAT = "spinsyn-conv-1"
@@ -162,47 +165,79 @@ def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int
 EpochHook = Callable[[int, "ConvNetwork", float], None]
 
 
-def _train_rstdp(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epochs: int, rng: np.random.Generator,
-                 log: Callable[[str], None] | None, on_epoch: EpochHook | None = None) -> list[float]:
+def _train_rstdp(net: ConvNetwork, x3: np.ndarray | SparseInputs, labels: np.ndarray, epochs: int,
+                 rng: np.random.Generator, log: Callable[[str], None] | None,
+                 on_epoch: EpochHook | None = None) -> list[float]:
+    """R-STDP of the decision layer (``net.layers[2]``, in place) on the binary conv-3 inputs ``x3`` (n, C, H, W)
+    with ``labels`` (n,) from the pass after the one saved in ``net.history`` (:class:`.rstdp_state.RstdpState`;
+    none: the first) up to pass ``epochs``. Ideal weights: one compiled pass (:func:`.rstdp_pass.rstdp_pass_ideal`);
+    device synapses: a Python loop over the images (their pulses are drawn from ``rng``). Returns the training
+    accuracy of each pass run."""
     c = net.config
-    lw = net.layers[2]
-    K = c.k3_px
-    f_miss, f_hit = 1.0 - 1.0 / c.n_classes, 1.0 / c.n_classes  # [ST]/[M19]: chance-level ratios to start
-    hits = misses = block = 0
-    train_acc = []
+    xs = x3 if isinstance(x3, SparseInputs) else SparseInputs.from_dense(x3)
+    labels = np.asarray(labels).astype(np.int64)
+    state = RstdpState.from_history(net.history, c.n_classes)
     w3T = decision_weights(net)
-    ho, wo = x3.shape[2] - K + 1, x3.shape[3] - K + 1
-    for ep in range(epochs):
+    train_acc = []
+    for _ in range(state.passes_done, epochs):
         t0 = time.perf_counter()
-        ep_hits = 0
-        for n in rng.permutation(len(x3)):
-            d, flat = decide(net, x3[n], w3T)
-            if d >= 0:
-                f, rest = divmod(flat, ho * wo)
-                i, j = divmod(rest, wo)
-                pre = receptive_field(x3[n], i, j, K)
-                if d == labels[n]:
-                    dw = np.where(pre, c.ar_plus * f_miss, c.ar_minus * f_miss)
-                    hits += 1
-                    ep_hits += 1
-                else:
-                    dw = np.where(pre, c.ap_minus * f_hit, c.ap_plus * f_hit)
-                    misses += 1
-                apply_update(lw, f, dw, rng, lo=c.w3_lo, hi=c.w3_hi)
-                w3T[:, f] = lw.w[f].ravel()
-            block += 1
-            if block == c.adapt_every:
-                f_miss, f_hit = misses / block, hits / block
-                hits = misses = block = 0
-        train_acc.append(ep_hits / len(x3))
-        end_of_pass(net, ep + 1, epochs, train_acc[-1], t0, log, on_epoch)
+        order = rng.permutation(len(xs))
+        if net.layers[2].scheme == SYN_CONTINUOUS:
+            hits = _ideal_pass(net, xs, labels, order, w3T, state)
+        else:
+            hits = _device_pass(net, xs, labels, order, w3T, state, rng)
+        train_acc.append(hits / len(xs))
+        end_of_pass(net, state, rng, epochs, train_acc[-1], t0, log, on_epoch)
     return train_acc
 
 
-def end_of_pass(net: ConvNetwork, done: int, epochs: int, train_acc: float, t0: float,
-                log: Callable[[str], None] | None, on_epoch: EpochHook | None) -> None:
-    """After R-STDP pass ``done`` (from 1) of ``epochs`` begun at ``perf_counter`` time ``t0``: the log line, then
-    ``on_epoch``."""
+def _ideal_pass(net: ConvNetwork, xs: SparseInputs, labels: np.ndarray, order: np.ndarray, w3T: np.ndarray,
+                state: RstdpState) -> int:
+    c = net.config
+    w = net.layers[2].w.reshape(c.f3, -1)
+    assert np.shares_memory(w, net.layers[2].w) and w.dtype == np.float64
+    rates, counts = state.arrays()
+    hits = rstdp_pass_ideal(order, xs, labels, w, w3T, c.k3_px, c.f3 // c.n_classes, rates, counts,
+                            (c.ar_plus, c.ar_minus, c.ap_minus, c.ap_plus), c.w3_lo, c.w3_hi, c.adapt_every)
+    state.set_arrays(rates, counts)
+    return hits
+
+
+def _device_pass(net: ConvNetwork, xs: SparseInputs, labels: np.ndarray, order: np.ndarray, w3T: np.ndarray,
+                 state: RstdpState, rng: np.random.Generator) -> int:
+    c = net.config
+    lw = net.layers[2]
+    K = c.k3_px
+    ho, wo = xs.shape[1] - K + 1, xs.shape[2] - K + 1
+    u = np.empty((ho * wo, c.f3), w3T.dtype)
+    hits = 0
+    for n in order:
+        flat, v = sparse_winner(xs, n, w3T, K, u)
+        if v > 0.0:
+            f, rest = divmod(flat, ho * wo)
+            i, j = divmod(rest, wo)
+            pre = receptive_field(xs.dense(n), i, j, K)
+            if f // (c.f3 // c.n_classes) == labels[n]:
+                dw = np.where(pre, c.ar_plus * state.f_miss, c.ar_minus * state.f_miss)
+                state.hits += 1
+                hits += 1
+            else:
+                dw = np.where(pre, c.ap_minus * state.f_hit, c.ap_plus * state.f_hit)
+                state.misses += 1
+            apply_update(lw, f, dw, rng, lo=c.w3_lo, hi=c.w3_hi)
+            w3T[:, f] = lw.w[f].ravel()
+        state.count(c.adapt_every)
+    return hits
+
+
+def end_of_pass(net: ConvNetwork, state: RstdpState, rng: np.random.Generator, epochs: int, train_acc: float,
+                t0: float, log: Callable[[str], None] | None, on_epoch: EpochHook | None) -> None:
+    """After an R-STDP pass of ``epochs`` begun at ``perf_counter`` time ``t0``: count it in ``state``, save the
+    state with the generator's in ``net.history`` (a run saved now resumes exactly), the log line, ``on_epoch``."""
+    state.passes_done += 1
+    state.rng = rng.bit_generator.state
+    net.history[STATE_KEY] = state.record()
+    done = state.passes_done
     if log:
         log(f"conv3 R-STDP epoch {done}/{epochs}: train accuracy {train_acc:.4f}, {time.perf_counter() - t0:.1f} s")
     if on_epoch is not None:
@@ -284,11 +319,21 @@ def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, se
     timing["conv2_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     x3 = backend.inputs(net, s1, 1, 2) < config.T
+    net.history = {"n_train": int(len(images)), "train_sha256": training_digest(images, labels), "seed": int(seed),
+                   "rule": rule_info, "device": backend.name,
+                   STATE_KEY: RstdpState.start(config.n_classes).record() | {"rng": rng.bit_generator.state}}
     acc = backend.rstdp(net, x3, labels, config.epochs3, rng, log, on_epoch)
     timing["conv3_s"] = time.perf_counter() - t0
-    net.history = {"train_accuracy": acc, "timing": timing, "n_train": int(len(images)), "seed": int(seed),
-                   "rule": rule_info, "device": backend.name}
+    net.history.update({"train_accuracy": acc, "timing": timing})
     return net
+
+
+def training_digest(images: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 (hex) of the training images (uint8) and labels (int64) in order: a resumed run checks it trains on
+    the same images."""
+    h = hashlib.sha256(np.ascontiguousarray(images, np.uint8).tobytes())
+    h.update(np.ascontiguousarray(labels, np.int64).tobytes())
+    return h.hexdigest()
 
 
 # --- evaluation -----------------------------------------------------------------------------------------------------

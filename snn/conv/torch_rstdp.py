@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .layers import receptive_field
 from .network import ConvNetwork, EpochHook, end_of_pass
+from .rstdp_state import RstdpState
 from .torch_path import decision_kernels, decision_potentials, ieee_fp32, torch_device, winners
 from .updates import apply_update
 
@@ -30,24 +30,7 @@ from .updates import apply_update
 RSTDP_BATCH = 256
 
 
-@dataclass
-class _Rates:
-    """Adaptive R-STDP rate factors and the counts of the current block ([M19] §2.3; :func:`.network._train_rstdp`)."""
-
-    f_miss: float
-    f_hit: float
-    hits: int = 0
-    misses: int = 0
-    block: int = 0
-
-    def count(self, adapt_every: int) -> None:
-        self.block += 1
-        if self.block == adapt_every:
-            self.f_miss, self.f_hit = self.misses / self.block, self.hits / self.block
-            self.hits = self.misses = self.block = 0
-
-
-def _update(net: ConvNetwork, x: np.ndarray, flat: int, hit: bool, rates: _Rates, rng: np.random.Generator) -> int:
+def _update(net: ConvNetwork, x: np.ndarray, flat: int, hit: bool, rates: RstdpState, rng: np.random.Generator) -> int:
     """Reward (``hit``) or punish the winner ``flat`` (index in (f3, Ho, Wo)) of binary input ``x`` (C, H, W) on
     the host, as :func:`.network._train_rstdp`; returns the feature whose kernel changed."""
     c = net.config
@@ -67,7 +50,7 @@ def _update(net: ConvNetwork, x: np.ndarray, flat: int, hit: bool, rates: _Rates
 
 
 def _chunk(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, idx: np.ndarray, x_dev: torch.Tensor,
-           w3: torch.Tensor, rates: _Rates, rng: np.random.Generator) -> int:
+           w3: torch.Tensor, rates: RstdpState, rng: np.random.Generator) -> int:
     """One batch ``idx`` of the pass in order; updates ``w3`` (C·K·K, f3) on the device in place; returns hits."""
     c = net.config
     per_class = c.f3 // c.n_classes
@@ -105,16 +88,16 @@ def train_rstdp_torch(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epoc
     c = net.config
     x3 = np.ascontiguousarray(x3, np.bool_)
     labels = np.asarray(labels).astype(np.int64)
-    rates = _Rates(1.0 - 1.0 / c.n_classes, 1.0 / c.n_classes)  # [ST]/[M19]: chance-level ratios to start
+    rates = RstdpState.from_history(net.history, c.n_classes)  # the start, or where a saved run stopped
     w3 = decision_kernels(net, dev, dtype)
     x_dev = torch.as_tensor(x3, device=dev)
     train_acc: list[float] = []
     with torch.no_grad(), ieee_fp32():
-        for ep in range(epochs):
+        for _ in range(rates.passes_done, epochs):
             t0 = time.perf_counter()
             perm = rng.permutation(len(x3))
             ep_hits = sum(_chunk(net, x3, labels, perm[a:a + batch], x_dev, w3, rates, rng)
                           for a in range(0, len(perm), batch))
             train_acc.append(ep_hits / len(x3))
-            end_of_pass(net, ep + 1, epochs, train_acc[-1], t0, log, on_epoch)
+            end_of_pass(net, rates, rng, epochs, train_acc[-1], t0, log, on_epoch)
     return train_acc

@@ -1,0 +1,153 @@
+"""The compiled sparse R-STDP pass and resumed conv runs (issue 27) against a plain reference loop."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+from spinsyn.snn.conv import ConvConfig, init_network, load_conv, save_conv, train_conv
+from spinsyn.snn.conv.layers import receptive_field, winner_binary
+from spinsyn.snn.conv.network import _train_rstdp, decision_weights
+from spinsyn.snn.conv.resume import resumable_passes, resume_conv
+from spinsyn.snn.conv.rstdp_pass import SparseInputs, sparse_winner
+from spinsyn.snn.conv.rstdp_state import STATE_KEY, RstdpState
+from spinsyn.snn.conv.updates import apply_update
+from spinsyn.snn.synapses import make_synapse
+
+CFG = ConvConfig(f1=4, f2=12, f3=20, adapt_every=7)
+
+
+def _inputs(n: int, seed: int, density: float = 0.3) -> np.ndarray:
+    """Binary conv-3 inputs (n, f2, 8, 8) with zero padding 2 around a 4 × 4 interior, as the default network."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, CFG.f2, 8, 8), bool)
+    x[:, :, 2:6, 2:6] = rng.random((n, CFG.f2, 4, 4)) < density
+    return x
+
+
+def _reference_rstdp(net, x3, labels, epochs, rng):
+    """The R-STDP loop as first written (dense decision per image, apply_update per winner): the semantics the
+    compiled pass must keep bit for bit."""
+    c = net.config
+    lw = net.layers[2]
+    K = c.k3_px
+    f_miss, f_hit = 1.0 - 1.0 / c.n_classes, 1.0 / c.n_classes
+    hits = misses = block = 0
+    w3T = decision_weights(net)
+    ho, wo = x3.shape[2] - K + 1, x3.shape[3] - K + 1
+    acc = []
+    for _ in range(epochs):
+        ep_hits = 0
+        for n in rng.permutation(len(x3)):
+            flat, v = winner_binary(x3[n], w3T, K)
+            if v > 0.0:
+                f, rest = divmod(flat, ho * wo)
+                i, j = divmod(rest, wo)
+                pre = receptive_field(x3[n], i, j, K)
+                if f // (c.f3 // c.n_classes) == labels[n]:
+                    dw = np.where(pre, c.ar_plus * f_miss, c.ar_minus * f_miss)
+                    hits += 1
+                    ep_hits += 1
+                else:
+                    dw = np.where(pre, c.ap_minus * f_hit, c.ap_plus * f_hit)
+                    misses += 1
+                apply_update(lw, f, dw, rng, lo=c.w3_lo, hi=c.w3_hi)
+                w3T[:, f] = lw.w[f].ravel()
+            block += 1
+            if block == c.adapt_every:
+                f_miss, f_hit = misses / block, hits / block
+                hits = misses = block = 0
+        acc.append(ep_hits / len(x3))
+    return acc
+
+
+def test_sparse_inputs_round_trip_and_winner_equals_dense():
+    x = _inputs(6, 0)
+    xs = SparseInputs.from_dense(x)
+    assert len(xs) == 6 and xs.shape == (CFG.f2, 8, 8)
+    rng = np.random.default_rng(1)
+    wT = rng.uniform(0.2, 0.8, (CFG.f2 * 25, CFG.f3)).astype(np.float32)
+    for n in range(6):
+        np.testing.assert_array_equal(xs.dense(n), x[n])
+        assert sparse_winner(xs, n, wT, 5) == winner_binary(x[n], wT, 5)  # same index, same float32 sum
+    empty = SparseInputs.from_dense(np.zeros((2, CFG.f2, 8, 8), bool))
+    assert sparse_winner(empty, 1, wT, 5) == (0, 0.0)
+
+
+@pytest.mark.parametrize("synapse", ["ideal", "compound:8", "quantized:16"])
+def test_pass_equals_the_reference_loop_bit_for_bit(synapse):
+    x = _inputs(60, 2)
+    labels = np.random.default_rng(3).integers(0, 10, 60)
+    syn = None if synapse == "ideal" else make_synapse(synapse)
+    net = init_network(CFG, syn, np.random.default_rng(4))
+    for lw in (net.layers[2],):
+        assert lw.w.dtype == np.float64
+    ref = copy.deepcopy(net)
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    acc = _train_rstdp(net, x, labels, 3, rng_a, None)
+    acc_ref = _reference_rstdp(ref, x, labels, 3, rng_b)
+    assert acc == acc_ref and 0 < acc[-1] < 1
+    np.testing.assert_array_equal(net.layers[2].w, ref.layers[2].w)
+    if syn is not None:
+        np.testing.assert_array_equal(net.layers[2].state, ref.layers[2].state)
+    assert rng_a.random() == rng_b.random()  # the same draws, in the same number
+    st = RstdpState(**net.history[STATE_KEY])
+    assert st.passes_done == 3 and 0 <= st.block < CFG.adapt_every and st.rng is not None
+
+
+def test_passes_in_two_calls_equal_one_call():
+    x = _inputs(40, 6)
+    labels = np.random.default_rng(7).integers(0, 10, 40)
+    net = init_network(CFG, None, np.random.default_rng(8))
+    two = copy.deepcopy(net)
+    rng = np.random.default_rng(9)
+    _train_rstdp(net, x, labels, 4, rng, None)
+    rng2 = np.random.default_rng(9)
+    _train_rstdp(two, x, labels, 1, rng2, None)
+    fresh = np.random.default_rng()
+    RstdpState.from_history(two.history, 10).restore_rng(fresh)  # the saved generator, not rng2
+    assert _train_rstdp(two, x, labels, 4, fresh, None).__len__() == 3
+    np.testing.assert_array_equal(net.layers[2].w, two.layers[2].w)
+    assert net.history[STATE_KEY] == two.history[STATE_KEY]
+
+
+TINY = ConvConfig(f1=4, f2=12, f3=20, kwta2=4, epochs1=1, epochs2=1, epochs3=3, lr_double_every=50, adapt_every=30)
+
+
+@pytest.mark.parametrize("synapse", ["ideal", "compound:8"])
+def test_resumed_run_from_a_saved_file_equals_an_uninterrupted_run(tmp_path, synapse):
+    from spinsyn.mnist import load_mnist
+
+    X, y = load_mnist("train", None, n=80)
+    whole = train_conv(TINY, X, y, seed=2, synapse=synapse)
+    saved: dict[int, object] = {}
+    train_conv(dataclasses.replace(TINY, epochs3=1), X, y, seed=2, synapse=synapse,
+               on_epoch=lambda p, net, acc: saved.setdefault(p, save_conv(net, tmp_path / f"p{p}.npz")))
+    stage = load_conv(tmp_path / "p1.npz")
+    assert resumable_passes(stage) == 1
+    passes: list[int] = []
+    back = resume_conv(stage, X, y, epochs3=3, on_epoch=lambda p, net, acc: passes.append(p))
+    assert passes == [2, 3] and back.config.epochs3 == 3
+    for a, b in zip(whole.w, back.w):
+        np.testing.assert_array_equal(a, b)
+    assert back.history[STATE_KEY] == whole.history[STATE_KEY]
+    with pytest.raises(ValueError, match="not the ones"):
+        resume_conv(load_conv(tmp_path / "p1.npz"), X[:79], y[:79], epochs3=3)
+    with pytest.raises(ValueError, match="below"):
+        resume_conv(load_conv(tmp_path / "p1.npz"), X, y, epochs3=0)
+
+
+def test_conv12_stage_resumes_from_pass_zero(tmp_path):
+    from spinsyn.mnist import load_mnist
+
+    X, y = load_mnist("train", None, n=60)
+    whole = train_conv(TINY, X, y, seed=1)
+    stage = train_conv(dataclasses.replace(TINY, epochs3=0), X, y, seed=1)
+    back = resume_conv(load_conv(save_conv(stage, tmp_path / "s.npz")), X, y, epochs3=3)
+    np.testing.assert_array_equal(whole.layers[2].w, back.layers[2].w)
+    old = load_conv(save_conv(stage, tmp_path / "old.npz"))
+    old.history.pop(STATE_KEY)
+    with pytest.raises(ValueError, match="no saved R-STDP state"):
+        resume_conv(old, X, y, epochs3=3)
