@@ -182,7 +182,7 @@ def load_conv_source(run_dir: str | Path) -> ConvSource:
     dev = run_device(net)
     layers = []
     for lw in net.layers:
-        w = unroll_kernels(lw.w).astype(np.float64)
+        w = unroll_kernels(lw.fraction(lw.w)).astype(np.float64)  # the device-range fraction is what is programmed
         state = None if lw.state is None or lw.state.shape != lw.w.shape else unroll_kernels(lw.state).astype(
             np.int64)
         signed = state is not None and lw.signed  # ConvConfig.signed_read: the device state is what is programmed

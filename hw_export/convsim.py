@@ -7,7 +7,8 @@ seed ``SeedSequence([seed, k]).generate_state(1)[0]``. The conductances of each 
 Diehl & Cook round trip's mapping (:func:`spinsyn.hw_export.roundtrip.network_conductances`: a run's own trained
 states read through its own synapses, else chip scale factors onto the run's nominal range; then
 ``w = (G − G_min)/(G_max − G_min)``, signed or clipped to [0, 1] as the network reads its synapses:
-``ConvConfig.signed_read``), are rolled back to kernels (F, C, K, K) and replace the weights of
+``ConvConfig.signed_read``; a decision layer with ``ConvConfig.decision_full_range`` reads
+``w3_lo + (w3_hi − w3_lo)·w``), are rolled back to kernels (F, C, K, K) and replace the weights of
 a copy of the network (no synapse: evaluation uses the given weights). Every condition is evaluated with
 :func:`spinsyn.snn.conv.evaluate_conv` on the same first ``n_test`` MNIST test images.
 
@@ -68,8 +69,8 @@ def layer_view(net: Any, k: int) -> SimpleNamespace:
     def un(a: Any) -> Any:
         return None if a is None or np.shape(a) != lw.w.shape else unroll_kernels(a)
 
-    return SimpleNamespace(synapse=syn, synapse_device=syn.device, w=unroll_kernels(lw.w), state=un(lw.state),
-                           gp_S=un(lw.gp), gap_S=un(lw.gap))
+    return SimpleNamespace(synapse=syn, synapse_device=syn.device, w=unroll_kernels(lw.fraction(lw.w)),
+                           state=un(lw.state), gp_S=un(lw.gp), gap_S=un(lw.gap))
 
 
 def _read_weights(view: Any, g: np.ndarray, signed: bool) -> np.ndarray:
@@ -146,8 +147,8 @@ def simulate_conv_chip(chip_dir: str | Path, *, seed: int = 1, n_test: int | Non
     acc: dict[str, dict[str, float]] = {}
     correct: dict[str, np.ndarray] = {}
     for c in conds:
-        layers = [LayerWeights(roll_kernels(_read_weights(v, g[c], net.config.signed_read), lw.w.shape))
-                  for v, g, lw in zip(views, gs, net.layers)]
+        layers = [LayerWeights(roll_kernels(lw.lo + (lw.hi - lw.lo) * _read_weights(v, g[c], net.config.signed_read),
+                                            lw.w.shape)) for v, g, lw in zip(views, gs, net.layers)]
         r = evaluate_conv(ConvNetwork(net.config, layers, None), images, labels)
         acc[c] = {"accuracy": float(r["accuracy"]), "silent": float(r["silent"])}
         correct[c] = np.asarray(r["per_image"]) == np.asarray(labels)

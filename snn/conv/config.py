@@ -109,6 +109,12 @@ class ConvConfig:
     #: weight; measured on the same trained compound:8 conv 1-2 states (docs/snn.md), it raised the conv-3 input
     #: density from 0.41 to 0.47 and cost 12 points. spinsyn's choice; the papers have float weights.
     signed_read: bool = True
+    #: device synapses of the decision layer span its weight range: the first and last device state read as
+    #: ``w3_lo`` and ``w3_hi`` (w = w3_lo + (w3_hi − w3_lo)·x for the state fraction x; in a crossbar a reference
+    #: column supplies the w3_lo offset, as for ``signed_read``). False: states read as [0, 1] and R-STDP's clip to
+    #: [w3_lo, w3_hi] leaves compound:8 about 5 of its 9 states, the outer ones pushed back inside by every update
+    #: (runs written before this field read False). spinsyn's choice; the papers have float weights.
+    decision_full_range: bool = True
 
     # --- inference ------------------------------------------------------------------------------------------------
     #: apply the one-winner-per-position (point-wise) inhibition across feature maps in layers 1-2 outside their own

@@ -71,9 +71,17 @@ def init_network(config: ConvConfig, synapse: Synapse | None, rng: np.random.Gen
     """Random initial weights N(w_init_mean, w_init_std), clipped to [0, 1], realised on ``synapse``."""
     c = config
     shapes = [(c.f1, c.n_dog, c.k1_px, c.k1_px), (c.f2, c.f1, c.k2_px, c.k2_px), (c.f3, c.f2, c.k3_px, c.k3_px)]
-    layers = [LayerWeights.create(rng.normal(c.w_init_mean, c.w_init_std, s), synapse, rng, signed=c.signed_read)
-              for s in shapes]
+    layers = [LayerWeights.create(rng.normal(c.w_init_mean, c.w_init_std, s), synapse, rng, signed=c.signed_read,
+                                  **weight_range(c, li)) for li, s in enumerate(shapes)]
     return ConvNetwork(config, layers, synapse)
+
+
+def weight_range(config: ConvConfig, layer: int) -> dict[str, float]:
+    """The weights a device synapse's first and last state read as in layer ``layer`` (0-2): {"lo", "hi"}
+    (``decision_full_range``: the decision layer's [w3_lo, w3_hi]; otherwise [0, 1])."""
+    if layer == 2 and config.decision_full_range:
+        return {"lo": config.w3_lo, "hi": config.w3_hi}
+    return {"lo": 0.0, "hi": 1.0}
 
 
 # --- forward pieces -------------------------------------------------------------------------------------------------
@@ -388,13 +396,15 @@ def load_conv(path: str | Path) -> ConvNetwork:
         meta = json.loads(bytes(z["meta"]).decode())
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: not a {FORMAT} file (format {meta.get('format')!r})")
-        # files written before ConvConfig.signed_read existed trained with the clipped read
-        cfg = ConvConfig.from_dict({"signed_read": False, **meta["config"]})
+        # files written before ConvConfig.signed_read (decision_full_range) existed trained with the clipped read
+        # (decision states read as [0, 1])
+        cfg = ConvConfig.from_dict({"signed_read": False, "decision_full_range": False, **meta["config"]})
         syn = None
         if "synapse" in meta:
             syn = synapse_from_record(meta["synapse"]["record"], **meta["synapse"]["options"])
         layers = []
         for i in (1, 2, 3):
             kw = {name: z[f"{name}{i}"] for name in ("state", "gp", "gap") if f"{name}{i}" in z}
-            layers.append(LayerWeights(z[f"w{i}"].copy(), syn, **kw, signed=cfg.signed_read))
+            span = weight_range(cfg, i - 1) if syn is not None else {}
+            layers.append(LayerWeights(z[f"w{i}"].copy(), syn, **kw, signed=cfg.signed_read, **span))
     return ConvNetwork(cfg, layers, syn, meta.get("history", {}))

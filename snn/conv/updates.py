@@ -12,7 +12,10 @@ with that module's strategy objects (``Synapse.init_state``, ``g_S``), so the ph
 * compound:N: from k MTJs in P, d = gain·(t·N − k); each AP MTJ switches with probability d/(N − k) (d > 0), each P
   MTJ with −d/k (d < 0); w is the read conductance (k·G_P + (N−k)·G_AP − G_min)/(G_max − G_min).
 
-``base`` is the weight the update acts on: ``w`` for ideal and levels, the nominal level k/N for compound.
+``base`` is the weight the update acts on: ``w`` for ideal and levels, the nominal level k/N for compound. A layer
+whose device range reads as [lo, hi] (:attr:`LayerWeights.lo`, ``hi``; the decision layer with
+``ConvConfig.decision_full_range``) rounds the fraction (t − lo)/(hi − lo) onto its states instead of t, and reads
+lo + (hi − lo)·x.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ class LayerWeights:
     gap: np.ndarray | None = None
     #: compound read signed against the nominal all-AP reference (ConvConfig.signed_read), else clipped to [0, 1]
     signed: bool = False
+    #: the weights the device's range reads as: state fraction x in [0, 1] (level/(L−1), k/N, or the normalised
+    #: conductance) reads w = lo + (hi − lo)·x (ConvConfig.decision_full_range for the decision layer; else 0, 1)
+    lo: float = 0.0
+    hi: float = 1.0
 
     @property
     def scheme(self) -> int:
@@ -45,39 +52,47 @@ class LayerWeights:
 
     @classmethod
     def create(cls, w0: np.ndarray, synapse: Synapse | None, rng: np.random.Generator, *,
-               signed: bool = False) -> LayerWeights:
-        """Weights realising the targets ``w0`` (clipped to [0, 1]) on ``synapse``; ``signed``: see :meth:`_read`."""
+               signed: bool = False, lo: float = 0.0, hi: float = 1.0) -> LayerWeights:
+        """Weights realising the targets ``w0`` (clipped to [0, 1]) on ``synapse``; ``signed``: see :meth:`_read`;
+        ``lo``, ``hi``: the weights the device's first and last state read as (device synapses only)."""
         w0 = np.clip(np.asarray(w0, np.float64), 0.0, 1.0)
         if synapse is None or synapse.kind == SYN_CONTINUOUS:
             return cls(w0.copy(), synapse)
         if synapse.kind not in (SYN_LEVELS, SYN_COMPOUND):
             raise ValueError(f"synapse: {synapse.spec} is not supported by the conv network yet "
                              "(ideal, quantized:L, dw:L, compound:N)")
-        state, gp, gap = synapse.init_state(w0, rng)
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"lo, hi must satisfy 0 <= lo < hi <= 1, got {lo}, {hi}")
+        state, gp, gap = synapse.init_state(np.clip((w0 - lo) / (hi - lo), 0.0, 1.0), rng)
         lw = cls(w0.copy(), synapse, state.astype(np.int32), gp if synapse.kind == SYN_COMPOUND else None,
-                 gap if synapse.kind == SYN_COMPOUND else None, signed)
+                 gap if synapse.kind == SYN_COMPOUND else None, signed, float(lo), float(hi))
         lw.w[...] = lw._read(slice(None))
         return lw
 
     def _read(self, idx) -> np.ndarray:
-        """Read weights of ``idx``: level / (L − 1); compound (G − G_min)/(G_max − G_min) with the nominal bounds,
-        signed (``self.signed``: a reference column of N nominal AP cells subtracts the offset) or clipped."""
+        """Read weights of ``idx``: lo + (hi − lo)·x with x = level / (L − 1), or for compound
+        (G − G_min)/(G_max − G_min) with the nominal bounds, signed (``self.signed``: a reference column of N
+        nominal AP cells subtracts the offset) or clipped to [0, 1]."""
         syn = self.synapse
         assert syn is not None and self.state is not None
         if syn.kind == SYN_LEVELS:
-            return self.state[idx] / (syn.spec.n - 1)
+            return self.lo + (self.hi - self.lo) * (self.state[idx] / (syn.spec.n - 1))
         assert self.gp is not None and self.gap is not None
         gmin, gmax = syn.g_bounds_S()
         g = syn.g_S(None, self.state[idx], self.gp[idx], self.gap[idx])
         w = (g - gmin) / (gmax - gmin)
-        return w if self.signed else np.clip(w, 0.0, 1.0)
+        return self.lo + (self.hi - self.lo) * (w if self.signed else np.clip(w, 0.0, 1.0))
 
     def base(self, f: int) -> np.ndarray:
-        """The weight the rule acts on for feature ``f``: w, or the nominal level k/N for compound."""
+        """The weight the rule acts on for feature ``f``: w, or the nominal level lo + (hi − lo)·k/N for compound."""
         if self.scheme == SYN_COMPOUND:
             assert self.state is not None and self.synapse is not None
-            return self.state[f] / self.synapse.spec.n
+            return self.lo + (self.hi - self.lo) * (self.state[f] / self.synapse.spec.n)
         return self.w[f]
+
+    def fraction(self, w: np.ndarray) -> np.ndarray:
+        """The device-range fraction (w − lo)/(hi − lo) a weight ``w`` stands for (w itself for lo, hi = 0, 1)."""
+        return (w - self.lo) / (self.hi - self.lo)
 
 
 def stabilizer_weight(weights: LayerWeights, f: int, floor_steps: float = 0.5) -> np.ndarray:
@@ -107,6 +122,7 @@ def apply_update(weights: LayerWeights, f: int, dw: np.ndarray, rng: np.random.G
         weights.w[f] = t
         return
     assert syn is not None and weights.state is not None
+    t = weights.fraction(t)
     stochastic = bool(getattr(syn, "stochastic", True))
     if scheme == SYN_LEVELS:
         L1 = syn.spec.n - 1

@@ -239,3 +239,18 @@ def test_simulate_reads_a_conv_chip_through_a_circuit(compound_chip):
     r = simulate_conv_chip(compound_chip, n_test=5, circuit=CircuitConfig())
     assert r["final"] == "circuit" and "circuit" in r["accuracy"]
     assert [t["term"] for t in r["loss_terms"]][-1] == "circuit"
+
+
+def test_the_round_trip_reads_each_layer_as_the_network_does(compound_run):
+    """export simulate's read of a layer's own trained conductances gives the network's weights back, including
+    the decision layer whose device range reads as [w3_lo, w3_hi] (ConvConfig.decision_full_range)."""
+    from spinsyn.hw_export.convsim import _read_weights, layer_view
+    from spinsyn.snn.conv import load_conv
+
+    net = load_conv(compound_run / "conv.npz")
+    assert net.config.decision_full_range and (net.layers[2].lo, net.layers[2].hi) == (0.2, 0.8)
+    for k, lw in enumerate(net.layers):
+        v = layer_view(net, k)
+        g = v.synapse.g_S(None, v.state, v.gp_S, v.gap_S)
+        back = roll_kernels(lw.lo + (lw.hi - lw.lo) * _read_weights(v, g, net.config.signed_read), lw.w.shape)
+        np.testing.assert_allclose(back, lw.w, rtol=0, atol=1e-12)

@@ -322,7 +322,8 @@ def test_quantized_training_runs_and_saves_device_state(tmp_path):
     cfg = dataclasses.replace(TINY, epochs1=1, epochs2=1, epochs3=1)
     net = train_conv(cfg, X, y, seed=0, synapse="quantized:16")
     for lw in net.layers:
-        np.testing.assert_allclose(lw.w, lw.state / 15)
+        np.testing.assert_allclose(lw.w, lw.lo + (lw.hi - lw.lo) * lw.state / 15)
+    assert [(lw.lo, lw.hi) for lw in net.layers] == [(0.0, 1.0), (0.0, 1.0), (cfg.w3_lo, cfg.w3_hi)]
     back = load_conv(save_conv(net, tmp_path / "q.npz"))
     assert str(back.synapse.spec) == "quantized:16"
     np.testing.assert_array_equal(back.layers[0].state, net.layers[0].state)

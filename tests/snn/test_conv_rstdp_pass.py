@@ -151,3 +151,43 @@ def test_conv12_stage_resumes_from_pass_zero(tmp_path):
     old.history.pop(STATE_KEY)
     with pytest.raises(ValueError, match="no saved R-STDP state"):
         resume_conv(old, X, y, epochs3=3)
+
+
+@pytest.mark.parametrize("full_range", [True, False])
+def test_decision_layer_device_range_spans_its_weight_range(full_range):
+    """compound:8 R-STDP with the decision layer's states read as [w3_lo, w3_hi] (decision_full_range) uses the
+    first and last state; read as [0, 1], the clip to [w3_lo, w3_hi] keeps it off k = 0 and k = N."""
+    cfg = dataclasses.replace(CFG, decision_full_range=full_range, adapt_every=1000, ar_plus=0.05, ar_minus=-0.05,
+                              ap_minus=-0.05, ap_plus=0.05)
+    x = _inputs(200, 10)
+    labels = np.random.default_rng(11).integers(0, 10, 200)
+    net = init_network(cfg, make_synapse("compound:8"), np.random.default_rng(12))
+    lw = net.layers[2]
+    assert (lw.lo, lw.hi) == ((cfg.w3_lo, cfg.w3_hi) if full_range else (0.0, 1.0))
+    _train_rstdp(net, x, labels, 8, np.random.default_rng(13), None)
+    share = np.bincount(lw.state.ravel(), minlength=9) / lw.state.size
+    gmin, gmax = net.synapse.g_bounds_S()
+    raw = (net.synapse.g_S(None, lw.state, lw.gp, lw.gap) - gmin) / (gmax - gmin)  # signed read of the devices
+    np.testing.assert_allclose(lw.w, lw.lo + (lw.hi - lw.lo) * raw, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(lw.base(3), lw.lo + (lw.hi - lw.lo) * lw.state[3] / 8, rtol=0, atol=1e-15)
+    if full_range:  # measured: 19 % at k = 0, 9 % at k = 8
+        assert share[0] > 0.1 and share[8] > 0.05
+    else:  # 0.2·8 = 1.6 and 0.8·8 = 6.4: k = 0 and 8 are never targets, and every update pushes them back
+        assert share[0] + share[8] < 0.01  # measured 0.4 %
+    assert init_network(cfg, None, np.random.default_rng(0)).layers[2].lo == 0.0  # ideal weights: no range
+
+
+def test_files_without_the_field_read_the_decision_states_as_0_to_1(tmp_path):
+    import json
+
+    net = init_network(CFG, make_synapse("compound:8"), np.random.default_rng(0))
+    p = save_conv(net, tmp_path / "n.npz")
+    assert load_conv(p).layers[2].lo == CFG.w3_lo
+    with np.load(p) as z:
+        arrays = dict(z)
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    del meta["config"]["decision_full_range"]
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = load_conv(tmp_path / "old.npz")
+    assert old.config.decision_full_range is False and (old.layers[2].lo, old.layers[2].hi) == (0.0, 1.0)
