@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..kinds import RULE_TRACE, SYN_CONTINUOUS
+from ..kinds import RULE_TRACE, SYN_COMPOUND, SYN_CONTINUOUS
 from ..rules import LearningRule
 from ..synapses import Synapse, make_synapse, synapse_from_record
 from .coding import encode_images
@@ -41,7 +41,7 @@ from .layers import (
     stdp_dw,
     winner_binary,
 )
-from .rstdp_pass import SparseInputs, rstdp_pass_ideal, sparse_winner
+from .rstdp_pass import SparseInputs, rstdp_pass_compound, rstdp_pass_ideal, sparse_winner
 from .rstdp_state import STATE_KEY, RstdpState
 from .updates import LayerWeights, apply_update, stabilizer_weight
 
@@ -192,6 +192,8 @@ def _train_rstdp(net: ConvNetwork, x3: np.ndarray | SparseInputs, labels: np.nda
         order = rng.permutation(len(xs))
         if net.layers[2].scheme == SYN_CONTINUOUS:
             hits = _ideal_pass(net, xs, labels, order, w3T, state)
+        elif net.layers[2].scheme == SYN_COMPOUND:
+            hits = _compound_pass(net, xs, labels, order, w3T, state, rng)
         else:
             hits = _device_pass(net, xs, labels, order, w3T, state, rng)
         train_acc.append(hits / len(xs))
@@ -207,6 +209,16 @@ def _ideal_pass(net: ConvNetwork, xs: SparseInputs, labels: np.ndarray, order: n
     rates, counts = state.arrays()
     hits = rstdp_pass_ideal(order, xs, labels, w, w3T, c.k3_px, c.f3 // c.n_classes, rates, counts,
                             (c.ar_plus, c.ar_minus, c.ap_minus, c.ap_plus), c.w3_lo, c.w3_hi, c.adapt_every)
+    state.set_arrays(rates, counts)
+    return hits
+
+
+def _compound_pass(net: ConvNetwork, xs: SparseInputs, labels: np.ndarray, order: np.ndarray, w3T: np.ndarray,
+                   state: RstdpState, rng: np.random.Generator) -> int:
+    c = net.config
+    rates, counts = state.arrays()
+    hits = rstdp_pass_compound(order, xs, labels, net.layers[2], w3T, c.k3_px, c.f3 // c.n_classes, rates, counts,
+                               (c.ar_plus, c.ar_minus, c.ap_minus, c.ap_plus), c.w3_lo, c.w3_hi, c.adapt_every, rng)
     state.set_arrays(rates, counts)
     return hits
 

@@ -7,8 +7,10 @@ that list in the same order as :func:`.layers.winner_binary` (every input in (c,
 each output position it reaches), so the decisions are bit for bit those of the dense path. :func:`rstdp_pass_ideal`
 runs a whole pass of ideal (float) weights without returning to Python: decide, reward or punish the winner's
 kernel in float64 with the clip of :func:`.updates.apply_update`, refresh its float32 column, count the adaptive
-rates ([M19] §2.3). Device synapses draw their pulses from the NumPy generator and stay on the Python loop of
-:func:`.network._train_rstdp`, which uses :func:`sparse_winner` for the decision.
+rates ([M19] §2.3). :func:`rstdp_pass_compound` does the same on compound:N synapses, drawing the MTJ switching
+from the run's NumPy generator inside the compiled loop (numba's ``Generator.binomial`` makes NumPy's draws, in
+the same order as :func:`.updates.apply_update`), so it too is bit for bit the Python loop. Other device kinds
+stay on the Python loop of :func:`.network._train_rstdp`, which uses :func:`sparse_winner` for the decision.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+
+from .updates import LayerWeights
 
 
 @dataclass(frozen=True)
@@ -155,3 +159,78 @@ def rstdp_pass_ideal(order: np.ndarray, x: SparseInputs, labels: np.ndarray, w: 
     C, H, W = x.shape
     return int(_pass_ideal(np.asarray(order, np.int64), x.ptr, x.idx, labels, w, wT, H, W, int(K), int(per_class),
                            rates, counts, np.asarray(lr, np.float64), float(lo), float(hi), int(adapt_every)))
+
+
+@njit(cache=True)
+def _compound_update(k, gp, gap, w, wT, f, pre, a_in, a_out, clip_lo, clip_hi, dev, rng):
+    """:func:`.updates.apply_update` of a compound:N kernel (flat views of feature f), same operations and the same
+    binomial draws from ``rng`` in the same order (all LTP draws of the kernel, then all LTD draws).
+    ``dev`` = (N, gain, G_min, G_max, lo, hi, signed)."""
+    n, gain, gmin, gmax, lo, hi, signed = dev
+    E = k.shape[0]
+    d = np.empty(E)
+    for e in range(E):
+        t = lo + (hi - lo) * (k[e] / n) + (a_in if pre[e] else a_out)
+        t = (min(max(t, clip_lo), clip_hi) - lo) / (hi - lo)
+        d[e] = gain * (t * n - k[e])
+    up = np.empty(E, np.int64)
+    for e in range(E):
+        p = min(1.0, d[e] / max(n - k[e], 1)) if d[e] > 0 and k[e] < n else 0.0
+        up[e] = rng.binomial(n - k[e], p)
+    for e in range(E):
+        p = min(1.0, -d[e] / max(k[e], 1)) if d[e] < 0 and k[e] > 0 else 0.0
+        k[e] = k[e] + up[e] - rng.binomial(k[e], p)
+    for e in range(E):
+        x = (k[e] * gp[e] + (n - k[e]) * gap[e] - gmin) / (gmax - gmin)
+        if not signed:
+            x = min(max(x, 0.0), 1.0)
+        w[e] = lo + (hi - lo) * x
+        wT[e, f] = w[e]
+
+
+@njit(cache=True)
+def _pass_compound(order, ptr, idx, labels, w, wT, k, gp, gap, H, W, K, per_class, rates, counts, lr, clip, adapt_every,
+                   dev, rng):
+    Ho, Wo = H - K + 1, W - K + 1
+    u = np.empty((Ho * Wo, wT.shape[1]), wT.dtype)
+    pre = np.empty(w.shape[1], np.bool_)
+    hits_pass = 0
+    for n in order:
+        flat, v = _winner(ptr, idx, n, wT, u, H, W, K)
+        if v > 0.0:
+            f, rest = divmod(flat, Ho * Wo)
+            i, j = divmod(rest, Wo)
+            _mark_field(idx, ptr[n], ptr[n + 1], pre, H, W, K, i, j)
+            if f // per_class == labels[n]:
+                a_in, a_out = lr[0] * rates[0], lr[1] * rates[0]
+                counts[0] += 1
+                hits_pass += 1
+            else:
+                a_in, a_out = lr[2] * rates[1], lr[3] * rates[1]
+                counts[1] += 1
+            _compound_update(k[f], gp[f], gap[f], w[f], wT, f, pre, a_in, a_out, clip[0], clip[1], dev, rng)
+        counts[2] += 1
+        if counts[2] == adapt_every:
+            rates[0], rates[1] = counts[1] / counts[2], counts[0] / counts[2]
+            counts[:] = 0
+    return hits_pass
+
+
+def rstdp_pass_compound(order: np.ndarray, x: SparseInputs, labels: np.ndarray, lw: LayerWeights, wT: np.ndarray,
+                        K: int, per_class: int, rates: np.ndarray, counts: np.ndarray, lr: tuple[float, ...],
+                        lo: float, hi: float, adapt_every: int, rng: np.random.Generator) -> int:
+    """:func:`rstdp_pass_ideal` on compound:N synapses ``lw`` (state, per-synapse G_P and G_AP, read weights; in
+    place), the MTJ switching drawn from ``rng`` exactly as :func:`.updates.apply_update` draws it; [lo, hi]: the
+    R-STDP clip of the targets."""
+    C, H, W = x.shape
+    syn = lw.synapse
+    assert syn is not None and lw.state is not None and lw.gp is not None and lw.gap is not None
+    F = lw.w.shape[0]
+    views = [a.reshape(F, -1) for a in (lw.w, lw.state, lw.gp, lw.gap)]
+    assert all(np.shares_memory(v, a) for v, a in zip(views, (lw.w, lw.state, lw.gp, lw.gap)))
+    gmin, gmax = syn.g_bounds_S()
+    dev = (int(syn.spec.n), float(getattr(syn, "gain", 1.0)), float(gmin), float(gmax), float(lw.lo), float(lw.hi),
+           bool(lw.signed))
+    return int(_pass_compound(np.asarray(order, np.int64), x.ptr, x.idx, labels, views[0], wT, views[1], views[2],
+                              views[3], H, W, int(K), int(per_class), rates, counts, np.asarray(lr, np.float64),
+                              (float(lo), float(hi)), int(adapt_every), dev, rng))

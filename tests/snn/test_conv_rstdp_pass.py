@@ -76,12 +76,16 @@ def test_sparse_inputs_round_trip_and_winner_equals_dense():
     assert sparse_winner(empty, 1, wT, 5) == (0, 0.0)
 
 
-@pytest.mark.parametrize("synapse", ["ideal", "compound:8", "quantized:16"])
-def test_pass_equals_the_reference_loop_bit_for_bit(synapse):
+@pytest.mark.parametrize("synapse, old_read", [("ideal", False), ("compound:8", False), ("compound:8", True),
+                                               ("compound:3", False), ("quantized:16", False)])
+def test_pass_equals_the_reference_loop_bit_for_bit(synapse, old_read):
+    """ideal and compound: the compiled passes; quantized: the Python loop with sparse decisions. ``old_read``: the
+    clipped [0, 1] read of runs written before signed_read and decision_full_range."""
     x = _inputs(60, 2)
     labels = np.random.default_rng(3).integers(0, 10, 60)
     syn = None if synapse == "ideal" else make_synapse(synapse)
-    net = init_network(CFG, syn, np.random.default_rng(4))
+    cfg = dataclasses.replace(CFG, signed_read=not old_read, decision_full_range=not old_read)
+    net = init_network(cfg, syn, np.random.default_rng(4))
     for lw in (net.layers[2],):
         assert lw.w.dtype == np.float64
     ref = copy.deepcopy(net)
