@@ -174,6 +174,9 @@ def load_conv_source(run_dir: str | Path) -> ConvSource:
     path = run_dir / CONV_NET_NAME
     if not path.is_file():
         raise SpinsynFileError(f"{run_dir}: not a conv run directory (no {CONV_NET_NAME})")
+    if not (Path(run_dir) / "metrics.json").is_file():
+        raise SpinsynFileError(f"{run_dir}: an unfinished conv run (a checkpoint, no metrics.json); finish it with "
+                               f"'spinsyn train --resume {run_dir}'")
     try:
         net = load_conv(path)
     except (KeyError, OSError, EOFError) as exc:  # a damaged npz: one line naming it

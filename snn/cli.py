@@ -178,7 +178,8 @@ def _check_network_options(args: argparse.Namespace) -> None:
     kind = getattr(args, "network_kind", "dc")
     conv = kind == "conv"
     if conv and args.resume:
-        raise ValueError("--resume: applies to --network dc only (and lc; a conv run is trained in one go)")
+        raise ValueError("--resume: give the run folder alone: 'spinsyn train --resume RUN' (a conv run continues "
+                         "with the options stored in RUN/conv.npz; --conv-epochs E1,E2,E3 may raise E3)")
     for dest, default in defaults.items():
         if getattr(args, dest, default) == default or dest == "out":
             continue
@@ -226,18 +227,68 @@ def _cmd_train_conv(args: argparse.Namespace) -> int:
     m = train_conv_run(run_dir, config=config, synapse=synapse, n_train=args.n_train, n_test=args.n_test,
                        seed=args.seed, data_dir=args.data_dir, dataset=args.dataset, rule=args.rule, device=device,
                        compute_device=compute, log=None if quiet else (lambda s: print(s, flush=True)))
+    _print_conv_result(m, run_dir)
+    return 0
+
+
+#: options a resumed conv run reads (every other one is stored in its conv.npz)
+_CONV_RESUME_OPTIONS = ("conv_epochs", "data_dir", "device", "quiet", "network_kind")
+
+
+def _cmd_resume_conv(args: argparse.Namespace) -> int:
+    """``spinsyn train --resume RUN`` of a conv run: the options checked, then
+    :func:`spinsyn.snn.conv.run.resume_conv_run` (up to E3 of ``--conv-epochs``, else the run's own passes)."""
+    from spinsyn.locks import check_unlocked  # lazy: startup
+    from spinsyn.validation import check_writable_dir  # lazy: startup
+
+    from .config import resolve_device  # lazy: startup
+    from .conv.run import check_conv_resume, parse_conv_epochs, resume_conv_run  # lazy: startup
+
+    defaults = getattr(args, "train_defaults", {}) or {}
+    given = [d for d, v in defaults.items() if d not in _CONV_RESUME_OPTIONS and getattr(args, d, v) != v]
+    if given:
+        names = ", ".join(TRAIN_OPTIONS[d].cli if d in TRAIN_OPTIONS else "--" + d.replace("_", "-") for d in given)
+        raise ValueError(f"--resume: {names} cannot be combined with --resume of a conv run (it keeps the options "
+                         f"stored in {args.resume}/conv.npz; only --conv-epochs, --data-dir, --device may be given)")
+    if getattr(args, "network_kind", "conv") not in ("dc", "conv"):  # dc: the default, not given
+        raise ValueError(f"--network: {args.resume} is a conv run; drop --network or give --network conv")
+    run_dir = check_writable_dir(args.resume, "--resume")
+    check_unlocked(run_dir, "--resume")
+    given_epochs = args.conv_epochs != defaults.get("conv_epochs", args.conv_epochs)
+    epochs = parse_conv_epochs(args.conv_epochs) if given_epochs else None
+    net = check_conv_resume(run_dir, epochs)
+    compute = resolve_device(args.device)
+    opts = net.history["run_options"]
+    _check_data(args.data_dir or opts["data_dir"], int(net.history["n_train"]), int(opts["n_test"]), opts["dataset"])
+    e3 = net.config.epochs3 if epochs is None else epochs[2]
+    done = int(net.history["rstdp_state"]["passes_done"])
+    if e3 == done and (run_dir / "metrics.json").is_file():
+        raise ValueError(f"--resume: {run_dir} is a finished conv run ({done} of {e3} R-STDP passes); give "
+                         f"--conv-epochs {net.config.epochs1},{net.config.epochs2},E3 with E3 > {done} to continue it")
+    print(f"train: resuming conv run {run_dir} at R-STDP pass {done} of {e3}; synapse {opts['synapse']}; on {compute}",
+          flush=True)
+    quiet = getattr(args, "quiet", False)
+    m = resume_conv_run(run_dir, epochs3=e3, data_dir=args.data_dir, compute_device=compute,
+                        log=None if quiet else (lambda s: print(s, flush=True)))
+    _print_conv_result(m, run_dir)
+    return 0
+
+
+def _print_conv_result(m: dict, run_dir: Path) -> None:
     acc = ("not measured (--n-test 0)" if m["accuracy"] is None else
            f"{100 * m['accuracy']:.2f} % ({m['n_test']} images, {100 * m['silent']:.1f} % silent)")
     print(f"test accuracy: {acc}; train {m['train_time_s']:.1f} s, test {m['test_time_s']:.1f} s, wall "
           f"{m['wall_time_s']:.1f} s; run in {run_dir}")
-    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .checkpoint import read_checkpoint  # lazy: startup
+    from .checkpoint import CHECKPOINT_NAME, read_checkpoint  # lazy: startup
     from .config import TrainConfig, resolve_device, resolve_engine  # lazy: startup
+    from .conv.run import is_conv_run  # lazy: startup
     from .trainer import check_run_dir, train  # lazy: startup
 
+    if args.resume and is_conv_run(args.resume) and not (Path(args.resume) / CHECKPOINT_NAME).exists():
+        return _cmd_resume_conv(args)
     _check_network_options(args)
     if getattr(args, "network_kind", "dc") == "conv":
         return _cmd_train_conv(args)

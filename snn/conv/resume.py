@@ -51,9 +51,7 @@ def resume_conv(net: ConvNetwork, images: np.ndarray, labels: np.ndarray, *, epo
     x3 = backend.inputs(net, encode(c, images), 0, 2) < c.T
     inputs_s = time.perf_counter() - t0
     net.config = dataclasses.replace(c, epochs3=epochs3)
-    acc = backend.rstdp(net, x3, labels, epochs3, rng, log, on_epoch)
-    h = net.history
-    h["train_accuracy"] = list(h.get("train_accuracy", []))[:done] + acc
-    h.setdefault("resumed", []).append({"from_pass": done, "to_pass": epochs3, "inputs_s": inputs_s,
-                                        "device": backend.name})
+    backend.rstdp(net, x3, labels, epochs3, rng, log, on_epoch)  # appends to history["train_accuracy"]
+    net.history.setdefault("resumed", []).append({"from_pass": done, "to_pass": epochs3, "inputs_s": inputs_s,
+                                                  "device": backend.name})
     return net

@@ -6,8 +6,11 @@ synapse record, read weights and device state per layer; read with :func:`~spins
 image counts, wall times and configuration. Both are written atomically (:func:`spinsyn.fileio.atomic_path`,
 :func:`spinsyn.fileio.write_json`), the network first: a folder with ``metrics.json`` holds a finished run. The
 folder is checked, locked and cleaned on error as ``spinsyn train`` does for a Diehl & Cook run
-(:func:`spinsyn.snn.trainer.check_run_dir`, :func:`spinsyn.locks.folder_lock`). A conv run has no
-``checkpoint.pt``: it cannot be resumed (a run is trained in one go). ``spinsyn export`` maps it onto crossbars
+(:func:`spinsyn.snn.trainer.check_run_dir`, :func:`spinsyn.locks.folder_lock`). During R-STDP ``conv.npz`` is also
+a checkpoint (written every :data:`CHECKPOINT_EVERY_S`, with the R-STDP state and the random generator): a folder
+with ``conv.npz`` and no ``metrics.json`` is an interrupted run, which ``spinsyn train --resume RUN``
+(:func:`resume_conv_run`) finishes exactly as if it had never stopped; ``--conv-epochs E1,E2,E3`` with a larger
+E3 continues a finished run. ``spinsyn export`` maps a finished run onto crossbars
 (:mod:`spinsyn.hw_export.convchip`).
 """
 
@@ -114,6 +117,33 @@ def _train(config: ConvConfig, X: Any, y: Any, *, device: str, **kw: Any) -> Any
     return train_conv_torch(config, X, y, device=device, **kw)
 
 
+#: seconds of R-STDP between two checkpoints of a run's network (``RUN/conv.npz``; an interrupted run loses at most
+#: that much and continues with ``spinsyn train --resume RUN``)
+CHECKPOINT_EVERY_S = 60.0
+
+
+class _Checkpoint:
+    """``on_epoch`` hook: after an R-STDP pass, write the network (with its R-STDP state) to ``RUN/conv.npz``
+    atomically when ``every_s`` seconds have passed since the last write (the last pass is written by the caller)."""
+
+    def __init__(self, run_dir: Path, run_options: dict[str, Any], every_s: float | None = None) -> None:
+        self.run_dir, self.every_s = run_dir, CHECKPOINT_EVERY_S if every_s is None else every_s
+        self.run_options = run_options  # what a resumed run continues with (history["run_options"])
+        self.last = time.monotonic()
+
+    def __call__(self, done: int, net: Any, train_acc: float) -> None:
+        from spinsyn.fileio import atomic_path  # lazy: startup
+
+        from .network import save_conv  # lazy: startup
+
+        net.history["run_options"] = self.run_options
+        if done >= net.config.epochs3 or time.monotonic() - self.last < self.every_s:
+            return
+        with atomic_path(self.run_dir / CONV_NET_NAME) as tmp:
+            save_conv(net, tmp)
+        self.last = time.monotonic()
+
+
 def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_train: int, n_test: int, seed: int,
                    data_dir: str | None = None, log: Callable[[str], None] | None = None,
                    rule: str | Path | None = None, dataset: str = "mnist", device: str | None = None,
@@ -130,13 +160,13 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
     is stored in ``conv.npz``, so export programs that device). ``compute_device``: "cpu" (the numba path,
     :func:`.network.train_conv`) or a CUDA device ("cuda", "cuda:N": :func:`.torch_train.train_conv_torch`, the
     forward caches and R-STDP batched on the GPU; recorded as ``device``). The folder is checked first; an error
-    leaves nothing behind."""
-    from spinsyn.fileio import atomic_path, write_json  # lazy: startup
+    leaves nothing behind. During R-STDP the network is checkpointed to ``conv.npz`` every
+    :data:`CHECKPOINT_EVERY_S`: an interrupted run (SIGINT, SIGTERM) keeps it, and :func:`resume_conv_run` finishes
+    it (a folder with ``metrics.json`` holds a finished run)."""
     from spinsyn.locks import folder_lock  # lazy: startup
     from spinsyn.mnist import load_mnist  # lazy: startup
 
-    from ..trainer import METRICS_FORMAT, METRICS_VERSION, _removed_on_error, check_run_dir  # lazy: startup
-    from .network import evaluate_conv, save_conv  # lazy: startup
+    from ..trainer import _removed_on_error, check_run_dir  # lazy: startup
 
     run_dir = Path(run_dir)
     synapse = check_conv_synapse(synapse)
@@ -153,38 +183,123 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
         check_run_dir(run_dir, False)  # again, now that no other writer can change it
         with _removed_on_error(run_dir, enabled=True):
             X, y = load_mnist("train", data_dir, n=n_train, dataset=dataset)
-            test = load_mnist("test", data_dir, n=n_test, dataset=dataset) if n_test > 0 else None
             t0 = time.perf_counter()
-            net = _train(config, X, y, seed=seed, synapse=syn, log=log, rule=learning_rule, device=compute_device)
-            t_train = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            res = evaluate_conv(net, *test) if test is not None else None
-            t_test = time.perf_counter() - t0
-            hist = net.history
-            metrics: dict[str, Any] = {
-                "network": "conv",
-                "accuracy": None if res is None else res["accuracy"],
-                "silent": None if res is None else res["silent"],
-                "n_train": int(len(X)),
-                "n_test": 0 if res is None else int(res["n"]),
-                "train_time_s": t_train,
-                "test_time_s": t_test,
-                "wall_time_s": time.perf_counter() - t_start,
-                "train_accuracy": [float(a) for a in hist.get("train_accuracy", [])],
-                "timing": hist.get("timing", {}),
-                "synapse": synapse,
-                "seed": int(seed),
-                "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
-                "dataset": dataset,
-                "network_file": CONV_NET_NAME,
-                "config": config.to_dict(),
-                "rule": hist.get("rule"),
-                "device": compute_device,
-            }
-            with atomic_path(run_dir / CONV_NET_NAME) as tmp:
-                save_conv(net, tmp)
-            write_json(run_dir / "metrics.json", metrics, fmt=METRICS_FORMAT, version=METRICS_VERSION, seed=seed)
+            opts = {"synapse": synapse, "n_test": int(n_test), "dataset": dataset,
+                    "data_dir": str(Path(data_dir).resolve()) if data_dir else None}
+            net = _train(config, X, y, seed=seed, synapse=syn, log=log, rule=learning_rule, device=compute_device,
+                         on_epoch=_Checkpoint(run_dir, opts))
+            net.history["run_options"] = opts
+            return _finish(run_dir, net, n_train=len(X), t_train=time.perf_counter() - t0, t_start=t_start,
+                           compute_device=compute_device)
+
+
+def _finish(run_dir: Path, net: Any, *, n_train: int, t_train: float, t_start: float,
+            compute_device: str) -> dict[str, Any]:
+    """Test the trained ``net`` on the run's test images and write ``conv.npz`` then ``metrics.json``."""
+    from spinsyn.fileio import atomic_path, write_json  # lazy: startup
+    from spinsyn.mnist import load_mnist  # lazy: startup
+
+    from ..trainer import METRICS_FORMAT, METRICS_VERSION  # lazy: startup
+    from .network import evaluate_conv, save_conv  # lazy: startup
+
+    hist = net.history
+    opts = hist["run_options"]
+    n_test, dataset, data_dir = opts["n_test"], opts["dataset"], opts["data_dir"]
+    test = load_mnist("test", data_dir, n=n_test, dataset=dataset) if n_test > 0 else None
+    t0 = time.perf_counter()
+    res = evaluate_conv(net, *test) if test is not None else None
+    t_test = time.perf_counter() - t0
+    metrics: dict[str, Any] = {
+        "network": "conv",
+        "accuracy": None if res is None else res["accuracy"],
+        "silent": None if res is None else res["silent"],
+        "n_train": int(n_train),
+        "n_test": 0 if res is None else int(res["n"]),
+        "train_time_s": t_train,
+        "test_time_s": t_test,
+        "wall_time_s": time.perf_counter() - t_start,
+        "train_accuracy": [float(a) for a in hist.get("train_accuracy", [])],
+        "timing": hist.get("timing", {}),
+        "synapse": opts["synapse"],
+        "seed": int(hist["seed"]),
+        "data_dir": data_dir,
+        "dataset": dataset,
+        "network_file": CONV_NET_NAME,
+        "config": net.config.to_dict(),
+        "rule": hist.get("rule"),
+        "device": compute_device,
+        "resumed": hist.get("resumed", []),
+    }
+    with atomic_path(run_dir / CONV_NET_NAME) as tmp:
+        save_conv(net, tmp)
+    write_json(run_dir / "metrics.json", metrics, fmt=METRICS_FORMAT, version=METRICS_VERSION, seed=int(hist["seed"]))
     return metrics
+
+
+def check_conv_resume(run_dir: str | Path, epochs: tuple[int, int, int] | None) -> Any:
+    """The network of the conv run ``run_dir`` that ``--resume`` continues (to the E3 of ``epochs``, None: the
+    run's own); ValueError ``--resume: …`` / ``--conv-epochs: …`` when it cannot be (no network, one saved before
+    runs were resumable, other conv 1-2 passes, fewer R-STDP passes than done)."""
+    from .network import load_conv  # lazy: startup
+    from .resume import resumable_passes  # lazy: startup
+
+    path = Path(run_dir) / CONV_NET_NAME
+    if not path.is_file():
+        raise ValueError(f"--resume: {run_dir}: no {CONV_NET_NAME} (not a conv run written by 'spinsyn train')")
+    try:
+        net = load_conv(path)
+        done = resumable_passes(net)
+    except (KeyError, OSError, EOFError, ValueError) as exc:
+        raise ValueError(f"--resume: {path}: {exc}") from None
+    if "run_options" not in net.history:
+        raise ValueError(f"--resume: {path}: not written by 'spinsyn train' (no run options to continue with)")
+    c = net.config
+    if epochs is not None:
+        if epochs[:2] != (c.epochs1, c.epochs2):
+            raise ValueError(f"--conv-epochs: the run trained conv 1-2 for {c.epochs1},{c.epochs2} passes; a resumed "
+                             f"run can only change the R-STDP passes (give {c.epochs1},{c.epochs2},E3)")
+        if epochs[2] < done:
+            raise ValueError(f"--conv-epochs: E3 = {epochs[2]} is below the {done} R-STDP passes the run has done")
+    return net
+
+
+def resume_conv_run(run_dir: str | Path, *, epochs3: int | None = None, data_dir: str | None = None,
+                    log: Callable[[str], None] | None = None, compute_device: str = "cpu") -> dict[str, Any]:
+    """Continue the conv run ``run_dir`` (interrupted, or finished and given more passes) up to ``epochs3`` R-STDP
+    passes (None: the run's own ``epochs3``) on the training images it was trained on (``data_dir``: where they are,
+    None: the folder recorded in the run), checkpointing as :func:`train_conv_run`, then test and write the
+    metrics as it does. The result equals a run that never stopped (:func:`.resume.resume_conv`); the files of
+    the run are never removed."""
+    from spinsyn.locks import folder_lock  # lazy: startup
+    from spinsyn.mnist import load_mnist  # lazy: startup
+
+    from ..trainer import _removed_on_error  # lazy: startup
+    from .resume import resume_conv  # lazy: startup
+
+    run_dir = Path(run_dir)
+    t_start = time.perf_counter()
+    with folder_lock(run_dir, "--resume"):
+        net = check_conv_resume(run_dir, None)
+        with _removed_on_error(run_dir, enabled=False):
+            opts = net.history["run_options"]
+            if data_dir is not None:
+                opts["data_dir"] = str(Path(data_dir).resolve())
+            X, y = load_mnist("train", opts["data_dir"], n=int(net.history["n_train"]), dataset=opts["dataset"])
+            t0 = time.perf_counter()
+            resume_conv(net, X, y, epochs3=net.config.epochs3 if epochs3 is None else epochs3, log=log,
+                        on_epoch=_Checkpoint(run_dir, opts), backend=_backend(compute_device))
+            return _finish(run_dir, net, n_train=len(X), t_train=time.perf_counter() - t0, t_start=t_start,
+                           compute_device=compute_device)
+
+
+def _backend(compute_device: str) -> Any:
+    if compute_device == "cpu":
+        from .network import CPU_BACKEND  # lazy: startup
+
+        return CPU_BACKEND
+    from .torch_train import torch_backend  # lazy: optional
+
+    return torch_backend(compute_device)
 
 
 def conv_run_dataset(run_dir: str | Path) -> str:

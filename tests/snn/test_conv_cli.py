@@ -119,9 +119,85 @@ def test_a_fitted_rule_shapes_conv_stdp_and_is_recorded(tmp_path):
     assert not (w_plain == w_rule).all()
 
 
-def test_resume_is_refused_for_conv(conv_run, capsys):
-    assert main(["train", "--network", "conv", "--resume", str(conv_run)]) == 2
-    assert "--resume: applies to --network dc only" in capsys.readouterr().err
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory):
+    """The conv_run training (same options) interrupted after its checkpoint at R-STDP pass 7."""
+    from spinsyn.snn.conv import run as conv_run_module
+
+    out = tmp_path_factory.mktemp("conv") / "cut"
+    mp = pytest.MonkeyPatch()
+    mp.setattr(conv_run_module, "CHECKPOINT_EVERY_S", 0.0)  # a checkpoint after every pass
+    real = conv_run_module._Checkpoint.__call__
+
+    def cut(self, done, net, acc):
+        real(self, done, net, acc)
+        if done == 7:
+            raise KeyboardInterrupt  # as SIGINT after the checkpoint of pass 7
+
+    mp.setattr(conv_run_module._Checkpoint, "__call__", cut)
+    try:
+        assert main(["train", *TINY, "--out", str(out)]) == 130
+    finally:
+        mp.undo()
+    return out
+
+
+def test_an_interrupted_conv_run_resumes_to_the_uninterrupted_result(conv_run, interrupted, tmp_path, capsys):
+    import shutil
+
+    import numpy as np
+    from spinsyn.snn.conv import load_conv
+
+    assert sorted(p.name for p in interrupted.iterdir()) == ["conv.npz"]  # a checkpoint, no metrics: unfinished
+    assert load_conv(interrupted / "conv.npz").history["rstdp_state"]["passes_done"] == 7
+    assert main(["export", str(interrupted), "--out", str(tmp_path / "chip")]) == 2
+    assert "an unfinished conv run" in capsys.readouterr().err
+    assert not (tmp_path / "chip").exists()
+    run = tmp_path / "run"
+    shutil.copytree(interrupted, run)
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert "resuming conv run" in capsys.readouterr().out
+    m, ref = (json.loads((r / "metrics.json").read_text()) for r in (run, conv_run))
+    assert m["train_accuracy"] == ref["train_accuracy"] and m["accuracy"] == ref["accuracy"]
+    for a, b in zip(load_conv(run / "conv.npz").w, load_conv(conv_run / "conv.npz").w):
+        np.testing.assert_array_equal(a, b)
+    assert m["resumed"][0]["from_pass"] == 7 and m["resumed"][0]["to_pass"] == 20
+
+
+def test_a_finished_conv_run_continues_with_more_passes(conv_run, tmp_path):
+    import shutil
+
+    import numpy as np
+    from spinsyn.snn.conv import load_conv
+
+    more = tmp_path / "more"
+    shutil.copytree(conv_run, more)
+    assert main(["train", "--network", "conv", "--resume", str(more), "--conv-epochs", "2,2,23", "--quiet"]) == 0
+    fresh = tmp_path / "fresh"
+    argv = [a if a != "2,2,20" else "2,2,23" for a in TINY]
+    assert main(["train", *argv, "--out", str(fresh)]) == 0
+    for a, b in zip(load_conv(more / "conv.npz").w, load_conv(fresh / "conv.npz").w):
+        np.testing.assert_array_equal(a, b)
+    assert len(json.loads((more / "metrics.json").read_text())["train_accuracy"]) == 23
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--synapse", "compound:8"], "--synapse cannot be combined with --resume of a conv run"),
+    (["--conv-epochs", "1,2,30"], "--conv-epochs: the run trained conv 1-2 for 2,2 passes"),
+    (["--conv-epochs", "2,2,5"], "--conv-epochs: E3 = 5 is below the 7 R-STDP passes"),
+    (["--network", "lc"], "--network: "),
+])
+def test_conv_resume_refusals_exit_2_with_one_line(interrupted, extra, message, capsys):
+    before = (interrupted / "conv.npz").read_bytes()
+    assert main(["train", "--resume", str(interrupted), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("spinsyn: error: ") and message in err
+    assert (interrupted / "conv.npz").read_bytes() == before
+
+
+def test_a_finished_conv_run_needs_more_passes_to_resume(conv_run, capsys):
+    assert main(["train", "--resume", str(conv_run)]) == 2
+    assert "a finished conv run (20 of 20 R-STDP passes)" in capsys.readouterr().err
 
 
 def test_network_dc_is_the_default_and_trains_as_before(tmp_path):
