@@ -255,7 +255,7 @@ def end_of_pass(net: ConvNetwork, state: RstdpState, rng: np.random.Generator, e
     """After an R-STDP pass of ``epochs`` begun at ``perf_counter`` time ``t0``: count it in ``state``, save the
     state with the generator's in ``net.history`` (a run saved now resumes exactly), the log line, ``on_epoch``."""
     state.passes_done += 1
-    state.rng = rng.bit_generator.state
+    state.rng = dict(rng.bit_generator.state)
     net.history[STATE_KEY] = state.record()
     net.history.setdefault("train_accuracy", []).append(float(train_acc))
     done = state.passes_done
@@ -418,6 +418,7 @@ def load_conv(path: str | Path) -> ConvNetwork:
         layers = []
         for i in (1, 2, 3):
             kw = {name: z[f"{name}{i}"] for name in ("state", "gp", "gap") if f"{name}{i}" in z}
-            span = weight_range(cfg, i - 1) if syn is not None else {}
-            layers.append(LayerWeights(z[f"w{i}"].copy(), syn, **kw, signed=cfg.signed_read, **span))
+            span = weight_range(cfg, i - 1) if syn is not None else {"lo": 0.0, "hi": 1.0}
+            layers.append(LayerWeights(z[f"w{i}"].copy(), syn, **kw, signed=cfg.signed_read, lo=span["lo"],
+                                       hi=span["hi"]))
     return ConvNetwork(cfg, layers, syn, meta.get("history", {}))
