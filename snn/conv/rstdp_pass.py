@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from .layers import _argmax_fpos
 from .updates import LayerWeights
 
 
@@ -72,23 +73,9 @@ def _potentials(idx, a, b, wT, u, H, W, K):
 
 
 @njit(cache=True)
-def _argmax(u):
-    """(flat index in (F, Ho·Wo) order, value) of the first largest entry of u (Ho·Wo, F)."""
-    P, F = u.shape
-    best = 0
-    bv = u[0, 0]
-    for f in range(F):
-        for p in range(P):
-            if u[p, f] > bv:
-                bv = u[p, f]
-                best = f * P + p
-    return best, bv
-
-
-@njit(cache=True)
 def _winner(ptr, idx, n, wT, u, H, W, K):
     _potentials(idx, ptr[n], ptr[n + 1], wT, u, H, W, K)
-    return _argmax(u)
+    return _argmax_fpos(u)
 
 
 def sparse_winner(x: SparseInputs, n: int, wT: np.ndarray, K: int, u: np.ndarray | None = None) -> tuple[int, float]:
@@ -124,7 +111,10 @@ def _mark_field(idx, a, b, pre, H, W, K, i, j):
 
 
 @njit(cache=True)
-def _pass_ideal(order, ptr, idx, labels, w, wT, H, W, K, per_class, rates, counts, lr, lo, hi, adapt_every):
+def _pass(order, ptr, idx, labels, w, wT, H, W, K, per_class, rates, counts, lr, clip, adapt_every, compound, k, gp,
+          gap, dev, rng):
+    """One R-STDP pass over ``order``: ideal weights (``_reward``) or compound synapses (``_compound_update``;
+    ``k``, ``gp``, ``gap``, ``dev``, ``rng`` are read only then)."""
     Ho, Wo = H - K + 1, W - K + 1
     u = np.empty((Ho * Wo, wT.shape[1]), wT.dtype)
     pre = np.empty(w.shape[1], np.bool_)
@@ -136,17 +126,27 @@ def _pass_ideal(order, ptr, idx, labels, w, wT, H, W, K, per_class, rates, count
             i, j = divmod(rest, Wo)
             _mark_field(idx, ptr[n], ptr[n + 1], pre, H, W, K, i, j)
             if f // per_class == labels[n]:
-                _reward(w, wT, f, pre, lr[0] * rates[0], lr[1] * rates[0], lo, hi)
+                a_in, a_out = lr[0] * rates[0], lr[1] * rates[0]
                 counts[0] += 1
                 hits_pass += 1
             else:
-                _reward(w, wT, f, pre, lr[2] * rates[1], lr[3] * rates[1], lo, hi)
+                a_in, a_out = lr[2] * rates[1], lr[3] * rates[1]
                 counts[1] += 1
+            if compound:
+                _compound_update(k[f], gp[f], gap[f], w[f], wT, f, pre, a_in, a_out, clip[0], clip[1], dev, rng)
+            else:
+                _reward(w, wT, f, pre, a_in, a_out, clip[0], clip[1])
         counts[2] += 1
         if counts[2] == adapt_every:
             rates[0], rates[1] = counts[1] / counts[2], counts[0] / counts[2]
             counts[:] = 0
     return hits_pass
+
+
+#: stand-ins for the compound arguments of :func:`_pass` on ideal weights (never read there)
+_NO_K = np.zeros((1, 1), np.int32)
+_NO_G = np.zeros((1, 1))
+_NO_DEV = (1, 1.0, 0.0, 1.0, 0.0, 1.0, False)
 
 
 def rstdp_pass_ideal(order: np.ndarray, x: SparseInputs, labels: np.ndarray, w: np.ndarray, wT: np.ndarray,
@@ -157,8 +157,9 @@ def rstdp_pass_ideal(order: np.ndarray, x: SparseInputs, labels: np.ndarray, w: 
     f_hit] float64 and ``counts`` [hits, misses, block] int64 of the adaptive rates, ``lr`` (ar+, ar−, ap−, ap+).
     Returns the images decided correctly."""
     C, H, W = x.shape
-    return int(_pass_ideal(np.asarray(order, np.int64), x.ptr, x.idx, labels, w, wT, H, W, int(K), int(per_class),
-                           rates, counts, np.asarray(lr, np.float64), float(lo), float(hi), int(adapt_every)))
+    return int(_pass(np.asarray(order, np.int64), x.ptr, x.idx, labels, w, wT, H, W, int(K), int(per_class), rates,
+                     counts, np.asarray(lr, np.float64), (float(lo), float(hi)), int(adapt_every), False, _NO_K, _NO_G,
+                     _NO_G, _NO_DEV, np.random.default_rng(0)))
 
 
 @njit(cache=True)
@@ -188,34 +189,6 @@ def _compound_update(k, gp, gap, w, wT, f, pre, a_in, a_out, clip_lo, clip_hi, d
         wT[e, f] = w[e]
 
 
-@njit(cache=True)
-def _pass_compound(order, ptr, idx, labels, w, wT, k, gp, gap, H, W, K, per_class, rates, counts, lr, clip, adapt_every,
-                   dev, rng):
-    Ho, Wo = H - K + 1, W - K + 1
-    u = np.empty((Ho * Wo, wT.shape[1]), wT.dtype)
-    pre = np.empty(w.shape[1], np.bool_)
-    hits_pass = 0
-    for n in order:
-        flat, v = _winner(ptr, idx, n, wT, u, H, W, K)
-        if v > 0.0:
-            f, rest = divmod(flat, Ho * Wo)
-            i, j = divmod(rest, Wo)
-            _mark_field(idx, ptr[n], ptr[n + 1], pre, H, W, K, i, j)
-            if f // per_class == labels[n]:
-                a_in, a_out = lr[0] * rates[0], lr[1] * rates[0]
-                counts[0] += 1
-                hits_pass += 1
-            else:
-                a_in, a_out = lr[2] * rates[1], lr[3] * rates[1]
-                counts[1] += 1
-            _compound_update(k[f], gp[f], gap[f], w[f], wT, f, pre, a_in, a_out, clip[0], clip[1], dev, rng)
-        counts[2] += 1
-        if counts[2] == adapt_every:
-            rates[0], rates[1] = counts[1] / counts[2], counts[0] / counts[2]
-            counts[:] = 0
-    return hits_pass
-
-
 def rstdp_pass_compound(order: np.ndarray, x: SparseInputs, labels: np.ndarray, lw: LayerWeights, wT: np.ndarray,
                         K: int, per_class: int, rates: np.ndarray, counts: np.ndarray, lr: tuple[float, ...],
                         lo: float, hi: float, adapt_every: int, rng: np.random.Generator) -> int:
@@ -231,6 +204,6 @@ def rstdp_pass_compound(order: np.ndarray, x: SparseInputs, labels: np.ndarray, 
     gmin, gmax = syn.g_bounds_S()
     dev = (int(syn.spec.n), float(getattr(syn, "gain", 1.0)), float(gmin), float(gmax), float(lw.lo), float(lw.hi),
            bool(lw.signed))
-    return int(_pass_compound(np.asarray(order, np.int64), x.ptr, x.idx, labels, views[0], wT, views[1], views[2],
-                              views[3], H, W, int(K), int(per_class), rates, counts, np.asarray(lr, np.float64),
-                              (float(lo), float(hi)), int(adapt_every), dev, rng))
+    return int(_pass(np.asarray(order, np.int64), x.ptr, x.idx, labels, views[0], wT, H, W, int(K), int(per_class),
+                     rates, counts, np.asarray(lr, np.float64), (float(lo), float(hi)), int(adapt_every), True,
+                     views[1], views[2], views[3], dev, rng))
