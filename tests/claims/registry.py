@@ -28,19 +28,20 @@ CLAIMS: dict[str, str] = {
                "--data-dir ../shared/data/mnist (35 min)",
     "92.21 %": "bench:spinsyn train --input diehl-cook --synapse compound:8 --neurons 1600 --epochs 7 "
                "--data-dir ../shared/data/mnist (43 min)",
-    "95.85 %": "bench:python benchmarks/conv_accuracy.py --n-train 60000 --n-test 10000 --conv-epochs 2,4,680 "
-                "--test-every 5 --synapse ideal --seed 0 --minutes 95 --out RUN (then spinsyn eval RUN/run)",
     "93.00 %": "bench:spinsyn train --network lc --lc-filters 500 --learning-rule postpre --threads 1 --no-plots "
                "--data-dir ../shared/data/mnist --out RUN (24 min; benchmarks/results/lc_accuracy_f500_postpre.json)",
-    "92.81 %": "bench:spinsyn export RUN --out CHIP && spinsyn export simulate CHIP --n-test 10000 (the compound:8 "
-               "conv run after 10 passes; benchmarks/results/conv_chip_compound8_signed_p10.json)",
-    "89.06 %": "bench:spinsyn export RUN --out CHIP && spinsyn export simulate CHIP --n-test 10000 "
-               "(benchmarks/results/conv_chip_compound8_signed_p10.json)",
-    "3.75 points [3.27, 4.23]": "bench:spinsyn export simulate CHIP --n-test 10000 "
-                                "(benchmarks/results/conv_chip_compound8_signed_p10.json)",
-    "93.33 %": "bench:python benchmarks/conv_accuracy.py --n-train 60000 --n-test 10000 --conv-epochs 2,4,70 "
-               "--test-every 5 --synapse compound:8 --seed 0 --minutes 72 --out RUN "
-               "(benchmarks/results/conv_accuracy_compound8_signed_60k.json)",
+    "96.39 %": "bench:python benchmarks/conv_accuracy.py --n-train 60000 --n-test 10000 --conv-epochs 2,4,0 "
+               "--synapse ideal --seed 0 --out RUN, then --conv-epochs 2,4,680 --test-every 10 --resume "
+               "(benchmarks/results/conv_accuracy_ideal_60k_long.json, pass 330)",
+    "95.98 %": "bench:python benchmarks/conv_accuracy.py --n-train 60000 --n-test 10000 --conv-epochs 2,4,0 "
+               "--synapse compound:8 --seed 0 --out RUN, then --conv-epochs 2,4,680 --test-every 10 --resume "
+               "(benchmarks/results/conv_accuracy_compound8_fullrange_60k.json, pass 200)",
+    "95.93 %": "bench:spinsyn export RUN --out CHIP && spinsyn export simulate CHIP --n-test 10000 (the "
+               "compound:8 conv run after 90 passes; benchmarks/results/conv_chip_compound8_fullrange_p90.json)",
+    "94.88 %": "bench:spinsyn export simulate CHIP --n-test 10000 "
+               "(benchmarks/results/conv_chip_compound8_fullrange_p90.json)",
+    "1.05 points [0.76, 1.34]": "bench:spinsyn export simulate CHIP --n-test 10000 "
+                                "(benchmarks/results/conv_chip_compound8_fullrange_p90.json)",
     "4.6×": "bench:python benchmarks/bench_conv_spyketorch.py (SpykeTorch venv: benchmarks/setup_spyketorch.sh)",
     "89.2 %": "bench:python benchmarks/nir_agreement.py RUN --n 1000 (test_nir_export: >= 0.85 on 100 images)",
     "72.9 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
