@@ -223,31 +223,43 @@ def _compound_pass(net: ConvNetwork, xs: SparseInputs, labels: np.ndarray, order
     return hits
 
 
+def reward_or_punish(net: ConvNetwork, x: np.ndarray, flat: int, hit: bool, state: RstdpState,
+                     rng: np.random.Generator) -> int:
+    """Realise R-STDP for the winner ``flat`` (index in (f3, Ho, Wo)) of the binary conv-3 input ``x`` (C, H, W):
+    reward (``hit``: STDP scaled by f_miss) or punishment (anti-STDP scaled by f_hit) of its kernel through
+    :func:`.updates.apply_update`, counted in ``state``; returns the feature whose kernel changed."""
+    c = net.config
+    K = c.k3_px
+    ho, wo = x.shape[1] - K + 1, x.shape[2] - K + 1
+    f, rest = divmod(flat, ho * wo)
+    i, j = divmod(rest, wo)
+    pre = receptive_field(x, i, j, K)
+    if hit:
+        dw = np.where(pre, c.ar_plus * state.f_miss, c.ar_minus * state.f_miss)
+        state.hits += 1
+    else:
+        dw = np.where(pre, c.ap_minus * state.f_hit, c.ap_plus * state.f_hit)
+        state.misses += 1
+    apply_update(net.layers[2], f, dw, rng, lo=c.w3_lo, hi=c.w3_hi)
+    return f
+
+
 def _device_pass(net: ConvNetwork, xs: SparseInputs, labels: np.ndarray, order: np.ndarray, w3T: np.ndarray,
                  state: RstdpState, rng: np.random.Generator) -> int:
     c = net.config
-    lw = net.layers[2]
     K = c.k3_px
-    ho, wo = xs.shape[1] - K + 1, xs.shape[2] - K + 1
-    u = np.empty((ho * wo, c.f3), w3T.dtype)
+    n_pos = (xs.shape[1] - K + 1) * (xs.shape[2] - K + 1)
+    u = np.empty((n_pos, c.f3), w3T.dtype)
     hits = 0
     for n in order:
         flat, v = sparse_winner(xs, n, w3T, K, u)
         if v > 0.0:
-            f, rest = divmod(flat, ho * wo)
-            i, j = divmod(rest, wo)
-            pre = receptive_field(xs.dense(n), i, j, K)
-            if f // (c.f3 // c.n_classes) == labels[n]:
-                dw = np.where(pre, c.ar_plus * state.f_miss, c.ar_minus * state.f_miss)
-                state.hits += 1
-                hits += 1
-            else:
-                dw = np.where(pre, c.ap_minus * state.f_hit, c.ap_plus * state.f_hit)
-                state.misses += 1
-            apply_update(lw, f, dw, rng, lo=c.w3_lo, hi=c.w3_hi)
-            w3T[:, f] = lw.w[f].ravel()
+            hit = flat // n_pos // (c.f3 // c.n_classes) == labels[n]
+            hits += hit
+            f = reward_or_punish(net, xs.dense(n), flat, hit, state, rng)
+            w3T[:, f] = net.layers[2].w[f].ravel()
         state.count(c.adapt_every)
-    return hits
+    return int(hits)
 
 
 def end_of_pass(net: ConvNetwork, state: RstdpState, rng: np.random.Generator, epochs: int, train_acc: float,

@@ -4,7 +4,7 @@ R-STDP is sequential: image n's decision depends on every earlier image's update
 winner feature f's kernel (:func:`.network._train_rstdp`), so the potentials of the next ``batch`` images are
 computed with the current kernels in one batched matrix product (im2col of the binary conv-3 input × kernels), and
 the batch is then walked in order: decide (the first largest potential in (f3, Ho, Wo) order; none > 0: silent),
-realise the reward / punishment change of feature f on the host with :func:`.updates.apply_update` (so every
+realise the reward / punishment change of feature f on the host with :func:`.network.reward_or_punish` (so every
 synapse kind's device physics and the random stream stay those of the numba path), upload f's kernel, and
 recompute only feature f's potentials of the images of the batch not yet processed. The decisions are those of the
 sequential path up to the summation order of the potentials (float32 by default, as :func:`.network.decide`; float64
@@ -20,33 +20,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .layers import receptive_field
-from .network import ConvNetwork, EpochHook, end_of_pass
+from .network import ConvNetwork, EpochHook, end_of_pass, reward_or_punish
 from .rstdp_state import RstdpState
 from .torch_path import decision_kernels, decision_potentials, ieee_fp32, torch_device, winners
-from .updates import apply_update
 
 #: images whose potentials are computed together (im2col (B, C·K·K, Ho·Wo): ~100 MB float32 for the default network)
 RSTDP_BATCH = 256
-
-
-def _update(net: ConvNetwork, x: np.ndarray, flat: int, hit: bool, rates: RstdpState, rng: np.random.Generator) -> int:
-    """Reward (``hit``) or punish the winner ``flat`` (index in (f3, Ho, Wo)) of binary input ``x`` (C, H, W) on
-    the host, as :func:`.network._train_rstdp`; returns the feature whose kernel changed."""
-    c = net.config
-    K = c.k3_px
-    ho, wo = x.shape[1] - K + 1, x.shape[2] - K + 1
-    f, rest = divmod(flat, ho * wo)
-    i, j = divmod(rest, wo)
-    pre = receptive_field(x, i, j, K)
-    if hit:
-        dw = np.where(pre, c.ar_plus * rates.f_miss, c.ar_minus * rates.f_miss)
-        rates.hits += 1
-    else:
-        dw = np.where(pre, c.ap_minus * rates.f_hit, c.ap_plus * rates.f_hit)
-        rates.misses += 1
-    apply_update(net.layers[2], f, dw, rng, lo=c.w3_lo, hi=c.w3_hi)
-    return f
 
 
 def _chunk(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, idx: np.ndarray, x_dev: torch.Tensor,
@@ -63,7 +42,7 @@ def _chunk(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, idx: np.ndarray
         if v > 0.0:
             hit = bool(int(flat) // n_pos // per_class == labels[n])
             hits += hit
-            f = _update(net, x3[n], int(flat), hit, rates, rng)
+            f = reward_or_punish(net, x3[n], int(flat), hit, rates, rng)
             wf = torch.as_tensor(net.layers[2].w[f].reshape(-1).astype(np.float32), device=w3.device).to(w3.dtype)
             w3[:, f] = wf
             if b + 1 < len(idx):  # only feature f changed: its potentials for the rest of the batch
