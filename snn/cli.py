@@ -242,6 +242,7 @@ def _cmd_resume_conv(args: argparse.Namespace) -> int:
     from spinsyn.validation import check_writable_dir  # lazy: startup
 
     from .config import resolve_device  # lazy: startup
+    from .conv.resume import resumable_passes, resume_point  # lazy: startup
     from .conv.run import check_conv_resume, parse_conv_epochs, resume_conv_run  # lazy: startup
 
     defaults = getattr(args, "train_defaults", {}) or {}
@@ -261,12 +262,12 @@ def _cmd_resume_conv(args: argparse.Namespace) -> int:
     opts = net.history["run_options"]
     _check_data(args.data_dir or opts["data_dir"], int(net.history["n_train"]), int(opts["n_test"]), opts["dataset"])
     e3 = net.config.epochs3 if epochs is None else epochs[2]
-    done = int(net.history["rstdp_state"]["passes_done"])
+    done = resumable_passes(net)
     if e3 == done and (run_dir / "metrics.json").is_file():
         raise ValueError(f"--resume: {run_dir} is a finished conv run ({done} of {e3} R-STDP passes); give "
                          f"--conv-epochs {net.config.epochs1},{net.config.epochs2},E3 with E3 > {done} to continue it")
-    print(f"train: resuming conv run {run_dir} at R-STDP pass {done} of {e3}; synapse {opts['synapse']}; on {compute}",
-          flush=True)
+    print(f"train: resuming conv run {run_dir} at {resume_point(net)} (R-STDP to pass {e3}); synapse "
+          f"{opts['synapse']}; on {compute}", flush=True)
     quiet = getattr(args, "quiet", False)
     m = resume_conv_run(run_dir, epochs3=e3, data_dir=args.data_dir, compute_device=compute,
                         log=None if quiet else (lambda s: print(s, flush=True)))

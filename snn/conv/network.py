@@ -43,6 +43,7 @@ from .layers import (
 )
 from .rstdp_pass import SparseInputs, rstdp_pass_compound, rstdp_pass_ideal, sparse_winner
 from .rstdp_state import STATE_KEY, RstdpState
+from .stdp_state import StdpState
 from .updates import LayerWeights, apply_update, stabilizer_weight
 
 FORMAT = "spinsyn-conv-1"
@@ -143,15 +144,24 @@ def decide_all(net: ConvNetwork, x3: np.ndarray) -> np.ndarray:
 
 # --- training -------------------------------------------------------------------------------------------------------
 
+#: called after each pass of conv 1-2 STDP with the network (its history holds the :class:`StdpState` just saved)
+StdpPassHook = Callable[["ConvNetwork"], None]
+
+
 def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int, rng: np.random.Generator,
-                      log: Callable[[str], None] | None, f_tab: np.ndarray | None = None) -> None:
+                      log: Callable[[str], None] | None, f_tab: np.ndarray | None = None,
+                      on_pass: StdpPassHook | None = None) -> None:
+    """STDP of conv layer ``li`` (0, 1; in place) on its padded inputs (n, ...) up to ``epochs`` passes, from the
+    pass after the one saved in ``net.history`` for this layer (:class:`.stdp_state.StdpState`; none: the first).
+    After each pass the state is saved there and ``on_pass(net)`` called."""
     c = net.config
     K = (c.k1_px, c.k2_px)[li]
     kw, r = (c.kwta1, c.rinh1) if li == 0 else (c.kwta2, c.rinh2)
-    ap, an = c.a_plus, c.a_minus
+    saved = StdpState.saved(net.history)
+    st = saved if saved is not None and saved.layer == li else StdpState.start(li, c.a_plus, c.a_minus)
+    ap, an, seen = st.a_plus, st.a_minus, st.seen
     lw = net.layers[li]
-    seen = 0
-    for ep in range(epochs):
+    for ep in range(st.passes_done, epochs):
         t0 = time.perf_counter()
         for n in rng.permutation(len(inputs)):
             s_in = inputs[n]
@@ -164,9 +174,22 @@ def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int
             if seen % c.lr_double_every == 0:
                 ap = min(2 * ap, c.a_plus_max)
                 an = c.a_minus_ratio * ap
+        st = StdpState(li, ep + 1, ap, an, seen)
+        st.save(net.history, rng)
         if log:
             log(f"conv{li + 1} epoch {ep + 1}/{epochs}: {len(inputs)} images, {time.perf_counter() - t0:.1f} s, "
                 f"a+ = {ap:.4g}")
+        if on_pass is not None:
+            on_pass(net)
+
+
+def _conv12_done(net: ConvNetwork, li: int) -> bool:
+    """Whether conv layer ``li`` needs no more STDP passes: R-STDP has begun, or the saved state is past it."""
+    saved = StdpState.saved(net.history)
+    epochs = (net.config.epochs1, net.config.epochs2)[li]
+    if STATE_KEY in net.history or saved is None:
+        return STATE_KEY in net.history
+    return saved.layer > li or (saved.layer == li and saved.passes_done >= epochs)
 
 
 #: called after each R-STDP pass with (pass number from 1, the network, that pass's training accuracy)
@@ -317,7 +340,7 @@ CPU_BACKEND = ConvBackend("cpu", _cpu_inputs, _train_rstdp)
 def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, seed: int,
                synapse: str | Synapse | None = None, log: Callable[[str], None] | None = None,
                on_epoch: EpochHook | None = None, rule: LearningRule | None = None,
-               backend: ConvBackend = CPU_BACKEND) -> ConvNetwork:
+               backend: ConvBackend = CPU_BACKEND, on_stdp_pass: StdpPassHook | None = None) -> ConvNetwork:
     """Train the network on ``images`` (n, 28, 28) uint8 with ``labels`` (n,) in 0..n_classes−1: STDP of conv 1
     and conv 2, then R-STDP of conv 3, with the schedule of ``config``. ``synapse``: None/"ideal" (float weights),
     a spec string ("quantized:16", "compound:8") or a :class:`~spinsyn.snn.synapses.Synapse`. Deterministic given
@@ -326,7 +349,8 @@ def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, se
     device sweep, :mod:`spinsyn.snn.rules`) that shapes the STDP of conv 1-2 (:func:`stdp_dw`), read at
     ``config.rule_dt_ms`` per step; None: the papers' sign rule. The decision layer keeps the papers' R-STDP.
     ``backend``: where the frozen layers' outputs and the R-STDP are computed (:class:`ConvBackend`; the torch path:
-    :func:`.torch_train.train_conv_torch`); the random draws are the same on every backend."""
+    :func:`.torch_train.train_conv_torch`); the random draws are the same on every backend. ``on_stdp_pass(net)``:
+    called after each conv 1-2 pass (e.g. to checkpoint the network; :func:`.resume.resume_conv` continues it)."""
     images = np.asarray(images)
     labels = np.asarray(labels).astype(np.int64)
     if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
@@ -340,25 +364,45 @@ def train_conv(config: ConvConfig, images: np.ndarray, labels: np.ndarray, *, se
     f_tab, rule_info = _compile_rule(rule, config)
     rng = np.random.default_rng(seed)
     net = init_network(config, syn, rng)
+    net.history = {"n_train": int(len(images)), "train_sha256": training_digest(images, labels), "seed": int(seed),
+                   "rule": rule_info, "device": backend.name,
+                   "stdp_f_tab": None if f_tab is None else f_tab.tolist()}
+    net.history["timing"] = continue_training(net, images, labels, rng, log=log, on_epoch=on_epoch,
+                                              backend=backend, on_stdp_pass=on_stdp_pass)
+    return net  # "train_accuracy" (one per pass) is appended by end_of_pass
+
+
+def continue_training(net: ConvNetwork, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,
+                      log: Callable[[str], None] | None = None, on_epoch: EpochHook | None = None,
+                      backend: ConvBackend = CPU_BACKEND, on_stdp_pass: StdpPassHook | None = None
+                      ) -> dict[str, float]:
+    """Train ``net`` (in place) from where its history says it stands (nothing: the start; a
+    :class:`.stdp_state.StdpState`: that conv 1-2 pass; an R-STDP state: that R-STDP pass) to the end of its
+    config's schedule, with ``rng`` in the state the run's generator was in at that point; arguments as
+    :func:`train_conv`. Returns the seconds per phase run here (``encode_s``, ``conv1_s``, ``conv2_s``,
+    ``conv3_s``; a phase done before counts 0 s)."""
+    c = net.config
+    ft = net.history.get("stdp_f_tab")
+    f_tab = None if ft is None else np.asarray(ft, np.float64)
     t0 = time.perf_counter()
-    s0 = encode(config, images)
+    s0 = encode(c, images)
     timing = {"encode_s": time.perf_counter() - t0}
     t0 = time.perf_counter()
-    _train_stdp_layer(net, 0, s0, config.epochs1, rng, log, f_tab)
+    if not _conv12_done(net, 0):
+        _train_stdp_layer(net, 0, s0, c.epochs1, rng, log, f_tab, on_stdp_pass)
     timing["conv1_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     s1 = backend.inputs(net, s0, 0, 1)
-    _train_stdp_layer(net, 1, s1, config.epochs2, rng, log, f_tab)
+    if not _conv12_done(net, 1):
+        _train_stdp_layer(net, 1, s1, c.epochs2, rng, log, f_tab, on_stdp_pass)
     timing["conv2_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    x3 = backend.inputs(net, s1, 1, 2) < config.T
-    net.history = {"n_train": int(len(images)), "train_sha256": training_digest(images, labels), "seed": int(seed),
-                   "rule": rule_info, "device": backend.name,
-                   STATE_KEY: RstdpState.start(config.n_classes).record() | {"rng": rng.bit_generator.state}}
-    backend.rstdp(net, x3, labels, config.epochs3, rng, log, on_epoch)
+    x3 = backend.inputs(net, s1, 1, 2) < c.T
+    if STATE_KEY not in net.history:
+        net.history[STATE_KEY] = RstdpState.start(c.n_classes).record() | {"rng": rng.bit_generator.state}
+    backend.rstdp(net, x3, labels, c.epochs3, rng, log, on_epoch)
     timing["conv3_s"] = time.perf_counter() - t0
-    net.history["timing"] = timing  # "train_accuracy" (one per pass) is appended by end_of_pass
-    return net
+    return timing
 
 
 def training_digest(images: np.ndarray, labels: np.ndarray) -> str:

@@ -1,42 +1,65 @@
-"""Continue the R-STDP of a saved convolutional network (issue 27: the paper's 680 passes span sessions).
+"""Continue the training of a saved convolutional network (issue 27: the paper's 680 passes span sessions).
 
 :func:`resume_conv` takes a network saved by :func:`.network.save_conv` during or after :func:`.network.train_conv`
-(after any R-STDP pass, or after conv 1-2 with ``epochs3 = 0``) and runs its remaining passes: it checks that the
-training images are the ones it was trained on (SHA-256 in ``history``), recomputes their conv-3 inputs through the
-frozen layers 1-2, puts a fresh generator in the saved generator's state and continues the R-STDP from the saved
-rates and block counts (:class:`.rstdp_state.RstdpState`). The result equals an uninterrupted run's.
+(after any conv 1-2 pass, any R-STDP pass, or after conv 1-2 with ``epochs3 = 0``) and runs its remaining passes: it
+checks that the training images are the ones it was trained on (SHA-256 in ``history``), puts a fresh generator in
+the saved generator's state, finishes conv 1-2 from the saved pass and rates (:class:`.stdp_state.StdpState`),
+recomputes the conv-3 inputs through the frozen layers 1-2 and continues the R-STDP from the saved rates and block
+counts (:class:`.rstdp_state.RstdpState`). The result equals an uninterrupted run's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 
 import numpy as np
 
-from .network import CPU_BACKEND, ConvBackend, ConvNetwork, EpochHook, encode, training_digest
+from .network import (
+    CPU_BACKEND,
+    ConvBackend,
+    ConvNetwork,
+    EpochHook,
+    StdpPassHook,
+    continue_training,
+    training_digest,
+)
 from .rstdp_state import STATE_KEY, RstdpState
+from .stdp_state import StdpState
 
 
 def resumable_passes(net: ConvNetwork) -> int:
-    """R-STDP passes a saved network has done; ValueError when it carries no resumable state (saved before
-    resumable runs existed, or by a tool that dropped its history)."""
+    """R-STDP passes a saved network has done (0 while conv 1-2 train); ValueError when it carries no resumable state
+    (saved before resumable runs existed, or by a tool that dropped its history)."""
     rec = net.history.get(STATE_KEY)
-    if rec is None or rec.get("rng") is None or "train_sha256" not in net.history:
-        raise ValueError("the network has no saved R-STDP state (history['rstdp_state'] with the generator, and the "
-                         "training-set digest); it cannot be resumed")
-    return int(rec["passes_done"])
+    stdp = StdpState.saved(net.history)
+    if "train_sha256" not in net.history or (rec is None and (stdp is None or stdp.rng is None)) or (
+            rec is not None and rec.get("rng") is None):
+        raise ValueError("the network has no saved R-STDP or conv 1-2 state (history['rstdp_state'] or "
+                         "history['stdp_state'] with the generator, and the training-set digest); it cannot be "
+                         "resumed")
+    return 0 if rec is None else int(rec["passes_done"])
+
+
+def resume_point(net: ConvNetwork) -> str:
+    """Where a resumed run starts: ``"R-STDP pass 7"`` or ``"conv 2 pass 1 of 4"`` (before R-STDP)."""
+    rec = net.history.get(STATE_KEY)
+    stdp = StdpState.saved(net.history)
+    if rec is not None or stdp is None:
+        return f"R-STDP pass {resumable_passes(net)}"
+    return stdp.describe((net.config.epochs1, net.config.epochs2))
 
 
 def resume_conv(net: ConvNetwork, images: np.ndarray, labels: np.ndarray, *, epochs3: int,
                 log: Callable[[str], None] | None = None, on_epoch: EpochHook | None = None,
-                backend: ConvBackend = CPU_BACKEND) -> ConvNetwork:
-    """Run R-STDP passes of ``net`` (in place, and returned) until ``epochs3`` passes are done, on the training
-    ``images`` (n, 28, 28) uint8 and ``labels`` (n,) it was trained on; ``log``, ``on_epoch`` and ``backend`` as
-    :func:`.network.train_conv` (``on_epoch`` gets the pass number counted from the run's first pass).
-    ValueError when the network cannot be resumed, the images differ, or ``epochs3`` is below the passes done."""
+                backend: ConvBackend = CPU_BACKEND, on_stdp_pass: StdpPassHook | None = None) -> ConvNetwork:
+    """Train ``net`` (in place, and returned) from its saved state, a conv 1-2 pass or an R-STDP pass, until
+    ``epochs3`` R-STDP passes are done, on the training ``images`` (n, 28, 28) uint8 and ``labels`` (n,) it was
+    trained on; ``log``, ``on_epoch``, ``backend`` and ``on_stdp_pass`` as :func:`.network.train_conv`
+    (``on_epoch`` gets the pass number counted from the run's first pass). ValueError when the network cannot be
+    resumed, the images differ, or ``epochs3`` is below the passes done."""
     done = resumable_passes(net)
+    start = resume_point(net)
     images = np.asarray(images)
     labels = np.asarray(labels).astype(np.int64)
     if training_digest(images, labels) != net.history["train_sha256"]:
@@ -46,12 +69,19 @@ def resume_conv(net: ConvNetwork, images: np.ndarray, labels: np.ndarray, *, epo
         raise ValueError(f"epochs3 ({epochs3}) is below the {done} R-STDP passes the network has done")
     c = net.config
     rng = np.random.default_rng()
-    RstdpState.from_history(net.history, c.n_classes).restore_rng(rng)
-    t0 = time.perf_counter()
-    x3 = backend.inputs(net, encode(c, images), 0, 2) < c.T
-    inputs_s = time.perf_counter() - t0
+    if STATE_KEY in net.history:
+        RstdpState.from_history(net.history, c.n_classes).restore_rng(rng)
+    else:
+        _restore(rng, StdpState.saved(net.history))
     net.config = dataclasses.replace(c, epochs3=epochs3)
-    backend.rstdp(net, x3, labels, epochs3, rng, log, on_epoch)  # appends to history["train_accuracy"]
-    net.history.setdefault("resumed", []).append({"from_pass": done, "to_pass": epochs3, "inputs_s": inputs_s,
-                                                  "device": backend.name})
+    timing = continue_training(net, images, labels, rng, log=log, on_epoch=on_epoch, backend=backend,
+                               on_stdp_pass=on_stdp_pass)  # appends to history["train_accuracy"]
+    net.history.setdefault("resumed", []).append({"from_pass": done, "to_pass": epochs3, "from": start,
+                                                  "timing": timing, "device": backend.name})
     return net
+
+
+def _restore(rng: np.random.Generator, state: StdpState | None) -> None:
+    """Put ``rng`` where the saved conv 1-2 run's generator was."""
+    assert state is not None and state.rng is not None  # resumable_passes checked it
+    RstdpState(0, 0.0, 0.0, rng=state.rng).restore_rng(rng)

@@ -124,7 +124,8 @@ CHECKPOINT_EVERY_S = 60.0
 
 class _Checkpoint:
     """``on_epoch`` hook: after an R-STDP pass, write the network (with its R-STDP state) to ``RUN/conv.npz``
-    atomically when ``every_s`` seconds have passed since the last write (the last pass is written by the caller)."""
+    atomically when ``every_s`` seconds have passed since the last write (the last pass is written by the caller);
+    :meth:`stdp_pass`: the same after a conv 1-2 pass."""
 
     def __init__(self, run_dir: Path, run_options: dict[str, Any], every_s: float | None = None) -> None:
         self.run_dir, self.every_s = run_dir, CHECKPOINT_EVERY_S if every_s is None else every_s
@@ -132,12 +133,20 @@ class _Checkpoint:
         self.last = time.monotonic()
 
     def __call__(self, done: int, net: Any, train_acc: float) -> None:
+        net.history["run_options"] = self.run_options
+        if done < net.config.epochs3:
+            self._save(net)
+
+    def stdp_pass(self, net: Any) -> None:
+        self._save(net)
+
+    def _save(self, net: Any) -> None:
         from spinsyn.fileio import atomic_path  # lazy: startup
 
         from .network import save_conv  # lazy: startup
 
         net.history["run_options"] = self.run_options
-        if done >= net.config.epochs3 or time.monotonic() - self.last < self.every_s:
+        if time.monotonic() - self.last < self.every_s:
             return
         with atomic_path(self.run_dir / CONV_NET_NAME) as tmp:
             save_conv(net, tmp)
@@ -160,7 +169,7 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
     is stored in ``conv.npz``, so export programs that device). ``compute_device``: "cpu" (the numba path,
     :func:`.network.train_conv`) or a CUDA device ("cuda", "cuda:N": :func:`.torch_train.train_conv_torch`, the
     forward caches and R-STDP batched on the GPU; recorded as ``device``). The folder is checked first; an error
-    leaves nothing behind. During R-STDP the network is checkpointed to ``conv.npz`` every
+    leaves nothing behind. During training (conv 1-2 and R-STDP) the network is checkpointed to ``conv.npz`` every
     :data:`CHECKPOINT_EVERY_S`: an interrupted run (SIGINT, SIGTERM) keeps it, and :func:`resume_conv_run` finishes
     it (a folder with ``metrics.json`` holds a finished run)."""
     from spinsyn.locks import folder_lock  # lazy: startup
@@ -186,8 +195,9 @@ def train_conv_run(run_dir: str | Path, *, config: ConvConfig, synapse: str, n_t
             t0 = time.perf_counter()
             opts = {"synapse": synapse, "n_test": int(n_test), "dataset": dataset,
                     "data_dir": str(Path(data_dir).resolve()) if data_dir else None}
+            ck = _Checkpoint(run_dir, opts)
             net = _train(config, X, y, seed=seed, synapse=syn, log=log, rule=learning_rule, device=compute_device,
-                         on_epoch=_Checkpoint(run_dir, opts))
+                         on_epoch=ck, on_stdp_pass=ck.stdp_pass)
             net.history["run_options"] = opts
             return _finish(run_dir, net, n_train=len(X), t_train=time.perf_counter() - t0, t_start=t_start,
                            compute_device=compute_device)
@@ -286,8 +296,9 @@ def resume_conv_run(run_dir: str | Path, *, epochs3: int | None = None, data_dir
                 opts["data_dir"] = str(Path(data_dir).resolve())
             X, y = load_mnist("train", opts["data_dir"], n=int(net.history["n_train"]), dataset=opts["dataset"])
             t0 = time.perf_counter()
+            ck = _Checkpoint(run_dir, opts)
             resume_conv(net, X, y, epochs3=net.config.epochs3 if epochs3 is None else epochs3, log=log,
-                        on_epoch=_Checkpoint(run_dir, opts), backend=_backend(compute_device))
+                        on_epoch=ck, backend=_backend(compute_device), on_stdp_pass=ck.stdp_pass)
             return _finish(run_dir, net, n_train=len(X), t_train=time.perf_counter() - t0, t_start=t_start,
                            compute_device=compute_device)
 

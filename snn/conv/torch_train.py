@@ -20,7 +20,7 @@ import numpy as np
 from ..rules import LearningRule
 from ..synapses import Synapse
 from .config import ConvConfig
-from .network import ConvBackend, ConvNetwork, EpochHook, train_conv
+from .network import ConvBackend, ConvNetwork, EpochHook, StdpPassHook, train_conv
 from .torch_path import FORWARD_BATCH, propagate_torch, torch_device
 from .torch_rstdp import RSTDP_BATCH, train_rstdp_torch
 
@@ -45,11 +45,11 @@ def train_conv_torch(config: ConvConfig, images: np.ndarray, labels: np.ndarray,
                      synapse: str | Synapse | None = None, device: str = "cuda",
                      log: Callable[[str], None] | None = None, on_epoch: EpochHook | None = None,
                      rule: LearningRule | None = None, forward_batch: int = FORWARD_BATCH,
-                     rstdp_batch: int = RSTDP_BATCH) -> ConvNetwork:
+                     rstdp_batch: int = RSTDP_BATCH, on_stdp_pass: StdpPassHook | None = None) -> ConvNetwork:
     """:func:`.network.train_conv` (same arguments, same random draws in the same order, ``history["device"]`` the
     torch device) with the forward caches and the R-STDP batched on ``device``. With float64 on the CPU the network
     equals :func:`.network.train_conv`'s as long as no decision-layer potentials tie within float64 rounding (the
     numba path sums float32); on CUDA the conv 1-2 potentials are float32 (see :mod:`.torch_path`)."""
     backend = torch_backend(device, forward_batch=forward_batch, rstdp_batch=rstdp_batch)
     return train_conv(config, images, labels, seed=seed, synapse=synapse, log=log, on_epoch=on_epoch, rule=rule,
-                      backend=backend)
+                      backend=backend, on_stdp_pass=on_stdp_pass)

@@ -28,6 +28,10 @@ def test_train_conv_writes_a_run_folder_above_chance(conv_run):
     assert m["n_train"] == 200 and m["n_test"] == 100 and m["synapse"] == "ideal"
     assert m["accuracy"] > 0.25  # chance 0.10; measured 0.45
     assert m["wall_time_s"] >= m["train_time_s"] > 0
+    from spinsyn.snn.conv import load_conv
+
+    stdp = load_conv(conv_run / "conv.npz").history["stdp_state"]  # both conv layers trained their 2 passes
+    assert (stdp["layer"], stdp["passes_done"], stdp["seen"]) == (1, 2, 400)
     cfg = m["config"]
     assert (cfg["epochs1"], cfg["epochs2"], cfg["epochs3"]) == (2, 2, 20) and cfg["f2"] == 32
     assert len(m["train_accuracy"]) == 20
@@ -179,6 +183,39 @@ def test_a_finished_conv_run_continues_with_more_passes(conv_run, tmp_path):
     for a, b in zip(load_conv(more / "conv.npz").w, load_conv(fresh / "conv.npz").w):
         np.testing.assert_array_equal(a, b)
     assert len(json.loads((more / "metrics.json").read_text())["train_accuracy"]) == 23
+
+
+@pytest.mark.parametrize("cut_after, where", [(1, "conv 1 pass 1 of 2"), (3, "conv 2 pass 1 of 2")])
+def test_a_conv_run_interrupted_in_conv_1_2_resumes_to_the_uninterrupted_result(conv_run, cut_after, where,
+                                                                                 tmp_path, capsys):
+    import numpy as np
+    from spinsyn.snn.conv import load_conv
+    from spinsyn.snn.conv import run as conv_run_module
+
+    run = tmp_path / "cut"
+    calls = []
+    real = conv_run_module._Checkpoint.stdp_pass
+
+    def cut(self, net):
+        real(self, net)
+        calls.append(1)
+        if len(calls) == cut_after:
+            raise KeyboardInterrupt  # as SIGINT after the checkpoint of that conv 1-2 pass
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_run_module, "CHECKPOINT_EVERY_S", 0.0)
+        mp.setattr(conv_run_module._Checkpoint, "stdp_pass", cut)
+        assert main(["train", *TINY, "--out", str(run)]) == 130
+    saved = load_conv(run / "conv.npz").history
+    assert "rstdp_state" not in saved and saved["stdp_state"]["passes_done"] == 1
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert f"at {where} (R-STDP to pass 20)" in capsys.readouterr().out
+    m, ref = (json.loads((r / "metrics.json").read_text()) for r in (run, conv_run))
+    assert m["train_accuracy"] == ref["train_accuracy"] and m["accuracy"] == ref["accuracy"]
+    for a, b in zip(load_conv(run / "conv.npz").w, load_conv(conv_run / "conv.npz").w):
+        np.testing.assert_array_equal(a, b)
+    assert m["resumed"][0]["from"] == where and m["resumed"][0]["from_pass"] == 0
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -151,9 +151,14 @@ def test_conv12_stage_resumes_from_pass_zero(tmp_path):
     stage = train_conv(dataclasses.replace(TINY, epochs3=0), X, y, seed=1)
     back = resume_conv(load_conv(save_conv(stage, tmp_path / "s.npz")), X, y, epochs3=3)
     np.testing.assert_array_equal(whole.layers[2].w, back.layers[2].w)
-    old = load_conv(save_conv(stage, tmp_path / "old.npz"))
+    # the conv 1-2 state alone (the generator as conv 2 left it) gives the same R-STDP
+    only_stdp = load_conv(save_conv(stage, tmp_path / "c12.npz"))
+    only_stdp.history.pop(STATE_KEY)
+    np.testing.assert_array_equal(whole.layers[2].w, resume_conv(only_stdp, X, y, epochs3=3).layers[2].w)
+    old = load_conv(save_conv(stage, tmp_path / "old.npz"))  # as saved before either state existed
     old.history.pop(STATE_KEY)
-    with pytest.raises(ValueError, match="no saved R-STDP state"):
+    old.history.pop("stdp_state")
+    with pytest.raises(ValueError, match="no saved R-STDP or conv 1-2 state"):
         resume_conv(old, X, y, epochs3=3)
 
 
