@@ -43,6 +43,10 @@ CLAIMS: dict[str, str] = {
     "1.05 points [0.76, 1.34]": "bench:spinsyn export simulate CHIP --n-test 10000 "
                                 "(benchmarks/results/conv_chip_compound8_fullrange_p90.json)",
     "4.6×": "bench:python benchmarks/bench_conv_spyketorch.py (SpykeTorch venv: benchmarks/setup_spyketorch.sh)",
+    "12.3×": "bench:python benchmarks/bench_conv_spyketorch.py --epochs 1,1,10 (benchmarks/results/"
+             "conv_spyketorch_e10.json)",
+    "19.9×": "bench:python benchmarks/bench_conv_spyketorch.py --epochs 1,1,10 (benchmarks/results/"
+             "conv_spyketorch_e10.json)",
     "89.2 %": "bench:python benchmarks/nir_agreement.py RUN --n 1000 (test_nir_export: >= 0.85 on 100 images)",
     "72.9 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
     "72.3 %": "bench:python benchmarks/bench_bindsnet_import.py --n-train 3000 --n-test 1000",
