@@ -42,6 +42,12 @@ CLAIMS: dict[str, str] = {
                "(benchmarks/results/conv_chip_compound8_fullrange_p90.json)",
     "1.05 points [0.76, 1.34]": "bench:spinsyn export simulate CHIP --n-test 10000 "
                                 "(benchmarks/results/conv_chip_compound8_fullrange_p90.json)",
+    "95.92 %": "bench:spinsyn export RUN --out CHIP && spinsyn export simulate CHIP --n-test 10000 (the "
+               "compound:8 conv run after 380 passes; benchmarks/results/conv_chip_compound8_fullrange_p380.json)",
+    "95.74 %": "bench:spinsyn export simulate CHIP --n-test 10000 "
+               "(benchmarks/results/conv_chip_compound8_fullrange_p380.json)",
+    "0.18 points [−0.07, 0.43]": "bench:spinsyn export simulate CHIP --n-test 10000 "
+                                 "(benchmarks/results/conv_chip_compound8_fullrange_p380.json)",
     "4.6×": "bench:python benchmarks/bench_conv_spyketorch.py (SpykeTorch venv: benchmarks/setup_spyketorch.sh)",
     "12.3×": "bench:python benchmarks/bench_conv_spyketorch.py --epochs 1,1,10 (benchmarks/results/"
              "conv_spyketorch_e10.json)",
