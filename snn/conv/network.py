@@ -184,12 +184,10 @@ def _train_stdp_layer(net: ConvNetwork, li: int, inputs: np.ndarray, epochs: int
 
 
 def _conv12_done(net: ConvNetwork, li: int) -> bool:
-    """Whether conv layer ``li`` needs no more STDP passes: R-STDP has begun, or the saved state is past it."""
+    """Whether conv layer ``li`` is behind the saved state: R-STDP has begun, or a later layer is training (a layer
+    saved part-way continues in :func:`_train_stdp_layer`)."""
     saved = StdpState.saved(net.history)
-    epochs = (net.config.epochs1, net.config.epochs2)[li]
-    if STATE_KEY in net.history or saved is None:
-        return STATE_KEY in net.history
-    return saved.layer > li or (saved.layer == li and saved.passes_done >= epochs)
+    return STATE_KEY in net.history or (saved is not None and saved.layer > li)
 
 
 #: called after each R-STDP pass with (pass number from 1, the network, that pass's training accuracy)

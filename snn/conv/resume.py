@@ -24,7 +24,7 @@ from .network import (
     continue_training,
     training_digest,
 )
-from .rstdp_state import STATE_KEY, RstdpState
+from .rstdp_state import STATE_KEY, restore_generator
 from .stdp_state import StdpState
 
 
@@ -32,13 +32,20 @@ def resumable_passes(net: ConvNetwork) -> int:
     """R-STDP passes a saved network has done (0 while conv 1-2 train); ValueError when it carries no resumable state
     (saved before resumable runs existed, or by a tool that dropped its history)."""
     rec = net.history.get(STATE_KEY)
-    stdp = StdpState.saved(net.history)
-    if "train_sha256" not in net.history or (rec is None and (stdp is None or stdp.rng is None)) or (
-            rec is not None and rec.get("rng") is None):
+    if "train_sha256" not in net.history or _saved_generator(net) is None:
         raise ValueError("the network has no saved R-STDP or conv 1-2 state (history['rstdp_state'] or "
                          "history['stdp_state'] with the generator, and the training-set digest); it cannot be "
                          "resumed")
     return 0 if rec is None else int(rec["passes_done"])
+
+
+def _saved_generator(net: ConvNetwork) -> dict | None:
+    """The generator state of the R-STDP state, else of the conv 1-2 state; None without either."""
+    rec = net.history.get(STATE_KEY)
+    if rec is not None:
+        return rec.get("rng")
+    stdp = StdpState.saved(net.history)
+    return None if stdp is None else stdp.rng
 
 
 def resume_point(net: ConvNetwork) -> str:
@@ -69,10 +76,7 @@ def resume_conv(net: ConvNetwork, images: np.ndarray, labels: np.ndarray, *, epo
         raise ValueError(f"epochs3 ({epochs3}) is below the {done} R-STDP passes the network has done")
     c = net.config
     rng = np.random.default_rng()
-    if STATE_KEY in net.history:
-        RstdpState.from_history(net.history, c.n_classes).restore_rng(rng)
-    else:
-        _restore(rng, StdpState.saved(net.history))
+    restore_generator(rng, _saved_generator(net))
     net.config = dataclasses.replace(c, epochs3=epochs3)
     timing = continue_training(net, images, labels, rng, log=log, on_epoch=on_epoch, backend=backend,
                                on_stdp_pass=on_stdp_pass)  # appends to history["train_accuracy"]
@@ -80,8 +84,3 @@ def resume_conv(net: ConvNetwork, images: np.ndarray, labels: np.ndarray, *, epo
                                                   "timing": timing, "device": backend.name})
     return net
 
-
-def _restore(rng: np.random.Generator, state: StdpState | None) -> None:
-    """Put ``rng`` where the saved conv 1-2 run's generator was."""
-    assert state is not None and state.rng is not None  # resumable_passes checked it
-    RstdpState(0, 0.0, 0.0, rng=state.rng).restore_rng(rng)

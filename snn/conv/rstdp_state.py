@@ -64,8 +64,13 @@ class RstdpState:
 
     def restore_rng(self, rng: np.random.Generator) -> None:
         """Put ``rng`` where the saved run's generator was (no-op without a saved generator state)."""
-        if self.rng is not None:
-            if self.rng.get("bit_generator") != type(rng.bit_generator).__name__:
-                raise ValueError(f"saved generator {self.rng.get('bit_generator')!r} is not "
-                                 f"{type(rng.bit_generator).__name__}")
-            rng.bit_generator.state = self.rng
+        restore_generator(rng, self.rng)
+
+
+def restore_generator(rng: np.random.Generator, saved: dict[str, Any] | None) -> None:
+    """Put ``rng`` in the ``bit_generator.state`` ``saved`` (no-op for None); ValueError for another bit generator."""
+    if saved is not None:
+        if saved.get("bit_generator") != type(rng.bit_generator).__name__:
+            raise ValueError(f"saved generator {saved.get('bit_generator')!r} is not "
+                             f"{type(rng.bit_generator).__name__}")
+        rng.bit_generator.state = saved
