@@ -20,6 +20,10 @@ curve; ``E3 = 0`` stops after conv 1-2 (a test point at pass 0), so the 680 pass
     python benchmarks/conv_accuracy.py ... --conv-epochs 2,4,0 --out /tmp/conv_ideal
     python benchmarks/conv_accuracy.py ... --conv-epochs 2,4,680 --minutes 100 --resume --out /tmp/conv_ideal
 
+``--from-stage DIR`` starts a new run in ``--out`` from such a conv 1-2 stage with other R-STDP fields in
+``--conv-config`` (e.g. ``'{"rstdp_dropout": 0.5}'``): the same network and generator as a run made with those
+fields from the start (they are not read before R-STDP), without training conv 1-2 again.
+
 A resumed run equals one that never stopped (same draws and decisions), and ``elapsed_s`` counts on from the
 stage it resumes.
 
@@ -114,11 +118,44 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="cpu (numba, default) or cuda[:i] (the torch path: "
                    "spinsyn.snn.conv.torch_train.train_conv_torch, forward caches and R-STDP batched on the GPU)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last test point")
+    p.add_argument("--from-stage", default=None, metavar="DIR", help="start the R-STDP passes from the conv 1-2 "
+                   "stage in DIR (a run of this script with E3 = 0) instead of training conv 1-2 again; --conv-config "
+                   "may change only the R-STDP fields (spinsyn.snn.conv.resume.RSTDP_FIELDS)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
+    if a.resume and a.from_stage:
+        p.error("--from-stage: give either --resume or --from-stage")
     if a.resume:
         a.previous = _previous(p, a)
+    if a.from_stage:
+        a.previous = _from_stage(p, a)
     return a
+
+
+def _from_stage(p: argparse.ArgumentParser, a: argparse.Namespace) -> dict[str, Any]:
+    """Check ``--from-stage`` before any work (argparse error, exit 2) and return its curve, which the run continues:
+    a stage at pass 0 made with the same arguments except R-STDP fields of ``--conv-config``; --out not yet there."""
+    from spinsyn.snn.conv.resume import RSTDP_FIELDS
+    from spinsyn.snn.conv.run import parse_conv_config
+
+    stage = Path(a.from_stage)
+    if not (stage / "curve.json").is_file() or not (stage / "run" / "conv.npz").is_file():
+        p.error(f"--from-stage: {stage} holds no run of this script (curve.json and run/conv.npz)")
+    if Path(a.out).exists():
+        p.error(f"--out: {a.out} exists; --from-stage starts a new run folder")
+    prev = json.loads((stage / "curve.json").read_text())
+    if [r["pass"] for r in prev["curve"]] != [0]:
+        p.error(f"--from-stage: {stage} has R-STDP passes; it must be a conv 1-2 stage (--conv-epochs E1,E2,0)")
+    differ = [k for k in _SAME[:-1] if prev["args"].get(k) != getattr(a, k)]
+    try:
+        old, new = (parse_conv_config(t) if t else {} for t in (prev["args"].get("conv_config"), a.conv_config))
+    except ValueError as exc:
+        p.error(str(exc))
+    changed = {k for k in set(old) | set(new) if old.get(k) != new.get(k)} - set(RSTDP_FIELDS)
+    differ += ["conv_config (" + ", ".join(sorted(changed)) + ")"] if changed else []
+    if differ:
+        p.error(f"--from-stage: {', '.join(differ)} differ from the stage in {stage}")
+    return dict(prev)
 
 
 #: arguments a resumed run must share with the run it continues
@@ -144,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     from spinsyn.mnist import load_mnist
     from spinsyn.snn.conv import load_conv, train_conv
     from spinsyn.snn.conv.network import CPU_BACKEND
-    from spinsyn.snn.conv.resume import resume_conv
+    from spinsyn.snn.conv.resume import RSTDP_FIELDS, resume_conv, with_rstdp_config
     from spinsyn.snn.conv.run import (
         CONV_NET_NAME,
         check_conv_synapse,
@@ -170,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(m, flush=True)  # noqa: E731
     try:
         if prev:
-            net = load_conv(Path(a.out) / "run" / CONV_NET_NAME)
+            src = Path(a.from_stage or a.out) / "run" / CONV_NET_NAME
+            net = load_conv(src)
+            if a.from_stage:
+                with_rstdp_config(net, {k: getattr(cfg, k) for k in RSTDP_FIELDS})
+                print(f"R-STDP from the conv 1-2 stage {src} ({a.conv_config or 'no --conv-config'})", flush=True)
             resume_conv(net, X, y, epochs3=cfg.epochs3, log=log, on_epoch=tester, backend=backend)
         else:
             net = train_conv(cfg, X, y, seed=a.seed, synapse=a.synapse, log=log, on_epoch=tester, backend=backend)

@@ -100,6 +100,16 @@ class ConvConfig:
     adapt_every: int = 1000
     #: R-STDP passes ([ST]: 680; shorten to fit a time budget)
     epochs3: int = 680
+    #: feature dropout of the decision layer while it learns: at the start of every R-STDP pass each of its f3
+    #: feature maps is dropped with this probability for the whole pass (a dropped map cannot win, so it is neither
+    #: rewarded nor punished); evaluation uses all maps. 0 (default): none, as [M19] and [ST] ``MozafariDeep.py``.
+    #: The authors' regulariser against R-STDP overfitting in their shallow network ([M18] M. Mozafari et al.,
+    #: "First-spike-based visual categorization using reward-modulated STDP", IEEE TNNLS 29 (2018) 6178-6190;
+    #: [ST] ``MozafariShallow.py`` ``dropout`` 0.4-0.5, redrawn by ``update_dropout()`` per pass)
+    rstdp_dropout: float = 0.0
+    #: images per dropout mask: a new mask every this many images of a pass (in the pass's order); 0 (default): one
+    #: mask per pass, as [ST]'s ``update_dropout()`` (whose datasets have hundreds of images per pass, not 60,000)
+    rstdp_dropout_every: int = 0
 
     # --- reading a synapse ----------------------------------------------------------------------------------------
     #: compound:N synapses are read as w = (G − N·G_AP)/(N·(G_P − G_AP)) with the nominal cell conductances, i.e.
@@ -128,7 +138,7 @@ class ConvConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("pad1", "pad2", "pad3", "rinh1", "rinh2", "epochs1", "epochs2", "epochs3"):
+        for name in ("pad1", "pad2", "pad3", "rinh1", "rinh2", "epochs1", "epochs2", "epochs3", "rstdp_dropout_every"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
@@ -140,6 +150,8 @@ class ConvConfig:
             raise ValueError(f"w3_lo, w3_hi must satisfy 0 <= lo < hi <= 1, got {self.w3_lo}, {self.w3_hi}")
         if not 0.0 < self.stabilizer_floor_steps <= 0.5:
             raise ValueError(f"stabilizer_floor_steps must be in (0, 0.5], got {self.stabilizer_floor_steps!r}")
+        if not 0.0 <= self.rstdp_dropout < 1.0:
+            raise ValueError(f"rstdp_dropout must be in [0, 1), got {self.rstdp_dropout!r}")
         if not self.rule_dt_ms > 0:
             raise ValueError(f"rule_dt_ms must be > 0, got {self.rule_dt_ms!r}")
         if self.thr1 < 0 or self.thr2 < 0:

@@ -41,7 +41,7 @@ from .layers import (
     stdp_dw,
     winner_binary,
 )
-from .rstdp_pass import SparseInputs, rstdp_pass_compound, rstdp_pass_ideal, sparse_winner
+from .rstdp_pass import DropoutMasks, SparseInputs, rstdp_pass_compound, rstdp_pass_ideal, sparse_winner
 from .rstdp_state import STATE_KEY, RstdpState
 from .stdp_state import StdpState
 from .updates import LayerWeights, apply_update, stabilizer_weight
@@ -211,35 +211,48 @@ def _train_rstdp(net: ConvNetwork, x3: np.ndarray | SparseInputs, labels: np.nda
     for _ in range(state.passes_done, epochs):
         t0 = time.perf_counter()
         order = rng.permutation(len(xs))
+        active = dropout_masks(c, len(xs), rng)
         if net.layers[2].scheme == SYN_CONTINUOUS:
-            hits = _ideal_pass(net, xs, labels, order, w3T, state)
+            hits = _ideal_pass(net, xs, labels, order, w3T, state, active)
         elif net.layers[2].scheme == SYN_COMPOUND:
-            hits = _compound_pass(net, xs, labels, order, w3T, state, rng)
+            hits = _compound_pass(net, xs, labels, order, w3T, state, rng, active)
         else:
-            hits = _device_pass(net, xs, labels, order, w3T, state, rng)
+            hits = _device_pass(net, xs, labels, order, w3T, state, rng, active)
         train_acc.append(hits / len(xs))
         end_of_pass(net, state, rng, epochs, train_acc[-1], t0, log, on_epoch)
     return train_acc
 
 
+def dropout_masks(config: ConvConfig, n_images: int, rng: np.random.Generator) -> DropoutMasks | None:
+    """The decision-layer feature maps that may win in an R-STDP pass over ``n_images``: each map dropped with
+    probability ``config.rstdp_dropout``, a new mask every ``rstdp_dropout_every`` images (0: one per pass); one
+    ``rng.random((n_masks, f3))`` draw after the pass's permutation. None (no draw) without dropout."""
+    if config.rstdp_dropout <= 0.0:
+        return None
+    every = config.rstdp_dropout_every or max(n_images, 1)
+    n_masks = max(-(-n_images // every), 1)
+    return DropoutMasks(rng.random((n_masks, config.f3)) >= config.rstdp_dropout, every)
+
+
 def _ideal_pass(net: ConvNetwork, xs: SparseInputs, labels: np.ndarray, order: np.ndarray, w3T: np.ndarray,
-                state: RstdpState) -> int:
+                state: RstdpState, active: DropoutMasks | None) -> int:
     c = net.config
     w = net.layers[2].w.reshape(c.f3, -1)
     assert np.shares_memory(w, net.layers[2].w) and w.dtype == np.float64
     rates, counts = state.arrays()
     hits = rstdp_pass_ideal(order, xs, labels, w, w3T, c.k3_px, c.f3 // c.n_classes, rates, counts,
-                            (c.ar_plus, c.ar_minus, c.ap_minus, c.ap_plus), c.w3_lo, c.w3_hi, c.adapt_every)
+                            (c.ar_plus, c.ar_minus, c.ap_minus, c.ap_plus), c.w3_lo, c.w3_hi, c.adapt_every, active)
     state.set_arrays(rates, counts)
     return hits
 
 
 def _compound_pass(net: ConvNetwork, xs: SparseInputs, labels: np.ndarray, order: np.ndarray, w3T: np.ndarray,
-                   state: RstdpState, rng: np.random.Generator) -> int:
+                   state: RstdpState, rng: np.random.Generator, active: DropoutMasks | None) -> int:
     c = net.config
     rates, counts = state.arrays()
     hits = rstdp_pass_compound(order, xs, labels, net.layers[2], w3T, c.k3_px, c.f3 // c.n_classes, rates, counts,
-                               (c.ar_plus, c.ar_minus, c.ap_minus, c.ap_plus), c.w3_lo, c.w3_hi, c.adapt_every, rng)
+                               (c.ar_plus, c.ar_minus, c.ap_minus, c.ap_plus), c.w3_lo, c.w3_hi, c.adapt_every, rng,
+                               active)
     state.set_arrays(rates, counts)
     return hits
 
@@ -266,14 +279,14 @@ def reward_or_punish(net: ConvNetwork, x: np.ndarray, flat: int, hit: bool, stat
 
 
 def _device_pass(net: ConvNetwork, xs: SparseInputs, labels: np.ndarray, order: np.ndarray, w3T: np.ndarray,
-                 state: RstdpState, rng: np.random.Generator) -> int:
+                 state: RstdpState, rng: np.random.Generator, active: DropoutMasks | None) -> int:
     c = net.config
     K = c.k3_px
     n_pos = (xs.shape[1] - K + 1) * (xs.shape[2] - K + 1)
     u = np.empty((n_pos, c.f3), w3T.dtype)
     hits = 0
-    for n in order:
-        flat, v = sparse_winner(xs, n, w3T, K, u)
+    for q, n in enumerate(order):
+        flat, v = sparse_winner(xs, n, w3T, K, u, None if active is None else active.row(q))
         if v > 0.0:
             hit = flat // n_pos // (c.f3 // c.n_classes) == labels[n]
             hits += hit

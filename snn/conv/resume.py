@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,27 @@ def resume_point(net: ConvNetwork) -> str:
     if rec is not None or stdp is None:
         return f"R-STDP pass {resumable_passes(net)}"
     return stdp.describe((net.config.epochs1, net.config.epochs2))
+
+
+#: ConvConfig fields read by the R-STDP passes only (not by the initial weights, conv 1-2 or the decision): a network
+#: saved before its first R-STDP pass may take other values for them (:func:`with_rstdp_config`)
+RSTDP_FIELDS = ("ar_plus", "ar_minus", "ap_minus", "ap_plus", "adapt_every", "rstdp_dropout", "rstdp_dropout_every")
+
+
+def with_rstdp_config(net: ConvNetwork, overrides: dict[str, Any]) -> ConvNetwork:
+    """``net`` (in place, and returned) with the R-STDP fields ``overrides`` (names in :data:`RSTDP_FIELDS`) changed,
+    so that R-STDP variants start from one conv 1-2 stage: :func:`resume_conv` of the result equals a run made with
+    those values from the start (they are not read before R-STDP). ValueError for other fields, or a network that
+    has begun R-STDP."""
+    other = sorted(set(overrides) - set(RSTDP_FIELDS))
+    if other:
+        raise ValueError(f"only the R-STDP fields {', '.join(RSTDP_FIELDS)} may change before R-STDP, not "
+                         f"{', '.join(other)}")
+    if resumable_passes(net) != 0:
+        raise ValueError("the network has begun R-STDP; its R-STDP fields can no longer change")
+    net.config = dataclasses.replace(net.config, **overrides)
+    net.history.setdefault("rstdp_config_changed", []).append(dict(overrides))
+    return net
 
 
 def resume_conv(net: ConvNetwork, images: np.ndarray, labels: np.ndarray, *, epochs3: int,

@@ -73,19 +73,37 @@ def _potentials(idx, a, b, wT, u, H, W, K):
 
 
 @njit(cache=True)
-def _winner(ptr, idx, n, wT, u, H, W, K):
+def _argmax_active(u, active):
+    """:func:`.layers._argmax_fpos` of u (Ho·Wo, F) over the features with ``active[f]`` only; (0, 0.0) when none
+    is active (silent)."""
+    P, F = u.shape
+    best, bv, found = 0, 0.0, False
+    for f in range(F):
+        if not active[f]:
+            continue
+        for p in range(P):
+            if not found or u[p, f] > bv:
+                bv, best, found = u[p, f], f * P + p, True
+    return best, bv
+
+
+@njit(cache=True)
+def _winner(ptr, idx, n, wT, u, H, W, K, active):
     _potentials(idx, ptr[n], ptr[n + 1], wT, u, H, W, K)
-    return _argmax_fpos(u)
+    if active is None:
+        return _argmax_fpos(u)
+    return _argmax_active(u, active)
 
 
-def sparse_winner(x: SparseInputs, n: int, wT: np.ndarray, K: int, u: np.ndarray | None = None) -> tuple[int, float]:
+def sparse_winner(x: SparseInputs, n: int, wT: np.ndarray, K: int, u: np.ndarray | None = None,
+                  active: np.ndarray | None = None) -> tuple[int, float]:
     """:func:`.layers.winner_binary` of image ``n``: (flat index in (F, Ho, Wo) order of the first largest
     last-step potential, that potential). ``wT`` (C·K·K, F) float32 or float64; ``u`` a reusable (Ho·Wo, F) buffer
-    of wT's dtype."""
+    of wT's dtype; ``active`` (F,) bool: only these features may win (R-STDP dropout; None: all)."""
     C, H, W = x.shape
     if u is None:
         u = np.empty(((H - K + 1) * (W - K + 1), wT.shape[1]), wT.dtype)
-    flat, v = _winner(x.ptr, x.idx, int(n), wT, u, H, W, int(K))
+    flat, v = _winner(x.ptr, x.idx, int(n), wT, u, H, W, int(K), active)
     return int(flat), float(v)
 
 
@@ -112,15 +130,20 @@ def _mark_field(idx, a, b, pre, H, W, K, i, j):
 
 @njit(cache=True)
 def _pass(order, ptr, idx, labels, w, wT, H, W, K, per_class, rates, counts, lr, clip, adapt_every, compound, k, gp,
-          gap, dev, rng):
+          gap, dev, rng, active, every):
     """One R-STDP pass over ``order``: ideal weights (``_reward``) or compound synapses (``_compound_update``;
-    ``k``, ``gp``, ``gap``, ``dev``, ``rng`` are read only then)."""
+    ``k``, ``gp``, ``gap``, ``dev``, ``rng`` are read only then); the q-th image of the pass may be won only by the
+    features of ``active[q // every]`` (None: all)."""
     Ho, Wo = H - K + 1, W - K + 1
     u = np.empty((Ho * Wo, wT.shape[1]), wT.dtype)
     pre = np.empty(w.shape[1], np.bool_)
     hits_pass = 0
-    for n in order:
-        flat, v = _winner(ptr, idx, n, wT, u, H, W, K)
+    for q in range(len(order)):
+        n = order[q]
+        if active is None:
+            flat, v = _winner(ptr, idx, n, wT, u, H, W, K, None)
+        else:
+            flat, v = _winner(ptr, idx, n, wT, u, H, W, K, active[q // every])
         if v > 0.0:
             f, rest = divmod(flat, Ho * Wo)
             i, j = divmod(rest, Wo)
@@ -151,15 +174,32 @@ _NO_DEV = (1, 1.0, 0.0, 1.0, 0.0, 1.0, False)
 
 def rstdp_pass_ideal(order: np.ndarray, x: SparseInputs, labels: np.ndarray, w: np.ndarray, wT: np.ndarray,
                      K: int, per_class: int, rates: np.ndarray, counts: np.ndarray, lr: tuple[float, ...],
-                     lo: float, hi: float, adapt_every: int) -> int:
+                     lo: float, hi: float, adapt_every: int, active: DropoutMasks | None = None) -> int:
     """One R-STDP pass over images ``order`` of ``x`` with ``labels`` (n,) int64 on ideal float weights, in place:
     ``w`` (F, C·K·K) float64 kernels, ``wT`` (C·K·K, F) their float32 copy the potentials sum, ``rates`` [f_miss,
-    f_hit] float64 and ``counts`` [hits, misses, block] int64 of the adaptive rates, ``lr`` (ar+, ar−, ap−, ap+).
-    Returns the images decided correctly."""
+    f_hit] float64 and ``counts`` [hits, misses, block] int64 of the adaptive rates, ``lr`` (ar+, ar−, ap−, ap+);
+    ``active``: the features not dropped (None: all). Returns the images decided correctly."""
     C, H, W = x.shape
     return int(_pass(np.asarray(order, np.int64), x.ptr, x.idx, labels, w, wT, H, W, int(K), int(per_class), rates,
                      counts, np.asarray(lr, np.float64), (float(lo), float(hi)), int(adapt_every), False, _NO_K, _NO_G,
-                     _NO_G, _NO_DEV, np.random.default_rng(0)))
+                     _NO_G, _NO_DEV, np.random.default_rng(0), *_masks(active)))
+
+
+@dataclass(frozen=True)
+class DropoutMasks:
+    """R-STDP dropout of one pass: the q-th image of the pass may be won only by the features with
+    ``active[q // every]`` (``active`` (n_masks, F) bool)."""
+
+    active: np.ndarray
+    every: int
+
+    def row(self, q: int) -> np.ndarray:
+        """The mask (F,) of the q-th image of the pass."""
+        return self.active[q // self.every]
+
+
+def _masks(m: DropoutMasks | None) -> tuple[np.ndarray | None, int]:
+    return (None, 1) if m is None else (np.ascontiguousarray(m.active, np.bool_), int(m.every))
 
 
 @njit(cache=True)
@@ -191,7 +231,8 @@ def _compound_update(k, gp, gap, w, wT, f, pre, a_in, a_out, clip_lo, clip_hi, d
 
 def rstdp_pass_compound(order: np.ndarray, x: SparseInputs, labels: np.ndarray, lw: LayerWeights, wT: np.ndarray,
                         K: int, per_class: int, rates: np.ndarray, counts: np.ndarray, lr: tuple[float, ...],
-                        lo: float, hi: float, adapt_every: int, rng: np.random.Generator) -> int:
+                        lo: float, hi: float, adapt_every: int, rng: np.random.Generator,
+                        active: DropoutMasks | None = None) -> int:
     """:func:`rstdp_pass_ideal` on compound:N synapses ``lw`` (state, per-synapse G_P and G_AP, read weights; in
     place), the MTJ switching drawn from ``rng`` exactly as :func:`.updates.apply_update` draws it; [lo, hi]: the
     R-STDP clip of the targets."""
@@ -206,4 +247,4 @@ def rstdp_pass_compound(order: np.ndarray, x: SparseInputs, labels: np.ndarray, 
            bool(lw.signed))
     return int(_pass(np.asarray(order, np.int64), x.ptr, x.idx, labels, views[0], wT, H, W, int(K), int(per_class),
                      rates, counts, np.asarray(lr, np.float64), (float(lo), float(hi)), int(adapt_every), True,
-                     views[1], views[2], views[3], dev, rng))
+                     views[1], views[2], views[3], dev, rng, *_masks(active)))

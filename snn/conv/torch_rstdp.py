@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .network import ConvNetwork, EpochHook, end_of_pass, reward_or_punish
+from .network import ConvNetwork, EpochHook, dropout_masks, end_of_pass, reward_or_punish
 from .rstdp_state import RstdpState
 from .torch_path import decision_kernels, decision_potentials, ieee_fp32, torch_device, winners
 
@@ -29,11 +29,15 @@ RSTDP_BATCH = 256
 
 
 def _chunk(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, idx: np.ndarray, x_dev: torch.Tensor,
-           w3: torch.Tensor, rates: RstdpState, rng: np.random.Generator) -> int:
-    """One batch ``idx`` of the pass in order; updates ``w3`` (C·K·K, f3) on the device in place; returns hits."""
+           w3: torch.Tensor, rates: RstdpState, rng: np.random.Generator, active: np.ndarray | None) -> int:
+    """One batch ``idx`` of the pass in order; updates ``w3`` (C·K·K, f3) on the device in place; returns hits.
+    ``active`` (B, f3) bool: the feature maps each image's winner may come from (R-STDP dropout), or None."""
     c = net.config
     per_class = c.f3 // c.n_classes
     cols, u = decision_potentials(x_dev[torch.as_tensor(idx, device=x_dev.device)], w3, c.k3_px)
+    dropped = None if active is None else ~torch.as_tensor(active, device=u.device)[:, None, :]  # (B, 1, f3)
+    if dropped is not None:  # below every potential an active map can have, so a dropped map never wins
+        u.masked_fill_(dropped, -torch.inf)
     n_pos, ckk = cols.shape[1], cols.shape[2]
     hits = 0
     for b, n in enumerate(idx):
@@ -47,6 +51,8 @@ def _chunk(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, idx: np.ndarray
             w3[:, f] = wf
             if b + 1 < len(idx):  # only feature f changed: its potentials for the rest of the batch
                 u[b + 1:, :, f] = torch.mv(cols[b + 1:].reshape(-1, ckk), wf).reshape(-1, n_pos)
+                if dropped is not None:  # f may be dropped for later images (a new mask within the batch)
+                    u[b + 1:, :, f].masked_fill_(dropped[b + 1:, :, f], -torch.inf)
         rates.count(c.adapt_every)
     return hits
 
@@ -75,7 +81,10 @@ def train_rstdp_torch(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epoc
         for _ in range(rates.passes_done, epochs):
             t0 = time.perf_counter()
             perm = rng.permutation(len(x3))
-            ep_hits = sum(_chunk(net, x3, labels, perm[a:a + batch], x_dev, w3, rates, rng)
+            m = dropout_masks(c, len(x3), rng)
+            rows = None if m is None else m.active[np.arange(len(perm)) // m.every]  # (n, f3) per position
+            ep_hits = sum(_chunk(net, x3, labels, perm[a:a + batch], x_dev, w3, rates, rng,
+                                 None if rows is None else rows[a:a + batch])
                           for a in range(0, len(perm), batch))
             train_acc.append(ep_hits / len(x3))
             end_of_pass(net, rates, rng, epochs, train_acc[-1], t0, log, on_epoch)

@@ -8,9 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 from spinsyn.snn.conv import ConvConfig, init_network, load_conv, save_conv, train_conv
-from spinsyn.snn.conv.layers import receptive_field, winner_binary
+from spinsyn.snn.conv.layers import potential_binary, receptive_field, winner_binary
 from spinsyn.snn.conv.network import _train_rstdp, decision_weights
-from spinsyn.snn.conv.resume import resumable_passes, resume_conv
+from spinsyn.snn.conv.resume import resumable_passes, resume_conv, with_rstdp_config
 from spinsyn.snn.conv.rstdp_pass import SparseInputs, sparse_winner
 from spinsyn.snn.conv.rstdp_state import STATE_KEY, RstdpState
 from spinsyn.snn.conv.updates import apply_update
@@ -40,8 +40,15 @@ def _reference_rstdp(net, x3, labels, epochs, rng):
     acc = []
     for _ in range(epochs):
         ep_hits = 0
-        for n in rng.permutation(len(x3)):
-            flat, v = winner_binary(x3[n], w3T, K)
+        order = rng.permutation(len(x3))
+        every = c.rstdp_dropout_every or len(x3)
+        n_masks = -(-len(x3) // every)
+        dropped = rng.random((n_masks, c.f3)) < c.rstdp_dropout if c.rstdp_dropout > 0 else np.zeros((1, c.f3), bool)
+        for q, n in enumerate(order):
+            u = potential_binary(x3[n], lw.w, w3T)  # (f3, Ho, Wo), the float32 sums of the decision
+            u[dropped[q // every]] = -np.inf  # a dropped map cannot win
+            flat = int(np.argmax(u))
+            v = float(u.ravel()[flat])
             if v > 0.0:
                 f, rest = divmod(flat, ho * wo)
                 i, j = divmod(rest, wo)
@@ -76,15 +83,20 @@ def test_sparse_inputs_round_trip_and_winner_equals_dense():
     assert sparse_winner(empty, 1, wT, 5) == (0, 0.0)
 
 
-@pytest.mark.parametrize("synapse, old_read", [("ideal", False), ("compound:8", False), ("compound:8", True),
-                                               ("compound:3", False), ("quantized:16", False)])
-def test_pass_equals_the_reference_loop_bit_for_bit(synapse, old_read):
+@pytest.mark.parametrize("synapse, old_read, dropout", [
+    ("ideal", False, (0.0, 0)), ("compound:8", False, (0.0, 0)), ("compound:8", True, (0.0, 0)),
+    ("compound:3", False, (0.0, 0)), ("quantized:16", False, (0.0, 0)), ("ideal", False, (0.5, 0)),
+    ("ideal", False, (0.5, 7)), ("compound:8", False, (0.5, 0)), ("compound:8", False, (0.3, 11)),
+    ("quantized:16", False, (0.4, 13))])
+def test_pass_equals_the_reference_loop_bit_for_bit(synapse, old_read, dropout):
     """ideal and compound: the compiled passes; quantized: the Python loop with sparse decisions. ``old_read``: the
-    clipped [0, 1] read of runs written before signed_read and decision_full_range."""
+    clipped [0, 1] read of runs written before signed_read and decision_full_range; ``dropout``: R-STDP feature
+    dropout (probability, images per mask; 0: one mask per pass), the masks drawn after the permutation."""
     x = _inputs(60, 2)
     labels = np.random.default_rng(3).integers(0, 10, 60)
     syn = None if synapse == "ideal" else make_synapse(synapse)
-    cfg = dataclasses.replace(CFG, signed_read=not old_read, decision_full_range=not old_read)
+    cfg = dataclasses.replace(CFG, signed_read=not old_read, decision_full_range=not old_read,
+                              rstdp_dropout=dropout[0], rstdp_dropout_every=dropout[1])
     net = init_network(cfg, syn, np.random.default_rng(4))
     for lw in (net.layers[2],):
         assert lw.w.dtype == np.float64
@@ -101,10 +113,11 @@ def test_pass_equals_the_reference_loop_bit_for_bit(synapse, old_read):
     assert st.passes_done == 3 and 0 <= st.block < CFG.adapt_every and st.rng is not None
 
 
-def test_passes_in_two_calls_equal_one_call():
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_passes_in_two_calls_equal_one_call(dropout):
     x = _inputs(40, 6)
     labels = np.random.default_rng(7).integers(0, 10, 40)
-    net = init_network(CFG, None, np.random.default_rng(8))
+    net = init_network(dataclasses.replace(CFG, rstdp_dropout=dropout), None, np.random.default_rng(8))
     two = copy.deepcopy(net)
     rng = np.random.default_rng(9)
     _train_rstdp(net, x, labels, 4, rng, None)
@@ -200,3 +213,49 @@ def test_files_without_the_field_read_the_decision_states_as_0_to_1(tmp_path):
     np.savez(tmp_path / "old.npz", **arrays)
     old = load_conv(tmp_path / "old.npz")
     assert old.config.decision_full_range is False and (old.layers[2].lo, old.layers[2].hi) == (0.0, 1.0)
+
+
+def test_dropped_feature_maps_neither_win_nor_learn_during_their_pass():
+    """R-STDP dropout: in a pass, the maps of the mask drawn after the permutation keep their kernels; the others
+    learn; p = 0 draws nothing (runs without dropout keep their random stream); p must lie in [0, 1)."""
+    x = _inputs(80, 14)
+    labels = np.random.default_rng(15).integers(0, 10, 80)
+    cfg = dataclasses.replace(CFG, rstdp_dropout=0.5)
+    net = init_network(cfg, None, np.random.default_rng(16))
+    before = net.layers[2].w.copy()
+    twin = np.random.default_rng(17)
+    twin.permutation(80)
+    dropped = twin.random((1, cfg.f3))[0] < 0.5
+    assert 0 < dropped.sum() < cfg.f3
+    _train_rstdp(net, x, labels, 1, np.random.default_rng(17), None)
+    changed = np.any(net.layers[2].w != before, axis=(1, 2, 3))
+    assert not changed[dropped].any() and changed[~dropped].sum() >= 2
+    from spinsyn.snn.conv.network import dropout_masks
+
+    rng = np.random.default_rng(0)
+    assert dropout_masks(CFG, 80, rng) is None and rng.random() == np.random.default_rng(0).random()
+    m = dropout_masks(dataclasses.replace(cfg, rstdp_dropout_every=30), 80, rng)
+    assert m is not None and m.active.shape == (3, cfg.f3)
+    np.testing.assert_array_equal(m.row(59), m.active[1])
+    np.testing.assert_array_equal(m.row(60), m.active[2])
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="rstdp_dropout"):
+            dataclasses.replace(CFG, rstdp_dropout=bad)
+
+
+def test_rstdp_variant_from_a_conv12_stage_equals_a_run_made_with_it(tmp_path):
+    """with_rstdp_config: the R-STDP fields changed on a network saved after conv 1-2 give the run that had them from
+    the start; refused for other fields and once R-STDP has begun."""
+    from spinsyn.mnist import load_mnist
+
+    X, y = load_mnist("train", None, n=60)
+    variant = {"rstdp_dropout": 0.5, "rstdp_dropout_every": 25, "ar_plus": 0.006}
+    whole = train_conv(dataclasses.replace(TINY, **variant), X, y, seed=3)
+    stage = load_conv(save_conv(train_conv(dataclasses.replace(TINY, epochs3=0), X, y, seed=3), tmp_path / "s.npz"))
+    back = resume_conv(with_rstdp_config(stage, variant), X, y, epochs3=TINY.epochs3)
+    np.testing.assert_array_equal(whole.layers[2].w, back.layers[2].w)
+    assert back.history[STATE_KEY] == whole.history[STATE_KEY] and back.config == whole.config
+    with pytest.raises(ValueError, match="not f3"):
+        with_rstdp_config(load_conv(tmp_path / "s.npz"), {"f3": 30})
+    with pytest.raises(ValueError, match="begun R-STDP"):
+        with_rstdp_config(back, {"rstdp_dropout": 0.1})

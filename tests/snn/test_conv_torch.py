@@ -88,13 +88,15 @@ def _x3(cfg, synapse, images, seed=0):
     return net, propagate_torch(net, encode(cfg, images), 2, "cpu") < cfg.T
 
 
-@pytest.mark.parametrize("synapse", ["ideal", "compound:8"])
-def test_batched_rstdp_equals_the_sequential_path(mnist, synapse, monkeypatch):
+@pytest.mark.parametrize("synapse, dropout", [("ideal", (0.0, 0)), ("compound:8", (0.0, 0)), ("ideal", (0.5, 0)),
+                                              ("ideal", (0.5, 10))])
+def test_batched_rstdp_equals_the_sequential_path(mnist, synapse, dropout, monkeypatch):
     """float64 on both sides: the numba path's decisions sum float32 by default, and float32 sums in two different
     orders break the ties that R-STDP creates (weights clipped to w3_hi) differently. The torch path sums
     float32-rounded weights exactly in float64; the reference here sums the float64 weights in float64."""
     X, y = mnist
-    net0, x3 = _x3(SMALL, synapse, X)
+    net0, x3 = _x3(dataclasses.replace(SMALL, rstdp_dropout=dropout[0], rstdp_dropout_every=dropout[1]),
+                   synapse, X)
     monkeypatch.setattr(conv_network, "decision_weights", lambda net: kernels_by_input(net.layers[2].w))
     seq, bat = copy.deepcopy(net0), copy.deepcopy(net0)
     logs: list[str] = []
