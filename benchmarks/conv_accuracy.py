@@ -146,7 +146,7 @@ def _from_stage(p: argparse.ArgumentParser, a: argparse.Namespace) -> dict[str, 
     prev = json.loads((stage / "curve.json").read_text())
     if [r["pass"] for r in prev["curve"]] != [0]:
         p.error(f"--from-stage: {stage} has R-STDP passes; it must be a conv 1-2 stage (--conv-epochs E1,E2,0)")
-    differ = [k for k in _SAME[:-1] if prev["args"].get(k) != getattr(a, k)]
+    differ = [k for k in ("n_train", "n_test", "synapse", "seed") if prev["args"].get(k) != getattr(a, k)]
     try:
         old, new = (parse_conv_config(t) if t else {} for t in (prev["args"].get("conv_config"), a.conv_config))
     except ValueError as exc:
