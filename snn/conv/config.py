@@ -102,7 +102,8 @@ class ConvConfig:
     epochs3: int = 680
     #: feature dropout of the decision layer while it learns: each of its f3 feature maps is dropped with this
     #: probability, in masks drawn at the start of every R-STDP pass (one per pass or per ``rstdp_dropout_every``
-    #: images; a dropped map cannot win, so it is neither rewarded nor punished); evaluation uses all maps. 0 (default): none, as [M19] and [ST] ``MozafariDeep.py``.
+    #: images; a dropped map cannot win, so it is neither rewarded nor punished); evaluation uses all maps.
+    #: 0 (default): none, as [M19] and [ST] ``MozafariDeep.py``.
     #: The authors' regulariser against R-STDP overfitting in their shallow network ([M18] M. Mozafari et al.,
     #: "First-spike-based visual categorization using reward-modulated STDP", IEEE TNNLS 29 (2018) 6178-6190;
     #: [ST] ``MozafariShallow.py`` ``dropout`` 0.4-0.5, redrawn by ``update_dropout()`` per pass)
