@@ -111,6 +111,13 @@ class ConvConfig:
     #: images per dropout mask: a new mask every this many images of a pass (in the pass's order); 0 (default): one
     #: mask per pass, as [ST]'s ``update_dropout()`` (whose datasets have hundreds of images per pass, not 60,000)
     rstdp_dropout_every: int = 0
+    #: each R-STDP pass visits the training images in a new random order (True, spinsyn's default) or in file order
+    #: (False: [ST] ``DataLoader(MNIST_train, batch_size=1000, shuffle=False)``, the same order every pass)
+    rstdp_shuffle: bool = True
+    #: the rate factors of the first block of ``adapt_every`` images: the chance ratios (f_miss, f_hit) =
+    #: (1 − 1/n_classes, 1/n_classes) (False, default; [M19] §2.3) or 1 and 1, the unscaled rates (True: as [ST]
+    #: runs it: it computes the chance ratios but first rescales after its first batch of 1,000 images)
+    rstdp_unscaled_first_block: bool = False
 
     # --- reading a synapse ----------------------------------------------------------------------------------------
     #: compound:N synapses are read as w = (G − N·G_AP)/(N·(G_P − G_AP)) with the nominal cell conductances, i.e.
@@ -132,7 +139,7 @@ class ConvConfig:
     #: training ([ST]: only while a layer learns; ``False``)
     pointwise_inference: bool = False
 
-    def __post_init__(self) -> None:
+    def _check_integers(self) -> None:
         pos_int = ("T", "f1", "k1_px", "kwta1", "pool1_px", "f2", "k2_px", "kwta2", "pool2_px", "f3", "k3_px",
                    "n_classes", "lr_double_every", "adapt_every", "norm_radius_px")
         for name in pos_int:
@@ -143,6 +150,13 @@ class ConvConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+
+    def __post_init__(self) -> None:
+        self._check_integers()
+        for name in ("rstdp_shuffle", "rstdp_unscaled_first_block", "signed_read", "decision_full_range",
+                     "pointwise_inference"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not self.dog_sizes_px or any(int(s) < 1 or int(s) % 2 == 0 for s in self.dog_sizes_px):
             raise ValueError(f"dog_sizes_px must be odd positive window sizes, got {self.dog_sizes_px!r}")
         if self.f3 % self.n_classes:

@@ -205,12 +205,12 @@ def _train_rstdp(net: ConvNetwork, x3: np.ndarray | SparseInputs, labels: np.nda
     c = net.config
     xs = x3 if isinstance(x3, SparseInputs) else SparseInputs.from_dense(x3)
     labels = np.asarray(labels).astype(np.int64)
-    state = RstdpState.from_history(net.history, c.n_classes)
+    state = RstdpState.from_history(net.history, c.n_classes, c.rstdp_unscaled_first_block)
     w3T = decision_weights(net)
     train_acc = []
     for _ in range(state.passes_done, epochs):
         t0 = time.perf_counter()
-        order = rng.permutation(len(xs))
+        order = pass_order(c, len(xs), rng)
         active = dropout_masks(c, len(xs), rng)
         if net.layers[2].scheme == SYN_CONTINUOUS:
             hits = _ideal_pass(net, xs, labels, order, w3T, state, active)
@@ -221,6 +221,14 @@ def _train_rstdp(net: ConvNetwork, x3: np.ndarray | SparseInputs, labels: np.nda
         train_acc.append(hits / len(xs))
         end_of_pass(net, state, rng, epochs, train_acc[-1], t0, log, on_epoch)
     return train_acc
+
+
+def pass_order(config: ConvConfig, n_images: int, rng: np.random.Generator) -> np.ndarray:
+    """The order (n_images,) int64 in which an R-STDP pass visits the images: one ``rng.permutation`` per pass, or
+    file order without a draw when ``config.rstdp_shuffle`` is False ([ST])."""
+    if config.rstdp_shuffle:
+        return rng.permutation(n_images)
+    return np.arange(n_images, dtype=np.int64)
 
 
 def dropout_masks(config: ConvConfig, n_images: int, rng: np.random.Generator) -> DropoutMasks | None:
@@ -410,7 +418,8 @@ def continue_training(net: ConvNetwork, images: np.ndarray, labels: np.ndarray, 
     t0 = time.perf_counter()
     x3 = backend.inputs(net, s1, 1, 2) < c.T
     if STATE_KEY not in net.history:
-        net.history[STATE_KEY] = RstdpState.start(c.n_classes).record() | {"rng": rng.bit_generator.state}
+        start = RstdpState.start(c.n_classes, c.rstdp_unscaled_first_block)
+        net.history[STATE_KEY] = start.record() | {"rng": rng.bit_generator.state}
     backend.rstdp(net, x3, labels, c.epochs3, rng, log, on_epoch)
     timing["conv3_s"] = time.perf_counter() - t0
     return timing

@@ -25,7 +25,7 @@ from .network import (
     continue_training,
     training_digest,
 )
-from .rstdp_state import STATE_KEY, restore_generator
+from .rstdp_state import STATE_KEY, RstdpState, restore_generator
 from .stdp_state import StdpState
 
 
@@ -60,7 +60,8 @@ def resume_point(net: ConvNetwork) -> str:
 
 #: ConvConfig fields read by the R-STDP passes only (not by the initial weights, conv 1-2 or the decision): a network
 #: saved before its first R-STDP pass may take other values for them (:func:`with_rstdp_config`)
-RSTDP_FIELDS = ("ar_plus", "ar_minus", "ap_minus", "ap_plus", "adapt_every", "rstdp_dropout", "rstdp_dropout_every")
+RSTDP_FIELDS = ("ar_plus", "ar_minus", "ap_minus", "ap_plus", "adapt_every", "rstdp_dropout", "rstdp_dropout_every",
+                "rstdp_shuffle", "rstdp_unscaled_first_block")
 
 
 def with_rstdp_config(net: ConvNetwork, overrides: dict[str, Any]) -> ConvNetwork:
@@ -75,6 +76,11 @@ def with_rstdp_config(net: ConvNetwork, overrides: dict[str, Any]) -> ConvNetwor
     if resumable_passes(net) != 0:
         raise ValueError("the network has begun R-STDP; its R-STDP fields can no longer change")
     net.config = dataclasses.replace(net.config, **overrides)
+    rec = net.history.get(STATE_KEY)
+    if rec is not None:  # the start factors follow rstdp_unscaled_first_block; the saved generator stays
+        c = net.config
+        start = RstdpState.start(c.n_classes, c.rstdp_unscaled_first_block)
+        net.history[STATE_KEY] = rec | {"f_miss": start.f_miss, "f_hit": start.f_hit}
     net.history.setdefault("rstdp_config_changed", []).append(dict(overrides))
     return net
 

@@ -32,8 +32,11 @@ class RstdpState:
     rng: dict[str, Any] | None = None
 
     @staticmethod
-    def start(n_classes: int) -> RstdpState:
-        """Before the first pass: chance-level ratios ([ST]/[M19])."""
+    def start(n_classes: int, unscaled: bool = False) -> RstdpState:
+        """Before the first pass: chance-level ratios ([M19]), or 1 and 1 with ``unscaled`` (as [ST] runs its first
+        block; ``ConvConfig.rstdp_unscaled_first_block``)."""
+        if unscaled:
+            return RstdpState(0, 1.0, 1.0)
         return RstdpState(0, 1.0 - 1.0 / n_classes, 1.0 / n_classes)
 
     def count(self, adapt_every: int) -> None:
@@ -55,11 +58,11 @@ class RstdpState:
         return asdict(self)
 
     @staticmethod
-    def from_history(history: dict[str, Any], n_classes: int) -> RstdpState:
-        """The state saved in a network's history; the start state when there is none."""
+    def from_history(history: dict[str, Any], n_classes: int, unscaled: bool = False) -> RstdpState:
+        """The state saved in a network's history; the start state (:meth:`start`) when there is none."""
         rec = history.get(STATE_KEY)
         if rec is None:
-            return RstdpState.start(n_classes)
+            return RstdpState.start(n_classes, unscaled)
         return RstdpState(**rec)
 
     def restore_rng(self, rng: np.random.Generator) -> None:

@@ -8,8 +8,8 @@ realise the reward / punishment change of feature f on the host with :func:`.net
 synapse kind's device physics and the random stream stay those of the numba path), upload f's kernel, and
 recompute only feature f's potentials of the images of the batch not yet processed. The decisions are those of the
 sequential path up to the summation order of the potentials (float32 by default, as :func:`.network.decide`; float64
-on request); the random draws are the same and in the same order (``rng.permutation`` per pass, then the draws of
-each update).
+on request); the random draws are the same and in the same order (``rng.permutation`` per pass unless the images
+go in file order, then the draws of each update).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .network import ConvNetwork, EpochHook, dropout_masks, end_of_pass, reward_or_punish
+from .network import ConvNetwork, EpochHook, dropout_masks, end_of_pass, pass_order, reward_or_punish
 from .rstdp_state import RstdpState
 from .torch_path import decision_kernels, decision_potentials, ieee_fp32, torch_device, winners
 
@@ -73,14 +73,15 @@ def train_rstdp_torch(net: ConvNetwork, x3: np.ndarray, labels: np.ndarray, epoc
     c = net.config
     x3 = np.ascontiguousarray(x3, np.bool_)
     labels = np.asarray(labels).astype(np.int64)
-    rates = RstdpState.from_history(net.history, c.n_classes)  # the start, or where a saved run stopped
+    # the start, or where a saved run stopped
+    rates = RstdpState.from_history(net.history, c.n_classes, c.rstdp_unscaled_first_block)
     w3 = decision_kernels(net, dev, dtype)
     x_dev = torch.as_tensor(x3, device=dev)
     train_acc: list[float] = []
     with torch.no_grad(), ieee_fp32():
         for _ in range(rates.passes_done, epochs):
             t0 = time.perf_counter()
-            perm = rng.permutation(len(x3))
+            perm = pass_order(c, len(x3), rng)
             m = dropout_masks(c, len(x3), rng)
             rows = None if m is None else m.active[np.arange(len(perm)) // m.every]  # (n, f3) per position
             ep_hits = sum(_chunk(net, x3, labels, perm[a:a + batch], x_dev, w3, rates, rng,

@@ -33,14 +33,14 @@ def _reference_rstdp(net, x3, labels, epochs, rng):
     c = net.config
     lw = net.layers[2]
     K = c.k3_px
-    f_miss, f_hit = 1.0 - 1.0 / c.n_classes, 1.0 / c.n_classes
+    f_miss, f_hit = (1.0, 1.0) if c.rstdp_unscaled_first_block else (1.0 - 1.0 / c.n_classes, 1.0 / c.n_classes)
     hits = misses = block = 0
     w3T = decision_weights(net)
     ho, wo = x3.shape[2] - K + 1, x3.shape[3] - K + 1
     acc = []
     for _ in range(epochs):
         ep_hits = 0
-        order = rng.permutation(len(x3))
+        order = rng.permutation(len(x3)) if c.rstdp_shuffle else range(len(x3))
         every = c.rstdp_dropout_every or len(x3)
         n_masks = -(-len(x3) // every)
         dropped = rng.random((n_masks, c.f3)) < c.rstdp_dropout if c.rstdp_dropout > 0 else np.zeros((1, c.f3), bool)
@@ -87,16 +87,21 @@ def test_sparse_inputs_round_trip_and_winner_equals_dense():
     ("ideal", False, (0.0, 0)), ("compound:8", False, (0.0, 0)), ("compound:8", True, (0.0, 0)),
     ("compound:3", False, (0.0, 0)), ("quantized:16", False, (0.0, 0)), ("ideal", False, (0.5, 0)),
     ("ideal", False, (0.5, 7)), ("compound:8", False, (0.5, 0)), ("compound:8", False, (0.3, 11)),
-    ("quantized:16", False, (0.4, 13))])
+    ("quantized:16", False, (0.4, 13)), ("ideal", "st", (0.0, 0)), ("compound:8", "st", (0.3, 11)),
+    ("quantized:16", "st", (0.0, 0))])
 def test_pass_equals_the_reference_loop_bit_for_bit(synapse, old_read, dropout):
     """ideal and compound: the compiled passes; quantized: the Python loop with sparse decisions. ``old_read``: the
-    clipped [0, 1] read of runs written before signed_read and decision_full_range; ``dropout``: R-STDP feature
-    dropout (probability, images per mask; 0: one mask per pass), the masks drawn after the permutation."""
+    clipped [0, 1] read of runs written before signed_read and decision_full_range ("st": the current read, with
+    [ST]'s file order and unscaled first block); ``dropout``: R-STDP feature dropout (probability, images per mask;
+    0: one mask per pass), the masks drawn after the permutation."""
     x = _inputs(60, 2)
     labels = np.random.default_rng(3).integers(0, 10, 60)
     syn = None if synapse == "ideal" else make_synapse(synapse)
+    st = old_read == "st"
+    old_read = old_read is True
     cfg = dataclasses.replace(CFG, signed_read=not old_read, decision_full_range=not old_read,
-                              rstdp_dropout=dropout[0], rstdp_dropout_every=dropout[1])
+                              rstdp_dropout=dropout[0], rstdp_dropout_every=dropout[1], rstdp_shuffle=not st,
+                              rstdp_unscaled_first_block=st)
     net = init_network(cfg, syn, np.random.default_rng(4))
     for lw in (net.layers[2],):
         assert lw.w.dtype == np.float64
@@ -243,13 +248,30 @@ def test_dropped_feature_maps_neither_win_nor_learn_during_their_pass():
             dataclasses.replace(CFG, rstdp_dropout=bad)
 
 
-def test_rstdp_variant_from_a_conv12_stage_equals_a_run_made_with_it(tmp_path):
+def test_file_order_draws_no_permutation_and_flags_must_be_booleans():
+    """rstdp_shuffle False: every pass in file order, without a draw; a JSON 0/1 or "false" is refused."""
+    from spinsyn.snn.conv.network import pass_order
+
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(pass_order(dataclasses.replace(CFG, rstdp_shuffle=False), 5, rng), np.arange(5))
+    assert rng.random() == np.random.default_rng(0).random()
+    assert sorted(pass_order(CFG, 5, rng)) == list(range(5))
+    for name in ("rstdp_shuffle", "rstdp_unscaled_first_block"):
+        for bad in (0, "false"):
+            with pytest.raises(ValueError, match=f"{name} must be true or false"):
+                ConvConfig.from_dict({name: bad})
+    assert RstdpState.start(10, unscaled=True).f_miss == 1.0 == RstdpState.start(10, True).f_hit
+
+
+@pytest.mark.parametrize("variant", [{"rstdp_dropout": 0.5, "rstdp_dropout_every": 25, "ar_plus": 0.006},
+                                     {"rstdp_shuffle": False, "rstdp_unscaled_first_block": True}])
+def test_rstdp_variant_from_a_conv12_stage_equals_a_run_made_with_it(tmp_path, variant):
     """with_rstdp_config: the R-STDP fields changed on a network saved after conv 1-2 give the run that had them from
-    the start; refused for other fields and once R-STDP has begun."""
+    the start (the [ST] file order and unscaled first block included: the saved start factors follow); refused for
+    other fields and once R-STDP has begun."""
     from spinsyn.mnist import load_mnist
 
     X, y = load_mnist("train", None, n=60)
-    variant = {"rstdp_dropout": 0.5, "rstdp_dropout_every": 25, "ar_plus": 0.006}
     whole = train_conv(dataclasses.replace(TINY, **variant), X, y, seed=3)
     stage = load_conv(save_conv(train_conv(dataclasses.replace(TINY, epochs3=0), X, y, seed=3), tmp_path / "s.npz"))
     back = resume_conv(with_rstdp_config(stage, variant), X, y, epochs3=TINY.epochs3)
