@@ -88,15 +88,17 @@ def _x3(cfg, synapse, images, seed=0):
     return net, propagate_torch(net, encode(cfg, images), 2, "cpu") < cfg.T
 
 
-@pytest.mark.parametrize("synapse, dropout", [("ideal", (0.0, 0)), ("compound:8", (0.0, 0)), ("ideal", (0.5, 0)),
-                                              ("ideal", (0.5, 10))])
-def test_batched_rstdp_equals_the_sequential_path(mnist, synapse, dropout, monkeypatch):
+@pytest.mark.parametrize("synapse, dropout, st", [("ideal", (0.0, 0), False), ("compound:8", (0.0, 0), False),
+                                                  ("ideal", (0.5, 0), False), ("ideal", (0.5, 10), False),
+                                                  ("compound:8", (0.0, 0), True)])
+def test_batched_rstdp_equals_the_sequential_path(mnist, synapse, dropout, st, monkeypatch):
     """float64 on both sides: the numba path's decisions sum float32 by default, and float32 sums in two different
     orders break the ties that R-STDP creates (weights clipped to w3_hi) differently. The torch path sums
-    float32-rounded weights exactly in float64; the reference here sums the float64 weights in float64."""
+    float32-rounded weights exactly in float64; the reference here sums the float64 weights in float64. ``st``:
+    [ST]'s file order and unscaled first block."""
     X, y = mnist
-    net0, x3 = _x3(dataclasses.replace(SMALL, rstdp_dropout=dropout[0], rstdp_dropout_every=dropout[1]),
-                   synapse, X)
+    net0, x3 = _x3(dataclasses.replace(SMALL, rstdp_dropout=dropout[0], rstdp_dropout_every=dropout[1],
+                                       rstdp_shuffle=not st, rstdp_unscaled_first_block=st), synapse, X)
     monkeypatch.setattr(conv_network, "decision_weights", lambda net: kernels_by_input(net.layers[2].w))
     seq, bat = copy.deepcopy(net0), copy.deepcopy(net0)
     logs: list[str] = []
