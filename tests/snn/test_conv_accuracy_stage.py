@@ -53,3 +53,34 @@ def test_from_stage_equals_a_run_made_with_the_variant(bench, tmp_path, capsys):
             bench.main([*COMMON, "--conv-epochs", "1,1,2", *src, *argv])
         assert e.value.code == 2 and msg in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+WIDE = Path(__file__).resolve().parents[2] / "benchmarks" / "conv_wide_decision.py"
+
+
+def test_wide_decision_stage_resumes_with_its_printed_config(bench, tmp_path, capsys):
+    """benchmarks/conv_wide_decision.py: a pass-0 stage with the decision layer redrawn wider; conv 1-2 kept, the
+    R-STDP random stream kept, and conv_accuracy.py --resume continues it; bad arguments exit 2 before any work."""
+    spec = importlib.util.spec_from_file_location("conv_wide_decision", WIDE)
+    wide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wide)
+    stage, out = tmp_path / "stage", tmp_path / "wide"
+    assert bench.main([*COMMON, "--conv-epochs", "1,1,0", "--conv-config", json.dumps(SMALL),
+                       "--out", str(stage)]) == 0
+    for args, what in ([str(stage), "--f3", "25", "--out", str(out)], "--f3"),\
+                      ([str(stage), "--f3", "40", "--out", str(stage)], "--out"),\
+                      ([str(tmp_path), "--f3", "40", "--out", str(out)], str(tmp_path)):
+        with pytest.raises(SystemExit) as e:
+            wide.main(args)
+        assert e.value.code == 2 and f"spinsyn: error: {what}:" in capsys.readouterr().err
+    assert not out.exists()
+    assert wide.main([str(stage), "--f3", "40", "--out", str(out)]) == 0
+    cc = json.dumps({**SMALL, "f3": 40})
+    assert cc in capsys.readouterr().out
+    a, b = load_conv(stage / "run" / "conv.npz"), load_conv(out / "run" / "conv.npz")
+    assert b.layers[2].w.shape[0] == 40 and b.config.f3 == 40
+    for li in (0, 1):
+        np.testing.assert_array_equal(a.layers[li].w, b.layers[li].w)
+    assert b.history["rstdp_state"] == a.history["rstdp_state"]
+    assert bench.main([*COMMON, "--conv-epochs", "1,1,2", "--conv-config", cc, "--resume", "--out", str(out)]) == 0
+    assert [p for p, _ in _passes(out)] == [1, 2] and load_conv(out / "run" / "conv.npz").config.f3 == 40
