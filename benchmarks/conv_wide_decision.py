@@ -8,8 +8,9 @@ is unchanged). The conv 1-2 weights, the saved state and the curve's pass 0 are 
 gains ``f3``. Continue it with the stage's arguments and the ``--conv-config`` it prints, e.g.::
 
     python benchmarks/conv_accuracy.py ... --conv-config '{"f3": 400}' --resume --out OUT
- Ideal weights only. Every argument is checked
-before any work: ``spinsyn: error: <option>: <problem>``, exit 2.
+
+Ideal weights only. Every argument is checked before any work (``spinsyn: error: <option>: <problem>``, exit 2);
+the stage is written into ``OUT.part`` and renamed to ``OUT`` when complete (removed again on an error).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 
-def _fail(option: str, problem: str) -> None:
+def _fail(option: str, problem: str) -> NoReturn:
     print(f"spinsyn: error: {option}: {problem}", file=sys.stderr)
     raise SystemExit(2)
 
@@ -39,6 +42,8 @@ def _check(a: argparse.Namespace) -> dict:
         _fail(str(stage), f"synapse {curve['args'].get('synapse')!r}: only ideal stages are supported")
     if a.f3 < 10 or a.f3 % 10:
         _fail("--f3", f"{a.f3}: must be a positive multiple of the 10 classes")
+    if a.init_seed < 0:
+        _fail("--init-seed", f"{a.init_seed}: must be >= 0")
     return curve
 
 
@@ -76,13 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     part = out.with_name(out.name + ".part")  # renamed to --out when complete: never a half-written stage
     if part.exists():
         _fail("--out", f"{part} exists (an interrupted earlier call?); remove it or give another --out")
-    (part / "run").mkdir(parents=True)
-    save_conv(net, part / "run" / "conv.npz")
     curve["args"] = {**curve["args"], "conv_config": json.dumps(fields), "out": str(out)}
     curve["curve"] = [{k: v for k, v in curve["curve"][0].items() if k != "test_accuracy"}]
     curve["decision_redrawn"] = net.history["decision_redrawn"]
-    (part / "curve.json").write_text(json.dumps(curve, indent=1))
-    part.rename(out)
+    (part / "run").mkdir(parents=True)
+    try:
+        save_conv(net, part / "run" / "conv.npz")
+        (part / "curve.json").write_text(json.dumps(curve, indent=1))
+        part.rename(out)
+    except BaseException:
+        shutil.rmtree(part, ignore_errors=True)  # the folder this call made, nothing else
+        raise
     print(f"{out}: decision layer {c.f3} maps ({c.f3 // c.n_classes} per class) on the conv 1-2 of {a.stage}; "
           f"continue with conv_accuracy.py --resume --out {out} --conv-config '{json.dumps(fields)}'")
     return 0

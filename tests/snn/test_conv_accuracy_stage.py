@@ -69,6 +69,7 @@ def test_wide_decision_stage_resumes_with_its_printed_config(bench, tmp_path, ca
                        "--out", str(stage)]) == 0
     for args, what in ([str(stage), "--f3", "25", "--out", str(out)], "--f3"),\
                       ([str(stage), "--f3", "40", "--out", str(stage)], "--out"),\
+                      ([str(stage), "--f3", "40", "--init-seed", "-1", "--out", str(out)], "--init-seed"),\
                       ([str(tmp_path), "--f3", "40", "--out", str(out)], str(tmp_path)):
         with pytest.raises(SystemExit) as e:
             wide.main(args)
